@@ -1,0 +1,293 @@
+//! Chunked transfer coding (RFC 9112 §7.1). Framing is strict (CRLF only, no stray bytes) because a lenient
+//! chunk parser behind a strict proxy, or vice versa, is the classic request-smuggling setup.
+
+use super::fields::{crlf, is_ows, is_value_byte, parse_bounded, parse_section, skip_while, Step};
+use super::{HttpError, Limits};
+
+/// Data chunks per body. Every `parse` call re-scans the chunk headers from the start, so this bounds that work
+/// (and the framing overhead) for a body sent in tiny chunks; real clients send KiB-sized chunks.
+pub const MAX_CHUNKS: usize = 1 << 16;
+/// Bytes after the chunk sizes (whitespace and `;extensions`), summed over a body. hyper uses the same bound.
+pub const MAX_CHUNK_EXT_BYTES: usize = 16 * 1024;
+/// A u64 chunk size has at most 16 hex digits; more, even leading zeros, is refused as httparse does.
+const MAX_SIZE_DIGITS: usize = 16;
+/// The shortest possible rest of a body after a chunk's data: "\r\n" is counted separately, then "0\r\n\r\n".
+const LAST_CHUNK_MIN_LEN: usize = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Chunked {
+    /// Bytes the chunked body occupies on the wire, trailers included.
+    pub wire_len: usize,
+    /// Sum of the chunk sizes.
+    pub data_len: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// `min_total` counts from the start of the body; 0 if unknown.
+    Partial { min_total: usize },
+    Complete(Chunked),
+}
+
+struct SizeLine {
+    size: usize,
+    ext_len: usize,
+    next: usize,
+}
+
+/// Walks the chunked body at the start of `body`, appending chunk data to `sink` if given.
+pub(crate) fn scan(
+    body: &[u8],
+    limits: &Limits,
+    mut sink: Option<&mut Vec<u8>>,
+) -> Result<Scan, HttpError> {
+    let mut pos = 0;
+    let mut data_len: usize = 0;
+    let mut ext_len: usize = 0;
+    let mut chunks: usize = 0;
+    loop {
+        debug_assert!(data_len <= limits.max_body_bytes && ext_len <= MAX_CHUNK_EXT_BYTES);
+        let budget = limits.max_body_bytes - data_len;
+        let Some(line) = size_line(body, pos, budget, MAX_CHUNK_EXT_BYTES - ext_len)? else {
+            return Ok(Scan::Partial { min_total: 0 });
+        };
+        ext_len += line.ext_len;
+        if line.size == 0 {
+            return trailers(body, line.next, data_len, limits);
+        }
+        chunks += 1;
+        if chunks > MAX_CHUNKS {
+            return Err(HttpError::BadRequest("too many chunks"));
+        }
+        let data_end = line.next.checked_add(line.size).ok_or(HttpError::BodyTooLarge)?;
+        let after = data_end.saturating_add(2);
+        match body.get(data_end..after) {
+            None => {
+                let min_total = after.saturating_add(LAST_CHUNK_MIN_LEN);
+                return Ok(Scan::Partial { min_total });
+            }
+            Some(b"\r\n") => {}
+            Some(_) => return Err(HttpError::BadRequest("invalid chunk data terminator")),
+        }
+        if let Some(out) = sink.as_deref_mut() {
+            out.extend_from_slice(body.get(line.next..data_end).unwrap_or_default());
+        }
+        data_len += line.size;
+        pos = after;
+    }
+}
+
+/// `chunk-size [ BWS ";" chunk-ext ] CRLF`. `budget` is how many more data bytes the body may carry and
+/// `ext_budget` how many more extension bytes; both are enforced before the line is complete, so a peer can't
+/// make us wait on (or buffer) a chunk we will refuse anyway.
+fn size_line(buf: &[u8], pos: usize, budget: usize, ext_budget: usize) -> Step<SizeLine> {
+    const INVALID: HttpError = HttpError::BadRequest("invalid chunk size");
+    let digits_end = skip_while(buf, pos, |b| b.is_ascii_hexdigit());
+    let digits = buf.get(pos..digits_end).unwrap_or_default();
+    if digits.len() > MAX_SIZE_DIGITS {
+        return Err(INVALID);
+    }
+    let size = usize::try_from(hex_value(digits))
+        .ok()
+        .filter(|&size| size <= budget)
+        .ok_or(HttpError::BodyTooLarge)?;
+    if digits_end >= buf.len() {
+        return Ok(None);
+    }
+    if digits.is_empty() {
+        return Err(INVALID);
+    }
+    // Extension contents are ignored, but they may not hide control bytes (CR, LF, NUL...).
+    let ext_end = skip_while(buf, digits_end, is_value_byte);
+    let ext = buf.get(digits_end..ext_end).unwrap_or_default();
+    if ext.len() > ext_budget {
+        return Err(HttpError::BadRequest("chunk extensions too long"));
+    }
+    if !matches!(ext.iter().find(|&&b| !is_ows(b)), None | Some(b';')) {
+        return Err(INVALID);
+    }
+    let next = crlf(buf, ext_end, "invalid chunk size line")?;
+    Ok(next.map(|next| SizeLine { size, ext_len: ext.len(), next }))
+}
+
+/// Value of at most 16 hex digits (so it fits a u64).
+fn hex_value(digits: &[u8]) -> u64 {
+    debug_assert!(digits.len() <= MAX_SIZE_DIGITS);
+    let digit = |b: u8| u64::from(char::from(b).to_digit(16).unwrap_or(0));
+    digits.iter().fold(0, |value, &b| (value << 4) | digit(b))
+}
+
+/// The trailer section after the last chunk. Fields are accepted and ignored; the section is bounded by
+/// `max_header_bytes` like the header section.
+fn trailers(body: &[u8], pos: usize, data_len: usize, limits: &Limits) -> Result<Scan, HttpError> {
+    let rest = body.get(pos..).unwrap_or_default();
+    let end = parse_bounded(rest, limits.max_header_bytes, |window| {
+        parse_section(window, 0, crlf, |_| Ok(()))
+    })?;
+    Ok(match end {
+        None => Scan::Partial { min_total: 0 },
+        Some(len) => Scan::Complete(Chunked { wire_len: pos + len, data_len }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_body_bytes: usize) -> Limits {
+        Limits { max_body_bytes, ..Limits::default() }
+    }
+
+    fn dechunk(body: &[u8], limits: &Limits) -> Result<(Scan, Vec<u8>), HttpError> {
+        let mut out = Vec::new();
+        let scan = scan(body, limits, Some(&mut out))?;
+        Ok((scan, out))
+    }
+
+    fn complete(wire_len: usize, data_len: usize) -> Scan {
+        Scan::Complete(Chunked { wire_len, data_len })
+    }
+
+    #[test]
+    fn simple_bodies() {
+        let l = Limits::default();
+        assert_eq!(dechunk(b"0\r\n\r\n", &l), Ok((complete(5, 0), vec![])));
+        let body = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        assert_eq!(dechunk(body, &l), Ok((complete(body.len(), 11), b"hello world".to_vec())));
+        let upper = b"A\r\n0123456789\r\n0\r\n\r\n";
+        assert_eq!(dechunk(upper, &l), Ok((complete(upper.len(), 10), b"0123456789".to_vec())));
+        let zeros = b"0005\r\nhello\r\n000\r\n\r\n";
+        assert_eq!(dechunk(zeros, &l), Ok((complete(zeros.len(), 5), b"hello".to_vec())));
+    }
+
+    #[test]
+    fn extensions_and_trailers_are_ignored() {
+        let l = Limits::default();
+        let body = b"5;name=value;flag\r\nhello\r\n5 ; x=\"q;\"\r\nworld\r\n0;last\r\nT: 1\r\nU: 2\r\n\r\n";
+        assert_eq!(dechunk(body, &l), Ok((complete(body.len(), 10), b"helloworld".to_vec())));
+        let spaced = b"5 \t\r\nhello\r\n0\r\n\r\n";
+        assert_eq!(dechunk(spaced, &l), Ok((complete(spaced.len(), 5), b"hello".to_vec())));
+    }
+
+    #[test]
+    fn bytes_after_the_body_are_not_consumed() {
+        let body = b"1\r\na\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+        assert_eq!(dechunk(body, &Limits::default()), Ok((complete(11, 1), b"a".to_vec())));
+    }
+
+    #[test]
+    fn malformed_framing_is_rejected() {
+        let l = Limits::default();
+        let bad = |body: &[u8], message: &'static str| {
+            assert_eq!(scan(body, &l, None), Err(HttpError::BadRequest(message)), "{body:?}");
+        };
+        bad(b"\r\n", "invalid chunk size");
+        bad(b";ext\r\n", "invalid chunk size");
+        bad(b"x\r\n", "invalid chunk size");
+        bad(b"-1\r\n", "invalid chunk size");
+        bad(b"+1\r\n", "invalid chunk size");
+        bad(b"0x5\r\n", "invalid chunk size");
+        bad(b"5 5\r\n", "invalid chunk size");
+        bad(b"5\n", "invalid chunk size line");
+        bad(b"5\rx", "invalid chunk size line");
+        bad(b"5;a\nb\r\n", "invalid chunk size line");
+        bad(b"5;a\x00\r\n", "invalid chunk size line");
+        bad(b"5\r\nhelloX\r\n", "invalid chunk data terminator");
+        bad(b"5\r\nhello\n0\r\n\r\n", "invalid chunk data terminator");
+        bad(b"5\r\nhello world\r\n", "invalid chunk data terminator");
+        bad(b"0\r\n\n", "invalid header line ending");
+        bad(b"0\r\nT: 1\n\r\n", "invalid header value");
+        bad(b"0\r\nT : 1\r\n\r\n", "invalid header name");
+        bad(b"00000000000000000\r\n", "invalid chunk size");
+    }
+
+    #[test]
+    fn chunk_sizes_are_limited_before_the_data_arrives() {
+        assert_eq!(scan(b"10\r\n", &limits(16), None), Ok(Scan::Partial { min_total: 4 + 16 + 2 + 5 }));
+        assert_eq!(scan(b"11", &limits(16), None), Err(HttpError::BodyTooLarge));
+        assert_eq!(scan(b"8\r\n12345678\r\n9", &limits(16), None), Err(HttpError::BodyTooLarge));
+        let exact = b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n";
+        assert_eq!(scan(exact, &limits(16), None), Ok(complete(exact.len(), 16)));
+        let over = b"8\r\n12345678\r\n8\r\n12345678\r\n1\r\n";
+        assert_eq!(scan(over, &limits(16), None), Err(HttpError::BodyTooLarge));
+    }
+
+    #[test]
+    fn huge_chunk_sizes_do_not_overflow() {
+        let unlimited = limits(usize::MAX);
+        let max = b"FFFFFFFFFFFFFFFF\r\n";
+        assert_eq!(scan(max, &unlimited, None), Err(HttpError::BodyTooLarge));
+        let big = b"FFFFFFFFFFFFFFF\r\n";
+        let min_total = 17 + 0xFFF_FFFF_FFFF_FFFF + 2 + 5;
+        assert_eq!(scan(big, &unlimited, None), Ok(Scan::Partial { min_total }));
+        let too_many_digits = b"1FFFFFFFFFFFFFFFF\r\n";
+        assert_eq!(scan(too_many_digits, &unlimited, None), Err(HttpError::BadRequest("invalid chunk size")));
+        let sum_overflows = b"1\r\na\r\nFFFFFFFFFFFFFFFF\r\n";
+        assert_eq!(scan(sum_overflows, &unlimited, None), Err(HttpError::BodyTooLarge));
+        assert_eq!(scan(b"FFFFFFFFFFFFFFFF", &Limits::default(), None), Err(HttpError::BodyTooLarge));
+        assert_eq!(hex_value(b"FFFFFFFFFFFFFFFF"), u64::MAX);
+        assert_eq!(hex_value(b"0aF"), 0xAF);
+        assert_eq!(hex_value(b""), 0);
+    }
+
+    #[test]
+    fn extension_bytes_are_limited() {
+        let l = Limits::default();
+        let ext = |len: usize| {
+            let mut body = b"1;".to_vec();
+            body.resize(1 + len, b'e');
+            body.extend_from_slice(b"\r\na\r\n0\r\n\r\n");
+            body
+        };
+        let at_limit = ext(MAX_CHUNK_EXT_BYTES);
+        assert_eq!(scan(&at_limit, &l, None), Ok(complete(at_limit.len(), 1)));
+        let over = ext(MAX_CHUNK_EXT_BYTES + 1);
+        assert_eq!(scan(&over, &l, None), Err(HttpError::BadRequest("chunk extensions too long")));
+        // Known as soon as the bytes are there, without the line ending.
+        let unfinished = &over[..MAX_CHUNK_EXT_BYTES + 2];
+        assert_eq!(scan(unfinished, &l, None), Err(HttpError::BadRequest("chunk extensions too long")));
+        // The budget is shared by all chunks of a body.
+        let mut body = Vec::new();
+        for _ in 0..2 {
+            body.extend_from_slice(b"1;");
+            body.resize(body.len() + MAX_CHUNK_EXT_BYTES / 2, b'e');
+            body.extend_from_slice(b"\r\na\r\n");
+        }
+        assert_eq!(scan(&body, &l, None), Err(HttpError::BadRequest("chunk extensions too long")));
+    }
+
+    #[test]
+    fn chunk_count_is_limited() {
+        let l = limits(usize::MAX);
+        let mut body = b"1\r\na\r\n".repeat(MAX_CHUNKS);
+        body.extend_from_slice(b"0\r\n\r\n");
+        assert_eq!(scan(&body, &l, None), Ok(complete(body.len(), MAX_CHUNKS)));
+        let mut over = b"1\r\na\r\n".repeat(MAX_CHUNKS + 1);
+        over.extend_from_slice(b"0\r\n\r\n");
+        assert_eq!(scan(&over, &l, None), Err(HttpError::BadRequest("too many chunks")));
+    }
+
+    #[test]
+    fn trailers_are_limited_by_max_header_bytes() {
+        let l = Limits { max_header_bytes: 10, ..Limits::default() };
+        // The trailer section "T: 123\r\n\r\n" is exactly 10 bytes.
+        assert_eq!(scan(b"0\r\nT: 123\r\n\r\n", &l, None), Ok(complete(13, 0)));
+        assert_eq!(scan(b"0\r\nT: 1234\r\n\r\n", &l, None), Err(HttpError::HeadersTooLarge));
+        assert_eq!(scan(b"0\r\nT: 12345678", &l, None), Err(HttpError::HeadersTooLarge));
+    }
+
+    #[test]
+    fn every_prefix_is_partial() {
+        let l = Limits::default();
+        let body = b"5;e=1\r\nhello\r\n1\r\n \r\n0\r\nT: x\r\n\r\n";
+        for len in 0..body.len() {
+            match scan(&body[..len], &l, None) {
+                Ok(Scan::Partial { min_total }) => {
+                    assert!(min_total == 0 || (min_total > len && min_total <= body.len()), "{len}")
+                }
+                other => panic!("prefix {len}: {other:?}"),
+            }
+        }
+        assert_eq!(scan(body, &l, None), Ok(complete(body.len(), 6)));
+    }
+}

@@ -1,0 +1,114 @@
+//! Helpers shared by the parser tests: owned snapshots of parse results, so results of different calls (whole
+//! buffer vs. prefixes) can be compared.
+
+use super::{ContentEncoding, HttpError, Limits, Method, Parsed, RequestParser, Version};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OwnedRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub version: Version,
+    pub keep_alive: bool,
+    pub gzip: bool,
+    pub content_encoding: ContentEncoding,
+    pub expect_continue: bool,
+    pub upgrade_websocket: bool,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+    pub consumed: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Partial { min_total: usize },
+    Complete(OwnedRequest),
+    Error(HttpError),
+}
+
+impl Outcome {
+    pub fn request(&self) -> &OwnedRequest {
+        match self {
+            Outcome::Complete(request) => request,
+            other => panic!("expected a complete request, got {other:?}"),
+        }
+    }
+}
+
+pub(crate) fn parse_with(parser: &mut RequestParser, buf: &[u8]) -> Outcome {
+    let mut dechunked = b"stale bytes from an earlier request".to_vec();
+    let outcome = match parser.parse(buf, &mut dechunked) {
+        Err(error) => return Outcome::Error(error),
+        Ok(Parsed::Partial { min_total }) => return Outcome::Partial { min_total },
+        Ok(Parsed::Complete { request, consumed }) => {
+            assert!(consumed > 0 && consumed <= buf.len(), "consumed {consumed} of {}", buf.len());
+            assert!(request.path.starts_with('/'), "{:?}", request.path);
+            assert_eq!(request.body_len(), request.raw_body(buf, &dechunked).len());
+            assert_eq!(request.headers.len(), request.headers().count());
+            OwnedRequest {
+                method: request.method,
+                path: request.path.to_string(),
+                query: request.query.to_string(),
+                version: request.version,
+                keep_alive: request.keep_alive,
+                gzip: request.gzip,
+                content_encoding: request.content_encoding,
+                expect_continue: request.expect_continue,
+                upgrade_websocket: request.upgrade_websocket,
+                headers: request.headers().map(|(n, v)| (n.to_string(), v.to_vec())).collect(),
+                body: request.raw_body(buf, &dechunked).to_vec(),
+                consumed,
+            }
+        }
+    };
+    Outcome::Complete(outcome)
+}
+
+pub(crate) fn parse(limits: Limits, buf: &[u8]) -> Outcome {
+    parse_with(&mut RequestParser::new(limits), buf)
+}
+
+pub(crate) fn parse_default(buf: &[u8]) -> Outcome {
+    parse(Limits::default(), buf)
+}
+
+/// Checks that parsing `buf[..len]` agrees with parsing `whole` (the outcome for all of `buf`): a prefix is
+/// either still partial or reaches the very same result, and a partial hint never overshoots.
+pub(crate) fn check_prefix(
+    parser: &mut RequestParser,
+    buf: &[u8],
+    len: usize,
+    whole: &Outcome,
+) -> Outcome {
+    let prefix = parse_with(parser, &buf[..len]);
+    match &prefix {
+        Outcome::Partial { min_total } => {
+            assert!(*min_total == 0 || *min_total > len, "hint {min_total} at {len}");
+            match whole {
+                Outcome::Complete(request) => assert!(*min_total <= request.consumed),
+                Outcome::Partial { .. } => {}
+                Outcome::Error(_) => {}
+            }
+            if *min_total > buf.len() {
+                assert!(matches!(whole, Outcome::Partial { .. }), "hint {min_total}, whole {whole:?}");
+            }
+        }
+        _ => assert_eq!(&prefix, whole, "prefix of {len} bytes of {:?}", String::from_utf8_lossy(buf)),
+    }
+    prefix
+}
+
+/// Feeds every prefix of `buf` and checks each against the whole-buffer outcome, which it returns. Also checks
+/// that once a request completes, every longer prefix gives the same result.
+pub(crate) fn parse_every_prefix(limits: Limits, buf: &[u8]) -> Outcome {
+    let mut parser = RequestParser::new(limits);
+    let whole = parse_with(&mut parser, buf);
+    let mut settled = false;
+    for len in 0..=buf.len() {
+        let prefix = check_prefix(&mut parser, buf, len, &whole);
+        let partial = matches!(prefix, Outcome::Partial { .. });
+        assert!(!(settled && partial), "partial at {len} after a final result");
+        settled |= !partial;
+    }
+    whole
+}

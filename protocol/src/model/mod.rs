@@ -1,0 +1,34 @@
+//! The Artemis JSON model (spec §3, §5, §6, §8).
+//!
+//! Input is read like the Java server reads it (Jackson with case-insensitive
+//! property names, scalar coercion, unknown properties ignored), borrowing
+//! strings from the body where possible. Output is written by hand into a
+//! reused buffer in Jackson's shape: camelCase, alphabetical, nulls included.
+
+mod cluster;
+mod de;
+#[cfg(test)]
+mod fixtures;
+mod instance;
+mod json_writer;
+mod parse;
+mod requests;
+mod status;
+
+pub use cluster::{write_node_status, write_service_node, NodeInfo};
+pub use instance::{
+    is_null_or_whitespace, reload_instance, Instance, Metadata, MetadataEntry, Str,
+};
+pub use json_writer::{
+    write_bool, write_i64, write_instance, write_metadata, write_opt_str, write_str,
+};
+pub use parse::{parse, parse_optional, JsonError, MAX_DEPTH};
+pub use requests::{
+    DiscoveryConfig, GetLeasesRequest, GetServiceRequest, GetServicesDeltaRequest,
+    InstancesRequest, LookupRequest, RegionZoneRequest,
+};
+pub use status::{
+    error_codes, fail, status_strings, write_error_body, write_failed_instance,
+    write_instances_fail, write_instances_status, write_response_status, InstancesResponseWriter,
+    ResponseStatus,
+};

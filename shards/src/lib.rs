@@ -1,0 +1,14 @@
+//! Registry shards: each core owns one [`Shard`] (instances, leases, cached responses) and the
+//! [`Router`] tells every core which shard owns a service.
+
+pub mod key;
+pub mod router;
+pub mod safe;
+pub mod service_json;
+pub mod shard;
+pub mod wheel;
+
+pub use router::{Router, Split};
+pub use safe::{RenewalCounters, SafeConfig, SafeStatus};
+pub use service_json::{write_service, ServiceLists};
+pub use shard::{LeaseView, Registered, Shard, ShardConfig};

@@ -1,0 +1,595 @@
+//! One shard: the instances of the services that hash to it, their leases, and cached responses.
+//!
+//! A shard is owned by exactly one core's thread and is never shared, so it needs no locks. Time is
+//! passed in explicitly (milliseconds on a monotonic clock) so tests can drive expiry precisely.
+
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::key::{same_key, table_hash};
+use crate::safe::{RenewalCounters, SafeChecker, SafeConfig, SafeStatus};
+use crate::service_json::{write_service, ServiceLists};
+use crate::wheel::{Due, TimingWheel, WheelEntry};
+
+#[derive(Clone, Debug)]
+pub struct ShardConfig {
+    pub ttl_ms: u64,
+    pub legacy_ttl_ms: u64,
+    pub wheel_tick_ms: u64,
+    /// Power of two. With 10 ms ticks, 4096 slots cover 41 s: one visit per normal lease per TTL.
+    pub wheel_slots: usize,
+    pub self_preservation: SafeConfig,
+    pub legacy_self_preservation: SafeConfig,
+    /// How long self-preservation holds an expired lease before looking at it again.
+    pub preserved_recheck_ms: u64,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        ShardConfig {
+            ttl_ms: 20_000,
+            legacy_ttl_ms: 90_000,
+            wheel_tick_ms: 10,
+            wheel_slots: 4096,
+            self_preservation: SafeConfig::JAVA_DEFAULT,
+            legacy_self_preservation: SafeConfig::JAVA_LEGACY_DEFAULT,
+            preserved_recheck_ms: 1000,
+        }
+    }
+}
+
+/// A registered instance as the shard stores it: the JSON the node will serve, serialized once at
+/// registration, plus just enough to find, renew and expire it.
+struct Record {
+    service: u32,
+    /// Index in the service's `members`, for O(1) removal.
+    position: u32,
+    legacy: bool,
+    created_ms: u64,
+    renewed_ms: u64,
+    instance_id: Box<str>,
+    json: Box<[u8]>,
+}
+
+struct LeaseSlot {
+    generation: u32,
+    record: Option<Record>,
+}
+
+struct Service {
+    /// The spelling of the first registration; matching is case-insensitive.
+    id: Box<str>,
+    instances: HashTable<u32>,
+    members: Vec<u32>,
+    /// `[{instance},...]` as served by lookup; rebuilt lazily after a change.
+    instances_json: Option<Arc<[u8]>>,
+}
+
+/// What a registration did, for change notification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registered {
+    New,
+    Replaced,
+}
+
+/// The instance data of a lease, for status pages.
+pub struct LeaseView<'a> {
+    pub service_id: &'a str,
+    pub instance_json: &'a [u8],
+    pub created_ms: u64,
+    pub renewed_ms: u64,
+    pub ttl_ms: u64,
+}
+
+pub struct Shard {
+    id: usize,
+    wheel: TimingWheel,
+    registry: Registry,
+    counters: Arc<RenewalCounters>,
+    legacy_counters: Arc<RenewalCounters>,
+    last_safe_check_s: u64,
+}
+
+/// Everything but the wheel, so the wheel can call back into it while advancing.
+struct Registry {
+    config: ShardConfig,
+    services: HashTable<u32>,
+    service_slab: Vec<Option<Service>>,
+    free_services: Vec<u32>,
+    leases: Vec<LeaseSlot>,
+    free_leases: Vec<u32>,
+    safe: SafeChecker,
+    legacy_safe: SafeChecker,
+    instance_count: usize,
+    legacy_count: usize,
+    version: u64,
+    services_json: Option<Arc<[u8]>>,
+    evicted_total: u64,
+}
+
+impl Shard {
+    pub fn new(
+        id: usize,
+        config: ShardConfig,
+        counters: Arc<RenewalCounters>,
+        legacy_counters: Arc<RenewalCounters>,
+        now_ms: u64,
+    ) -> Self {
+        assert!(config.ttl_ms > 0 && config.legacy_ttl_ms > 0, "lease TTLs must be positive");
+        Shard {
+            id,
+            wheel: TimingWheel::new(config.wheel_tick_ms, config.wheel_slots, now_ms),
+            registry: Registry {
+                safe: SafeChecker::new(config.self_preservation, now_ms),
+                legacy_safe: SafeChecker::new(config.legacy_self_preservation, now_ms),
+                config,
+                services: HashTable::new(),
+                service_slab: Vec::new(),
+                free_services: Vec::new(),
+                leases: Vec::new(),
+                free_leases: Vec::new(),
+                instance_count: 0,
+                legacy_count: 0,
+                version: 0,
+                services_json: None,
+                evicted_total: 0,
+            },
+            counters,
+            legacy_counters,
+            last_safe_check_s: now_ms / 1000,
+        }
+    }
+
+    /// A shard that shares counters with nobody (tests, benchmarks, single-shard nodes).
+    pub fn standalone(config: ShardConfig, now_ms: u64) -> Self {
+        Shard::new(
+            0,
+            config,
+            Arc::new(RenewalCounters::new(1)),
+            Arc::new(RenewalCounters::new(1)),
+            now_ms,
+        )
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    pub fn instance_count(&self) -> usize {
+        self.registry.instance_count
+    }
+
+    pub fn service_count(&self) -> usize {
+        self.registry.services.len()
+    }
+
+    /// Bumped on every change of discovery data.
+    pub fn version(&self) -> u64 {
+        self.registry.version
+    }
+
+    pub fn evicted_total(&self) -> u64 {
+        self.registry.evicted_total
+    }
+
+    /// Register (or re-register) an instance. `json` is its serialized form as discovery serves it.
+    pub fn register(
+        &mut self,
+        service_id: &str,
+        instance_id: &str,
+        legacy: bool,
+        json: Box<[u8]>,
+        now_ms: u64,
+    ) -> Registered {
+        let (index, generation, outcome) =
+            self.registry.upsert(service_id, instance_id, legacy, json, now_ms);
+        let deadline = now_ms + self.registry.ttl(legacy);
+        self.wheel.schedule(deadline + 1, WheelEntry { index, generation });
+        outcome
+    }
+
+    /// Renew a live lease. False if the instance is unknown or its lease already expired (the
+    /// client must register again).
+    pub fn heartbeat(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> bool {
+        self.registry.renew(service_id, instance_id, now_ms)
+    }
+
+    /// Remove an instance at once. False if it was not registered (still a success on the wire).
+    pub fn unregister(&mut self, service_id: &str, instance_id: &str) -> bool {
+        match self.registry.find(service_id, instance_id) {
+            Some(index) => {
+                self.registry.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `[{instance},...]` of a service, or None when no instance of it is registered here.
+    pub fn instances_json(&mut self, service_id: &str) -> Option<Arc<[u8]>> {
+        let slot = self.registry.find_service(service_id)?;
+        Some(self.registry.service_instances_json(slot))
+    }
+
+    /// The services of this shard as comma-separated Service objects (no brackets), for
+    /// `services.json`; empty when the shard has no services.
+    pub fn services_json(&mut self) -> Arc<[u8]> {
+        if let Some(cached) = &self.registry.services_json {
+            return cached.clone();
+        }
+        let mut out = Vec::new();
+        let slots: Vec<u32> = self.registry.services.iter().copied().collect();
+        for slot in slots {
+            let instances = self.registry.service_instances_json(slot);
+            if !out.is_empty() {
+                out.push(b',');
+            }
+            let id = &self.registry.service(slot).id;
+            write_service(&mut out, Some(id), ServiceLists::Instances(&instances));
+        }
+        let json: Arc<[u8]> = out.into();
+        self.registry.services_json = Some(json.clone());
+        json
+    }
+
+    /// Advance the lease clock: expire due leases (at most `budget`), and once a second publish and
+    /// re-evaluate the self-preservation counts. Returns true if expiry work is left over.
+    pub fn tick(&mut self, now_ms: u64, budget: usize) -> bool {
+        let second = now_ms / 1000;
+        if second > self.last_safe_check_s {
+            self.last_safe_check_s = second;
+            self.check_self_preservation(now_ms);
+        }
+        let registry = &mut self.registry;
+        self.wheel
+            .advance(now_ms, budget, |entry| registry.on_due(entry, now_ms))
+    }
+
+    fn check_self_preservation(&mut self, now_ms: u64) {
+        let r = &mut self.registry;
+        self.counters.publish(self.id, r.safe.local_window_count(now_ms));
+        self.legacy_counters
+            .publish(self.id, r.legacy_safe.local_window_count(now_ms));
+        r.safe.check(self.counters.total(), now_ms);
+        r.legacy_safe.check(self.legacy_counters.total(), now_ms);
+    }
+
+    pub fn safe_status(&self, legacy: bool) -> SafeStatus {
+        if legacy {
+            self.registry.legacy_safe.status()
+        } else {
+            self.registry.safe.status()
+        }
+    }
+
+    pub fn lease_count(&self, legacy: bool) -> usize {
+        if legacy {
+            self.registry.legacy_count
+        } else {
+            self.registry.instance_count - self.registry.legacy_count
+        }
+    }
+
+    /// Visit the leases of one class (normal or legacy), optionally only of some services.
+    pub fn for_each_lease(
+        &self,
+        legacy: bool,
+        service_filter: Option<&[&str]>,
+        mut visit: impl FnMut(LeaseView<'_>),
+    ) {
+        let r = &self.registry;
+        for &slot in r.services.iter() {
+            let service = r.service(slot);
+            if let Some(filter) = service_filter {
+                if !filter.iter().any(|s| same_key(s, &service.id)) {
+                    continue;
+                }
+            }
+            for &index in &service.members {
+                let record = r.record(index);
+                if record.legacy != legacy {
+                    continue;
+                }
+                visit(LeaseView {
+                    service_id: &service.id,
+                    instance_json: &record.json,
+                    created_ms: record.created_ms,
+                    renewed_ms: record.renewed_ms,
+                    ttl_ms: r.ttl(legacy),
+                });
+            }
+        }
+    }
+
+    /// Number of entries in the lease wheel (live leases plus stale entries not yet passed).
+    pub fn wheel_len(&self) -> usize {
+        self.wheel.len()
+    }
+}
+
+impl Registry {
+    fn ttl(&self, legacy: bool) -> u64 {
+        if legacy {
+            self.config.legacy_ttl_ms
+        } else {
+            self.config.ttl_ms
+        }
+    }
+
+    fn service(&self, slot: u32) -> &Service {
+        self.service_slab[slot as usize]
+            .as_ref()
+            .expect("service table points at a live service")
+    }
+
+    fn service_mut(&mut self, slot: u32) -> &mut Service {
+        self.service_slab[slot as usize]
+            .as_mut()
+            .expect("service table points at a live service")
+    }
+
+    fn record(&self, index: u32) -> &Record {
+        self.leases[index as usize]
+            .record
+            .as_ref()
+            .expect("instance table points at a live lease")
+    }
+
+    fn find_service(&self, service_id: &str) -> Option<u32> {
+        let slab = &self.service_slab;
+        self.services
+            .find(table_hash(service_id), |&slot| {
+                slab[slot as usize]
+                    .as_ref()
+                    .is_some_and(|s| same_key(&s.id, service_id))
+            })
+            .copied()
+    }
+
+    fn find(&self, service_id: &str, instance_id: &str) -> Option<u32> {
+        let service = self.service(self.find_service(service_id)?);
+        let leases = &self.leases;
+        service
+            .instances
+            .find(table_hash(instance_id), |&index| {
+                leases[index as usize]
+                    .record
+                    .as_ref()
+                    .is_some_and(|r| same_key(&r.instance_id, instance_id))
+            })
+            .copied()
+    }
+
+    fn service_or_insert(&mut self, service_id: &str) -> u32 {
+        if let Some(slot) = self.find_service(service_id) {
+            return slot;
+        }
+        let service = Service {
+            id: service_id.into(),
+            instances: HashTable::new(),
+            members: Vec::new(),
+            instances_json: None,
+        };
+        let slot = match self.free_services.pop() {
+            Some(slot) => {
+                self.service_slab[slot as usize] = Some(service);
+                slot
+            }
+            None => {
+                self.service_slab.push(Some(service));
+                u32::try_from(self.service_slab.len() - 1).expect("fewer than 2^32 services")
+            }
+        };
+        let slab = &self.service_slab;
+        self.services.insert_unique(table_hash(service_id), slot, |&s| {
+            table_hash(&slab[s as usize].as_ref().expect("live service").id)
+        });
+        slot
+    }
+
+    fn upsert(
+        &mut self,
+        service_id: &str,
+        instance_id: &str,
+        legacy: bool,
+        json: Box<[u8]>,
+        now_ms: u64,
+    ) -> (u32, u32, Registered) {
+        let slot = self.service_or_insert(service_id);
+        self.changed(slot);
+        if let Some(index) = self.find(service_id, instance_id) {
+            let lease = &mut self.leases[index as usize];
+            // A new generation orphans the old wheel entry: the TTL class may have changed.
+            lease.generation = lease.generation.wrapping_add(1);
+            let record = lease.record.as_mut().expect("found lease is live");
+            if record.legacy != legacy {
+                if legacy {
+                    self.legacy_count += 1;
+                } else {
+                    self.legacy_count -= 1;
+                }
+            }
+            record.legacy = legacy;
+            record.created_ms = now_ms;
+            record.renewed_ms = now_ms;
+            record.instance_id = instance_id.into();
+            record.json = json;
+            return (index, lease.generation, Registered::Replaced);
+        }
+        let record = Record {
+            service: slot,
+            position: 0,
+            legacy,
+            created_ms: now_ms,
+            renewed_ms: now_ms,
+            instance_id: instance_id.into(),
+            json,
+        };
+        let index = match self.free_leases.pop() {
+            Some(index) => {
+                self.leases[index as usize].record = Some(record);
+                index
+            }
+            None => {
+                self.leases.push(LeaseSlot {
+                    generation: 0,
+                    record: Some(record),
+                });
+                u32::try_from(self.leases.len() - 1).expect("fewer than 2^32 instances per shard")
+            }
+        };
+        let leases = &mut self.leases;
+        let service = self.service_slab[slot as usize]
+            .as_mut()
+            .expect("service was just found or inserted");
+        let position = u32::try_from(service.members.len()).expect("fewer than 2^32 members");
+        service.members.push(index);
+        service
+            .instances
+            .insert_unique(table_hash(instance_id), index, |&i| {
+                table_hash(&leases[i as usize].record.as_ref().expect("live").instance_id)
+            });
+        let lease = &mut leases[index as usize];
+        lease.record.as_mut().expect("just stored").position = position;
+        self.instance_count += 1;
+        if legacy {
+            self.legacy_count += 1;
+        }
+        (index, lease.generation, Registered::New)
+    }
+
+    fn renew(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> bool {
+        let Some(index) = self.find(service_id, instance_id) else {
+            return false;
+        };
+        let record = self.leases[index as usize]
+            .record
+            .as_mut()
+            .expect("found lease is live");
+        let ttl = if record.legacy {
+            self.config.legacy_ttl_ms
+        } else {
+            self.config.ttl_ms
+        };
+        // Expiry is sticky (Java `Lease.isExpired`): a lease that self-preservation is holding
+        // stays visible, but its owner must register again.
+        if now_ms > record.renewed_ms + ttl {
+            return false;
+        }
+        record.renewed_ms = now_ms;
+        if record.legacy {
+            self.legacy_safe.record_renewal(now_ms);
+        } else {
+            self.safe.record_renewal(now_ms);
+        }
+        true
+    }
+
+    fn remove(&mut self, index: u32) {
+        let lease = &mut self.leases[index as usize];
+        let record = lease.record.take().expect("removing a live lease");
+        lease.generation = lease.generation.wrapping_add(1);
+        self.free_leases.push(index);
+        self.instance_count -= 1;
+        if record.legacy {
+            self.legacy_count -= 1;
+        }
+        self.changed(record.service);
+
+        let service = self.service_slab[record.service as usize]
+            .as_mut()
+            .expect("record points at a live service");
+        let removed = service
+            .instances
+            .find_entry(table_hash(&record.instance_id), |&i| i == index)
+            .expect("live lease is in its service table")
+            .remove()
+            .0;
+        debug_assert_eq!(removed, index);
+        let position = record.position as usize;
+        service.members.swap_remove(position);
+        if let Some(&moved) = service.members.get(position) {
+            self.leases[moved as usize]
+                .record
+                .as_mut()
+                .expect("member is live")
+                .position = record.position;
+        }
+        if service.members.is_empty() {
+            self.remove_service(record.service);
+        }
+    }
+
+    fn remove_service(&mut self, slot: u32) {
+        let service = self.service_slab[slot as usize]
+            .take()
+            .expect("removing a live service");
+        self.services
+            .find_entry(table_hash(&service.id), |&s| s == slot)
+            .expect("live service is in the table")
+            .remove();
+        self.free_services.push(slot);
+    }
+
+    fn changed(&mut self, slot: u32) {
+        self.version += 1;
+        self.services_json = None;
+        self.service_mut(slot).instances_json = None;
+    }
+
+    fn service_instances_json(&mut self, slot: u32) -> Arc<[u8]> {
+        let service = self.service_slab[slot as usize]
+            .as_ref()
+            .expect("service table points at a live service");
+        if let Some(cached) = &service.instances_json {
+            return cached.clone();
+        }
+        let leases = &self.leases;
+        let size: usize = service
+            .members
+            .iter()
+            .map(|&i| leases[i as usize].record.as_ref().map_or(0, |r| r.json.len() + 1))
+            .sum();
+        let mut out = Vec::with_capacity(size + 2);
+        out.push(b'[');
+        for (n, &index) in service.members.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&self.record(index).json);
+        }
+        out.push(b']');
+        let json: Arc<[u8]> = out.into();
+        self.service_mut(slot).instances_json = Some(json.clone());
+        json
+    }
+
+    fn on_due(&mut self, entry: WheelEntry, now_ms: u64) -> Due {
+        let lease = &self.leases[entry.index as usize];
+        if lease.generation != entry.generation {
+            return Due::Done;
+        }
+        let Some(record) = &lease.record else {
+            return Due::Done;
+        };
+        let deadline = record.renewed_ms + self.ttl(record.legacy);
+        if now_ms <= deadline {
+            return Due::Reschedule(deadline + 1);
+        }
+        let allowed = if record.legacy {
+            self.legacy_safe.eviction_allowed()
+        } else {
+            self.safe.eviction_allowed()
+        };
+        if !allowed {
+            return Due::Reschedule(now_ms + self.config.preserved_recheck_ms);
+        }
+        self.remove(entry.index);
+        self.evicted_total += 1;
+        Due::Done
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,336 @@
+use super::*;
+
+fn config() -> ShardConfig {
+    ShardConfig {
+        ttl_ms: 20_000,
+        legacy_ttl_ms: 90_000,
+        ..ShardConfig::default()
+    }
+}
+
+fn json(service: &str, instance: &str) -> Box<[u8]> {
+    format!(r#"{{"instanceId":"{instance}","serviceId":"{service}"}}"#)
+        .into_bytes()
+        .into_boxed_slice()
+}
+
+fn register(shard: &mut Shard, service: &str, instance: &str, now: u64) -> Registered {
+    shard.register(service, instance, false, json(service, instance), now)
+}
+
+fn lookup(shard: &mut Shard, service: &str) -> Option<String> {
+    shard
+        .instances_json(service)
+        .map(|j| String::from_utf8(j.to_vec()).unwrap())
+}
+
+/// Tick the shard every 10 ms from `from` to `to` inclusive, like the runtime's timer does.
+fn run_clock(shard: &mut Shard, from: u64, to: u64) {
+    let mut now = from;
+    while now <= to {
+        while shard.tick(now, 10_000) {}
+        now += 10;
+    }
+}
+
+#[test]
+fn register_then_lookup_case_insensitively() {
+    let mut s = Shard::standalone(config(), 0);
+    assert_eq!(register(&mut s, "MySvc", "i1", 0), Registered::New);
+    assert_eq!(register(&mut s, "mysvc", "I2", 0), Registered::New);
+    let all = lookup(&mut s, "MYSVC").unwrap();
+    assert!(all.contains(r#""instanceId":"i1""#) && all.contains(r#""instanceId":"I2""#));
+    assert_eq!(s.instance_count(), 2);
+    assert_eq!(s.service_count(), 1);
+    assert!(lookup(&mut s, "other").is_none());
+}
+
+#[test]
+fn re_register_replaces_data_and_keeps_one_copy() {
+    let mut s = Shard::standalone(config(), 0);
+    register(&mut s, "svc", "i1", 0);
+    let updated = br#"{"instanceId":"i1","status":"down"}"#.to_vec().into_boxed_slice();
+    assert_eq!(s.register("SVC", "I1", false, updated, 5), Registered::Replaced);
+    assert_eq!(s.instance_count(), 1);
+    assert_eq!(lookup(&mut s, "svc").unwrap(), r#"[{"instanceId":"i1","status":"down"}]"#);
+}
+
+#[test]
+fn heartbeat_renews_and_unknown_fails() {
+    let mut s = Shard::standalone(config(), 0);
+    register(&mut s, "svc", "i1", 0);
+    assert!(s.heartbeat("SVC", "I1", 10_000));
+    assert!(!s.heartbeat("svc", "nope", 10_000));
+    assert!(!s.heartbeat("nope", "i1", 10_000));
+    // Renewed at 10 s, so still alive at 29 s even though registered at 0.
+    run_clock(&mut s, 0, 29_000);
+    assert_eq!(s.instance_count(), 1);
+    assert!(s.heartbeat("svc", "i1", 29_000));
+}
+
+#[test]
+fn lease_expires_through_the_wheel_at_its_deadline() {
+    let mut s = Shard::standalone(config(), 0);
+    register(&mut s, "svc", "i1", 0);
+    run_clock(&mut s, 0, 20_000);
+    assert_eq!(s.instance_count(), 1, "alive exactly at the deadline");
+    run_clock(&mut s, 20_010, 20_020);
+    assert_eq!(s.instance_count(), 0, "gone one tick after the deadline");
+    assert!(lookup(&mut s, "svc").is_none());
+    assert_eq!(s.service_count(), 0);
+    assert_eq!(s.evicted_total(), 1);
+    assert!(!s.heartbeat("svc", "i1", 20_020));
+}
+
+#[test]
+fn expired_lease_cannot_be_renewed_before_the_wheel_runs() {
+    let mut s = Shard::standalone(config(), 0);
+    register(&mut s, "svc", "i1", 0);
+    assert!(!s.heartbeat("svc", "i1", 20_001));
+}
+
+#[test]
+fn legacy_leases_use_the_legacy_ttl() {
+    let mut s = Shard::standalone(config(), 0);
+    s.register("svc", "old", true, json("svc", "old"), 0);
+    register(&mut s, "svc", "new", 0);
+    run_clock(&mut s, 0, 30_000);
+    assert_eq!(s.instance_count(), 1);
+    assert_eq!(s.lease_count(true), 1);
+    assert_eq!(s.lease_count(false), 0);
+    run_clock(&mut s, 30_010, 90_020);
+    assert_eq!(s.instance_count(), 0);
+}
+
+#[test]
+fn re_register_with_shorter_ttl_expires_on_the_new_deadline() {
+    let mut s = Shard::standalone(config(), 0);
+    s.register("svc", "i1", true, json("svc", "i1"), 0);
+    register(&mut s, "svc", "i1", 0);
+    run_clock(&mut s, 0, 20_020);
+    assert_eq!(s.instance_count(), 0);
+}
+
+#[test]
+fn unregister_removes_at_once_and_unknown_is_harmless() {
+    let mut s = Shard::standalone(config(), 0);
+    register(&mut s, "svc", "i1", 0);
+    register(&mut s, "svc", "i2", 0);
+    register(&mut s, "svc", "i3", 0);
+    assert!(s.unregister("SVC", "I1"));
+    assert!(!s.unregister("svc", "i1"));
+    assert!(!s.unregister("zzz", "i1"));
+    let left = lookup(&mut s, "svc").unwrap();
+    assert!(!left.contains("\"i1\"") && left.contains("\"i2\"") && left.contains("\"i3\""));
+    // The swapped member is still removable.
+    assert!(s.unregister("svc", "i3"));
+    assert!(s.unregister("svc", "i2"));
+    assert_eq!(s.service_count(), 0);
+    // Its stale wheel entries are ignored later.
+    run_clock(&mut s, 0, 25_000);
+    assert_eq!(s.evicted_total(), 0);
+}
+
+#[test]
+fn lookup_cache_is_invalidated_by_changes_but_not_heartbeats() {
+    let mut s = Shard::standalone(config(), 0);
+    register(&mut s, "svc", "i1", 0);
+    let first = s.instances_json("svc").unwrap();
+    let again = s.instances_json("svc").unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "served from cache");
+    s.heartbeat("svc", "i1", 1);
+    assert!(Arc::ptr_eq(&first, &s.instances_json("svc").unwrap()));
+    let v = s.version();
+    register(&mut s, "svc", "i2", 2);
+    assert!(s.version() > v);
+    let after = s.instances_json("svc").unwrap();
+    assert!(!Arc::ptr_eq(&first, &after));
+    assert_eq!(after.iter().filter(|&&b| b == b'{').count(), 2);
+}
+
+#[test]
+fn services_json_lists_every_service() {
+    let mut s = Shard::standalone(config(), 0);
+    assert!(s.services_json().is_empty());
+    register(&mut s, "A", "1", 0);
+    register(&mut s, "b", "1", 0);
+    let all = String::from_utf8(s.services_json().to_vec()).unwrap();
+    let parsed: Vec<sonic_rs::Value> = sonic_rs::from_str(&format!("[{all}]")).unwrap();
+    assert_eq!(parsed.len(), 2);
+    s.unregister("a", "1");
+    let all = String::from_utf8(s.services_json().to_vec()).unwrap();
+    assert!(all.contains(r#""serviceId":"b""#) && !all.contains(r#""serviceId":"A""#));
+}
+
+#[test]
+fn self_preservation_holds_expired_leases_when_heartbeats_collapse() {
+    let mut s = Shard::standalone(config(), 0);
+    for i in 0..100 {
+        register(&mut s, "svc", &i.to_string(), 0);
+    }
+    // 100 instances heartbeat every 5 s for a minute: window count ~200 per 10 s.
+    let mut now = 0;
+    while now < 60_000 {
+        if now % 5000 == 0 {
+            for i in 0..100 {
+                assert!(s.heartbeat("svc", &i.to_string(), now));
+            }
+        }
+        while s.tick(now, 10_000) {}
+        now += 10;
+    }
+    assert!(s.safe_status(false).safe);
+    // All heartbeats stop: the window count collapses before any lease (TTL 20 s) expires.
+    run_clock(&mut s, now, now + 60_000);
+    assert!(!s.safe_status(false).safe);
+    assert_eq!(s.instance_count(), 100, "self-preservation kept every lease");
+    // Their owners still learn they must register again.
+    assert!(!s.heartbeat("svc", "1", now + 60_000));
+}
+
+#[test]
+fn without_self_preservation_collapse_evicts_everything() {
+    let mut cfg = config();
+    cfg.self_preservation.enabled = false;
+    let mut s = Shard::standalone(cfg, 0);
+    for i in 0..100 {
+        register(&mut s, "svc", &i.to_string(), 0);
+    }
+    let mut now = 0;
+    while now < 60_000 {
+        if now % 5000 == 0 {
+            for i in 0..100 {
+                s.heartbeat("svc", &i.to_string(), now);
+            }
+        }
+        while s.tick(now, 10_000) {}
+        now += 10;
+    }
+    run_clock(&mut s, now, now + 60_000);
+    assert_eq!(s.instance_count(), 0);
+}
+
+#[test]
+fn shards_share_the_self_preservation_verdict() {
+    let counters = Arc::new(RenewalCounters::new(2));
+    let legacy = Arc::new(RenewalCounters::new(2));
+    let mut busy = Shard::new(0, config(), counters.clone(), legacy.clone(), 0);
+    let mut idle = Shard::new(1, config(), counters, legacy, 0);
+    for i in 0..100 {
+        register(&mut busy, "svc", &i.to_string(), 0);
+    }
+    let mut now = 0;
+    while now < 30_000 {
+        if now == 25_000 {
+            // Expires at 45 s, after the node's heartbeats have collapsed.
+            register(&mut idle, "other", "x", now);
+        }
+        if now % 5000 == 0 {
+            for i in 0..100 {
+                busy.heartbeat("svc", &i.to_string(), now);
+            }
+        }
+        busy.tick(now, 10_000);
+        idle.tick(now, 10_000);
+        now += 10;
+    }
+    // The idle shard saw no renewals itself but knows the node-wide maximum.
+    assert!(idle.safe_status(false).max_count >= 100);
+    while now < 70_000 {
+        busy.tick(now, 10_000);
+        idle.tick(now, 10_000);
+        now += 10;
+    }
+    assert!(!idle.safe_status(false).safe);
+    assert_eq!(idle.instance_count(), 1, "idle shard preserves too");
+}
+
+#[test]
+fn eviction_respects_the_budget() {
+    let mut s = Shard::standalone(config(), 0);
+    for i in 0..1000 {
+        register(&mut s, &format!("svc{}", i % 10), &i.to_string(), 0);
+    }
+    assert!(s.tick(20_010, 100), "work left after 100");
+    assert_eq!(s.instance_count(), 900);
+    let mut calls = 1;
+    while s.tick(20_010, 100) {
+        calls += 1;
+    }
+    assert_eq!(s.instance_count(), 0);
+    assert!(calls >= 9);
+}
+
+#[test]
+fn slots_are_reused_and_lease_views_are_accurate() {
+    let mut s = Shard::standalone(config(), 0);
+    for round in 0..3u64 {
+        for i in 0..50 {
+            register(&mut s, "svc", &i.to_string(), round * 100);
+        }
+        for i in 0..50 {
+            s.unregister("svc", &i.to_string());
+        }
+    }
+    register(&mut s, "svc", "a", 1000);
+    s.heartbeat("svc", "a", 1500);
+    let mut views = Vec::new();
+    s.for_each_lease(false, None, |v| {
+        views.push((v.service_id.to_string(), v.created_ms, v.renewed_ms, v.ttl_ms))
+    });
+    assert_eq!(views, vec![("svc".to_string(), 1000, 1500, 20_000)]);
+    let mut filtered = 0;
+    s.for_each_lease(false, Some(&["nope"]), |_| filtered += 1);
+    assert_eq!(filtered, 0);
+    s.for_each_lease(false, Some(&["SVC"]), |_| filtered += 1);
+    assert_eq!(filtered, 1);
+}
+
+/// A randomized model check: the shard agrees with a trivial map model after any sequence of
+/// operations and clock advances.
+#[test]
+fn random_operations_match_a_model() {
+    use std::collections::HashMap;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut cfg = config();
+    cfg.self_preservation.enabled = false;
+    let mut s = Shard::standalone(cfg, 0);
+    // (service lowercase, instance lowercase) -> renewed_ms
+    let mut model: HashMap<(String, String), u64> = HashMap::new();
+    let mut now = 0u64;
+    for _ in 0..20_000 {
+        let service = format!("S{}", next() % 7);
+        let instance = format!("I{}", next() % 13);
+        let key = (service.to_lowercase(), instance.to_lowercase());
+        let spelled = if next() % 2 == 0 { service.to_lowercase() } else { service.clone() };
+        match next() % 10 {
+            0..=2 => {
+                register(&mut s, &spelled, &instance, now);
+                model.insert(key, now);
+            }
+            3..=6 => {
+                let alive = model.get(&key).is_some_and(|&r| now <= r + 20_000);
+                assert_eq!(s.heartbeat(&spelled, &instance, now), alive);
+                if alive {
+                    model.insert(key, now);
+                }
+            }
+            7 => {
+                assert_eq!(s.unregister(&spelled, &instance), model.remove(&key).is_some());
+            }
+            _ => {
+                now += next() % 3000;
+                while s.tick(now, usize::MAX) {}
+                // A lease due at r + ttl + 1 is evicted by the first tick boundary at or after it.
+                model.retain(|_, &mut r| now / 10 < (r + 20_001).div_ceil(10));
+                assert_eq!(s.instance_count(), model.len());
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! up-registry-nodes.json / up-discovery-nodes.json (spec §8.1). A single node answers with
+//! itself when it may serve the caller's zone.
+
+use protocol::http::{query_pairs, Method};
+use protocol::model::{
+    error_codes, fail, parse_optional, write_response_status, write_service_node, NodeInfo,
+    RegionZoneRequest, ResponseStatus,
+};
+
+use super::{bad_json, Input};
+use crate::server::core::Core;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Registry,
+    Discovery,
+}
+
+pub fn up_nodes(core: &Core, role: Role, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+    let (region, zone) = if input.method == Method::Get {
+        let mut region = None;
+        let mut zone = None;
+        for (key, value) in query_pairs(input.query) {
+            match key.as_ref() {
+                "regionId" => region = Some(value),
+                "zoneId" => zone = Some(value),
+                _ => {}
+            }
+        }
+        (region, zone)
+    } else {
+        match parse_optional::<RegionZoneRequest>(input.body) {
+            Ok(Some(r)) => (r.region_id, r.zone_id),
+            Ok(None) => (None, None),
+            Err(e) => return bad_json(out, e),
+        }
+    };
+    let config = &core.node.config;
+    let allow_other_zone = match role {
+        Role::Registry => config.registry.allow_from_other_zone,
+        Role::Discovery => config.discovery.allow_from_other_zone,
+    };
+    // Java compares with Objects.equal here: exact case.
+    let same_zone = region.as_deref() == Some(config.region_id.as_str())
+        && zone.as_deref() == Some(config.zone_id.as_str());
+    if !(allow_other_zone || same_zone) {
+        out.extend_from_slice(b"{\"nodes\":null,\"responseStatus\":");
+        write_response_status(out, &fail(error_codes::DATA_NOT_FOUND, "No available service nodes."));
+        out.push(b'}');
+        return 200;
+    }
+    out.extend_from_slice(b"{\"nodes\":[");
+    write_service_node(out, &node_info(core));
+    out.extend_from_slice(b"],\"responseStatus\":");
+    write_response_status(out, &ResponseStatus::SUCCESS);
+    out.push(b'}');
+    200
+}
+
+pub fn node_info(core: &Core) -> NodeInfo<'_> {
+    NodeInfo {
+        url: &core.node.url,
+        region_id: &core.node.config.region_id,
+        zone_id: &core.node.config.zone_id,
+    }
+}

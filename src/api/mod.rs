@@ -1,0 +1,291 @@
+//! The HTTP API: routing a parsed request to its endpoint and writing the response.
+//!
+//! Every logical outcome is HTTP 200 with a `responseStatus` (the Java client treats any status
+//! >= 400 as a dead node). Protocol faults (unparsable HTTP or JSON, unknown path, wrong method,
+//! too large) get 400/404/405/408/413/415/431 with a JSON `responseStatus` saying what was wrong.
+
+pub mod cluster;
+pub mod discovery;
+pub mod registry;
+pub mod status;
+
+use protocol::http::{decode_body, write_response, HttpError, Method, Request, ResponseHead};
+use protocol::model::{write_error_body, JsonError};
+
+use crate::server::conn::Scratch;
+use crate::server::core::Core;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Register,
+    Heartbeat,
+    Unregister,
+    Lookup,
+    Service,
+    Services,
+    UpRegistryNodes,
+    UpDiscoveryNodes,
+    NodeStatus,
+    Leases,
+    LegacyLeases,
+    Health,
+}
+
+const ROUTES: &[(&str, Endpoint)] = &[
+    ("/api/registry/heartbeat.json", Endpoint::Heartbeat),
+    ("/api/registry/register.json", Endpoint::Register),
+    ("/api/registry/unregister.json", Endpoint::Unregister),
+    ("/api/discovery/lookup.json", Endpoint::Lookup),
+    ("/api/discovery/service.json", Endpoint::Service),
+    ("/api/discovery/services.json", Endpoint::Services),
+    ("/api/cluster/up-registry-nodes.json", Endpoint::UpRegistryNodes),
+    ("/api/cluster/up-discovery-nodes.json", Endpoint::UpDiscoveryNodes),
+    ("/api/status/node.json", Endpoint::NodeStatus),
+    ("/api/status/leases.json", Endpoint::Leases),
+    ("/api/status/legacy-leases.json", Endpoint::LegacyLeases),
+    ("/health", Endpoint::Health),
+];
+
+/// Find the endpoint of a path, with or without the configured prefix, with or without one
+/// trailing slash (Spring accepted both).
+pub fn route(path: &str, prefix: &str) -> Option<Endpoint> {
+    let mut path = path;
+    if !prefix.is_empty() {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            if rest.starts_with('/') {
+                path = rest;
+            }
+        }
+    }
+    if path.len() > 1 {
+        path = path.strip_suffix('/').unwrap_or(path);
+    }
+    ROUTES.iter().find(|(p, _)| *p == path).map(|&(_, e)| e)
+}
+
+impl Endpoint {
+    /// GET is accepted where Java accepted it (query parameters instead of a body).
+    fn allows(self, method: Method) -> bool {
+        match method {
+            Method::Post => self != Endpoint::Health,
+            Method::Get => !matches!(
+                self,
+                Endpoint::Register | Endpoint::Heartbeat | Endpoint::Unregister | Endpoint::Lookup
+            ),
+            _ => false,
+        }
+    }
+
+    fn allow_header(self) -> &'static str {
+        match self {
+            Endpoint::Register | Endpoint::Heartbeat | Endpoint::Unregister | Endpoint::Lookup => {
+                "POST, OPTIONS"
+            }
+            Endpoint::Health => "GET, OPTIONS",
+            _ => "GET, POST, OPTIONS",
+        }
+    }
+}
+
+/// What a handler gets: the request as the endpoint needs it.
+pub struct Input<'a> {
+    pub method: Method,
+    pub query: &'a str,
+    pub body: &'a [u8],
+}
+
+const JSON: &str = "application/json";
+const CORS: &[(&str, &str)] = &[
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "*"),
+    ("Access-Control-Allow-Credentials", "true"),
+];
+
+/// Answer one request into `out`; returns whether the connection stays open.
+pub async fn handle(
+    core: &Core,
+    request: &Request<'_>,
+    read_buf: &[u8],
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> bool {
+    let config = &core.node.config;
+    let keep_alive = request.keep_alive;
+    let body_out = &mut scratch.body;
+    body_out.clear();
+    let Some(endpoint) = route(request.path, &config.path_prefix) else {
+        let message = format!("no such path: {}", truncate(request.path, 200));
+        write_error_body(body_out, &message);
+        respond(core, out, 404, keep_alive, &[], body_out);
+        return keep_alive;
+    };
+    if request.method == Method::Options && config.http.cors {
+        preflight(request, out, keep_alive);
+        return keep_alive;
+    }
+    if !endpoint.allows(request.method) {
+        let message = format!("method not allowed; use {}", endpoint.allow_header());
+        write_error_body(body_out, &message);
+        respond(core, out, 405, keep_alive, &[("Allow", endpoint.allow_header())], body_out);
+        return keep_alive;
+    }
+    let limits = &core.node.http_limits;
+    let body = match decode_body(request, read_buf, &scratch.dechunked, &mut scratch.inflated, limits) {
+        Ok(body) => body,
+        Err(error) => {
+            write_error_body(body_out, error.message());
+            let keep = keep_alive && !error.must_close();
+            respond(core, out, error.status(), keep, &[], body_out);
+            return keep;
+        }
+    };
+    let input = Input {
+        method: request.method,
+        query: request.query,
+        body,
+    };
+    let status = dispatch(core, endpoint, &input, body_out).await;
+    respond(core, out, status, keep_alive, &[], body_out);
+    keep_alive
+}
+
+async fn dispatch(core: &Core, endpoint: Endpoint, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+    use registry::RegistryOp;
+    match endpoint {
+        Endpoint::Register => registry::handle(core, RegistryOp::Register, input, out).await,
+        Endpoint::Heartbeat => registry::handle(core, RegistryOp::Heartbeat, input, out).await,
+        Endpoint::Unregister => registry::handle(core, RegistryOp::Unregister, input, out).await,
+        Endpoint::Lookup => discovery::lookup(core, input, out).await,
+        Endpoint::Service => discovery::service(core, input, out).await,
+        Endpoint::Services => discovery::services(core, input, out).await,
+        Endpoint::UpRegistryNodes => cluster::up_nodes(core, cluster::Role::Registry, input, out),
+        Endpoint::UpDiscoveryNodes => cluster::up_nodes(core, cluster::Role::Discovery, input, out),
+        Endpoint::NodeStatus => status::node(core, out),
+        Endpoint::Leases => status::leases(core, false, input, out).await,
+        Endpoint::LegacyLeases => status::leases(core, true, input, out).await,
+        Endpoint::Health => {
+            out.extend_from_slice(br#"{"status":"up"}"#);
+            200
+        }
+    }
+}
+
+fn respond(core: &Core, out: &mut Vec<u8>, status: u16, keep_alive: bool, extra: &[(&str, &str)], body: &[u8]) {
+    let mut headers: smallvec::SmallVec<[(&str, &str); 4]> = smallvec::SmallVec::new();
+    if core.node.config.http.cors {
+        headers.extend_from_slice(CORS);
+    }
+    headers.extend_from_slice(extra);
+    let head = ResponseHead {
+        status,
+        content_type: JSON,
+        keep_alive,
+        extra_headers: &headers,
+    };
+    write_response(out, &head, body);
+}
+
+/// CORS preflight, as Java's CrossDomainFilter answered it.
+fn preflight(request: &Request<'_>, out: &mut Vec<u8>, keep_alive: bool) {
+    let echo = |name: &str| {
+        request
+            .header(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or("")
+    };
+    let mut headers: smallvec::SmallVec<[(&str, &str); 8]> = smallvec::SmallVec::new();
+    headers.extend_from_slice(CORS);
+    headers.push(("Access-Control-Allow-Methods", echo("Access-Control-Request-Method")));
+    headers.push(("Access-Control-Allow-Headers", echo("Access-Control-Request-Headers")));
+    headers.push(("Access-Control-Max-Age", "3600"));
+    let head = ResponseHead {
+        status: 200,
+        content_type: JSON,
+        keep_alive,
+        extra_headers: &headers,
+    };
+    write_response(out, &head, b"");
+}
+
+/// Answer a request that could not be framed; the connection closes after it.
+pub fn write_protocol_error(core: &Core, error: HttpError, out: &mut Vec<u8>) {
+    let mut body = Vec::with_capacity(128);
+    write_error_body(&mut body, error.message());
+    respond(core, out, error.status(), false, &[], &body);
+}
+
+/// Answer a request that did not arrive in time; the connection closes after it.
+pub fn write_timeout(core: &Core, out: &mut Vec<u8>) {
+    let mut body = Vec::with_capacity(128);
+    write_error_body(&mut body, "request not received in time");
+    respond(core, out, 408, false, &[], &body);
+}
+
+/// 400 for a body that is not the JSON the endpoint expects.
+pub fn bad_json(out: &mut Vec<u8>, error: JsonError) -> u16 {
+    out.clear();
+    write_error_body(out, error.message());
+    400
+}
+
+/// 413 for a batch over its configured limit.
+pub fn too_many(out: &mut Vec<u8>, what: &str, count: usize, limit: usize) -> u16 {
+    out.clear();
+    let message = format!("{what} has {count} entries; at most {limit} are accepted per request");
+    write_error_body(out, &message);
+    413
+}
+
+/// Region/zone comparisons are case-insensitive (Java `equalsIgnoreCase`); blank never matches.
+pub fn same_id(a: Option<&str>, b: &str) -> bool {
+    a.is_some_and(|a| !a.trim().is_empty() && a.eq_ignore_ascii_case(b))
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_with_and_without_prefix_and_trailing_slash() {
+        assert_eq!(route("/api/registry/register.json", ""), Some(Endpoint::Register));
+        assert_eq!(route("/api/registry/register.json/", ""), Some(Endpoint::Register));
+        assert_eq!(
+            route("/artemis-service/api/discovery/lookup.json", "/artemis-service"),
+            Some(Endpoint::Lookup)
+        );
+        assert_eq!(route("/api/discovery/lookup.json", "/artemis-service"), Some(Endpoint::Lookup));
+        assert_eq!(route("/artemis-serviceX/api/discovery/lookup.json", "/artemis-service"), None);
+        assert_eq!(route("/api/registry/register", ""), None);
+        assert_eq!(route("/", ""), None);
+        assert_eq!(route("/health", ""), Some(Endpoint::Health));
+    }
+
+    #[test]
+    fn methods_follow_java() {
+        assert!(Endpoint::Register.allows(Method::Post));
+        assert!(!Endpoint::Register.allows(Method::Get));
+        assert!(Endpoint::Services.allows(Method::Get));
+        assert!(Endpoint::Service.allows(Method::Get));
+        assert!(!Endpoint::Health.allows(Method::Post));
+        assert!(!Endpoint::Lookup.allows(Method::Delete));
+    }
+
+    #[test]
+    fn ids_compare_case_insensitively_and_blank_never_matches() {
+        assert!(same_id(Some("SHA"), "sha"));
+        assert!(!same_id(Some(" "), " "));
+        assert!(!same_id(None, "sha"));
+        assert!(!same_id(Some("shb"), "sha"));
+    }
+}

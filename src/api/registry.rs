@@ -1,0 +1,171 @@
+//! register.json / heartbeat.json / unregister.json (spec §5): one algorithm for the three.
+
+use std::borrow::Cow;
+
+use protocol::model::{
+    error_codes, parse_optional, write_instance, write_instances_fail, Instance, InstancesRequest,
+    InstancesResponseWriter,
+};
+use smallvec::SmallVec;
+
+use super::{bad_json, same_id, too_many, Input};
+use crate::server::core::{Call, Core};
+use crate::server::ops::{PackedKeys, RegisterItem, ShardOp, ShardReply};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryOp {
+    Register,
+    Heartbeat,
+    Unregister,
+}
+
+/// What happened to one instance of the batch.
+enum Verdict {
+    /// A null entry: skipped silently, as Java does.
+    Skip,
+    /// Passed the checks; its shard decides.
+    Ok,
+    Failed(&'static str, Cow<'static, str>),
+}
+
+const NOT_FOUND_REASON: &str = "Instance is not exising! Need re-register.";
+
+pub async fn handle(core: &Core, op: RegistryOp, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+    let request: Option<InstancesRequest> = match parse_optional(input.body) {
+        Ok(r) => r,
+        Err(e) => return bad_json(out, e),
+    };
+    execute(core, op, request, out).await
+}
+
+/// Run a parsed request and write its response; shared with the WebSocket heartbeat channel.
+pub async fn execute(
+    core: &Core,
+    op: RegistryOp,
+    request: Option<InstancesRequest<'_>>,
+    out: &mut Vec<u8>,
+) -> u16 {
+    let Some(request) = request else {
+        write_instances_fail(out, error_codes::BAD_REQUEST, "request is null");
+        return 200;
+    };
+    let instances = match request.instances {
+        Some(list) if !list.is_empty() => list,
+        _ => {
+            write_instances_fail(out, error_codes::BAD_REQUEST, "request.instances is null or empty.");
+            return 200;
+        }
+    };
+    let limit = core.node.config.limits.max_instances_per_request;
+    if instances.len() > limit {
+        return too_many(out, "request.instances", instances.len(), limit);
+    }
+
+    let mut verdicts: SmallVec<[Verdict; 8]> =
+        instances.iter().map(|i| check(core, i.as_ref())).collect();
+    let split = core.node.router.split(instances.iter().zip(&verdicts).map(|(i, v)| match v {
+        Verdict::Ok => i.as_ref().and_then(|i| i.service_id.as_deref()),
+        _ => None,
+    }));
+
+    // Remote shards first so they work while the local one runs.
+    let mut groups: SmallVec<[_; 4]> = split.groups.into_iter().collect();
+    groups.sort_by_key(|(shard, _)| *shard == core.id);
+    let mut calls: SmallVec<[(SmallVec<[u32; 8]>, Call); 4]> = SmallVec::new();
+    for (shard, positions) in groups {
+        let batch = positions.iter().filter_map(|&p| instances[p as usize].as_ref());
+        let shard_op = match op {
+            RegistryOp::Register => ShardOp::Register(batch.map(register_item).collect()),
+            RegistryOp::Heartbeat => ShardOp::Heartbeat(pack_keys(batch)),
+            RegistryOp::Unregister => ShardOp::Unregister(pack_keys(batch)),
+        };
+        let call = core.start(shard, shard_op).await;
+        calls.push((positions, call));
+    }
+    for (positions, call) in calls {
+        match call.reply().await {
+            ShardReply::Renewed(renewed) => {
+                for (&p, alive) in positions.iter().zip(renewed) {
+                    if !alive {
+                        verdicts[p as usize] =
+                            Verdict::Failed(error_codes::DATA_NOT_FOUND, NOT_FOUND_REASON.into());
+                    }
+                }
+            }
+            ShardReply::Unavailable => {
+                for &p in &positions {
+                    verdicts[p as usize] = Verdict::Failed(
+                        error_codes::SERVICE_UNAVAILABLE,
+                        "the node is shutting down".into(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut writer = InstancesResponseWriter::begin(out);
+    for (instance, verdict) in instances.iter().zip(&verdicts) {
+        if let (Some(instance), Verdict::Failed(code, reason)) = (instance, verdict) {
+            writer.push_failed_reason(out, code, reason, instance);
+        }
+    }
+    writer.finish(out);
+    200
+}
+
+/// Java's per-instance checks, in Java's order: region, zone, required fields.
+fn check(core: &Core, instance: Option<&Instance>) -> Verdict {
+    let Some(instance) = instance else {
+        return Verdict::Skip;
+    };
+    let config = &core.node.config;
+    if !same_id(instance.region_id.as_deref(), &config.region_id) {
+        let reason = format!(
+            "regionId is not the same as the registry node. regionId: {}, registry node.regionId: {}",
+            instance.region_id.as_deref().unwrap_or("null"),
+            config.region_id
+        );
+        return Verdict::Failed(error_codes::NO_PERMISSION, reason.into());
+    }
+    if !config.registry.allow_from_other_zone && !same_id(instance.zone_id.as_deref(), &config.zone_id) {
+        let reason = format!(
+            "zoneId is not the same as the registry node. zoneId: {}, registry node.zoneId: {}",
+            instance.zone_id.as_deref().unwrap_or("null"),
+            config.zone_id
+        );
+        return Verdict::Failed(error_codes::NO_PERMISSION, reason.into());
+    }
+    if let Err(message) = instance.check_required() {
+        return Verdict::Failed(
+            error_codes::INTERNAL_SERVICE_ERROR,
+            format!("Exception: {message}").into(),
+        );
+    }
+    Verdict::Ok
+}
+
+fn register_item(instance: &Instance) -> RegisterItem {
+    let mut json = Vec::with_capacity(256);
+    write_instance(&mut json, instance);
+    RegisterItem {
+        service_id: instance.service_id.as_deref().unwrap_or_default().into(),
+        instance_id: instance.instance_id.as_deref().unwrap_or_default().into(),
+        legacy: instance.is_legacy(),
+        json: json.into_boxed_slice(),
+    }
+}
+
+fn pack_keys<'a, 'i: 'a>(batch: impl Iterator<Item = &'a Instance<'i>> + Clone) -> PackedKeys {
+    let (count, bytes) = batch.clone().fold((0, 0), |(n, b), i| {
+        (n + 1, b + i.service_id.as_deref().map_or(0, str::len) + i.instance_id.as_deref().map_or(0, str::len))
+    });
+    let mut keys = PackedKeys::with_capacity(count, bytes);
+    for i in batch {
+        keys.push(
+            i.service_id.as_deref().unwrap_or_default(),
+            i.instance_id.as_deref().unwrap_or_default(),
+        );
+    }
+    keys
+}

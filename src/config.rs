@@ -1,0 +1,436 @@
+//! Server configuration: TOML file, then command-line flags on top, then validation.
+//!
+//! Every limit the server enforces is a named key here with a default chosen for a production
+//! node; `artemis.example.toml` and the README list them all. Unknown keys are rejected so a typo
+//! never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP/WebSocket listener binds (every core binds it with SO_REUSEPORT).
+    pub listen: String,
+    /// The region this node serves; registrations from other regions are refused.
+    pub region_id: String,
+    pub zone_id: String,
+    /// Where durable state lives (created at start).
+    pub data_dir: PathBuf,
+    /// Number of shards = event-loop threads; 0 means one per available core.
+    pub shards: usize,
+    /// URL other nodes and clients use to reach this node; empty means `http://<listen><path_prefix>/`.
+    pub node_url: String,
+    /// Serve every path under this prefix too (Java ran under `/artemis-service`); empty for none.
+    pub path_prefix: String,
+    /// `auto` (io_uring when the kernel allows it, else epoll), `uring`, or `legacy` (epoll).
+    pub driver: String,
+    /// `RUST_LOG`-style filter used when `RUST_LOG` is not set.
+    pub log: String,
+    pub lease: LeaseConfig,
+    pub self_preservation: SelfPreservationConfig,
+    pub registry: ZonePolicy,
+    pub discovery: ZonePolicy,
+    pub limits: LimitsConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaseConfig {
+    pub ttl_ms: u64,
+    /// TTL for instances whose metadata has a non-blank `java_registry` (spec §11.2).
+    pub legacy_ttl_ms: u64,
+    /// Expiry resolution: a lease leaves discovery within one tick of its deadline.
+    pub wheel_tick_ms: u64,
+    /// Most leases expired in one step before the event loop serves requests again.
+    pub max_evictions_per_step: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfPreservationConfig {
+    pub enabled: bool,
+    pub window_ms: u64,
+    pub legacy_window_ms: u64,
+    pub percentage_threshold: u64,
+    pub max_count_threshold: u64,
+    pub max_count_reset_interval_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZonePolicy {
+    /// Accept requests whose zoneId differs from this node's zone (Java's shipped default: true).
+    pub allow_from_other_zone: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Open connections per node; further connections are accepted and closed at once.
+    pub max_connections: usize,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    /// Request body bytes as sent (compressed or not).
+    pub max_body_bytes: usize,
+    /// Request body bytes after gzip inflation.
+    pub max_decoded_body_bytes: usize,
+    /// Instances in one register/heartbeat/unregister request.
+    pub max_instances_per_request: usize,
+    /// Discovery configs in one lookup request / service ids in one leases request.
+    pub max_services_per_request: usize,
+    /// A keep-alive connection with no request for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// A request must arrive completely within this long of its first byte (slow-client defence).
+    pub request_timeout_ms: u64,
+    /// A response must be written within this long (slow-reader defence).
+    pub write_timeout_ms: u64,
+    /// Pending cross-shard requests per shard before senders wait.
+    pub shard_queue_capacity: usize,
+    /// On SIGTERM/SIGINT, in-flight requests get this long to finish.
+    pub shutdown_grace_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Add the CORS headers Java's CrossDomainFilter sent, and answer OPTIONS preflights.
+    pub cors: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            region_id: "default".into(),
+            zone_id: "default".into(),
+            data_dir: PathBuf::from("data"),
+            shards: 0,
+            node_url: String::new(),
+            path_prefix: String::new(),
+            driver: "auto".into(),
+            log: "info".into(),
+            lease: LeaseConfig::default(),
+            self_preservation: SelfPreservationConfig::default(),
+            registry: ZonePolicy::default(),
+            discovery: ZonePolicy::default(),
+            limits: LimitsConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        LeaseConfig {
+            ttl_ms: 20_000,
+            legacy_ttl_ms: 90_000,
+            wheel_tick_ms: 10,
+            max_evictions_per_step: 2_000,
+        }
+    }
+}
+
+impl Default for SelfPreservationConfig {
+    fn default() -> Self {
+        SelfPreservationConfig {
+            enabled: true,
+            window_ms: 10_000,
+            legacy_window_ms: 60_000,
+            percentage_threshold: 85,
+            max_count_threshold: 50,
+            max_count_reset_interval_ms: 600_000,
+        }
+    }
+}
+
+impl Default for ZonePolicy {
+    fn default() -> Self {
+        ZonePolicy {
+            allow_from_other_zone: true,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: 65_536,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 8 * 1024 * 1024,
+            max_decoded_body_bytes: 32 * 1024 * 1024,
+            max_instances_per_request: 10_000,
+            max_services_per_request: 10_000,
+            idle_timeout_ms: 300_000,
+            request_timeout_ms: 30_000,
+            write_timeout_ms: 30_000,
+            shard_queue_capacity: 65_536,
+            shutdown_grace_ms: 5_000,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { cors: true }
+    }
+}
+
+/// Values from the command line, which win over the file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub region_id: Option<String>,
+    pub zone_id: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub shards: Option<usize>,
+    pub node_url: Option<String>,
+    pub lease_ttl_ms: Option<u64>,
+    pub path_prefix: Option<String>,
+    pub driver: Option<String>,
+}
+
+impl Config {
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Config, String> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                Config::from_toml(&text)
+                    .map_err(|e| format!("invalid config file {}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply(&mut self, o: Overrides) {
+        if let Some(v) = o.listen {
+            self.listen = v;
+        }
+        if let Some(v) = o.region_id {
+            self.region_id = v;
+        }
+        if let Some(v) = o.zone_id {
+            self.zone_id = v;
+        }
+        if let Some(v) = o.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = o.shards {
+            self.shards = v;
+        }
+        if let Some(v) = o.node_url {
+            self.node_url = v;
+        }
+        if let Some(v) = o.lease_ttl_ms {
+            self.lease.ttl_ms = v;
+        }
+        if let Some(v) = o.path_prefix {
+            self.path_prefix = v;
+        }
+        if let Some(v) = o.driver {
+            self.driver = v;
+        }
+    }
+
+    /// Check every value and normalise the derived ones. Errors name the offending key.
+    pub fn validate(&mut self) -> Result<(), String> {
+        self.listen_addr()?;
+        non_blank("region_id", &self.region_id)?;
+        non_blank("zone_id", &self.zone_id)?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err("data_dir: must not be empty".into());
+        }
+        if self.shards > 1024 {
+            return Err(format!("shards: {} is more than 1024", self.shards));
+        }
+        self.path_prefix = normalize_prefix(&self.path_prefix)?;
+        if !matches!(self.driver.as_str(), "auto" | "uring" | "legacy") {
+            return Err(format!(
+                "driver: {:?} is not one of \"auto\", \"uring\", \"legacy\"",
+                self.driver
+            ));
+        }
+        if !self.node_url.is_empty()
+            && !(self.node_url.starts_with("http://") || self.node_url.starts_with("https://"))
+        {
+            return Err(format!("node_url: {:?} must start with http:// or https://", self.node_url));
+        }
+        let l = &self.lease;
+        range("lease.ttl_ms", l.ttl_ms, 100, 7 * 24 * 3600 * 1000)?;
+        range("lease.legacy_ttl_ms", l.legacy_ttl_ms, 100, 7 * 24 * 3600 * 1000)?;
+        range("lease.wheel_tick_ms", l.wheel_tick_ms, 1, 1000)?;
+        range("lease.max_evictions_per_step", l.max_evictions_per_step as u64, 1, u32::MAX as u64)?;
+        let s = &self.self_preservation;
+        range("self_preservation.window_ms", s.window_ms, 1000, 300_000)?;
+        range("self_preservation.legacy_window_ms", s.legacy_window_ms, 1000, 300_000)?;
+        range("self_preservation.percentage_threshold", s.percentage_threshold, 1, 100)?;
+        range("self_preservation.max_count_threshold", s.max_count_threshold, 0, 1_000_000_000)?;
+        range(
+            "self_preservation.max_count_reset_interval_ms",
+            s.max_count_reset_interval_ms,
+            1000,
+            24 * 3600 * 1000,
+        )?;
+        let m = &self.limits;
+        range("limits.max_connections", m.max_connections as u64, 1, 10_000_000)?;
+        range("limits.max_header_bytes", m.max_header_bytes as u64, 256, 1 << 20)?;
+        range("limits.max_headers", m.max_headers as u64, 4, 1024)?;
+        range("limits.max_body_bytes", m.max_body_bytes as u64, 1024, 1 << 30)?;
+        range("limits.max_decoded_body_bytes", m.max_decoded_body_bytes as u64, 1024, 1 << 30)?;
+        range("limits.max_instances_per_request", m.max_instances_per_request as u64, 1, 1_000_000)?;
+        range("limits.max_services_per_request", m.max_services_per_request as u64, 1, 1_000_000)?;
+        range("limits.idle_timeout_ms", m.idle_timeout_ms, 100, 24 * 3600 * 1000)?;
+        range("limits.request_timeout_ms", m.request_timeout_ms, 100, 3600 * 1000)?;
+        range("limits.write_timeout_ms", m.write_timeout_ms, 100, 3600 * 1000)?;
+        range("limits.shard_queue_capacity", m.shard_queue_capacity as u64, 16, 1 << 24)?;
+        range("limits.shutdown_grace_ms", m.shutdown_grace_ms, 0, 3600 * 1000)?;
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.listen
+            .parse()
+            .map_err(|_| format!("listen: {:?} is not an address like 127.0.0.1:8080", self.listen))
+    }
+
+    pub fn shard_count(&self) -> usize {
+        if self.shards > 0 {
+            self.shards
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    /// The URL advertised in cluster answers: `node_url`, or one derived from the bound address.
+    pub fn advertised_url(&self, bound: SocketAddr) -> String {
+        let mut url = if self.node_url.is_empty() {
+            format!("http://{bound}{}", self.path_prefix)
+        } else {
+            self.node_url.clone()
+        };
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        url
+    }
+}
+
+fn non_blank(key: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("{key}: must not be blank"));
+    }
+    Ok(())
+}
+
+fn range(key: &str, value: u64, min: u64, max: u64) -> Result<(), String> {
+    if value < min || value > max {
+        return Err(format!("{key}: {value} is outside {min}..={max}"));
+    }
+    Ok(())
+}
+
+/// `artemis-service`, `/artemis-service/` → `/artemis-service`; "" and "/" → "".
+fn normalize_prefix(prefix: &str) -> Result<String, String> {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if trimmed
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b == b'?' || b == b'#' || b == b'%')
+    {
+        return Err(format!("path_prefix: {prefix:?} must be a plain path"));
+    }
+    Ok(format!("/{trimmed}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let mut c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.lease.ttl_ms, 20_000);
+        assert_eq!(c.lease.legacy_ttl_ms, 90_000);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let err = Config::from_toml("listen = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap_err();
+        assert!(err.contains("listen_port"), "{err}");
+        let err = Config::from_toml("[lease]\nttl = 3\n").unwrap_err();
+        assert!(err.contains("ttl"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_by_name() {
+        let mut c = Config::from_toml("[lease]\nttl_ms = 0\n").unwrap();
+        assert!(c.validate().unwrap_err().starts_with("lease.ttl_ms"));
+        let mut c = Config::from_toml("listen = \"nowhere\"").unwrap();
+        assert!(c.validate().unwrap_err().starts_with("listen"));
+        let mut c = Config::from_toml("driver = \"fast\"").unwrap();
+        assert!(c.validate().unwrap_err().starts_with("driver"));
+        let err = Config::from_toml("shards = \"two\"").unwrap_err();
+        assert!(err.contains("shards"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("artemis-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.toml");
+        std::fs::write(&path, "region_id = \"SHA\"\nzone_id = \"z1\"\n[lease]\nttl_ms = 5000\n").unwrap();
+        let c = Config::load(
+            Some(&path),
+            Overrides {
+                zone_id: Some("z2".into()),
+                lease_ttl_ms: Some(7000),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.region_id, "SHA");
+        assert_eq!(c.zone_id, "z2");
+        assert_eq!(c.lease.ttl_ms, 7000);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn example_file_parses_and_matches_defaults() {
+        let text = include_str!("../artemis.example.toml");
+        let mut c = Config::from_toml(text).unwrap();
+        c.validate().unwrap();
+        let mut d = Config::default();
+        d.validate().unwrap();
+        assert_eq!(c, d, "artemis.example.toml documents the defaults");
+    }
+
+    #[test]
+    fn prefix_and_url_are_normalised() {
+        let mut c = Config {
+            path_prefix: "artemis-service/".into(),
+            ..Config::default()
+        };
+        c.validate().unwrap();
+        assert_eq!(c.path_prefix, "/artemis-service");
+        let bound: SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        assert_eq!(c.advertised_url(bound), "http://127.0.0.1:9000/artemis-service/");
+        c.node_url = "http://10.0.0.5:8080/x".into();
+        assert_eq!(c.advertised_url(bound), "http://10.0.0.5:8080/x/");
+    }
+}

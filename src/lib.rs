@@ -1,0 +1,10 @@
+//! artemis: a sharded, thread-per-core service registry speaking the Artemis wire protocol.
+//!
+//! `server` wires the runtime (one event loop per core, each owning a shard), `api` maps HTTP
+//! endpoints onto shard operations, `config` and `cli` are the operator's contract.
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod server;

@@ -1,0 +1,39 @@
+use std::process::ExitCode;
+
+use artemis::cli::{Cli, Command};
+use artemis::config::Config;
+
+fn main() -> ExitCode {
+    let cli: Cli = argh::from_env();
+    match cli.command {
+        Command::Server(args) => {
+            let config = match Config::load(args.config.as_deref(), args.overrides()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("artemis: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            init_logging(&config.log);
+            match artemis::server::run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    eprintln!("artemis: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(default_filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

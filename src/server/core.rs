@@ -1,0 +1,248 @@
+//! One core: an event loop (monoio runtime) that owns one shard, accepts connections on its own
+//! SO_REUSEPORT listener, serves them, executes shard requests from other cores, and runs the
+//! shard's lease clock.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use monoio::net::{ListenerOpts, TcpListener};
+use shards::{RenewalCounters, Router, Shard};
+
+use super::log_limit::LogLimiter;
+use super::mailbox::{Inbox, Outbox, Pending, Reply, ReplyFuture, Request};
+use super::ops::{execute, ShardOp, ShardReply};
+use super::signal::{yield_now, LocalSignal};
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// Node-wide state shared by every core: immutable after start, apart from atomics that are
+/// touched on connect/disconnect and shutdown only (never per request).
+pub struct Node {
+    pub config: Config,
+    pub url: String,
+    pub router: Router,
+    pub clock: Clock,
+    pub outboxes: Vec<Outbox>,
+    pub counters: Arc<RenewalCounters>,
+    pub legacy_counters: Arc<RenewalCounters>,
+    pub http_limits: protocol::http::Limits,
+    pub shutdown: AtomicBool,
+    pub connections: AtomicUsize,
+    pub driver: &'static str,
+}
+
+pub struct Core {
+    pub id: usize,
+    pub node: Arc<Node>,
+    pub shard: RefCell<Shard>,
+    pending: Rc<RefCell<Pending>>,
+    pub shutdown: LocalSignal,
+    /// Connections this core serves right now.
+    pub live_connections: Cell<usize>,
+    /// Client-triggered warnings (bad requests) are limited per core.
+    pub bad_request_log: LogLimiter,
+}
+
+/// A shard call in flight.
+pub enum Call {
+    Ready(ShardReply),
+    Waiting(ReplyFuture),
+}
+
+impl Call {
+    pub async fn reply(self) -> ShardReply {
+        match self {
+            Call::Ready(r) => r,
+            Call::Waiting(f) => f.await,
+        }
+    }
+}
+
+impl Core {
+    pub fn new(id: usize, node: Arc<Node>) -> Self {
+        let config = shard_config(&node.config);
+        let shard = Shard::new(
+            id,
+            config,
+            node.counters.clone(),
+            node.legacy_counters.clone(),
+            node.clock.now_ms(),
+        );
+        Core {
+            id,
+            node,
+            shard: RefCell::new(shard),
+            pending: Rc::new(RefCell::new(Pending::default())),
+            shutdown: LocalSignal::default(),
+            live_connections: Cell::new(0),
+            bad_request_log: LogLimiter::new(20),
+        }
+    }
+
+    /// Start an operation on `shard`. A local shard runs it now; a remote one gets it through its
+    /// inbox (waiting while that inbox is full).
+    pub async fn start(&self, shard: usize, op: ShardOp) -> Call {
+        if shard == self.id {
+            let reply = execute(&mut self.shard.borrow_mut(), op, &self.node.clock);
+            return Call::Ready(reply);
+        }
+        let token = self.pending.borrow_mut().open();
+        let waiting = ReplyFuture::new(self.pending.clone(), token);
+        let mut request = Request {
+            from: self.id,
+            token,
+            op,
+        };
+        loop {
+            match self.node.outboxes[shard].try_request(request) {
+                Ok(()) => return Call::Waiting(waiting),
+                Err(back) => {
+                    if self.node.shutdown.load(Ordering::Relaxed) {
+                        return Call::Ready(ShardReply::Unavailable);
+                    }
+                    request = back;
+                    monoio::time::sleep(Duration::from_micros(200)).await;
+                }
+            }
+        }
+    }
+
+    /// Start `op` on `shard` and wait for its reply.
+    pub async fn call(&self, shard: usize, op: ShardOp) -> ShardReply {
+        self.start(shard, op).await.reply().await
+    }
+
+    /// Serve other cores' shard requests and deliver replies to this core's waiters.
+    async fn run_inbox(self: Rc<Self>, inbox: Inbox) {
+        const BATCH: usize = 128;
+        loop {
+            inbox.ready().await;
+            loop {
+                let mut did = 0;
+                while let Some(Reply { token, reply }) = inbox.try_reply() {
+                    self.pending.borrow_mut().complete(token, reply);
+                    did += 1;
+                }
+                while did < BATCH {
+                    let Some(request) = inbox.try_request() else { break };
+                    let reply = execute(&mut self.shard.borrow_mut(), request.op, &self.node.clock);
+                    self.node.outboxes[request.from].reply(Reply {
+                        token: request.token,
+                        reply,
+                    });
+                    did += 1;
+                }
+                if did == 0 {
+                    break;
+                }
+                // Let connections on this core run between batches.
+                yield_now().await;
+            }
+        }
+    }
+
+    /// The lease clock: expire due leases every tick, in bounded steps.
+    async fn run_lease_clock(self: Rc<Self>) {
+        let tick = Duration::from_millis(self.node.config.lease.wheel_tick_ms);
+        let budget = self.node.config.lease.max_evictions_per_step;
+        loop {
+            monoio::time::sleep(tick).await;
+            if self.node.shutdown.load(Ordering::Relaxed) {
+                self.shutdown.fire();
+            }
+            loop {
+                let now = self.node.clock.now_ms();
+                let more = self.shard.borrow_mut().tick(now, budget);
+                if !more {
+                    break;
+                }
+                yield_now().await;
+            }
+        }
+    }
+
+    async fn accept_loop(self: &Rc<Self>, listener: TcpListener) {
+        let max = self.node.config.limits.max_connections;
+        loop {
+            let accepted = monoio::select! {
+                r = listener.accept() => Some(r),
+                _ = self.shutdown.wait() => None,
+            };
+            let Some(accepted) = accepted else { break };
+            let (stream, peer) = match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(core = self.id, error = %e, "accept failed");
+                    monoio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let open = self.node.connections.fetch_add(1, Ordering::Relaxed);
+            if open >= max {
+                self.node.connections.fetch_sub(1, Ordering::Relaxed);
+                tracing::warn!(%peer, max, "connection limit reached; closing new connection");
+                drop(stream);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            self.live_connections.set(self.live_connections.get() + 1);
+            let core = self.clone();
+            monoio::spawn(async move {
+                super::conn::serve(&core, stream, peer).await;
+                core.live_connections.set(core.live_connections.get() - 1);
+                core.node.connections.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+        drop(listener);
+    }
+
+    /// Runs until shutdown has drained this node's connections (or the grace period ran out).
+    pub async fn run(self: Rc<Self>, listener: TcpListener, inbox: Inbox) {
+        monoio::spawn(self.clone().run_inbox(inbox));
+        monoio::spawn(self.clone().run_lease_clock());
+        self.accept_loop(listener).await;
+        let grace = Duration::from_millis(self.node.config.limits.shutdown_grace_ms);
+        let deadline = Instant::now() + grace;
+        // Keep serving other cores' shard requests until every connection on the node is done.
+        while self.node.connections.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            monoio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let left = self.live_connections.get();
+        if left > 0 {
+            tracing::warn!(core = self.id, connections = left, "grace period over; closing");
+        }
+    }
+}
+
+
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let opts = ListenerOpts::new().reuse_port(true).reuse_addr(true).backlog(4096);
+    TcpListener::bind_with_config(addr, &opts)
+}
+
+pub fn shard_config(c: &Config) -> shards::ShardConfig {
+    let sp = &c.self_preservation;
+    let safe = shards::SafeConfig {
+        enabled: sp.enabled,
+        window_ms: sp.window_ms,
+        percentage_threshold: sp.percentage_threshold,
+        max_count_threshold: sp.max_count_threshold,
+        max_count_reset_interval_ms: sp.max_count_reset_interval_ms,
+    };
+    shards::ShardConfig {
+        ttl_ms: c.lease.ttl_ms,
+        legacy_ttl_ms: c.lease.legacy_ttl_ms,
+        wheel_tick_ms: c.lease.wheel_tick_ms,
+        wheel_slots: 4096,
+        self_preservation: safe,
+        legacy_self_preservation: shards::SafeConfig {
+            window_ms: sp.legacy_window_ms,
+            ..safe
+        },
+        preserved_recheck_ms: 1000,
+    }
+}

@@ -1,0 +1,225 @@
+//! Server start-up and shutdown: one thread per shard, each running its own event loop.
+
+pub mod conn;
+pub mod core;
+mod log_limit;
+pub mod mailbox;
+pub mod ops;
+pub mod signal;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shards::{RenewalCounters, Router};
+
+use self::core::{bind, Core, Node};
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// Start the node, serve until SIGTERM/SIGINT, drain, and return.
+pub fn run(config: Config) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("data_dir: cannot create {}: {e}", config.data_dir.display()))?;
+    let shards = config.shard_count();
+    let addr = config.listen_addr()?;
+    let driver = pick_driver(&config.driver)?;
+    block_termination_signals();
+
+    let mut outboxes = Vec::with_capacity(shards);
+    let mut inboxes = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let (outbox, inbox) = mailbox::inbox(config.limits.shard_queue_capacity);
+        outboxes.push(outbox);
+        inboxes.push(inbox);
+    }
+    let limits = protocol::http::Limits {
+        max_header_bytes: config.limits.max_header_bytes,
+        max_headers: config.limits.max_headers,
+        max_body_bytes: config.limits.max_body_bytes,
+        max_decoded_body_bytes: config.limits.max_decoded_body_bytes,
+    };
+
+    // Core 0 binds first so a port of 0 resolves to one real port that every core then shares.
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
+    let node_slot: Arc<std::sync::OnceLock<Arc<Node>>> = Arc::new(std::sync::OnceLock::new());
+    let mut threads = Vec::with_capacity(shards);
+    let mut inboxes = inboxes.into_iter();
+    let spawn_core = |id: usize, addr: SocketAddr, inbox, bound_tx: std::sync::mpsc::Sender<_>| {
+        let node_slot = node_slot.clone();
+        std::thread::Builder::new()
+            .name(format!("artemis-core-{id}"))
+            .spawn(move || core_thread(id, addr, driver, inbox, node_slot, bound_tx))
+            .map_err(|e| format!("cannot start core thread: {e}"))
+    };
+    threads.push(spawn_core(0, addr, inboxes.next().expect("one inbox per shard"), bound_tx.clone())?);
+    let bound = bound_rx
+        .recv()
+        .map_err(|_| "core 0 exited during start-up".to_string())??;
+    for id in 1..shards {
+        threads.push(spawn_core(id, bound, inboxes.next().expect("one inbox per shard"), bound_tx.clone())?);
+        bound_rx
+            .recv()
+            .map_err(|_| format!("core {id} exited during start-up"))??;
+    }
+
+    let url = config.advertised_url(bound);
+    let node = Arc::new(Node {
+        url,
+        router: Router::new(shards),
+        clock: Clock::new(),
+        outboxes,
+        counters: Arc::new(RenewalCounters::new(shards)),
+        legacy_counters: Arc::new(RenewalCounters::new(shards)),
+        http_limits: limits,
+        shutdown: AtomicBool::new(false),
+        connections: AtomicUsize::new(0),
+        driver: driver.name(),
+        config,
+    });
+    let _ = node_slot.set(node.clone());
+    for t in &threads {
+        t.thread().unpark();
+    }
+    tracing::info!(
+        address = %bound,
+        shards,
+        driver = driver.name(),
+        region = %node.config.region_id,
+        zone = %node.config.zone_id,
+        url = %node.url,
+        "artemis serving"
+    );
+    // A machine-readable line for scripts and tests that start the server on port 0.
+    println!("artemis listening on {bound}");
+
+    let outcome = wait_for_termination(&threads);
+    node.shutdown.store(true, Ordering::SeqCst);
+    let mut failed = outcome.is_err();
+    for t in threads {
+        if t.join().is_err() {
+            failed = true;
+        }
+    }
+    if failed {
+        return Err(outcome.err().unwrap_or_else(|| "a core thread panicked".into()));
+    }
+    tracing::info!("artemis stopped");
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Driver {
+    Auto,
+    Uring,
+    Legacy,
+}
+
+impl Driver {
+    fn name(self) -> &'static str {
+        match self {
+            Driver::Auto if monoio::utils::detect_uring() => "io_uring",
+            Driver::Auto | Driver::Legacy => "epoll",
+            Driver::Uring => "io_uring",
+        }
+    }
+}
+
+fn pick_driver(name: &str) -> Result<Driver, String> {
+    match name {
+        "auto" => Ok(Driver::Auto),
+        "legacy" => Ok(Driver::Legacy),
+        "uring" if monoio::utils::detect_uring() => Ok(Driver::Uring),
+        "uring" => Err("driver: \"uring\" requested but io_uring is not available here".into()),
+        other => Err(format!("driver: unknown driver {other:?}")),
+    }
+}
+
+fn core_thread(
+    id: usize,
+    addr: SocketAddr,
+    driver: Driver,
+    inbox: mailbox::Inbox,
+    node_slot: Arc<std::sync::OnceLock<Arc<Node>>>,
+    bound_tx: std::sync::mpsc::Sender<Result<SocketAddr, String>>,
+) {
+    let body = async move {
+        let listener = match bind(addr) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = bound_tx.send(Err(format!("listen: cannot bind {addr}: {e}")));
+                return;
+            }
+        };
+        let local = listener.local_addr().unwrap_or(addr);
+        let _ = bound_tx.send(Ok(local));
+        drop(bound_tx);
+        // Wait until every core is bound and the node is assembled.
+        let node = loop {
+            if let Some(node) = node_slot.get() {
+                break node.clone();
+            }
+            std::thread::park_timeout(Duration::from_millis(50));
+        };
+        let core = Rc::new(Core::new(id, node));
+        core.run(listener, inbox).await;
+    };
+    let result = match driver {
+        Driver::Auto => monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(body)),
+        Driver::Uring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(body)),
+        Driver::Legacy => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(body)),
+    };
+    if let Err(e) = result {
+        tracing::error!(core = id, error = %e, "cannot build the event loop");
+    }
+}
+
+/// Block SIGTERM/SIGINT in this thread (and so in every thread spawned after), so that only
+/// `wait_for_termination` receives them.
+fn block_termination_signals() {
+    // SAFETY: plain libc signal-mask calls on a local, initialised sigset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Returns Ok on SIGTERM/SIGINT, Err if a core thread ended on its own (it panicked or failed).
+fn wait_for_termination(threads: &[std::thread::JoinHandle<()>]) -> Result<(), String> {
+    // SAFETY: as above; sigtimedwait only reads the set and writes the info we pass.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 200_000_000,
+        };
+        loop {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let signal = libc::sigtimedwait(&set, &mut info, &timeout);
+            if signal == libc::SIGTERM || signal == libc::SIGINT {
+                tracing::info!(signal, "termination signal received; draining");
+                return Ok(());
+            }
+            if let Some(i) = threads.iter().position(|t| t.is_finished()) {
+                return Err(format!("core {i} stopped unexpectedly"));
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Core-local one-shot notification (shutdown), with waiters that deregister on drop so
+//! long-lived connections that re-arm it every loop never accumulate stale wakers.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+#[derive(Default)]
+pub struct LocalSignal {
+    fired: Cell<bool>,
+    waiters: RefCell<Vec<Option<Waker>>>,
+    free: RefCell<Vec<usize>>,
+}
+
+impl LocalSignal {
+    pub fn fire(&self) {
+        if self.fired.replace(true) {
+            return;
+        }
+        let wakers: Vec<Waker> = self.waiters.borrow_mut().iter_mut().filter_map(Option::take).collect();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    pub fn is_fired(&self) -> bool {
+        self.fired.get()
+    }
+
+    pub fn wait(&self) -> Wait<'_> {
+        Wait {
+            signal: self,
+            slot: None,
+        }
+    }
+}
+
+pub struct Wait<'a> {
+    signal: &'a LocalSignal,
+    slot: Option<usize>,
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.fired.get() {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.signal.waiters.borrow_mut();
+        match self.slot {
+            Some(i) => waiters[i] = Some(cx.waker().clone()),
+            None => {
+                let i = match self.signal.free.borrow_mut().pop() {
+                    Some(i) => {
+                        waiters[i] = Some(cx.waker().clone());
+                        i
+                    }
+                    None => {
+                        waiters.push(Some(cx.waker().clone()));
+                        waiters.len() - 1
+                    }
+                };
+                drop(waiters);
+                self.slot = Some(i);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        if let Some(i) = self.slot {
+            self.signal.waiters.borrow_mut()[i] = None;
+            self.signal.free.borrow_mut().push(i);
+        }
+    }
+}
+
+/// Let other tasks on this core run (monoio has no yield_now).
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_waiters_free_their_slots() {
+        let s = LocalSignal::default();
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        for _ in 0..100 {
+            let mut w = Box::pin(s.wait());
+            assert!(w.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(s.waiters.borrow().len(), 1, "one slot reused by every waiter");
+        let mut w = Box::pin(s.wait());
+        assert!(w.as_mut().poll(&mut cx).is_pending());
+        s.fire();
+        assert!(w.as_mut().poll(&mut cx).is_ready());
+        assert!(Box::pin(s.wait()).as_mut().poll(&mut cx).is_ready());
+    }
+}
