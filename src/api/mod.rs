@@ -76,6 +76,18 @@ impl Endpoint {
         }
     }
 
+    /// Java's controllers declared a required request body here (Spring answers 400 without one).
+    fn requires_body(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Register
+                | Endpoint::Heartbeat
+                | Endpoint::Unregister
+                | Endpoint::Lookup
+                | Endpoint::Service
+        )
+    }
+
     fn allow_header(self) -> &'static str {
         match self {
             Endpoint::Register | Endpoint::Heartbeat | Endpoint::Unregister | Endpoint::Lookup => {
@@ -139,6 +151,11 @@ pub async fn handle(
             return keep;
         }
     };
+    if body.is_empty() && request.method == Method::Post && endpoint.requires_body() {
+        write_error_body(body_out, "request body is missing; send a JSON object");
+        respond(core, out, 400, keep_alive, &[], body_out);
+        return keep_alive;
+    }
     let input = Input {
         method: request.method,
         query: request.query,
