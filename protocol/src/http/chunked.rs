@@ -84,13 +84,7 @@ fn size_line(buf: &[u8], pos: usize, budget: usize, ext_budget: usize) -> Step<S
     const INVALID: HttpError = HttpError::BadRequest("invalid chunk size");
     let digits_end = skip_while(buf, pos, |b| b.is_ascii_hexdigit());
     let digits = buf.get(pos..digits_end).unwrap_or_default();
-    if digits.len() > MAX_SIZE_DIGITS {
-        return Err(INVALID);
-    }
-    let size = usize::try_from(hex_value(digits))
-        .ok()
-        .filter(|&size| size <= budget)
-        .ok_or(HttpError::BodyTooLarge)?;
+    let size = chunk_size(digits, budget)?;
     if digits_end >= buf.len() {
         return Ok(None);
     }
@@ -110,11 +104,22 @@ fn size_line(buf: &[u8], pos: usize, budget: usize, ext_budget: usize) -> Step<S
     Ok(next.map(|next| SizeLine { size, ext_len: ext.len(), next }))
 }
 
-/// Value of at most 16 hex digits (so it fits a u64).
-fn hex_value(digits: &[u8]) -> u64 {
-    debug_assert!(digits.len() <= MAX_SIZE_DIGITS);
-    let digit = |b: u8| u64::from(char::from(b).to_digit(16).unwrap_or(0));
-    digits.iter().fold(0, |value, &b| (value << 4) | digit(b))
+/// The value of `digits`, refused as soon as a digit makes it invalid or larger than `budget`. Checking digit by
+/// digit, in arrival order, makes a prefix of the line fail exactly like the whole line.
+fn chunk_size(digits: &[u8], budget: usize) -> Result<usize, HttpError> {
+    let mut size: usize = 0;
+    for (count, &b) in digits.iter().enumerate() {
+        if count == MAX_SIZE_DIGITS {
+            return Err(HttpError::BadRequest("invalid chunk size"));
+        }
+        let digit = char::from(b).to_digit(16).unwrap_or(0) as usize;
+        size = size
+            .checked_mul(16)
+            .and_then(|size| size.checked_add(digit))
+            .filter(|&size| size <= budget)
+            .ok_or(HttpError::BodyTooLarge)?;
+    }
+    Ok(size)
 }
 
 /// The trailer section after the last chunk. Fields are accepted and ignored; the section is bounded by
@@ -225,9 +230,15 @@ mod tests {
         let sum_overflows = b"1\r\na\r\nFFFFFFFFFFFFFFFF\r\n";
         assert_eq!(scan(sum_overflows, &unlimited, None), Err(HttpError::BodyTooLarge));
         assert_eq!(scan(b"FFFFFFFFFFFFFFFF", &Limits::default(), None), Err(HttpError::BodyTooLarge));
-        assert_eq!(hex_value(b"FFFFFFFFFFFFFFFF"), u64::MAX);
-        assert_eq!(hex_value(b"0aF"), 0xAF);
-        assert_eq!(hex_value(b""), 0);
+        assert_eq!(chunk_size(b"FFFFFFFFFFFFFFFF", usize::MAX), Ok(usize::MAX));
+        assert_eq!(chunk_size(b"0aF", usize::MAX), Ok(0xAF));
+        assert_eq!(chunk_size(b"", 0), Ok(0));
+        assert_eq!(chunk_size(b"0000000000000000", 0), Ok(0));
+        assert_eq!(chunk_size(b"00000000000000000", 0), Err(HttpError::BadRequest("invalid chunk size")));
+        assert_eq!(chunk_size(b"10", 15), Err(HttpError::BodyTooLarge));
+        assert_eq!(chunk_size(b"F", 15), Ok(15));
+        // The first problem in arrival order wins, as it would for a prefix of the line.
+        assert_eq!(chunk_size(b"FFFFFFFFFFFFFFFFF", 1 << 23), Err(HttpError::BodyTooLarge));
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub use request::{
     ContentEncoding, HeaderIter, HeaderList, Parsed, Request, RequestParser,
 };
 pub use response::{
-    begin_response, finish_response, status_reason, write_continue, write_error, write_response,
+    begin_response, finish_response, status_reason, write_continue, write_error, write_head_response,
+    write_response,
     BodyStart, ResponseHead,
 };
 

@@ -636,3 +636,643 @@ fn frame_chunked(
         consumed: head_len + done.wire_len,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{parse, parse_default, parse_every_prefix, parse_with, Outcome, OwnedRequest};
+
+    /// Parses a request that must be complete, checking every prefix along the way.
+    fn ok(raw: &str) -> OwnedRequest {
+        ok_with(Limits::default(), raw.as_bytes())
+    }
+
+    fn ok_with(limits: Limits, raw: &[u8]) -> OwnedRequest {
+        match parse_every_prefix(limits, raw) {
+            Outcome::Complete(request) => request,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(raw)),
+        }
+    }
+
+    fn err(raw: &str) -> HttpError {
+        err_with(Limits::default(), raw.as_bytes())
+    }
+
+    fn err_with(limits: Limits, raw: &[u8]) -> HttpError {
+        match parse_every_prefix(limits, raw) {
+            Outcome::Error(error) => error,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(raw)),
+        }
+    }
+
+    fn bad(raw: &str, message: &'static str) {
+        assert_eq!(err(raw), HttpError::BadRequest(message), "{raw:?}");
+    }
+
+    fn header<'r>(request: &'r OwnedRequest, name: &str) -> Option<&'r [u8]> {
+        let mut found = request.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        found.next().map(|(_, v)| v.as_slice())
+    }
+
+    fn get_with(version: &str, headers: &str) -> OwnedRequest {
+        ok(&format!("GET / HTTP/{version}\r\n{headers}\r\n"))
+    }
+
+    fn post(headers: &str, body: &str) -> String {
+        format!("POST /p HTTP/1.1\r\nHost: h\r\n{headers}\r\n{body}")
+    }
+
+    // ---- request line ----
+
+    #[test]
+    fn simple_get() {
+        let raw = "GET /api/registry/lookup?id=a%20b&x HTTP/1.1\r\nHost: localhost:8080\r\nAccept: */*\r\n\r\n";
+        let r = ok(raw);
+        assert_eq!(r.method, Method::Get);
+        assert_eq!(r.path, "/api/registry/lookup");
+        assert_eq!(r.query, "id=a%20b&x");
+        assert_eq!(r.version, Version::Http11);
+        assert!(r.keep_alive && !r.gzip && !r.expect_continue && !r.upgrade_websocket);
+        assert_eq!(r.content_encoding, ContentEncoding::Identity);
+        assert_eq!(
+            r.headers,
+            [("Host".to_string(), b"localhost:8080".to_vec()), ("Accept".to_string(), b"*/*".to_vec())]
+        );
+        assert_eq!(r.body, b"");
+        assert_eq!(r.consumed, raw.len());
+    }
+
+    #[test]
+    fn methods() {
+        let cases = [
+            ("GET", Method::Get),
+            ("HEAD", Method::Head),
+            ("POST", Method::Post),
+            ("PUT", Method::Put),
+            ("DELETE", Method::Delete),
+            ("OPTIONS", Method::Options),
+            ("PATCH", Method::Patch),
+            ("PURGE", Method::Other),
+            ("get", Method::Other),
+            ("M-SEARCH", Method::Other),
+            ("!#$%&'*+-.^_`|~09azAZ", Method::Other),
+        ];
+        for (token, method) in cases {
+            assert_eq!(ok(&format!("{token} / HTTP/1.1\r\n\r\n")).method, method, "{token}");
+        }
+    }
+
+    #[test]
+    fn invalid_methods() {
+        bad(" / HTTP/1.1\r\n\r\n", "invalid method");
+        bad("G(T / HTTP/1.1\r\n\r\n", "invalid method");
+        bad("GET\t/ HTTP/1.1\r\n\r\n", "invalid method");
+        bad("GET\r\n\r\n", "invalid method");
+        bad("G\x00T / HTTP/1.1\r\n\r\n", "invalid method");
+        bad("\x16\x03\x01\x02\x00\x01\x00\x01", "invalid method"); // TLS ClientHello on the plain port
+    }
+
+    #[test]
+    fn invalid_targets() {
+        bad("GET  / HTTP/1.1\r\n\r\n", "invalid request target");
+        bad("GET /\r\n\r\n", "invalid request target"); // HTTP/0.9
+        bad("GET /a\tb HTTP/1.1\r\n\r\n", "invalid request target");
+        bad("GET /\x7f HTTP/1.1\r\n\r\n", "invalid request target");
+        bad("GET /caf\u{e9} HTTP/1.1\r\n\r\n", "invalid request target");
+        bad("GET * HTTP/1.1\r\n\r\n", "invalid request target");
+        bad("OPTIONS * HTTP/1.1\r\n\r\n", "invalid request target");
+        bad("CONNECT example.com:443 HTTP/1.1\r\n\r\n", "invalid request target");
+        bad("GET ftp://host/x HTTP/1.1\r\n\r\n", "invalid request target");
+        bad("GET ?x HTTP/1.1\r\n\r\n", "invalid request target");
+    }
+
+    #[test]
+    fn target_forms() {
+        let cases = [
+            ("/", "/", ""),
+            ("/p?", "/p", ""),
+            ("/p?a=1&b=2", "/p", "a=1&b=2"),
+            ("/p?a=?b", "/p", "a=?b"),
+            ("/p#frag", "/p", ""),
+            ("/p?q=1#frag?x", "/p", "q=1"),
+            ("/p#f?x", "/p", ""),
+            ("/a%2Fb/%20", "/a%2Fb/%20", ""),
+            ("//double", "//double", ""),
+            ("http://example.com/x/y?z=1", "/x/y", "z=1"),
+            ("HTTP://Example.com:8080/x", "/x", ""),
+            ("https://host", "/", ""),
+            ("http://host?q", "/", "q"),
+            ("http://user@host:1/p#f", "/p", ""),
+        ];
+        for (target, path, query) in cases {
+            let r = ok(&format!("GET {target} HTTP/1.1\r\n\r\n"));
+            assert_eq!((r.path.as_str(), r.query.as_str()), (path, query), "{target}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(ok("GET / HTTP/1.0\r\n\r\n").version, Version::Http10);
+        assert_eq!(ok("GET / HTTP/1.1\r\n\r\n").version, Version::Http11);
+        for version in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.0", "HTTP/9.9"] {
+            assert_eq!(err(&format!("GET / {version}\r\n\r\n")), HttpError::VersionNotSupported);
+        }
+        assert_eq!(err("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), HttpError::VersionNotSupported);
+        for version in ["http/1.1", "HTTP/1", "HTTP/1.1x", "HTTP/11.1", "HTTP/1.1 ", "HTTP/a.b", "XTTP/1.1", "H"] {
+            bad(&format!("GET / {version}\r\n\r\n"), "invalid HTTP version");
+        }
+        bad("GET / HTTP/1.1\rx\r\n", "invalid HTTP version");
+    }
+
+    #[test]
+    fn garbage_version_is_refused_before_eight_bytes_arrive() {
+        assert_eq!(parse_default(b"GET / X"), Outcome::Error(HttpError::BadRequest("invalid HTTP version")));
+        assert_eq!(parse_default(b"GET / HTTQ"), Outcome::Error(HttpError::BadRequest("invalid HTTP version")));
+        assert_eq!(parse_default(b"GET / HTTP/1"), Outcome::Partial { min_total: 0 });
+    }
+
+    #[test]
+    fn leading_empty_lines_are_skipped() {
+        let raw = "\r\n\n\r\nGET / HTTP/1.1\r\n\r\n";
+        let r = ok(raw);
+        assert_eq!(r.consumed, raw.len());
+        bad("\r\rGET / HTTP/1.1\r\n\r\n", "invalid request line");
+    }
+
+    #[test]
+    fn bare_lf_line_endings() {
+        let raw = "POST / HTTP/1.1\nHost: a\nContent-Length: 2\n\nhi";
+        let r = ok(raw);
+        assert_eq!(r.body, b"hi");
+        assert_eq!(header(&r, "host"), Some(&b"a"[..]));
+        assert_eq!(r.consumed, raw.len());
+    }
+
+    // ---- header fields ----
+
+    #[test]
+    fn header_lookup() {
+        let raw = b"GET / HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\nX-Empty:\r\nX-Pad: \t v  w \t\r\n\r\n";
+        let mut parser = RequestParser::new(Limits::default());
+        let mut dechunked = Vec::new();
+        let Ok(Parsed::Complete { request, .. }) = parser.parse(raw, &mut dechunked) else {
+            panic!("incomplete");
+        };
+        assert_eq!(request.header("X-A"), Some(&b"1"[..]));
+        assert_eq!(request.header("x-a"), Some(&b"1"[..]));
+        assert_eq!(request.headers.get("X-a"), Some(&b"1"[..]));
+        assert_eq!(request.headers.get_all("X-A").collect::<Vec<_>>(), [&b"1"[..], b"2"]);
+        assert_eq!(request.header("x-empty"), Some(&b""[..]));
+        assert_eq!(request.header("X-Pad"), Some(&b"v  w"[..]));
+        assert_eq!(request.header("X-Missing"), None);
+        assert_eq!(request.header("X-"), None);
+        assert_eq!(request.headers.len(), 4);
+        assert!(!request.headers.is_empty());
+        let names: Vec<&str> = request.headers.into_iter().map(|h| h.name).collect();
+        assert_eq!(names, ["X-A", "x-a", "X-Empty", "X-Pad"]);
+        let first = request.headers.iter().next();
+        assert_eq!(first, Some(Header { name: "X-A", value: b"1" }));
+        assert!(format!("{request:?}").contains("\"X-Pad\": \"v  w\""));
+    }
+
+    #[test]
+    fn invalid_header_fields() {
+        bad("GET / HTTP/1.1\r\nHost : a\r\n\r\n", "invalid header name");
+        bad("GET / HTTP/1.1\r\nHo st: a\r\n\r\n", "invalid header name");
+        bad("GET / HTTP/1.1\r\n: a\r\n\r\n", "invalid header name");
+        bad("GET / HTTP/1.1\r\nHost\r\n\r\n", "invalid header name");
+        bad("GET / HTTP/1.1\r\nH\u{e9}st: a\r\n\r\n", "invalid header name");
+        bad("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", "obsolete line folding");
+        bad("GET / HTTP/1.1\r\n Host: a\r\n\r\n", "obsolete line folding");
+        bad("GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n", "invalid header value");
+        bad("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", "invalid header value");
+        bad("GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", "invalid header value");
+        bad("GET / HTTP/1.1\r\nHost: a\r\n\rX", "invalid header line ending");
+    }
+
+    #[test]
+    fn obs_text_values_are_kept_raw() {
+        let r = ok_with(Limits::default(), b"GET / HTTP/1.1\r\nX-Name: caf\xc3\xa9\xff\r\n\r\n");
+        assert_eq!(header(&r, "x-name"), Some(&b"caf\xc3\xa9\xff"[..]));
+    }
+
+    #[test]
+    fn duplicate_host_is_refused() {
+        bad("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", "multiple Host headers");
+        assert!(ok("GET / HTTP/1.1\r\n\r\n").headers.is_empty(), "a missing Host is tolerated");
+    }
+
+    // ---- connection management ----
+
+    #[test]
+    fn keep_alive_rules() {
+        let cases = [
+            ("1.1", "", true),
+            ("1.1", "Connection: close\r\n", false),
+            ("1.1", "Connection: CLOSE\r\n", false),
+            ("1.1", "Connection: keep-alive\r\n", true),
+            ("1.1", "Connection: keep-alive, close\r\n", false),
+            ("1.1", "Connection: foo,close , bar\r\n", false),
+            ("1.1", "Connection: closed\r\n", true),
+            ("1.1", "Connection: upgrade\r\nConnection: close\r\n", false),
+            ("1.0", "", false),
+            ("1.0", "Connection: keep-alive\r\n", true),
+            ("1.0", "Connection: Keep-Alive\r\n", true),
+            ("1.0", "Connection: foo, keep-alive\r\n", true),
+            ("1.0", "Connection: keep-alive\r\nConnection: close\r\n", false),
+            ("1.0", "Connection: close\r\n", false),
+            ("1.0", "Keep-Alive: timeout=5\r\n", false),
+        ];
+        for (version, headers, keep_alive) in cases {
+            assert_eq!(get_with(version, headers).keep_alive, keep_alive, "{version} {headers:?}");
+        }
+    }
+
+    #[test]
+    fn websocket_upgrade() {
+        let cases = [
+            ("Upgrade: websocket\r\nConnection: Upgrade\r\n", true),
+            ("Upgrade: WebSocket\r\nConnection: keep-alive, upgrade\r\n", true),
+            ("Connection: Upgrade\r\nUpgrade: foo, websocket\r\n", true),
+            ("Upgrade: websocket\r\n", false),
+            ("Connection: Upgrade\r\n", false),
+            ("Upgrade: h2c\r\nConnection: Upgrade\r\n", false),
+            ("Upgrade: websockets\r\nConnection: Upgrade\r\n", false),
+        ];
+        for (headers, upgrade) in cases {
+            assert_eq!(get_with("1.1", headers).upgrade_websocket, upgrade, "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn expect_continue() {
+        let cases = [
+            ("1.1", "Expect: 100-continue\r\n", true),
+            ("1.1", "Expect: 100-Continue\r\n", true),
+            ("1.1", "Expect: foo\r\n", false),
+            ("1.1", "", false),
+            ("1.0", "Expect: 100-continue\r\n", false),
+        ];
+        for (version, headers, expected) in cases {
+            assert_eq!(get_with(version, headers).expect_continue, expected, "{version} {headers:?}");
+        }
+    }
+
+    #[test]
+    fn pending_continue_is_reported_while_the_body_is_missing() {
+        let head = b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+        let mut parser = RequestParser::new(Limits::default());
+        let mut dechunked = Vec::new();
+        assert!(matches!(parser.parse(&head[..10], &mut dechunked), Ok(Parsed::Partial { .. })));
+        assert!(!parser.pending_continue(), "head incomplete");
+        assert!(matches!(parser.parse(head, &mut dechunked), Ok(Parsed::Partial { .. })));
+        assert!(parser.pending_continue());
+        let mut full = head.to_vec();
+        full.extend_from_slice(b"abc");
+        assert!(matches!(parser.parse(&full, &mut dechunked), Ok(Parsed::Complete { .. })));
+        assert!(!parser.pending_continue());
+
+        let chunked = b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(matches!(parser.parse(chunked, &mut dechunked), Ok(Parsed::Partial { min_total: 0 })));
+        assert!(parser.pending_continue());
+
+        let plain = b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n";
+        assert!(matches!(parser.parse(plain, &mut dechunked), Ok(Parsed::Partial { .. })));
+        assert!(!parser.pending_continue());
+    }
+
+    #[test]
+    fn content_encodings() {
+        let cases = [
+            ("", ContentEncoding::Identity),
+            ("Content-Encoding: identity\r\n", ContentEncoding::Identity),
+            ("Content-Encoding: gzip\r\n", ContentEncoding::Gzip),
+            ("Content-Encoding: GZip\r\n", ContentEncoding::Gzip),
+            ("Content-Encoding: x-gzip\r\n", ContentEncoding::Gzip),
+            ("Content-Encoding: identity, gzip\r\n", ContentEncoding::Gzip),
+            ("Content-Encoding: br\r\n", ContentEncoding::Unsupported),
+            ("Content-Encoding: deflate\r\n", ContentEncoding::Unsupported),
+            ("Content-Encoding: gzip, gzip\r\n", ContentEncoding::Unsupported),
+            ("Content-Encoding: gzip\r\nContent-Encoding: br\r\n", ContentEncoding::Unsupported),
+        ];
+        for (headers, encoding) in cases {
+            let r = ok(&post(&format!("{headers}Content-Length: 0\r\n"), ""));
+            assert_eq!(r.content_encoding, encoding, "{headers:?}");
+            assert_eq!(r.gzip, encoding == ContentEncoding::Gzip);
+        }
+    }
+
+    // ---- framing ----
+
+    #[test]
+    fn content_length_body() {
+        let raw = post("Content-Length: 5\r\n", "hello");
+        let r = ok(&raw);
+        assert_eq!(r.body, b"hello");
+        assert_eq!(r.consumed, raw.len());
+        assert_eq!(ok(&post("Content-Length: 0\r\n", "")).body, b"");
+        assert_eq!(ok(&post("Content-Length: 007\r\n", "1234567")).body, b"1234567");
+    }
+
+    #[test]
+    fn no_length_means_no_body() {
+        let raw = "POST / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+        let r = ok(raw);
+        assert_eq!((r.body.as_slice(), r.consumed), (&b""[..], 19));
+        assert_eq!(ok("GET / HTTP/1.0\r\n\r\n").body, b"");
+    }
+
+    #[test]
+    fn body_hint_is_exact_once_the_head_is_parsed() {
+        let raw = post("Content-Length: 100\r\n", "");
+        let head_len = raw.len();
+        assert_eq!(parse_default(raw.as_bytes()), Outcome::Partial { min_total: head_len + 100 });
+        let mut more = raw.into_bytes();
+        more.extend_from_slice(&[b'x'; 99]);
+        assert_eq!(parse_default(&more), Outcome::Partial { min_total: head_len + 100 });
+        more.push(b'x');
+        assert_eq!(parse_default(&more).request().consumed, head_len + 100);
+        assert_eq!(parse_default(b"GET / HTTP/1.1\r\n"), Outcome::Partial { min_total: 0 });
+    }
+
+    #[test]
+    fn repeated_content_length_must_agree() {
+        let same = post("Content-Length: 3\r\ncontent-length: 3\r\n", "abc");
+        assert_eq!(ok(&same).body, b"abc");
+        assert_eq!(ok(&post("Content-Length: 3\r\nContent-Length: 003\r\n", "abc")).body, b"abc");
+        bad(&post("Content-Length: 3\r\nContent-Length: 4\r\n", "abcd"), "conflicting Content-Length headers");
+    }
+
+    #[test]
+    fn invalid_content_lengths() {
+        for value in ["", "-1", "+5", "5 5", "0x10", "1.0", "5,5", "5, 5", "five", "\u{661}"] {
+            bad(&post(&format!("Content-Length: {value}\r\n"), ""), "invalid Content-Length");
+        }
+    }
+
+    #[test]
+    fn huge_content_length_is_refused_before_the_body() {
+        assert_eq!(err(&post("Content-Length: 8388609\r\n", "")), HttpError::BodyTooLarge);
+        assert_eq!(err(&post("Content-Length: 18446744073709551615\r\n", "")), HttpError::BodyTooLarge);
+        assert_eq!(err(&post("Content-Length: 18446744073709551616\r\n", "")), HttpError::BodyTooLarge);
+        assert_eq!(err(&post(&format!("Content-Length: {}\r\n", "9".repeat(100)), "")), HttpError::BodyTooLarge);
+        let unlimited = Limits { max_body_bytes: usize::MAX, ..Limits::default() };
+        let max = post("Content-Length: 18446744073709551615\r\n", "");
+        assert_eq!(parse(unlimited, max.as_bytes()), Outcome::Error(HttpError::BodyTooLarge), "end overflows");
+    }
+
+    #[test]
+    fn chunked_body() {
+        let raw = post("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n");
+        let r = ok(&raw);
+        assert_eq!(r.body, b"hello, world");
+        assert_eq!(r.consumed, raw.len());
+        assert_eq!(ok(&post("Transfer-Encoding: Chunked\r\n", "0\r\n\r\n")).body, b"");
+        assert_eq!(ok(&post("Transfer-Encoding:  chunked , \r\n", "1\r\na\r\n0\r\n\r\n")).body, b"a");
+    }
+
+    #[test]
+    fn chunked_body_is_copied_only_when_complete() {
+        let raw = post("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n");
+        let mut parser = RequestParser::new(Limits::default());
+        let mut dechunked = Vec::new();
+        let partial = parser.parse(&raw.as_bytes()[..raw.len() - 1], &mut dechunked);
+        assert!(matches!(partial, Ok(Parsed::Partial { .. })));
+        assert!(dechunked.is_empty());
+        let Ok(Parsed::Complete { request, .. }) = parser.parse(raw.as_bytes(), &mut dechunked) else {
+            panic!("incomplete");
+        };
+        assert_eq!(request.body_len(), 5);
+        assert_eq!(request.raw_body(raw.as_bytes(), &dechunked), b"hello");
+    }
+
+    #[test]
+    fn content_length_requests_do_not_touch_dechunked_or_grow_storage() {
+        let raw = post("Content-Length: 2\r\nA: 1\r\nB: 2\r\n", "hi");
+        let mut parser = RequestParser::new(Limits::default());
+        let capacity = parser.fields.capacity();
+        let mut dechunked = Vec::new();
+        for _ in 0..3 {
+            assert!(matches!(parser.parse(raw.as_bytes(), &mut dechunked), Ok(Parsed::Complete { .. })));
+        }
+        assert_eq!(dechunked.capacity(), 0);
+        assert_eq!(parser.fields.capacity(), capacity);
+        assert!(capacity >= Limits::default().max_headers);
+    }
+
+    #[test]
+    fn transfer_coding_rules() {
+        let te = |value: &str| post(&format!("Transfer-Encoding: {value}\r\n"), "0\r\n\r\n");
+        for value in ["gzip, chunked", "chunked, gzip", "identity", "chunked, chunked", "", "chunked;q=1", "x"] {
+            assert_eq!(err(&te(value)), HttpError::UnsupportedTransferEncoding, "{value:?}");
+        }
+        let twice = post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n");
+        assert_eq!(err(&twice), HttpError::UnsupportedTransferEncoding);
+    }
+
+    #[test]
+    fn content_length_with_transfer_encoding_is_refused() {
+        const BOTH: &str = "both Content-Length and Transfer-Encoding";
+        bad(&post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), BOTH);
+        bad(&post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "0\r\n\r\n"), BOTH);
+        bad(&post("Transfer-Encoding: gzip\r\nContent-Length: 5\r\n", "0\r\n\r\n"), BOTH);
+    }
+
+    #[test]
+    fn transfer_encoding_in_http10_is_refused() {
+        bad("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Transfer-Encoding in HTTP/1.0 request");
+    }
+
+    #[test]
+    fn invalid_chunked_framing_surfaces() {
+        let chunked = |body: &str| post("Transfer-Encoding: chunked\r\n", body);
+        bad(&chunked("z\r\n"), "invalid chunk size");
+        bad(&chunked("5\r\nhelloXY"), "invalid chunk data terminator");
+        bad(&chunked("5\nhello\r\n"), "invalid chunk size line");
+        assert_eq!(err(&chunked("FFFFFFFFFFFFFFFFF\r\n")), HttpError::BodyTooLarge);
+        let unlimited = Limits { max_body_bytes: usize::MAX, ..Limits::default() };
+        let overflow = chunked("FFFFFFFFFFFFFFFFF\r\n");
+        assert_eq!(err_with(unlimited, overflow.as_bytes()), HttpError::BadRequest("invalid chunk size"));
+    }
+
+    // ---- limits ----
+
+    /// A request whose head is exactly `len` bytes.
+    fn head_of_len(len: usize) -> Vec<u8> {
+        let fixed = "GET / HTTP/1.1\r\nX: \r\n\r\n".len();
+        let mut raw = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        raw.resize(raw.len() + len - fixed, b'v');
+        raw.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(raw.len(), len);
+        raw
+    }
+
+    #[test]
+    fn header_bytes_limit_is_inclusive() {
+        let limits = Limits { max_header_bytes: 100, ..Limits::default() };
+        assert_eq!(ok_with(limits, &head_of_len(100)).consumed, 100);
+        assert_eq!(err_with(limits, &head_of_len(101)), HttpError::HeadersTooLarge);
+    }
+
+    #[test]
+    fn header_bytes_limit_applies_as_soon_as_exceeded() {
+        let limits = Limits { max_header_bytes: 100, ..Limits::default() };
+        let endless = head_of_len(200);
+        assert_eq!(parse(limits, &endless[..100]), Outcome::Partial { min_total: 0 });
+        assert_eq!(parse(limits, &endless[..101]), Outcome::Error(HttpError::HeadersTooLarge));
+        let blank_lines = b"\r\n".repeat(51);
+        assert_eq!(parse(limits, &blank_lines[..100]), Outcome::Partial { min_total: 0 });
+        assert_eq!(parse(limits, &blank_lines), Outcome::Error(HttpError::HeadersTooLarge));
+        // The body is not part of the head.
+        let with_body = |head_len: usize| {
+            let mut raw = head_of_len(head_len - 20);
+            raw.splice(16..16, b"Content-Length: 50\r\n".iter().copied());
+            raw.extend_from_slice(&[b'b'; 50]);
+            raw
+        };
+        assert_eq!(ok_with(limits, &with_body(100)).body, [b'b'; 50]);
+        assert_eq!(err_with(limits, &with_body(101)), HttpError::HeadersTooLarge);
+    }
+
+    #[test]
+    fn header_count_limit_is_inclusive() {
+        let limits = Limits { max_headers: 3, ..Limits::default() };
+        assert_eq!(ok_with(limits, b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n").headers.len(), 3);
+        assert_eq!(err_with(limits, b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"), HttpError::TooManyHeaders);
+        let none = Limits { max_headers: 0, ..Limits::default() };
+        assert!(ok_with(none, b"GET / HTTP/1.1\r\n\r\n").headers.is_empty());
+        assert_eq!(err_with(none, b"GET / HTTP/1.1\r\nA: 1\r\n\r\n"), HttpError::TooManyHeaders);
+        // Refused as soon as the extra field is complete, before the head is.
+        assert_eq!(parse(limits, b"GET / HTTP/1.1\r\nA:1\r\nB:2\r\nC:3\r\nD:4\r\n"), Outcome::Error(HttpError::TooManyHeaders));
+    }
+
+    #[test]
+    fn many_headers_beyond_preallocation() {
+        let limits = Limits { max_headers: 1000, max_header_bytes: 64 * 1024, ..Limits::default() };
+        let mut raw = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..1000 {
+            raw.extend_from_slice(format!("H{i}: {i}\r\n").as_bytes());
+        }
+        raw.extend_from_slice(b"\r\n");
+        let r = parse(limits, &raw);
+        assert_eq!(r.request().headers.len(), 1000);
+    }
+
+    #[test]
+    fn body_limit_is_inclusive() {
+        let limits = Limits { max_body_bytes: 10, ..Limits::default() };
+        let at = post("Content-Length: 10\r\n", "0123456789");
+        assert_eq!(ok_with(limits, at.as_bytes()).body, b"0123456789");
+        let over = post("Content-Length: 11\r\n", "");
+        assert_eq!(parse(limits, over.as_bytes()), Outcome::Error(HttpError::BodyTooLarge));
+
+        let chunked_at = post("Transfer-Encoding: chunked\r\n", "4\r\n0123\r\n6\r\n456789\r\n0\r\n\r\n");
+        assert_eq!(ok_with(limits, chunked_at.as_bytes()).body, b"0123456789");
+        // Refused when the size line arrives, before its data.
+        let chunked_over = post("Transfer-Encoding: chunked\r\n", "4\r\n0123\r\n7\r\n");
+        assert_eq!(parse(limits, chunked_over.as_bytes()), Outcome::Error(HttpError::BodyTooLarge));
+    }
+
+    #[test]
+    fn trailers_count_against_header_bytes() {
+        let limits = Limits { max_header_bytes: 100, ..Limits::default() };
+        let trailer = |len: usize| {
+            let mut body = b"0\r\nT: ".to_vec();
+            body.resize(body.len() + len - 7, b't');
+            body.extend_from_slice(b"\r\n\r\n");
+            let mut raw = post("Transfer-Encoding: chunked\r\n", "").into_bytes();
+            raw.extend_from_slice(&body);
+            raw
+        };
+        assert!(matches!(parse(limits, &trailer(100)), Outcome::Complete(_)));
+        assert_eq!(parse(limits, &trailer(101)), Outcome::Error(HttpError::HeadersTooLarge));
+    }
+
+    #[test]
+    fn huge_limits_do_not_overflow() {
+        let huge = Limits {
+            max_header_bytes: usize::MAX,
+            max_headers: usize::MAX,
+            max_body_bytes: usize::MAX,
+            max_decoded_body_bytes: usize::MAX,
+        };
+        let raw = post("Content-Length: 3\r\n", "abc");
+        assert_eq!(ok_with(huge, raw.as_bytes()).body, b"abc");
+    }
+
+    // ---- pipelining ----
+
+    fn parse_all(raw: &[u8]) -> Vec<OwnedRequest> {
+        let mut parser = RequestParser::new(Limits::default());
+        let mut rest = raw;
+        let mut requests = Vec::new();
+        while !rest.is_empty() {
+            let request = parse_with(&mut parser, rest).request().clone();
+            rest = &rest[request.consumed..];
+            requests.push(request);
+        }
+        requests
+    }
+
+    #[test]
+    fn two_pipelined_requests() {
+        let first = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+        let second = "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+        let requests = parse_all(format!("{first}{second}").as_bytes());
+        assert_eq!(requests.len(), 2);
+        assert_eq!((requests[0].path.as_str(), requests[0].consumed), ("/a", first.len()));
+        assert_eq!((requests[1].path.as_str(), requests[1].consumed), ("/b", second.len()));
+    }
+
+    #[test]
+    fn three_pipelined_requests_with_bodies() {
+        let first = post("Content-Length: 3\r\n", "one");
+        let second = post("Transfer-Encoding: chunked\r\n", "3\r\ntwo\r\n0\r\n\r\n");
+        let third = "GET /three HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+        let raw = format!("{first}{second}{third}");
+        let requests = parse_all(raw.as_bytes());
+        let summary: Vec<(&[u8], usize)> = requests.iter().map(|r| (r.body.as_slice(), r.consumed)).collect();
+        assert_eq!(summary, [(&b"one"[..], first.len()), (b"two", second.len()), (b"", third.len())]);
+        assert_eq!(requests[2].path, "/three");
+        // The first request is complete even though more bytes follow.
+        assert_eq!(parse_every_prefix(Limits::default(), raw.as_bytes()).request().consumed, first.len());
+    }
+
+    #[test]
+    fn pipelined_request_after_stray_crlf() {
+        let raw = format!("{}\r\nGET /next HTTP/1.1\r\n\r\n", post("Content-Length: 1\r\n", "x"));
+        let requests = parse_all(raw.as_bytes());
+        assert_eq!(requests[1].path, "/next");
+    }
+
+    // ---- splitting ----
+
+    #[test]
+    fn split_at_every_byte() {
+        let samples = [
+            "GET /api/discovery/lookup.json?x=1 HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t\r\nAccept: */*\r\n\r\n"
+                .to_string(),
+            "\r\nGET / HTTP/1.0\nConnection: keep-alive\n\n".to_string(),
+            post("Content-Length: 11\r\nContent-Encoding: gzip\r\nExpect: 100-continue\r\n", "hello world"),
+            post("Transfer-Encoding: chunked\r\n", "5;a=b\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0;x\r\nT: 1\r\nU: 2\r\n\r\n"),
+            "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n".to_string(),
+        ];
+        for raw in samples {
+            let r = ok(&raw);
+            assert_eq!(r.consumed, raw.len(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn large_content_length_body() {
+        let body = "x".repeat(1 << 20);
+        let raw = post(&format!("Content-Length: {}\r\n", body.len()), &body);
+        assert_eq!(parse_default(raw.as_bytes()).request().body.len(), 1 << 20);
+    }
+
+    #[test]
+    fn parser_exposes_its_limits() {
+        let limits = Limits { max_headers: 7, ..Limits::default() };
+        assert_eq!(RequestParser::new(limits).limits().max_headers, 7);
+    }
+}

@@ -1,0 +1,60 @@
+//! Feeds arbitrary bytes to `RequestParser::parse`, whole and split at `data[0]`, and checks the properties the
+//! server relies on: no panic, `consumed <= buf.len()`, and a prefix is either partial or parses exactly like
+//! the whole buffer. Run with `cargo +nightly fuzz run http_request` from `protocol/`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use protocol::http::{decode_body, HttpError, Limits, Parsed, RequestParser};
+
+/// What a parse produced, owned so two parses can be compared.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Partial(usize),
+    Complete { consumed: usize, path: String, query: String, headers: Vec<(String, Vec<u8>)>, body: Vec<u8> },
+    Error(HttpError),
+}
+
+fn parse(parser: &mut RequestParser, buf: &[u8], limits: &Limits) -> Outcome {
+    let mut dechunked = Vec::new();
+    match parser.parse(buf, &mut dechunked) {
+        Err(error) => Outcome::Error(error),
+        Ok(Parsed::Partial { min_total }) => {
+            assert!(min_total == 0 || min_total > buf.len());
+            Outcome::Partial(min_total)
+        }
+        Ok(Parsed::Complete { request, consumed }) => {
+            assert!(consumed > 0 && consumed <= buf.len());
+            assert!(request.path.starts_with('/'));
+            let mut inflated = Vec::new();
+            let _ = decode_body(&request, buf, &dechunked, &mut inflated, limits);
+            Outcome::Complete {
+                consumed,
+                path: request.path.to_owned(),
+                query: request.query.to_owned(),
+                headers: request.headers().map(|(n, v)| (n.to_owned(), v.to_vec())).collect(),
+                body: request.raw_body(buf, &dechunked).to_vec(),
+            }
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let limits = Limits { max_header_bytes: 4096, max_headers: 16, max_body_bytes: 1 << 16, max_decoded_body_bytes: 1 << 16 };
+    let mut parser = RequestParser::new(limits);
+    let whole = parse(&mut parser, data, &limits);
+
+    let split = data.first().map_or(0, |&b| usize::from(b)).min(data.len());
+    match parse(&mut parser, &data[..split], &limits) {
+        Outcome::Partial(min_total) => {
+            if let Outcome::Complete { consumed, .. } = whole {
+                assert!(min_total <= consumed, "hint {min_total} overshoots {consumed}");
+            }
+        }
+        prefix => assert_eq!(prefix, whole, "prefix of {split} bytes disagrees"),
+    }
+
+    // Pipelined bytes after a complete request must parse on their own too.
+    if let Outcome::Complete { consumed, .. } = whole {
+        let _ = parse(&mut parser, &data[consumed..], &limits);
+    }
+});

@@ -1,0 +1,557 @@
+//! Registry endpoints: register / heartbeat / unregister, leases expiring, region and zone checks,
+//! required fields, case-insensitive identities.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const SHORT_TTL: &str = r#"
+[lease]
+ttl_ms = 1000
+wheel_tick_ms = 10
+[self_preservation]
+enabled = false
+"#;
+
+/// The instance of spec §5.3's example.
+fn example_instance() -> Inst {
+    Inst {
+        region_id: Some("SHA".into()),
+        zone_id: Some("SHAJQ".into()),
+        group_id: None,
+        service_id: Some("myservice".into()),
+        instance_id: Some("10.0.0.1:8080".into()),
+        machine_name: Some("host1".into()),
+        ip: Some("10.0.0.1".into()),
+        port: 8080,
+        protocol: Some("http".into()),
+        url: Some("http://10.0.0.1:8080/api".into()),
+        health_check_url: Some("http://10.0.0.1:8080/health".into()),
+        status: Some("up".into()),
+        metadata: Some(vec![("k".into(), "v".into())]),
+    }
+}
+
+fn services_json(c: &mut Client) -> (u64, Vec<String>, Value) {
+    let (st, v) = c.post_json(SERVICES, r#"{"regionId":"SHA","zoneId":"SHAJQ"}"#);
+    assert_eq!(st, 200, "services.json: {}", dump(&v));
+    assert_success_status(&v, "services.json");
+    let version = v["version"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("services.json version not a number: {}", dump(&v)));
+    let ids = v["services"]
+        .as_array()
+        .unwrap_or_else(|| panic!("services.json services not an array: {}", dump(&v)))
+        .iter()
+        .map(|s| s["serviceId"].as_str().unwrap_or("").to_string())
+        .collect();
+    (version, ids, v)
+}
+
+#[test]
+fn register_lookup_heartbeat_unregister_round_trip() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    let inst = example_instance();
+
+    let (_, before, _) = services_json(&mut c);
+    assert!(!before.contains(&"myservice".to_string()));
+    let (v0, _, _) = services_json(&mut c);
+
+    // register: canonical SUCCESS body, alphabetical keys
+    let (st, v) = c.post_json(REGISTER, &instances_body(&[inst.clone()]));
+    assert_registry_ok(st, &v, "register");
+    assert_sorted_keys(&v, "register response");
+
+    // lookup sees it with all 13 fields exactly as sent
+    let (st, v) = c.post_json(LOOKUP, &lookup_body(&["myservice"]));
+    assert_eq!(st, 200);
+    assert_success_status(&v, "lookup");
+    assert_sorted_keys(&v, "lookup response");
+    assert_eq!(arr_len(&v["services"], "services"), 1);
+    let svc = &v["services"][0];
+    assert_eq!(svc["serviceId"].as_str(), Some("myservice"));
+    assert!(svc.get("metadata").is_some() && svc["metadata"].is_null());
+    assert_eq!(arr_len(&svc["instances"], "instances"), 1, "{}", dump(svc));
+    assert_instance_eq(&svc["instances"][0], &inst, "looked-up instance");
+    assert_eq!(arr_len(&svc["logicInstances"], "logicInstances"), 0);
+    assert_eq!(arr_len(&svc["routeRules"], "routeRules"), 0);
+
+    // services.json lists it, version grew
+    let (v1, ids, sv) = services_json(&mut c);
+    assert!(ids.contains(&"myservice".to_string()), "{}", dump(&sv));
+    assert!(v1 > v0, "services.json version must grow on register: {v0} -> {v1}");
+    let listed = sv["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["serviceId"].as_str() == Some("myservice"))
+        .unwrap()
+        .clone();
+    assert_eq!(arr_len(&listed["instances"], "services.json instances"), 1);
+    assert_instance_eq(&listed["instances"][0], &inst, "services.json instance");
+
+    // heartbeat: success, failedInstances null, message ""
+    let (st, v) = heartbeat(&mut c, &[inst.clone()]);
+    assert_registry_ok(st, &v, "heartbeat");
+
+    // unregister: removed at once
+    let (st, v) = c.post_json(UNREGISTER, &instances_body(&[inst.clone()]));
+    assert_registry_ok(st, &v, "unregister");
+    let svc = lookup_one(&mut c, "myservice");
+    assert_eq!(arr_len(&svc["instances"], "instances after unregister"), 0);
+
+    let (v2, ids, sv) = services_json(&mut c);
+    assert!(v2 > v1, "services.json version must grow on unregister: {v1} -> {v2}");
+    assert!(
+        !ids.contains(&"myservice".to_string()),
+        "empty service must leave services.json: {}",
+        dump(&sv)
+    );
+
+    // a heartbeat after unregister is refused
+    let (st, v) = heartbeat(&mut c, &[inst.clone()]);
+    assert_eq!(st, 200);
+    assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
+    assert_eq!(
+        v["failedInstances"][0]["errorCode"].as_str(),
+        Some("data-not-found")
+    );
+
+    // unregistering an unknown instance is still a success
+    let (st, v) = c.post_json(
+        UNREGISTER,
+        &instances_body(&[Inst::new("never-registered", "x")]),
+    );
+    assert_registry_ok(st, &v, "unregister unknown");
+}
+
+#[test]
+fn reregister_replaces_instance_data() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    let first = Inst::new("replace-svc", "i-1").port(1111);
+    let second = Inst::new("replace-svc", "i-1")
+        .port(2222)
+        .metadata(&[("version", "2")]);
+    register(&mut c, &[first]);
+    register(&mut c, &[second.clone()]);
+    let svc = lookup_one(&mut c, "replace-svc");
+    assert_eq!(arr_len(&svc["instances"], "instances"), 1, "{}", dump(&svc));
+    assert_instance_eq(&svc["instances"][0], &second, "re-registered instance");
+}
+
+#[test]
+fn heartbeat_of_unknown_instance_is_data_not_found_with_full_echo() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    let inst = example_instance();
+
+    let (st, v) = heartbeat(&mut c, &[inst.clone()]);
+    assert_eq!(st, 200, "{}", dump(&v));
+    assert_sorted_keys(&v, "heartbeat failure response");
+    let rs = &v["responseStatus"];
+    assert_eq!(rs["status"].as_str(), Some("partial_fail"), "{}", dump(&v));
+    assert_eq!(rs["errorCode"].as_str(), Some("partial_fail"), "{}", dump(&v));
+    assert_eq!(rs["message"].as_str(), Some(""), "{}", dump(&v));
+    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 1);
+    let failed = &v["failedInstances"][0];
+    assert_eq!(failed["errorCode"].as_str(), Some("data-not-found"));
+    assert_eq!(
+        failed["errorMessage"].as_str(),
+        Some("sha/shajq/myservice/10.0.0.1:8080: Instance is not exising! Need re-register.")
+    );
+    assert_instance_eq(&failed["instance"], &inst, "echoed instance");
+
+    // Mixed-case identities are lower-cased in the message; the echo keeps the spelling sent.
+    let mixed = Inst::new("My.Service", "Inst-A").metadata(&[("Key", "Value")]);
+    let (_, v) = heartbeat(&mut c, &[mixed.clone()]);
+    let failed = &v["failedInstances"][0];
+    assert_eq!(
+        failed["errorMessage"].as_str(),
+        Some("sha/shajq/my.service/inst-a: Instance is not exising! Need re-register.")
+    );
+    assert_instance_eq(&failed["instance"], &mixed, "echoed mixed-case instance");
+
+    // A non-blank groupId is part of Instance.toString() (spec §3.1).
+    let grouped = Inst::new("gsvc", "g-1").group("Canary");
+    let (_, v) = heartbeat(&mut c, &[grouped.clone()]);
+    assert_eq!(
+        v["failedInstances"][0]["errorMessage"].as_str(),
+        Some("sha/shajq/gsvc/canary/g-1: Instance is not exising! Need re-register.")
+    );
+    assert_instance_eq(&v["failedInstances"][0]["instance"], &grouped, "grouped echo");
+
+    // In a batch only the unknown one fails.
+    let known = Inst::new("myservice", "known-1");
+    register(&mut c, &[known.clone()]);
+    let (_, v) = heartbeat(&mut c, &[known.clone(), inst.clone(), known.clone()]);
+    assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
+    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 1);
+    assert_instance_eq(&v["failedInstances"][0]["instance"], &inst, "batch echo");
+}
+
+#[test]
+fn expired_lease_leaves_discovery_and_heartbeats_keep_it_alive() {
+    let server = Server::start_sha(&[], Some(SHORT_TTL));
+    let mut c = server.client();
+    let idle = Inst::new("expiry-svc", "idle");
+    let alive = Inst::new("expiry-svc", "alive");
+
+    let t0 = Instant::now();
+    register(&mut c, &[idle.clone(), alive.clone()]);
+    assert_eq!(
+        lookup_ids(&mut c, "expiry-svc"),
+        vec!["alive".to_string(), "idle".to_string()]
+    );
+
+    // Keep "alive" heartbeating every 200 ms on its own connection.
+    let addr = server.addr;
+    let hb_alive = alive.clone();
+    let beater = thread::spawn(move || {
+        let mut hc = Client::connect(addr);
+        let mut failures = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(3200) {
+            let (st, v) = heartbeat(&mut hc, &[hb_alive.clone()]);
+            if st != 200 || v["responseStatus"]["status"].as_str() != Some("success") {
+                failures.push(dump(&v));
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        failures
+    });
+
+    let mut gone_at = None;
+    let gone = wait_until(Duration::from_secs(5), || {
+        let ids = lookup_ids(&mut c, "expiry-svc");
+        if !ids.contains(&"idle".to_string()) {
+            gone_at = Some(t0.elapsed());
+            true
+        } else {
+            false
+        }
+    });
+    assert!(gone, "un-heartbeated instance still in discovery 5 s after a 1 s TTL");
+    let gone_at = gone_at.unwrap();
+    assert!(
+        gone_at >= Duration::from_millis(900),
+        "instance left discovery after {gone_at:?}, before its 1 s TTL"
+    );
+
+    // Its heartbeat is now refused.
+    let (_, v) = heartbeat(&mut c, &[idle.clone()]);
+    assert_eq!(
+        v["failedInstances"][0]["errorCode"].as_str(),
+        Some("data-not-found"),
+        "{}",
+        dump(&v)
+    );
+
+    let failures = beater.join().unwrap();
+    assert!(failures.is_empty(), "heartbeats failed: {failures:?}");
+    assert!(t0.elapsed() >= Duration::from_secs(3));
+    assert_eq!(
+        lookup_ids(&mut c, "expiry-svc"),
+        vec!["alive".to_string()],
+        "heartbeated instance must survive well past its TTL"
+    );
+}
+
+#[test]
+fn region_mismatch_fails_only_that_instance() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+
+    let a = Inst::new("region-svc", "a");
+    let bad = Inst::new("region-svc", "bad").region("OTHER");
+    let b = Inst::new("region-svc", "b");
+    let (st, v) = c.post_json(
+        REGISTER,
+        &instances_body(&[a.clone(), bad.clone(), b.clone()]),
+    );
+    assert_eq!(st, 200);
+    let rs = &v["responseStatus"];
+    assert_eq!(rs["status"].as_str(), Some("partial_fail"), "{}", dump(&v));
+    assert_eq!(rs["errorCode"].as_str(), Some("partial_fail"));
+    assert_eq!(rs["message"].as_str(), Some(""));
+    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 1);
+    let f = &v["failedInstances"][0];
+    assert_eq!(f["errorCode"].as_str(), Some("no-permission"), "{}", dump(&v));
+    assert_instance_eq(&f["instance"], &bad, "no-permission echo");
+    let msg = f["errorMessage"].as_str().unwrap_or("");
+    assert!(
+        msg.starts_with("other/shajq/region-svc/bad: ")
+            && msg.contains("regionId is not the same as the registry node"),
+        "errorMessage: {msg:?}"
+    );
+    assert_eq!(
+        lookup_ids(&mut c, "region-svc"),
+        vec!["a".to_string(), "b".to_string()]
+    );
+
+    // Several failures are reported in request order; a blank region is refused; the region
+    // comparison is case-insensitive.
+    let lower = Inst::new("region-svc", "lower").region("sha");
+    let blank = Inst::new("region-svc", "blank").region("");
+    let x1 = Inst::new("region-svc", "x1").region("NTG");
+    let x2 = Inst::new("region-svc", "x2").region("SHA2");
+    let (_, v) = c.post_json(
+        REGISTER,
+        &instances_body(&[x1.clone(), lower.clone(), blank.clone(), x2.clone()]),
+    );
+    assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
+    assert_eq!(
+        arr_len(&v["failedInstances"], "failedInstances"),
+        3,
+        "{}",
+        dump(&v)
+    );
+    for (i, want) in [&x1, &blank, &x2].into_iter().enumerate() {
+        let f = &v["failedInstances"][i];
+        assert_eq!(f["errorCode"].as_str(), Some("no-permission"));
+        assert_instance_eq(&f["instance"], want, &format!("failedInstances[{i}]"));
+    }
+    assert_eq!(
+        lookup_ids(&mut c, "region-svc"),
+        vec!["a".to_string(), "b".to_string(), "lower".to_string()]
+    );
+
+    // Heartbeat and unregister apply the same check.
+    let (_, v) = heartbeat(&mut c, &[bad.clone()]);
+    assert_eq!(
+        v["failedInstances"][0]["errorCode"].as_str(),
+        Some("no-permission")
+    );
+    let other_a = Inst::new("region-svc", "a").region("OTHER");
+    let (_, v) = c.post_json(UNREGISTER, &instances_body(&[other_a]));
+    assert_eq!(
+        v["failedInstances"][0]["errorCode"].as_str(),
+        Some("no-permission")
+    );
+    assert!(lookup_ids(&mut c, "region-svc").contains(&"a".to_string()));
+
+    // All failed: still partial_fail.
+    let (_, v) = c.post_json(REGISTER, &instances_body(&[x1.clone(), x2.clone()]));
+    assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
+    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 2);
+}
+
+#[test]
+fn lookup_from_another_region_gets_null_lists() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    register(&mut c, &[Inst::new("rsvc", "1")]);
+    let (st, v) = c.post_json(
+        LOOKUP,
+        &lookup_body_from("OTHER", ZONE, &["rsvc", "unknown"]),
+    );
+    assert_eq!(st, 200);
+    assert_success_status(&v, "lookup other region");
+    assert_eq!(arr_len(&v["services"], "services"), 2);
+    for (i, id) in ["rsvc", "unknown"].into_iter().enumerate() {
+        let s = &v["services"][i];
+        assert_eq!(s["serviceId"].as_str(), Some(id));
+        for k in ["instances", "logicInstances", "routeRules", "metadata"] {
+            assert!(
+                s.get(k).is_some() && s[k].is_null(),
+                "services[{i}].{k} must be null: {}",
+                dump(&v)
+            );
+        }
+    }
+    // Region comparison is case-insensitive.
+    let (_, v) = c.post_json(LOOKUP, &lookup_body_from("sha", ZONE, &["rsvc"]));
+    assert_eq!(arr_len(&v["services"][0]["instances"], "instances"), 1);
+}
+
+#[test]
+fn zone_policy_refuses_other_zone_when_disabled() {
+    let server = Server::start_sha(
+        &[],
+        Some("[registry]\nallow_from_other_zone = false\n[discovery]\nallow_from_other_zone = false\n"),
+    );
+    let mut c = server.client();
+    let other = Inst::new("zsvc", "other").zone("SHAOY");
+    let same_case = Inst::new("zsvc", "same").zone("shajq");
+    let (st, v) = c.post_json(
+        REGISTER,
+        &instances_body(&[other.clone(), same_case.clone()]),
+    );
+    assert_eq!(st, 200);
+    assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
+    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 1, "{}", dump(&v));
+    let f = &v["failedInstances"][0];
+    assert_eq!(f["errorCode"].as_str(), Some("no-permission"));
+    assert_instance_eq(&f["instance"], &other, "zone echo");
+    let msg = f["errorMessage"].as_str().unwrap_or("");
+    assert!(
+        msg.starts_with("sha/shaoy/zsvc/other: ")
+            && msg.contains("zoneId is not the same as the registry node"),
+        "errorMessage: {msg:?}"
+    );
+    assert_eq!(lookup_ids(&mut c, "zsvc"), vec!["same".to_string()]);
+
+    // [discovery] allow_from_other_zone = false: a lookup from another zone gets null lists.
+    let (_, v) = c.post_json(LOOKUP, &lookup_body_from(REGION, "SHAOY", &["zsvc"]));
+    assert_success_status(&v, "other-zone lookup");
+    assert!(
+        v["services"][0]["instances"].is_null(),
+        "other-zone lookup must get null lists: {}",
+        dump(&v)
+    );
+}
+
+#[test]
+fn zone_policy_allows_other_zone_by_default() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    register(&mut c, &[Inst::new("zsvc", "other").zone("SHAOY")]);
+    let (_, v) = c.post_json(LOOKUP, &lookup_body_from(REGION, "SHAOY", &["zsvc"]));
+    assert_eq!(arr_len(&v["services"][0]["instances"], "instances"), 1);
+}
+
+#[test]
+fn service_and_instance_ids_are_case_insensitive() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    let inst = Inst::new("MySvc", "Inst-A");
+    register(&mut c, &[inst.clone()]);
+
+    for asked in ["mysvc", "MYSVC", "MySvc"] {
+        let svc = lookup_one(&mut c, asked);
+        assert_eq!(
+            svc["serviceId"].as_str(),
+            Some(asked),
+            "Service.serviceId echoes the lookup spelling"
+        );
+        assert_eq!(arr_len(&svc["instances"], "instances"), 1, "lookup {asked}");
+        assert_instance_eq(&svc["instances"][0], &inst, "registered spelling echoed");
+    }
+
+    let mut hb = Inst::new("MYSVC", "INST-A");
+    hb.url = inst.url.clone();
+    let (st, v) = heartbeat(&mut c, &[hb]);
+    assert_registry_ok(st, &v, "heartbeat with other case");
+
+    // Registering the same identity with another spelling replaces it (no duplicate).
+    let respelled = Inst::new("mysvc", "inst-a").port(9090);
+    register(&mut c, &[respelled.clone()]);
+    let svc = lookup_one(&mut c, "MySvc");
+    assert_eq!(arr_len(&svc["instances"], "instances"), 1, "{}", dump(&svc));
+    assert_instance_eq(&svc["instances"][0], &respelled, "latest spelling");
+
+    unregister(&mut c, &[Inst::new("mysvc", "INST-A")]);
+    for asked in ["mysvc", "MYSVC"] {
+        let svc = lookup_one(&mut c, asked);
+        assert_eq!(arr_len(&svc["instances"], "instances"), 0, "after unregister");
+    }
+}
+
+#[test]
+fn missing_required_fields_are_internal_service_error() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+
+    let no_url = Inst::new("req-svc", "no-url").url(None);
+    let blank_url = Inst::new("req-svc", "blank-url").url(Some("   "));
+    let ok = Inst::new("req-svc", "ok");
+    let (st, v) = c.post_json(
+        REGISTER,
+        &instances_body(&[no_url.clone(), ok.clone(), blank_url.clone()]),
+    );
+    assert_eq!(st, 200, "{}", dump(&v));
+    assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
+    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 2, "{}", dump(&v));
+    for (i, want) in [&no_url, &blank_url].into_iter().enumerate() {
+        let f = &v["failedInstances"][i];
+        assert_eq!(f["errorCode"].as_str(), Some("internal-service-error"));
+        let msg = f["errorMessage"].as_str().unwrap_or("");
+        assert!(
+            msg.contains("argument instance.url is null or whitespace"),
+            "errorMessage: {msg:?}"
+        );
+        assert_instance_eq(&f["instance"], want, "echo of invalid instance");
+    }
+    assert_eq!(lookup_ids(&mut c, "req-svc"), vec!["ok".to_string()]);
+
+    // url key absent altogether
+    let mut raw = Inst::new("req-svc", "absent-url").value();
+    raw.as_object_mut().unwrap().remove(&"url");
+    let (_, v) = c.post_json(
+        REGISTER,
+        &format!("{{\"instances\":[{}]}}", dump(&raw)),
+    );
+    let msg = v["failedInstances"][0]["errorMessage"].as_str().unwrap_or("");
+    assert_eq!(
+        v["failedInstances"][0]["errorCode"].as_str(),
+        Some("internal-service-error"),
+        "{}",
+        dump(&v)
+    );
+    assert!(msg.contains("argument instance.url is null or whitespace"), "{msg:?}");
+
+    // serviceId / instanceId missing
+    let mut no_svc = Inst::new("x", "no-svc");
+    no_svc.service_id = None;
+    let mut no_id = Inst::new("req-svc", "x");
+    no_id.instance_id = Some(" ".into());
+    let (_, v) = c.post_json(REGISTER, &instances_body(&[no_svc, no_id]));
+    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 2, "{}", dump(&v));
+    let m0 = v["failedInstances"][0]["errorMessage"].as_str().unwrap_or("");
+    let m1 = v["failedInstances"][1]["errorMessage"].as_str().unwrap_or("");
+    assert_eq!(
+        v["failedInstances"][0]["errorCode"].as_str(),
+        Some("internal-service-error")
+    );
+    assert_eq!(
+        v["failedInstances"][1]["errorCode"].as_str(),
+        Some("internal-service-error")
+    );
+    assert!(
+        m0.contains("argument instance.serviceId is null or whitespace"),
+        "{m0:?}"
+    );
+    assert!(
+        m1.contains("argument instance.instanceId is null or whitespace"),
+        "{m1:?}"
+    );
+    assert_eq!(lookup_ids(&mut c, "req-svc"), vec!["ok".to_string()]);
+}
+
+#[test]
+fn empty_instance_list_is_a_logical_bad_request() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    for path in [REGISTER, HEARTBEAT, UNREGISTER] {
+        for body in [r#"{"instances":[]}"#, r#"{"instances":null}"#, "{}"] {
+            let (st, v) = c.post_json(path, body);
+            assert_eq!(st, 200, "{path} {body}: {}", dump(&v));
+            assert_eq!(v["responseStatus"]["status"].as_str(), Some("fail"));
+            assert_eq!(
+                v["responseStatus"]["errorCode"].as_str(),
+                Some("bad-request"),
+                "{path} {body}: {}",
+                dump(&v)
+            );
+            assert!(v["failedInstances"].is_null());
+        }
+    }
+}
+
+#[test]
+fn legacy_instances_register_heartbeat_and_unregister() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    let legacy = Inst::new("legacy-svc", "l-1").metadata(&[("java_registry", "x")]);
+    register(&mut c, &[legacy.clone()]);
+    let svc = lookup_one(&mut c, "legacy-svc");
+    assert_instance_eq(&svc["instances"][0], &legacy, "legacy instance in lookup");
+    let (st, v) = heartbeat(&mut c, &[legacy.clone()]);
+    assert_registry_ok(st, &v, "legacy heartbeat");
+    unregister(&mut c, &[legacy.clone()]);
+    assert!(lookup_ids(&mut c, "legacy-svc").is_empty());
+}
