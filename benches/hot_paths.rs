@@ -19,7 +19,9 @@ fn instance_json(service: &str, n: usize) -> String {
 }
 
 fn register_request(batch: usize) -> Vec<u8> {
-    let instances: Vec<String> = (0..batch).map(|n| instance_json("bench.service", n)).collect();
+    let instances: Vec<String> = (0..batch)
+        .map(|n| instance_json("bench.service", n))
+        .collect();
     let body = format!(r#"{{"instances":[{}]}}"#, instances.join(","));
     let mut req = format!(
         "POST /api/registry/register.json HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\nAccept: application/json\r\nUser-Agent: Apache-HttpClient/4.5\r\nContent-Length: {}\r\n\r\n",
@@ -39,7 +41,9 @@ fn parse_register(c: &mut Criterion) {
             let mut parser = RequestParser::new(Limits::default());
             let mut dechunked = Vec::new();
             b.iter(|| {
-                let Ok(Parsed::Complete { request, .. }) = parser.parse(black_box(&raw), &mut dechunked) else {
+                let Ok(Parsed::Complete { request, .. }) =
+                    parser.parse(black_box(&raw), &mut dechunked)
+                else {
                     panic!("bench request must parse");
                 };
                 let body = request.raw_body(&raw, &dechunked);
@@ -57,7 +61,13 @@ fn populated_shard(services: usize, per_service: usize) -> Shard {
         let service = format!("service-{s}");
         for i in 0..per_service {
             let json = instance_json(&service, i);
-            shard.register(&service, &format!("10.0.{}.{}:8080", i / 256, i % 256), false, json.into_bytes().into(), 0);
+            shard.register(
+                &service,
+                &format!("10.0.{}.{}:8080", i / 256, i % 256),
+                false,
+                json.into_bytes().into(),
+                0,
+            );
         }
     }
     shard
@@ -67,7 +77,12 @@ fn shard_heartbeat(c: &mut Criterion) {
     // 10,000 instances over 100 services, as in the end-to-end heartbeat scenario.
     let mut shard = populated_shard(100, 100);
     let keys: Vec<(String, String)> = (0..10_000)
-        .map(|n| (format!("service-{}", n % 100), format!("10.0.{}.{}:8080", (n / 100) / 256, (n / 100) % 256)))
+        .map(|n| {
+            (
+                format!("service-{}", n % 100),
+                format!("10.0.{}.{}:8080", (n / 100) / 256, (n / 100) % 256),
+            )
+        })
         .collect();
     let mut group = c.benchmark_group("shard");
     group.throughput(Throughput::Elements(1));
@@ -101,7 +116,9 @@ fn cached_lookup(c: &mut Criterion) {
     group.bench_function("cached_100_instances", |b| {
         b.iter(|| {
             out.clear();
-            let json = shard.instances_json(black_box("SERVICE-3")).expect("populated");
+            let json = shard
+                .instances_json(black_box("SERVICE-3"))
+                .expect("populated");
             write_service(&mut out, Some("SERVICE-3"), ServiceLists::Instances(&json));
             black_box(out.len())
         })

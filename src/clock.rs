@@ -96,7 +96,10 @@ mod tests {
         let c = Clock::new();
         let a = c.now_ms();
         let w = c.wall_ms(a);
-        let real = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
         assert!((real - w).abs() < 1000);
         assert!(c.now_ms() >= a);
     }

@@ -262,21 +262,50 @@ impl Config {
                 self.driver
             ));
         }
-        if !self.node_url.is_empty()
-            && !(self.node_url.starts_with("http://") || self.node_url.starts_with("https://"))
-        {
-            return Err(format!("node_url: {:?} must start with http:// or https://", self.node_url));
+        let url_ok = self.node_url.is_empty()
+            || self.node_url.starts_with("http://")
+            || self.node_url.starts_with("https://");
+        if !url_ok {
+            return Err(format!(
+                "node_url: {:?} must start with http:// or https://",
+                self.node_url
+            ));
         }
         let l = &self.lease;
         range("lease.ttl_ms", l.ttl_ms, 100, 7 * 24 * 3600 * 1000)?;
-        range("lease.legacy_ttl_ms", l.legacy_ttl_ms, 100, 7 * 24 * 3600 * 1000)?;
+        range(
+            "lease.legacy_ttl_ms",
+            l.legacy_ttl_ms,
+            100,
+            7 * 24 * 3600 * 1000,
+        )?;
         range("lease.wheel_tick_ms", l.wheel_tick_ms, 1, 1000)?;
-        range("lease.max_evictions_per_step", l.max_evictions_per_step as u64, 1, u32::MAX as u64)?;
+        range(
+            "lease.max_evictions_per_step",
+            l.max_evictions_per_step as u64,
+            1,
+            u32::MAX as u64,
+        )?;
         let s = &self.self_preservation;
         range("self_preservation.window_ms", s.window_ms, 1000, 300_000)?;
-        range("self_preservation.legacy_window_ms", s.legacy_window_ms, 1000, 300_000)?;
-        range("self_preservation.percentage_threshold", s.percentage_threshold, 1, 100)?;
-        range("self_preservation.max_count_threshold", s.max_count_threshold, 0, 1_000_000_000)?;
+        range(
+            "self_preservation.legacy_window_ms",
+            s.legacy_window_ms,
+            1000,
+            300_000,
+        )?;
+        range(
+            "self_preservation.percentage_threshold",
+            s.percentage_threshold,
+            1,
+            100,
+        )?;
+        range(
+            "self_preservation.max_count_threshold",
+            s.max_count_threshold,
+            0,
+            1_000_000_000,
+        )?;
         range(
             "self_preservation.max_count_reset_interval_ms",
             s.max_count_reset_interval_ms,
@@ -284,25 +313,83 @@ impl Config {
             24 * 3600 * 1000,
         )?;
         let m = &self.limits;
-        range("limits.max_connections", m.max_connections as u64, 1, 10_000_000)?;
-        range("limits.max_header_bytes", m.max_header_bytes as u64, 256, 1 << 20)?;
+        range(
+            "limits.max_connections",
+            m.max_connections as u64,
+            1,
+            10_000_000,
+        )?;
+        range(
+            "limits.max_header_bytes",
+            m.max_header_bytes as u64,
+            256,
+            1 << 20,
+        )?;
         range("limits.max_headers", m.max_headers as u64, 4, 1024)?;
-        range("limits.max_body_bytes", m.max_body_bytes as u64, 1024, 1 << 30)?;
-        range("limits.max_decoded_body_bytes", m.max_decoded_body_bytes as u64, 1024, 1 << 30)?;
-        range("limits.max_instances_per_request", m.max_instances_per_request as u64, 1, 1_000_000)?;
-        range("limits.max_services_per_request", m.max_services_per_request as u64, 1, 1_000_000)?;
-        range("limits.idle_timeout_ms", m.idle_timeout_ms, 100, 24 * 3600 * 1000)?;
-        range("limits.request_timeout_ms", m.request_timeout_ms, 100, 3600 * 1000)?;
-        range("limits.write_timeout_ms", m.write_timeout_ms, 100, 3600 * 1000)?;
-        range("limits.shard_queue_capacity", m.shard_queue_capacity as u64, 16, 1 << 24)?;
-        range("limits.shutdown_grace_ms", m.shutdown_grace_ms, 0, 3600 * 1000)?;
+        range(
+            "limits.max_body_bytes",
+            m.max_body_bytes as u64,
+            1024,
+            1 << 30,
+        )?;
+        range(
+            "limits.max_decoded_body_bytes",
+            m.max_decoded_body_bytes as u64,
+            1024,
+            1 << 30,
+        )?;
+        range(
+            "limits.max_instances_per_request",
+            m.max_instances_per_request as u64,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "limits.max_services_per_request",
+            m.max_services_per_request as u64,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "limits.idle_timeout_ms",
+            m.idle_timeout_ms,
+            100,
+            24 * 3600 * 1000,
+        )?;
+        range(
+            "limits.request_timeout_ms",
+            m.request_timeout_ms,
+            100,
+            3600 * 1000,
+        )?;
+        range(
+            "limits.write_timeout_ms",
+            m.write_timeout_ms,
+            100,
+            3600 * 1000,
+        )?;
+        range(
+            "limits.shard_queue_capacity",
+            m.shard_queue_capacity as u64,
+            16,
+            1 << 24,
+        )?;
+        range(
+            "limits.shutdown_grace_ms",
+            m.shutdown_grace_ms,
+            0,
+            3600 * 1000,
+        )?;
         Ok(())
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
-        self.listen
-            .parse()
-            .map_err(|_| format!("listen: {:?} is not an address like 127.0.0.1:8080", self.listen))
+        self.listen.parse().map_err(|_| {
+            format!(
+                "listen: {:?} is not an address like 127.0.0.1:8080",
+                self.listen
+            )
+        })
     }
 
     pub fn shard_count(&self) -> usize {
@@ -394,7 +481,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("artemis-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("a.toml");
-        std::fs::write(&path, "region_id = \"SHA\"\nzone_id = \"z1\"\n[lease]\nttl_ms = 5000\n").unwrap();
+        std::fs::write(
+            &path,
+            "region_id = \"SHA\"\nzone_id = \"z1\"\n[lease]\nttl_ms = 5000\n",
+        )
+        .unwrap();
         let c = Config::load(
             Some(&path),
             Overrides {
@@ -429,7 +520,10 @@ mod tests {
         c.validate().unwrap();
         assert_eq!(c.path_prefix, "/artemis-service");
         let bound: SocketAddr = "127.0.0.1:9000".parse().unwrap();
-        assert_eq!(c.advertised_url(bound), "http://127.0.0.1:9000/artemis-service/");
+        assert_eq!(
+            c.advertised_url(bound),
+            "http://127.0.0.1:9000/artemis-service/"
+        );
         c.node_url = "http://10.0.0.5:8080/x".into();
         assert_eq!(c.advertised_url(bound), "http://10.0.0.5:8080/x/");
     }

@@ -41,10 +41,12 @@ fn hash_lowercase(state: &ahash::RandomState, key: &str) -> u64 {
 }
 
 thread_local! {
-    static TABLE_STATE: ahash::RandomState =
-        ahash::RandomState::with_seeds(TABLE_SEEDS[0], TABLE_SEEDS[1], TABLE_SEEDS[2], TABLE_SEEDS[3]);
-    static ROUTE_STATE: ahash::RandomState =
-        ahash::RandomState::with_seeds(ROUTE_SEEDS[0], ROUTE_SEEDS[1], ROUTE_SEEDS[2], ROUTE_SEEDS[3]);
+    static TABLE_STATE: ahash::RandomState = const {
+        ahash::RandomState::with_seeds(TABLE_SEEDS[0], TABLE_SEEDS[1], TABLE_SEEDS[2], TABLE_SEEDS[3])
+    };
+    static ROUTE_STATE: ahash::RandomState = const {
+        ahash::RandomState::with_seeds(ROUTE_SEEDS[0], ROUTE_SEEDS[1], ROUTE_SEEDS[2], ROUTE_SEEDS[3])
+    };
 }
 
 /// Hash for the per-shard hash tables.
@@ -78,7 +80,9 @@ mod tests {
     #[test]
     fn hash_is_stable_across_threads() {
         let here = route_hash("service.x");
-        let there = std::thread::spawn(|| route_hash("SERVICE.X")).join().unwrap();
+        let there = std::thread::spawn(|| route_hash("SERVICE.X"))
+            .join()
+            .unwrap();
         assert_eq!(here, there);
     }
 

@@ -36,7 +36,9 @@ impl Router {
             let shard = self.shard_of(id);
             match split.groups.iter_mut().find(|(s, _)| *s == shard) {
                 Some((_, positions)) => positions.push(position as u32),
-                None => split.groups.push((shard, SmallVec::from_elem(position as u32, 1))),
+                None => split
+                    .groups
+                    .push((shard, SmallVec::from_elem(position as u32, 1))),
             }
         }
         split

@@ -148,7 +148,9 @@ impl SafeChecker {
             return;
         }
         self.safe = true;
-        if now_ms.saturating_sub(self.max_count_updated_ms) > self.config.max_count_reset_interval_ms {
+        if now_ms.saturating_sub(self.max_count_updated_ms)
+            > self.config.max_count_reset_interval_ms
+        {
             self.max_count = node_window_count;
             self.max_count_updated_ms = now_ms;
         }

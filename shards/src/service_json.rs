@@ -50,7 +50,11 @@ mod tests {
             r#"{"instances":null,"logicInstances":null,"metadata":null,"routeRules":null,"serviceId":null}"#
         );
         out.clear();
-        write_service(&mut out, Some("My\"Svc"), ServiceLists::Instances(b"[{\"a\":1}]"));
+        write_service(
+            &mut out,
+            Some("My\"Svc"),
+            ServiceLists::Instances(b"[{\"a\":1}]"),
+        );
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"instances":[{"a":1}],"logicInstances":[],"metadata":null,"routeRules":[],"serviceId":"My\"Svc"}"#

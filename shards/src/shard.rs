@@ -116,7 +116,10 @@ impl Shard {
         legacy_counters: Arc<RenewalCounters>,
         now_ms: u64,
     ) -> Self {
-        assert!(config.ttl_ms > 0 && config.legacy_ttl_ms > 0, "lease TTLs must be positive");
+        assert!(
+            config.ttl_ms > 0 && config.legacy_ttl_ms > 0,
+            "lease TTLs must be positive"
+        );
         Shard {
             id,
             wheel: TimingWheel::new(config.wheel_tick_ms, config.wheel_slots, now_ms),
@@ -183,9 +186,11 @@ impl Shard {
         now_ms: u64,
     ) -> Registered {
         let (index, generation, outcome) =
-            self.registry.upsert(service_id, instance_id, legacy, json, now_ms);
+            self.registry
+                .upsert(service_id, instance_id, legacy, json, now_ms);
         let deadline = now_ms + self.registry.ttl(legacy);
-        self.wheel.schedule(deadline + 1, WheelEntry { index, generation });
+        self.wheel
+            .schedule(deadline + 1, WheelEntry { index, generation });
         outcome
     }
 
@@ -248,7 +253,8 @@ impl Shard {
 
     fn check_self_preservation(&mut self, now_ms: u64) {
         let r = &mut self.registry;
-        self.counters.publish(self.id, r.safe.local_window_count(now_ms));
+        self.counters
+            .publish(self.id, r.safe.local_window_count(now_ms));
         self.legacy_counters
             .publish(self.id, r.legacy_safe.local_window_count(now_ms));
         r.safe.check(self.counters.total(), now_ms);
@@ -382,9 +388,10 @@ impl Registry {
             }
         };
         let slab = &self.service_slab;
-        self.services.insert_unique(table_hash(service_id), slot, |&s| {
-            table_hash(&slab[s as usize].as_ref().expect("live service").id)
-        });
+        self.services
+            .insert_unique(table_hash(service_id), slot, |&s| {
+                table_hash(&slab[s as usize].as_ref().expect("live service").id)
+            });
         slot
     }
 
@@ -448,7 +455,13 @@ impl Registry {
         service
             .instances
             .insert_unique(table_hash(instance_id), index, |&i| {
-                table_hash(&leases[i as usize].record.as_ref().expect("live").instance_id)
+                table_hash(
+                    &leases[i as usize]
+                        .record
+                        .as_ref()
+                        .expect("live")
+                        .instance_id,
+                )
             });
         let lease = &mut leases[index as usize];
         lease.record.as_mut().expect("just stored").position = position;
@@ -549,7 +562,12 @@ impl Registry {
         let size: usize = service
             .members
             .iter()
-            .map(|&i| leases[i as usize].record.as_ref().map_or(0, |r| r.json.len() + 1))
+            .map(|&i| {
+                leases[i as usize]
+                    .record
+                    .as_ref()
+                    .map_or(0, |r| r.json.len() + 1)
+            })
             .sum();
         let mut out = Vec::with_capacity(size + 2);
         out.push(b'[');

@@ -35,7 +35,10 @@ pub enum Due {
 impl TimingWheel {
     pub fn new(tick_ms: u64, slot_count: usize, now_ms: u64) -> Self {
         assert!(tick_ms > 0, "tick must be positive");
-        assert!(slot_count.is_power_of_two(), "slot count must be a power of two");
+        assert!(
+            slot_count.is_power_of_two(),
+            "slot count must be a power of two"
+        );
         TimingWheel {
             tick_ms,
             slots: (0..slot_count).map(|_| Vec::new()).collect(),
@@ -112,7 +115,10 @@ mod tests {
     use super::*;
 
     fn entry(i: u32) -> WheelEntry {
-        WheelEntry { index: i, generation: 0 }
+        WheelEntry {
+            index: i,
+            generation: 0,
+        }
     }
 
     fn drain(w: &mut TimingWheel, now: u64) -> Vec<u32> {

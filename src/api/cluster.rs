@@ -45,7 +45,10 @@ pub fn up_nodes(core: &Core, role: Role, input: &Input<'_>, out: &mut Vec<u8>) -
         && zone.as_deref() == Some(config.zone_id.as_str());
     if !(allow_other_zone || same_zone) {
         out.extend_from_slice(b"{\"nodes\":null,\"responseStatus\":");
-        write_response_status(out, &fail(error_codes::DATA_NOT_FOUND, "No available service nodes."));
+        write_response_status(
+            out,
+            &fail(error_codes::DATA_NOT_FOUND, "No available service nodes."),
+        );
         out.push(b'}');
         return 200;
     }

@@ -16,7 +16,11 @@ use crate::server::core::{Call, Core};
 use crate::server::ops::{ShardOp, ShardReply};
 
 /// May this node answer discovery for a client of that region and zone (Java's checks)?
-fn region_zone_allowed(core: &Core, region: Option<&str>, zone: Option<&str>) -> Result<(), String> {
+fn region_zone_allowed(
+    core: &Core,
+    region: Option<&str>,
+    zone: Option<&str>,
+) -> Result<(), String> {
     let config = &core.node.config;
     if !same_id(region, &config.region_id) {
         return Err(format!(
@@ -70,7 +74,10 @@ pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     };
     let Some(configs) = request.as_ref().and_then(|r| r.discovery_configs.as_ref()) else {
         out.extend_from_slice(b"{\"responseStatus\":");
-        write_response_status(out, &fail(error_codes::BAD_REQUEST, "request.discoveryConfigs is null"));
+        write_response_status(
+            out,
+            &fail(error_codes::BAD_REQUEST, "request.discoveryConfigs is null"),
+        );
         out.extend_from_slice(b",\"services\":null}");
         return 200;
     };
@@ -79,7 +86,12 @@ pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     if configs.len() > limit {
         return too_many(out, "request.discoveryConfigs", configs.len(), limit);
     }
-    let allowed = region_zone_allowed(core, request.region_id.as_deref(), request.zone_id.as_deref()).is_ok();
+    let allowed = region_zone_allowed(
+        core,
+        request.region_id.as_deref(),
+        request.zone_id.as_deref(),
+    )
+    .is_ok();
     let ids: Vec<Option<&str>> = configs
         .iter()
         .map(|c| c.as_ref().and_then(|c| c.service_id.as_deref()))
@@ -139,7 +151,14 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     };
     let service_id: Option<Cow<str>> = service_id.filter(|s| !s.trim().is_empty());
     let Some(service_id) = service_id else {
-        write_service_response(out, &fail(error_codes::BAD_REQUEST, "Request is null or request.discoveryConfig is null."), None);
+        write_service_response(
+            out,
+            &fail(
+                error_codes::BAD_REQUEST,
+                "Request is null or request.discoveryConfig is null.",
+            ),
+            None,
+        );
         return 200;
     };
     if let Err(message) = region_zone_allowed(core, region.as_deref(), zone.as_deref()) {
@@ -147,7 +166,9 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
         return 200;
     }
     let shard = core.node.router.shard_of(&service_id);
-    let reply = core.call(shard, ShardOp::Lookup(vec![service_id.as_ref().into()])).await;
+    let reply = core
+        .call(shard, ShardOp::Lookup(vec![service_id.as_ref().into()]))
+        .await;
     let json = match reply {
         ShardReply::Lookup(mut results) => results.pop().flatten(),
         _ => None,
@@ -161,7 +182,11 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     200
 }
 
-fn write_service_response(out: &mut Vec<u8>, status: &ResponseStatus, service: Option<(&str, ServiceLists)>) {
+fn write_service_response(
+    out: &mut Vec<u8>,
+    status: &ResponseStatus,
+    service: Option<(&str, ServiceLists)>,
+) {
     out.extend_from_slice(b"{\"responseStatus\":");
     write_response_status(out, status);
     out.extend_from_slice(b",\"service\":");

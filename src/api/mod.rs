@@ -1,8 +1,9 @@
 //! The HTTP API: routing a parsed request to its endpoint and writing the response.
 //!
-//! Every logical outcome is HTTP 200 with a `responseStatus` (the Java client treats any status
-//! >= 400 as a dead node). Protocol faults (unparsable HTTP or JSON, unknown path, wrong method,
-//! too large) get 400/404/405/408/413/415/431 with a JSON `responseStatus` saying what was wrong.
+//! Every logical outcome is HTTP 200 with a `responseStatus` (the Java client treats any status of
+//! 400 or more as a dead node). Protocol faults (unparsable HTTP or JSON, unknown path, wrong
+//! method, too large) get 400/404/405/408/413/415/431 with a JSON `responseStatus` saying what was
+//! wrong.
 
 pub mod cluster;
 pub mod discovery;
@@ -38,8 +39,14 @@ const ROUTES: &[(&str, Endpoint)] = &[
     ("/api/discovery/lookup.json", Endpoint::Lookup),
     ("/api/discovery/service.json", Endpoint::Service),
     ("/api/discovery/services.json", Endpoint::Services),
-    ("/api/cluster/up-registry-nodes.json", Endpoint::UpRegistryNodes),
-    ("/api/cluster/up-discovery-nodes.json", Endpoint::UpDiscoveryNodes),
+    (
+        "/api/cluster/up-registry-nodes.json",
+        Endpoint::UpRegistryNodes,
+    ),
+    (
+        "/api/cluster/up-discovery-nodes.json",
+        Endpoint::UpDiscoveryNodes,
+    ),
     ("/api/status/node.json", Endpoint::NodeStatus),
     ("/api/status/leases.json", Endpoint::Leases),
     ("/api/status/legacy-leases.json", Endpoint::LegacyLeases),
@@ -138,11 +145,24 @@ pub async fn handle(
     if !endpoint.allows(request.method) {
         let message = format!("method not allowed; use {}", endpoint.allow_header());
         write_error_body(body_out, &message);
-        respond(core, out, 405, keep_alive, &[("Allow", endpoint.allow_header())], body_out);
+        respond(
+            core,
+            out,
+            405,
+            keep_alive,
+            &[("Allow", endpoint.allow_header())],
+            body_out,
+        );
         return keep_alive;
     }
     let limits = &core.node.http_limits;
-    let body = match decode_body(request, read_buf, &scratch.dechunked, &mut scratch.inflated, limits) {
+    let body = match decode_body(
+        request,
+        read_buf,
+        &scratch.dechunked,
+        &mut scratch.inflated,
+        limits,
+    ) {
         Ok(body) => body,
         Err(error) => {
             write_error_body(body_out, error.message());
@@ -187,7 +207,14 @@ async fn dispatch(core: &Core, endpoint: Endpoint, input: &Input<'_>, out: &mut 
     }
 }
 
-fn respond(core: &Core, out: &mut Vec<u8>, status: u16, keep_alive: bool, extra: &[(&str, &str)], body: &[u8]) {
+fn respond(
+    core: &Core,
+    out: &mut Vec<u8>,
+    status: u16,
+    keep_alive: bool,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) {
     let mut headers: smallvec::SmallVec<[(&str, &str); 4]> = smallvec::SmallVec::new();
     if core.node.config.http.cors {
         headers.extend_from_slice(CORS);
@@ -212,8 +239,14 @@ fn preflight(request: &Request<'_>, out: &mut Vec<u8>, keep_alive: bool) {
     };
     let mut headers: smallvec::SmallVec<[(&str, &str); 8]> = smallvec::SmallVec::new();
     headers.extend_from_slice(CORS);
-    headers.push(("Access-Control-Allow-Methods", echo("Access-Control-Request-Method")));
-    headers.push(("Access-Control-Allow-Headers", echo("Access-Control-Request-Headers")));
+    headers.push((
+        "Access-Control-Allow-Methods",
+        echo("Access-Control-Request-Method"),
+    ));
+    headers.push((
+        "Access-Control-Allow-Headers",
+        echo("Access-Control-Request-Headers"),
+    ));
     headers.push(("Access-Control-Max-Age", "3600"));
     let head = ResponseHead {
         status: 200,
@@ -275,14 +308,32 @@ mod tests {
 
     #[test]
     fn routes_with_and_without_prefix_and_trailing_slash() {
-        assert_eq!(route("/api/registry/register.json", ""), Some(Endpoint::Register));
-        assert_eq!(route("/api/registry/register.json/", ""), Some(Endpoint::Register));
         assert_eq!(
-            route("/artemis-service/api/discovery/lookup.json", "/artemis-service"),
+            route("/api/registry/register.json", ""),
+            Some(Endpoint::Register)
+        );
+        assert_eq!(
+            route("/api/registry/register.json/", ""),
+            Some(Endpoint::Register)
+        );
+        assert_eq!(
+            route(
+                "/artemis-service/api/discovery/lookup.json",
+                "/artemis-service"
+            ),
             Some(Endpoint::Lookup)
         );
-        assert_eq!(route("/api/discovery/lookup.json", "/artemis-service"), Some(Endpoint::Lookup));
-        assert_eq!(route("/artemis-serviceX/api/discovery/lookup.json", "/artemis-service"), None);
+        assert_eq!(
+            route("/api/discovery/lookup.json", "/artemis-service"),
+            Some(Endpoint::Lookup)
+        );
+        assert_eq!(
+            route(
+                "/artemis-serviceX/api/discovery/lookup.json",
+                "/artemis-service"
+            ),
+            None
+        );
         assert_eq!(route("/api/registry/register", ""), None);
         assert_eq!(route("/", ""), None);
         assert_eq!(route("/health", ""), Some(Endpoint::Health));

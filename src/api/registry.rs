@@ -52,7 +52,11 @@ pub async fn execute(
     let instances = match request.instances {
         Some(list) if !list.is_empty() => list,
         _ => {
-            write_instances_fail(out, error_codes::BAD_REQUEST, "request.instances is null or empty.");
+            write_instances_fail(
+                out,
+                error_codes::BAD_REQUEST,
+                "request.instances is null or empty.",
+            );
             return 200;
         }
     };
@@ -63,17 +67,22 @@ pub async fn execute(
 
     let mut verdicts: SmallVec<[Verdict; 8]> =
         instances.iter().map(|i| check(core, i.as_ref())).collect();
-    let split = core.node.router.split(instances.iter().zip(&verdicts).map(|(i, v)| match v {
-        Verdict::Ok => i.as_ref().and_then(|i| i.service_id.as_deref()),
-        _ => None,
-    }));
+    let split = core
+        .node
+        .router
+        .split(instances.iter().zip(&verdicts).map(|(i, v)| match v {
+            Verdict::Ok => i.as_ref().and_then(|i| i.service_id.as_deref()),
+            _ => None,
+        }));
 
     // Remote shards first so they work while the local one runs.
     let mut groups: SmallVec<[_; 4]> = split.groups.into_iter().collect();
     groups.sort_by_key(|(shard, _)| *shard == core.id);
     let mut calls: SmallVec<[(SmallVec<[u32; 8]>, Call); 4]> = SmallVec::new();
     for (shard, positions) in groups {
-        let batch = positions.iter().filter_map(|&p| instances[p as usize].as_ref());
+        let batch = positions
+            .iter()
+            .filter_map(|&p| instances[p as usize].as_ref());
         let shard_op = match op {
             RegistryOp::Register => ShardOp::Register(batch.map(register_item).collect()),
             RegistryOp::Heartbeat => ShardOp::Heartbeat(pack_keys(batch)),
@@ -128,7 +137,9 @@ fn check(core: &Core, instance: Option<&Instance>) -> Verdict {
         );
         return Verdict::Failed(error_codes::NO_PERMISSION, reason.into());
     }
-    if !config.registry.allow_from_other_zone && !same_id(instance.zone_id.as_deref(), &config.zone_id) {
+    if !config.registry.allow_from_other_zone
+        && !same_id(instance.zone_id.as_deref(), &config.zone_id)
+    {
         let reason = format!(
             "zoneId is not the same as the registry node. zoneId: {}, registry node.zoneId: {}",
             instance.zone_id.as_deref().unwrap_or("null"),
@@ -158,7 +169,11 @@ fn register_item(instance: &Instance) -> RegisterItem {
 
 fn pack_keys<'a, 'i: 'a>(batch: impl Iterator<Item = &'a Instance<'i>> + Clone) -> PackedKeys {
     let (count, bytes) = batch.clone().fold((0, 0), |(n, b), i| {
-        (n + 1, b + i.service_id.as_deref().map_or(0, str::len) + i.instance_id.as_deref().map_or(0, str::len))
+        (
+            n + 1,
+            b + i.service_id.as_deref().map_or(0, str::len)
+                + i.instance_id.as_deref().map_or(0, str::len),
+        )
     });
     let mut keys = PackedKeys::with_capacity(count, bytes);
     for i in batch {

@@ -109,8 +109,15 @@ pub async fn leases(core: &Core, legacy: bool, input: &Input<'_>, out: &mut Vec<
 
 /// One shard's part of a leases answer: `"serviceId":[LeaseStatus,...]` entries. Runs on the
 /// shard's core (status pages are rare; this is not a hot path).
-pub fn leases_part(shard: &Shard, legacy: bool, filter: Option<Vec<Box<str>>>, clock: &Clock) -> LeasesPart {
-    let filter_refs: Option<Vec<&str>> = filter.as_ref().map(|f| f.iter().map(|s| s.as_ref()).collect());
+pub fn leases_part(
+    shard: &Shard,
+    legacy: bool,
+    filter: Option<Vec<Box<str>>>,
+    clock: &Clock,
+) -> LeasesPart {
+    let filter_refs: Option<Vec<&str>> = filter
+        .as_ref()
+        .map(|f| f.iter().map(|s| s.as_ref()).collect());
     let mut json = Vec::new();
     let mut current: Option<String> = None;
     let mut key = String::new();

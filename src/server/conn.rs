@@ -49,7 +49,8 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
             let available = &buf[consumed_total..];
             match parser.parse(available, &mut scratch.dechunked) {
                 Ok(Parsed::Complete { request, consumed }) => {
-                    let keep_alive = api::handle(core, &request, available, &mut scratch, &mut out).await;
+                    let keep_alive =
+                        api::handle(core, &request, available, &mut scratch, &mut out).await;
                     consumed_total += consumed;
                     min_total = 0;
                     request_started = None;
@@ -116,7 +117,7 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
             ReadOutcome::Data => {}
             ReadOutcome::Closed | ReadOutcome::Shutdown => return,
             ReadOutcome::TimedOut => {
-                if !buf.is_empty() {
+                if !idle {
                     tracing::debug!(%peer, "request timed out; closing");
                     api::write_timeout(core, &mut out);
                     let _ = write_all(core, &mut stream, &mut out).await;

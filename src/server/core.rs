@@ -127,7 +127,9 @@ impl Core {
                     did += 1;
                 }
                 while did < BATCH {
-                    let Some(request) = inbox.try_request() else { break };
+                    let Some(request) = inbox.try_request() else {
+                        break;
+                    };
                     let reply = execute(&mut self.shard.borrow_mut(), request.op, &self.node.clock);
                     self.node.outboxes[request.from].reply(Reply {
                         token: request.token,
@@ -213,14 +215,20 @@ impl Core {
         }
         let left = self.live_connections.get();
         if left > 0 {
-            tracing::warn!(core = self.id, connections = left, "grace period over; closing");
+            tracing::warn!(
+                core = self.id,
+                connections = left,
+                "grace period over; closing"
+            );
         }
     }
 }
 
-
 pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
-    let opts = ListenerOpts::new().reuse_port(true).reuse_addr(true).backlog(4096);
+    let opts = ListenerOpts::new()
+        .reuse_port(true)
+        .reuse_addr(true)
+        .backlog(4096);
     TcpListener::bind_with_config(addr, &opts)
 }
 

@@ -33,7 +33,10 @@ impl LogLimiter {
             self.used.set(0);
             let suppressed = self.suppressed.replace(0);
             if suppressed > 0 {
-                tracing::warn!(suppressed, "similar log lines suppressed in the last second");
+                tracing::warn!(
+                    suppressed,
+                    "similar log lines suppressed in the last second"
+                );
             }
         }
         if self.used.get() < self.per_second {

@@ -54,12 +54,22 @@ pub fn run(config: Config) -> Result<(), String> {
             .spawn(move || core_thread(id, addr, driver, inbox, node_slot, bound_tx))
             .map_err(|e| format!("cannot start core thread: {e}"))
     };
-    threads.push(spawn_core(0, addr, inboxes.next().expect("one inbox per shard"), bound_tx.clone())?);
+    threads.push(spawn_core(
+        0,
+        addr,
+        inboxes.next().expect("one inbox per shard"),
+        bound_tx.clone(),
+    )?);
     let bound = bound_rx
         .recv()
         .map_err(|_| "core 0 exited during start-up".to_string())??;
     for id in 1..shards {
-        threads.push(spawn_core(id, bound, inboxes.next().expect("one inbox per shard"), bound_tx.clone())?);
+        threads.push(spawn_core(
+            id,
+            bound,
+            inboxes.next().expect("one inbox per shard"),
+            bound_tx.clone(),
+        )?);
         bound_rx
             .recv()
             .map_err(|_| format!("core {id} exited during start-up"))??;
@@ -104,7 +114,9 @@ pub fn run(config: Config) -> Result<(), String> {
         }
     }
     if failed {
-        return Err(outcome.err().unwrap_or_else(|| "a core thread panicked".into()));
+        return Err(outcome
+            .err()
+            .unwrap_or_else(|| "a core thread panicked".into()));
     }
     tracing::info!("artemis stopped");
     Ok(())

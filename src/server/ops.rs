@@ -107,7 +107,13 @@ pub fn execute(shard: &mut Shard, op: ShardOp, clock: &Clock) -> ShardReply {
     match op {
         ShardOp::Register(items) => {
             for item in items {
-                shard.register(&item.service_id, &item.instance_id, item.legacy, item.json, now);
+                shard.register(
+                    &item.service_id,
+                    &item.instance_id,
+                    item.legacy,
+                    item.json,
+                    now,
+                );
             }
             ShardReply::Done
         }
@@ -126,9 +132,9 @@ pub fn execute(shard: &mut Shard, op: ShardOp, clock: &Clock) -> ShardReply {
             ShardReply::Lookup(ids.iter().map(|id| shard.instances_json(id)).collect())
         }
         ShardOp::Services => ShardReply::Services(shard.services_json(), shard.version()),
-        ShardOp::Leases { legacy, filter } => {
-            ShardReply::Leases(crate::api::status::leases_part(shard, legacy, filter, clock))
-        }
+        ShardOp::Leases { legacy, filter } => ShardReply::Leases(crate::api::status::leases_part(
+            shard, legacy, filter, clock,
+        )),
         ShardOp::Counts => ShardReply::Counts(Counts {
             instances: shard.instance_count(),
             services: shard.service_count(),

@@ -18,7 +18,12 @@ impl LocalSignal {
         if self.fired.replace(true) {
             return;
         }
-        let wakers: Vec<Waker> = self.waiters.borrow_mut().iter_mut().filter_map(Option::take).collect();
+        let wakers: Vec<Waker> = self
+            .waiters
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
         for w in wakers {
             w.wake();
         }
@@ -107,7 +112,11 @@ mod tests {
             let mut w = Box::pin(s.wait());
             assert!(w.as_mut().poll(&mut cx).is_pending());
         }
-        assert_eq!(s.waiters.borrow().len(), 1, "one slot reused by every waiter");
+        assert_eq!(
+            s.waiters.borrow().len(),
+            1,
+            "one slot reused by every waiter"
+        );
         let mut w = Box::pin(s.wait());
         assert!(w.as_mut().poll(&mut cx).is_pending());
         s.fire();

@@ -1,6 +1,7 @@
-//! Feeds arbitrary bytes to `RequestParser::parse`, whole and split at `data[0]`, and checks the properties the
-//! server relies on: no panic, `consumed <= buf.len()`, and a prefix is either partial or parses exactly like
-//! the whole buffer. Run with `cargo +nightly fuzz run http_request` from `protocol/`.
+//! Feeds arbitrary bytes to `RequestParser::parse`, whole and split at `data[0]`, and checks the
+//! properties the server relies on: no panic, `consumed <= buf.len()`, and a prefix is either
+//! partial or parses exactly like the whole buffer. Run with `cargo +nightly fuzz run http_request`
+//! from `protocol/`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,7 +11,13 @@ use protocol::http::{decode_body, HttpError, Limits, Parsed, RequestParser};
 #[derive(Debug, PartialEq)]
 enum Outcome {
     Partial(usize),
-    Complete { consumed: usize, path: String, query: String, headers: Vec<(String, Vec<u8>)>, body: Vec<u8> },
+    Complete {
+        consumed: usize,
+        path: String,
+        query: String,
+        headers: Vec<(String, Vec<u8>)>,
+        body: Vec<u8>,
+    },
     Error(HttpError),
 }
 
@@ -31,7 +38,10 @@ fn parse(parser: &mut RequestParser, buf: &[u8], limits: &Limits) -> Outcome {
                 consumed,
                 path: request.path.to_owned(),
                 query: request.query.to_owned(),
-                headers: request.headers().map(|(n, v)| (n.to_owned(), v.to_vec())).collect(),
+                headers: request
+                    .headers()
+                    .map(|(n, v)| (n.to_owned(), v.to_vec()))
+                    .collect(),
                 body: request.raw_body(buf, &dechunked).to_vec(),
             }
         }
@@ -39,7 +49,12 @@ fn parse(parser: &mut RequestParser, buf: &[u8], limits: &Limits) -> Outcome {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits { max_header_bytes: 4096, max_headers: 16, max_body_bytes: 1 << 16, max_decoded_body_bytes: 1 << 16 };
+    let limits = Limits {
+        max_header_bytes: 4096,
+        max_headers: 16,
+        max_body_bytes: 1 << 16,
+        max_decoded_body_bytes: 1 << 16,
+    };
     let mut parser = RequestParser::new(limits);
     let whole = parse(&mut parser, data, &limits);
 
@@ -47,7 +62,10 @@ fuzz_target!(|data: &[u8]| {
     match parse(&mut parser, &data[..split], &limits) {
         Outcome::Partial(min_total) => {
             if let Outcome::Complete { consumed, .. } = whole {
-                assert!(min_total <= consumed, "hint {min_total} overshoots {consumed}");
+                assert!(
+                    min_total <= consumed,
+                    "hint {min_total} overshoots {consumed}"
+                );
             }
         }
         prefix => assert_eq!(prefix, whole, "prefix of {split} bytes disagrees"),

@@ -1,17 +1,22 @@
-//! Chunked transfer coding (RFC 9112 §7.1). Framing is strict (CRLF only, no stray bytes) because a lenient
-//! chunk parser behind a strict proxy, or vice versa, is the classic request-smuggling setup.
+//! Chunked transfer coding (RFC 9112 §7.1). Framing is strict (CRLF only, no stray bytes) because a
+//! lenient chunk parser behind a strict proxy, or vice versa, is the classic request-smuggling
+//! setup.
 
 use super::fields::{crlf, is_ows, is_value_byte, parse_bounded, parse_section, skip_while, Step};
 use super::{HttpError, Limits};
 
-/// Data chunks per body. Every `parse` call re-scans the chunk headers from the start, so this bounds that work
-/// (and the framing overhead) for a body sent in tiny chunks; real clients send KiB-sized chunks.
+/// Data chunks per body. Every `parse` call re-scans the chunk headers from the start, so this
+/// bounds that work (and the framing overhead) for a body sent in tiny chunks; real clients send
+/// KiB-sized chunks.
 pub const MAX_CHUNKS: usize = 1 << 16;
-/// Bytes after the chunk sizes (whitespace and `;extensions`), summed over a body. hyper uses the same bound.
+/// Bytes after the chunk sizes (whitespace and `;extensions`), summed over a body. hyper uses the
+/// same bound.
 pub const MAX_CHUNK_EXT_BYTES: usize = 16 * 1024;
-/// A u64 chunk size has at most 16 hex digits; more, even leading zeros, is refused as httparse does.
+/// A u64 chunk size has at most 16 hex digits; more, even leading zeros, is refused as httparse
+/// does.
 const MAX_SIZE_DIGITS: usize = 16;
-/// The shortest possible rest of a body after a chunk's data: "\r\n" is counted separately, then "0\r\n\r\n".
+/// The shortest possible rest of a body after a chunk's data: "\r\n" is counted separately, then
+/// "0\r\n\r\n".
 const LAST_CHUNK_MIN_LEN: usize = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +30,9 @@ pub(crate) struct Chunked {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scan {
     /// `min_total` counts from the start of the body; 0 if unknown.
-    Partial { min_total: usize },
+    Partial {
+        min_total: usize,
+    },
     Complete(Chunked),
 }
 
@@ -59,7 +66,10 @@ pub(crate) fn scan(
         if chunks > MAX_CHUNKS {
             return Err(HttpError::BadRequest("too many chunks"));
         }
-        let data_end = line.next.checked_add(line.size).ok_or(HttpError::BodyTooLarge)?;
+        let data_end = line
+            .next
+            .checked_add(line.size)
+            .ok_or(HttpError::BodyTooLarge)?;
         let after = data_end.saturating_add(2);
         match body.get(data_end..after) {
             None => {
@@ -77,9 +87,9 @@ pub(crate) fn scan(
     }
 }
 
-/// `chunk-size [ BWS ";" chunk-ext ] CRLF`. `budget` is how many more data bytes the body may carry and
-/// `ext_budget` how many more extension bytes; both are enforced before the line is complete, so a peer can't
-/// make us wait on (or buffer) a chunk we will refuse anyway.
+/// `chunk-size [ BWS ";" chunk-ext ] CRLF`. `budget` is how many more data bytes the body may carry
+/// and `ext_budget` how many more extension bytes; both are enforced before the line is complete,
+/// so a peer can't make us wait on (or buffer) a chunk we will refuse anyway.
 fn size_line(buf: &[u8], pos: usize, budget: usize, ext_budget: usize) -> Step<SizeLine> {
     const INVALID: HttpError = HttpError::BadRequest("invalid chunk size");
     let digits_end = skip_while(buf, pos, |b| b.is_ascii_hexdigit());
@@ -101,11 +111,16 @@ fn size_line(buf: &[u8], pos: usize, budget: usize, ext_budget: usize) -> Step<S
         return Err(INVALID);
     }
     let next = crlf(buf, ext_end, "invalid chunk size line")?;
-    Ok(next.map(|next| SizeLine { size, ext_len: ext.len(), next }))
+    Ok(next.map(|next| SizeLine {
+        size,
+        ext_len: ext.len(),
+        next,
+    }))
 }
 
-/// The value of `digits`, refused as soon as a digit makes it invalid or larger than `budget`. Checking digit by
-/// digit, in arrival order, makes a prefix of the line fail exactly like the whole line.
+/// The value of `digits`, refused as soon as a digit makes it invalid or larger than `budget`.
+/// Checking digit by digit, in arrival order, makes a prefix of the line fail exactly like the
+/// whole line.
 fn chunk_size(digits: &[u8], budget: usize) -> Result<usize, HttpError> {
     let mut size: usize = 0;
     for (count, &b) in digits.iter().enumerate() {
@@ -122,8 +137,8 @@ fn chunk_size(digits: &[u8], budget: usize) -> Result<usize, HttpError> {
     Ok(size)
 }
 
-/// The trailer section after the last chunk. Fields are accepted and ignored; the section is bounded by
-/// `max_header_bytes` like the header section.
+/// The trailer section after the last chunk. Fields are accepted and ignored; the section is
+/// bounded by `max_header_bytes` like the header section.
 fn trailers(body: &[u8], pos: usize, data_len: usize, limits: &Limits) -> Result<Scan, HttpError> {
     let rest = body.get(pos..).unwrap_or_default();
     let end = parse_bounded(rest, limits.max_header_bytes, |window| {
@@ -131,7 +146,10 @@ fn trailers(body: &[u8], pos: usize, data_len: usize, limits: &Limits) -> Result
     })?;
     Ok(match end {
         None => Scan::Partial { min_total: 0 },
-        Some(len) => Scan::Complete(Chunked { wire_len: pos + len, data_len }),
+        Some(len) => Scan::Complete(Chunked {
+            wire_len: pos + len,
+            data_len,
+        }),
     })
 }
 
@@ -140,7 +158,10 @@ mod tests {
     use super::*;
 
     fn limits(max_body_bytes: usize) -> Limits {
-        Limits { max_body_bytes, ..Limits::default() }
+        Limits {
+            max_body_bytes,
+            ..Limits::default()
+        }
     }
 
     fn dechunk(body: &[u8], limits: &Limits) -> Result<(Scan, Vec<u8>), HttpError> {
@@ -158,33 +179,56 @@ mod tests {
         let l = Limits::default();
         assert_eq!(dechunk(b"0\r\n\r\n", &l), Ok((complete(5, 0), vec![])));
         let body = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-        assert_eq!(dechunk(body, &l), Ok((complete(body.len(), 11), b"hello world".to_vec())));
+        assert_eq!(
+            dechunk(body, &l),
+            Ok((complete(body.len(), 11), b"hello world".to_vec()))
+        );
         let upper = b"A\r\n0123456789\r\n0\r\n\r\n";
-        assert_eq!(dechunk(upper, &l), Ok((complete(upper.len(), 10), b"0123456789".to_vec())));
+        assert_eq!(
+            dechunk(upper, &l),
+            Ok((complete(upper.len(), 10), b"0123456789".to_vec()))
+        );
         let zeros = b"0005\r\nhello\r\n000\r\n\r\n";
-        assert_eq!(dechunk(zeros, &l), Ok((complete(zeros.len(), 5), b"hello".to_vec())));
+        assert_eq!(
+            dechunk(zeros, &l),
+            Ok((complete(zeros.len(), 5), b"hello".to_vec()))
+        );
     }
 
     #[test]
     fn extensions_and_trailers_are_ignored() {
         let l = Limits::default();
-        let body = b"5;name=value;flag\r\nhello\r\n5 ; x=\"q;\"\r\nworld\r\n0;last\r\nT: 1\r\nU: 2\r\n\r\n";
-        assert_eq!(dechunk(body, &l), Ok((complete(body.len(), 10), b"helloworld".to_vec())));
+        let body = b"5;name=value;flag\r\nhello\r\n5 ; x=\"q;\"\r\nworld\r\n\
+                     0;last\r\nT: 1\r\nU: 2\r\n\r\n";
+        assert_eq!(
+            dechunk(body, &l),
+            Ok((complete(body.len(), 10), b"helloworld".to_vec()))
+        );
         let spaced = b"5 \t\r\nhello\r\n0\r\n\r\n";
-        assert_eq!(dechunk(spaced, &l), Ok((complete(spaced.len(), 5), b"hello".to_vec())));
+        assert_eq!(
+            dechunk(spaced, &l),
+            Ok((complete(spaced.len(), 5), b"hello".to_vec()))
+        );
     }
 
     #[test]
     fn bytes_after_the_body_are_not_consumed() {
         let body = b"1\r\na\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n";
-        assert_eq!(dechunk(body, &Limits::default()), Ok((complete(11, 1), b"a".to_vec())));
+        assert_eq!(
+            dechunk(body, &Limits::default()),
+            Ok((complete(11, 1), b"a".to_vec()))
+        );
     }
 
     #[test]
     fn malformed_framing_is_rejected() {
         let l = Limits::default();
         let bad = |body: &[u8], message: &'static str| {
-            assert_eq!(scan(body, &l, None), Err(HttpError::BadRequest(message)), "{body:?}");
+            assert_eq!(
+                scan(body, &l, None),
+                Err(HttpError::BadRequest(message)),
+                "{body:?}"
+            );
         };
         bad(b"\r\n", "invalid chunk size");
         bad(b";ext\r\n", "invalid chunk size");
@@ -208,11 +252,22 @@ mod tests {
 
     #[test]
     fn chunk_sizes_are_limited_before_the_data_arrives() {
-        assert_eq!(scan(b"10\r\n", &limits(16), None), Ok(Scan::Partial { min_total: 4 + 16 + 2 + 5 }));
+        assert_eq!(
+            scan(b"10\r\n", &limits(16), None),
+            Ok(Scan::Partial {
+                min_total: 4 + 16 + 2 + 5
+            })
+        );
         assert_eq!(scan(b"11", &limits(16), None), Err(HttpError::BodyTooLarge));
-        assert_eq!(scan(b"8\r\n12345678\r\n9", &limits(16), None), Err(HttpError::BodyTooLarge));
+        assert_eq!(
+            scan(b"8\r\n12345678\r\n9", &limits(16), None),
+            Err(HttpError::BodyTooLarge)
+        );
         let exact = b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n";
-        assert_eq!(scan(exact, &limits(16), None), Ok(complete(exact.len(), 16)));
+        assert_eq!(
+            scan(exact, &limits(16), None),
+            Ok(complete(exact.len(), 16))
+        );
         let over = b"8\r\n12345678\r\n8\r\n12345678\r\n1\r\n";
         assert_eq!(scan(over, &limits(16), None), Err(HttpError::BodyTooLarge));
     }
@@ -226,19 +281,34 @@ mod tests {
         let min_total = 17 + 0xFFF_FFFF_FFFF_FFFF + 2 + 5;
         assert_eq!(scan(big, &unlimited, None), Ok(Scan::Partial { min_total }));
         let too_many_digits = b"1FFFFFFFFFFFFFFFF\r\n";
-        assert_eq!(scan(too_many_digits, &unlimited, None), Err(HttpError::BadRequest("invalid chunk size")));
+        assert_eq!(
+            scan(too_many_digits, &unlimited, None),
+            Err(HttpError::BadRequest("invalid chunk size"))
+        );
         let sum_overflows = b"1\r\na\r\nFFFFFFFFFFFFFFFF\r\n";
-        assert_eq!(scan(sum_overflows, &unlimited, None), Err(HttpError::BodyTooLarge));
-        assert_eq!(scan(b"FFFFFFFFFFFFFFFF", &Limits::default(), None), Err(HttpError::BodyTooLarge));
+        assert_eq!(
+            scan(sum_overflows, &unlimited, None),
+            Err(HttpError::BodyTooLarge)
+        );
+        assert_eq!(
+            scan(b"FFFFFFFFFFFFFFFF", &Limits::default(), None),
+            Err(HttpError::BodyTooLarge)
+        );
         assert_eq!(chunk_size(b"FFFFFFFFFFFFFFFF", usize::MAX), Ok(usize::MAX));
         assert_eq!(chunk_size(b"0aF", usize::MAX), Ok(0xAF));
         assert_eq!(chunk_size(b"", 0), Ok(0));
         assert_eq!(chunk_size(b"0000000000000000", 0), Ok(0));
-        assert_eq!(chunk_size(b"00000000000000000", 0), Err(HttpError::BadRequest("invalid chunk size")));
+        assert_eq!(
+            chunk_size(b"00000000000000000", 0),
+            Err(HttpError::BadRequest("invalid chunk size"))
+        );
         assert_eq!(chunk_size(b"10", 15), Err(HttpError::BodyTooLarge));
         assert_eq!(chunk_size(b"F", 15), Ok(15));
         // The first problem in arrival order wins, as it would for a prefix of the line.
-        assert_eq!(chunk_size(b"FFFFFFFFFFFFFFFFF", 1 << 23), Err(HttpError::BodyTooLarge));
+        assert_eq!(
+            chunk_size(b"FFFFFFFFFFFFFFFFF", 1 << 23),
+            Err(HttpError::BodyTooLarge)
+        );
     }
 
     #[test]
@@ -253,10 +323,16 @@ mod tests {
         let at_limit = ext(MAX_CHUNK_EXT_BYTES);
         assert_eq!(scan(&at_limit, &l, None), Ok(complete(at_limit.len(), 1)));
         let over = ext(MAX_CHUNK_EXT_BYTES + 1);
-        assert_eq!(scan(&over, &l, None), Err(HttpError::BadRequest("chunk extensions too long")));
+        assert_eq!(
+            scan(&over, &l, None),
+            Err(HttpError::BadRequest("chunk extensions too long"))
+        );
         // Known as soon as the bytes are there, without the line ending.
         let unfinished = &over[..MAX_CHUNK_EXT_BYTES + 2];
-        assert_eq!(scan(unfinished, &l, None), Err(HttpError::BadRequest("chunk extensions too long")));
+        assert_eq!(
+            scan(unfinished, &l, None),
+            Err(HttpError::BadRequest("chunk extensions too long"))
+        );
         // The budget is shared by all chunks of a body.
         let mut body = Vec::new();
         for _ in 0..2 {
@@ -264,7 +340,10 @@ mod tests {
             body.resize(body.len() + MAX_CHUNK_EXT_BYTES / 2, b'e');
             body.extend_from_slice(b"\r\na\r\n");
         }
-        assert_eq!(scan(&body, &l, None), Err(HttpError::BadRequest("chunk extensions too long")));
+        assert_eq!(
+            scan(&body, &l, None),
+            Err(HttpError::BadRequest("chunk extensions too long"))
+        );
     }
 
     #[test]
@@ -275,16 +354,28 @@ mod tests {
         assert_eq!(scan(&body, &l, None), Ok(complete(body.len(), MAX_CHUNKS)));
         let mut over = b"1\r\na\r\n".repeat(MAX_CHUNKS + 1);
         over.extend_from_slice(b"0\r\n\r\n");
-        assert_eq!(scan(&over, &l, None), Err(HttpError::BadRequest("too many chunks")));
+        assert_eq!(
+            scan(&over, &l, None),
+            Err(HttpError::BadRequest("too many chunks"))
+        );
     }
 
     #[test]
     fn trailers_are_limited_by_max_header_bytes() {
-        let l = Limits { max_header_bytes: 10, ..Limits::default() };
+        let l = Limits {
+            max_header_bytes: 10,
+            ..Limits::default()
+        };
         // The trailer section "T: 123\r\n\r\n" is exactly 10 bytes.
         assert_eq!(scan(b"0\r\nT: 123\r\n\r\n", &l, None), Ok(complete(13, 0)));
-        assert_eq!(scan(b"0\r\nT: 1234\r\n\r\n", &l, None), Err(HttpError::HeadersTooLarge));
-        assert_eq!(scan(b"0\r\nT: 12345678", &l, None), Err(HttpError::HeadersTooLarge));
+        assert_eq!(
+            scan(b"0\r\nT: 1234\r\n\r\n", &l, None),
+            Err(HttpError::HeadersTooLarge)
+        );
+        assert_eq!(
+            scan(b"0\r\nT: 12345678", &l, None),
+            Err(HttpError::HeadersTooLarge)
+        );
     }
 
     #[test]
@@ -294,7 +385,10 @@ mod tests {
         for len in 0..body.len() {
             match scan(&body[..len], &l, None) {
                 Ok(Scan::Partial { min_total }) => {
-                    assert!(min_total == 0 || (min_total > len && min_total <= body.len()), "{len}")
+                    assert!(
+                        min_total == 0 || (min_total > len && min_total <= body.len()),
+                        "{len}"
+                    )
                 }
                 other => panic!("prefix {len}: {other:?}"),
             }

@@ -1,8 +1,9 @@
-//! Byte classes and the field-line grammar shared by the header section and the chunked trailer section.
+//! Byte classes and the field-line grammar shared by the header section and the chunked trailer
+//! section.
 //!
-//! Every scanner here is prefix-monotone: it reports an error only when the bytes already present prove the input
-//! invalid, and `Ok(None)` when the buffer ends first. That is what makes re-parsing a grown buffer give the same
-//! answer as parsing the whole thing at once.
+//! Every scanner here is prefix-monotone: it reports an error only when the bytes already present
+//! prove the input invalid, and `Ok(None)` when the buffer ends first. That is what makes
+//! re-parsing a grown buffer give the same answer as parsing the whole thing at once.
 
 use super::HttpError;
 
@@ -11,13 +12,28 @@ pub(crate) type Step<T> = Result<Option<T>, HttpError>;
 
 /// tchar (RFC 9110 §5.6.2).
 pub(crate) const fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-        | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
-/// field-vchar, obs-text, SP and HTAB. Control bytes and DEL are refused because downstream consumers (logs,
-/// proxies, the registry's own JSON) may treat them differently from us.
+/// field-vchar, obs-text, SP and HTAB. Control bytes and DEL are refused because downstream
+/// consumers (logs, proxies, the registry's own JSON) may treat them differently from us.
 pub(crate) const fn is_value_byte(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7F)
 }
@@ -28,15 +44,17 @@ pub(crate) const fn is_ows(b: u8) -> bool {
 
 /// Index of the first byte at or after `pos` that doesn't satisfy `pred` (`buf.len()` if none).
 pub(crate) fn skip_while(buf: &[u8], pos: usize, pred: impl Fn(u8) -> bool) -> usize {
-    let run = buf.get(pos..).map_or(0, |rest| rest.iter().take_while(|&&b| pred(b)).count());
+    let run = buf
+        .get(pos..)
+        .map_or(0, |rest| rest.iter().take_while(|&&b| pred(b)).count());
     pos + run
 }
 
 /// Consumes a line ending at `pos`, returning where the next line starts.
 pub(crate) type LineEnd = fn(&[u8], usize, &'static str) -> Step<usize>;
 
-/// CRLF or, for sloppy clients, a bare LF (the head). A CR followed by anything else is refused: some agents
-/// treat a bare CR as a line break and others don't, which is a smuggling vector.
+/// CRLF or, for sloppy clients, a bare LF (the head). A CR followed by anything else is refused:
+/// some agents treat a bare CR as a line break and others don't, which is a smuggling vector.
 pub(crate) fn line_end(buf: &[u8], pos: usize, error: &'static str) -> Step<usize> {
     match buf.get(pos) {
         None => Ok(None),
@@ -83,7 +101,8 @@ enum FieldLine {
     End,
 }
 
-/// Parses one field line at `pos`, or the empty line that ends the section. Returns it with the next line's start.
+/// Parses one field line at `pos`, or the empty line that ends the section. Returns it with the
+/// next line's start.
 fn field_line(buf: &[u8], pos: usize, end: LineEnd) -> Step<(FieldLine, usize)> {
     match buf.get(pos) {
         None => return Ok(None),
@@ -91,14 +110,16 @@ fn field_line(buf: &[u8], pos: usize, end: LineEnd) -> Step<(FieldLine, usize)> 
             let next = end(buf, pos, "invalid header line ending")?;
             return Ok(next.map(|next| (FieldLine::End, next)));
         }
-        // A line starting with whitespace is obs-fold (or a mangled first field); RFC 9112 §5.2 lets us reject it.
+        // A line starting with whitespace is obs-fold (or a mangled first field); RFC 9112 §5.2
+        // lets us reject it.
         Some(b' ' | b'\t') => return Err(HttpError::BadRequest("obsolete line folding")),
         Some(_) => {}
     }
     let name_end = skip_while(buf, pos, is_tchar);
     match buf.get(name_end) {
         None => return Ok(None),
-        // Whitespace before the colon is refused (RFC 9112 §5.1): agents disagree on what the name is.
+        // Whitespace before the colon is refused (RFC 9112 §5.1): agents disagree on what the name
+        // is.
         Some(b':') if name_end > pos => {}
         Some(_) => return Err(HttpError::BadRequest("invalid header name")),
     }
@@ -109,8 +130,14 @@ fn field_line(buf: &[u8], pos: usize, end: LineEnd) -> Step<(FieldLine, usize)> 
     };
     let value_end = trailing_ows_start(buf, value_start, value_stop);
     let field = FieldSpan {
-        name: Span { start: pos, end: name_end },
-        value: Span { start: value_start, end: value_end },
+        name: Span {
+            start: pos,
+            end: name_end,
+        },
+        value: Span {
+            start: value_start,
+            end: value_end,
+        },
     };
     Ok(Some((FieldLine::Field(field), next)))
 }
@@ -122,8 +149,8 @@ fn trailing_ows_start(buf: &[u8], start: usize, end: usize) -> usize {
     end - trailing
 }
 
-/// Parses field lines from `pos` through the empty line ending the section, handing each field to `on_field`.
-/// Returns the position just after the section.
+/// Parses field lines from `pos` through the empty line ending the section, handing each field to
+/// `on_field`. Returns the position just after the section.
 pub(crate) fn parse_section(
     buf: &[u8],
     mut pos: usize,
@@ -143,8 +170,9 @@ pub(crate) fn parse_section(
     }
 }
 
-/// Runs `parse` on at most `limit` bytes of `buf`. If the section doesn't end within the limit although more
-/// bytes than that are already buffered, it never will: fail now instead of buffering a slow client forever.
+/// Runs `parse` on at most `limit` bytes of `buf`. If the section doesn't end within the limit
+/// although more bytes than that are already buffered, it never will: fail now instead of buffering
+/// a slow client forever.
 pub(crate) fn parse_bounded<'b, T>(
     buf: &'b [u8],
     limit: usize,
@@ -160,7 +188,10 @@ pub(crate) fn parse_bounded<'b, T>(
 
 /// The non-empty elements of a comma-separated list (RFC 9110 §5.6.1), whitespace trimmed.
 pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(trim_ows).filter(|element| !element.is_empty())
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|element| !element.is_empty())
 }
 
 fn trim_ows(bytes: &[u8]) -> &[u8] {
@@ -174,7 +205,9 @@ fn trim_ows(bytes: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
-    fn fields(buf: &[u8]) -> Step<(Vec<(Vec<u8>, Vec<u8>)>, usize)> {
+    type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn fields(buf: &[u8]) -> Step<(Fields, usize)> {
         let mut found = Vec::new();
         let end = parse_section(buf, 0, line_end, |field| {
             found.push((field.name.of(buf).to_vec(), field.value.of(buf).to_vec()));
@@ -183,7 +216,7 @@ mod tests {
         Ok(end.map(|end| (found, end)))
     }
 
-    fn one(name: &str, value: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    fn one(name: &str, value: &str) -> Fields {
         vec![(name.as_bytes().to_vec(), value.as_bytes().to_vec())]
     }
 
@@ -208,7 +241,10 @@ mod tests {
     fn field_values_are_trimmed() {
         assert_eq!(fields(b"A: b\r\n\r\n"), Ok(Some((one("A", "b"), 8))));
         assert_eq!(fields(b"A:b\r\n\r\n"), Ok(Some((one("A", "b"), 7))));
-        assert_eq!(fields(b"A: \t b c \t \r\n\r\n"), Ok(Some((one("A", "b c"), 15))));
+        assert_eq!(
+            fields(b"A: \t b c \t \r\n\r\n"),
+            Ok(Some((one("A", "b c"), 15)))
+        );
         assert_eq!(fields(b"A:\r\n\r\n"), Ok(Some((one("A", ""), 6))));
         assert_eq!(fields(b"A:   \r\n\r\n"), Ok(Some((one("A", ""), 9))));
         let obs_text = vec![(b"A".to_vec(), vec![0x80, 0xff])];
@@ -224,7 +260,11 @@ mod tests {
     #[test]
     fn malformed_fields_are_rejected() {
         let bad = |input: &[u8], message: &'static str| {
-            assert_eq!(fields(input), Err(HttpError::BadRequest(message)), "{input:?}");
+            assert_eq!(
+                fields(input),
+                Err(HttpError::BadRequest(message)),
+                "{input:?}"
+            );
         };
         bad(b"A : b\r\n\r\n", "invalid header name");
         bad(b"A\t: b\r\n\r\n", "invalid header name");
@@ -247,8 +287,14 @@ mod tests {
         assert_eq!(strict(b"A: b\r\n\r\n"), Ok(Some(8)));
         assert_eq!(strict(b"\r\n"), Ok(Some(2)));
         assert_eq!(strict(b"\r"), Ok(None));
-        assert_eq!(strict(b"A: b\n\r\n"), Err(HttpError::BadRequest("invalid header value")));
-        assert_eq!(strict(b"A: b\r\n\n"), Err(HttpError::BadRequest("invalid header line ending")));
+        assert_eq!(
+            strict(b"A: b\n\r\n"),
+            Err(HttpError::BadRequest("invalid header value"))
+        );
+        assert_eq!(
+            strict(b"A: b\r\n\n"),
+            Err(HttpError::BadRequest("invalid header line ending"))
+        );
         assert_eq!(crlf(b"\r\n", 0, "x"), Ok(Some(2)));
         assert_eq!(crlf(b"\r\r", 0, "x"), Err(HttpError::BadRequest("x")));
         assert_eq!(crlf(b"", 0, "x"), Ok(None));
@@ -268,9 +314,15 @@ mod tests {
         let section = b"A: b\r\n\r\n";
         let parse = |w: &[u8]| parse_section(w, 0, line_end, |_| Ok(()));
         assert_eq!(parse_bounded(section, 8, parse), Ok(Some(8)));
-        assert_eq!(parse_bounded(section, 7, parse), Err(HttpError::HeadersTooLarge));
+        assert_eq!(
+            parse_bounded(section, 7, parse),
+            Err(HttpError::HeadersTooLarge)
+        );
         assert_eq!(parse_bounded(&section[..7], 7, parse), Ok(None));
-        assert_eq!(parse_bounded(b"A: bbbbbbbb", 7, parse), Err(HttpError::HeadersTooLarge));
+        assert_eq!(
+            parse_bounded(b"A: bbbbbbbb", 7, parse),
+            Err(HttpError::HeadersTooLarge)
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! Deterministic randomized robustness tests (no extra crates): random bytes, mutated valid requests and valid
-//! requests split at random points. The properties: `parse` never panics, `consumed <= buf.len()`, and feeding a
-//! prefix is either still partial or agrees with feeding the whole buffer. `protocol/fuzz` runs the same
-//! properties under libFuzzer.
+//! Deterministic randomized robustness tests (no extra crates): random bytes, mutated valid
+//! requests and valid requests split at random points. The properties: `parse` never panics,
+//! `consumed <= buf.len()`, and feeding a prefix is either still partial or agrees with feeding the
+//! whole buffer. `protocol/fuzz` runs the same properties under libFuzzer.
 
 use super::test_support::{check_prefix, parse_with, Outcome};
 use super::{decode_body, Limits, Parsed, RequestParser};
@@ -33,10 +33,36 @@ impl Rng {
 
 /// Fragments that steer random inputs into the interesting parts of the grammar.
 const FRAGMENTS: &[&[u8]] = &[
-    b"GET ", b"POST ", b"/", b"/a?b=c", b" HTTP/1.1", b" HTTP/1.0", b" HTTP/2.0", b"\r\n", b"\n", b"\r", b": ",
-    b":", b" ", b"\t", b"Host: h", b"Content-Length: ", b"Transfer-Encoding: chunked", b"Connection: close",
-    b"Content-Encoding: gzip", b"Expect: 100-continue", b"0", b"5", b"ffffffff", b";ext", b"hello", b"\x00",
-    b"\xff", b"\r\n\r\n", b"0\r\n\r\n", b"1\r\na\r\n",
+    b"GET ",
+    b"POST ",
+    b"/",
+    b"/a?b=c",
+    b" HTTP/1.1",
+    b" HTTP/1.0",
+    b" HTTP/2.0",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b": ",
+    b":",
+    b" ",
+    b"\t",
+    b"Host: h",
+    b"Content-Length: ",
+    b"Transfer-Encoding: chunked",
+    b"Connection: close",
+    b"Content-Encoding: gzip",
+    b"Expect: 100-continue",
+    b"0",
+    b"5",
+    b"ffffffff",
+    b";ext",
+    b"hello",
+    b"\x00",
+    b"\xff",
+    b"\r\n\r\n",
+    b"0\r\n\r\n",
+    b"1\r\na\r\n",
 ];
 
 fn limits_for(rng: &mut Rng) -> Limits {
@@ -51,7 +77,8 @@ fn limits_for(rng: &mut Rng) -> Limits {
     }
 }
 
-/// Parses `buf` whole, then at a few random split points, checking the properties; then the pipelined rest.
+/// Parses `buf` whole, then at a few random split points, checking the properties; then the
+/// pipelined rest.
 fn check(rng: &mut Rng, limits: Limits, buf: &[u8]) -> Outcome {
     let mut parser = RequestParser::new(limits);
     let whole = parse_with(&mut parser, buf);
@@ -103,8 +130,17 @@ fn valid_request(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
         raw.extend_from_slice(eol);
     }
     raw.extend_from_slice(rng.pick(&[&b"GET"[..], b"POST", b"PUT", b"DELETE", b"X-CUSTOM"]));
-    raw.extend_from_slice(rng.pick(&[&b" /"[..], b" /api/registry", b" /a/b?c=d&e", b" http://h:1/p?q#f"]));
-    let version: &[u8] = if chunked || rng.chance(80) { b" HTTP/1.1" } else { b" HTTP/1.0" };
+    raw.extend_from_slice(rng.pick(&[
+        &b" /"[..],
+        b" /api/registry",
+        b" /a/b?c=d&e",
+        b" http://h:1/p?q#f",
+    ]));
+    let version: &[u8] = if chunked || rng.chance(80) {
+        b" HTTP/1.1"
+    } else {
+        b" HTTP/1.0"
+    };
     raw.extend_from_slice(version);
     raw.extend_from_slice(eol);
     for _ in 0..rng.below(5) {
@@ -123,7 +159,9 @@ fn valid_request(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
         raw.extend_from_slice(field);
         raw.extend_from_slice(eol);
     }
-    let body: Vec<u8> = (0..rng.below(40)).map(|_| b'a' + rng.below(26) as u8).collect();
+    let body: Vec<u8> = (0..rng.below(40))
+        .map(|_| b'a' + rng.below(26) as u8)
+        .collect();
     if chunked {
         raw.extend_from_slice(b"Transfer-Encoding: chunked");
         raw.extend_from_slice(eol);
@@ -137,7 +175,11 @@ fn valid_request(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
         raw.extend_from_slice(eol);
         raw.extend_from_slice(&body);
     }
-    let body = if chunked || raw.windows(15).any(|w| w == b"Content-Length:") { body } else { Vec::new() };
+    let body = if chunked || raw.windows(15).any(|w| w == b"Content-Length:") {
+        body
+    } else {
+        Vec::new()
+    };
     (raw, body)
 }
 
@@ -146,7 +188,11 @@ fn chunk(rng: &mut Rng, body: &[u8]) -> Vec<u8> {
     let mut rest = body;
     while !rest.is_empty() {
         let (piece, tail) = rest.split_at(1 + rng.below(rest.len()));
-        let size = if rng.chance(50) { format!("{:x}", piece.len()) } else { format!("{:03X}", piece.len()) };
+        let size = if rng.chance(50) {
+            format!("{:x}", piece.len())
+        } else {
+            format!("{:03X}", piece.len())
+        };
         out.extend_from_slice(size.as_bytes());
         if rng.chance(30) {
             out.extend_from_slice(b" ;name=\"v\"");
@@ -199,7 +245,12 @@ fn valid_requests_parse_completely_at_any_split() {
         let (raw, body) = valid_request(&mut rng);
         let whole = check(&mut rng, Limits::default(), &raw);
         let request = whole.request();
-        assert_eq!(request.consumed, raw.len(), "{:?}", String::from_utf8_lossy(&raw));
+        assert_eq!(
+            request.consumed,
+            raw.len(),
+            "{:?}",
+            String::from_utf8_lossy(&raw)
+        );
         assert_eq!(request.body, body, "{:?}", String::from_utf8_lossy(&raw));
     }
 }
@@ -208,8 +259,13 @@ fn valid_requests_parse_completely_at_any_split() {
 fn pipelined_valid_requests_parse_in_order() {
     let mut rng = Rng(0x8CB9_2BA7_2F3D_8DD7);
     for _ in 0..2_000 {
-        let requests: Vec<(Vec<u8>, Vec<u8>)> = (0..1 + rng.below(4)).map(|_| valid_request(&mut rng)).collect();
-        let stream: Vec<u8> = requests.iter().flat_map(|(raw, _)| raw.iter().copied()).collect();
+        let requests: Vec<(Vec<u8>, Vec<u8>)> = (0..1 + rng.below(4))
+            .map(|_| valid_request(&mut rng))
+            .collect();
+        let stream: Vec<u8> = requests
+            .iter()
+            .flat_map(|(raw, _)| raw.iter().copied())
+            .collect();
         let mut parser = RequestParser::new(Limits::default());
         let mut rest = &stream[..];
         for (raw, body) in &requests {
@@ -238,15 +294,26 @@ fn mutated_gzip_bodies_never_panic() {
     use std::io::Write;
     let mut rng = Rng(0xBF58_476D_1CE4_E5B9);
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(b"{\"instances\":[{\"serviceId\":\"s\",\"ip\":\"10.0.0.1\"}]}").unwrap();
+    encoder
+        .write_all(b"{\"instances\":[{\"serviceId\":\"s\",\"ip\":\"10.0.0.1\"}]}")
+        .unwrap();
     let zipped = encoder.finish().unwrap();
     for _ in 0..2_000 {
         let mut body = zipped.clone();
         mutate(&mut rng, &mut body);
-        let mut raw = format!("POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", body.len())
-            .into_bytes();
+        let mut raw = format!(
+            "POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
         raw.extend_from_slice(&body);
-        let limits = Limits { max_decoded_body_bytes: 64, ..Limits::default() };
-        assert!(matches!(check(&mut rng, limits, &raw), Outcome::Complete(_)));
+        let limits = Limits {
+            max_decoded_body_bytes: 64,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            check(&mut rng, limits, &raw),
+            Outcome::Complete(_)
+        ));
     }
 }

@@ -1,15 +1,18 @@
 //! Hand-written HTTP/1.1 request parsing and response writing (RFC 9110, RFC 9112). No I/O.
 //!
 //! Design:
-//! - Zero-copy. A [`Request`] borrows the connection's read buffer. Header fields are kept as offsets in a vector
-//!   the parser allocates once, so parsing a Content-Length request never allocates.
-//! - Stateless. [`RequestParser::parse`] starts from the beginning of the buffer on every call, so a request may be
-//!   split at any byte. `Parsed::Partial { min_total }` tells the caller how long to wait before re-parsing, which
-//!   keeps large Content-Length bodies linear; chunked bodies are only copied once they are complete.
+//! - Zero-copy. A [`Request`] borrows the connection's read buffer. Header fields are kept as
+//!   offsets in a vector   the parser allocates once, so parsing a Content-Length request never
+//!   allocates.
+//! - Stateless. [`RequestParser::parse`] starts from the beginning of the buffer on every call, so
+//!   a request may be   split at any byte. `Parsed::Partial { min_total }` tells the caller how
+//!   long to wait before re-parsing, which   keeps large Content-Length bodies linear; chunked
+//!   bodies are only copied once they are complete.
 //! - Explicit limits on everything a peer controls: see [`Limits`] and the `MAX_*` constants.
-//! - Strict where two parsers could disagree about message boundaries (request smuggling): Content-Length together
-//!   with Transfer-Encoding, conflicting Content-Lengths, obs-fold, bare CR, sloppy chunk framing.
-//!   Lenient where common clients are sloppy: bare LF line endings, leading empty lines, optional whitespace.
+//! - Strict where two parsers could disagree about message boundaries (request smuggling):
+//!   Content-Length together   with Transfer-Encoding, conflicting Content-Lengths, obs-fold, bare
+//!   CR, sloppy chunk framing.   Lenient where common clients are sloppy: bare LF line endings,
+//!   leading empty lines, optional whitespace.
 
 mod chunked;
 mod fields;
@@ -26,23 +29,21 @@ pub(crate) mod test_support;
 pub use chunked::{MAX_CHUNKS, MAX_CHUNK_EXT_BYTES};
 pub use gzip::{decode_body, inflate_gzip};
 pub use query::{percent_decode_path, query_pairs};
-pub use request::{
-    ContentEncoding, HeaderIter, HeaderList, Parsed, Request, RequestParser,
-};
+pub use request::{ContentEncoding, HeaderIter, HeaderList, Parsed, Request, RequestParser};
 pub use response::{
-    begin_response, finish_response, status_reason, write_continue, write_error, write_head_response,
-    write_response,
-    BodyStart, ResponseHead,
+    begin_response, finish_response, status_reason, write_continue, write_error,
+    write_head_response, write_response, BodyStart, ResponseHead,
 };
 
 use std::fmt;
 
-/// Bounds on what a peer can make the parser buffer or produce. Every limit is inclusive: a request exactly at
-/// the limit is accepted, one byte (or header) more is rejected.
+/// Bounds on what a peer can make the parser buffer or produce. Every limit is inclusive: a request
+/// exactly at the limit is accepted, one byte (or header) more is rejected.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Request line + header fields + the empty line ending them (also the bound for a chunked body's trailer
-    /// section). Exceeding it yields [`HttpError::HeadersTooLarge`] as soon as that many bytes are buffered.
+    /// Request line + header fields + the empty line ending them (also the bound for a chunked
+    /// body's trailer section). Exceeding it yields [`HttpError::HeadersTooLarge`] as soon as that
+    /// many bytes are buffered.
     pub max_header_bytes: usize,
     /// Number of header fields; one more yields [`HttpError::TooManyHeaders`].
     pub max_headers: usize,
@@ -72,7 +73,8 @@ pub enum Method {
     Delete,
     Options,
     Patch,
-    /// Any other syntactically valid method token (methods are case-sensitive, so `get` lands here too).
+    /// Any other syntactically valid method token (methods are case-sensitive, so `get` lands here
+    /// too).
     Other,
 }
 
@@ -82,7 +84,8 @@ pub enum Version {
     Http11,
 }
 
-/// One header field. Names are tokens (ASCII); values are raw bytes with surrounding whitespace trimmed.
+/// One header field. Names are tokens (ASCII); values are raw bytes with surrounding whitespace
+/// trimmed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header<'b> {
     pub name: &'b str,
@@ -99,8 +102,8 @@ pub enum HttpError {
     TooManyHeaders,
     /// 413: the framed body exceeds `max_body_bytes`, or the inflated one `max_decoded_body_bytes`.
     BodyTooLarge,
-    /// 415: a Content-Encoding other than gzip / x-gzip / identity. Reported by [`decode_body`], after the
-    /// request has been framed, so the connection can carry on.
+    /// 415: a Content-Encoding other than gzip / x-gzip / identity. Reported by [`decode_body`],
+    /// after the request has been framed, so the connection can carry on.
     UnsupportedContentEncoding,
     /// 501: a Transfer-Encoding other than exactly `chunked`.
     UnsupportedTransferEncoding,
@@ -132,9 +135,10 @@ impl HttpError {
         }
     }
 
-    /// True if the byte stream can't be resynchronised, so the connection must be closed after the error
-    /// response. Every error `RequestParser::parse` returns is of this kind: the parser can't tell where the
-    /// offending request ends. Only `UnsupportedContentEncoding` is raised after framing succeeded.
+    /// True if the byte stream can't be resynchronised, so the connection must be closed after the
+    /// error response. Every error `RequestParser::parse` returns is of this kind: the parser can't
+    /// tell where the offending request ends. Only `UnsupportedContentEncoding` is raised after
+    /// framing succeeded.
     pub fn must_close(&self) -> bool {
         !matches!(self, HttpError::UnsupportedContentEncoding)
     }
@@ -155,13 +159,43 @@ mod tests {
     #[test]
     fn every_error_has_status_message_and_close_policy() {
         let cases = [
-            (HttpError::BadRequest("invalid header name"), 400, "invalid header name", true),
-            (HttpError::HeadersTooLarge, 431, "request header fields too large", true),
-            (HttpError::TooManyHeaders, 431, "too many header fields", true),
+            (
+                HttpError::BadRequest("invalid header name"),
+                400,
+                "invalid header name",
+                true,
+            ),
+            (
+                HttpError::HeadersTooLarge,
+                431,
+                "request header fields too large",
+                true,
+            ),
+            (
+                HttpError::TooManyHeaders,
+                431,
+                "too many header fields",
+                true,
+            ),
             (HttpError::BodyTooLarge, 413, "request body too large", true),
-            (HttpError::UnsupportedContentEncoding, 415, "unsupported Content-Encoding", false),
-            (HttpError::UnsupportedTransferEncoding, 501, "unsupported Transfer-Encoding", true),
-            (HttpError::VersionNotSupported, 505, "HTTP version not supported", true),
+            (
+                HttpError::UnsupportedContentEncoding,
+                415,
+                "unsupported Content-Encoding",
+                false,
+            ),
+            (
+                HttpError::UnsupportedTransferEncoding,
+                501,
+                "unsupported Transfer-Encoding",
+                true,
+            ),
+            (
+                HttpError::VersionNotSupported,
+                505,
+                "HTTP version not supported",
+                true,
+            ),
         ];
         for (error, status, message, close) in cases {
             assert_eq!(error.status(), status, "{error:?}");

@@ -1,26 +1,34 @@
-//! Query-string and path percent-decoding (WHATWG application/x-www-form-urlencoded rules, lenient).
+//! Query-string and path percent-decoding (WHATWG application/x-www-form-urlencoded rules,
+//! lenient).
 
 use std::borrow::Cow;
 
-/// `key=value` pairs of a query string, split on '&' (empty pieces skipped) and the first '='; a piece without
-/// '=' has an empty value. Both sides are percent-decoded with '+' as space. Decoding borrows unless something
-/// changed; invalid escapes are kept literally and invalid UTF-8 is replaced with U+FFFD.
+/// `key=value` pairs of a query string, split on '&' (empty pieces skipped) and the first '='; a
+/// piece without '=' has an empty value. Both sides are percent-decoded with '+' as space. Decoding
+/// borrows unless something changed; invalid escapes are kept literally and invalid UTF-8 is
+/// replaced with U+FFFD.
 pub fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    query.split('&').filter(|piece| !piece.is_empty()).map(|piece| {
-        let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
-        (decode(key, true), decode(value, true))
-    })
+    query
+        .split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+            (decode(key, true), decode(value, true))
+        })
 }
 
-/// Percent-decodes a path ('+' stays '+'). Same leniency as [`query_pairs`]. Note "%2F" becomes '/', so split
-/// the raw path into segments first if that distinction matters.
+/// Percent-decodes a path ('+' stays '+'). Same leniency as [`query_pairs`]. Note "%2F" becomes
+/// '/', so split the raw path into segments first if that distinction matters.
 pub fn percent_decode_path(path: &str) -> Cow<'_, str> {
     decode(path, false)
 }
 
 fn decode(text: &str, plus_is_space: bool) -> Cow<'_, str> {
     let bytes = text.as_bytes();
-    if !bytes.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
+    if !bytes
+        .iter()
+        .any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+    {
         return Cow::Borrowed(text);
     }
     let mut out = Vec::with_capacity(bytes.len());
@@ -61,18 +69,25 @@ mod tests {
     use super::*;
 
     fn pairs(query: &str) -> Vec<(String, String)> {
-        query_pairs(query).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+        query_pairs(query)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     }
 
     fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn splits_pairs() {
         assert_eq!(pairs(""), owned(&[]));
         assert_eq!(pairs("a=1"), owned(&[("a", "1")]));
-        assert_eq!(pairs("a=1&b=2&a=3"), owned(&[("a", "1"), ("b", "2"), ("a", "3")]));
+        assert_eq!(
+            pairs("a=1&b=2&a=3"),
+            owned(&[("a", "1"), ("b", "2"), ("a", "3")])
+        );
         assert_eq!(pairs("&&a=1&&"), owned(&[("a", "1")]));
         assert_eq!(pairs("flag&x="), owned(&[("flag", ""), ("x", "")]));
         assert_eq!(pairs("=v"), owned(&[("", "v")]));
@@ -115,7 +130,10 @@ mod tests {
 
     #[test]
     fn path_decoding() {
-        assert!(matches!(percent_decode_path("/api/registry"), Cow::Borrowed("/api/registry")));
+        assert!(matches!(
+            percent_decode_path("/api/registry"),
+            Cow::Borrowed("/api/registry")
+        ));
         assert!(matches!(percent_decode_path("/a+b"), Cow::Borrowed("/a+b")));
         assert_eq!(percent_decode_path("/a%20b/%2Fc"), "/a b//c");
         assert_eq!(percent_decode_path("/bad%G1%"), "/bad%G1%");
@@ -128,7 +146,10 @@ mod tests {
         for byte in 0u8..=0x7F {
             let encoded = format!("%{byte:02X}");
             assert_eq!(percent_decode_path(&encoded).as_bytes(), [byte]);
-            assert_eq!(percent_decode_path(&encoded.to_lowercase()).as_bytes(), [byte]);
+            assert_eq!(
+                percent_decode_path(&encoded.to_lowercase()).as_bytes(),
+                [byte]
+            );
         }
     }
 }

@@ -4,18 +4,17 @@ use std::fmt;
 
 use super::chunked;
 use super::fields::{
-    line_end, list_elements, parse_bounded, parse_section, skip_while, FieldSpan, Step,
+    is_tchar, line_end, list_elements, parse_bounded, parse_section, skip_while, FieldSpan, Step,
 };
-use super::fields::is_tchar;
 use super::{Header, HttpError, Limits, Method, Version};
 
-/// Header slots reserved when the parser is built, so parsing doesn't allocate. A larger `max_headers` still
-/// works; the vector then grows (once) on a request that needs it.
+/// Header slots reserved when the parser is built, so parsing doesn't allocate. A larger
+/// `max_headers` still works; the vector then grows (once) on a request that needs it.
 const PREALLOCATED_HEADERS: usize = 256;
 
-/// Parses requests from the start of a connection's read buffer. Owns the header-offset storage that a returned
-/// [`Request`] borrows, which is why `parse` takes `&'b mut self`. Keeps nothing between calls except the answer
-/// to [`RequestParser::pending_continue`].
+/// Parses requests from the start of a connection's read buffer. Owns the header-offset storage
+/// that a returned [`Request`] borrows, which is why `parse` takes `&'b mut self`. Keeps nothing
+/// between calls except the answer to [`RequestParser::pending_continue`].
 pub struct RequestParser {
     limits: Limits,
     fields: Vec<FieldSpan>,
@@ -25,12 +24,18 @@ pub struct RequestParser {
 /// The outcome of [`RequestParser::parse`] on a buffer that isn't (yet) invalid.
 #[derive(Debug)]
 pub enum Parsed<'b> {
-    /// More bytes are needed. The buffer must hold at least `min_total` bytes before parsing can succeed
-    /// (0 if unknown). Once the head is parsed and the body's length is known this is exact for Content-Length
-    /// bodies, so the caller can skip re-parsing until the whole body is buffered.
+    /// More bytes are needed. The buffer must hold at least `min_total` bytes before parsing can
+    /// succeed (0 if unknown; always > `buf.len()` otherwise). It is exact for a Content-Length
+    /// body once the head is parsed, so the caller can skip re-parsing until the whole body is
+    /// buffered, and a lower bound while inside a chunk's data. Malformed bytes may still fail
+    /// earlier.
     Partial { min_total: usize },
-    /// One complete request occupying `buf[..consumed]`; pipelined bytes after it are left for the next call.
-    Complete { request: Request<'b>, consumed: usize },
+    /// One complete request occupying `buf[..consumed]`; pipelined bytes after it are left for the
+    /// next call.
+    Complete {
+        request: Request<'b>,
+        consumed: usize,
+    },
 }
 
 /// How the request body was encoded by the client (Content-Encoding).
@@ -46,8 +51,8 @@ pub enum ContentEncoding {
 #[derive(Clone, Debug)]
 pub struct Request<'b> {
     pub method: Method,
-    /// The target up to (not including) '?', still percent-encoded. Always starts with '/': absolute-form
-    /// targets ("http://host/path") are reduced to their path.
+    /// The target up to (not including) '?', still percent-encoded. Always starts with '/':
+    /// absolute-form targets ("http://host/path") are reduced to their path.
     pub path: &'b str,
     /// After '?', "" if none. A '#' fragment is stripped.
     pub query: &'b str,
@@ -57,7 +62,8 @@ pub struct Request<'b> {
     /// Content-Encoding is gzip (or x-gzip).
     pub gzip: bool,
     pub content_encoding: ContentEncoding,
-    /// "Expect: 100-continue" on an HTTP/1.1 request (RFC 9110 §10.1.1 says to ignore it for HTTP/1.0).
+    /// "Expect: 100-continue" on an HTTP/1.1 request (RFC 9110 §10.1.1 says to ignore it for
+    /// HTTP/1.0).
     pub expect_continue: bool,
     /// "Upgrade: websocket" together with a Connection header listing "upgrade".
     pub upgrade_websocket: bool,
@@ -81,9 +87,14 @@ pub struct HeaderIter<'b> {
 enum BodyLocation {
     Empty,
     /// `read_buf[start..end]` (Content-Length).
-    InBuffer { start: usize, end: usize },
+    InBuffer {
+        start: usize,
+        end: usize,
+    },
     /// The caller's `dechunked` vector holds the body (chunked).
-    Dechunked { len: usize },
+    Dechunked {
+        len: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,24 +133,29 @@ struct Semantics {
 impl RequestParser {
     pub fn new(limits: Limits) -> Self {
         let fields = Vec::with_capacity(limits.max_headers.min(PREALLOCATED_HEADERS));
-        RequestParser { limits, fields, pending_continue: false }
+        RequestParser {
+            limits,
+            fields,
+            pending_continue: false,
+        }
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
-    /// True if the last `parse` returned `Partial` for a request whose head is complete, that expects
-    /// "100-continue" and announces a body: the client may be waiting for [`super::write_continue`] before
-    /// sending that body.
+    /// True if the last `parse` returned `Partial` for a request whose head is complete, that
+    /// expects "100-continue" and announces a body: the client may be waiting for
+    /// [`super::write_continue`] before sending that body.
     pub fn pending_continue(&self) -> bool {
         self.pending_continue
     }
 
-    /// Parses one request from the start of `buf`; see [`Parsed`]. Stateless across calls: after more bytes
-    /// arrive, call again with the grown buffer. `dechunked` is cleared, and receives the body of a chunked
-    /// request once it is complete (so a growing body isn't copied on every call). Errors are final: the caller
-    /// should answer with `error.status()` and close the connection.
+    /// Parses one request from the start of `buf`; see [`Parsed`]. Stateless across calls: after
+    /// more bytes arrive, call again with the grown buffer. `dechunked` is cleared, and receives
+    /// the body of a chunked request once it is complete (so a growing body isn't copied on every
+    /// call). Errors are final: the caller should answer with `error.status()` and close the
+    /// connection.
     pub fn parse<'b>(
         &'b mut self,
         buf: &'b [u8],
@@ -159,7 +175,10 @@ impl RequestParser {
         };
         debug_assert!(head.len <= buf.len() && head.len <= limits.max_header_bytes);
 
-        let headers = HeaderList { buf, fields: &self.fields };
+        let headers = HeaderList {
+            buf,
+            fields: &self.fields,
+        };
         let semantics = interpret(headers, head.line.version, &limits)?;
         let (body, consumed) = match frame(buf, head.len, semantics.framing, &limits, dechunked)? {
             Framed::Complete { body, consumed } => (body, consumed),
@@ -196,11 +215,14 @@ impl<'b> Request<'b> {
 
     /// All header fields in order, as (name, value).
     pub fn headers(&self) -> impl Iterator<Item = (&'b str, &'b [u8])> {
-        self.headers.iter().map(|header| (header.name, header.value))
+        self.headers
+            .iter()
+            .map(|header| (header.name, header.value))
     }
 
-    /// The body as framed (still gzip-compressed if `gzip`): a slice of `read_buf` for Content-Length bodies,
-    /// `dechunked` for chunked ones. Pass the buffers given to the `parse` call that returned this request.
+    /// The body as framed (still gzip-compressed if `gzip`): a slice of `read_buf` for
+    /// Content-Length bodies, `dechunked` for chunked ones. Pass the buffers given to the `parse`
+    /// call that returned this request.
     pub fn raw_body<'s>(&self, read_buf: &'s [u8], dechunked: &'s [u8]) -> &'s [u8] {
         match self.body {
             BodyLocation::Empty => &[],
@@ -238,7 +260,10 @@ impl<'b> HeaderList<'b> {
     }
 
     pub fn iter(&self) -> HeaderIter<'b> {
-        HeaderIter { buf: self.buf, fields: self.fields.iter() }
+        HeaderIter {
+            buf: self.buf,
+            fields: self.fields.iter(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -266,7 +291,10 @@ impl<'b> Iterator for HeaderIter<'b> {
         let field = self.fields.next()?;
         // Names were validated as tokens, which are ASCII, so the conversion can't fail.
         let name = std::str::from_utf8(field.name.of(self.buf)).unwrap_or_default();
-        Some(Header { name, value: field.value.of(self.buf) })
+        Some(Header {
+            name,
+            value: field.value.of(self.buf),
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -276,7 +304,9 @@ impl<'b> Iterator for HeaderIter<'b> {
 
 impl fmt::Debug for HeaderList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let entries = self.iter().map(|h| (h.name, String::from_utf8_lossy(h.value)));
+        let entries = self
+            .iter()
+            .map(|h| (h.name, String::from_utf8_lossy(h.value)));
         f.debug_map().entries(entries).finish()
     }
 }
@@ -310,8 +340,8 @@ fn push_field(
     Ok(())
 }
 
-/// RFC 9112 §2.2: a server should ignore at least one empty line before the request line. They still count
-/// against `max_header_bytes`, so an endless stream of them can't be buffered.
+/// RFC 9112 §2.2: a server should ignore at least one empty line before the request line. They
+/// still count against `max_header_bytes`, so an endless stream of them can't be buffered.
 fn skip_empty_lines(buf: &[u8]) -> Step<usize> {
     let mut pos = 0;
     while let Some(b'\r' | b'\n') = buf.get(pos) {
@@ -329,7 +359,8 @@ fn parse_request_line(buf: &[u8], start: usize) -> Step<(RequestLine<'_>, usize)
         return Ok(None);
     };
     let target_start = method_end + 1;
-    let Some(target_end) = before_space(buf, target_start, is_target_byte, "invalid request target")?
+    let Some(target_end) =
+        before_space(buf, target_start, is_target_byte, "invalid request target")?
     else {
         return Ok(None);
     };
@@ -339,14 +370,22 @@ fn parse_request_line(buf: &[u8], start: usize) -> Step<(RequestLine<'_>, usize)
     };
     let method = method_from_token(buf.get(start..method_end).unwrap_or_default());
     let target = buf.get(target_start..target_end).unwrap_or_default();
-    let target = std::str::from_utf8(target)
-        .map_err(|_| HttpError::BadRequest("invalid request target"))?;
+    let target =
+        std::str::from_utf8(target).map_err(|_| HttpError::BadRequest("invalid request target"))?;
     let (path, query) = split_target(target)?;
-    Ok(Some((RequestLine { method, path, query, version }, next)))
+    Ok(Some((
+        RequestLine {
+            method,
+            path,
+            query,
+            version,
+        },
+        next,
+    )))
 }
 
-/// Scans a non-empty run of `accept` bytes from `start` that must be followed by a single SP. Returns the
-/// position of that SP.
+/// Scans a non-empty run of `accept` bytes from `start` that must be followed by a single SP.
+/// Returns the position of that SP.
 fn before_space(
     buf: &[u8],
     start: usize,
@@ -361,7 +400,8 @@ fn before_space(
     }
 }
 
-/// Visible ASCII. Non-ASCII must be percent-encoded (RFC 3986), which also keeps the target valid UTF-8.
+/// Visible ASCII. Non-ASCII must be percent-encoded (RFC 3986), which also keeps the target valid
+/// UTF-8.
 fn is_target_byte(b: u8) -> bool {
     (0x21..=0x7E).contains(&b)
 }
@@ -387,7 +427,11 @@ fn parse_version(buf: &[u8], pos: usize) -> Step<(Version, usize)> {
     let Some(version) = available.get(..8) else {
         // Reject garbage now rather than waiting for eight bytes that may never come.
         let seen = available.len().min(PREFIX.len());
-        return if available.get(..seen) == PREFIX.get(..seen) { Ok(None) } else { Err(INVALID) };
+        return if available.get(..seen) == PREFIX.get(..seen) {
+            Ok(None)
+        } else {
+            Err(INVALID)
+        };
     };
     let version = match version {
         b"HTTP/1.1" => Version::Http11,
@@ -403,8 +447,8 @@ fn parse_version(buf: &[u8], pos: usize) -> Step<(Version, usize)> {
     Ok(next.map(|next| (version, next)))
 }
 
-/// Splits a request target into (path, query). Accepts origin-form and absolute-form (RFC 9112 §3.2); the
-/// authority and asterisk forms are meaningless to this server and refused.
+/// Splits a request target into (path, query). Accepts origin-form and absolute-form (RFC 9112
+/// §3.2); the authority and asterisk forms are meaningless to this server and refused.
 fn split_target(target: &str) -> Result<(&str, &str), HttpError> {
     // Clients must not send a fragment; if one does, it is not part of the resource.
     let target = target.split_once('#').map_or(target, |(before, _)| before);
@@ -420,12 +464,17 @@ fn origin_path(path: &str) -> Result<&str, HttpError> {
         .or_else(|| strip_prefix_ignore_case(path, "https://"))
         .ok_or(HttpError::BadRequest("invalid request target"))?;
     // "http://host" alone names the root.
-    Ok(after_scheme.find('/').and_then(|slash| after_scheme.get(slash..)).unwrap_or("/"))
+    Ok(after_scheme
+        .find('/')
+        .and_then(|slash| after_scheme.get(slash..))
+        .unwrap_or("/"))
 }
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| text.get(prefix.len()..)).flatten()
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| text.get(prefix.len()..))
+        .flatten()
 }
 
 /// Facts gathered from the header fields, judged together once all are seen.
@@ -452,7 +501,11 @@ fn interpret(
 ) -> Result<Semantics, HttpError> {
     let mut facts = FieldFacts::default();
     for field in headers.fields {
-        facts.observe(field.name.of(headers.buf), field.value.of(headers.buf), limits)?;
+        facts.observe(
+            field.name.of(headers.buf),
+            field.value.of(headers.buf),
+            limits,
+        )?;
     }
     facts.conclude(version)
 }
@@ -478,8 +531,8 @@ impl FieldFacts {
         Ok(())
     }
 
-    /// Repeated Content-Length fields are tolerated only when they agree (RFC 9112 §6.3): a disagreement
-    /// means some agent on the path frames the message differently.
+    /// Repeated Content-Length fields are tolerated only when they agree (RFC 9112 §6.3): a
+    /// disagreement means some agent on the path frames the message differently.
     fn observe_content_length(&mut self, value: &[u8], max_body: usize) -> Result<(), HttpError> {
         let length = parse_content_length(value, max_body)?;
         match self.content_length {
@@ -533,8 +586,8 @@ impl FieldFacts {
             (false, 1) => ContentEncoding::Gzip,
             _ => ContentEncoding::Unsupported,
         };
-        let keep_alive = !self.connection_close
-            && (version == Version::Http11 || self.connection_keep_alive);
+        let keep_alive =
+            !self.connection_close && (version == Version::Http11 || self.connection_keep_alive);
         Ok(Semantics {
             framing,
             keep_alive,
@@ -544,16 +597,21 @@ impl FieldFacts {
         })
     }
 
-    /// RFC 9112 §6.1 and §6.3, refusing every case where agents could disagree on where the body ends.
+    /// RFC 9112 §6.1 and §6.3, refusing every case where agents could disagree on where the body
+    /// ends.
     fn framing(&self, version: Version) -> Result<Framing, HttpError> {
         if !self.transfer_encoding {
             return Ok(self.content_length.map_or(Framing::None, Framing::Length));
         }
         if self.content_length.is_some() {
-            return Err(HttpError::BadRequest("both Content-Length and Transfer-Encoding"));
+            return Err(HttpError::BadRequest(
+                "both Content-Length and Transfer-Encoding",
+            ));
         }
         if version == Version::Http10 {
-            return Err(HttpError::BadRequest("Transfer-Encoding in HTTP/1.0 request"));
+            return Err(HttpError::BadRequest(
+                "Transfer-Encoding in HTTP/1.0 request",
+            ));
         }
         if self.other_transfer_coding || !self.chunked {
             return Err(HttpError::UnsupportedTransferEncoding);
@@ -566,8 +624,8 @@ fn has_element(value: &[u8], wanted: &str) -> bool {
     list_elements(value).any(|element| element.eq_ignore_ascii_case(wanted.as_bytes()))
 }
 
-/// 1*DIGIT, nothing else (no sign, no list, no whitespace inside). Too large for `max_body` is 413 at once,
-/// before any of the body is buffered.
+/// 1*DIGIT, nothing else (no sign, no list, no whitespace inside). Too large for `max_body` is 413
+/// at once, before any of the body is buffered.
 fn parse_content_length(value: &[u8], max_body: usize) -> Result<usize, HttpError> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return Err(HttpError::BadRequest("invalid Content-Length"));
@@ -593,7 +651,10 @@ fn frame(
     dechunked: &mut Vec<u8>,
 ) -> Result<Framed, HttpError> {
     match framing {
-        Framing::None => Ok(Framed::Complete { body: BodyLocation::Empty, consumed: head_len }),
+        Framing::None => Ok(Framed::Complete {
+            body: BodyLocation::Empty,
+            consumed: head_len,
+        }),
         Framing::Length(len) => frame_length(buf.len(), head_len, len),
         Framing::Chunked => frame_chunked(buf, head_len, limits, dechunked),
     }
@@ -607,9 +668,15 @@ fn frame_length(available: usize, head_len: usize, len: usize) -> Result<Framed,
     let body = if len == 0 {
         BodyLocation::Empty
     } else {
-        BodyLocation::InBuffer { start: head_len, end }
+        BodyLocation::InBuffer {
+            start: head_len,
+            end,
+        }
     };
-    Ok(Framed::Complete { body, consumed: end })
+    Ok(Framed::Complete {
+        body,
+        consumed: end,
+    })
 }
 
 fn frame_chunked(
@@ -619,12 +686,15 @@ fn frame_chunked(
     dechunked: &mut Vec<u8>,
 ) -> Result<Framed, HttpError> {
     let body = buf.get(head_len..).unwrap_or_default();
-    // The first pass only validates framing: a body that is still arriving is not copied on every call.
+    // The first pass only validates framing: a body that is still arriving is not copied on every
+    // call.
     let done = match chunked::scan(body, limits, None)? {
         chunked::Scan::Complete(done) => done,
         chunked::Scan::Partial { min_total: 0 } => return Ok(Framed::Partial { min_total: 0 }),
         chunked::Scan::Partial { min_total } => {
-            return Ok(Framed::Partial { min_total: head_len.saturating_add(min_total) })
+            return Ok(Framed::Partial {
+                min_total: head_len.saturating_add(min_total),
+            })
         }
     };
     dechunked.reserve_exact(done.data_len);
@@ -640,7 +710,9 @@ fn frame_chunked(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::test_support::{parse, parse_default, parse_every_prefix, parse_with, Outcome, OwnedRequest};
+    use crate::http::test_support::{
+        parse, parse_default, parse_every_prefix, parse_with, Outcome, OwnedRequest,
+    };
 
     /// Parses a request that must be complete, checking every prefix along the way.
     fn ok(raw: &str) -> OwnedRequest {
@@ -670,7 +742,10 @@ mod tests {
     }
 
     fn header<'r>(request: &'r OwnedRequest, name: &str) -> Option<&'r [u8]> {
-        let mut found = request.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        let mut found = request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name));
         found.next().map(|(_, v)| v.as_slice())
     }
 
@@ -686,7 +761,8 @@ mod tests {
 
     #[test]
     fn simple_get() {
-        let raw = "GET /api/registry/lookup?id=a%20b&x HTTP/1.1\r\nHost: localhost:8080\r\nAccept: */*\r\n\r\n";
+        let raw = "GET /api/registry/lookup?id=a%20b&x HTTP/1.1\r\n\
+                   Host: localhost:8080\r\nAccept: */*\r\n\r\n";
         let r = ok(raw);
         assert_eq!(r.method, Method::Get);
         assert_eq!(r.path, "/api/registry/lookup");
@@ -696,7 +772,10 @@ mod tests {
         assert_eq!(r.content_encoding, ContentEncoding::Identity);
         assert_eq!(
             r.headers,
-            [("Host".to_string(), b"localhost:8080".to_vec()), ("Accept".to_string(), b"*/*".to_vec())]
+            [
+                ("Host".to_string(), b"localhost:8080".to_vec()),
+                ("Accept".to_string(), b"*/*".to_vec())
+            ]
         );
         assert_eq!(r.body, b"");
         assert_eq!(r.consumed, raw.len());
@@ -718,7 +797,11 @@ mod tests {
             ("!#$%&'*+-.^_`|~09azAZ", Method::Other),
         ];
         for (token, method) in cases {
-            assert_eq!(ok(&format!("{token} / HTTP/1.1\r\n\r\n")).method, method, "{token}");
+            assert_eq!(
+                ok(&format!("{token} / HTTP/1.1\r\n\r\n")).method,
+                method,
+                "{token}"
+            );
         }
     }
 
@@ -729,7 +812,8 @@ mod tests {
         bad("GET\t/ HTTP/1.1\r\n\r\n", "invalid method");
         bad("GET\r\n\r\n", "invalid method");
         bad("G\x00T / HTTP/1.1\r\n\r\n", "invalid method");
-        bad("\x16\x03\x01\x02\x00\x01\x00\x01", "invalid method"); // TLS ClientHello on the plain port
+        // A TLS ClientHello on the plain-text port.
+        bad("\x16\x03\x01\x02\x00\x01\x00\x01", "invalid method");
     }
 
     #[test]
@@ -741,8 +825,14 @@ mod tests {
         bad("GET /caf\u{e9} HTTP/1.1\r\n\r\n", "invalid request target");
         bad("GET * HTTP/1.1\r\n\r\n", "invalid request target");
         bad("OPTIONS * HTTP/1.1\r\n\r\n", "invalid request target");
-        bad("CONNECT example.com:443 HTTP/1.1\r\n\r\n", "invalid request target");
-        bad("GET ftp://host/x HTTP/1.1\r\n\r\n", "invalid request target");
+        bad(
+            "CONNECT example.com:443 HTTP/1.1\r\n\r\n",
+            "invalid request target",
+        );
+        bad(
+            "GET ftp://host/x HTTP/1.1\r\n\r\n",
+            "invalid request target",
+        );
         bad("GET ?x HTTP/1.1\r\n\r\n", "invalid request target");
     }
 
@@ -766,7 +856,11 @@ mod tests {
         ];
         for (target, path, query) in cases {
             let r = ok(&format!("GET {target} HTTP/1.1\r\n\r\n"));
-            assert_eq!((r.path.as_str(), r.query.as_str()), (path, query), "{target}");
+            assert_eq!(
+                (r.path.as_str(), r.query.as_str()),
+                (path, query),
+                "{target}"
+            );
         }
     }
 
@@ -775,10 +869,25 @@ mod tests {
         assert_eq!(ok("GET / HTTP/1.0\r\n\r\n").version, Version::Http10);
         assert_eq!(ok("GET / HTTP/1.1\r\n\r\n").version, Version::Http11);
         for version in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.0", "HTTP/9.9"] {
-            assert_eq!(err(&format!("GET / {version}\r\n\r\n")), HttpError::VersionNotSupported);
+            assert_eq!(
+                err(&format!("GET / {version}\r\n\r\n")),
+                HttpError::VersionNotSupported
+            );
         }
-        assert_eq!(err("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), HttpError::VersionNotSupported);
-        for version in ["http/1.1", "HTTP/1", "HTTP/1.1x", "HTTP/11.1", "HTTP/1.1 ", "HTTP/a.b", "XTTP/1.1", "H"] {
+        assert_eq!(
+            err("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            HttpError::VersionNotSupported
+        );
+        for version in [
+            "http/1.1",
+            "HTTP/1",
+            "HTTP/1.1x",
+            "HTTP/11.1",
+            "HTTP/1.1 ",
+            "HTTP/a.b",
+            "XTTP/1.1",
+            "H",
+        ] {
             bad(&format!("GET / {version}\r\n\r\n"), "invalid HTTP version");
         }
         bad("GET / HTTP/1.1\rx\r\n", "invalid HTTP version");
@@ -786,9 +895,18 @@ mod tests {
 
     #[test]
     fn garbage_version_is_refused_before_eight_bytes_arrive() {
-        assert_eq!(parse_default(b"GET / X"), Outcome::Error(HttpError::BadRequest("invalid HTTP version")));
-        assert_eq!(parse_default(b"GET / HTTQ"), Outcome::Error(HttpError::BadRequest("invalid HTTP version")));
-        assert_eq!(parse_default(b"GET / HTTP/1"), Outcome::Partial { min_total: 0 });
+        assert_eq!(
+            parse_default(b"GET / X"),
+            Outcome::Error(HttpError::BadRequest("invalid HTTP version"))
+        );
+        assert_eq!(
+            parse_default(b"GET / HTTQ"),
+            Outcome::Error(HttpError::BadRequest("invalid HTTP version"))
+        );
+        assert_eq!(
+            parse_default(b"GET / HTTP/1"),
+            Outcome::Partial { min_total: 0 }
+        );
     }
 
     #[test]
@@ -821,7 +939,10 @@ mod tests {
         assert_eq!(request.header("X-A"), Some(&b"1"[..]));
         assert_eq!(request.header("x-a"), Some(&b"1"[..]));
         assert_eq!(request.headers.get("X-a"), Some(&b"1"[..]));
-        assert_eq!(request.headers.get_all("X-A").collect::<Vec<_>>(), [&b"1"[..], b"2"]);
+        assert_eq!(
+            request.headers.get_all("X-A").collect::<Vec<_>>(),
+            [&b"1"[..], b"2"]
+        );
         assert_eq!(request.header("x-empty"), Some(&b""[..]));
         assert_eq!(request.header("X-Pad"), Some(&b"v  w"[..]));
         assert_eq!(request.header("X-Missing"), None);
@@ -831,7 +952,13 @@ mod tests {
         let names: Vec<&str> = request.headers.into_iter().map(|h| h.name).collect();
         assert_eq!(names, ["X-A", "x-a", "X-Empty", "X-Pad"]);
         let first = request.headers.iter().next();
-        assert_eq!(first, Some(Header { name: "X-A", value: b"1" }));
+        assert_eq!(
+            first,
+            Some(Header {
+                name: "X-A",
+                value: b"1"
+            })
+        );
         assert!(format!("{request:?}").contains("\"X-Pad\": \"v  w\""));
     }
 
@@ -841,25 +968,55 @@ mod tests {
         bad("GET / HTTP/1.1\r\nHo st: a\r\n\r\n", "invalid header name");
         bad("GET / HTTP/1.1\r\n: a\r\n\r\n", "invalid header name");
         bad("GET / HTTP/1.1\r\nHost\r\n\r\n", "invalid header name");
-        bad("GET / HTTP/1.1\r\nH\u{e9}st: a\r\n\r\n", "invalid header name");
-        bad("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", "obsolete line folding");
-        bad("GET / HTTP/1.1\r\n Host: a\r\n\r\n", "obsolete line folding");
-        bad("GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n", "invalid header value");
-        bad("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", "invalid header value");
-        bad("GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", "invalid header value");
-        bad("GET / HTTP/1.1\r\nHost: a\r\n\rX", "invalid header line ending");
+        bad(
+            "GET / HTTP/1.1\r\nH\u{e9}st: a\r\n\r\n",
+            "invalid header name",
+        );
+        bad(
+            "GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+            "obsolete line folding",
+        );
+        bad(
+            "GET / HTTP/1.1\r\n Host: a\r\n\r\n",
+            "obsolete line folding",
+        );
+        bad(
+            "GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n",
+            "invalid header value",
+        );
+        bad(
+            "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+            "invalid header value",
+        );
+        bad(
+            "GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n",
+            "invalid header value",
+        );
+        bad(
+            "GET / HTTP/1.1\r\nHost: a\r\n\rX",
+            "invalid header line ending",
+        );
     }
 
     #[test]
     fn obs_text_values_are_kept_raw() {
-        let r = ok_with(Limits::default(), b"GET / HTTP/1.1\r\nX-Name: caf\xc3\xa9\xff\r\n\r\n");
+        let r = ok_with(
+            Limits::default(),
+            b"GET / HTTP/1.1\r\nX-Name: caf\xc3\xa9\xff\r\n\r\n",
+        );
         assert_eq!(header(&r, "x-name"), Some(&b"caf\xc3\xa9\xff"[..]));
     }
 
     #[test]
     fn duplicate_host_is_refused() {
-        bad("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", "multiple Host headers");
-        assert!(ok("GET / HTTP/1.1\r\n\r\n").headers.is_empty(), "a missing Host is tolerated");
+        bad(
+            "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+            "multiple Host headers",
+        );
+        assert!(
+            ok("GET / HTTP/1.1\r\n\r\n").headers.is_empty(),
+            "a missing Host is tolerated"
+        );
     }
 
     // ---- connection management ----
@@ -879,12 +1036,20 @@ mod tests {
             ("1.0", "Connection: keep-alive\r\n", true),
             ("1.0", "Connection: Keep-Alive\r\n", true),
             ("1.0", "Connection: foo, keep-alive\r\n", true),
-            ("1.0", "Connection: keep-alive\r\nConnection: close\r\n", false),
+            (
+                "1.0",
+                "Connection: keep-alive\r\nConnection: close\r\n",
+                false,
+            ),
             ("1.0", "Connection: close\r\n", false),
             ("1.0", "Keep-Alive: timeout=5\r\n", false),
         ];
         for (version, headers, keep_alive) in cases {
-            assert_eq!(get_with(version, headers).keep_alive, keep_alive, "{version} {headers:?}");
+            assert_eq!(
+                get_with(version, headers).keep_alive,
+                keep_alive,
+                "{version} {headers:?}"
+            );
         }
     }
 
@@ -892,7 +1057,10 @@ mod tests {
     fn websocket_upgrade() {
         let cases = [
             ("Upgrade: websocket\r\nConnection: Upgrade\r\n", true),
-            ("Upgrade: WebSocket\r\nConnection: keep-alive, upgrade\r\n", true),
+            (
+                "Upgrade: WebSocket\r\nConnection: keep-alive, upgrade\r\n",
+                true,
+            ),
             ("Connection: Upgrade\r\nUpgrade: foo, websocket\r\n", true),
             ("Upgrade: websocket\r\n", false),
             ("Connection: Upgrade\r\n", false),
@@ -900,7 +1068,11 @@ mod tests {
             ("Upgrade: websockets\r\nConnection: Upgrade\r\n", false),
         ];
         for (headers, upgrade) in cases {
-            assert_eq!(get_with("1.1", headers).upgrade_websocket, upgrade, "{headers:?}");
+            assert_eq!(
+                get_with("1.1", headers).upgrade_websocket,
+                upgrade,
+                "{headers:?}"
+            );
         }
     }
 
@@ -914,7 +1086,11 @@ mod tests {
             ("1.0", "Expect: 100-continue\r\n", false),
         ];
         for (version, headers, expected) in cases {
-            assert_eq!(get_with(version, headers).expect_continue, expected, "{version} {headers:?}");
+            assert_eq!(
+                get_with(version, headers).expect_continue,
+                expected,
+                "{version} {headers:?}"
+            );
         }
     }
 
@@ -923,21 +1099,37 @@ mod tests {
         let head = b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
         let mut parser = RequestParser::new(Limits::default());
         let mut dechunked = Vec::new();
-        assert!(matches!(parser.parse(&head[..10], &mut dechunked), Ok(Parsed::Partial { .. })));
+        assert!(matches!(
+            parser.parse(&head[..10], &mut dechunked),
+            Ok(Parsed::Partial { .. })
+        ));
         assert!(!parser.pending_continue(), "head incomplete");
-        assert!(matches!(parser.parse(head, &mut dechunked), Ok(Parsed::Partial { .. })));
+        assert!(matches!(
+            parser.parse(head, &mut dechunked),
+            Ok(Parsed::Partial { .. })
+        ));
         assert!(parser.pending_continue());
         let mut full = head.to_vec();
         full.extend_from_slice(b"abc");
-        assert!(matches!(parser.parse(&full, &mut dechunked), Ok(Parsed::Complete { .. })));
+        assert!(matches!(
+            parser.parse(&full, &mut dechunked),
+            Ok(Parsed::Complete { .. })
+        ));
         assert!(!parser.pending_continue());
 
-        let chunked = b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert!(matches!(parser.parse(chunked, &mut dechunked), Ok(Parsed::Partial { min_total: 0 })));
+        let chunked =
+            b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(matches!(
+            parser.parse(chunked, &mut dechunked),
+            Ok(Parsed::Partial { min_total: 0 })
+        ));
         assert!(parser.pending_continue());
 
         let plain = b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n";
-        assert!(matches!(parser.parse(plain, &mut dechunked), Ok(Parsed::Partial { .. })));
+        assert!(matches!(
+            parser.parse(plain, &mut dechunked),
+            Ok(Parsed::Partial { .. })
+        ));
         assert!(!parser.pending_continue());
     }
 
@@ -949,11 +1141,23 @@ mod tests {
             ("Content-Encoding: gzip\r\n", ContentEncoding::Gzip),
             ("Content-Encoding: GZip\r\n", ContentEncoding::Gzip),
             ("Content-Encoding: x-gzip\r\n", ContentEncoding::Gzip),
-            ("Content-Encoding: identity, gzip\r\n", ContentEncoding::Gzip),
+            (
+                "Content-Encoding: identity, gzip\r\n",
+                ContentEncoding::Gzip,
+            ),
             ("Content-Encoding: br\r\n", ContentEncoding::Unsupported),
-            ("Content-Encoding: deflate\r\n", ContentEncoding::Unsupported),
-            ("Content-Encoding: gzip, gzip\r\n", ContentEncoding::Unsupported),
-            ("Content-Encoding: gzip\r\nContent-Encoding: br\r\n", ContentEncoding::Unsupported),
+            (
+                "Content-Encoding: deflate\r\n",
+                ContentEncoding::Unsupported,
+            ),
+            (
+                "Content-Encoding: gzip, gzip\r\n",
+                ContentEncoding::Unsupported,
+            ),
+            (
+                "Content-Encoding: gzip\r\nContent-Encoding: br\r\n",
+                ContentEncoding::Unsupported,
+            ),
         ];
         for (headers, encoding) in cases {
             let r = ok(&post(&format!("{headers}Content-Length: 0\r\n"), ""));
@@ -971,7 +1175,10 @@ mod tests {
         assert_eq!(r.body, b"hello");
         assert_eq!(r.consumed, raw.len());
         assert_eq!(ok(&post("Content-Length: 0\r\n", "")).body, b"");
-        assert_eq!(ok(&post("Content-Length: 007\r\n", "1234567")).body, b"1234567");
+        assert_eq!(
+            ok(&post("Content-Length: 007\r\n", "1234567")).body,
+            b"1234567"
+        );
     }
 
     #[test]
@@ -986,49 +1193,108 @@ mod tests {
     fn body_hint_is_exact_once_the_head_is_parsed() {
         let raw = post("Content-Length: 100\r\n", "");
         let head_len = raw.len();
-        assert_eq!(parse_default(raw.as_bytes()), Outcome::Partial { min_total: head_len + 100 });
+        assert_eq!(
+            parse_default(raw.as_bytes()),
+            Outcome::Partial {
+                min_total: head_len + 100
+            }
+        );
         let mut more = raw.into_bytes();
         more.extend_from_slice(&[b'x'; 99]);
-        assert_eq!(parse_default(&more), Outcome::Partial { min_total: head_len + 100 });
+        assert_eq!(
+            parse_default(&more),
+            Outcome::Partial {
+                min_total: head_len + 100
+            }
+        );
         more.push(b'x');
         assert_eq!(parse_default(&more).request().consumed, head_len + 100);
-        assert_eq!(parse_default(b"GET / HTTP/1.1\r\n"), Outcome::Partial { min_total: 0 });
+        assert_eq!(
+            parse_default(b"GET / HTTP/1.1\r\n"),
+            Outcome::Partial { min_total: 0 }
+        );
     }
 
     #[test]
     fn repeated_content_length_must_agree() {
         let same = post("Content-Length: 3\r\ncontent-length: 3\r\n", "abc");
         assert_eq!(ok(&same).body, b"abc");
-        assert_eq!(ok(&post("Content-Length: 3\r\nContent-Length: 003\r\n", "abc")).body, b"abc");
-        bad(&post("Content-Length: 3\r\nContent-Length: 4\r\n", "abcd"), "conflicting Content-Length headers");
+        assert_eq!(
+            ok(&post("Content-Length: 3\r\nContent-Length: 003\r\n", "abc")).body,
+            b"abc"
+        );
+        bad(
+            &post("Content-Length: 3\r\nContent-Length: 4\r\n", "abcd"),
+            "conflicting Content-Length headers",
+        );
     }
 
     #[test]
     fn invalid_content_lengths() {
-        for value in ["", "-1", "+5", "5 5", "0x10", "1.0", "5,5", "5, 5", "five", "\u{661}"] {
-            bad(&post(&format!("Content-Length: {value}\r\n"), ""), "invalid Content-Length");
+        for value in [
+            "", "-1", "+5", "5 5", "0x10", "1.0", "5,5", "5, 5", "five", "\u{661}",
+        ] {
+            bad(
+                &post(&format!("Content-Length: {value}\r\n"), ""),
+                "invalid Content-Length",
+            );
         }
     }
 
     #[test]
     fn huge_content_length_is_refused_before_the_body() {
-        assert_eq!(err(&post("Content-Length: 8388609\r\n", "")), HttpError::BodyTooLarge);
-        assert_eq!(err(&post("Content-Length: 18446744073709551615\r\n", "")), HttpError::BodyTooLarge);
-        assert_eq!(err(&post("Content-Length: 18446744073709551616\r\n", "")), HttpError::BodyTooLarge);
-        assert_eq!(err(&post(&format!("Content-Length: {}\r\n", "9".repeat(100)), "")), HttpError::BodyTooLarge);
-        let unlimited = Limits { max_body_bytes: usize::MAX, ..Limits::default() };
+        assert_eq!(
+            err(&post("Content-Length: 8388609\r\n", "")),
+            HttpError::BodyTooLarge
+        );
+        assert_eq!(
+            err(&post("Content-Length: 18446744073709551615\r\n", "")),
+            HttpError::BodyTooLarge
+        );
+        assert_eq!(
+            err(&post("Content-Length: 18446744073709551616\r\n", "")),
+            HttpError::BodyTooLarge
+        );
+        assert_eq!(
+            err(&post(
+                &format!("Content-Length: {}\r\n", "9".repeat(100)),
+                ""
+            )),
+            HttpError::BodyTooLarge
+        );
+        let unlimited = Limits {
+            max_body_bytes: usize::MAX,
+            ..Limits::default()
+        };
         let max = post("Content-Length: 18446744073709551615\r\n", "");
-        assert_eq!(parse(unlimited, max.as_bytes()), Outcome::Error(HttpError::BodyTooLarge), "end overflows");
+        assert_eq!(
+            parse(unlimited, max.as_bytes()),
+            Outcome::Error(HttpError::BodyTooLarge),
+            "end overflows"
+        );
     }
 
     #[test]
     fn chunked_body() {
-        let raw = post("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n");
+        let raw = post(
+            "Transfer-Encoding: chunked\r\n",
+            "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n",
+        );
         let r = ok(&raw);
         assert_eq!(r.body, b"hello, world");
         assert_eq!(r.consumed, raw.len());
-        assert_eq!(ok(&post("Transfer-Encoding: Chunked\r\n", "0\r\n\r\n")).body, b"");
-        assert_eq!(ok(&post("Transfer-Encoding:  chunked , \r\n", "1\r\na\r\n0\r\n\r\n")).body, b"a");
+        assert_eq!(
+            ok(&post("Transfer-Encoding: Chunked\r\n", "0\r\n\r\n")).body,
+            b""
+        );
+        assert_eq!(
+            ok(&post(
+                "Transfer-Encoding:  chunked , \r\n",
+                "1\r\na\r\n0\r\n\r\n"
+            ))
+            .body,
+            b"a"
+        );
     }
 
     #[test]
@@ -1039,7 +1305,8 @@ mod tests {
         let partial = parser.parse(&raw.as_bytes()[..raw.len() - 1], &mut dechunked);
         assert!(matches!(partial, Ok(Parsed::Partial { .. })));
         assert!(dechunked.is_empty());
-        let Ok(Parsed::Complete { request, .. }) = parser.parse(raw.as_bytes(), &mut dechunked) else {
+        let Ok(Parsed::Complete { request, .. }) = parser.parse(raw.as_bytes(), &mut dechunked)
+        else {
             panic!("incomplete");
         };
         assert_eq!(request.body_len(), 5);
@@ -1053,7 +1320,10 @@ mod tests {
         let capacity = parser.fields.capacity();
         let mut dechunked = Vec::new();
         for _ in 0..3 {
-            assert!(matches!(parser.parse(raw.as_bytes(), &mut dechunked), Ok(Parsed::Complete { .. })));
+            assert!(matches!(
+                parser.parse(raw.as_bytes(), &mut dechunked),
+                Ok(Parsed::Complete { .. })
+            ));
         }
         assert_eq!(dechunked.capacity(), 0);
         assert_eq!(parser.fields.capacity(), capacity);
@@ -1063,24 +1333,60 @@ mod tests {
     #[test]
     fn transfer_coding_rules() {
         let te = |value: &str| post(&format!("Transfer-Encoding: {value}\r\n"), "0\r\n\r\n");
-        for value in ["gzip, chunked", "chunked, gzip", "identity", "chunked, chunked", "", "chunked;q=1", "x"] {
-            assert_eq!(err(&te(value)), HttpError::UnsupportedTransferEncoding, "{value:?}");
+        for value in [
+            "gzip, chunked",
+            "chunked, gzip",
+            "identity",
+            "chunked, chunked",
+            "",
+            "chunked;q=1",
+            "x",
+        ] {
+            assert_eq!(
+                err(&te(value)),
+                HttpError::UnsupportedTransferEncoding,
+                "{value:?}"
+            );
         }
-        let twice = post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n");
+        let twice = post(
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+            "0\r\n\r\n",
+        );
         assert_eq!(err(&twice), HttpError::UnsupportedTransferEncoding);
     }
 
     #[test]
     fn content_length_with_transfer_encoding_is_refused() {
         const BOTH: &str = "both Content-Length and Transfer-Encoding";
-        bad(&post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), BOTH);
-        bad(&post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "0\r\n\r\n"), BOTH);
-        bad(&post("Transfer-Encoding: gzip\r\nContent-Length: 5\r\n", "0\r\n\r\n"), BOTH);
+        bad(
+            &post(
+                "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                "0\r\n\r\n",
+            ),
+            BOTH,
+        );
+        bad(
+            &post(
+                "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+                "0\r\n\r\n",
+            ),
+            BOTH,
+        );
+        bad(
+            &post(
+                "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+                "0\r\n\r\n",
+            ),
+            BOTH,
+        );
     }
 
     #[test]
     fn transfer_encoding_in_http10_is_refused() {
-        bad("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Transfer-Encoding in HTTP/1.0 request");
+        bad(
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "Transfer-Encoding in HTTP/1.0 request",
+        );
     }
 
     #[test]
@@ -1089,10 +1395,19 @@ mod tests {
         bad(&chunked("z\r\n"), "invalid chunk size");
         bad(&chunked("5\r\nhelloXY"), "invalid chunk data terminator");
         bad(&chunked("5\nhello\r\n"), "invalid chunk size line");
-        assert_eq!(err(&chunked("FFFFFFFFFFFFFFFFF\r\n")), HttpError::BodyTooLarge);
-        let unlimited = Limits { max_body_bytes: usize::MAX, ..Limits::default() };
+        assert_eq!(
+            err(&chunked("FFFFFFFFFFFFFFFFF\r\n")),
+            HttpError::BodyTooLarge
+        );
+        let unlimited = Limits {
+            max_body_bytes: usize::MAX,
+            ..Limits::default()
+        };
         let overflow = chunked("FFFFFFFFFFFFFFFFF\r\n");
-        assert_eq!(err_with(unlimited, overflow.as_bytes()), HttpError::BadRequest("invalid chunk size"));
+        assert_eq!(
+            err_with(unlimited, overflow.as_bytes()),
+            HttpError::BadRequest("invalid chunk size")
+        );
     }
 
     // ---- limits ----
@@ -1109,20 +1424,41 @@ mod tests {
 
     #[test]
     fn header_bytes_limit_is_inclusive() {
-        let limits = Limits { max_header_bytes: 100, ..Limits::default() };
+        let limits = Limits {
+            max_header_bytes: 100,
+            ..Limits::default()
+        };
         assert_eq!(ok_with(limits, &head_of_len(100)).consumed, 100);
-        assert_eq!(err_with(limits, &head_of_len(101)), HttpError::HeadersTooLarge);
+        assert_eq!(
+            err_with(limits, &head_of_len(101)),
+            HttpError::HeadersTooLarge
+        );
     }
 
     #[test]
     fn header_bytes_limit_applies_as_soon_as_exceeded() {
-        let limits = Limits { max_header_bytes: 100, ..Limits::default() };
+        let limits = Limits {
+            max_header_bytes: 100,
+            ..Limits::default()
+        };
         let endless = head_of_len(200);
-        assert_eq!(parse(limits, &endless[..100]), Outcome::Partial { min_total: 0 });
-        assert_eq!(parse(limits, &endless[..101]), Outcome::Error(HttpError::HeadersTooLarge));
+        assert_eq!(
+            parse(limits, &endless[..100]),
+            Outcome::Partial { min_total: 0 }
+        );
+        assert_eq!(
+            parse(limits, &endless[..101]),
+            Outcome::Error(HttpError::HeadersTooLarge)
+        );
         let blank_lines = b"\r\n".repeat(51);
-        assert_eq!(parse(limits, &blank_lines[..100]), Outcome::Partial { min_total: 0 });
-        assert_eq!(parse(limits, &blank_lines), Outcome::Error(HttpError::HeadersTooLarge));
+        assert_eq!(
+            parse(limits, &blank_lines[..100]),
+            Outcome::Partial { min_total: 0 }
+        );
+        assert_eq!(
+            parse(limits, &blank_lines),
+            Outcome::Error(HttpError::HeadersTooLarge)
+        );
         // The body is not part of the head.
         let with_body = |head_len: usize| {
             let mut raw = head_of_len(head_len - 20);
@@ -1131,24 +1467,54 @@ mod tests {
             raw
         };
         assert_eq!(ok_with(limits, &with_body(100)).body, [b'b'; 50]);
-        assert_eq!(err_with(limits, &with_body(101)), HttpError::HeadersTooLarge);
+        assert_eq!(
+            err_with(limits, &with_body(101)),
+            HttpError::HeadersTooLarge
+        );
     }
 
     #[test]
     fn header_count_limit_is_inclusive() {
-        let limits = Limits { max_headers: 3, ..Limits::default() };
-        assert_eq!(ok_with(limits, b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n").headers.len(), 3);
-        assert_eq!(err_with(limits, b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"), HttpError::TooManyHeaders);
-        let none = Limits { max_headers: 0, ..Limits::default() };
+        let limits = Limits {
+            max_headers: 3,
+            ..Limits::default()
+        };
+        assert_eq!(
+            ok_with(limits, b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+                .headers
+                .len(),
+            3
+        );
+        assert_eq!(
+            err_with(
+                limits,
+                b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"
+            ),
+            HttpError::TooManyHeaders
+        );
+        let none = Limits {
+            max_headers: 0,
+            ..Limits::default()
+        };
         assert!(ok_with(none, b"GET / HTTP/1.1\r\n\r\n").headers.is_empty());
-        assert_eq!(err_with(none, b"GET / HTTP/1.1\r\nA: 1\r\n\r\n"), HttpError::TooManyHeaders);
+        assert_eq!(
+            err_with(none, b"GET / HTTP/1.1\r\nA: 1\r\n\r\n"),
+            HttpError::TooManyHeaders
+        );
         // Refused as soon as the extra field is complete, before the head is.
-        assert_eq!(parse(limits, b"GET / HTTP/1.1\r\nA:1\r\nB:2\r\nC:3\r\nD:4\r\n"), Outcome::Error(HttpError::TooManyHeaders));
+        assert_eq!(
+            parse(limits, b"GET / HTTP/1.1\r\nA:1\r\nB:2\r\nC:3\r\nD:4\r\n"),
+            Outcome::Error(HttpError::TooManyHeaders)
+        );
     }
 
     #[test]
     fn many_headers_beyond_preallocation() {
-        let limits = Limits { max_headers: 1000, max_header_bytes: 64 * 1024, ..Limits::default() };
+        let limits = Limits {
+            max_headers: 1000,
+            max_header_bytes: 64 * 1024,
+            ..Limits::default()
+        };
         let mut raw = b"GET / HTTP/1.1\r\n".to_vec();
         for i in 0..1000 {
             raw.extend_from_slice(format!("H{i}: {i}\r\n").as_bytes());
@@ -1160,22 +1526,37 @@ mod tests {
 
     #[test]
     fn body_limit_is_inclusive() {
-        let limits = Limits { max_body_bytes: 10, ..Limits::default() };
+        let limits = Limits {
+            max_body_bytes: 10,
+            ..Limits::default()
+        };
         let at = post("Content-Length: 10\r\n", "0123456789");
         assert_eq!(ok_with(limits, at.as_bytes()).body, b"0123456789");
         let over = post("Content-Length: 11\r\n", "");
-        assert_eq!(parse(limits, over.as_bytes()), Outcome::Error(HttpError::BodyTooLarge));
+        assert_eq!(
+            parse(limits, over.as_bytes()),
+            Outcome::Error(HttpError::BodyTooLarge)
+        );
 
-        let chunked_at = post("Transfer-Encoding: chunked\r\n", "4\r\n0123\r\n6\r\n456789\r\n0\r\n\r\n");
+        let chunked_at = post(
+            "Transfer-Encoding: chunked\r\n",
+            "4\r\n0123\r\n6\r\n456789\r\n0\r\n\r\n",
+        );
         assert_eq!(ok_with(limits, chunked_at.as_bytes()).body, b"0123456789");
         // Refused when the size line arrives, before its data.
         let chunked_over = post("Transfer-Encoding: chunked\r\n", "4\r\n0123\r\n7\r\n");
-        assert_eq!(parse(limits, chunked_over.as_bytes()), Outcome::Error(HttpError::BodyTooLarge));
+        assert_eq!(
+            parse(limits, chunked_over.as_bytes()),
+            Outcome::Error(HttpError::BodyTooLarge)
+        );
     }
 
     #[test]
     fn trailers_count_against_header_bytes() {
-        let limits = Limits { max_header_bytes: 100, ..Limits::default() };
+        let limits = Limits {
+            max_header_bytes: 100,
+            ..Limits::default()
+        };
         let trailer = |len: usize| {
             let mut body = b"0\r\nT: ".to_vec();
             body.resize(body.len() + len - 7, b't');
@@ -1185,7 +1566,10 @@ mod tests {
             raw
         };
         assert!(matches!(parse(limits, &trailer(100)), Outcome::Complete(_)));
-        assert_eq!(parse(limits, &trailer(101)), Outcome::Error(HttpError::HeadersTooLarge));
+        assert_eq!(
+            parse(limits, &trailer(101)),
+            Outcome::Error(HttpError::HeadersTooLarge)
+        );
     }
 
     #[test]
@@ -1220,8 +1604,14 @@ mod tests {
         let second = "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
         let requests = parse_all(format!("{first}{second}").as_bytes());
         assert_eq!(requests.len(), 2);
-        assert_eq!((requests[0].path.as_str(), requests[0].consumed), ("/a", first.len()));
-        assert_eq!((requests[1].path.as_str(), requests[1].consumed), ("/b", second.len()));
+        assert_eq!(
+            (requests[0].path.as_str(), requests[0].consumed),
+            ("/a", first.len())
+        );
+        assert_eq!(
+            (requests[1].path.as_str(), requests[1].consumed),
+            ("/b", second.len())
+        );
     }
 
     #[test]
@@ -1231,16 +1621,34 @@ mod tests {
         let third = "GET /three HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
         let raw = format!("{first}{second}{third}");
         let requests = parse_all(raw.as_bytes());
-        let summary: Vec<(&[u8], usize)> = requests.iter().map(|r| (r.body.as_slice(), r.consumed)).collect();
-        assert_eq!(summary, [(&b"one"[..], first.len()), (b"two", second.len()), (b"", third.len())]);
+        let summary: Vec<(&[u8], usize)> = requests
+            .iter()
+            .map(|r| (r.body.as_slice(), r.consumed))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (&b"one"[..], first.len()),
+                (b"two", second.len()),
+                (b"", third.len())
+            ]
+        );
         assert_eq!(requests[2].path, "/three");
         // The first request is complete even though more bytes follow.
-        assert_eq!(parse_every_prefix(Limits::default(), raw.as_bytes()).request().consumed, first.len());
+        assert_eq!(
+            parse_every_prefix(Limits::default(), raw.as_bytes())
+                .request()
+                .consumed,
+            first.len()
+        );
     }
 
     #[test]
     fn pipelined_request_after_stray_crlf() {
-        let raw = format!("{}\r\nGET /next HTTP/1.1\r\n\r\n", post("Content-Length: 1\r\n", "x"));
+        let raw = format!(
+            "{}\r\nGET /next HTTP/1.1\r\n\r\n",
+            post("Content-Length: 1\r\n", "x")
+        );
         let requests = parse_all(raw.as_bytes());
         assert_eq!(requests[1].path, "/next");
     }
@@ -1250,12 +1658,21 @@ mod tests {
     #[test]
     fn split_at_every_byte() {
         let samples = [
-            "GET /api/discovery/lookup.json?x=1 HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t\r\nAccept: */*\r\n\r\n"
+            "GET /api/discovery/lookup.json?x=1 HTTP/1.1\r\nHost: localhost\r\n\
+             User-Agent: t\r\nAccept: */*\r\n\r\n"
                 .to_string(),
             "\r\nGET / HTTP/1.0\nConnection: keep-alive\n\n".to_string(),
-            post("Content-Length: 11\r\nContent-Encoding: gzip\r\nExpect: 100-continue\r\n", "hello world"),
-            post("Transfer-Encoding: chunked\r\n", "5;a=b\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0;x\r\nT: 1\r\nU: 2\r\n\r\n"),
-            "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n".to_string(),
+            post(
+                "Content-Length: 11\r\nContent-Encoding: gzip\r\nExpect: 100-continue\r\n",
+                "hello world",
+            ),
+            post(
+                "Transfer-Encoding: chunked\r\n",
+                "5;a=b\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0;x\r\nT: 1\r\nU: 2\r\n\r\n",
+            ),
+            "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: k\r\n\r\n"
+                .to_string(),
         ];
         for raw in samples {
             let r = ok(&raw);
@@ -1272,7 +1689,10 @@ mod tests {
 
     #[test]
     fn parser_exposes_its_limits() {
-        let limits = Limits { max_headers: 7, ..Limits::default() };
+        let limits = Limits {
+            max_headers: 7,
+            ..Limits::default()
+        };
         assert_eq!(RequestParser::new(limits).limits().max_headers, 7);
     }
 }

@@ -1,4 +1,5 @@
-//! Response serialisation into a caller-owned, reused `Vec<u8>`: nothing here allocates beyond growing `out`.
+//! Response serialisation into a caller-owned, reused `Vec<u8>`: nothing here allocates beyond
+//! growing `out`.
 
 use smallvec::SmallVec;
 
@@ -10,8 +11,8 @@ pub struct ResponseHead<'a> {
     pub status: u16,
     /// Omitted when empty.
     pub content_type: &'a str,
-    /// false writes "Connection: close". true writes "Connection: keep-alive", which HTTP/1.0 clients
-    /// (e.g. `ab -k`) need to keep the connection open and HTTP/1.1 clients ignore.
+    /// false writes "Connection: close". true writes "Connection: keep-alive", which HTTP/1.0
+    /// clients (e.g. `ab -k`) need to keep the connection open and HTTP/1.1 clients ignore.
     pub keep_alive: bool,
     /// Written verbatim as "name: value"; must not contain CR or LF.
     pub extra_headers: &'a [(&'a str, &'a str)],
@@ -68,8 +69,8 @@ pub fn status_reason(status: u16) -> &'static str {
     }
 }
 
-/// Appends a complete response. 1xx, 204 and 304 responses can't carry a body (RFC 9110 §6.4.1): theirs is
-/// dropped and no Content-Length is written.
+/// Appends a complete response. 1xx, 204 and 304 responses can't carry a body (RFC 9110 §6.4.1):
+/// theirs is dropped and no Content-Length is written.
 pub fn write_response(out: &mut Vec<u8>, head: &ResponseHead<'_>, body: &[u8]) {
     let start = begin_response(out, head);
     let body = if start.framed { body } else { &[] };
@@ -77,41 +78,59 @@ pub fn write_response(out: &mut Vec<u8>, head: &ResponseHead<'_>, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// Appends the head of a response to a HEAD request: the Content-Length `body_len` the GET response would have
-/// had, and no body.
+/// Appends the head of a response to a HEAD request: the Content-Length `body_len` the GET response
+/// would have had, and no body.
 pub fn write_head_response(out: &mut Vec<u8>, head: &ResponseHead<'_>, body_len: usize) {
     let start = begin_response(out, head);
     out.extend_from_slice(&tail(start.framed, body_len));
 }
 
-/// Appends everything of the head except Content-Length and the empty line. Append the body to `out`, then call
-/// [`finish_response`].
+/// Appends everything of the head except Content-Length and the empty line. Append the body to
+/// `out`, then call [`finish_response`].
 pub fn begin_response(out: &mut Vec<u8>, head: &ResponseHead<'_>) -> BodyStart {
     write_status_line(out, head.status);
     if !head.content_type.is_empty() {
         write_header(out, "Content-Type", head.content_type);
     }
-    // An interim response (101 Switching Protocols) says nothing about the connection; the caller adds
-    // "Connection: Upgrade" itself, and some clients read only the first Connection field.
+    // An interim response (101 Switching Protocols) says nothing about the connection; the caller
+    // adds "Connection: Upgrade" itself, and some clients read only the first Connection field.
     if head.status >= 200 {
-        write_header(out, "Connection", if head.keep_alive { "keep-alive" } else { "close" });
+        write_header(
+            out,
+            "Connection",
+            if head.keep_alive {
+                "keep-alive"
+            } else {
+                "close"
+            },
+        );
     }
     for (name, value) in head.extra_headers {
         write_header(out, name, value);
     }
-    BodyStart { at: out.len(), framed: has_body(head.status) }
+    BodyStart {
+        at: out.len(),
+        framed: has_body(head.status),
+    }
 }
 
-/// Inserts "Content-Length: N" and the empty line in front of the body appended since [`begin_response`].
-/// Cost: one `memmove` of the body (far cheaper than serialising it); it keeps the header exact, with no
-/// padding, and needs no scratch buffer.
+/// Inserts "Content-Length: N" and the empty line in front of the body appended since
+/// [`begin_response`]. Cost: one `memmove` of the body (far cheaper than serialising it); it keeps
+/// the header exact, with no padding, and needs no scratch buffer.
 ///
-/// # Panics
-/// If `out` was truncated below the body's start in between, a caller bug that would corrupt the stream.
+/// # Panics If `out` was truncated below the body's start in between, a caller bug that would
+/// corrupt the stream.
 pub fn finish_response(out: &mut Vec<u8>, start: BodyStart) {
-    assert!(start.at <= out.len(), "`out` was truncated between begin_response and finish_response");
+    assert!(
+        start.at <= out.len(),
+        "`out` was truncated between begin_response and finish_response"
+    );
     if !start.framed {
-        debug_assert_eq!(out.len(), start.at, "1xx, 204 and 304 responses can't have a body");
+        debug_assert_eq!(
+            out.len(),
+            start.at,
+            "1xx, 204 and 304 responses can't have a body"
+        );
         out.truncate(start.at);
     }
     let body_len = out.len() - start.at;
@@ -123,8 +142,8 @@ pub fn write_continue(out: &mut Vec<u8>) {
     out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
 }
 
-/// A plain-text error response for `error`. The connection is kept only if the caller wants to and the error
-/// left the byte stream in sync.
+/// A plain-text error response for `error`. The connection is kept only if the caller wants to and
+/// the error left the byte stream in sync.
 pub fn write_error(out: &mut Vec<u8>, error: HttpError, keep_alive: bool) {
     let head = ResponseHead {
         status: error.status(),
@@ -140,7 +159,10 @@ fn has_body(status: u16) -> bool {
 }
 
 fn write_status_line(out: &mut Vec<u8>, status: u16) {
-    debug_assert!((100..=999).contains(&status), "status codes have three digits");
+    debug_assert!(
+        (100..=999).contains(&status),
+        "status codes have three digits"
+    );
     let mut digits = [0; 20];
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(decimal(usize::from(status), &mut digits));
@@ -171,7 +193,8 @@ fn tail(framed: bool, body_len: usize) -> Tail {
     tail
 }
 
-/// Formats `value` in decimal at the end of `buf` (20 digits hold `u64::MAX`) and returns the digits.
+/// Formats `value` in decimal at the end of `buf` (20 digits hold `u64::MAX`) and returns the
+/// digits.
 fn decimal(mut value: usize, buf: &mut [u8; 20]) -> &[u8] {
     let mut len = 0;
     for slot in buf.iter_mut().rev() {
@@ -191,7 +214,12 @@ mod tests {
     use super::*;
 
     fn head(status: u16, keep_alive: bool) -> ResponseHead<'static> {
-        ResponseHead { status, content_type: "application/json", keep_alive, extra_headers: &[] }
+        ResponseHead {
+            status,
+            content_type: "application/json",
+            keep_alive,
+            extra_headers: &[],
+        }
     }
 
     fn text(out: &[u8]) -> &str {
@@ -229,7 +257,10 @@ mod tests {
     fn closing_response_with_extra_headers_appends_to_existing_output() {
         let mut out = b"previous".to_vec();
         let extra = [("Retry-After", "1"), ("X-Shard", "3")];
-        let head = ResponseHead { extra_headers: &extra, ..head(503, false) };
+        let head = ResponseHead {
+            extra_headers: &extra,
+            ..head(503, false)
+        };
         write_response(&mut out, &head, b"");
         assert_eq!(
             text(&out),
@@ -241,13 +272,24 @@ mod tests {
     #[test]
     fn bodiless_statuses_have_no_content_length() {
         let mut out = Vec::new();
-        let head204 = ResponseHead { content_type: "", ..head(204, true) };
+        let head204 = ResponseHead {
+            content_type: "",
+            ..head(204, true)
+        };
         write_response(&mut out, &head204, b"");
-        assert_eq!(text(&out), "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
+        assert_eq!(
+            text(&out),
+            "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n"
+        );
 
         out.clear();
         let upgrade = [("Upgrade", "websocket"), ("Connection", "Upgrade")];
-        let head101 = ResponseHead { status: 101, content_type: "", keep_alive: true, extra_headers: &upgrade };
+        let head101 = ResponseHead {
+            status: 101,
+            content_type: "",
+            keep_alive: true,
+            extra_headers: &upgrade,
+        };
         write_response(&mut out, &head101, b"");
         assert_eq!(
             text(&out),
@@ -258,9 +300,15 @@ mod tests {
     #[test]
     fn unknown_status_has_empty_reason() {
         let mut out = Vec::new();
-        let head = ResponseHead { content_type: "", ..head(299, true) };
+        let head = ResponseHead {
+            content_type: "",
+            ..head(299, true)
+        };
         write_response(&mut out, &head, b"x");
-        assert_eq!(text(&out), "HTTP/1.1 299 \r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx");
+        assert_eq!(
+            text(&out),
+            "HTTP/1.1 299 \r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx"
+        );
     }
 
     #[test]
@@ -293,9 +341,18 @@ mod tests {
     #[test]
     fn begin_finish_without_body_status() {
         let mut out = Vec::new();
-        let start = begin_response(&mut out, &ResponseHead { content_type: "", ..head(204, false) });
+        let start = begin_response(
+            &mut out,
+            &ResponseHead {
+                content_type: "",
+                ..head(204, false)
+            },
+        );
         finish_response(&mut out, start);
-        assert_eq!(text(&out), "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        assert_eq!(
+            text(&out),
+            "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+        );
     }
 
     #[test]
@@ -304,8 +361,8 @@ mod tests {
         write_error(&mut out, HttpError::BadRequest("invalid header name"), true);
         assert_eq!(
             text(&out),
-            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\
-             Content-Length: 19\r\n\r\ninvalid header name"
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Connection: close\r\nContent-Length: 19\r\n\r\ninvalid header name"
         );
         out.clear();
         write_error(&mut out, HttpError::UnsupportedContentEncoding, true);

@@ -1,5 +1,5 @@
-//! Helpers shared by the parser tests: owned snapshots of parse results, so results of different calls (whole
-//! buffer vs. prefixes) can be compared.
+//! Helpers shared by the parser tests: owned snapshots of parse results, so results of different
+//! calls (whole buffer vs. prefixes) can be compared.
 
 use super::{ContentEncoding, HttpError, Limits, Method, Parsed, RequestParser, Version};
 
@@ -41,7 +41,11 @@ pub(crate) fn parse_with(parser: &mut RequestParser, buf: &[u8]) -> Outcome {
         Err(error) => return Outcome::Error(error),
         Ok(Parsed::Partial { min_total }) => return Outcome::Partial { min_total },
         Ok(Parsed::Complete { request, consumed }) => {
-            assert!(consumed > 0 && consumed <= buf.len(), "consumed {consumed} of {}", buf.len());
+            assert!(
+                consumed > 0 && consumed <= buf.len(),
+                "consumed {consumed} of {}",
+                buf.len()
+            );
             assert!(request.path.starts_with('/'), "{:?}", request.path);
             assert_eq!(request.body_len(), request.raw_body(buf, &dechunked).len());
             assert_eq!(request.headers.len(), request.headers().count());
@@ -55,7 +59,10 @@ pub(crate) fn parse_with(parser: &mut RequestParser, buf: &[u8]) -> Outcome {
                 content_encoding: request.content_encoding,
                 expect_continue: request.expect_continue,
                 upgrade_websocket: request.upgrade_websocket,
-                headers: request.headers().map(|(n, v)| (n.to_string(), v.to_vec())).collect(),
+                headers: request
+                    .headers()
+                    .map(|(n, v)| (n.to_string(), v.to_vec()))
+                    .collect(),
                 body: request.raw_body(buf, &dechunked).to_vec(),
                 consumed,
             }
@@ -72,8 +79,9 @@ pub(crate) fn parse_default(buf: &[u8]) -> Outcome {
     parse(Limits::default(), buf)
 }
 
-/// Checks that parsing `buf[..len]` agrees with parsing `whole` (the outcome for all of `buf`): a prefix is
-/// either still partial or reaches the very same result, and a partial hint never overshoots.
+/// Checks that parsing `buf[..len]` agrees with parsing `whole` (the outcome for all of `buf`): a
+/// prefix is either still partial or reaches the very same result, and a partial hint never
+/// overshoots.
 pub(crate) fn check_prefix(
     parser: &mut RequestParser,
     buf: &[u8],
@@ -83,7 +91,10 @@ pub(crate) fn check_prefix(
     let prefix = parse_with(parser, &buf[..len]);
     match &prefix {
         Outcome::Partial { min_total } => {
-            assert!(*min_total == 0 || *min_total > len, "hint {min_total} at {len}");
+            assert!(
+                *min_total == 0 || *min_total > len,
+                "hint {min_total} at {len}"
+            );
             match whole {
                 Outcome::Complete(request) => assert!(*min_total <= request.consumed),
                 Outcome::Partial { .. } => {}
@@ -91,16 +102,24 @@ pub(crate) fn check_prefix(
             }
             // The hint bounds success only: malformed bytes can still fail earlier.
             if *min_total > buf.len() {
-                assert!(!matches!(whole, Outcome::Complete(_)), "hint {min_total}, whole {whole:?}");
+                assert!(
+                    !matches!(whole, Outcome::Complete(_)),
+                    "hint {min_total}, whole {whole:?}"
+                );
             }
         }
-        _ => assert_eq!(&prefix, whole, "prefix of {len} bytes of {:?}", String::from_utf8_lossy(buf)),
+        _ => assert_eq!(
+            &prefix,
+            whole,
+            "prefix of {len} bytes of {:?}",
+            String::from_utf8_lossy(buf)
+        ),
     }
     prefix
 }
 
-/// Feeds every prefix of `buf` and checks each against the whole-buffer outcome, which it returns. Also checks
-/// that once a request completes, every longer prefix gives the same result.
+/// Feeds every prefix of `buf` and checks each against the whole-buffer outcome, which it returns.
+/// Also checks that once a request completes, every longer prefix gives the same result.
 pub(crate) fn parse_every_prefix(limits: Limits, buf: &[u8]) -> Outcome {
     let mut parser = RequestParser::new(limits);
     let whole = parse_with(&mut parser, buf);
@@ -108,7 +127,10 @@ pub(crate) fn parse_every_prefix(limits: Limits, buf: &[u8]) -> Outcome {
     for len in 0..=buf.len() {
         let prefix = check_prefix(&mut parser, buf, len, &whole);
         let partial = matches!(prefix, Outcome::Partial { .. });
-        assert!(!(settled && partial), "partial at {len} after a final result");
+        assert!(
+            !(settled && partial),
+            "partial at {len} after a final result"
+        );
         settled |= !partial;
     }
     whole

@@ -50,9 +50,15 @@ fn re_register_replaces_data_and_keeps_one_copy() {
     let mut s = Shard::standalone(config(), 0);
     register(&mut s, "svc", "i1", 0);
     let updated = br#"{"instanceId":"i1","status":"down"}"#.to_vec().into_boxed_slice();
-    assert_eq!(s.register("SVC", "I1", false, updated, 5), Registered::Replaced);
+    assert_eq!(
+        s.register("SVC", "I1", false, updated, 5),
+        Registered::Replaced
+    );
     assert_eq!(s.instance_count(), 1);
-    assert_eq!(lookup(&mut s, "svc").unwrap(), r#"[{"instanceId":"i1","status":"down"}]"#);
+    assert_eq!(
+        lookup(&mut s, "svc").unwrap(),
+        r#"[{"instanceId":"i1","status":"down"}]"#
+    );
 }
 
 #[test]
@@ -183,7 +189,11 @@ fn self_preservation_holds_expired_leases_when_heartbeats_collapse() {
     // All heartbeats stop: the window count collapses before any lease (TTL 20 s) expires.
     run_clock(&mut s, now, now + 60_000);
     assert!(!s.safe_status(false).safe);
-    assert_eq!(s.instance_count(), 100, "self-preservation kept every lease");
+    assert_eq!(
+        s.instance_count(),
+        100,
+        "self-preservation kept every lease"
+    );
     // Their owners still learn they must register again.
     assert!(!s.heartbeat("svc", "1", now + 60_000));
 }
@@ -276,7 +286,12 @@ fn slots_are_reused_and_lease_views_are_accurate() {
     s.heartbeat("svc", "a", 1500);
     let mut views = Vec::new();
     s.for_each_lease(false, None, |v| {
-        views.push((v.service_id.to_string(), v.created_ms, v.renewed_ms, v.ttl_ms))
+        views.push((
+            v.service_id.to_string(),
+            v.created_ms,
+            v.renewed_ms,
+            v.ttl_ms,
+        ))
     });
     assert_eq!(views, vec![("svc".to_string(), 1000, 1500, 20_000)]);
     let mut filtered = 0;
@@ -308,7 +323,11 @@ fn random_operations_match_a_model() {
         let service = format!("S{}", next() % 7);
         let instance = format!("I{}", next() % 13);
         let key = (service.to_lowercase(), instance.to_lowercase());
-        let spelled = if next() % 2 == 0 { service.to_lowercase() } else { service.clone() };
+        let spelled = if next() % 2 == 0 {
+            service.to_lowercase()
+        } else {
+            service.clone()
+        };
         match next() % 10 {
             0..=2 => {
                 register(&mut s, &spelled, &instance, now);
@@ -322,7 +341,10 @@ fn random_operations_match_a_model() {
                 }
             }
             7 => {
-                assert_eq!(s.unregister(&spelled, &instance), model.remove(&key).is_some());
+                assert_eq!(
+                    s.unregister(&spelled, &instance),
+                    model.remove(&key).is_some()
+                );
             }
             _ => {
                 now += next() % 3000;
