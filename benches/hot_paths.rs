@@ -99,7 +99,7 @@ fn shard_heartbeat(c: &mut Criterion) {
     group.bench_function("register_replace", |b| {
         let json = instance_json("service-7", 3);
         b.iter_batched(
-            || json.clone().into_bytes().into_boxed_slice(),
+            || -> std::sync::Arc<[u8]> { json.clone().into_bytes().into() },
             |json| shard.register("service-7", "10.0.0.3:8080", false, json, 5),
             BatchSize::SmallInput,
         )

@@ -35,6 +35,8 @@ pub struct Config {
     pub discovery: ZonePolicy,
     pub limits: LimitsConfig,
     pub http: HttpConfig,
+    pub changes: ChangesConfig,
+    pub ws: WsConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -96,6 +98,30 @@ pub struct LimitsConfig {
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+pub struct ChangesConfig {
+    /// Changes each shard keeps for `services-delta.json`; older versions get `data-not-found`.
+    pub log_capacity: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WsConfig {
+    /// Largest message a client may send (after reassembling fragments); larger closes with 1009.
+    pub max_message_bytes: usize,
+    /// Messages waiting to be written to one session; a subscriber that falls further behind is
+    /// closed (it reconnects and reloads) instead of growing memory.
+    pub max_queued_messages: usize,
+    /// Every session is closed after this long regardless of activity (Java: ~6 min), so clients
+    /// rebalance across nodes.
+    pub session_ttl_ms: u64,
+    /// A session that sends nothing (not even a ping) for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Services one instance-change session may subscribe to.
+    pub max_subscriptions_per_session: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Add the CORS headers Java's CrossDomainFilter sent, and answer OPTIONS preflights.
     pub cors: bool,
@@ -119,6 +145,8 @@ impl Default for Config {
             discovery: ZonePolicy::default(),
             limits: LimitsConfig::default(),
             http: HttpConfig::default(),
+            changes: ChangesConfig::default(),
+            ws: WsConfig::default(),
         }
     }
 }
@@ -170,6 +198,26 @@ impl Default for LimitsConfig {
             write_timeout_ms: 30_000,
             shard_queue_capacity: 65_536,
             shutdown_grace_ms: 5_000,
+        }
+    }
+}
+
+impl Default for ChangesConfig {
+    fn default() -> Self {
+        ChangesConfig {
+            log_capacity: 16_384,
+        }
+    }
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            max_message_bytes: 1024 * 1024,
+            max_queued_messages: 4096,
+            session_ttl_ms: 360_000,
+            idle_timeout_ms: 60_000,
+            max_subscriptions_per_session: 10_000,
         }
     }
 }

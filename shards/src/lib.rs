@@ -1,6 +1,8 @@
 //! Registry shards: each core owns one [`Shard`] (instances, leases, cached responses) and the
 //! [`Router`] tells every core which shard owns a service.
 
+pub mod changes;
+pub mod interest;
 pub mod key;
 pub mod router;
 pub mod safe;
@@ -8,6 +10,7 @@ pub mod service_json;
 pub mod shard;
 pub mod wheel;
 
+pub use changes::{ChangeKind, DeltaError, NodeShared, Push};
 pub use router::{Router, Split};
 pub use safe::{RenewalCounters, SafeConfig, SafeStatus};
 pub use service_json::{write_service, ServiceLists};

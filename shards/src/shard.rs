@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
+use crate::changes::{ChangeKind, Changes, DeltaError, NodeShared, Push};
 use crate::key::{same_key, table_hash};
-use crate::safe::{RenewalCounters, SafeChecker, SafeConfig, SafeStatus};
+use crate::safe::{SafeChecker, SafeConfig, SafeStatus};
 use crate::service_json::{write_service, ServiceLists};
 use crate::wheel::{Due, TimingWheel, WheelEntry};
 
@@ -23,6 +24,10 @@ pub struct ShardConfig {
     pub legacy_self_preservation: SafeConfig,
     /// How long self-preservation holds an expired lease before looking at it again.
     pub preserved_recheck_ms: u64,
+    /// Changes kept for deltas; older versions answer "fetch everything".
+    pub change_log_capacity: usize,
+    /// Epoch milliseconds minus the shard clock's milliseconds: `changeTime` is wall-clock time.
+    pub wall_clock_offset_ms: i64,
 }
 
 impl Default for ShardConfig {
@@ -35,6 +40,8 @@ impl Default for ShardConfig {
             self_preservation: SafeConfig::JAVA_DEFAULT,
             legacy_self_preservation: SafeConfig::JAVA_LEGACY_DEFAULT,
             preserved_recheck_ms: 1000,
+            change_log_capacity: 16_384,
+            wall_clock_offset_ms: 0,
         }
     }
 }
@@ -48,8 +55,8 @@ struct Record {
     legacy: bool,
     created_ms: u64,
     renewed_ms: u64,
-    instance_id: Box<str>,
-    json: Box<[u8]>,
+    instance_id: Arc<str>,
+    json: Arc<[u8]>,
 }
 
 struct LeaseSlot {
@@ -59,7 +66,7 @@ struct LeaseSlot {
 
 struct Service {
     /// The spelling of the first registration; matching is case-insensitive.
-    id: Box<str>,
+    id: Arc<str>,
     instances: HashTable<u32>,
     members: Vec<u32>,
     /// `[{instance},...]` as served by lookup; rebuilt lazily after a change.
@@ -70,7 +77,10 @@ struct Service {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Registered {
     New,
+    /// Re-registered with different data.
     Replaced,
+    /// Re-registered with identical data: the lease restarts, nothing else changes.
+    Unchanged,
 }
 
 /// The instance data of a lease, for status pages.
@@ -86,8 +96,6 @@ pub struct Shard {
     id: usize,
     wheel: TimingWheel,
     registry: Registry,
-    counters: Arc<RenewalCounters>,
-    legacy_counters: Arc<RenewalCounters>,
     last_safe_check_s: u64,
 }
 
@@ -103,19 +111,13 @@ struct Registry {
     legacy_safe: SafeChecker,
     instance_count: usize,
     legacy_count: usize,
-    version: u64,
     services_json: Option<Arc<[u8]>>,
     evicted_total: u64,
+    changes: Changes,
 }
 
 impl Shard {
-    pub fn new(
-        id: usize,
-        config: ShardConfig,
-        counters: Arc<RenewalCounters>,
-        legacy_counters: Arc<RenewalCounters>,
-        now_ms: u64,
-    ) -> Self {
+    pub fn new(id: usize, config: ShardConfig, shared: Arc<NodeShared>, now_ms: u64) -> Self {
         assert!(
             config.ttl_ms > 0 && config.legacy_ttl_ms > 0,
             "lease TTLs must be positive"
@@ -126,6 +128,11 @@ impl Shard {
             registry: Registry {
                 safe: SafeChecker::new(config.self_preservation, now_ms),
                 legacy_safe: SafeChecker::new(config.legacy_self_preservation, now_ms),
+                changes: Changes::new(
+                    shared,
+                    config.change_log_capacity,
+                    config.wall_clock_offset_ms,
+                ),
                 config,
                 services: HashTable::new(),
                 service_slab: Vec::new(),
@@ -134,25 +141,16 @@ impl Shard {
                 free_leases: Vec::new(),
                 instance_count: 0,
                 legacy_count: 0,
-                version: 0,
                 services_json: None,
                 evicted_total: 0,
             },
-            counters,
-            legacy_counters,
             last_safe_check_s: now_ms / 1000,
         }
     }
 
     /// A shard that shares counters with nobody (tests, benchmarks, single-shard nodes).
     pub fn standalone(config: ShardConfig, now_ms: u64) -> Self {
-        Shard::new(
-            0,
-            config,
-            Arc::new(RenewalCounters::new(1)),
-            Arc::new(RenewalCounters::new(1)),
-            now_ms,
-        )
+        Shard::new(0, config, Arc::new(NodeShared::new(1, 0)), now_ms)
     }
 
     pub fn id(&self) -> usize {
@@ -167,9 +165,60 @@ impl Shard {
         self.registry.services.len()
     }
 
-    /// Bumped on every change of discovery data.
-    pub fn version(&self) -> u64 {
-        self.registry.version
+    /// The node-wide version of the newest change (any shard).
+    pub fn node_version(&self) -> u64 {
+        self.registry.changes.shared().current_version()
+    }
+
+    /// Append the delta since `version` (see [`crate::changes::ChangeLog::delta_since`]).
+    pub fn delta_since(&self, version: u64, out: &mut Vec<u8>) -> Result<(), DeltaError> {
+        self.registry.changes.log().delta_since(version, out)
+    }
+
+    /// A core now has subscribers for `service_id`: send it that service's changes.
+    pub fn subscribe(&mut self, service_id: &str, core: u16) {
+        self.registry
+            .changes
+            .interest_mut()
+            .subscribe(service_id, core);
+    }
+
+    pub fn unsubscribe(&mut self, service_id: &str, core: u16) {
+        self.registry
+            .changes
+            .interest_mut()
+            .unsubscribe(service_id, core);
+    }
+
+    /// A core now has `all-instance-change` subscribers.
+    pub fn subscribe_all(&mut self, core: u16) {
+        self.registry.changes.interest_mut().subscribe_all(core);
+    }
+
+    pub fn unsubscribe_all(&mut self, core: u16) {
+        self.registry.changes.interest_mut().unsubscribe_all(core);
+    }
+
+    /// Changes waiting to be delivered to subscribers' cores.
+    pub fn drain_pushes(&mut self) -> std::vec::Drain<'_, Push> {
+        self.registry.changes.drain_pushes()
+    }
+
+    pub fn has_pushes(&self) -> bool {
+        self.registry.changes.has_pushes()
+    }
+
+    /// Tell subscribers of `service_id` to look it up again (its filtering rules changed).
+    pub fn reload(&mut self, service_id: &str, now_ms: u64) {
+        let instance = protocol::model::reload_instance(service_id);
+        let mut json = Vec::with_capacity(256);
+        protocol::model::write_instance(&mut json, &instance);
+        let service: Arc<str> = service_id.into();
+        let instance_id: Arc<str> = "reload".into();
+        let json: Arc<[u8]> = json.into();
+        self.registry
+            .changes
+            .record(ChangeKind::Reload, &service, &instance_id, &json, now_ms);
     }
 
     pub fn evicted_total(&self) -> u64 {
@@ -182,7 +231,7 @@ impl Shard {
         service_id: &str,
         instance_id: &str,
         legacy: bool,
-        json: Box<[u8]>,
+        json: Arc<[u8]>,
         now_ms: u64,
     ) -> Registered {
         let (index, generation, outcome) =
@@ -201,10 +250,10 @@ impl Shard {
     }
 
     /// Remove an instance at once. False if it was not registered (still a success on the wire).
-    pub fn unregister(&mut self, service_id: &str, instance_id: &str) -> bool {
+    pub fn unregister(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> bool {
         match self.registry.find(service_id, instance_id) {
             Some(index) => {
-                self.registry.remove(index);
+                self.registry.remove(index, now_ms);
                 true
             }
             None => false,
@@ -231,7 +280,7 @@ impl Shard {
                 out.push(b',');
             }
             let id = &self.registry.service(slot).id;
-            write_service(&mut out, Some(id), ServiceLists::Instances(&instances));
+            write_service(&mut out, Some(&**id), ServiceLists::Instances(&instances));
         }
         let json: Arc<[u8]> = out.into();
         self.registry.services_json = Some(json.clone());
@@ -253,12 +302,13 @@ impl Shard {
 
     fn check_self_preservation(&mut self, now_ms: u64) {
         let r = &mut self.registry;
-        self.counters
-            .publish(self.id, r.safe.local_window_count(now_ms));
-        self.legacy_counters
-            .publish(self.id, r.legacy_safe.local_window_count(now_ms));
-        r.safe.check(self.counters.total(), now_ms);
-        r.legacy_safe.check(self.legacy_counters.total(), now_ms);
+        let shared = r.changes.shared().clone();
+        let window = r.safe.local_window_count(now_ms);
+        shared.renewals.publish(self.id, window);
+        let legacy_window = r.legacy_safe.local_window_count(now_ms);
+        shared.legacy_renewals.publish(self.id, legacy_window);
+        r.safe.check(shared.renewals.total(), now_ms);
+        r.legacy_safe.check(shared.legacy_renewals.total(), now_ms);
     }
 
     pub fn safe_status(&self, legacy: bool) -> SafeStatus {
@@ -400,11 +450,10 @@ impl Registry {
         service_id: &str,
         instance_id: &str,
         legacy: bool,
-        json: Box<[u8]>,
+        json: Arc<[u8]>,
         now_ms: u64,
     ) -> (u32, u32, Registered) {
         let slot = self.service_or_insert(service_id);
-        self.changed(slot);
         if let Some(index) = self.find(service_id, instance_id) {
             let lease = &mut self.leases[index as usize];
             // A new generation orphans the old wheel entry: the TTL class may have changed.
@@ -420,9 +469,15 @@ impl Registry {
             record.legacy = legacy;
             record.created_ms = now_ms;
             record.renewed_ms = now_ms;
+            let generation = lease.generation;
+            if record.json == json {
+                return (index, generation, Registered::Unchanged);
+            }
             record.instance_id = instance_id.into();
             record.json = json;
-            return (index, lease.generation, Registered::Replaced);
+            let (id, json) = (record.instance_id.clone(), record.json.clone());
+            self.changed(slot, ChangeKind::Change, &id, &json, now_ms);
+            return (index, generation, Registered::Replaced);
         }
         let record = Record {
             service: slot,
@@ -464,12 +519,16 @@ impl Registry {
                 )
             });
         let lease = &mut leases[index as usize];
-        lease.record.as_mut().expect("just stored").position = position;
+        let generation = lease.generation;
+        let record = lease.record.as_mut().expect("just stored");
+        record.position = position;
+        let (id, json) = (record.instance_id.clone(), record.json.clone());
         self.instance_count += 1;
         if legacy {
             self.legacy_count += 1;
         }
-        (index, lease.generation, Registered::New)
+        self.changed(slot, ChangeKind::New, &id, &json, now_ms);
+        (index, generation, Registered::New)
     }
 
     fn renew(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> bool {
@@ -499,7 +558,7 @@ impl Registry {
         true
     }
 
-    fn remove(&mut self, index: u32) {
+    fn remove(&mut self, index: u32, now_ms: u64) {
         let lease = &mut self.leases[index as usize];
         let record = lease.record.take().expect("removing a live lease");
         lease.generation = lease.generation.wrapping_add(1);
@@ -508,7 +567,13 @@ impl Registry {
         if record.legacy {
             self.legacy_count -= 1;
         }
-        self.changed(record.service);
+        self.changed(
+            record.service,
+            ChangeKind::Delete,
+            &record.instance_id,
+            &record.json,
+            now_ms,
+        );
 
         let service = self.service_slab[record.service as usize]
             .as_mut()
@@ -545,10 +610,21 @@ impl Registry {
         self.free_services.push(slot);
     }
 
-    fn changed(&mut self, slot: u32) {
-        self.version += 1;
+    /// Discovery data of a service changed: drop its cached responses and record the change.
+    fn changed(
+        &mut self,
+        slot: u32,
+        kind: ChangeKind,
+        instance_id: &Arc<str>,
+        json: &Arc<[u8]>,
+        now_ms: u64,
+    ) {
         self.services_json = None;
-        self.service_mut(slot).instances_json = None;
+        let service = self.service_mut(slot);
+        service.instances_json = None;
+        let service_id = service.id.clone();
+        self.changes
+            .record(kind, &service_id, instance_id, json, now_ms);
     }
 
     fn service_instances_json(&mut self, slot: u32) -> Arc<[u8]> {
@@ -603,7 +679,7 @@ impl Registry {
         if !allowed {
             return Due::Reschedule(now_ms + self.config.preserved_recheck_ms);
         }
-        self.remove(entry.index);
+        self.remove(entry.index, now_ms);
         self.evicted_total += 1;
         Due::Done
     }

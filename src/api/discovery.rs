@@ -6,7 +6,7 @@ use std::sync::Arc;
 use protocol::http::{query_pairs, Method};
 use protocol::model::{
     error_codes, fail, parse_optional, write_i64, write_response_status, GetServiceRequest,
-    LookupRequest, RegionZoneRequest, ResponseStatus,
+    GetServicesDeltaRequest, LookupRequest, RegionZoneRequest, ResponseStatus,
 };
 use shards::{write_service, ServiceLists};
 use smallvec::SmallVec;
@@ -213,11 +213,13 @@ pub async fn services(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 
     out.extend_from_slice(b"{\"responseStatus\":");
     write_response_status(out, &ResponseStatus::SUCCESS);
     out.extend_from_slice(b",\"services\":[");
-    let mut version: u64 = 0;
+    // The node version seen by the earliest-answering shard: every change after it is in the
+    // change log, so a delta from it is exact (replaying a change already included is harmless).
+    let mut version = u64::MAX;
     let mut first = true;
     for call in calls {
         if let ShardReply::Services(json, shard_version) = call.reply().await {
-            version += shard_version;
+            version = version.min(shard_version);
             if json.is_empty() {
                 continue;
             }
@@ -228,7 +230,69 @@ pub async fn services(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 
             out.extend_from_slice(&json);
         }
     }
+    if version == u64::MAX {
+        version = core.node.shared.current_version();
+    }
     out.extend_from_slice(b"],\"version\":");
+    write_i64(out, version as i64);
+    out.push(b'}');
+    200
+}
+
+/// `services-delta.json`: the `new`/`delete` changes since a version (spec §6.4), from the
+/// shards' change logs. A version older than a log, or newer than the node's, answers
+/// `data-not-found` so the client fetches `services.json` again.
+pub async fn services_delta(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+    let request: Option<GetServicesDeltaRequest> = match parse_optional(input.body) {
+        Ok(r) => r,
+        Err(e) => return bad_json(out, e),
+    };
+    let since = request.map_or(0, |r| r.version);
+    let not_found = |out: &mut Vec<u8>| {
+        out.extend_from_slice(b"{\"delta\":null,\"responseStatus\":");
+        write_response_status(
+            out,
+            &fail(error_codes::DATA_NOT_FOUND, "Delta is not found."),
+        );
+        out.extend_from_slice(b",\"version\":0}");
+        200
+    };
+    let Ok(since) = u64::try_from(since) else {
+        return not_found(out);
+    };
+    if since > core.node.shared.current_version() {
+        return not_found(out);
+    }
+    let shards = core.node.router.shards();
+    let mut calls: SmallVec<[Call; 8]> = SmallVec::new();
+    for shard in (0..shards).filter(|&s| s != core.id).chain([core.id]) {
+        calls.push(core.start(shard, ShardOp::Delta(since)).await);
+    }
+    let mut delta: Vec<u8> = Vec::new();
+    let mut version = u64::MAX;
+    let mut complete = true;
+    for call in calls {
+        match call.reply().await {
+            ShardReply::Delta(Ok(part), shard_version) => {
+                version = version.min(shard_version);
+                if !part.is_empty() {
+                    if !delta.is_empty() {
+                        delta.push(b',');
+                    }
+                    delta.extend_from_slice(&part);
+                }
+            }
+            _ => complete = false,
+        }
+    }
+    if !complete || version == u64::MAX {
+        return not_found(out);
+    }
+    out.extend_from_slice(b"{\"delta\":{");
+    out.extend_from_slice(&delta);
+    out.extend_from_slice(b"},\"responseStatus\":");
+    write_response_status(out, &ResponseStatus::SUCCESS);
+    out.extend_from_slice(b",\"version\":");
     write_i64(out, version as i64);
     out.push(b'}');
     200

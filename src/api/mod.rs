@@ -24,6 +24,7 @@ pub enum Endpoint {
     Lookup,
     Service,
     Services,
+    ServicesDelta,
     UpRegistryNodes,
     UpDiscoveryNodes,
     NodeStatus,
@@ -39,6 +40,10 @@ const ROUTES: &[(&str, Endpoint)] = &[
     ("/api/discovery/lookup.json", Endpoint::Lookup),
     ("/api/discovery/service.json", Endpoint::Service),
     ("/api/discovery/services.json", Endpoint::Services),
+    (
+        "/api/discovery/services-delta.json",
+        Endpoint::ServicesDelta,
+    ),
     (
         "/api/cluster/up-registry-nodes.json",
         Endpoint::UpRegistryNodes,
@@ -77,7 +82,11 @@ impl Endpoint {
             Method::Post => self != Endpoint::Health,
             Method::Get => !matches!(
                 self,
-                Endpoint::Register | Endpoint::Heartbeat | Endpoint::Unregister | Endpoint::Lookup
+                Endpoint::Register
+                    | Endpoint::Heartbeat
+                    | Endpoint::Unregister
+                    | Endpoint::Lookup
+                    | Endpoint::ServicesDelta
             ),
             _ => false,
         }
@@ -97,9 +106,11 @@ impl Endpoint {
 
     fn allow_header(self) -> &'static str {
         match self {
-            Endpoint::Register | Endpoint::Heartbeat | Endpoint::Unregister | Endpoint::Lookup => {
-                "POST, OPTIONS"
-            }
+            Endpoint::Register
+            | Endpoint::Heartbeat
+            | Endpoint::Unregister
+            | Endpoint::Lookup
+            | Endpoint::ServicesDelta => "POST, OPTIONS",
             Endpoint::Health => "GET, OPTIONS",
             _ => "GET, POST, OPTIONS",
         }
@@ -195,6 +206,7 @@ async fn dispatch(core: &Core, endpoint: Endpoint, input: &Input<'_>, out: &mut 
         Endpoint::Lookup => discovery::lookup(core, input, out).await,
         Endpoint::Service => discovery::service(core, input, out).await,
         Endpoint::Services => discovery::services(core, input, out).await,
+        Endpoint::ServicesDelta => discovery::services_delta(core, input, out).await,
         Endpoint::UpRegistryNodes => cluster::up_nodes(core, cluster::Role::Registry, input, out),
         Endpoint::UpDiscoveryNodes => cluster::up_nodes(core, cluster::Role::Discovery, input, out),
         Endpoint::NodeStatus => status::node(core, out),

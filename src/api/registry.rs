@@ -163,7 +163,7 @@ fn register_item(instance: &Instance) -> RegisterItem {
         service_id: instance.service_id.as_deref().unwrap_or_default().into(),
         instance_id: instance.instance_id.as_deref().unwrap_or_default().into(),
         legacy: instance.is_legacy(),
-        json: json.into_boxed_slice(),
+        json: json.into(),
     }
 }
 

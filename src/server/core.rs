@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::net::{ListenerOpts, TcpListener};
-use shards::{RenewalCounters, Router, Shard};
+use shards::{NodeShared, Router, Shard};
 
 use super::log_limit::LogLimiter;
-use super::mailbox::{Inbox, Outbox, Pending, Reply, ReplyFuture, Request};
+use super::mailbox::{Delivery, Inbox, Incoming, Outbox, Pending, ReplyFuture, Request};
 use super::ops::{execute, ShardOp, ShardReply};
 use super::signal::{yield_now, LocalSignal};
+use super::subscribers::{Session, Subscribers};
 use crate::clock::Clock;
 use crate::config::Config;
 
@@ -26,8 +27,7 @@ pub struct Node {
     pub router: Router,
     pub clock: Clock,
     pub outboxes: Vec<Outbox>,
-    pub counters: Arc<RenewalCounters>,
-    pub legacy_counters: Arc<RenewalCounters>,
+    pub shared: Arc<NodeShared>,
     pub http_limits: protocol::http::Limits,
     pub shutdown: AtomicBool,
     pub connections: AtomicUsize,
@@ -44,6 +44,9 @@ pub struct Core {
     pub live_connections: Cell<usize>,
     /// Client-triggered warnings (bad requests) are limited per core.
     pub bad_request_log: LogLimiter,
+    /// WebSocket subscribers on this core.
+    pub subscribers: RefCell<Subscribers>,
+    next_session_id: Cell<u64>,
 }
 
 /// A shard call in flight.
@@ -63,14 +66,8 @@ impl Call {
 
 impl Core {
     pub fn new(id: usize, node: Arc<Node>) -> Self {
-        let config = shard_config(&node.config);
-        let shard = Shard::new(
-            id,
-            config,
-            node.counters.clone(),
-            node.legacy_counters.clone(),
-            node.clock.now_ms(),
-        );
+        let config = shard_config(&node.config, &node.clock);
+        let shard = Shard::new(id, config, node.shared.clone(), node.clock.now_ms());
         Core {
             id,
             node,
@@ -79,6 +76,8 @@ impl Core {
             shutdown: LocalSignal::default(),
             live_connections: Cell::new(0),
             bad_request_log: LogLimiter::new(20),
+            subscribers: RefCell::new(Subscribers::default()),
+            next_session_id: Cell::new(0),
         }
     }
 
@@ -86,8 +85,7 @@ impl Core {
     /// inbox (waiting while that inbox is full).
     pub async fn start(&self, shard: usize, op: ShardOp) -> Call {
         if shard == self.id {
-            let reply = execute(&mut self.shard.borrow_mut(), op, &self.node.clock);
-            return Call::Ready(reply);
+            return Call::Ready(self.execute_here(op));
         }
         let token = self.pending.borrow_mut().open();
         let waiting = ReplyFuture::new(self.pending.clone(), token);
@@ -115,6 +113,103 @@ impl Core {
         self.start(shard, op).await.reply().await
     }
 
+    /// Run an operation on this core's shard and send out the changes it made.
+    fn execute_here(&self, op: ShardOp) -> ShardReply {
+        let reply = execute(&mut self.shard.borrow_mut(), op, &self.node.clock);
+        self.flush_pushes();
+        reply
+    }
+
+    /// Deliver the shard's pending changes: to this core's subscribers directly, to other cores
+    /// in one batch per core.
+    fn flush_pushes(&self) {
+        let mut shard = self.shard.borrow_mut();
+        if !shard.has_pushes() {
+            return;
+        }
+        let mut batches: Vec<Vec<Delivery>> = Vec::new();
+        let subscribers = self.subscribers.borrow();
+        for push in shard.drain_pushes() {
+            for &core in &push.cores {
+                let core = core as usize;
+                if core == self.id {
+                    subscribers.deliver(&push.service_key, &push.message);
+                    continue;
+                }
+                if batches.len() <= core {
+                    batches.resize_with(core + 1, Vec::new);
+                }
+                batches[core].push(Delivery {
+                    service_key: push.service_key.clone(),
+                    message: push.message.clone(),
+                });
+            }
+        }
+        for (core, batch) in batches.into_iter().enumerate() {
+            if !batch.is_empty() {
+                self.node.outboxes[core].send(Incoming::Changes(batch));
+            }
+        }
+    }
+
+    pub fn new_session(&self) -> Rc<Session> {
+        let id = self.next_session_id.get();
+        self.next_session_id.set(id + 1);
+        Rc::new(Session::new(id, self.node.config.ws.max_queued_messages))
+    }
+
+    /// Subscribe a session to a service's changes. Once this returns, every later change of the
+    /// service reaches the session.
+    pub async fn subscribe(&self, session: &Rc<Session>, service_id: &str) {
+        let key = service_id.to_ascii_lowercase();
+        let first = self.subscribers.borrow_mut().add(&key, session);
+        if first {
+            let op = ShardOp::Subscribe {
+                service_id: key.as_str().into(),
+                core: self.id as u16,
+            };
+            self.call(self.node.router.shard_of(&key), op).await;
+        }
+    }
+
+    pub async fn unsubscribe(&self, session_id: u64, service_key: &str) {
+        let last = self
+            .subscribers
+            .borrow_mut()
+            .remove(service_key, session_id);
+        if last {
+            let op = ShardOp::Unsubscribe {
+                service_id: service_key.into(),
+                core: self.id as u16,
+            };
+            self.call(self.node.router.shard_of(service_key), op).await;
+        }
+    }
+
+    /// Subscribe a session to every change of every service.
+    pub async fn subscribe_all(&self, session: &Rc<Session>) {
+        if self.subscribers.borrow_mut().add_all(session) {
+            self.broadcast(|core| ShardOp::SubscribeAll { core }).await;
+        }
+    }
+
+    pub async fn unsubscribe_all(&self, session_id: u64) {
+        if self.subscribers.borrow_mut().remove_all(session_id) {
+            self.broadcast(|core| ShardOp::UnsubscribeAll { core })
+                .await;
+        }
+    }
+
+    async fn broadcast(&self, op: impl Fn(u16) -> ShardOp) {
+        let mut calls = Vec::with_capacity(self.node.router.shards());
+        for shard in 0..self.node.router.shards() {
+            calls.push(self.start(shard, op(self.id as u16)).await);
+        }
+        for call in calls {
+            call.reply().await;
+        }
+    }
+
     /// Serve other cores' shard requests and deliver replies to this core's waiters.
     async fn run_inbox(self: Rc<Self>, inbox: Inbox) {
         const BATCH: usize = 128;
@@ -122,16 +217,26 @@ impl Core {
             inbox.ready().await;
             loop {
                 let mut did = 0;
-                while let Some(Reply { token, reply }) = inbox.try_reply() {
-                    self.pending.borrow_mut().complete(token, reply);
+                while let Some(incoming) = inbox.try_incoming() {
+                    match incoming {
+                        Incoming::Reply { token, reply } => {
+                            self.pending.borrow_mut().complete(token, reply);
+                        }
+                        Incoming::Changes(batch) => {
+                            let subscribers = self.subscribers.borrow();
+                            for d in batch {
+                                subscribers.deliver(&d.service_key, &d.message);
+                            }
+                        }
+                    }
                     did += 1;
                 }
                 while did < BATCH {
                     let Some(request) = inbox.try_request() else {
                         break;
                     };
-                    let reply = execute(&mut self.shard.borrow_mut(), request.op, &self.node.clock);
-                    self.node.outboxes[request.from].reply(Reply {
+                    let reply = self.execute_here(request.op);
+                    self.node.outboxes[request.from].send(Incoming::Reply {
                         token: request.token,
                         reply,
                     });
@@ -158,6 +263,7 @@ impl Core {
             loop {
                 let now = self.node.clock.now_ms();
                 let more = self.shard.borrow_mut().tick(now, budget);
+                self.flush_pushes();
                 if !more {
                     break;
                 }
@@ -232,7 +338,7 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind_with_config(addr, &opts)
 }
 
-pub fn shard_config(c: &Config) -> shards::ShardConfig {
+pub fn shard_config(c: &Config, clock: &Clock) -> shards::ShardConfig {
     let sp = &c.self_preservation;
     let safe = shards::SafeConfig {
         enabled: sp.enabled,
@@ -252,5 +358,7 @@ pub fn shard_config(c: &Config) -> shards::ShardConfig {
             ..safe
         },
         preserved_recheck_ms: 1000,
+        change_log_capacity: c.changes.log_capacity,
+        wall_clock_offset_ms: clock.wall_ms(0),
     }
 }

@@ -25,23 +25,31 @@ pub struct Request {
     pub op: ShardOp,
 }
 
-pub struct Reply {
-    pub token: u32,
-    pub reply: ShardReply,
+/// What arrives on a core's unbounded channel: answers to its requests, and changes for its
+/// subscribers from the shards that own the changed services.
+pub enum Incoming {
+    Reply { token: u32, reply: ShardReply },
+    Changes(Vec<Delivery>),
+}
+
+/// One change for the subscribers of a service on the receiving core, serialized once.
+pub struct Delivery {
+    pub service_key: Arc<str>,
+    pub message: Arc<[u8]>,
 }
 
 /// The sending side of one core's inbox; every core holds one for each core.
 #[derive(Clone)]
 pub struct Outbox {
     requests: Sender<Request>,
-    replies: Sender<Reply>,
+    incoming: Sender<Incoming>,
     doorbell: Arc<AtomicWaker>,
 }
 
 /// The receiving side, owned by the core's inbox task.
 pub struct Inbox {
     pub requests: Receiver<Request>,
-    pub replies: Receiver<Reply>,
+    pub incoming: Receiver<Incoming>,
     doorbell: Arc<AtomicWaker>,
 }
 
@@ -52,12 +60,12 @@ pub fn inbox(capacity: usize) -> (Outbox, Inbox) {
     (
         Outbox {
             requests: req_tx,
-            replies: rep_tx,
+            incoming: rep_tx,
             doorbell: doorbell.clone(),
         },
         Inbox {
             requests: req_rx,
-            replies: rep_rx,
+            incoming: rep_rx,
             doorbell,
         },
     )
@@ -75,9 +83,9 @@ impl Outbox {
         }
     }
 
-    pub fn reply(&self, reply: Reply) {
-        // Only fails when the receiving core has exited (shutdown); the reply is moot then.
-        if self.replies.send(reply).is_ok() {
+    /// Only fails when the receiving core has exited (shutdown); the message is moot then.
+    pub fn send(&self, message: Incoming) {
+        if self.incoming.send(message).is_ok() {
             self.doorbell.wake();
         }
     }
@@ -87,12 +95,12 @@ impl Inbox {
     /// Resolves when a message may be waiting.
     pub fn ready(&self) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
-            if !self.requests.is_empty() || !self.replies.is_empty() {
+            if !self.requests.is_empty() || !self.incoming.is_empty() {
                 return Poll::Ready(());
             }
             self.doorbell.register(cx.waker());
             // Re-check after registering: a message sent in between would otherwise be missed.
-            if !self.requests.is_empty() || !self.replies.is_empty() {
+            if !self.requests.is_empty() || !self.incoming.is_empty() {
                 return Poll::Ready(());
             }
             Poll::Pending
@@ -106,8 +114,8 @@ impl Inbox {
         }
     }
 
-    pub fn try_reply(&self) -> Option<Reply> {
-        self.replies.try_recv().ok()
+    pub fn try_incoming(&self) -> Option<Incoming> {
+        self.incoming.try_recv().ok()
     }
 }
 

@@ -6,6 +6,7 @@ mod log_limit;
 pub mod mailbox;
 pub mod ops;
 pub mod signal;
+pub mod subscribers;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shards::{RenewalCounters, Router};
+use shards::{NodeShared, Router};
 
 use self::core::{bind, Core, Node};
 use crate::clock::Clock;
@@ -76,13 +77,13 @@ pub fn run(config: Config) -> Result<(), String> {
     }
 
     let url = config.advertised_url(bound);
+    let clock = Clock::new();
     let node = Arc::new(Node {
         url,
         router: Router::new(shards),
-        clock: Clock::new(),
+        clock,
         outboxes,
-        counters: Arc::new(RenewalCounters::new(shards)),
-        legacy_counters: Arc::new(RenewalCounters::new(shards)),
+        shared: Arc::new(NodeShared::new(shards, first_version(&clock))),
         http_limits: limits,
         shutdown: AtomicBool::new(false),
         connections: AtomicUsize::new(0),
@@ -120,6 +121,12 @@ pub fn run(config: Config) -> Result<(), String> {
     }
     tracing::info!("artemis stopped");
     Ok(())
+}
+
+/// Versions start from the wall clock (microsecond scale) so that a version a client kept from
+/// an earlier run of the node is always older than anything this run's change log holds.
+fn first_version(clock: &Clock) -> u64 {
+    (clock.wall_now_ms().max(0) as u64).saturating_mul(1000)
 }
 
 #[derive(Clone, Copy)]

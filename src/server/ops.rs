@@ -15,7 +15,7 @@ pub struct RegisterItem {
     pub service_id: Box<str>,
     pub instance_id: Box<str>,
     pub legacy: bool,
-    pub json: Box<[u8]>,
+    pub json: Arc<[u8]>,
 }
 
 /// (serviceId, instanceId) pairs packed into one allocation: heartbeats are the hot path.
@@ -73,6 +73,23 @@ pub enum ShardOp {
         filter: Option<Vec<Box<str>>>,
     },
     Counts,
+    /// Changes since a version, for services-delta.json.
+    Delta(u64),
+    /// The sending core has (or no longer has) subscribers for a service / for every service.
+    Subscribe {
+        service_id: Box<str>,
+        core: u16,
+    },
+    Unsubscribe {
+        service_id: Box<str>,
+        core: u16,
+    },
+    SubscribeAll {
+        core: u16,
+    },
+    UnsubscribeAll {
+        core: u16,
+    },
 }
 
 pub struct LeasesPart {
@@ -98,6 +115,8 @@ pub enum ShardReply {
     Services(Arc<[u8]>, u64),
     Leases(LeasesPart),
     Counts(Counts),
+    /// The delta entries of this shard, and the node version when it answered.
+    Delta(Result<Vec<u8>, shards::DeltaError>, u64),
     /// The shard's core is shutting down and no longer takes requests.
     Unavailable,
 }
@@ -124,21 +143,43 @@ pub fn execute(shard: &mut Shard, op: ShardOp, clock: &Clock) -> ShardReply {
         ),
         ShardOp::Unregister(keys) => {
             for (service, instance) in keys.iter() {
-                shard.unregister(service, instance);
+                shard.unregister(service, instance, now);
             }
             ShardReply::Done
         }
         ShardOp::Lookup(ids) => {
             ShardReply::Lookup(ids.iter().map(|id| shard.instances_json(id)).collect())
         }
-        ShardOp::Services => ShardReply::Services(shard.services_json(), shard.version()),
+        ShardOp::Services => ShardReply::Services(shard.services_json(), shard.node_version()),
         ShardOp::Leases { legacy, filter } => ShardReply::Leases(crate::api::status::leases_part(
             shard, legacy, filter, clock,
         )),
+        ShardOp::Delta(since) => {
+            let version = shard.node_version();
+            let mut out = Vec::new();
+            let result = shard.delta_since(since, &mut out).map(|()| out);
+            ShardReply::Delta(result, version)
+        }
+        ShardOp::Subscribe { service_id, core } => {
+            shard.subscribe(&service_id, core);
+            ShardReply::Done
+        }
+        ShardOp::Unsubscribe { service_id, core } => {
+            shard.unsubscribe(&service_id, core);
+            ShardReply::Done
+        }
+        ShardOp::SubscribeAll { core } => {
+            shard.subscribe_all(core);
+            ShardReply::Done
+        }
+        ShardOp::UnsubscribeAll { core } => {
+            shard.unsubscribe_all(core);
+            ShardReply::Done
+        }
         ShardOp::Counts => ShardReply::Counts(Counts {
             instances: shard.instance_count(),
             services: shard.service_count(),
-            version: shard.version(),
+            version: shard.node_version(),
         }),
     }
 }

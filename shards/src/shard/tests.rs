@@ -1,4 +1,5 @@
 use super::*;
+use crate::changes::NodeShared;
 
 fn config() -> ShardConfig {
     ShardConfig {
@@ -8,10 +9,10 @@ fn config() -> ShardConfig {
     }
 }
 
-fn json(service: &str, instance: &str) -> Box<[u8]> {
+fn json(service: &str, instance: &str) -> Arc<[u8]> {
     format!(r#"{{"instanceId":"{instance}","serviceId":"{service}"}}"#)
         .into_bytes()
-        .into_boxed_slice()
+        .into()
 }
 
 fn register(shard: &mut Shard, service: &str, instance: &str, now: u64) -> Registered {
@@ -49,7 +50,7 @@ fn register_then_lookup_case_insensitively() {
 fn re_register_replaces_data_and_keeps_one_copy() {
     let mut s = Shard::standalone(config(), 0);
     register(&mut s, "svc", "i1", 0);
-    let updated = br#"{"instanceId":"i1","status":"down"}"#.to_vec().into_boxed_slice();
+    let updated: Arc<[u8]> = br#"{"instanceId":"i1","status":"down"}"#.to_vec().into();
     assert_eq!(
         s.register("SVC", "I1", false, updated, 5),
         Registered::Replaced
@@ -123,14 +124,14 @@ fn unregister_removes_at_once_and_unknown_is_harmless() {
     register(&mut s, "svc", "i1", 0);
     register(&mut s, "svc", "i2", 0);
     register(&mut s, "svc", "i3", 0);
-    assert!(s.unregister("SVC", "I1"));
-    assert!(!s.unregister("svc", "i1"));
-    assert!(!s.unregister("zzz", "i1"));
+    assert!(s.unregister("SVC", "I1", 0));
+    assert!(!s.unregister("svc", "i1", 0));
+    assert!(!s.unregister("zzz", "i1", 0));
     let left = lookup(&mut s, "svc").unwrap();
     assert!(!left.contains("\"i1\"") && left.contains("\"i2\"") && left.contains("\"i3\""));
     // The swapped member is still removable.
-    assert!(s.unregister("svc", "i3"));
-    assert!(s.unregister("svc", "i2"));
+    assert!(s.unregister("svc", "i3", 0));
+    assert!(s.unregister("svc", "i2", 0));
     assert_eq!(s.service_count(), 0);
     // Its stale wheel entries are ignored later.
     run_clock(&mut s, 0, 25_000);
@@ -146,9 +147,9 @@ fn lookup_cache_is_invalidated_by_changes_but_not_heartbeats() {
     assert!(Arc::ptr_eq(&first, &again), "served from cache");
     s.heartbeat("svc", "i1", 1);
     assert!(Arc::ptr_eq(&first, &s.instances_json("svc").unwrap()));
-    let v = s.version();
+    let v = s.node_version();
     register(&mut s, "svc", "i2", 2);
-    assert!(s.version() > v);
+    assert!(s.node_version() > v);
     let after = s.instances_json("svc").unwrap();
     assert!(!Arc::ptr_eq(&first, &after));
     assert_eq!(after.iter().filter(|&&b| b == b'{').count(), 2);
@@ -163,7 +164,7 @@ fn services_json_lists_every_service() {
     let all = String::from_utf8(s.services_json().to_vec()).unwrap();
     let parsed: Vec<sonic_rs::Value> = sonic_rs::from_str(&format!("[{all}]")).unwrap();
     assert_eq!(parsed.len(), 2);
-    s.unregister("a", "1");
+    s.unregister("a", "1", 0);
     let all = String::from_utf8(s.services_json().to_vec()).unwrap();
     assert!(all.contains(r#""serviceId":"b""#) && !all.contains(r#""serviceId":"A""#));
 }
@@ -222,10 +223,9 @@ fn without_self_preservation_collapse_evicts_everything() {
 
 #[test]
 fn shards_share_the_self_preservation_verdict() {
-    let counters = Arc::new(RenewalCounters::new(2));
-    let legacy = Arc::new(RenewalCounters::new(2));
-    let mut busy = Shard::new(0, config(), counters.clone(), legacy.clone(), 0);
-    let mut idle = Shard::new(1, config(), counters, legacy, 0);
+    let shared = Arc::new(NodeShared::new(2, 0));
+    let mut busy = Shard::new(0, config(), shared.clone(), 0);
+    let mut idle = Shard::new(1, config(), shared, 0);
     for i in 0..100 {
         register(&mut busy, "svc", &i.to_string(), 0);
     }
@@ -279,7 +279,7 @@ fn slots_are_reused_and_lease_views_are_accurate() {
             register(&mut s, "svc", &i.to_string(), round * 100);
         }
         for i in 0..50 {
-            s.unregister("svc", &i.to_string());
+            s.unregister("svc", &i.to_string(), 0);
         }
     }
     register(&mut s, "svc", "a", 1000);
@@ -342,7 +342,7 @@ fn random_operations_match_a_model() {
             }
             7 => {
                 assert_eq!(
-                    s.unregister(&spelled, &instance),
+                    s.unregister(&spelled, &instance, 0),
                     model.remove(&key).is_some()
                 );
             }
@@ -353,6 +353,209 @@ fn random_operations_match_a_model() {
                 model.retain(|_, &mut r| now / 10 < (r + 20_001).div_ceil(10));
                 assert_eq!(s.instance_count(), model.len());
             }
+        }
+    }
+}
+
+fn pushes(s: &mut Shard) -> Vec<(String, String, Vec<u16>)> {
+    s.drain_pushes()
+        .map(|p| {
+            (
+                p.service_key.to_string(),
+                String::from_utf8(p.message.to_vec()).unwrap(),
+                p.cores.to_vec(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn changes_are_pushed_only_to_interested_cores() {
+    let mut s = Shard::standalone(config(), 0);
+    register(&mut s, "svc", "i0", 0);
+    assert!(!s.has_pushes(), "nobody subscribed yet");
+    s.subscribe("SVC", 3);
+    s.subscribe_all(5);
+    register(&mut s, "Svc", "i1", 10);
+    s.register("svc", "i1", false, json("Svc", "i1"), 20); // identical data: no change
+    let changed: Arc<[u8]> = br#"{"instanceId":"i1","status":"down"}"#.to_vec().into();
+    s.register("svc", "i1", false, changed, 30);
+    s.unregister("svc", "i1", 40);
+    register(&mut s, "other", "x", 50);
+    let got = pushes(&mut s);
+    let kinds: Vec<(&str, &str, Vec<u16>)> = got
+        .iter()
+        .map(|(k, m, c)| {
+            let kind = m
+                .split("\"changeType\":\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            (k.as_str(), kind, c.clone())
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("svc", "new", vec![5, 3]),
+            ("svc", "change", vec![5, 3]),
+            ("svc", "delete", vec![5, 3]),
+            ("other", "new", vec![5]),
+        ]
+    );
+    assert!(got[0]
+        .1
+        .starts_with(r#"{"changeTime":10,"changeType":"new","instance":{"instanceId":"i1""#));
+    s.unsubscribe("svc", 3);
+    s.unsubscribe_all(5);
+    register(&mut s, "svc", "i2", 60);
+    assert!(pushes(&mut s).is_empty());
+}
+
+#[test]
+fn expiry_pushes_delete_and_reload_pushes_the_fake_instance() {
+    let mut s = Shard::standalone(config(), 0);
+    s.subscribe("svc", 0);
+    register(&mut s, "svc", "i1", 0);
+    run_clock(&mut s, 0, 20_020);
+    let got = pushes(&mut s);
+    assert_eq!(got.len(), 2);
+    assert!(got[1].1.contains(r#""changeType":"delete""#));
+    s.reload("svc", 30_000);
+    let got = pushes(&mut s);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].1.contains(r#""changeType":"reload""#));
+    assert!(got[0].1.contains(r#""instanceId":"reload""#));
+    assert!(got[0].1.contains(r#""url":"http://serviceId/reload""#));
+}
+
+#[test]
+fn versions_grow_and_old_versions_are_refused_once_out_of_the_log() {
+    let mut cfg = config();
+    cfg.change_log_capacity = 4;
+    let mut s = Shard::new(0, cfg, Arc::new(NodeShared::new(1, 1000)), 0);
+    assert_eq!(s.node_version(), 1000);
+    let mut out = Vec::new();
+    assert!(s.delta_since(1000, &mut out).is_ok());
+    assert!(out.is_empty());
+    for i in 0..3 {
+        register(&mut s, "svc", &i.to_string(), 0);
+    }
+    assert_eq!(s.node_version(), 1003);
+    assert!(s.delta_since(1000, &mut out).is_ok());
+    for i in 3..6 {
+        register(&mut s, "svc", &i.to_string(), 0);
+    }
+    out.clear();
+    assert_eq!(s.delta_since(1000, &mut out), Err(DeltaError::TooOld));
+    assert_eq!(s.delta_since(1001, &mut out), Err(DeltaError::TooOld));
+    assert!(s.delta_since(1002, &mut out).is_ok());
+    assert!(s.delta_since(999, &mut out).is_err());
+}
+
+/// The state of a shard as discovery sees it: service (lower-cased) -> instance id -> JSON.
+type State = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
+
+fn state_of(s: &mut Shard) -> State {
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+    let json = String::from_utf8(s.services_json().to_vec()).unwrap();
+    let services: Vec<sonic_rs::Value> = sonic_rs::from_str(&format!("[{json}]")).unwrap();
+    let mut state = State::new();
+    for service in services {
+        let id = service["serviceId"].as_str().unwrap().to_ascii_lowercase();
+        let instances = state.entry(id).or_default();
+        for i in service["instances"].as_array().unwrap().iter() {
+            let key = i["instanceId"].as_str().unwrap().to_ascii_lowercase();
+            instances.insert(key, sonic_rs::to_string(i).unwrap());
+        }
+    }
+    state
+}
+
+fn apply_delta(state: &mut State, delta: &[u8]) {
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+    let text = format!("{{{}}}", String::from_utf8(delta.to_vec()).unwrap());
+    let map: sonic_rs::Value = sonic_rs::from_str(&text).unwrap();
+    for (service, changes) in map.as_object().unwrap().iter() {
+        let service = service.to_ascii_lowercase();
+        for change in changes.as_array().unwrap().iter() {
+            let instance = &change["instance"];
+            let key = instance["instanceId"]
+                .as_str()
+                .unwrap()
+                .to_ascii_lowercase();
+            match change["changeType"].as_str().unwrap() {
+                "new" => {
+                    state
+                        .entry(service.clone())
+                        .or_default()
+                        .insert(key, sonic_rs::to_string(instance).unwrap());
+                }
+                "delete" => {
+                    if let Some(instances) = state.get_mut(&service) {
+                        instances.remove(&key);
+                    }
+                }
+                other => panic!("unexpected change type {other} in a delta"),
+            }
+        }
+    }
+    state.retain(|_, instances| !instances.is_empty());
+}
+
+/// Property: for random bursts of changes, the delta since any earlier version, applied to the
+/// state at that version, gives the current state.
+#[test]
+fn deltas_are_exact_for_random_bursts() {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut cfg = config();
+    cfg.self_preservation.enabled = false;
+    let mut s = Shard::new(0, cfg, Arc::new(NodeShared::new(1, 5_000)), 0);
+    let mut now = 0u64;
+    let mut snapshots: Vec<(u64, State)> = vec![(s.node_version(), state_of(&mut s))];
+    for round in 0..60 {
+        for _ in 0..(next() % 40) {
+            let service = format!("Svc{}", next() % 5);
+            let instance = format!("i{}", next() % 8);
+            let spelled = if next() % 2 == 0 {
+                service.to_uppercase()
+            } else {
+                service
+            };
+            match next() % 4 {
+                0 | 1 => {
+                    let body = format!(
+                        r#"{{"instanceId":"{instance}","serviceId":"{spelled}","status":"s{}"}}"#,
+                        next() % 3
+                    );
+                    s.register(&spelled, &instance, false, body.into_bytes().into(), now);
+                }
+                2 => {
+                    s.unregister(&spelled, &instance, now);
+                }
+                _ => {
+                    now += next() % 8_000;
+                    while s.tick(now, usize::MAX) {}
+                }
+            }
+        }
+        snapshots.push((s.node_version(), state_of(&mut s)));
+        let current = state_of(&mut s);
+        for (version, then) in &snapshots {
+            let mut out = Vec::new();
+            s.delta_since(*version, &mut out)
+                .unwrap_or_else(|e| panic!("round {round}: delta since {version}: {e:?}"));
+            let mut rebuilt = then.clone();
+            apply_delta(&mut rebuilt, &out);
+            assert_eq!(rebuilt, current, "round {round}, delta since {version}");
         }
     }
 }

@@ -1,0 +1,241 @@
+//! WebSocket sessions on this core and what they subscribed to.
+//!
+//! A session's outgoing messages wait in its own bounded queue, written by the session's writer
+//! task. Changes arrive serialized once (`Arc<[u8]>`) and are shared by every subscriber on the
+//! core; a subscriber whose queue is full is closed rather than buffered without bound.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
+use hashbrown::HashMap;
+
+/// Close codes this server sends (RFC 6455 §7.4.1).
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY_VIOLATION: u16 = 1008;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// One data message to send.
+pub enum Outgoing {
+    /// A change shared by every subscriber of the core.
+    Shared(Arc<[u8]>),
+    /// A reply to this session only.
+    Owned(Vec<u8>),
+}
+
+/// The outgoing side of one session.
+pub struct Session {
+    id: u64,
+    limit: usize,
+    queue: RefCell<VecDeque<Outgoing>>,
+    /// Control frames jump the data queue: a pong must not wait behind a backlog of changes.
+    pongs: RefCell<VecDeque<Vec<u8>>>,
+    closing: Cell<Option<(u16, &'static str)>>,
+    waker: Cell<Option<Waker>>,
+    reader_waker: Cell<Option<Waker>>,
+}
+
+impl Session {
+    pub fn new(id: u64, limit: usize) -> Self {
+        Session {
+            id,
+            limit,
+            queue: RefCell::new(VecDeque::new()),
+            pongs: RefCell::new(VecDeque::new()),
+            closing: Cell::new(None),
+            waker: Cell::new(None),
+            reader_waker: Cell::new(None),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Queue a data message; past the limit the session is closed instead.
+    pub fn send(&self, message: Outgoing) {
+        if self.closing.get().is_some() {
+            return;
+        }
+        let mut queue = self.queue.borrow_mut();
+        if queue.len() >= self.limit {
+            drop(queue);
+            self.close(
+                close::TRY_AGAIN_LATER,
+                "subscriber too slow; reconnect and reload",
+            );
+            return;
+        }
+        queue.push_back(message);
+        drop(queue);
+        self.wake();
+    }
+
+    pub fn pong(&self, payload: &[u8]) {
+        if self.closing.get().is_some() {
+            return;
+        }
+        self.pongs.borrow_mut().push_back(payload.to_vec());
+        self.wake();
+    }
+
+    /// Send a close frame after what is queued, then end the session. The first close wins.
+    pub fn close(&self, code: u16, reason: &'static str) {
+        if self.closing.get().is_none() {
+            self.closing.set(Some((code, reason)));
+            self.wake();
+            if let Some(w) = self.reader_waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.get().is_some()
+    }
+
+    /// Resolves once the session is closing (lets the reader stop waiting for input).
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.closing.get().is_some() {
+                return Poll::Ready(());
+            }
+            self.reader_waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+    }
+
+    /// Wait until there is something to write; returns it all.
+    pub async fn next_batch(
+        &self,
+        data: &mut Vec<Outgoing>,
+        pongs: &mut Vec<Vec<u8>>,
+    ) -> Option<(u16, &'static str)> {
+        std::future::poll_fn(|cx| {
+            let has = !self.queue.borrow().is_empty() || !self.pongs.borrow().is_empty();
+            if has || self.closing.get().is_some() {
+                return Poll::Ready(());
+            }
+            self.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await;
+        pongs.extend(self.pongs.borrow_mut().drain(..));
+        data.extend(self.queue.borrow_mut().drain(..));
+        self.closing.get()
+    }
+}
+
+/// This core's subscriptions: service key (lower-cased) → sessions, plus all-change sessions.
+#[derive(Default)]
+pub struct Subscribers {
+    by_service: HashMap<Arc<str>, Vec<Rc<Session>>>,
+    all: Vec<Rc<Session>>,
+}
+
+impl Subscribers {
+    /// Returns true if this is the core's first subscriber for the service (the owning shard
+    /// must be told).
+    pub fn add(&mut self, service_key: &str, session: &Rc<Session>) -> bool {
+        match self.by_service.get_mut(service_key) {
+            Some(sessions) => {
+                if !sessions.iter().any(|s| s.id == session.id) {
+                    sessions.push(session.clone());
+                }
+                false
+            }
+            None => {
+                self.by_service
+                    .insert(service_key.into(), vec![session.clone()]);
+                true
+            }
+        }
+    }
+
+    /// Returns true if the core has no subscriber left for the service.
+    pub fn remove(&mut self, service_key: &str, session_id: u64) -> bool {
+        let Some(sessions) = self.by_service.get_mut(service_key) else {
+            return false;
+        };
+        sessions.retain(|s| s.id != session_id);
+        if sessions.is_empty() {
+            self.by_service.remove(service_key);
+            return true;
+        }
+        false
+    }
+
+    /// Returns true if this is the core's first all-change subscriber.
+    pub fn add_all(&mut self, session: &Rc<Session>) -> bool {
+        self.all.push(session.clone());
+        self.all.len() == 1
+    }
+
+    /// Returns true if the core has no all-change subscriber left.
+    pub fn remove_all(&mut self, session_id: u64) -> bool {
+        let before = self.all.len();
+        self.all.retain(|s| s.id != session_id);
+        before > 0 && self.all.is_empty()
+    }
+
+    pub fn deliver(&self, service_key: &str, message: &Arc<[u8]>) {
+        if let Some(sessions) = self.by_service.get(service_key) {
+            for s in sessions {
+                s.send(Outgoing::Shared(message.clone()));
+            }
+        }
+        for s in &self.all {
+            s.send(Outgoing::Shared(message.clone()));
+        }
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.by_service.values().map(Vec::len).sum::<usize>() + self.all.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_and_last_subscriber_are_reported() {
+        let mut subs = Subscribers::default();
+        let a = Rc::new(Session::new(1, 10));
+        let b = Rc::new(Session::new(2, 10));
+        assert!(subs.add("svc", &a));
+        assert!(!subs.add("svc", &b));
+        assert!(!subs.add("svc", &a), "re-subscribing is idempotent");
+        assert!(!subs.remove("svc", 1));
+        assert!(subs.remove("svc", 2));
+        assert!(!subs.remove("svc", 2));
+        assert!(subs.add_all(&a));
+        assert!(!subs.add_all(&b));
+        assert!(!subs.remove_all(1));
+        assert!(subs.remove_all(2));
+    }
+
+    #[test]
+    fn a_full_queue_closes_the_session() {
+        let s = Session::new(1, 2);
+        let m: Arc<[u8]> = b"x".to_vec().into();
+        s.send(Outgoing::Shared(m.clone()));
+        s.send(Outgoing::Shared(m.clone()));
+        assert!(!s.is_closing());
+        s.send(Outgoing::Shared(m));
+        assert_eq!(s.closing.get().map(|c| c.0), Some(close::TRY_AGAIN_LATER));
+        assert_eq!(s.queue.borrow().len(), 2);
+    }
+}
