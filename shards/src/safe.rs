@@ -89,10 +89,12 @@ pub struct SafeStatus {
 
 impl SafeChecker {
     pub fn new(config: SafeConfig, now_ms: u64) -> Self {
+        // One bucket per second of the window, plus the second in progress (not yet complete, so
+        // not counted: the check runs at the start of a second, when it is still empty).
         let seconds = (config.window_ms / 1000).max(1) as usize;
         SafeChecker {
             config,
-            buckets: vec![0; seconds],
+            buckets: vec![0; seconds + 1],
             current_second: now_ms / 1000,
             current: 0,
             max_count: 0,
@@ -112,10 +114,10 @@ impl SafeChecker {
         self.buckets[self.current] += 1;
     }
 
-    /// Renewals this shard saw in the last window.
+    /// Renewals this shard saw in the last window of complete seconds.
     pub fn local_window_count(&mut self, now_ms: u64) -> u64 {
         self.rotate(now_ms);
-        self.buckets.iter().sum()
+        self.buckets.iter().sum::<u64>() - self.buckets[self.current]
     }
 
     fn rotate(&mut self, now_ms: u64) {
@@ -205,6 +207,23 @@ mod tests {
             c.check(count, now);
         }
         assert!(c.eviction_allowed());
+    }
+
+    #[test]
+    fn one_second_window_counts_the_last_complete_second() {
+        let config = SafeConfig {
+            window_ms: 1000,
+            ..SafeConfig::JAVA_DEFAULT
+        };
+        let mut c = SafeChecker::new(config, 0);
+        renew(&mut c, 60, 500);
+        let count = c.local_window_count(1000);
+        assert_eq!(count, 60, "the check at the start of a second sees the second before");
+        c.check(count, 1000);
+        let count = c.local_window_count(2000);
+        assert_eq!(count, 0);
+        c.check(count, 2000);
+        assert!(!c.eviction_allowed());
     }
 
     #[test]
