@@ -51,7 +51,7 @@ fn service_json_post_and_get() {
     let server = Server::start_sha(&[], None);
     let mut c = server.client();
     let inst = Inst::new("one-svc", "o1");
-    register(&mut c, &[inst.clone()]);
+    register(&mut c, std::slice::from_ref(&inst));
 
     let (st, v) = c.post_json(
         SERVICE,
@@ -64,7 +64,9 @@ fn service_json_post_and_get() {
     assert_eq!(arr_len(&v["service"]["instances"], "instances"), 1);
     assert_instance_eq(&v["service"]["instances"][0], &inst, "service.json POST");
 
-    let (st, v) = c.get("/api/discovery/service.json?serviceId=ONE-SVC&regionId=SHA&zoneId=SHAJQ");
+    // Percent-encoded query values are decoded ("%2D" is "-").
+    let (st, v) =
+        c.get("/api/discovery/service.json?serviceId=ONE%2DSVC&regionId=SHA&zoneId=SHAJQ");
     assert_eq!(st, 200, "{}", dump(&v));
     assert_success_status(&v, "service.json GET");
     assert_eq!(v["service"]["serviceId"].as_str(), Some("ONE-SVC"));
@@ -161,13 +163,27 @@ fn cross_shard_batches_and_big_lookup() {
         .map(|i| (i.instance_id.clone().unwrap(), i))
         .collect();
     for (k, s) in services.iter().enumerate() {
-        assert_eq!(s["serviceId"].as_str(), Some(order[k].as_str()), "position {k}");
+        assert_eq!(
+            s["serviceId"].as_str(),
+            Some(order[k].as_str()),
+            "position {k}"
+        );
         let insts = s["instances"].as_array().expect("instances");
-        assert_eq!(insts.len(), PER, "{} has {} instances", order[k], insts.len());
+        assert_eq!(
+            insts.len(),
+            PER,
+            "{} has {} instances",
+            order[k],
+            insts.len()
+        );
         let mut ids = BTreeSet::new();
         for inst in insts.iter() {
             let id = inst["instanceId"].as_str().unwrap().to_string();
-            assert!(id.starts_with(&format!("{}-inst-", order[k])), "{id} in {}", order[k]);
+            assert!(
+                id.starts_with(&format!("{}-inst-", order[k])),
+                "{id} in {}",
+                order[k]
+            );
             assert_instance_eq(inst, by_id[&id], "cross-shard instance");
             ids.insert(id);
         }
@@ -220,7 +236,8 @@ fn concurrent_clients() {
                     match i % 3 {
                         0 => {
                             let inst = Inst::new(&svc, &format!("t{t}-i{i}"));
-                            let (st, v) = c.post_json(REGISTER, &instances_body(&[inst.clone()]));
+                            let (st, v) =
+                                c.post_json(REGISTER, &instances_body(std::slice::from_ref(&inst)));
                             assert_registry_ok(st, &v, "concurrent register");
                             registered.push(inst);
                         }
@@ -238,11 +255,10 @@ fn concurrent_clients() {
                             let mine = registered.last().unwrap();
                             let lsvc = mine.service_id.clone().unwrap();
                             let svc_obj = lookup_one(&mut c, &lsvc);
-                            let found = svc_obj["instances"]
-                                .as_array()
-                                .unwrap()
-                                .iter()
-                                .any(|x| x["instanceId"].as_str() == mine.instance_id.as_deref());
+                            let found =
+                                svc_obj["instances"].as_array().unwrap().iter().any(|x| {
+                                    x["instanceId"].as_str() == mine.instance_id.as_deref()
+                                });
                             assert!(found, "own registration not visible");
                         }
                     }

@@ -62,7 +62,7 @@ fn register_lookup_heartbeat_unregister_round_trip() {
     let (v0, _, _) = services_json(&mut c);
 
     // register: canonical SUCCESS body, alphabetical keys
-    let (st, v) = c.post_json(REGISTER, &instances_body(&[inst.clone()]));
+    let (st, v) = c.post_json(REGISTER, &instances_body(std::slice::from_ref(&inst)));
     assert_registry_ok(st, &v, "register");
     assert_sorted_keys(&v, "register response");
 
@@ -83,7 +83,10 @@ fn register_lookup_heartbeat_unregister_round_trip() {
     // services.json lists it, version grew
     let (v1, ids, sv) = services_json(&mut c);
     assert!(ids.contains(&"myservice".to_string()), "{}", dump(&sv));
-    assert!(v1 > v0, "services.json version must grow on register: {v0} -> {v1}");
+    assert!(
+        v1 > v0,
+        "services.json version must grow on register: {v0} -> {v1}"
+    );
     let listed = sv["services"]
         .as_array()
         .unwrap()
@@ -95,17 +98,20 @@ fn register_lookup_heartbeat_unregister_round_trip() {
     assert_instance_eq(&listed["instances"][0], &inst, "services.json instance");
 
     // heartbeat: success, failedInstances null, message ""
-    let (st, v) = heartbeat(&mut c, &[inst.clone()]);
+    let (st, v) = heartbeat(&mut c, std::slice::from_ref(&inst));
     assert_registry_ok(st, &v, "heartbeat");
 
     // unregister: removed at once
-    let (st, v) = c.post_json(UNREGISTER, &instances_body(&[inst.clone()]));
+    let (st, v) = c.post_json(UNREGISTER, &instances_body(std::slice::from_ref(&inst)));
     assert_registry_ok(st, &v, "unregister");
     let svc = lookup_one(&mut c, "myservice");
     assert_eq!(arr_len(&svc["instances"], "instances after unregister"), 0);
 
     let (v2, ids, sv) = services_json(&mut c);
-    assert!(v2 > v1, "services.json version must grow on unregister: {v1} -> {v2}");
+    assert!(
+        v2 > v1,
+        "services.json version must grow on unregister: {v1} -> {v2}"
+    );
     assert!(
         !ids.contains(&"myservice".to_string()),
         "empty service must leave services.json: {}",
@@ -113,7 +119,7 @@ fn register_lookup_heartbeat_unregister_round_trip() {
     );
 
     // a heartbeat after unregister is refused
-    let (st, v) = heartbeat(&mut c, &[inst.clone()]);
+    let (st, v) = heartbeat(&mut c, std::slice::from_ref(&inst));
     assert_eq!(st, 200);
     assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
     assert_eq!(
@@ -138,7 +144,7 @@ fn reregister_replaces_instance_data() {
         .port(2222)
         .metadata(&[("version", "2")]);
     register(&mut c, &[first]);
-    register(&mut c, &[second.clone()]);
+    register(&mut c, std::slice::from_ref(&second));
     let svc = lookup_one(&mut c, "replace-svc");
     assert_eq!(arr_len(&svc["instances"], "instances"), 1, "{}", dump(&svc));
     assert_instance_eq(&svc["instances"][0], &second, "re-registered instance");
@@ -150,12 +156,17 @@ fn heartbeat_of_unknown_instance_is_data_not_found_with_full_echo() {
     let mut c = server.client();
     let inst = example_instance();
 
-    let (st, v) = heartbeat(&mut c, &[inst.clone()]);
+    let (st, v) = heartbeat(&mut c, std::slice::from_ref(&inst));
     assert_eq!(st, 200, "{}", dump(&v));
     assert_sorted_keys(&v, "heartbeat failure response");
     let rs = &v["responseStatus"];
     assert_eq!(rs["status"].as_str(), Some("partial_fail"), "{}", dump(&v));
-    assert_eq!(rs["errorCode"].as_str(), Some("partial_fail"), "{}", dump(&v));
+    assert_eq!(
+        rs["errorCode"].as_str(),
+        Some("partial_fail"),
+        "{}",
+        dump(&v)
+    );
     assert_eq!(rs["message"].as_str(), Some(""), "{}", dump(&v));
     assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 1);
     let failed = &v["failedInstances"][0];
@@ -168,7 +179,7 @@ fn heartbeat_of_unknown_instance_is_data_not_found_with_full_echo() {
 
     // Mixed-case identities are lower-cased in the message; the echo keeps the spelling sent.
     let mixed = Inst::new("My.Service", "Inst-A").metadata(&[("Key", "Value")]);
-    let (_, v) = heartbeat(&mut c, &[mixed.clone()]);
+    let (_, v) = heartbeat(&mut c, std::slice::from_ref(&mixed));
     let failed = &v["failedInstances"][0];
     assert_eq!(
         failed["errorMessage"].as_str(),
@@ -178,16 +189,20 @@ fn heartbeat_of_unknown_instance_is_data_not_found_with_full_echo() {
 
     // A non-blank groupId is part of Instance.toString() (spec §3.1).
     let grouped = Inst::new("gsvc", "g-1").group("Canary");
-    let (_, v) = heartbeat(&mut c, &[grouped.clone()]);
+    let (_, v) = heartbeat(&mut c, std::slice::from_ref(&grouped));
     assert_eq!(
         v["failedInstances"][0]["errorMessage"].as_str(),
         Some("sha/shajq/gsvc/canary/g-1: Instance is not exising! Need re-register.")
     );
-    assert_instance_eq(&v["failedInstances"][0]["instance"], &grouped, "grouped echo");
+    assert_instance_eq(
+        &v["failedInstances"][0]["instance"],
+        &grouped,
+        "grouped echo",
+    );
 
     // In a batch only the unknown one fails.
     let known = Inst::new("myservice", "known-1");
-    register(&mut c, &[known.clone()]);
+    register(&mut c, std::slice::from_ref(&known));
     let (_, v) = heartbeat(&mut c, &[known.clone(), inst.clone(), known.clone()]);
     assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
     assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 1);
@@ -216,7 +231,7 @@ fn expired_lease_leaves_discovery_and_heartbeats_keep_it_alive() {
         let mut failures = Vec::new();
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(3200) {
-            let (st, v) = heartbeat(&mut hc, &[hb_alive.clone()]);
+            let (st, v) = heartbeat(&mut hc, std::slice::from_ref(&hb_alive));
             if st != 200 || v["responseStatus"]["status"].as_str() != Some("success") {
                 failures.push(dump(&v));
             }
@@ -235,7 +250,10 @@ fn expired_lease_leaves_discovery_and_heartbeats_keep_it_alive() {
             false
         }
     });
-    assert!(gone, "un-heartbeated instance still in discovery 5 s after a 1 s TTL");
+    assert!(
+        gone,
+        "un-heartbeated instance still in discovery 5 s after a 1 s TTL"
+    );
     let gone_at = gone_at.unwrap();
     assert!(
         gone_at >= Duration::from_millis(900),
@@ -243,7 +261,7 @@ fn expired_lease_leaves_discovery_and_heartbeats_keep_it_alive() {
     );
 
     // Its heartbeat is now refused.
-    let (_, v) = heartbeat(&mut c, &[idle.clone()]);
+    let (_, v) = heartbeat(&mut c, std::slice::from_ref(&idle));
     assert_eq!(
         v["failedInstances"][0]["errorCode"].as_str(),
         Some("data-not-found"),
@@ -280,7 +298,12 @@ fn region_mismatch_fails_only_that_instance() {
     assert_eq!(rs["message"].as_str(), Some(""));
     assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 1);
     let f = &v["failedInstances"][0];
-    assert_eq!(f["errorCode"].as_str(), Some("no-permission"), "{}", dump(&v));
+    assert_eq!(
+        f["errorCode"].as_str(),
+        Some("no-permission"),
+        "{}",
+        dump(&v)
+    );
     assert_instance_eq(&f["instance"], &bad, "no-permission echo");
     let msg = f["errorMessage"].as_str().unwrap_or("");
     assert!(
@@ -321,7 +344,7 @@ fn region_mismatch_fails_only_that_instance() {
     );
 
     // Heartbeat and unregister apply the same check.
-    let (_, v) = heartbeat(&mut c, &[bad.clone()]);
+    let (_, v) = heartbeat(&mut c, std::slice::from_ref(&bad));
     assert_eq!(
         v["failedInstances"][0]["errorCode"].as_str(),
         Some("no-permission")
@@ -383,7 +406,12 @@ fn zone_policy_refuses_other_zone_when_disabled() {
     );
     assert_eq!(st, 200);
     assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
-    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 1, "{}", dump(&v));
+    assert_eq!(
+        arr_len(&v["failedInstances"], "failedInstances"),
+        1,
+        "{}",
+        dump(&v)
+    );
     let f = &v["failedInstances"][0];
     assert_eq!(f["errorCode"].as_str(), Some("no-permission"));
     assert_instance_eq(&f["instance"], &other, "zone echo");
@@ -419,7 +447,7 @@ fn service_and_instance_ids_are_case_insensitive() {
     let server = Server::start_sha(&[], None);
     let mut c = server.client();
     let inst = Inst::new("MySvc", "Inst-A");
-    register(&mut c, &[inst.clone()]);
+    register(&mut c, std::slice::from_ref(&inst));
 
     for asked in ["mysvc", "MYSVC", "MySvc"] {
         let svc = lookup_one(&mut c, asked);
@@ -439,7 +467,7 @@ fn service_and_instance_ids_are_case_insensitive() {
 
     // Registering the same identity with another spelling replaces it (no duplicate).
     let respelled = Inst::new("mysvc", "inst-a").port(9090);
-    register(&mut c, &[respelled.clone()]);
+    register(&mut c, std::slice::from_ref(&respelled));
     let svc = lookup_one(&mut c, "MySvc");
     assert_eq!(arr_len(&svc["instances"], "instances"), 1, "{}", dump(&svc));
     assert_instance_eq(&svc["instances"][0], &respelled, "latest spelling");
@@ -447,7 +475,11 @@ fn service_and_instance_ids_are_case_insensitive() {
     unregister(&mut c, &[Inst::new("mysvc", "INST-A")]);
     for asked in ["mysvc", "MYSVC"] {
         let svc = lookup_one(&mut c, asked);
-        assert_eq!(arr_len(&svc["instances"], "instances"), 0, "after unregister");
+        assert_eq!(
+            arr_len(&svc["instances"], "instances"),
+            0,
+            "after unregister"
+        );
     }
 }
 
@@ -465,7 +497,12 @@ fn missing_required_fields_are_internal_service_error() {
     );
     assert_eq!(st, 200, "{}", dump(&v));
     assert_eq!(v["responseStatus"]["status"].as_str(), Some("partial_fail"));
-    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 2, "{}", dump(&v));
+    assert_eq!(
+        arr_len(&v["failedInstances"], "failedInstances"),
+        2,
+        "{}",
+        dump(&v)
+    );
     for (i, want) in [&no_url, &blank_url].into_iter().enumerate() {
         let f = &v["failedInstances"][i];
         assert_eq!(f["errorCode"].as_str(), Some("internal-service-error"));
@@ -481,18 +518,20 @@ fn missing_required_fields_are_internal_service_error() {
     // url key absent altogether
     let mut raw = Inst::new("req-svc", "absent-url").value();
     raw.as_object_mut().unwrap().remove(&"url");
-    let (_, v) = c.post_json(
-        REGISTER,
-        &format!("{{\"instances\":[{}]}}", dump(&raw)),
-    );
-    let msg = v["failedInstances"][0]["errorMessage"].as_str().unwrap_or("");
+    let (_, v) = c.post_json(REGISTER, &format!("{{\"instances\":[{}]}}", dump(&raw)));
+    let msg = v["failedInstances"][0]["errorMessage"]
+        .as_str()
+        .unwrap_or("");
     assert_eq!(
         v["failedInstances"][0]["errorCode"].as_str(),
         Some("internal-service-error"),
         "{}",
         dump(&v)
     );
-    assert!(msg.contains("argument instance.url is null or whitespace"), "{msg:?}");
+    assert!(
+        msg.contains("argument instance.url is null or whitespace"),
+        "{msg:?}"
+    );
 
     // serviceId / instanceId missing
     let mut no_svc = Inst::new("x", "no-svc");
@@ -500,9 +539,18 @@ fn missing_required_fields_are_internal_service_error() {
     let mut no_id = Inst::new("req-svc", "x");
     no_id.instance_id = Some(" ".into());
     let (_, v) = c.post_json(REGISTER, &instances_body(&[no_svc, no_id]));
-    assert_eq!(arr_len(&v["failedInstances"], "failedInstances"), 2, "{}", dump(&v));
-    let m0 = v["failedInstances"][0]["errorMessage"].as_str().unwrap_or("");
-    let m1 = v["failedInstances"][1]["errorMessage"].as_str().unwrap_or("");
+    assert_eq!(
+        arr_len(&v["failedInstances"], "failedInstances"),
+        2,
+        "{}",
+        dump(&v)
+    );
+    let m0 = v["failedInstances"][0]["errorMessage"]
+        .as_str()
+        .unwrap_or("");
+    let m1 = v["failedInstances"][1]["errorMessage"]
+        .as_str()
+        .unwrap_or("");
     assert_eq!(
         v["failedInstances"][0]["errorCode"].as_str(),
         Some("internal-service-error")
@@ -527,7 +575,7 @@ fn empty_instance_list_is_a_logical_bad_request() {
     let server = Server::start_sha(&[], None);
     let mut c = server.client();
     for path in [REGISTER, HEARTBEAT, UNREGISTER] {
-        for body in [r#"{"instances":[]}"#, r#"{"instances":null}"#, "{}"] {
+        for body in [r#"{"instances":[]}"#, r#"{"instances":null}"#, "{}", "null"] {
             let (st, v) = c.post_json(path, body);
             assert_eq!(st, 200, "{path} {body}: {}", dump(&v));
             assert_eq!(v["responseStatus"]["status"].as_str(), Some("fail"));
@@ -547,11 +595,175 @@ fn legacy_instances_register_heartbeat_and_unregister() {
     let server = Server::start_sha(&[], None);
     let mut c = server.client();
     let legacy = Inst::new("legacy-svc", "l-1").metadata(&[("java_registry", "x")]);
-    register(&mut c, &[legacy.clone()]);
+    register(&mut c, std::slice::from_ref(&legacy));
     let svc = lookup_one(&mut c, "legacy-svc");
     assert_instance_eq(&svc["instances"][0], &legacy, "legacy instance in lookup");
-    let (st, v) = heartbeat(&mut c, &[legacy.clone()]);
+    let (st, v) = heartbeat(&mut c, std::slice::from_ref(&legacy));
     assert_registry_ok(st, &v, "legacy heartbeat");
-    unregister(&mut c, &[legacy.clone()]);
+    unregister(&mut c, std::slice::from_ref(&legacy));
     assert!(lookup_ids(&mut c, "legacy-svc").is_empty());
+}
+
+#[test]
+fn strings_round_trip_exactly_and_null_entries_are_skipped() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    let tricky = "quote\" backslash\\ slash/ nl\n tab\t ctl\u{1} é 中文 😀 </script>";
+    let mut inst = Inst::new("esc-svc", "e\"1").metadata(&[("k\"ey", tricky), ("empty", "")]);
+    inst.machine_name = Some(tricky.into());
+    inst.status = Some("starting".into());
+    let body = format!("{{\"instances\":[null,{},null]}}", inst.json());
+    let (st, v) = c.post_json(REGISTER, &body);
+    assert_registry_ok(st, &v, "register with null entries and escapes");
+    let svc = lookup_one(&mut c, "esc-svc");
+    assert_eq!(arr_len(&svc["instances"], "instances"), 1, "{}", dump(&svc));
+    assert_instance_eq(&svc["instances"][0], &inst, "escaped strings round trip");
+
+    // The same through the heartbeat failure echo.
+    let ghost = Inst::new("esc-svc", "ghost").metadata(&[("k", tricky)]);
+    let (_, v) = heartbeat(&mut c, std::slice::from_ref(&ghost));
+    assert_instance_eq(&v["failedInstances"][0]["instance"], &ghost, "escaped echo");
+}
+
+#[test]
+fn lookup_without_request_region_gets_null_lists() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    register(&mut c, &[Inst::new("nr-svc", "1")]);
+    for body in [
+        r#"{"discoveryConfigs":[{"serviceId":"nr-svc"}]}"#,
+        r#"{"discoveryConfigs":[{"serviceId":"nr-svc","regionId":"SHA"}],"regionId":"  "}"#,
+    ] {
+        let (st, v) = c.post_json(LOOKUP, body);
+        assert_eq!(st, 200, "{body}");
+        assert_success_status(&v, body);
+        assert_eq!(v["services"][0]["serviceId"].as_str(), Some("nr-svc"));
+        assert!(
+            v["services"][0]["instances"].is_null(),
+            "blank request region must not match: {}",
+            dump(&v)
+        );
+    }
+}
+
+#[test]
+fn expiry_works_with_self_preservation_enabled_below_its_threshold() {
+    // Default self-preservation (judges only after 50 renewals per window): a small node still
+    // expires leases.
+    let server = Server::start_sha(&["--lease-ttl-ms", "1000"], None);
+    let mut c = server.client();
+    register(&mut c, &[Inst::new("sp-small", "1")]);
+    assert!(
+        wait_until(Duration::from_secs(6), || lookup_ids(&mut c, "sp-small")
+            .is_empty()),
+        "lease with a 1 s TTL still in discovery after 6 s"
+    );
+}
+
+/// Heartbeats from 20 instances for `heartbeat_ms`, then silence (a partition, as seen by the
+/// node): evictions must be suspended, so the leases outlive their 5 s TTL.
+fn self_preservation_scenario(window_ms: u64, heartbeat_ms: u64) {
+    let config = format!(
+        "[lease]\nttl_ms = 5000\n[self_preservation]\nenabled = true\nwindow_ms = {window_ms}\npercentage_threshold = 85\nmax_count_threshold = 20\n"
+    );
+    let server = Server::start_sha(&[], Some(&config));
+    let mut c = server.client();
+    let insts: Vec<Inst> = (0..20)
+        .map(|i| Inst::new("sp-svc", &format!("sp-{i:02}")))
+        .collect();
+    register(&mut c, &insts);
+    let (_, v) = c.post_json("/api/status/leases.json", r#"{"serviceIds":["sp-svc"]}"#);
+    assert_eq!(
+        v["isSafeCheckEnabled"].as_bool(),
+        Some(true),
+        "{}",
+        dump(&v)
+    );
+
+    // About 400 renewals a second.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(heartbeat_ms) {
+        let (st, v) = heartbeat(&mut c, &insts);
+        assert_registry_ok(st, &v, "heartbeat batch");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let stopped = Instant::now();
+
+    let mut last = Value::new();
+    let unsafe_seen = wait_until(Duration::from_secs(4), || {
+        let (_, v) = c.post_json("/api/status/leases.json", r#"{"serviceIds":["sp-svc"]}"#);
+        last = v;
+        last["isSafe"].as_bool() == Some(false)
+    });
+    let counters = |v: &Value| {
+        format!(
+            "isSafe {} leaseUpdateMaxCount {} leaseUpdateCountLastTimeWindow {}",
+            v["isSafe"], v["leaseUpdateMaxCount"], v["leaseUpdateCountLastTimeWindow"]
+        )
+    };
+    assert!(
+        unsafe_seen,
+        "window_ms {window_ms}: isSafe still true 4 s after heartbeats stopped: {}",
+        counters(&last)
+    );
+
+    // Well past the 5 s TTL the leases are still held in discovery.
+    while stopped.elapsed() < Duration::from_millis(7000) {
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        lookup_ids(&mut c, "sp-svc").len(),
+        20,
+        "window_ms {window_ms}: self-preservation must keep expired leases in discovery"
+    );
+    let (_, v) = c.post_json("/api/status/leases.json", r#"{"serviceIds":["sp-svc"]}"#);
+    assert_eq!(v["isSafe"].as_bool(), Some(false), "{}", counters(&v));
+    // They are expired all the same: a heartbeat asks the client to re-register.
+    let (_, v) = heartbeat(&mut c, &insts[..1]);
+    assert_eq!(
+        v["failedInstances"][0]["errorCode"].as_str(),
+        Some("data-not-found"),
+        "{}",
+        dump(&v)
+    );
+    // Unregister still removes at once.
+    unregister(&mut c, &insts[1..2]);
+    assert_eq!(lookup_ids(&mut c, "sp-svc").len(), 19);
+}
+
+#[test]
+fn self_preservation_holds_expiry_when_heartbeats_collapse() {
+    self_preservation_scenario(3000, 3500);
+}
+
+/// The smallest window the config accepts (1 s) must work too.
+#[test]
+fn self_preservation_with_one_second_window() {
+    self_preservation_scenario(1000, 2000);
+}
+
+#[test]
+fn reregistering_with_java_registry_moves_the_lease_class() {
+    let server = Server::start_sha(&[], None);
+    let mut c = server.client();
+    let normal = Inst::new("move-svc", "m-1");
+    let legacy = Inst::new("move-svc", "m-1").metadata(&[("java_registry", "x")]);
+    let count = |c: &mut Client, path: &str| {
+        let (_, v) = c.post_json(path, r#"{"serviceIds":["move-svc"]}"#);
+        v["leases"]
+            .get("move-svc")
+            .and_then(|l| l.as_array().map(|a| a.len()))
+            .unwrap_or(0)
+    };
+    register(&mut c, std::slice::from_ref(&normal));
+    assert_eq!(count(&mut c, "/api/status/leases.json"), 1);
+    assert_eq!(count(&mut c, "/api/status/legacy-leases.json"), 0);
+    register(&mut c, std::slice::from_ref(&legacy));
+    assert_eq!(count(&mut c, "/api/status/leases.json"), 0);
+    assert_eq!(count(&mut c, "/api/status/legacy-leases.json"), 1);
+    assert_eq!(lookup_ids(&mut c, "move-svc"), vec!["m-1".to_string()]);
+    // A blank java_registry value is not legacy.
+    let blank = Inst::new("move-svc", "m-2").metadata(&[("java_registry", "  ")]);
+    register(&mut c, std::slice::from_ref(&blank));
+    assert_eq!(count(&mut c, "/api/status/leases.json"), 1);
 }

@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[allow(unused_imports)]
 pub use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait, Value};
 
 /// The region and zone the Java client tests use; most tests start the server with them.
@@ -453,10 +454,7 @@ impl Client {
         let r = self.request(
             "POST",
             path,
-            &[
-                ("Content-Encoding", "gzip"),
-                ("Accept", "application/json"),
-            ],
+            &[("Content-Encoding", "gzip"), ("Accept", "application/json")],
             &gz,
         );
         (r.status, r.json())
@@ -527,15 +525,12 @@ impl Client {
         let status_line = lines.next().unwrap_or_default();
         let mut parts = status_line.splitn(3, ' ');
         let version = parts.next().unwrap_or_default().to_string();
-        let status: u16 = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad status line {status_line:?}"),
-                )
-            })?;
+        let status: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad status line {status_line:?}"),
+            )
+        })?;
         let reason = parts.next().unwrap_or_default().to_string();
         if !version.starts_with("HTTP/1.") {
             return Err(io::Error::new(
@@ -582,7 +577,10 @@ impl Client {
             }
         } else if let Some(cl) = resp.header("content-length") {
             let n: usize = cl.parse().map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("bad content-length {cl}"))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad content-length {cl}"),
+                )
             })?;
             self.need(n)?;
             resp.body = self.buf.drain(..n).collect();
@@ -614,7 +612,12 @@ impl Client {
                 self.buf.extend_from_slice(&tmp[..n]);
                 Probe::Data
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 Probe::Open
             }
             Err(_) => Probe::Closed,
@@ -819,7 +822,12 @@ impl Inst {
     /// Java `Instance.toString()`: lower-case `region/zone/service[/group]/instance`.
     pub fn key_string(&self) -> String {
         let s = |o: &Option<String>| o.clone().unwrap_or_else(|| "null".into());
-        let mut out = format!("{}/{}/{}", s(&self.region_id), s(&self.zone_id), s(&self.service_id));
+        let mut out = format!(
+            "{}/{}/{}",
+            s(&self.region_id),
+            s(&self.zone_id),
+            s(&self.service_id)
+        );
         if let Some(g) = self.group_id.as_deref().filter(|g| !g.trim().is_empty()) {
             out.push('/');
             out.push_str(g);
@@ -864,7 +872,12 @@ pub fn assert_success_status(v: &Value, ctx: &str) {
         "{ctx}: responseStatus not success: {}",
         dump(v)
     );
-    assert_eq!(rs["errorCode"].as_str(), Some("success"), "{ctx}: {}", dump(v));
+    assert_eq!(
+        rs["errorCode"].as_str(),
+        Some("success"),
+        "{ctx}: {}",
+        dump(v)
+    );
     assert_eq!(rs["message"].as_str(), Some(""), "{ctx}: {}", dump(v));
 }
 
@@ -988,7 +1001,12 @@ pub fn lookup_one(client: &mut Client, service_id: &str) -> Value {
     let (st, v) = client.post_json(LOOKUP, &lookup_body(&[service_id]));
     assert_eq!(st, 200, "lookup {service_id}: {}", dump(&v));
     assert_success_status(&v, "lookup");
-    assert_eq!(arr_len(&v["services"], "lookup services"), 1, "{}", dump(&v));
+    assert_eq!(
+        arr_len(&v["services"], "lookup services"),
+        1,
+        "{}",
+        dump(&v)
+    );
     v["services"][0].clone()
 }
 
