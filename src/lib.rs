@@ -7,4 +7,5 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod load;
 pub mod server;

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Load(args) => artemis::load::main(args),
     }
 }
 

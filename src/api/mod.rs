@@ -276,6 +276,19 @@ pub fn write_protocol_error(core: &Core, error: HttpError, out: &mut Vec<u8>) {
     respond(core, out, error.status(), false, &[], &body);
 }
 
+/// Refuse a WebSocket upgrade that is not a valid RFC 6455 handshake; the connection closes.
+pub fn write_upgrade_error(core: &Core, error: &protocol::ws::HandshakeError, out: &mut Vec<u8>) {
+    let mut body = Vec::with_capacity(128);
+    write_error_body(&mut body, error.message());
+    let status = error.status();
+    let extra: &[(&str, &str)] = if status == 426 {
+        &[("Sec-WebSocket-Version", "13"), ("Upgrade", "websocket")]
+    } else {
+        &[]
+    };
+    respond(core, out, status, false, extra, &body);
+}
+
 /// Answer a request that did not arrive in time; the connection closes after it.
 pub fn write_timeout(core: &Core, out: &mut Vec<u8>) {
     let mut body = Vec::with_capacity(128);

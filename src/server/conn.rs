@@ -9,6 +9,7 @@ use monoio::net::TcpStream;
 use protocol::http::{HttpError, Parsed, RequestParser};
 
 use super::core::Core;
+use super::ws;
 use crate::api;
 
 /// First read buffer size; it grows (up to the request limits) only for large requests.
@@ -45,10 +46,27 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
         // Answer every complete request already buffered.
         let mut consumed_total = 0usize;
         let mut close = false;
+        let mut upgrade = None;
         while consumed_total < buf.len() && buf.len() - consumed_total >= min_total {
             let available = &buf[consumed_total..];
             match parser.parse(available, &mut scratch.dechunked) {
                 Ok(Parsed::Complete { request, consumed }) => {
+                    if let Some(channel) =
+                        ws::channel_of(request.path, &core.node.config.path_prefix)
+                    {
+                        consumed_total += consumed;
+                        match protocol::ws::check_upgrade(&request) {
+                            Ok(accept) => {
+                                protocol::ws::write_handshake_response(&mut out, &accept);
+                                upgrade = Some(channel);
+                            }
+                            Err(error) => {
+                                api::write_upgrade_error(core, &error, &mut out);
+                                close = true;
+                            }
+                        }
+                        break;
+                    }
                     let keep_alive =
                         api::handle(core, &request, available, &mut scratch, &mut out).await;
                     consumed_total += consumed;
@@ -89,6 +107,11 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
             }
         }
         if close {
+            return;
+        }
+        if let Some(channel) = upgrade {
+            // The rest of the connection belongs to the WebSocket session.
+            ws::serve(core, stream, channel, buf, peer).await;
             return;
         }
         if buf.is_empty() && buf.capacity() > RETAINED_BUFFER {

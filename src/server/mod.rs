@@ -7,6 +7,7 @@ pub mod mailbox;
 pub mod ops;
 pub mod signal;
 pub mod subscribers;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::rc::Rc;

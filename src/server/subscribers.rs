@@ -17,6 +17,7 @@ use hashbrown::HashMap;
 pub mod close {
     pub const NORMAL: u16 = 1000;
     pub const GOING_AWAY: u16 = 1001;
+    pub const UNSUPPORTED_DATA: u16 = 1003;
     pub const POLICY_VIOLATION: u16 = 1008;
     pub const TRY_AGAIN_LATER: u16 = 1013;
 }

@@ -1,0 +1,145 @@
+//! One keep-alive HTTP/1.1 client connection: write a pre-serialized request, read and frame the
+//! response, hand its status and body to a checker. The read, write and chunk buffers live as long
+//! as the connection and are reused for every request.
+
+use std::io;
+use std::net::SocketAddr;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use protocol::http::{parse_response, ParsedResponse, ResponseLimits};
+
+const INITIAL_BUFFER: usize = 64 * 1024;
+
+/// Why a request got no usable response. The connection must be dropped afterwards.
+#[derive(Debug)]
+pub enum ConnError {
+    /// Write or read failed, or the server closed the connection first.
+    Io(io::Error),
+    /// The response could not be framed.
+    Parse(&'static str),
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::Io(e) => write!(f, "{e}"),
+            ConnError::Parse(what) => write!(f, "unparsable response: {what}"),
+        }
+    }
+}
+
+impl ConnError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnError::Io(_) => "io",
+            ConnError::Parse(_) => "parse",
+        }
+    }
+}
+
+pub struct Conn {
+    stream: TcpStream,
+    write_buf: Vec<u8>,
+    read_buf: Vec<u8>,
+    scratch: Vec<u8>,
+    limits: ResponseLimits,
+}
+
+impl Conn {
+    pub async fn connect(addr: SocketAddr) -> io::Result<Conn> {
+        let stream = TcpStream::connect_addr(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            write_buf: Vec::with_capacity(INITIAL_BUFFER),
+            read_buf: Vec::with_capacity(INITIAL_BUFFER),
+            scratch: Vec::new(),
+            limits: ResponseLimits::default(),
+        })
+    }
+
+    /// Sends `request` and reads its response; `check(status, body)` runs on the complete response
+    /// while the body is still in the buffer. Returns the check's result and whether the
+    /// connection may be reused. Interim (1xx) responses are skipped.
+    pub async fn round_trip<R>(
+        &mut self,
+        request: &[u8],
+        check: impl FnOnce(u16, &[u8]) -> R,
+    ) -> Result<(R, bool), ConnError> {
+        self.write_buf.clear();
+        self.write_buf.extend_from_slice(request);
+        let buf = std::mem::take(&mut self.write_buf);
+        let (result, buf) = self.stream.write_all(buf).await;
+        self.write_buf = buf;
+        result.map_err(ConnError::Io)?;
+        self.read_response(check).await
+    }
+
+    /// Reads one final response (skipping 1xx ones) and runs `check` on it.
+    pub async fn read_response<R>(
+        &mut self,
+        check: impl FnOnce(u16, &[u8]) -> R,
+    ) -> Result<(R, bool), ConnError> {
+        loop {
+            let step = match parse_response(&self.read_buf, &mut self.scratch, &self.limits, false)
+            {
+                Ok(ParsedResponse::Complete {
+                    head,
+                    body,
+                    consumed,
+                }) => {
+                    if head.status < 200 {
+                        Step::Skip(consumed)
+                    } else {
+                        let keep_alive = head.keep_alive;
+                        let verdict = check(head.status, body);
+                        self.consume(consumed);
+                        return Ok((verdict, keep_alive));
+                    }
+                }
+                Ok(ParsedResponse::Partial { min_total }) => Step::Need(min_total),
+                Err(e) => return Err(ConnError::Parse(e.0)),
+            };
+            match step {
+                Step::Skip(consumed) => self.consume(consumed),
+                Step::Need(min_total) => self.fill(min_total).await?,
+            }
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        if n >= self.read_buf.len() {
+            self.read_buf.clear();
+        } else {
+            self.read_buf.drain(..n);
+        }
+    }
+
+    /// Reads at least once, growing the buffer to `min_total` bytes of capacity.
+    async fn fill(&mut self, min_total: usize) -> Result<(), ConnError> {
+        let len = self.read_buf.len();
+        let want = min_total.max(len + 4096);
+        if self.read_buf.capacity() < want {
+            self.read_buf.reserve(want - len);
+        }
+        let cap = self.read_buf.capacity();
+        let buf = std::mem::take(&mut self.read_buf);
+        let (result, slice) = self.stream.read(buf.slice_mut(len..cap)).await;
+        self.read_buf = slice.into_inner();
+        match result {
+            Ok(0) => Err(ConnError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed the connection",
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) => Err(ConnError::Io(e)),
+        }
+    }
+}
+
+enum Step {
+    Skip(usize),
+    Need(usize),
+}

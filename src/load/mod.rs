@@ -1,0 +1,431 @@
+//! `artemis load`: the load generator. It drives a running server over keep-alive HTTP/1.1
+//! connections from one monoio event loop per thread (the same runtime and HTTP code as the
+//! server), checks every response, and reports throughput, errors by kind and latency
+//! percentiles from HDR histograms.
+//!
+//! A run: parse the flags into a [`Plan`]; probe the target (unreachable: exit 3); populate the
+//! registry (untimed); serialize every request once; run warm-up + measurement (`runner`); print
+//! the table (or JSON) and exit 0, or 1 with `--fail-on-error` if any response was an error.
+
+mod check;
+mod client;
+mod histogram;
+mod populate;
+mod report;
+mod runner;
+mod scenario;
+mod timer;
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use argh::FromArgs;
+
+pub use check::{artemis_status, check, Check, Instances};
+pub use histogram::{Latency, Summary};
+pub use scenario::{parse_mix, Endpoint, Op, Population, Scenario};
+
+use populate::unix_ms;
+use report::{Measured, Progress, Report};
+use runner::Shared;
+use scenario::{RequestTable, Tables};
+
+/// Exit code: bad flags.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: nothing answers at the target address.
+pub const EXIT_UNREACHABLE: u8 = 3;
+
+/// Drive a running server with load and report throughput, errors and latency.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "load")]
+pub struct LoadArgs {
+    /// server URL, optionally with a path prefix (default http://127.0.0.1:8080); for raw-post,
+    /// the URL that is POSTed to
+    #[argh(option, default = "String::from(\"http://127.0.0.1:8080\")")]
+    pub target: String,
+    /// heartbeat, register, lookup, ws-heartbeat, push, mixed, raw-post (fixed heartbeat-sized
+    /// POST to --target, only HTTP 200 checked: reference servers), wait-empty (poll lookups of
+    /// the --services services until all are empty; --duration is the deadline)
+    #[argh(option, default = "String::from(\"heartbeat\")")]
+    pub scenario: String,
+    /// concurrent keep-alive connections (default 64)
+    #[argh(option, default = "64")]
+    pub connections: usize,
+    /// open loop: send this many requests per second in total, latency measured from each
+    /// request's intended send time (default: closed loop, as fast as responses come back)
+    #[argh(option)]
+    pub rate: Option<f64>,
+    /// measured time, e.g. 10s, 500ms, 1m (default 10s); 0s only populates
+    #[argh(option, default = "String::from(\"10s\")")]
+    pub duration: String,
+    /// unmeasured time before the measurement (default 2s)
+    #[argh(option, default = "String::from(\"2s\")")]
+    pub warmup: String,
+    /// generator threads, one event loop each (default: available cores)
+    #[argh(option)]
+    pub threads: Option<usize>,
+    /// instances per heartbeat or register request (default 1)
+    #[argh(option, default = "1")]
+    pub batch: usize,
+    /// instances to register before the run (default 10000)
+    #[argh(option, default = "10000")]
+    pub instances: usize,
+    /// services the instances are spread over (default 100)
+    #[argh(option, default = "100")]
+    pub services: usize,
+    /// lookup: instances of each looked-up service (sets --instances to services x this)
+    #[argh(option)]
+    pub instances_per_service: Option<usize>,
+    /// push: WebSocket subscribers (default 1000)
+    #[argh(option, default = "1000")]
+    pub subscribers: usize,
+    /// mixed: operation weights (default heartbeat=90,lookup=9,register=1)
+    #[argh(option, default = "String::from(\"heartbeat=90,lookup=9,register=1\")")]
+    pub mix: String,
+    /// region of the generated instances and lookups (default "default")
+    #[argh(option, default = "String::from(\"default\")")]
+    pub region: String,
+    /// zone of the generated instances and lookups (default "default")
+    #[argh(option, default = "String::from(\"default\")")]
+    pub zone: String,
+    /// service ids are <prefix>-NNNNN (default "svc")
+    #[argh(option, default = "String::from(\"svc\")")]
+    pub service_prefix: String,
+    /// a request without a response after this long counts as a timeout error (default 10s)
+    #[argh(option, default = "String::from(\"10s\")")]
+    pub timeout: String,
+    /// print one JSON object with the results instead of the table
+    #[argh(switch)]
+    pub json: bool,
+    /// do not register the instances first (they must exist already)
+    #[argh(switch)]
+    pub no_populate: bool,
+    /// exit 1 if any response was an error
+    #[argh(switch)]
+    pub fail_on_error: bool,
+}
+
+/// A validated run description.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub scenario: Scenario,
+    pub url: String,
+    pub addr: SocketAddr,
+    pub endpoint: Endpoint,
+    pub connections: usize,
+    pub threads: usize,
+    pub rate: Option<f64>,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub timeout: Duration,
+    pub batch: usize,
+    pub population: Population,
+    pub subscribers: usize,
+    pub mix: Vec<(Op, u32)>,
+    pub populate: bool,
+    pub json: bool,
+    pub fail_on_error: bool,
+}
+
+impl Plan {
+    pub fn from_args(args: &LoadArgs) -> Result<Plan, String> {
+        let scenario = Scenario::parse(&args.scenario).ok_or_else(|| {
+            format!(
+                "--scenario: unknown scenario {:?} ({})",
+                args.scenario,
+                Scenario::NAMES
+            )
+        })?;
+        let (host, addr, path) = parse_target(&args.target)?;
+        let path = if scenario == Scenario::RawPost {
+            if path.is_empty() {
+                "/".to_string()
+            } else {
+                path
+            }
+        } else {
+            path.trim_end_matches('/').to_string()
+        };
+        if args.connections == 0 {
+            return Err("--connections must be at least 1".into());
+        }
+        if let Some(rate) = args.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err("--rate must be a positive number of requests per second".into());
+            }
+        }
+        if args.batch == 0 {
+            return Err("--batch must be at least 1".into());
+        }
+        if args.services == 0 {
+            return Err("--services must be at least 1".into());
+        }
+        let instances = match (scenario, args.instances_per_service) {
+            (Scenario::Lookup, Some(per)) if per > 0 => args.services * per,
+            (_, Some(0)) => return Err("--instances-per-service must be at least 1".into()),
+            _ => args.instances,
+        };
+        if instances == 0 && scenario != Scenario::WaitEmpty {
+            return Err("--instances must be at least 1".into());
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = args.threads.unwrap_or(cores).clamp(1, args.connections);
+        let mix = match scenario {
+            Scenario::Mixed => parse_mix(&args.mix)?,
+            Scenario::Register => vec![(Op::Register, 1)],
+            Scenario::Lookup => vec![(Op::Lookup, 1)],
+            Scenario::RawPost => vec![(Op::Raw, 1)],
+            _ => vec![(Op::Heartbeat, 1)],
+        };
+        Ok(Plan {
+            scenario,
+            url: args.target.clone(),
+            addr,
+            endpoint: Endpoint { host, path },
+            connections: args.connections,
+            threads,
+            rate: args.rate,
+            duration: parse_duration(&args.duration).map_err(|e| format!("--duration: {e}"))?,
+            warmup: parse_duration(&args.warmup).map_err(|e| format!("--warmup: {e}"))?,
+            timeout: parse_duration(&args.timeout)
+                .map_err(|e| format!("--timeout: {e}"))?
+                .max(Duration::from_millis(1)),
+            batch: args.batch,
+            population: Population {
+                prefix: args.service_prefix.clone(),
+                region: args.region.clone(),
+                zone: args.zone.clone(),
+                instances,
+                services: args.services,
+            },
+            subscribers: args.subscribers,
+            mix,
+            populate: scenario.populates() && !args.no_populate,
+            json: args.json,
+            fail_on_error: args.fail_on_error,
+        })
+    }
+}
+
+/// `http://host[:port][/path]` → (Host header, resolved address, path).
+pub fn parse_target(url: &str) -> Result<(String, SocketAddr, String), String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        format!("--target: {url:?} is not an http:// URL (https is not supported)")
+    })?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() {
+        return Err(format!("--target: {url:?} has no host"));
+    }
+    if path.contains(['?', '#', ' ']) {
+        return Err(format!("--target: {url:?}: no query or fragment allowed"));
+    }
+    let with_port = if authority.rsplit_once(':').is_some_and(|(h, p)| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':')
+    }) || authority.ends_with(']') && authority.starts_with('[')
+    {
+        if authority.ends_with(']') {
+            format!("{authority}:80")
+        } else {
+            authority.to_string()
+        }
+    } else {
+        format!("{authority}:80")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("--target: cannot resolve {authority:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--target: {authority:?} resolves to no address"))?;
+    Ok((authority.to_string(), addr, path.to_string()))
+}
+
+/// `10s`, `500ms`, `2m`, `1.5s`, or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (e.g. 10s, 500ms, 2m)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("invalid duration unit in {s:?} (ms, s, m, h)")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 || seconds > 86_400.0 * 7.0 {
+        return Err(format!("duration {s:?} out of range"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Runs `artemis load` and returns the process exit code.
+pub fn main(args: LoadArgs) -> ExitCode {
+    let plan = match Plan::from_args(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("artemis load: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Err(e) = TcpStream::connect_timeout(&plan.addr, Duration::from_secs(3)) {
+        eprintln!(
+            "artemis load: target {} ({}) is unreachable: {e}",
+            plan.url, plan.addr
+        );
+        return ExitCode::from(EXIT_UNREACHABLE);
+    }
+    match run(&plan) {
+        Ok(report) => {
+            if plan.json {
+                println!("{}", report.json());
+            } else {
+                print!("{}", report.table());
+            }
+            if plan.fail_on_error && report.errors() > 0 {
+                eprintln!(
+                    "artemis load: {} responses were errors (--fail-on-error)",
+                    report.errors()
+                );
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("artemis load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a validated plan against a reachable target.
+pub fn run(plan: &Plan) -> Result<Report, String> {
+    let mut report = Report {
+        scenario: plan.scenario.name().to_string(),
+        target: plan.url.clone(),
+        connections: plan.connections,
+        threads: plan.threads,
+        rate: plan.rate,
+        batch: plan.batch,
+        warmup: plan.warmup,
+        duration: plan.duration,
+        populate: None,
+        measured: None,
+        wait: None,
+        extra: Vec::new(),
+    };
+    if plan.scenario == Scenario::WaitEmpty {
+        let deadline = plan.duration.max(Duration::from_millis(1));
+        report.wait = Some(populate::wait_empty(
+            plan.addr,
+            &plan.endpoint,
+            &plan.population,
+            deadline,
+            plan.timeout,
+        )?);
+        return Ok(report);
+    }
+    if matches!(plan.scenario, Scenario::WsHeartbeat | Scenario::Push) {
+        return Err(format!(
+            "scenario {} is not available yet: it needs the WebSocket client codec \
+             (protocol::ws) and the server's WebSocket endpoints, which do not exist yet",
+            plan.scenario
+        ));
+    }
+    if plan.populate {
+        report.populate = Some(populate::populate(
+            plan.addr,
+            &plan.endpoint,
+            &plan.population,
+            plan.timeout,
+        )?);
+    }
+    if plan.duration.is_zero() {
+        return Ok(report);
+    }
+
+    let mut tables = Tables::default();
+    let mut checks = [Check::Artemis; 4];
+    for &(op, _) in &plan.mix {
+        let table = match op {
+            Op::Heartbeat | Op::Register => {
+                RequestTable::instances(&plan.endpoint, op, &plan.population, plan.batch)
+            }
+            Op::Lookup => RequestTable::lookups(&plan.endpoint, &plan.population),
+            Op::Raw => RequestTable::raw(&plan.endpoint, &plan.population),
+        };
+        tables.insert(op, table);
+        checks[op.index()] = match op {
+            Op::Raw => Check::HttpOk,
+            Op::Lookup if plan.populate => Check::LookupNonEmpty,
+            _ => Check::Artemis,
+        };
+    }
+    let shared = Arc::new(Shared {
+        addr: plan.addr,
+        tables,
+        mix: plan.mix.clone(),
+        checks,
+        connections: plan.connections,
+        threads: plan.threads,
+        rate: plan.rate,
+        warmup: plan.warmup,
+        duration: plan.duration,
+        timeout: plan.timeout,
+        progress: (0..plan.threads).map(|_| Default::default()).collect(),
+    });
+    let mut progress = Progress::new();
+    let started_unix_ms = unix_ms();
+    let (stats, window) = runner::run(shared, |shared, window| progress.tick(shared, window))?;
+    progress.finish();
+    report.measured = Some(Measured {
+        stats,
+        window,
+        measure_unix_ms: started_unix_ms + plan.warmup.as_millis() as u64,
+        ops: plan.mix.iter().map(|&(op, _)| op).collect(),
+    });
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn targets() {
+        let (host, addr, path) = parse_target("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (host.as_str(), addr.port(), path.as_str()),
+            ("127.0.0.1:8080", 8080, "")
+        );
+        let (_, addr, path) = parse_target("http://127.0.0.1:9/artemis-service/").unwrap();
+        assert_eq!((addr.port(), path.as_str()), (9, "/artemis-service/"));
+        let (host, addr, _) = parse_target("http://127.0.0.1").unwrap();
+        assert_eq!((host.as_str(), addr.port()), ("127.0.0.1", 80));
+        let (_, addr, _) = parse_target("http://[::1]:81/x").unwrap();
+        assert_eq!(addr.port(), 81);
+        assert!(parse_target("https://127.0.0.1").is_err());
+        assert!(parse_target("127.0.0.1:80").is_err());
+        assert!(parse_target("http:///x").is_err());
+    }
+}

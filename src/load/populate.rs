@@ -1,0 +1,217 @@
+//! Untimed set-up: register the synthetic population before a run, and the `wait-empty` watcher
+//! used by the eviction benchmark. Both run on one event loop on the calling thread.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::check::{artemis_status, check, Check, Instances};
+use super::client::Conn;
+use super::scenario::{Endpoint, Op, Population};
+
+/// Instances per register request while populating (the server accepts up to 10,000).
+pub const POPULATE_BATCH: usize = 1000;
+/// Concurrent connections while populating.
+const POPULATE_CONNECTIONS: usize = 4;
+
+/// What populating took.
+#[derive(Clone, Debug)]
+pub struct PopulateReport {
+    pub instances: usize,
+    pub services: usize,
+    pub requests: u64,
+    pub elapsed: Duration,
+    pub start_unix_ms: u64,
+    pub end_unix_ms: u64,
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+type Runtime = monoio::FusionRuntime<
+    monoio::time::TimeDriver<monoio::IoUringDriver>,
+    monoio::time::TimeDriver<monoio::LegacyDriver>,
+>;
+
+pub(super) fn runtime() -> Result<Runtime, String> {
+    monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .build()
+        .map_err(|e| format!("cannot build an event loop: {e}"))
+}
+
+/// Registers every instance of `pop`, `POPULATE_BATCH` per request. Any response that is not a
+/// success aborts with the error kind: a benchmark on a partly populated registry would be wrong.
+pub fn populate(
+    addr: SocketAddr,
+    endpoint: &Endpoint,
+    pop: &Population,
+    timeout: Duration,
+) -> Result<PopulateReport, String> {
+    let mut rt = runtime()?;
+    let batches = pop.instances.div_ceil(POPULATE_BATCH);
+    let start = Instant::now();
+    let start_unix_ms = unix_ms();
+    let next = Rc::new(Cell::new(0usize));
+    let result: Result<u64, String> = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..POPULATE_CONNECTIONS.min(batches) {
+            let next = next.clone();
+            let endpoint = endpoint.clone();
+            let pop = pop.clone();
+            tasks.push(monoio::spawn(async move {
+                let mut conn: Option<Conn> = None;
+                let mut body = Vec::new();
+                let mut request = Vec::new();
+                let mut sent = 0u64;
+                loop {
+                    let b = next.get();
+                    if b >= batches {
+                        return Ok(sent);
+                    }
+                    next.set(b + 1);
+                    let first = b * POPULATE_BATCH;
+                    let count = POPULATE_BATCH.min(pop.instances - first);
+                    body.clear();
+                    pop.write_instances_body(&mut body, first, count);
+                    request.clear();
+                    endpoint.write_post(&mut request, Op::Register, &body);
+                    if conn.is_none() {
+                        conn = Some(connect(addr, timeout).await?);
+                    }
+                    let c = conn.as_mut().expect("connected above");
+                    let exchange =
+                        c.round_trip(&request, |status, body| check(Check::Artemis, status, body));
+                    match monoio::time::timeout(timeout, exchange).await {
+                        Ok(Ok((Ok(()), keep_alive))) => {
+                            sent += 1;
+                            if !keep_alive {
+                                conn = None;
+                            }
+                        }
+                        Ok(Ok((Err(kind), _))) => {
+                            return Err(format!("populate: register failed: {kind}"))
+                        }
+                        Ok(Err(e)) => return Err(format!("populate: {}: {e}", e.kind())),
+                        Err(_) => return Err("populate: register request timed out".into()),
+                    }
+                }
+            }));
+        }
+        let mut requests = 0;
+        let mut first_error = None;
+        for task in tasks {
+            match task.await {
+                Ok(n) => requests += n,
+                Err(e) => {
+                    // Stop the others from taking more batches.
+                    next.set(batches);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(requests),
+        }
+    });
+    let requests = result?;
+    Ok(PopulateReport {
+        instances: pop.instances,
+        services: pop.services,
+        requests,
+        elapsed: start.elapsed(),
+        start_unix_ms,
+        end_unix_ms: unix_ms(),
+    })
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, String> {
+    match monoio::time::timeout(timeout, Conn::connect(addr)).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(format!("cannot connect to {addr}: {e}")),
+        Err(_) => Err(format!("cannot connect to {addr}: timed out")),
+    }
+}
+
+/// What `wait-empty` observed.
+#[derive(Clone, Debug)]
+pub struct WaitReport {
+    pub services: usize,
+    pub polls: u64,
+    pub elapsed: Duration,
+    pub empty_unix_ms: u64,
+}
+
+/// Looks up the services of `pop` one at a time (keep-alive, one connection) until each answers
+/// with an empty instance list; a service once empty is not polled again. Fails if `deadline`
+/// passes first or a lookup is not a success.
+pub fn wait_empty(
+    addr: SocketAddr,
+    endpoint: &Endpoint,
+    pop: &Population,
+    deadline: Duration,
+    timeout: Duration,
+) -> Result<WaitReport, String> {
+    const POLL_PAUSE: Duration = Duration::from_millis(2);
+    let mut rt = runtime()?;
+    let start = Instant::now();
+    rt.block_on(async {
+        let mut conn: Option<Conn> = None;
+        let mut body = Vec::new();
+        let mut request = Vec::new();
+        let mut polls = 0u64;
+        let mut service = 0;
+        while service < pop.services {
+            if start.elapsed() > deadline {
+                return Err(format!(
+                    "wait-empty: {} of {} services still had instances after {:?}",
+                    pop.services - service,
+                    pop.services,
+                    deadline
+                ));
+            }
+            body.clear();
+            pop.write_lookup_body(&mut body, service);
+            request.clear();
+            endpoint.write_post(&mut request, Op::Lookup, &body);
+            if conn.is_none() {
+                conn = Some(connect(addr, timeout).await?);
+            }
+            let c = conn.as_mut().expect("connected above");
+            let exchange = c.round_trip(&request, |status, body| {
+                if status != 200 {
+                    return Err(format!("http-{status}"));
+                }
+                artemis_status(body)
+            });
+            polls += 1;
+            match monoio::time::timeout(timeout, exchange).await {
+                Ok(Ok((Ok(Some(Instances::Empty)), _))) => service += 1,
+                Ok(Ok((Ok(Some(Instances::NonEmpty)), _))) => {
+                    monoio::time::sleep(POLL_PAUSE).await;
+                }
+                Ok(Ok((Ok(Some(Instances::Null) | None), _))) => {
+                    return Err(
+                        "wait-empty: lookup answered without an instance list (region mismatch?)"
+                            .into(),
+                    )
+                }
+                Ok(Ok((Err(kind), _))) => return Err(format!("wait-empty: lookup failed: {kind}")),
+                Ok(Err(e)) => return Err(format!("wait-empty: {}: {e}", e.kind())),
+                Err(_) => return Err("wait-empty: lookup timed out".into()),
+            }
+        }
+        Ok(WaitReport {
+            services: pop.services,
+            polls,
+            elapsed: start.elapsed(),
+            empty_unix_ms: unix_ms(),
+        })
+    })
+}

@@ -1,0 +1,404 @@
+//! The results of a run: a human table, a JSON object (`--json`), and the live progress line.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use protocol::model::write_str;
+
+use super::histogram::{Latency, Summary};
+use super::populate::{PopulateReport, WaitReport};
+use super::runner::{Shared, Stats, Window};
+use super::scenario::Op;
+
+/// Everything a finished run reports.
+pub struct Report {
+    pub scenario: String,
+    pub target: String,
+    pub connections: usize,
+    pub threads: usize,
+    pub rate: Option<f64>,
+    pub batch: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub populate: Option<PopulateReport>,
+    pub measured: Option<Measured>,
+    pub wait: Option<WaitReport>,
+    /// Extra figures of WebSocket scenarios (name, value).
+    pub extra: Vec<(String, f64)>,
+}
+
+pub struct Measured {
+    pub stats: Stats,
+    pub window: Window,
+    /// Wall-clock time of the start of the measurement window (after warm-up).
+    pub measure_unix_ms: u64,
+    /// Operations of the run, in mix order.
+    pub ops: Vec<Op>,
+}
+
+impl Measured {
+    pub fn requests(&self) -> u64 {
+        self.stats.per_op.iter().map(|s| s.requests).sum()
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.stats.per_op.iter().map(|s| s.errors).sum()
+    }
+
+    pub fn instance_ops(&self) -> u64 {
+        self.stats.per_op.iter().map(|s| s.ops).sum()
+    }
+
+    pub fn latency(&self) -> Latency {
+        let mut all = Latency::new();
+        for s in &self.stats.per_op {
+            all.add(&s.latency);
+        }
+        all
+    }
+
+    pub fn seconds(&self) -> f64 {
+        (self.window.end - self.window.measure)
+            .as_secs_f64()
+            .max(1e-9)
+    }
+
+    fn sorted_errors(&self) -> Vec<(&str, u64)> {
+        let mut v: Vec<(&str, u64)> = self
+            .stats
+            .errors
+            .iter()
+            .map(|(k, &n)| (k.as_str(), n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v
+    }
+}
+
+impl Report {
+    pub fn errors(&self) -> u64 {
+        self.measured.as_ref().map_or(0, Measured::errors)
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let mode = match self.rate {
+            Some(r) => format!("open loop, {r} requests/s intended"),
+            None => "closed loop".to_string(),
+        };
+        let _ = writeln!(s, "artemis load: {} against {}", self.scenario, self.target);
+        let _ = writeln!(
+            s,
+            "  {mode}, {} connections on {} threads, batch {}, warm-up {:?}, measured {:?}",
+            self.connections, self.threads, self.batch, self.warmup, self.duration
+        );
+        if let Some(p) = &self.populate {
+            let _ = writeln!(
+                s,
+                "  populated {} instances over {} services in {:.2} s ({} requests, untimed)",
+                p.instances,
+                p.services,
+                p.elapsed.as_secs_f64(),
+                p.requests
+            );
+        }
+        if let Some(w) = &self.wait {
+            let _ = writeln!(
+                s,
+                "  all {} services empty after {:.3} s ({} lookups)",
+                w.services,
+                w.elapsed.as_secs_f64(),
+                w.polls
+            );
+        }
+        if let Some(m) = &self.measured {
+            let secs = m.seconds();
+            let requests = m.requests();
+            let _ = writeln!(s);
+            let _ = writeln!(s, "  {:<28}{:>14}", "requests", requests);
+            let _ = writeln!(s, "  {:<28}{:>14.1}", "requests/s", requests as f64 / secs);
+            let _ = writeln!(
+                s,
+                "  {:<28}{:>14.1}",
+                "instance-operations/s",
+                m.instance_ops() as f64 / secs
+            );
+            let _ = writeln!(s, "  {:<28}{:>14}", "errors", m.errors());
+            for (kind, n) in m.sorted_errors() {
+                let _ = writeln!(s, "    {kind:<26}{n:>14}");
+            }
+            if m.stats.unsent > 0 {
+                let _ = writeln!(
+                    s,
+                    "  {:<28}{:>14}",
+                    "unsent (behind schedule)", m.stats.unsent
+                );
+            }
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "  latency (µs){}   p50       p90       p99      p99.9       max",
+                if self.rate.is_some() {
+                    " from intended send"
+                } else {
+                    ""
+                }
+            );
+            let row = |s: &mut String, name: &str, l: &Summary| {
+                let _ = writeln!(
+                    s,
+                    "  {name:<12}{:>9}{:>10}{:>10}{:>11}{:>10}",
+                    l.p50, l.p90, l.p99, l.p999, l.max
+                );
+            };
+            row(&mut s, "all", &m.latency().summary());
+            if m.ops.len() > 1 {
+                for &op in &m.ops {
+                    row(
+                        &mut s,
+                        op.name(),
+                        &m.stats.per_op[op.index()].latency.summary(),
+                    );
+                }
+            }
+            if self.rate.is_some() {
+                row(&mut s, "send lag", &m.stats.send_lag.summary());
+            }
+        }
+        for (name, value) in &self.extra {
+            let _ = writeln!(s, "  {name:<28}{value:>14.1}");
+        }
+        s
+    }
+
+    /// One JSON object with every figure (for scripts).
+    pub fn json(&self) -> String {
+        let mut o = Vec::new();
+        o.extend_from_slice(b"{\"scenario\":");
+        write_str(&mut o, &self.scenario);
+        o.extend_from_slice(b",\"target\":");
+        write_str(&mut o, &self.target);
+        num(&mut o, "connections", self.connections as f64);
+        num(&mut o, "threads", self.threads as f64);
+        o.extend_from_slice(b",\"mode\":");
+        write_str(
+            &mut o,
+            if self.rate.is_some() {
+                "open"
+            } else {
+                "closed"
+            },
+        );
+        match self.rate {
+            Some(r) => num(&mut o, "rate", r),
+            None => o.extend_from_slice(b",\"rate\":null"),
+        }
+        num(&mut o, "batch", self.batch as f64);
+        num(&mut o, "warmup_s", self.warmup.as_secs_f64());
+        num(&mut o, "duration_s", self.duration.as_secs_f64());
+        o.extend_from_slice(b",\"populate\":");
+        match &self.populate {
+            None => o.extend_from_slice(b"null"),
+            Some(p) => {
+                o.extend_from_slice(b"{\"instances\":");
+                o.extend_from_slice(p.instances.to_string().as_bytes());
+                num(&mut o, "services", p.services as f64);
+                num(&mut o, "requests", p.requests as f64);
+                num(&mut o, "elapsed_ms", p.elapsed.as_secs_f64() * 1000.0);
+                num(&mut o, "start_unix_ms", p.start_unix_ms as f64);
+                num(&mut o, "end_unix_ms", p.end_unix_ms as f64);
+                o.push(b'}');
+            }
+        }
+        o.extend_from_slice(b",\"wait\":");
+        match &self.wait {
+            None => o.extend_from_slice(b"null"),
+            Some(w) => {
+                o.extend_from_slice(b"{\"services\":");
+                o.extend_from_slice(w.services.to_string().as_bytes());
+                num(&mut o, "polls", w.polls as f64);
+                num(&mut o, "elapsed_ms", w.elapsed.as_secs_f64() * 1000.0);
+                num(&mut o, "empty_unix_ms", w.empty_unix_ms as f64);
+                o.push(b'}');
+            }
+        }
+        let (requests, errors, ops) = self
+            .measured
+            .as_ref()
+            .map_or((0, 0, 0), |m| (m.requests(), m.errors(), m.instance_ops()));
+        let secs = self.measured.as_ref().map_or(1.0, Measured::seconds);
+        num(&mut o, "requests", requests as f64);
+        num(&mut o, "instance_operations", ops as f64);
+        num(&mut o, "requests_per_s", requests as f64 / secs);
+        num(&mut o, "instance_operations_per_s", ops as f64 / secs);
+        num(&mut o, "errors", errors as f64);
+        o.extend_from_slice(b",\"errors_by_kind\":{");
+        if let Some(m) = &self.measured {
+            for (i, (kind, n)) in m.sorted_errors().into_iter().enumerate() {
+                if i > 0 {
+                    o.push(b',');
+                }
+                write_str(&mut o, kind);
+                o.push(b':');
+                o.extend_from_slice(n.to_string().as_bytes());
+            }
+        }
+        o.push(b'}');
+        let latency = self
+            .measured
+            .as_ref()
+            .map(|m| m.latency().summary())
+            .unwrap_or_default();
+        o.extend_from_slice(b",\"latency_us\":");
+        summary_json(&mut o, &latency);
+        o.extend_from_slice(b",\"send_lag_us\":");
+        match (&self.measured, self.rate) {
+            (Some(m), Some(_)) => summary_json(&mut o, &m.stats.send_lag.summary()),
+            _ => o.extend_from_slice(b"null"),
+        }
+        num(
+            &mut o,
+            "unsent",
+            self.measured.as_ref().map_or(0, |m| m.stats.unsent) as f64,
+        );
+        o.extend_from_slice(b",\"by_operation\":{");
+        if let Some(m) = &self.measured {
+            for (i, &op) in m.ops.iter().enumerate() {
+                let st = &m.stats.per_op[op.index()];
+                if i > 0 {
+                    o.push(b',');
+                }
+                write_str(&mut o, op.name());
+                o.extend_from_slice(b":{\"requests\":");
+                o.extend_from_slice(st.requests.to_string().as_bytes());
+                num(&mut o, "errors", st.errors as f64);
+                num(&mut o, "instance_operations", st.ops as f64);
+                o.extend_from_slice(b",\"latency_us\":");
+                summary_json(&mut o, &st.latency.summary());
+                o.push(b'}');
+            }
+        }
+        o.push(b'}');
+        for (name, value) in &self.extra {
+            num(&mut o, name, *value);
+        }
+        num(
+            &mut o,
+            "measure_start_unix_ms",
+            self.measured.as_ref().map_or(0, |m| m.measure_unix_ms) as f64,
+        );
+        o.extend_from_slice(b",\"timeline\":[");
+        if let Some(m) = &self.measured {
+            for (i, iv) in m.stats.timeline.iter().enumerate() {
+                if i > 0 {
+                    o.push(b',');
+                }
+                let l = iv.latency.summary();
+                o.extend_from_slice(b"{\"second\":");
+                o.extend_from_slice(i.to_string().as_bytes());
+                num(&mut o, "requests", iv.requests as f64);
+                num(&mut o, "errors", iv.errors as f64);
+                num(&mut o, "p50_us", l.p50 as f64);
+                num(&mut o, "p99_us", l.p99 as f64);
+                num(&mut o, "max_us", l.max as f64);
+                o.push(b'}');
+            }
+        }
+        o.extend_from_slice(b"]}");
+        String::from_utf8(o).expect("JSON output is UTF-8")
+    }
+}
+
+fn num(o: &mut Vec<u8>, name: &str, v: f64) {
+    o.push(b',');
+    write_str(o, name);
+    o.push(b':');
+    if !v.is_finite() {
+        o.extend_from_slice(b"null");
+    } else if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        o.extend_from_slice(format!("{}", v as i64).as_bytes());
+    } else {
+        o.extend_from_slice(format!("{v:.3}").as_bytes());
+    }
+}
+
+fn summary_json(o: &mut Vec<u8>, l: &Summary) {
+    o.extend_from_slice(b"{\"count\":");
+    o.extend_from_slice(l.count.to_string().as_bytes());
+    num(o, "p50", l.p50 as f64);
+    num(o, "p90", l.p90 as f64);
+    num(o, "p99", l.p99 as f64);
+    num(o, "p999", l.p999 as f64);
+    num(o, "max", l.max as f64);
+    num(o, "mean", l.mean);
+    o.push(b'}');
+}
+
+/// The live progress line on stderr: rewritten in place on a terminal, one line per second
+/// otherwise.
+pub struct Progress {
+    tty: bool,
+    last: Option<(Instant, u64)>,
+    printed: bool,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+            printed: false,
+        }
+    }
+
+    pub fn tick(&mut self, shared: &Shared, window: Window) {
+        let now = Instant::now();
+        let requests: u64 = shared
+            .progress
+            .iter()
+            .map(|p| p.requests.load(Ordering::Relaxed))
+            .sum();
+        let errors: u64 = shared
+            .progress
+            .iter()
+            .map(|p| p.errors.load(Ordering::Relaxed))
+            .sum();
+        let (since, before) = self.last.unwrap_or((window.start, 0));
+        let rate = (requests - before) as f64 / (now - since).as_secs_f64().max(1e-3);
+        self.last = Some((now, requests));
+        let phase = if now < window.measure {
+            "warm-up"
+        } else if now <= window.end {
+            "measure"
+        } else {
+            "drain"
+        };
+        let elapsed = (now - window.start).as_secs_f64();
+        let line = format!(
+            "[{elapsed:5.1}s] {phase:<8}{rate:>12.0} req/s   total {requests}   errors {errors}"
+        );
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(err, "\r{line}\x1b[K");
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        let _ = err.flush();
+        self.printed = true;
+    }
+
+    pub fn finish(&mut self) {
+        if self.tty && self.printed {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,523 @@
+//! The timed part of a run: one monoio event loop per generator thread, each driving its share of
+//! the keep-alive connections.
+//!
+//! - Closed loop (default): every connection sends its next request as soon as the previous
+//!   response arrived; latency is measured from the send.
+//! - Open loop (`--rate`): each thread's pacer releases intended send times on a fixed schedule
+//!   (threads interleaved, so the aggregate is evenly spaced) into a queue the connections take
+//!   from. Latency is measured from the intended send time, so a slow server (or a busy
+//!   generator) shows up as latency instead of silently lowering the rate: no coordinated
+//!   omission. Intended sends still queued at the end are reported as `unsent`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::check::{check, Check};
+use super::client::Conn;
+use super::histogram::Latency;
+use super::scenario::{Deck, Op, Tables};
+use super::timer::PreciseTimer;
+
+/// Pause after a failed connect before the same connection tries again.
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Everything the generator threads share (read-only, except the progress counters).
+pub struct Shared {
+    pub addr: SocketAddr,
+    pub tables: Tables,
+    /// The operations of the run with their weights (one entry unless mixed).
+    pub mix: Vec<(Op, u32)>,
+    /// How each operation's responses are checked.
+    pub checks: [Check; 4],
+    pub connections: usize,
+    pub threads: usize,
+    pub rate: Option<f64>,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub timeout: Duration,
+    /// One slot per thread, written only by that thread, summed by the progress printer.
+    pub progress: Vec<Progress>,
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+pub struct Progress {
+    pub requests: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// The run's clock: everything is measured against one start instant shared by all threads.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub start: Instant,
+    pub measure: Instant,
+    pub end: Instant,
+}
+
+/// Statistics of one operation.
+#[derive(Clone, Default)]
+pub struct OpStats {
+    pub requests: u64,
+    pub errors: u64,
+    pub ops: u64,
+    pub latency: Latency,
+}
+
+/// One second of the measurement window.
+#[derive(Clone)]
+pub struct Interval {
+    pub requests: u64,
+    pub errors: u64,
+    pub latency: Latency,
+}
+
+/// What one thread measured, merged by the caller.
+#[derive(Default)]
+pub struct Stats {
+    pub per_op: [OpStats; 4],
+    pub errors: HashMap<String, u64>,
+    /// Open loop: how late requests left compared to their intended send time.
+    pub send_lag: Latency,
+    pub timeline: Vec<Interval>,
+    pub unsent: u64,
+}
+
+impl Stats {
+    pub fn merge(&mut self, other: Stats) {
+        for (mine, theirs) in self.per_op.iter_mut().zip(other.per_op) {
+            mine.requests += theirs.requests;
+            mine.errors += theirs.errors;
+            mine.ops += theirs.ops;
+            mine.latency.add(&theirs.latency);
+        }
+        for (kind, n) in other.errors {
+            *self.errors.entry(kind).or_default() += n;
+        }
+        self.send_lag.add(&other.send_lag);
+        for (i, theirs) in other.timeline.into_iter().enumerate() {
+            if i < self.timeline.len() {
+                let mine = &mut self.timeline[i];
+                mine.requests += theirs.requests;
+                mine.errors += theirs.errors;
+                mine.latency.add(&theirs.latency);
+            } else {
+                self.timeline.push(theirs);
+            }
+        }
+        self.unsent += other.unsent;
+    }
+}
+
+/// Runs the generator threads and returns the merged statistics. `on_tick` is called about once a
+/// second on the calling thread while the run is in progress (the progress line).
+pub fn run(
+    shared: Arc<Shared>,
+    mut on_tick: impl FnMut(&Shared, Window),
+) -> Result<(Stats, Window), String> {
+    let threads = shared.threads.max(1);
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let mut start_txs = Vec::with_capacity(threads);
+    let mut handles = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let (start_tx, start_rx) = mpsc::channel::<Window>();
+        start_txs.push(start_tx);
+        let shared = shared.clone();
+        let ready_tx = ready_tx.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("artemis-load-{t}"))
+            .spawn(move || thread_main(t, shared, ready_tx, start_rx))
+            .map_err(|e| format!("cannot start a generator thread: {e}"))?;
+        handles.push(handle);
+    }
+    drop(ready_tx);
+    for _ in 0..threads {
+        if ready_rx.recv().is_err() {
+            break;
+        }
+    }
+    let start = Instant::now() + Duration::from_millis(20);
+    let window = Window {
+        start,
+        measure: start + shared.warmup,
+        end: start + shared.warmup + shared.duration,
+    };
+    for tx in &start_txs {
+        let _ = tx.send(window);
+    }
+    let mut next_tick = start + Duration::from_secs(1);
+    while handles.iter().any(|h| !h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() >= next_tick {
+            on_tick(&shared, window);
+            next_tick += Duration::from_secs(1);
+        }
+    }
+    let mut total = Stats::default();
+    for h in handles {
+        match h.join() {
+            Ok(Ok(stats)) => total.merge(stats),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err("a generator thread panicked".into()),
+        }
+    }
+    Ok((total, window))
+}
+
+fn thread_main(
+    t: usize,
+    shared: Arc<Shared>,
+    ready_tx: mpsc::Sender<()>,
+    start_rx: mpsc::Receiver<Window>,
+) -> Result<Stats, String> {
+    let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .build()
+        .map_err(|e| format!("cannot build a generator event loop: {e}"))?;
+    let conns = connections_of_thread(shared.connections, shared.threads, t);
+    // Connect before the clock starts, so connection set-up is never timed.
+    let mut connected: Vec<Option<Conn>> = rt.block_on(async {
+        let mut v = Vec::with_capacity(conns);
+        for _ in 0..conns {
+            v.push(Conn::connect(shared.addr).await.ok());
+        }
+        v
+    });
+    let _ = ready_tx.send(());
+    drop(ready_tx);
+    let Ok(window) = start_rx.recv() else {
+        return Err("the run was abandoned before it started".into());
+    };
+    let state = Rc::new(ThreadState::new(t, &shared, window));
+    rt.block_on(async {
+        monoio::time::sleep_until(monoio::time::Instant::from_std(window.start)).await;
+        let due = shared.rate.map(|_| Rc::new(DueQueue::default()));
+        let mut tasks = Vec::with_capacity(conns + 1);
+        if let (Some(rate), Some(due)) = (shared.rate, &due) {
+            let pacer = pacer(t, shared.threads, rate, window, due.clone());
+            tasks.push(monoio::spawn(pacer));
+        }
+        for conn in connected.drain(..) {
+            let task = connection(state.clone(), shared.clone(), conn, due.clone());
+            tasks.push(monoio::spawn(task));
+        }
+        for task in tasks {
+            task.await;
+        }
+        if let Some(due) = due {
+            state.stats.borrow_mut().unsent += due.len() as u64;
+        }
+    });
+    let stats = std::mem::take(&mut *state.stats.borrow_mut());
+    Ok(stats)
+}
+
+/// Connections of thread `t` when `total` are spread over `threads`.
+pub fn connections_of_thread(total: usize, threads: usize, t: usize) -> usize {
+    let threads = threads.max(1);
+    total / threads + usize::from(t < total % threads)
+}
+
+struct ThreadState {
+    thread: usize,
+    window: Window,
+    /// Next request index per operation; threads start at their index and stride by the thread
+    /// count so together they walk every table evenly.
+    next: [Cell<usize>; 4],
+    stride: usize,
+    deck: RefCell<Option<Deck>>,
+    single: Op,
+    stats: RefCell<Stats>,
+    progress_requests: Cell<u64>,
+    progress_errors: Cell<u64>,
+}
+
+impl ThreadState {
+    fn new(t: usize, shared: &Shared, window: Window) -> ThreadState {
+        let deck = (shared.mix.len() > 1).then(|| Deck::new(&shared.mix, t as u64 + 1));
+        let seconds = (shared.duration.as_secs_f64().ceil() as usize).max(1);
+        let stats = Stats {
+            timeline: vec![
+                Interval {
+                    requests: 0,
+                    errors: 0,
+                    latency: Latency::coarse(),
+                };
+                seconds
+            ],
+            ..Stats::default()
+        };
+        ThreadState {
+            thread: t,
+            window,
+            next: std::array::from_fn(|_| Cell::new(t)),
+            stride: shared.threads.max(1),
+            deck: RefCell::new(deck),
+            single: shared.mix[0].0,
+            stats: RefCell::new(stats),
+            progress_requests: Cell::new(0),
+            progress_errors: Cell::new(0),
+        }
+    }
+
+    fn pick(&self) -> (Op, usize) {
+        let op = match self.deck.borrow_mut().as_mut() {
+            Some(deck) => deck.next(),
+            None => self.single,
+        };
+        let slot = &self.next[op.index()];
+        let j = slot.get();
+        slot.set(j.wrapping_add(self.stride));
+        (op, j)
+    }
+
+    /// Records one finished request. `intended` is when it should have left (open loop) or left
+    /// (closed loop); `sent` when it actually left; `latency_known` is false for requests that
+    /// got no response.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        shared: &Shared,
+        op: Op,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+        outcome: Result<(), String>,
+        responded: bool,
+    ) {
+        let failed = outcome.is_err();
+        self.progress_requests.set(self.progress_requests.get() + 1);
+        shared.progress[self.thread]
+            .requests
+            .store(self.progress_requests.get(), Ordering::Relaxed);
+        if failed {
+            self.progress_errors.set(self.progress_errors.get() + 1);
+            shared.progress[self.thread]
+                .errors
+                .store(self.progress_errors.get(), Ordering::Relaxed);
+        }
+        if done < self.window.measure || done > self.window.end {
+            return;
+        }
+        let latency = done - intended;
+        let mut stats = self.stats.borrow_mut();
+        let stats = &mut *stats;
+        let per_op = &mut stats.per_op[op.index()];
+        per_op.requests += 1;
+        if responded {
+            per_op.latency.record(latency);
+        }
+        match outcome {
+            Ok(()) => per_op.ops += shared.tables.get(op).ops_per_request,
+            Err(kind) => {
+                per_op.errors += 1;
+                match stats.errors.get_mut(&kind) {
+                    Some(n) => *n += 1,
+                    None => {
+                        stats.errors.insert(kind, 1);
+                    }
+                }
+            }
+        }
+        if shared.rate.is_some() {
+            stats
+                .send_lag
+                .record(sent.saturating_duration_since(intended));
+        }
+        // A response completing exactly at the end belongs to the last second.
+        let second = ((done - self.window.measure).as_secs() as usize)
+            .min(stats.timeline.len().saturating_sub(1));
+        if let Some(interval) = stats.timeline.get_mut(second) {
+            interval.requests += 1;
+            interval.errors += u64::from(failed);
+            if responded {
+                interval.latency.record(latency);
+            }
+        }
+    }
+}
+
+/// One connection's loop: take the next intended send time (open loop) or go at once (closed
+/// loop), send, check, record; reconnect after any failure.
+async fn connection(
+    state: Rc<ThreadState>,
+    shared: Arc<Shared>,
+    mut conn: Option<Conn>,
+    due: Option<Rc<DueQueue>>,
+) {
+    let window = state.window;
+    loop {
+        let intended = match &due {
+            Some(queue) => match queue.pop().await {
+                Some(t) => Some(t),
+                None => break,
+            },
+            None => None,
+        };
+        let now = Instant::now();
+        if now >= window.end {
+            if intended.is_some() {
+                state.stats.borrow_mut().unsent += 1;
+            }
+            break;
+        }
+        let (op, j) = state.pick();
+        let request = shared.tables.get(op).get(j);
+        let check_kind = shared.checks[op.index()];
+        let intended = intended.unwrap_or(now);
+
+        if conn.is_none() {
+            match monoio::time::timeout(shared.timeout, Conn::connect(shared.addr)).await {
+                Ok(Ok(c)) => conn = Some(c),
+                Ok(Err(_)) | Err(_) => {
+                    let done = Instant::now();
+                    state.record(&shared, op, intended, now, done, Err("io".into()), false);
+                    monoio::time::sleep(RECONNECT_BACKOFF).await;
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let sent = Instant::now();
+        let exchange = c.round_trip(request, |status, body| check(check_kind, status, body));
+        let result = monoio::time::timeout(shared.timeout, exchange).await;
+        let done = Instant::now();
+        match result {
+            Ok(Ok((verdict, keep_alive))) => {
+                if !keep_alive {
+                    conn = None;
+                }
+                state.record(&shared, op, intended, sent, done, verdict, true);
+            }
+            Ok(Err(e)) => {
+                conn = None;
+                state.record(
+                    &shared,
+                    op,
+                    intended,
+                    sent,
+                    done,
+                    Err(e.kind().into()),
+                    false,
+                );
+            }
+            Err(_) => {
+                conn = None;
+                state.record(
+                    &shared,
+                    op,
+                    intended,
+                    sent,
+                    done,
+                    Err("timeout".into()),
+                    false,
+                );
+            }
+        }
+    }
+}
+
+/// Releases this thread's intended send times: thread `t` of `threads` owns every `threads`-th
+/// slot of the global schedule `start + k / rate`.
+async fn pacer(t: usize, threads: usize, rate: f64, window: Window, due: Rc<DueQueue>) {
+    let timer = PreciseTimer::new().ok();
+    let interval_ns = 1e9 / rate;
+    let mut k = t as u64;
+    let at = |k: u64| window.start + Duration::from_nanos((k as f64 * interval_ns) as u64);
+    loop {
+        let now = Instant::now();
+        let mut next = at(k);
+        while next <= now && next < window.end {
+            due.push(next);
+            k += threads as u64;
+            next = at(k);
+        }
+        if next >= window.end {
+            break;
+        }
+        let precise = match &timer {
+            Some(timer) => timer.sleep_until(next).await.is_ok(),
+            None => false,
+        };
+        if !precise {
+            monoio::time::sleep_until(monoio::time::Instant::from_std(next)).await;
+        }
+    }
+    // Let every connection finish the intended sends already released, then stop.
+    let end = monoio::time::Instant::from_std(window.end);
+    monoio::time::sleep_until(end).await;
+    due.close();
+}
+
+/// A single-threaded queue of intended send times with waiting consumers.
+#[derive(Default)]
+struct DueQueue {
+    inner: RefCell<DueInner>,
+}
+
+#[derive(Default)]
+struct DueInner {
+    items: VecDeque<Instant>,
+    waiters: VecDeque<Waker>,
+    closed: bool,
+}
+
+impl DueQueue {
+    fn push(&self, t: Instant) {
+        let waker = {
+            let mut inner = self.inner.borrow_mut();
+            inner.items.push_back(t);
+            inner.waiters.pop_front()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn close(&self) {
+        let waiters = {
+            let mut inner = self.inner.borrow_mut();
+            inner.closed = true;
+            std::mem::take(&mut inner.waiters)
+        };
+        for w in waiters {
+            w.wake();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.inner.borrow().items.len()
+    }
+
+    async fn pop(&self) -> Option<Instant> {
+        std::future::poll_fn(|cx| {
+            let mut inner = self.inner.borrow_mut();
+            if let Some(t) = inner.items.pop_front() {
+                Poll::Ready(Some(t))
+            } else if inner.closed {
+                Poll::Ready(None)
+            } else {
+                inner.waiters.push_back(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_spread_evenly() {
+        let spread: Vec<usize> = (0..3).map(|t| connections_of_thread(64, 3, t)).collect();
+        assert_eq!(spread, vec![22, 21, 21]);
+        assert_eq!(connections_of_thread(1, 2, 1), 0);
+    }
+}
