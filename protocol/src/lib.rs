@@ -1,2 +1,3 @@
 pub mod http;
 pub mod model;
+pub mod ws;

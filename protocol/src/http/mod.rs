@@ -15,6 +15,7 @@
 //!   leading empty lines, optional whitespace.
 
 mod chunked;
+mod client;
 mod fields;
 mod gzip;
 mod query;
@@ -27,6 +28,10 @@ mod fuzz_tests;
 pub(crate) mod test_support;
 
 pub use chunked::{MAX_CHUNKS, MAX_CHUNK_EXT_BYTES};
+pub use client::{
+    parse_response, parse_response_head, write_request_head, Framing, ParsedResponse,
+    ResponseError, ResponseHead as ClientResponseHead, ResponseLimits,
+};
 pub use gzip::{decode_body, inflate_gzip};
 pub use query::{percent_decode_path, query_pairs};
 pub use request::{ContentEncoding, HeaderIter, HeaderList, Parsed, Request, RequestParser};

@@ -1,0 +1,868 @@
+//! The opening handshake (RFC 6455 §4): validating a client's upgrade request and answering it,
+//! and the client side (request writer, response checker) for the load generator and tests.
+//!
+//! Decisions:
+//! - `Host` and `Origin` are not checked: Artemis accepts any origin (spec §7,
+//!   `setAllowedOrigins("*")`) and the HTTP layer owns Host handling.
+//! - A missing `Sec-WebSocket-Version` is answered like a wrong one (426 with
+//!   `Sec-WebSocket-Version: 13`), which tells the client what to send (RFC 6455 §4.4).
+//! - `Sec-WebSocket-Key` and `Sec-WebSocket-Version` must each appear exactly once (§11.3.1,
+//!   §11.3.5), and the key must be the canonical base64 encoding of 16 bytes.
+//! - No subprotocol or extension is ever negotiated; requested ones are ignored (§4.2.2 allows
+//!   that). The client side accordingly rejects a response that selects one (§4.1).
+
+use crate::http::{write_response, Method, Request, ResponseHead, Version};
+
+use super::base64;
+use super::sha1::Sha1;
+
+/// The GUID appended to the client key before hashing (RFC 6455 §1.3).
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The longest response head [`check_server_handshake`] waits for.
+pub const MAX_RESPONSE_HEAD: usize = 8 * 1024;
+
+/// Length of a base64-encoded 16-byte key.
+const KEY_B64_LEN: usize = 24;
+
+/// A `Sec-WebSocket-Accept` value: base64 of a 20-byte SHA-1 digest, always 28 ASCII bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AcceptKey([u8; 28]);
+
+impl AcceptKey {
+    pub fn as_str(&self) -> &str {
+        // Base64 output is ASCII, so this never falls back.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AcceptKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AcceptKey({})", self.as_str())
+    }
+}
+
+/// Why a handshake was refused. The first five are a server's verdict on a request
+/// ([`check_upgrade`]); the last two are a client's on a response ([`check_server_handshake`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeError {
+    /// The method is not GET. 400.
+    NotGet,
+    /// The request is not HTTP/1.1. 400.
+    NotHttp11,
+    /// No `Upgrade: websocket`, or no `Connection: upgrade`. 400.
+    MissingUpgrade,
+    /// `Sec-WebSocket-Version` missing, repeated or not 13. 426, with `Sec-WebSocket-Version: 13`.
+    BadVersion,
+    /// `Sec-WebSocket-Key` missing, repeated, or not base64 of 16 bytes. 400.
+    BadKey,
+    /// Client side: the response head is not complete yet; read more and call again.
+    Incomplete,
+    /// Client side: the server's response is not an acceptable 101; the text says why.
+    BadResponse(&'static str),
+}
+
+impl HandshakeError {
+    /// The HTTP status a server answers with: 426 for [`HandshakeError::BadVersion`], 400
+    /// otherwise (including the client-side variants, which never produce a response).
+    pub fn status(&self) -> u16 {
+        match self {
+            HandshakeError::BadVersion => 426,
+            _ => 400,
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self {
+            HandshakeError::NotGet => "WebSocket upgrade requires GET",
+            HandshakeError::NotHttp11 => "WebSocket upgrade requires HTTP/1.1",
+            HandshakeError::MissingUpgrade => {
+                "WebSocket upgrade requires Upgrade: websocket and Connection: upgrade"
+            }
+            HandshakeError::BadVersion => "unsupported Sec-WebSocket-Version (expected 13)",
+            HandshakeError::BadKey => "invalid Sec-WebSocket-Key",
+            HandshakeError::Incomplete => "incomplete handshake response",
+            HandshakeError::BadResponse(message) => message,
+        }
+    }
+}
+
+impl std::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status(), self.message())
+    }
+}
+
+impl std::error::Error for HandshakeError {}
+
+/// `base64(sha1(client_key ++ GUID))` (RFC 6455 §4.2.2 item 5.4). `client_key` is the header value
+/// as received (the HTTP parser already trimmed surrounding whitespace).
+pub fn accept_key(client_key: &[u8]) -> AcceptKey {
+    let mut hasher = Sha1::new();
+    hasher.update(client_key);
+    hasher.update(GUID.as_bytes());
+    let digest = hasher.finalize();
+    let mut accept = [0u8; 28];
+    let written = base64::encode_into(&digest, &mut accept);
+    debug_assert_eq!(written, Some(28));
+    AcceptKey(accept)
+}
+
+/// The single value of header `name`, or None if it is absent or repeated.
+fn single_header<'b>(req: &Request<'b>, name: &str) -> Option<&'b [u8]> {
+    let mut values = req.headers.get_all(name);
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
+}
+
+/// Whether `key` is the canonical base64 encoding of exactly 16 bytes.
+fn is_valid_key(key: &[u8]) -> bool {
+    // 24 symbols decode to at most 18 bytes; a valid key decodes to 16 ("==" padding).
+    let mut decoded = [0u8; 18];
+    key.len() == KEY_B64_LEN && base64::decode(key, &mut decoded) == Ok(16)
+}
+
+/// Validates a WebSocket upgrade request (RFC 6455 §4.2.1): GET, HTTP/1.1, `Upgrade: websocket`,
+/// `Connection` listing `upgrade`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key` that is
+/// base64 of 16 bytes. Checked in that order. Returns the `Sec-WebSocket-Accept` value to answer
+/// with ([`write_handshake_response`]); on error answer with [`write_handshake_error`].
+pub fn check_upgrade(req: &Request<'_>) -> Result<AcceptKey, HandshakeError> {
+    if req.method != Method::Get {
+        return Err(HandshakeError::NotGet);
+    }
+    if req.version != Version::Http11 {
+        return Err(HandshakeError::NotHttp11);
+    }
+    if !req.upgrade_websocket {
+        return Err(HandshakeError::MissingUpgrade);
+    }
+    if single_header(req, "sec-websocket-version") != Some(b"13") {
+        return Err(HandshakeError::BadVersion);
+    }
+    let key = single_header(req, "sec-websocket-key").ok_or(HandshakeError::BadKey)?;
+    if !is_valid_key(key) {
+        return Err(HandshakeError::BadKey);
+    }
+    Ok(accept_key(key))
+}
+
+/// Appends the `101 Switching Protocols` response. After it the connection speaks WebSocket.
+pub fn write_handshake_response(out: &mut Vec<u8>, accept: &AcceptKey) {
+    out.extend_from_slice(
+        b"HTTP/1.1 101 Switching Protocols\r\n\
+          Upgrade: websocket\r\n\
+          Connection: Upgrade\r\n\
+          Sec-WebSocket-Accept: ",
+    );
+    out.extend_from_slice(accept.as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// Appends the refusal of an upgrade request: `error.status()` with the message as a plain-text
+/// body and `Connection: close`; a 426 also carries `Upgrade: websocket` (RFC 9110 §15.5.22) and
+/// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
+pub fn write_handshake_error(out: &mut Vec<u8>, error: &HandshakeError) {
+    let version_headers: &[(&str, &str)] =
+        &[("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")];
+    let head = ResponseHead {
+        status: error.status(),
+        content_type: "text/plain; charset=utf-8",
+        keep_alive: false,
+        extra_headers: if error.status() == 426 {
+            version_headers
+        } else {
+            &[]
+        },
+    };
+    write_response(out, &head, error.message().as_bytes());
+}
+
+/// Appends a client's upgrade request for `path` on `host` with the given 16-byte key (a client
+/// should pick it at random per connection). `host` and `path` are written verbatim and must not
+/// contain CR or LF (checked in debug builds).
+pub fn write_client_handshake(out: &mut Vec<u8>, host: &str, path: &str, key: &[u8; 16]) {
+    debug_assert!(!host.contains(['\r', '\n']) && !path.contains(['\r', '\n', ' ']));
+    let mut encoded = [0u8; KEY_B64_LEN];
+    let written = base64::encode_into(key, &mut encoded);
+    debug_assert_eq!(written, Some(KEY_B64_LEN));
+    out.extend_from_slice(b"GET ");
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(
+        b"\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\n\
+          Sec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Key: ",
+    );
+    out.extend_from_slice(&encoded);
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// Checks the server's answer to [`write_client_handshake`] with the same `key`, from the start of
+/// `response_head` (the bytes read so far; frames may follow the head). Returns the length of the
+/// head including its empty line, where the WebSocket stream starts, or
+/// [`HandshakeError::Incomplete`] if the head isn't complete yet (re-check once more bytes arrive;
+/// a head over [`MAX_RESPONSE_HEAD`] is refused). Requires status 101, `Upgrade: websocket`,
+/// `Connection: upgrade`, the matching `Sec-WebSocket-Accept` exactly once, and no extension or
+/// subprotocol (none was offered). Lines may end in CRLF or a bare LF.
+pub fn check_server_handshake(
+    response_head: &[u8],
+    key: &[u8; 16],
+) -> Result<usize, HandshakeError> {
+    let window = &response_head[..response_head.len().min(MAX_RESPONSE_HEAD)];
+    let Some(head_len) = head_end(window) else {
+        return Err(if response_head.len() >= MAX_RESPONSE_HEAD {
+            HandshakeError::BadResponse("response head too large")
+        } else {
+            HandshakeError::Incomplete
+        });
+    };
+    debug_assert!(head_len <= window.len());
+
+    let mut lines = window[..head_len]
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+    let status_line = lines.next().unwrap_or_default();
+    if !is_status_101(status_line) {
+        return Err(HandshakeError::BadResponse(
+            "status is not 101 Switching Protocols",
+        ));
+    }
+
+    let mut encoded_key = [0u8; KEY_B64_LEN];
+    let written = base64::encode_into(key, &mut encoded_key);
+    debug_assert_eq!(written, Some(KEY_B64_LEN));
+    let expected = accept_key(&encoded_key);
+
+    let mut upgrade = false;
+    let mut connection = false;
+    let mut accepts = 0usize;
+    for line in lines.filter(|line| !line.is_empty()) {
+        let (name, value) = split_field(line)?;
+        let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
+        if is("upgrade") {
+            upgrade |= has_element(value, b"websocket");
+        } else if is("connection") {
+            connection |= has_element(value, b"upgrade");
+        } else if is("sec-websocket-accept") {
+            if value != expected.as_bytes() {
+                return Err(HandshakeError::BadResponse("wrong Sec-WebSocket-Accept"));
+            }
+            accepts += 1;
+        } else if is("sec-websocket-extensions") || is("sec-websocket-protocol") {
+            return Err(HandshakeError::BadResponse(
+                "server selected an extension or subprotocol that was not offered",
+            ));
+        }
+    }
+    if !upgrade {
+        return Err(HandshakeError::BadResponse("missing Upgrade: websocket"));
+    }
+    if !connection {
+        return Err(HandshakeError::BadResponse("missing Connection: upgrade"));
+    }
+    if accepts != 1 {
+        return Err(HandshakeError::BadResponse(
+            "missing or repeated Sec-WebSocket-Accept",
+        ));
+    }
+    Ok(head_len)
+}
+
+/// The length of the head up to and including its empty line (CRLF CRLF, or with bare LFs), or
+/// None if the empty line hasn't arrived.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut line_start = 0;
+    for (i, &byte) in buf.iter().enumerate() {
+        if byte != b'\n' {
+            continue;
+        }
+        let line = &buf[line_start..i];
+        // The empty line, but not an empty first line (a status line is required).
+        if line_start > 0 && (line.is_empty() || line == b"\r") {
+            return Some(i + 1);
+        }
+        line_start = i + 1;
+    }
+    None
+}
+
+/// `HTTP/1.x 101` followed by the end of the line or a reason phrase.
+fn is_status_101(line: &[u8]) -> bool {
+    match line {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor, b' ', b'1', b'0', b'1', rest @ ..] => {
+            minor.is_ascii_digit() && (rest.is_empty() || rest[0] == b' ')
+        }
+        _ => false,
+    }
+}
+
+/// `name: value` with a token name; the value is trimmed of spaces and tabs.
+fn split_field(line: &[u8]) -> Result<(&[u8], &[u8]), HandshakeError> {
+    const MALFORMED: HandshakeError = HandshakeError::BadResponse("malformed response header");
+    let colon = line.iter().position(|&b| b == b':').ok_or(MALFORMED)?;
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        return Err(MALFORMED);
+    }
+    Ok((name, trim(value)))
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn trim(mut value: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = value {
+        value = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = value {
+        value = rest;
+    }
+    value
+}
+
+/// Whether the comma-separated list `value` has an element equal to `wanted`, ignoring case.
+fn has_element(value: &[u8], wanted: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|element| trim(element).eq_ignore_ascii_case(wanted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Limits, Parsed, RequestParser};
+
+    /// The example of RFC 6455 §1.3.
+    const RFC_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    const RFC_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+    /// The 16 bytes `RFC_KEY` encodes.
+    const RFC_KEY_BYTES: &[u8; 16] = b"the sample nonce";
+
+    fn check(text: &str) -> Result<AcceptKey, HandshakeError> {
+        let mut parser = RequestParser::new(Limits::default());
+        let mut dechunked = Vec::new();
+        match parser.parse(text.as_bytes(), &mut dechunked) {
+            Ok(Parsed::Complete { request, consumed }) => {
+                assert_eq!(consumed, text.len());
+                check_upgrade(&request)
+            }
+            other => panic!("request did not parse: {other:?}"),
+        }
+    }
+
+    fn upgrade_request(method: &str, version: &str, headers: &str) -> String {
+        format!("{method} /ws/registry/heartbeat {version}\r\nHost: server.example.com\r\n{headers}\r\n")
+    }
+
+    const GOOD_HEADERS: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+
+    #[test]
+    fn rfc6455_example_accept_key() {
+        assert_eq!(accept_key(RFC_KEY.as_bytes()).as_str(), RFC_ACCEPT);
+        assert_eq!(
+            format!("{:?}", accept_key(RFC_KEY.as_bytes())),
+            format!("AcceptKey({RFC_ACCEPT})")
+        );
+        let mut encoded = Vec::new();
+        base64::encode(RFC_KEY_BYTES, &mut encoded);
+        assert_eq!(encoded, RFC_KEY.as_bytes());
+    }
+
+    #[test]
+    fn accepts_the_rfc_example_request() {
+        // RFC 6455 §1.2, plus the optional fields a browser sends.
+        let request = "GET /chat HTTP/1.1\r\n\
+            Host: server.example.com\r\n\
+            Upgrade: websocket\r\n\
+            Connection: Upgrade\r\n\
+            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+            Origin: http://example.com\r\n\
+            Sec-WebSocket-Protocol: chat, superchat\r\n\
+            Sec-WebSocket-Extensions: permessage-deflate\r\n\
+            Sec-WebSocket-Version: 13\r\n\r\n";
+        assert_eq!(
+            check(request).map(|a| a.as_str().to_owned()),
+            Ok(RFC_ACCEPT.to_owned())
+        );
+    }
+
+    #[test]
+    fn header_variants_that_are_accepted() {
+        for headers in [
+            GOOD_HEADERS,
+            "upgrade: WebSocket\r\nconnection: keep-alive, Upgrade\r\n\
+             sec-websocket-key:   dGhlIHNhbXBsZSBub25jZQ==  \r\nSEC-WEBSOCKET-VERSION: 13\r\n",
+            "Upgrade: websocket\r\nConnection: keep-alive\r\nConnection: upgrade\r\n\
+             Sec-WebSocket-Version:13\r\nSec-WebSocket-Key:dGhlIHNhbXBsZSBub25jZQ==\r\n",
+        ] {
+            let request = upgrade_request("GET", "HTTP/1.1", headers);
+            assert_eq!(
+                check(&request).map(|a| a.as_str().to_owned()),
+                Ok(RFC_ACCEPT.to_owned()),
+                "{request}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_refusal() {
+        let without = |name: &str| -> String {
+            GOOD_HEADERS
+                .split_inclusive("\r\n")
+                .filter(|line| !line.starts_with(name))
+                .collect()
+        };
+        let with_key = |key: &str| {
+            format!(
+                "{}Sec-WebSocket-Key: {key}\r\n",
+                without("Sec-WebSocket-Key")
+            )
+        };
+        let with_version = |version: &str| {
+            format!(
+                "{}Sec-WebSocket-Version: {version}\r\n",
+                without("Sec-WebSocket-Version")
+            )
+        };
+        let cases: Vec<(&str, &str, String, HandshakeError)> = vec![
+            (
+                "POST",
+                "HTTP/1.1",
+                GOOD_HEADERS.into(),
+                HandshakeError::NotGet,
+            ),
+            (
+                "HEAD",
+                "HTTP/1.1",
+                GOOD_HEADERS.into(),
+                HandshakeError::NotGet,
+            ),
+            (
+                "get",
+                "HTTP/1.1",
+                GOOD_HEADERS.into(),
+                HandshakeError::NotGet,
+            ),
+            (
+                "GET",
+                "HTTP/1.0",
+                GOOD_HEADERS.into(),
+                HandshakeError::NotHttp11,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                without("Upgrade"),
+                HandshakeError::MissingUpgrade,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                without("Connection"),
+                HandshakeError::MissingUpgrade,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                format!("{}Connection: keep-alive\r\n", without("Connection")),
+                HandshakeError::MissingUpgrade,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                format!("{}Upgrade: h2c\r\n", without("Upgrade")),
+                HandshakeError::MissingUpgrade,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                without("Sec-WebSocket-Version"),
+                HandshakeError::BadVersion,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                with_version("8"),
+                HandshakeError::BadVersion,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                with_version("13, 8"),
+                HandshakeError::BadVersion,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                with_version("013"),
+                HandshakeError::BadVersion,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                format!("{GOOD_HEADERS}Sec-WebSocket-Version: 13\r\n"),
+                HandshakeError::BadVersion,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                without("Sec-WebSocket-Key"),
+                HandshakeError::BadKey,
+            ),
+            ("GET", "HTTP/1.1", with_key(""), HandshakeError::BadKey),
+            (
+                "GET",
+                "HTTP/1.1",
+                with_key("dGhlIHNhbXBsZSBub25jZQ="),
+                HandshakeError::BadKey,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                with_key("dGhlIHNhbXBsZSBub25jZQ"),
+                HandshakeError::BadKey,
+            ),
+            // 17 and 15 bytes.
+            (
+                "GET",
+                "HTTP/1.1",
+                with_key("dGhlIHNhbXBsZSBub25jZXM="),
+                HandshakeError::BadKey,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                with_key("dGhlIHNhbXBsZSBub25j"),
+                HandshakeError::BadKey,
+            ),
+            // Non-canonical last symbol, and a URL-safe alphabet symbol.
+            (
+                "GET",
+                "HTTP/1.1",
+                with_key("dGhlIHNhbXBsZSBub25jZR=="),
+                HandshakeError::BadKey,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                with_key("dGhlIHNhbXBsZSBub25j_Q=="),
+                HandshakeError::BadKey,
+            ),
+            (
+                "GET",
+                "HTTP/1.1",
+                format!("{GOOD_HEADERS}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+                HandshakeError::BadKey,
+            ),
+        ];
+        for (method, version, headers, error) in cases {
+            let request = upgrade_request(method, version, &headers);
+            assert_eq!(check(&request), Err(error), "{request}");
+        }
+    }
+
+    #[test]
+    fn error_statuses_and_messages() {
+        let errors = [
+            HandshakeError::NotGet,
+            HandshakeError::NotHttp11,
+            HandshakeError::MissingUpgrade,
+            HandshakeError::BadVersion,
+            HandshakeError::BadKey,
+            HandshakeError::Incomplete,
+            HandshakeError::BadResponse("status is not 101 Switching Protocols"),
+        ];
+        for error in errors {
+            let expected = if error == HandshakeError::BadVersion {
+                426
+            } else {
+                400
+            };
+            assert_eq!(error.status(), expected, "{error:?}");
+            assert!(!error.message().is_empty());
+            assert_eq!(error.to_string(), format!("{expected} {}", error.message()));
+        }
+    }
+
+    #[test]
+    fn writes_the_101_response() {
+        let mut out = b"earlier".to_vec();
+        write_handshake_response(&mut out, &accept_key(RFC_KEY.as_bytes()));
+        assert_eq!(
+            &out[7..],
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        );
+        // Our own client side accepts it.
+        assert_eq!(
+            check_server_handshake(&out[7..], RFC_KEY_BYTES),
+            Ok(out.len() - 7)
+        );
+    }
+
+    #[test]
+    fn writes_refusals() {
+        let mut out = Vec::new();
+        write_handshake_error(&mut out, &HandshakeError::BadVersion);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"), "{text}");
+        assert!(text.contains("\r\nUpgrade: websocket\r\n"), "{text}");
+        assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+        assert!(
+            text.ends_with(HandshakeError::BadVersion.message()),
+            "{text}"
+        );
+
+        let mut out = Vec::new();
+        write_handshake_error(&mut out, &HandshakeError::BadKey);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(!text.contains("Sec-WebSocket-Version"), "{text}");
+        assert!(text.ends_with("invalid Sec-WebSocket-Key"), "{text}");
+    }
+
+    #[test]
+    fn client_request_round_trips_through_our_server_check() {
+        let mut out = Vec::new();
+        write_client_handshake(
+            &mut out,
+            "10.0.0.1:8080",
+            "/artemis/ws/discovery/instance-change",
+            RFC_KEY_BYTES,
+        );
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(text.starts_with(
+            "GET /artemis/ws/discovery/instance-change HTTP/1.1\r\nHost: 10.0.0.1:8080\r\n"
+        ));
+        assert!(text.contains(&format!("\r\nSec-WebSocket-Key: {RFC_KEY}\r\n")));
+        assert_eq!(
+            check(text).map(|a| a.as_str().to_owned()),
+            Ok(RFC_ACCEPT.to_owned())
+        );
+    }
+
+    fn response(lines: &[&str]) -> Vec<u8> {
+        let mut text = lines.join("\r\n");
+        text.push_str("\r\n\r\n");
+        text.into_bytes()
+    }
+
+    #[test]
+    fn server_response_checks() {
+        let accept = format!("Sec-WebSocket-Accept: {RFC_ACCEPT}");
+        let good: Vec<&str> = vec![
+            "HTTP/1.1 101 Switching Protocols",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            &accept,
+        ];
+        let ok = response(&good);
+        assert_eq!(check_server_handshake(&ok, RFC_KEY_BYTES), Ok(ok.len()));
+
+        // Frames after the head are not part of it.
+        let mut with_frame = ok.clone();
+        with_frame.extend_from_slice(&[0x81, 0x02, b'h', b'i']);
+        assert_eq!(
+            check_server_handshake(&with_frame, RFC_KEY_BYTES),
+            Ok(ok.len())
+        );
+
+        // Every proper prefix is incomplete.
+        for len in 0..ok.len() {
+            assert_eq!(
+                check_server_handshake(&ok[..len], RFC_KEY_BYTES),
+                Err(HandshakeError::Incomplete),
+                "{len}"
+            );
+        }
+
+        // Lenient forms: bare LF, no reason phrase, case, lists, whitespace.
+        let bare_lf = format!("HTTP/1.1 101\nupgrade:WebSocket\nconnection: keep-alive, upgrade\nsec-websocket-accept:  {RFC_ACCEPT} \nServer: x\n\n");
+        assert_eq!(
+            check_server_handshake(bare_lf.as_bytes(), RFC_KEY_BYTES),
+            Ok(bare_lf.len())
+        );
+
+        let bad = |lines: &[&str], why: &'static str| {
+            assert_eq!(
+                check_server_handshake(&response(lines), RFC_KEY_BYTES),
+                Err(HandshakeError::BadResponse(why)),
+                "{lines:?}"
+            );
+        };
+        let not_101 = "status is not 101 Switching Protocols";
+        bad(
+            &[
+                "HTTP/1.1 200 OK",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &accept,
+            ],
+            not_101,
+        );
+        bad(
+            &[
+                "HTTP/1.1 1010",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &accept,
+            ],
+            not_101,
+        );
+        bad(
+            &[
+                "HTTP/2.0 101",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &accept,
+            ],
+            not_101,
+        );
+        bad(
+            &[
+                "ICY 101 x",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &accept,
+            ],
+            not_101,
+        );
+        bad(
+            &["HTTP/1.1 101", "Connection: Upgrade", &accept],
+            "missing Upgrade: websocket",
+        );
+        bad(
+            &[
+                "HTTP/1.1 101",
+                "Upgrade: h2c",
+                "Connection: Upgrade",
+                &accept,
+            ],
+            "missing Upgrade: websocket",
+        );
+        bad(
+            &["HTTP/1.1 101", "Upgrade: websocket", &accept],
+            "missing Connection: upgrade",
+        );
+        bad(
+            &["HTTP/1.1 101", "Upgrade: websocket", "Connection: Upgrade"],
+            "missing or repeated Sec-WebSocket-Accept",
+        );
+        bad(
+            &[
+                "HTTP/1.1 101",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &accept,
+                &accept,
+            ],
+            "missing or repeated Sec-WebSocket-Accept",
+        );
+        bad(
+            &[
+                "HTTP/1.1 101",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo",
+            ],
+            "wrong Sec-WebSocket-Accept",
+        );
+        let extension = "server selected an extension or subprotocol that was not offered";
+        bad(
+            &[
+                "HTTP/1.1 101",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &accept,
+                "Sec-WebSocket-Extensions: permessage-deflate",
+            ],
+            extension,
+        );
+        bad(
+            &[
+                "HTTP/1.1 101",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &accept,
+                "Sec-WebSocket-Protocol: chat",
+            ],
+            extension,
+        );
+        let malformed = "malformed response header";
+        bad(
+            &[
+                "HTTP/1.1 101",
+                "Upgrade websocket",
+                "Connection: Upgrade",
+                &accept,
+            ],
+            malformed,
+        );
+        bad(
+            &[
+                "HTTP/1.1 101",
+                " Upgrade: websocket",
+                "Connection: Upgrade",
+                &accept,
+            ],
+            malformed,
+        );
+        bad(
+            &[
+                "HTTP/1.1 101",
+                ": websocket",
+                "Connection: Upgrade",
+                &accept,
+            ],
+            malformed,
+        );
+
+        // A different key gives a different accept value.
+        let mut other_key = *RFC_KEY_BYTES;
+        other_key[0] ^= 1;
+        assert_eq!(
+            check_server_handshake(&ok, &other_key),
+            Err(HandshakeError::BadResponse("wrong Sec-WebSocket-Accept"))
+        );
+    }
+
+    #[test]
+    fn server_response_head_is_bounded() {
+        let mut endless = b"HTTP/1.1 101 Switching Protocols\r\n".to_vec();
+        while endless.len() < MAX_RESPONSE_HEAD - 10 {
+            endless.extend_from_slice(b"X-Filler: y\r\n");
+        }
+        assert_eq!(
+            check_server_handshake(&endless, RFC_KEY_BYTES),
+            Err(HandshakeError::Incomplete)
+        );
+        endless.resize(MAX_RESPONSE_HEAD, b'y');
+        assert_eq!(
+            check_server_handshake(&endless, RFC_KEY_BYTES),
+            Err(HandshakeError::BadResponse("response head too large"))
+        );
+        // An empty first line doesn't end the head.
+        assert_eq!(
+            check_server_handshake(b"\r\n", RFC_KEY_BYTES),
+            Err(HandshakeError::Incomplete)
+        );
+        assert_eq!(
+            check_server_handshake(b"\r\n\r\n", RFC_KEY_BYTES),
+            Err(HandshakeError::BadResponse(
+                "status is not 101 Switching Protocols"
+            ))
+        );
+    }
+}
