@@ -428,6 +428,43 @@ impl Config {
             0,
             3600 * 1000,
         )?;
+        range(
+            "changes.log_capacity",
+            self.changes.log_capacity as u64,
+            1,
+            100_000_000,
+        )?;
+        let w = &self.ws;
+        range(
+            "ws.max_message_bytes",
+            w.max_message_bytes as u64,
+            125,
+            1 << 30,
+        )?;
+        range(
+            "ws.max_queued_messages",
+            w.max_queued_messages as u64,
+            1,
+            10_000_000,
+        )?;
+        range(
+            "ws.session_ttl_ms",
+            w.session_ttl_ms,
+            1000,
+            7 * 24 * 3600 * 1000,
+        )?;
+        range(
+            "ws.idle_timeout_ms",
+            w.idle_timeout_ms,
+            100,
+            24 * 3600 * 1000,
+        )?;
+        range(
+            "ws.max_subscriptions_per_session",
+            w.max_subscriptions_per_session as u64,
+            1,
+            10_000_000,
+        )?;
         Ok(())
     }
 

@@ -162,14 +162,15 @@ impl Core {
     /// service reaches the session.
     pub async fn subscribe(&self, session: &Rc<Session>, service_id: &str) {
         let key = service_id.to_ascii_lowercase();
-        let first = self.subscribers.borrow_mut().add(&key, session);
-        if first {
-            let op = ShardOp::Subscribe {
-                service_id: key.as_str().into(),
-                core: self.id as u16,
-            };
-            self.call(self.node.router.shard_of(&key), op).await;
-        }
+        self.subscribers.borrow_mut().add(&key, session);
+        // Always ask the shard (it is idempotent), even when another session on this core already
+        // did: that session's request may still be in flight, and only the shard's answer
+        // guarantees that every later change reaches this core.
+        let op = ShardOp::Subscribe {
+            service_id: key.as_str().into(),
+            core: self.id as u16,
+        };
+        self.call(self.node.router.shard_of(&key), op).await;
     }
 
     pub async fn unsubscribe(&self, session_id: u64, service_key: &str) {
@@ -188,9 +189,8 @@ impl Core {
 
     /// Subscribe a session to every change of every service.
     pub async fn subscribe_all(&self, session: &Rc<Session>) {
-        if self.subscribers.borrow_mut().add_all(session) {
-            self.broadcast(|core| ShardOp::SubscribeAll { core }).await;
-        }
+        self.subscribers.borrow_mut().add_all(session);
+        self.broadcast(|core| ShardOp::SubscribeAll { core }).await;
     }
 
     pub async fn unsubscribe_all(&self, session_id: u64) {

@@ -151,6 +151,10 @@ async fn read_loop(
         let result = monoio::select! {
             r = read => Some(r),
             _ = session.closed() => None,
+            _ = core.shutdown.wait() => {
+                session.close(close::GOING_AWAY, "server shutting down");
+                None
+            }
         };
         match result {
             None => return,
