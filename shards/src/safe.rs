@@ -218,7 +218,10 @@ mod tests {
         let mut c = SafeChecker::new(config, 0);
         renew(&mut c, 60, 500);
         let count = c.local_window_count(1000);
-        assert_eq!(count, 60, "the check at the start of a second sees the second before");
+        assert_eq!(
+            count, 60,
+            "the check at the start of a second sees the second before"
+        );
         c.check(count, 1000);
         let count = c.local_window_count(2000);
         assert_eq!(count, 0);
