@@ -111,6 +111,9 @@ pub struct WsConfig {
     /// Messages waiting to be written to one session; a subscriber that falls further behind is
     /// closed (it reconnects and reloads) instead of growing memory.
     pub max_queued_messages: usize,
+    /// Bytes waiting to be written to one session (same policy as `max_queued_messages`); on the
+    /// heartbeat channel, half of it queued pauses reading the client's next request.
+    pub max_queued_bytes: usize,
     /// Every session is closed after this long regardless of activity (Java: ~6 min), so clients
     /// rebalance across nodes.
     pub session_ttl_ms: u64,
@@ -190,7 +193,7 @@ impl Default for LimitsConfig {
             max_header_bytes: 16 * 1024,
             max_headers: 64,
             max_body_bytes: 8 * 1024 * 1024,
-            max_decoded_body_bytes: 32 * 1024 * 1024,
+            max_decoded_body_bytes: 16 * 1024 * 1024,
             max_instances_per_request: 10_000,
             max_services_per_request: 10_000,
             idle_timeout_ms: 300_000,
@@ -215,6 +218,7 @@ impl Default for WsConfig {
         WsConfig {
             max_message_bytes: 1024 * 1024,
             max_queued_messages: 4096,
+            max_queued_bytes: 16 * 1024 * 1024,
             session_ttl_ms: 360_000,
             idle_timeout_ms: 60_000,
             max_subscriptions_per_session: 10_000,
@@ -448,6 +452,12 @@ impl Config {
             10_000_000,
         )?;
         range(
+            "ws.max_queued_bytes",
+            w.max_queued_bytes as u64,
+            1024,
+            1 << 34,
+        )?;
+        range(
             "ws.session_ttl_ms",
             w.session_ttl_ms,
             1000,
@@ -488,7 +498,18 @@ impl Config {
     /// The URL advertised in cluster answers: `node_url`, or one derived from the bound address.
     pub fn advertised_url(&self, bound: SocketAddr) -> String {
         let mut url = if self.node_url.is_empty() {
-            format!("http://{bound}{}", self.path_prefix)
+            // A wildcard address means nothing to a client elsewhere: advertise the host name.
+            let host = if bound.ip().is_unspecified() {
+                host_name().unwrap_or_else(|| "localhost".into())
+            } else {
+                bound.ip().to_string()
+            };
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            format!("http://{host}:{}{}", bound.port(), self.path_prefix)
         } else {
             self.node_url.clone()
         };
@@ -497,6 +518,18 @@ impl Config {
         }
         url
     }
+}
+
+fn host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = std::str::from_utf8(&buf[..len]).ok()?.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 fn non_blank(key: &str, value: &str) -> Result<(), String> {

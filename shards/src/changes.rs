@@ -36,6 +36,7 @@ impl ChangeKind {
 pub struct NodeShared {
     pub renewals: RenewalCounters,
     pub legacy_renewals: RenewalCounters,
+    first_version: u64,
     version: AtomicU64,
 }
 
@@ -46,8 +47,14 @@ impl NodeShared {
         NodeShared {
             renewals: RenewalCounters::new(shards),
             legacy_renewals: RenewalCounters::new(shards),
+            first_version,
             version: AtomicU64::new(first_version),
         }
+    }
+
+    /// The version the node started at: no change of any shard is older.
+    pub fn first_version(&self) -> u64 {
+        self.first_version
     }
 
     /// The version of the newest change anywhere on the node.
@@ -207,7 +214,9 @@ pub struct Changes {
 
 impl Changes {
     pub fn new(shared: Arc<NodeShared>, log_capacity: usize, wall_offset_ms: i64) -> Self {
-        let floor = shared.current_version();
+        // Shards start at slightly different times, and another may already have recorded
+        // changes; none of them were this shard's, so its log is complete from the node's start.
+        let floor = shared.first_version();
         Changes {
             shared,
             log: ChangeLog::new(log_capacity, floor),

@@ -234,12 +234,14 @@ impl Shard {
         json: Arc<[u8]>,
         now_ms: u64,
     ) -> Registered {
-        let (index, generation, outcome) =
+        let (index, schedule, outcome) =
             self.registry
                 .upsert(service_id, instance_id, legacy, json, now_ms);
-        let deadline = now_ms + self.registry.ttl(legacy);
-        self.wheel
-            .schedule(deadline + 1, WheelEntry { index, generation });
+        if let Some(generation) = schedule {
+            let deadline = now_ms + self.registry.ttl(legacy);
+            self.wheel
+                .schedule(deadline + 1, WheelEntry { index, generation });
+        }
         outcome
     }
 
@@ -335,13 +337,18 @@ impl Shard {
         mut visit: impl FnMut(LeaseView<'_>),
     ) {
         let r = &self.registry;
-        for &slot in r.services.iter() {
-            let service = r.service(slot);
-            if let Some(filter) = service_filter {
-                if !filter.iter().any(|s| same_key(s, &service.id)) {
-                    continue;
-                }
+        // A filter is looked up id by id (not scanned against every service).
+        let slots: Vec<u32> = match service_filter {
+            Some(filter) => {
+                let mut found: Vec<u32> = filter.iter().filter_map(|s| r.find_service(s)).collect();
+                found.sort_unstable();
+                found.dedup();
+                found
             }
+            None => r.services.iter().copied().collect(),
+        };
+        for slot in slots {
+            let service = r.service(slot);
             for &index in &service.members {
                 let record = r.record(index);
                 if record.legacy != legacy {
@@ -452,13 +459,20 @@ impl Registry {
         legacy: bool,
         json: Arc<[u8]>,
         now_ms: u64,
-    ) -> (u32, u32, Registered) {
+    ) -> (u32, Option<u32>, Registered) {
         let slot = self.service_or_insert(service_id);
         if let Some(index) = self.find(service_id, instance_id) {
             let lease = &mut self.leases[index as usize];
-            // A new generation orphans the old wheel entry: the TTL class may have changed.
-            lease.generation = lease.generation.wrapping_add(1);
             let record = lease.record.as_mut().expect("found lease is live");
+            // The lease's wheel entry stays valid while its TTL class does: it fires no later than
+            // the new deadline and reschedules itself. A class change may shorten the TTL, so
+            // then a new generation orphans the old entry and a new one is scheduled.
+            let schedule = if record.legacy != legacy {
+                lease.generation = lease.generation.wrapping_add(1);
+                Some(lease.generation)
+            } else {
+                None
+            };
             if record.legacy != legacy {
                 if legacy {
                     self.legacy_count += 1;
@@ -469,15 +483,14 @@ impl Registry {
             record.legacy = legacy;
             record.created_ms = now_ms;
             record.renewed_ms = now_ms;
-            let generation = lease.generation;
             if record.json == json {
-                return (index, generation, Registered::Unchanged);
+                return (index, schedule, Registered::Unchanged);
             }
             record.instance_id = instance_id.into();
             record.json = json;
             let (id, json) = (record.instance_id.clone(), record.json.clone());
             self.changed(slot, ChangeKind::Change, &id, &json, now_ms);
-            return (index, generation, Registered::Replaced);
+            return (index, schedule, Registered::Replaced);
         }
         let record = Record {
             service: slot,
@@ -528,7 +541,7 @@ impl Registry {
             self.legacy_count += 1;
         }
         self.changed(slot, ChangeKind::New, &id, &json, now_ms);
-        (index, generation, Registered::New)
+        (index, Some(generation), Registered::New)
     }
 
     fn renew(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> bool {

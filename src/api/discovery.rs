@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use protocol::http::{query_pairs, Method};
 use protocol::model::{
-    error_codes, fail, parse_optional, write_i64, write_response_status, GetServiceRequest,
-    GetServicesDeltaRequest, LookupRequest, RegionZoneRequest, ResponseStatus,
+    error_codes, fail, is_null_or_whitespace, parse_optional, write_i64, write_response_status,
+    GetServiceRequest, GetServicesDeltaRequest, LookupRequest, RegionZoneRequest, ResponseStatus,
 };
 use shards::{write_service, ServiceLists};
 use smallvec::SmallVec;
@@ -98,7 +98,7 @@ pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
         .collect();
     let valid: Vec<Option<&str>> = ids
         .iter()
-        .map(|id| id.filter(|id| allowed && !id.trim().is_empty()))
+        .map(|id| id.filter(|id| allowed && !is_null_or_whitespace(Some(id))))
         .collect();
     let found = fetch_instances(core, &valid).await;
 
@@ -149,7 +149,8 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
             None => (None, None, None),
         }
     };
-    let service_id: Option<Cow<str>> = service_id.filter(|s| !s.trim().is_empty());
+    let service_id: Option<Cow<str>> =
+        service_id.filter(|s| !is_null_or_whitespace(Some(s.as_ref())));
     let Some(service_id) = service_id else {
         write_service_response(
             out,

@@ -140,19 +140,21 @@ pub async fn handle(
     out: &mut Vec<u8>,
 ) -> bool {
     let config = &core.node.config;
-    let keep_alive = request.keep_alive;
+    // Once shutdown starts, answer what is in flight and tell the client the connection ends.
+    let keep_alive = request.keep_alive && !core.shutdown.is_fired();
     let body_out = &mut scratch.body;
     body_out.clear();
+    if request.method == Method::Options && config.http.cors {
+        // Java's CrossDomainFilter answered every preflight, whatever the path.
+        preflight(request, out, keep_alive);
+        return keep_alive;
+    }
     let Some(endpoint) = route(request.path, &config.path_prefix) else {
         let message = format!("no such path: {}", truncate(request.path, 200));
         write_error_body(body_out, &message);
         respond(core, out, 404, keep_alive, &[], body_out);
         return keep_alive;
     };
-    if request.method == Method::Options && config.http.cors {
-        preflight(request, out, keep_alive);
-        return keep_alive;
-    }
     if !endpoint.allows(request.method) {
         let message = format!("method not allowed; use {}", endpoint.allow_header());
         write_error_body(body_out, &message);

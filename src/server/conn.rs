@@ -16,6 +16,9 @@ use crate::api;
 const INITIAL_READ_BUFFER: usize = 16 * 1024;
 /// Buffers that grew for one large request are shrunk back after it so idle connections stay small.
 const RETAINED_BUFFER: usize = 64 * 1024;
+/// Answers to pipelined requests are written once this much is pending, before parsing more,
+/// so a burst of pipelined requests cannot build an unbounded pile of responses.
+const FLUSH_THRESHOLD: usize = 256 * 1024;
 
 /// Per-connection scratch space reused across requests.
 #[derive(Default)]
@@ -23,6 +26,17 @@ pub struct Scratch {
     pub dechunked: Vec<u8>,
     pub inflated: Vec<u8>,
     pub body: Vec<u8>,
+}
+
+impl Scratch {
+    /// Give back memory a large request needed, so a keep-alive connection does not hold it.
+    fn shrink(&mut self) {
+        for v in [&mut self.dechunked, &mut self.inflated, &mut self.body] {
+            if v.capacity() > RETAINED_BUFFER {
+                *v = Vec::new();
+            }
+        }
+    }
 }
 
 enum ReadOutcome {
@@ -47,7 +61,10 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
         let mut consumed_total = 0usize;
         let mut close = false;
         let mut upgrade = None;
-        while consumed_total < buf.len() && buf.len() - consumed_total >= min_total {
+        while consumed_total < buf.len()
+            && buf.len() - consumed_total >= min_total
+            && out.len() < FLUSH_THRESHOLD
+        {
             let available = &buf[consumed_total..];
             match parser.parse(available, &mut scratch.dechunked) {
                 Ok(Parsed::Complete { request, consumed }) => {
@@ -69,6 +86,7 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
                     }
                     let keep_alive =
                         api::handle(core, &request, available, &mut scratch, &mut out).await;
+                    scratch.shrink();
                     consumed_total += consumed;
                     min_total = 0;
                     request_started = None;
@@ -95,6 +113,8 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
                 }
             }
         }
+        // Stopped at the flush threshold with requests still buffered: answer them before reading.
+        let more_buffered = !close && upgrade.is_none() && out.len() >= FLUSH_THRESHOLD;
         if consumed_total > 0 {
             buf.drain(..consumed_total);
         }
@@ -116,7 +136,9 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
         }
         if buf.is_empty() && buf.capacity() > RETAINED_BUFFER {
             buf = Vec::with_capacity(INITIAL_READ_BUFFER);
-            scratch = Scratch::default();
+        }
+        if more_buffered && !buf.is_empty() {
+            continue;
         }
         if !buf.is_empty() && request_started.is_none() {
             request_started = Some(Instant::now());

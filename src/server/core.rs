@@ -155,36 +155,35 @@ impl Core {
     pub fn new_session(&self) -> Rc<Session> {
         let id = self.next_session_id.get();
         self.next_session_id.set(id + 1);
-        Rc::new(Session::new(id, self.node.config.ws.max_queued_messages))
+        Rc::new(Session::new(
+            id,
+            self.node.config.ws.max_queued_messages,
+            self.node.config.ws.max_queued_bytes,
+        ))
     }
 
     /// Subscribe a session to a service's changes. Once this returns, every later change of the
-    /// service reaches the session.
-    pub async fn subscribe(&self, session: &Rc<Session>, service_id: &str) {
-        let key = service_id.to_ascii_lowercase();
-        self.subscribers.borrow_mut().add(&key, session);
-        // Always ask the shard (it is idempotent), even when another session on this core already
-        // did: that session's request may still be in flight, and only the shard's answer
-        // guarantees that every later change reaches this core.
+    /// service reaches the session. The shard counts subscriptions per core, so each session's
+    /// subscribe and unsubscribe go to it (they commute; see `shards::interest`).
+    pub async fn subscribe(&self, session: &Rc<Session>, service_key: &str) {
+        self.subscribers.borrow_mut().add(service_key, session);
         let op = ShardOp::Subscribe {
-            service_id: key.as_str().into(),
+            service_id: service_key.into(),
             core: self.id as u16,
         };
-        self.call(self.node.router.shard_of(&key), op).await;
+        self.call(self.node.router.shard_of(service_key), op).await;
     }
 
+    /// End a subscription made by [`Core::subscribe`] (after it returned).
     pub async fn unsubscribe(&self, session_id: u64, service_key: &str) {
-        let last = self
-            .subscribers
+        self.subscribers
             .borrow_mut()
             .remove(service_key, session_id);
-        if last {
-            let op = ShardOp::Unsubscribe {
-                service_id: service_key.into(),
-                core: self.id as u16,
-            };
-            self.call(self.node.router.shard_of(service_key), op).await;
-        }
+        let op = ShardOp::Unsubscribe {
+            service_id: service_key.into(),
+            core: self.id as u16,
+        };
+        self.call(self.node.router.shard_of(service_key), op).await;
     }
 
     /// Subscribe a session to every change of every service.
@@ -194,10 +193,9 @@ impl Core {
     }
 
     pub async fn unsubscribe_all(&self, session_id: u64) {
-        if self.subscribers.borrow_mut().remove_all(session_id) {
-            self.broadcast(|core| ShardOp::UnsubscribeAll { core })
-                .await;
-        }
+        self.subscribers.borrow_mut().remove_all(session_id);
+        self.broadcast(|core| ShardOp::UnsubscribeAll { core })
+            .await;
     }
 
     async fn broadcast(&self, op: impl Fn(u16) -> ShardOp) {

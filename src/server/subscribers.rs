@@ -30,28 +30,49 @@ pub enum Outgoing {
     Owned(Vec<u8>),
 }
 
+impl Outgoing {
+    fn len(&self) -> usize {
+        match self {
+            Outgoing::Shared(m) => m.len(),
+            Outgoing::Owned(m) => m.len(),
+        }
+    }
+}
+
+/// Most bytes the writer takes from the queue for one write, so a backlog is written in pieces
+/// instead of being copied into one huge buffer.
+const WRITE_BATCH_BYTES: usize = 256 * 1024;
+
 /// The outgoing side of one session.
 pub struct Session {
     id: u64,
-    limit: usize,
+    max_messages: usize,
+    max_bytes: usize,
     queue: RefCell<VecDeque<Outgoing>>,
-    /// Control frames jump the data queue: a pong must not wait behind a backlog of changes.
-    pongs: RefCell<VecDeque<Vec<u8>>>,
+    queued_bytes: Cell<usize>,
+    /// The latest unanswered ping's payload. A pong answers only the most recent ping (RFC 6455
+    /// §5.5.3), so a ping flood from a client that does not read costs one slot, not memory.
+    /// It jumps the data queue: a pong must not wait behind a backlog of changes.
+    pong: RefCell<Option<Vec<u8>>>,
     closing: Cell<Option<(u16, &'static str)>>,
     waker: Cell<Option<Waker>>,
     reader_waker: Cell<Option<Waker>>,
+    space_waker: Cell<Option<Waker>>,
 }
 
 impl Session {
-    pub fn new(id: u64, limit: usize) -> Self {
+    pub fn new(id: u64, max_messages: usize, max_bytes: usize) -> Self {
         Session {
             id,
-            limit,
+            max_messages,
+            max_bytes,
             queue: RefCell::new(VecDeque::new()),
-            pongs: RefCell::new(VecDeque::new()),
+            queued_bytes: Cell::new(0),
+            pong: RefCell::new(None),
             closing: Cell::new(None),
             waker: Cell::new(None),
             reader_waker: Cell::new(None),
+            space_waker: Cell::new(None),
         }
     }
 
@@ -65,13 +86,14 @@ impl Session {
         }
     }
 
-    /// Queue a data message; past the limit the session is closed instead.
+    /// Queue a data message; past the limits (count or bytes) the session is closed instead.
     pub fn send(&self, message: Outgoing) {
         if self.closing.get().is_some() {
             return;
         }
+        let bytes = self.queued_bytes.get() + message.len();
         let mut queue = self.queue.borrow_mut();
-        if queue.len() >= self.limit {
+        if queue.len() >= self.max_messages || (bytes > self.max_bytes && !queue.is_empty()) {
             drop(queue);
             self.close(
                 close::TRY_AGAIN_LATER,
@@ -81,6 +103,7 @@ impl Session {
         }
         queue.push_back(message);
         drop(queue);
+        self.queued_bytes.set(bytes);
         self.wake();
     }
 
@@ -88,7 +111,7 @@ impl Session {
         if self.closing.get().is_some() {
             return;
         }
-        self.pongs.borrow_mut().push_back(payload.to_vec());
+        *self.pong.borrow_mut() = Some(payload.to_vec());
         self.wake();
     }
 
@@ -97,8 +120,10 @@ impl Session {
         if self.closing.get().is_none() {
             self.closing.set(Some((code, reason)));
             self.wake();
-            if let Some(w) = self.reader_waker.take() {
-                w.wake();
+            for waker in [&self.reader_waker, &self.space_waker] {
+                if let Some(w) = waker.take() {
+                    w.wake();
+                }
             }
         }
     }
@@ -118,14 +143,28 @@ impl Session {
         })
     }
 
-    /// Wait until there is something to write; returns it all.
+    /// Resolves once at most half the byte budget is queued (or the session is closing): the
+    /// heartbeat channel waits here before reading the next request, so a client that does not
+    /// read its replies stops being served instead of piling them up.
+    pub fn writable(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.closing.get().is_some() || self.queued_bytes.get() <= self.max_bytes / 2 {
+                return Poll::Ready(());
+            }
+            self.space_waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+    }
+
+    /// Wait until there is something to write; take the pending pong and up to
+    /// `WRITE_BATCH_BYTES` of queued messages. Returns the close to send once the queue is empty.
     pub async fn next_batch(
         &self,
         data: &mut Vec<Outgoing>,
-        pongs: &mut Vec<Vec<u8>>,
+        pong: &mut Option<Vec<u8>>,
     ) -> Option<(u16, &'static str)> {
         std::future::poll_fn(|cx| {
-            let has = !self.queue.borrow().is_empty() || !self.pongs.borrow().is_empty();
+            let has = !self.queue.borrow().is_empty() || self.pong.borrow().is_some();
             if has || self.closing.get().is_some() {
                 return Poll::Ready(());
             }
@@ -133,9 +172,29 @@ impl Session {
             Poll::Pending
         })
         .await;
-        pongs.extend(self.pongs.borrow_mut().drain(..));
-        data.extend(self.queue.borrow_mut().drain(..));
-        self.closing.get()
+        *pong = self.pong.borrow_mut().take();
+        let mut queue = self.queue.borrow_mut();
+        let mut taken = 0;
+        while let Some(message) = queue.front() {
+            if taken > 0 && taken + message.len() > WRITE_BATCH_BYTES {
+                break;
+            }
+            taken += message.len();
+            data.extend(queue.pop_front());
+        }
+        let drained = queue.is_empty();
+        drop(queue);
+        self.queued_bytes.set(self.queued_bytes.get() - taken);
+        if self.queued_bytes.get() <= self.max_bytes / 2 {
+            if let Some(w) = self.space_waker.take() {
+                w.wake();
+            }
+        }
+        if drained {
+            self.closing.get()
+        } else {
+            None
+        }
     }
 }
 
@@ -214,8 +273,8 @@ mod tests {
     #[test]
     fn first_and_last_subscriber_are_reported() {
         let mut subs = Subscribers::default();
-        let a = Rc::new(Session::new(1, 10));
-        let b = Rc::new(Session::new(2, 10));
+        let a = Rc::new(Session::new(1, 10, 1 << 20));
+        let b = Rc::new(Session::new(2, 10, 1 << 20));
         assert!(subs.add("svc", &a));
         assert!(!subs.add("svc", &b));
         assert!(!subs.add("svc", &a), "re-subscribing is idempotent");
@@ -230,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_closes_the_session() {
-        let s = Session::new(1, 2);
+        let s = Session::new(1, 2, 1 << 20);
         let m: Arc<[u8]> = b"x".to_vec().into();
         s.send(Outgoing::Shared(m.clone()));
         s.send(Outgoing::Shared(m.clone()));
@@ -238,5 +297,23 @@ mod tests {
         s.send(Outgoing::Shared(m));
         assert_eq!(s.closing.get().map(|c| c.0), Some(close::TRY_AGAIN_LATER));
         assert_eq!(s.queue.borrow().len(), 2);
+    }
+
+    #[test]
+    fn byte_budget_closes_and_pongs_keep_only_the_latest() {
+        let s = Session::new(1, 100, 10);
+        s.send(Outgoing::Owned(vec![0; 8]));
+        s.send(Outgoing::Owned(vec![0; 8]));
+        assert!(s.is_closing(), "16 bytes queued over a 10-byte budget");
+        let s = Session::new(1, 100, 10);
+        s.send(Outgoing::Owned(vec![0; 50]));
+        assert!(
+            !s.is_closing(),
+            "one message larger than the budget still goes out"
+        );
+        for i in 0..1000u32 {
+            s.pong(&i.to_be_bytes());
+        }
+        assert_eq!(s.pong.borrow().as_deref(), Some(&999u32.to_be_bytes()[..]));
     }
 }

@@ -53,6 +53,10 @@ pub fn channel_of(path: &str, prefix: &str) -> Option<Channel> {
     CHANNELS.iter().find(|(p, _)| *p == path).map(|&(_, c)| c)
 }
 
+const INITIAL_READ_BUFFER: usize = 8 * 1024;
+/// A read buffer that grew for one large message is shrunk back to keep idle sessions small.
+const RETAINED_READ_BUFFER: usize = 64 * 1024;
+
 /// Java answered an unparsable heartbeat message with this (spec §14.6); the client only needs
 /// one reply per message.
 const CANNED_SUCCESS: &[u8] =
@@ -104,6 +108,10 @@ async fn read_loop(
     loop {
         // Handle every complete message already buffered.
         while !buf.is_empty() && buf.len() >= min_len {
+            if channel == Channel::Heartbeat {
+                // Replies the client has not read yet hold back its next request.
+                session.writable().await;
+            }
             let consumed = match messages.next(&mut buf) {
                 Ok(Next::Message { message, consumed }) => {
                     reply.clear();
@@ -135,6 +143,9 @@ async fn read_loop(
             if session.is_closing() {
                 return;
             }
+        }
+        if buf.is_empty() && buf.capacity() > RETAINED_READ_BUFFER {
+            buf = Vec::with_capacity(INITIAL_READ_BUFFER);
         }
         let now = Instant::now();
         if now >= deadline {
@@ -186,8 +197,10 @@ async fn handle(
         Message::Text(text) => match channel {
             Channel::Heartbeat => {
                 match parse_optional::<InstancesRequest>(text.as_bytes()) {
-                    Ok(Some(request)) => {
-                        registry::execute(core, RegistryOp::Heartbeat, Some(request), reply).await;
+                    // A JSON null is a null request: Java answers "request is null". An empty
+                    // message is unparsable to Jackson, so it gets the canned reply below.
+                    Ok(request) if !text.trim().is_empty() => {
+                        registry::execute(core, RegistryOp::Heartbeat, request, reply).await;
                     }
                     _ => reply.extend_from_slice(CANNED_SUCCESS),
                 }
@@ -245,11 +258,11 @@ async fn write_loop(
     timeout: Duration,
 ) {
     let mut data = Vec::new();
-    let mut pongs = Vec::new();
+    let mut pong = None;
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     loop {
-        let closing = session.next_batch(&mut data, &mut pongs).await;
-        for payload in pongs.drain(..) {
+        let closing = session.next_batch(&mut data, &mut pong).await;
+        if let Some(payload) = pong.take() {
             write_frame(&mut out, OpCode::Pong, true, &payload);
         }
         for message in data.drain(..) {

@@ -559,3 +559,17 @@ fn deltas_are_exact_for_random_bursts() {
         }
     }
 }
+
+#[test]
+fn re_registering_does_not_grow_the_wheel() {
+    let mut s = Shard::standalone(config(), 0);
+    for t in 0..100 {
+        register(&mut s, "svc", "i1", t);
+    }
+    assert_eq!(s.wheel_len(), 1, "one wheel entry per lease");
+    // The lease still expires at the deadline of the last registration.
+    run_clock(&mut s, 0, 20_099);
+    assert_eq!(s.instance_count(), 1);
+    run_clock(&mut s, 20_100, 20_120);
+    assert_eq!(s.instance_count(), 0);
+}
