@@ -73,6 +73,8 @@ fuzz_target!(|data: &[u8]| {
 
     // Pipelined bytes after a complete request must parse on their own too.
     if let Outcome::Complete { consumed, .. } = whole {
+        // A different buffer from the prefix parse above: start the parser over (its contract).
+        parser.reset();
         let _ = parse(&mut parser, &data[consumed..], &limits);
     }
 });

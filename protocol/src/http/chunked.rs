@@ -2,12 +2,11 @@
 //! lenient chunk parser behind a strict proxy, or vice versa, is the classic request-smuggling
 //! setup.
 
-use super::fields::{crlf, is_ows, is_value_byte, parse_bounded, parse_section, skip_while, Step};
+use super::fields::{count_work, crlf, parse_bounded, parse_section, Class, Runs, Step};
 use super::{HttpError, Limits};
 
-/// Data chunks per body. Every `parse` call re-scans the chunk headers from the start, so this
-/// bounds that work (and the framing overhead) for a body sent in tiny chunks; real clients send
-/// KiB-sized chunks.
+/// Data chunks per body. Bounds the framing overhead of a body sent in tiny chunks (and the work of
+/// the final pass that copies the data out); real clients send KiB-sized chunks.
 pub const MAX_CHUNKS: usize = 1 << 16;
 /// Bytes after the chunk sizes (whitespace and `;extensions`), summed over a body. hyper uses the
 /// same bound.
@@ -29,7 +28,8 @@ pub(crate) struct Chunked {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scan {
-    /// `min_total` counts from the start of the body; 0 if unknown.
+    /// `min_total` is a lower bound on the length of the buffer holding the whole body (counted
+    /// from the start of that buffer, not of the body); 0 if unknown.
     Partial {
         min_total: usize,
     },
@@ -42,57 +42,151 @@ struct SizeLine {
     next: usize,
 }
 
-/// Walks the chunked body at the start of `body`, appending chunk data to `sink` if given.
+/// Walks the chunked body at the start of `body` in one go, appending chunk data to `sink` if
+/// given.
 pub(crate) fn scan(
     body: &[u8],
     limits: &Limits,
-    mut sink: Option<&mut Vec<u8>>,
+    sink: Option<&mut Vec<u8>>,
 ) -> Result<Scan, HttpError> {
-    let mut pos = 0;
-    let mut data_len: usize = 0;
-    let mut ext_len: usize = 0;
-    let mut chunks: usize = 0;
-    loop {
-        debug_assert!(data_len <= limits.max_body_bytes && ext_len <= MAX_CHUNK_EXT_BYTES);
-        let budget = limits.max_body_bytes - data_len;
-        let Some(line) = size_line(body, pos, budget, MAX_CHUNK_EXT_BYTES - ext_len)? else {
-            return Ok(Scan::Partial { min_total: 0 });
-        };
-        ext_len += line.ext_len;
-        if line.size == 0 {
-            return trailers(body, line.next, data_len, limits);
+    Scanner::new(0).scan(body, limits, sink)
+}
+
+/// A chunked body being walked, resumable: after `Scan::Partial`, calling [`Scanner::scan`] again
+/// with the same bytes plus more continues where the previous call stopped, so walking a body that
+/// arrives in many pieces costs time linear in its size, not in its size times the number of
+/// pieces. The caller must not change the bytes already scanned (see `RequestParser::parse`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scanner {
+    /// Where the body starts in the buffer. Every position here is an offset into that buffer.
+    start: usize,
+    /// Where the next chunk-size line starts; in the trailer section, the next trailer line.
+    pos: usize,
+    /// Sum of the sizes of the chunks whose data and CRLF have been checked.
+    data_len: usize,
+    /// Extension bytes of the size lines read so far.
+    ext_len: usize,
+    /// Data chunks whose size lines were read so far.
+    chunks: usize,
+    /// A chunk whose size line was read, waiting for its data and CRLF.
+    pending: Option<PendingData>,
+    /// Where the trailer section starts, once the last-chunk line was read.
+    trailers: Option<usize>,
+    runs: Runs,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PendingData {
+    start: usize,
+    end: usize,
+}
+
+impl Scanner {
+    /// A scanner for the chunked body starting at `buf[start]`.
+    pub(crate) fn new(start: usize) -> Self {
+        Scanner {
+            start,
+            pos: start,
+            data_len: 0,
+            ext_len: 0,
+            chunks: 0,
+            pending: None,
+            trailers: None,
+            runs: Runs::default(),
         }
-        chunks += 1;
-        if chunks > MAX_CHUNKS {
-            return Err(HttpError::BadRequest("too many chunks"));
-        }
-        let data_end = line
-            .next
-            .checked_add(line.size)
-            .ok_or(HttpError::BodyTooLarge)?;
-        let after = data_end.saturating_add(2);
-        match body.get(data_end..after) {
-            None => {
-                let min_total = after.saturating_add(LAST_CHUNK_MIN_LEN);
-                return Ok(Scan::Partial { min_total });
+    }
+
+    /// Continues walking the body in `buf`, appending the data of each chunk it gets through to
+    /// `sink` if given (so a sink sees the whole body only from a fresh scanner).
+    pub(crate) fn scan(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+        mut sink: Option<&mut Vec<u8>>,
+    ) -> Result<Scan, HttpError> {
+        loop {
+            count_work(1);
+            debug_assert!(
+                self.data_len <= limits.max_body_bytes && self.ext_len <= MAX_CHUNK_EXT_BYTES
+            );
+            if let Some(trailers) = self.trailers {
+                return self.trailers(buf, trailers, limits);
             }
-            Some(b"\r\n") => {}
-            Some(_) => return Err(HttpError::BadRequest("invalid chunk data terminator")),
+            if let Some(data) = self.pending {
+                let after = data.end.saturating_add(2);
+                match buf.get(data.end..after) {
+                    None => {
+                        let min_total = after.saturating_add(LAST_CHUNK_MIN_LEN);
+                        return Ok(Scan::Partial { min_total });
+                    }
+                    Some(b"\r\n") => {}
+                    Some(_) => return Err(HttpError::BadRequest("invalid chunk data terminator")),
+                }
+                if let Some(out) = sink.as_deref_mut() {
+                    let bytes = buf.get(data.start..data.end).unwrap_or_default();
+                    count_work(bytes.len());
+                    out.extend_from_slice(bytes);
+                }
+                self.data_len += data.end - data.start;
+                self.pending = None;
+                self.pos = after;
+                continue;
+            }
+            let budget = limits.max_body_bytes - self.data_len;
+            let ext_budget = MAX_CHUNK_EXT_BYTES - self.ext_len;
+            let Some(line) = size_line(buf, self.pos, budget, ext_budget, &mut self.runs)? else {
+                return Ok(Scan::Partial { min_total: 0 });
+            };
+            self.ext_len += line.ext_len;
+            self.pos = line.next;
+            if line.size == 0 {
+                self.trailers = Some(line.next);
+                continue;
+            }
+            self.chunks += 1;
+            if self.chunks > MAX_CHUNKS {
+                return Err(HttpError::BadRequest("too many chunks"));
+            }
+            let end = line
+                .next
+                .checked_add(line.size)
+                .ok_or(HttpError::BodyTooLarge)?;
+            self.pending = Some(PendingData {
+                start: line.next,
+                end,
+            });
         }
-        if let Some(out) = sink.as_deref_mut() {
-            out.extend_from_slice(body.get(line.next..data_end).unwrap_or_default());
-        }
-        data_len += line.size;
-        pos = after;
+    }
+
+    /// The trailer section after the last chunk, starting at `buf[start]`. Fields are accepted and
+    /// ignored; the section is bounded by `max_header_bytes` like the header section.
+    fn trailers(&mut self, buf: &[u8], start: usize, limits: &Limits) -> Result<Scan, HttpError> {
+        let Scanner { pos, runs, .. } = self;
+        let end = parse_bounded(buf, start, limits.max_header_bytes, |window| {
+            parse_section(window, pos, crlf, runs, |_| Ok(()))
+        })?;
+        Ok(match end {
+            None => Scan::Partial { min_total: 0 },
+            Some(end) => Scan::Complete(Chunked {
+                wire_len: end - self.start,
+                data_len: self.data_len,
+            }),
+        })
     }
 }
 
 /// `chunk-size [ BWS ";" chunk-ext ] CRLF`. `budget` is how many more data bytes the body may carry
 /// and `ext_budget` how many more extension bytes; both are enforced before the line is complete,
 /// so a peer can't make us wait on (or buffer) a chunk we will refuse anyway.
-fn size_line(buf: &[u8], pos: usize, budget: usize, ext_budget: usize) -> Step<SizeLine> {
+fn size_line(
+    buf: &[u8],
+    pos: usize,
+    budget: usize,
+    ext_budget: usize,
+    runs: &mut Runs,
+) -> Step<SizeLine> {
     const INVALID: HttpError = HttpError::BadRequest("invalid chunk size");
-    let digits_end = skip_while(buf, pos, |b| b.is_ascii_hexdigit());
+    let digits_end = runs.skip(buf, pos, Class::HexDigit);
     let digits = buf.get(pos..digits_end).unwrap_or_default();
     let size = chunk_size(digits, budget)?;
     if digits_end >= buf.len() {
@@ -102,18 +196,21 @@ fn size_line(buf: &[u8], pos: usize, budget: usize, ext_budget: usize) -> Step<S
         return Err(INVALID);
     }
     // Extension contents are ignored, but they may not hide control bytes (CR, LF, NUL...).
-    let ext_end = skip_while(buf, digits_end, is_value_byte);
-    let ext = buf.get(digits_end..ext_end).unwrap_or_default();
-    if ext.len() > ext_budget {
+    let ext_end = runs.skip(buf, digits_end, Class::Value);
+    let ext_len = ext_end - digits_end;
+    if ext_len > ext_budget {
         return Err(HttpError::BadRequest("chunk extensions too long"));
     }
-    if !matches!(ext.iter().find(|&&b| !is_ows(b)), None | Some(b';')) {
+    // Whitespace (BWS) may only lead to a ';'. Whitespace bytes are value bytes, so this run ends
+    // within the extension.
+    let ows_end = runs.skip(buf, digits_end, Class::Ows);
+    if ows_end < ext_end && buf.get(ows_end) != Some(&b';') {
         return Err(INVALID);
     }
     let next = crlf(buf, ext_end, "invalid chunk size line")?;
     Ok(next.map(|next| SizeLine {
         size,
-        ext_len: ext.len(),
+        ext_len,
         next,
     }))
 }
@@ -135,22 +232,6 @@ fn chunk_size(digits: &[u8], budget: usize) -> Result<usize, HttpError> {
             .ok_or(HttpError::BodyTooLarge)?;
     }
     Ok(size)
-}
-
-/// The trailer section after the last chunk. Fields are accepted and ignored; the section is
-/// bounded by `max_header_bytes` like the header section.
-fn trailers(body: &[u8], pos: usize, data_len: usize, limits: &Limits) -> Result<Scan, HttpError> {
-    let rest = body.get(pos..).unwrap_or_default();
-    let end = parse_bounded(rest, limits.max_header_bytes, |window| {
-        parse_section(window, 0, crlf, |_| Ok(()))
-    })?;
-    Ok(match end {
-        None => Scan::Partial { min_total: 0 },
-        Some(len) => Scan::Complete(Chunked {
-            wire_len: pos + len,
-            data_len,
-        }),
-    })
 }
 
 #[cfg(test)]
@@ -376,6 +457,88 @@ mod tests {
             scan(b"0\r\nT: 12345678", &l, None),
             Err(HttpError::HeadersTooLarge)
         );
+    }
+
+    /// Feeds growing prefixes of `body` to one scanner, checking every answer against a fresh
+    /// scan, until it answers other than `Partial`. Returns that answer.
+    fn scan_growing(body: &[u8], limits: &Limits, step: usize) -> Result<Scan, HttpError> {
+        let mut scanner = Scanner::new(0);
+        let mut len = 0;
+        loop {
+            let resumed = scanner.scan(&body[..len], limits, None);
+            assert_eq!(
+                resumed,
+                scan(&body[..len], limits, None),
+                "{len} of {body:?}"
+            );
+            if !matches!(resumed, Ok(Scan::Partial { .. })) || len == body.len() {
+                return resumed;
+            }
+            len = (len + step).min(body.len());
+        }
+    }
+
+    #[test]
+    fn resumed_scans_match_fresh_ones() {
+        let l = Limits::default();
+        let bodies: [&[u8]; 8] = [
+            b"5;e=1\r\nhello\r\n1\r\n \r\n0\r\nT: x\r\n\r\n",
+            b"A \t;a=b\r\n0123456789\r\n000\r\n\r\n",
+            b"10\r\n0123456789abcdef\r\n0;z\r\nA: 1\r\nB: 2\r\n\r\nextra",
+            b"5\r\nhelloXY",
+            b"5 x\r\n",
+            b"0\r\nT: 1\n\r\n",
+            b"1\r\na\r\n1;\x00\r\n",
+            b"FFFFFFFF\r\n",
+        ];
+        for body in bodies {
+            for step in 1..=4 {
+                assert_eq!(scan_growing(body, &l, step), scan(body, &l, None));
+            }
+        }
+        let tight = limits(8);
+        let over = b"4\r\n0123\r\n5\r\n01234\r\n0\r\n\r\n";
+        assert_eq!(scan_growing(over, &tight, 1), Err(HttpError::BodyTooLarge));
+    }
+
+    #[test]
+    fn a_scanner_starts_where_the_body_does() {
+        let buf = b"HEAD5\r\nhello\r\n0\r\n\r\nNEXT";
+        let mut out = Vec::new();
+        assert_eq!(
+            Scanner::new(4).scan(buf, &Limits::default(), Some(&mut out)),
+            Ok(complete(buf.len() - 8, 5))
+        );
+        assert_eq!(out, b"hello");
+        // Hints count from the start of the buffer.
+        assert_eq!(
+            Scanner::new(4).scan(&buf[..9], &Limits::default(), None),
+            Ok(Scan::Partial {
+                min_total: 4 + 3 + 5 + 2 + 5
+            })
+        );
+    }
+
+    #[test]
+    fn resumed_scans_do_linear_work() {
+        let l = limits(usize::MAX);
+        let mut body = Vec::new();
+        for _ in 0..2000 {
+            body.extend_from_slice(b"2;e\r\nab\r\n");
+        }
+        body.extend_from_slice(b"0\r\nT: 1\r\n\r\n");
+        let mut scanner = Scanner::new(0);
+        crate::http::fields::take_work();
+        for len in 0..body.len() {
+            let partial = scanner.scan(&body[..len], &l, None);
+            assert!(matches!(partial, Ok(Scan::Partial { .. })), "{len}");
+        }
+        assert_eq!(
+            scanner.scan(&body, &l, None),
+            Ok(complete(body.len(), 4000))
+        );
+        let work = crate::http::fields::take_work();
+        assert!(work <= 6 * body.len(), "{work} for {} bytes", body.len());
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The client side of HTTP/1.1, for the load generator and tests: a request-head writer and an
 //! allocation-free response parser. No I/O.
 //!
-//! [`parse_response`] is stateless like the request parser: it starts from the beginning of the
-//! buffer on every call and says how many bytes it needs when the response is incomplete. A
-//! Content-Length body is returned as a slice of the read buffer; a chunked body is decoded into a
-//! caller-owned scratch vector that is reused from one response to the next.
+//! [`parse_response`] is stateless (unlike the resumable request parser): it starts from the
+//! beginning of the buffer on every call and says how many bytes it needs when the response is
+//! incomplete. A Content-Length body is returned as a slice of the read buffer; a chunked body is
+//! decoded into a caller-owned scratch vector that is reused from one response to the next.
 
 use super::chunked::{self, Scan};
 use super::{HttpError, Limits};

@@ -1,9 +1,11 @@
 //! Deterministic randomized robustness tests (no extra crates): random bytes, mutated valid
 //! requests and valid requests split at random points. The properties: `parse` never panics,
-//! `consumed <= buf.len()`, and feeding a prefix is either still partial or agrees with feeding the
-//! whole buffer. `protocol/fuzz` runs the same properties under libFuzzer.
+//! `consumed <= buf.len()`, feeding a prefix is either still partial or agrees with feeding the
+//! whole buffer, and a parser resuming across calls on growing prefixes (random split sequences, as
+//! a connection receives them) answers exactly like a fresh parser. `protocol/fuzz` runs the first
+//! properties under libFuzzer.
 
-use super::test_support::{check_prefix, parse_with, Outcome};
+use super::test_support::{check_prefix, check_resumed, parse_with, Outcome, OwnedRequest};
 use super::{decode_body, Limits, Parsed, RequestParser};
 
 /// xorshift64*: tiny, deterministic, good enough to explore inputs.
@@ -77,25 +79,110 @@ fn limits_for(rng: &mut Rng) -> Limits {
     }
 }
 
-/// Parses `buf` whole, then at a few random split points, checking the properties; then the
-/// pipelined rest.
+/// Parses `buf` whole, then at a few random split points in random order with the same parser
+/// (resuming when a prefix grows, starting over when it shrinks), then as growing prefixes,
+/// checking the properties; then the pipelined rest.
 fn check(rng: &mut Rng, limits: Limits, buf: &[u8]) -> Outcome {
     let mut parser = RequestParser::new(limits);
     let whole = parse_with(&mut parser, buf);
     for _ in 0..3 {
         let len = rng.below(buf.len() + 1);
-        check_prefix(&mut parser, buf, len, &whole);
+        let prefix = check_resumed(&mut parser, buf, len);
+        check_prefix(&prefix, buf, len, &whole);
     }
+    check_growing(rng, limits, buf, &whole);
     decode_if_complete(&mut parser, buf, &limits);
     if let Outcome::Complete(request) = &whole {
         let rest = &buf[request.consumed..];
         if !rest.is_empty() {
             let next = parse_with(&mut parser, rest);
             let len = rng.below(rest.len() + 1);
-            check_prefix(&mut parser, rest, len, &next);
+            let prefix = check_resumed(&mut parser, rest, len);
+            check_prefix(&prefix, rest, len, &next);
+            check_growing(rng, limits, rest, &next);
         }
     }
     whole
+}
+
+/// Feeds one parser growing prefixes of `buf`, split at random (steps of 0, 1, a few or many
+/// bytes), until it answers other than `Partial` or has the whole buffer. Every answer must equal
+/// a fresh parser's and agree with `whole`. Now and then the caller starts over, with `reset` or
+/// a shorter prefix, as it may.
+fn check_growing(rng: &mut Rng, limits: Limits, buf: &[u8], whole: &Outcome) {
+    let mut parser = RequestParser::new(limits);
+    let mut len = 0;
+    loop {
+        let outcome = check_resumed(&mut parser, buf, len);
+        check_prefix(&outcome, buf, len, whole);
+        if !matches!(outcome, Outcome::Partial { .. }) {
+            assert_eq!(&outcome, whole);
+            return;
+        }
+        if len == buf.len() {
+            return;
+        }
+        if rng.chance(3) {
+            parser.reset();
+        } else if rng.chance(3) {
+            len = rng.below(len + 1);
+            continue;
+        }
+        let step = match rng.below(4) {
+            0 => 0,
+            1 => 1,
+            2 => rng.below(8),
+            _ => rng.below(buf.len() - len + 1),
+        };
+        len = (len + step).min(buf.len());
+    }
+}
+
+/// Delivers `stream` the way the server's connection loop sees it: reads of random sizes appended
+/// to a buffer that is drained of each complete request; parses the unconsumed bytes again after
+/// every read, unless fewer are buffered than the last `min_total` hint (so a hint that
+/// overshoots leaves a request unparsed at the end). Returns the requests in order.
+fn serve_like_a_connection(rng: &mut Rng, limits: Limits, stream: &[u8]) -> Vec<OwnedRequest> {
+    let mut parser = RequestParser::new(limits);
+    let mut buf = Vec::new();
+    let mut received = 0;
+    let mut min_total = 0;
+    let mut requests = Vec::new();
+    loop {
+        while !buf.is_empty() && buf.len() >= min_total {
+            match parse_with(&mut parser, &buf) {
+                Outcome::Complete(request) => {
+                    buf.drain(..request.consumed);
+                    min_total = 0;
+                    requests.push(request);
+                }
+                Outcome::Partial { min_total: hint } => {
+                    min_total = hint;
+                    break;
+                }
+                Outcome::Error(error) => {
+                    panic!("{error:?} in {:?}", String::from_utf8_lossy(stream))
+                }
+            }
+        }
+        if received == stream.len() {
+            break;
+        }
+        let read = match rng.below(3) {
+            0 => 1,
+            1 => 1 + rng.below(16),
+            _ => 1 + rng.below(stream.len() - received),
+        };
+        let read = read.min(stream.len() - received);
+        buf.extend_from_slice(&stream[received..received + read]);
+        received += read;
+    }
+    assert!(
+        buf.is_empty(),
+        "{} bytes left unparsed (hint {min_total})",
+        buf.len()
+    );
+    requests
 }
 
 /// Decoding a body must not panic either, whatever the parser accepted.
@@ -275,6 +362,30 @@ fn pipelined_valid_requests_parse_in_order() {
             rest = &rest[request.consumed..];
         }
         assert!(rest.is_empty());
+        let served = serve_like_a_connection(&mut rng, Limits::default(), &stream);
+        let summary: Vec<(usize, &Vec<u8>)> =
+            served.iter().map(|r| (r.consumed, &r.body)).collect();
+        let expected: Vec<(usize, &Vec<u8>)> = requests
+            .iter()
+            .map(|(raw, body)| (raw.len(), body))
+            .collect();
+        assert_eq!(summary, expected);
+    }
+}
+
+#[test]
+fn resumed_parses_match_fresh_ones_on_long_chunked_bodies() {
+    // Many chunks, extensions and trailers, split at random: the chunk scanner resumes mid-line,
+    // mid-data and mid-trailer.
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for _ in 0..200 {
+        let body: Vec<u8> = (0..rng.below(400))
+            .map(|_| b'a' + rng.below(26) as u8)
+            .collect();
+        let mut raw = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        raw.extend_from_slice(&chunk(&mut rng, &body));
+        let whole = check(&mut rng, Limits::default(), &raw);
+        assert_eq!(whole.request().body, body);
     }
 }
 
@@ -315,5 +426,35 @@ fn mutated_gzip_bodies_never_panic() {
             check(&mut rng, limits, &raw),
             Outcome::Complete(_)
         ));
+    }
+}
+
+#[test]
+fn changing_seen_bytes_never_panics() {
+    // Breaking the resume contract: bytes in the middle of a prefix the parser has seen change
+    // (the cheap first/last-bytes check can't tell). The answer may be wrong, but `parse` must
+    // neither panic nor point outside the buffer.
+    let mut rng = Rng(0x6A09_E667_F3BC_C908);
+    for _ in 0..20_000 {
+        let (raw, _) = valid_request(&mut rng);
+        let limits = limits_for(&mut rng);
+        let mut parser = RequestParser::new(limits);
+        let seen = rng.below(raw.len() + 1);
+        let _ = parse_with(&mut parser, &raw[..seen]);
+        let mut changed = raw.clone();
+        if seen > 16 {
+            let at = 8 + rng.below(seen - 16);
+            changed[at] = rng.next() as u8;
+            if rng.chance(30) {
+                let fragment = rng.pick(FRAGMENTS);
+                let end = (at + fragment.len()).min(seen - 8);
+                changed[at..end].copy_from_slice(&fragment[..end - at]);
+            }
+        }
+        // `parse_with` asserts `consumed <= buf.len()` and that the body is in range.
+        let grown = seen + rng.below(changed.len() - seen + 1);
+        let _ = parse_with(&mut parser, &changed[..grown]);
+        let _ = parse_with(&mut parser, &changed);
+        decode_if_complete(&mut parser, &changed, &limits);
     }
 }

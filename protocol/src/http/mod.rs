@@ -4,10 +4,13 @@
 //! - Zero-copy. A [`Request`] borrows the connection's read buffer. Header fields are kept as
 //!   offsets in a vector   the parser allocates once, so parsing a Content-Length request never
 //!   allocates.
-//! - Stateless. [`RequestParser::parse`] starts from the beginning of the buffer on every call, so
-//!   a request may be   split at any byte. `Parsed::Partial { min_total }` tells the caller how
-//!   long to wait before re-parsing, which   keeps large Content-Length bodies linear; chunked
-//!   bodies are only copied once they are complete.
+//! - Resumable. A request may be split at any byte: the caller passes the same buffer again once
+//!   more bytes arrive, and [`RequestParser::parse`] continues from where the previous call got to
+//!   (head, chunk positions, the unfinished line), so parsing is linear in the request's size
+//!   however it is split. See `parse` for the caller's side of that contract.
+//!   `Parsed::Partial { min_total }` tells the caller how long it can wait before parsing again
+//!   (exact for a Content-Length body, a lower bound inside a chunk's data); chunked bodies are
+//!   only copied once they are complete.
 //! - Explicit limits on everything a peer controls: see [`Limits`] and the `MAX_*` constants.
 //! - Strict where two parsers could disagree about message boundaries (request smuggling):
 //!   Content-Length together   with Transfer-Encoding, conflicting Content-Lengths, obs-fold, bare

@@ -4,7 +4,8 @@ use std::fmt;
 
 use super::chunked;
 use super::fields::{
-    is_tchar, line_end, list_elements, parse_bounded, parse_section, skip_while, FieldSpan, Step,
+    count_work, line_end, list_elements, parse_bounded, parse_section, Class, FieldSpan, Runs,
+    Span, Step,
 };
 use super::{Header, HttpError, Limits, Method, Version};
 
@@ -12,23 +13,95 @@ use super::{Header, HttpError, Limits, Method, Version};
 /// `max_headers` still works; the vector then grows (once) on a request that needs it.
 const PREALLOCATED_HEADERS: usize = 256;
 
+/// How many bytes at each end of the already-scanned prefix are compared to tell whether a call
+/// resumes the same request; see [`RequestParser::parse`].
+const SAMPLE: usize = 8;
+
 /// Parses requests from the start of a connection's read buffer. Owns the header-offset storage
-/// that a returned [`Request`] borrows, which is why `parse` takes `&'b mut self`. Keeps nothing
-/// between calls except the answer to [`RequestParser::pending_continue`].
+/// that a returned [`Request`] borrows, which is why `parse` takes `&'b mut self`.
+///
+/// Between calls that answer `Partial` for the same request it keeps how far it got (see
+/// [`RequestParser::parse`]), so a request that arrives in many small reads is parsed in time
+/// linear in its size.
 pub struct RequestParser {
     limits: Limits,
     fields: Vec<FieldSpan>,
     pending_continue: bool,
+    /// Set while the last call answered `Partial`: where to resume. `None` after a complete
+    /// request, an error, or [`RequestParser::reset`].
+    progress: Option<Progress>,
+}
+
+/// How far parsing of a partly received request got. Every position is an offset from the start of
+/// the buffer passed to `parse`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Progress {
+    /// The prefix of the buffer this progress was computed from.
+    seen: Seen,
+    /// The head while it is incomplete.
+    scan: HeadScan,
+    /// Run memo for the head's unfinished line.
+    runs: Runs,
+    /// Set once the head is complete; the header fields are in `RequestParser::fields`.
+    head: Option<Head>,
+    /// The chunked body, once the head is complete and announces one.
+    chunks: Option<chunked::Scanner>,
+}
+
+/// The length and a sample of the bytes of the buffer a `Partial` answer was computed from: a cheap
+/// check that the next call passes the same request again (plus, normally, more bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Seen {
+    len: usize,
+    first: [u8; SAMPLE],
+    last: [u8; SAMPLE],
+}
+
+impl Seen {
+    fn of(buf: &[u8]) -> Seen {
+        let mut seen = Seen {
+            len: buf.len(),
+            ..Seen::default()
+        };
+        let take = buf.len().min(SAMPLE);
+        let samples = [
+            (&mut seen.first, buf.get(..take)),
+            (&mut seen.last, buf.get(buf.len() - take..)),
+        ];
+        for (sample, bytes) in samples {
+            if let (Some(sample), Some(bytes)) = (sample.get_mut(..take), bytes) {
+                sample.copy_from_slice(bytes);
+            }
+        }
+        seen
+    }
+
+    /// True if `buf` starts with a prefix that looks like the one this was taken from.
+    fn resumed_by(&self, buf: &[u8]) -> bool {
+        buf.get(..self.len)
+            .is_some_and(|prefix| Seen::of(prefix) == *self)
+    }
+}
+
+/// Progress through a head that hasn't fully arrived.
+#[derive(Clone, Copy, Debug, Default)]
+struct HeadScan {
+    /// Start of the first line not parsed yet: an empty line before the request line, the request
+    /// line, or a header field line.
+    pos: usize,
+    /// The request line, once complete.
+    line: Option<RequestLine>,
 }
 
 /// The outcome of [`RequestParser::parse`] on a buffer that isn't (yet) invalid.
 #[derive(Debug)]
 pub enum Parsed<'b> {
-    /// More bytes are needed. The buffer must hold at least `min_total` bytes before parsing can
-    /// succeed (0 if unknown; always > `buf.len()` otherwise). It is exact for a Content-Length
-    /// body once the head is parsed, so the caller can skip re-parsing until the whole body is
-    /// buffered, and a lower bound while inside a chunk's data. Malformed bytes may still fail
-    /// earlier.
+    /// More bytes are needed; call again with them appended (the parser resumes, see
+    /// [`RequestParser::parse`]). The buffer must hold at least `min_total` bytes before parsing
+    /// can succeed (0 if unknown; always > `buf.len()` otherwise). It is exact for a
+    /// Content-Length body once the head is parsed, so the caller can skip re-parsing until the
+    /// whole body is buffered, and a lower bound while inside a chunk's data (the end of that
+    /// chunk, its CRLF and the shortest last chunk). Malformed bytes may still fail earlier.
     Partial { min_total: usize },
     /// One complete request occupying `buf[..consumed]`; pipelined bytes after it are left for the
     /// next call.
@@ -105,23 +178,35 @@ enum Framing {
 }
 
 enum Framed {
-    Partial { min_total: usize },
-    Complete { body: BodyLocation, consumed: usize },
+    Partial {
+        min_total: usize,
+    },
+    Complete {
+        head: Head,
+        body: BodyLocation,
+        consumed: usize,
+    },
 }
 
-struct RequestLine<'b> {
+#[derive(Clone, Copy, Debug)]
+struct RequestLine {
     method: Method,
-    path: &'b str,
-    query: &'b str,
+    /// The request target, already checked (visible ASCII, origin- or absolute-form); split into
+    /// path and query when the request is complete.
+    target: Span,
     version: Version,
 }
 
-struct Head<'b> {
-    line: RequestLine<'b>,
+/// A complete, interpreted head.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    line: RequestLine,
     len: usize,
+    semantics: Semantics,
 }
 
 /// What the header fields say about framing and connection handling.
+#[derive(Clone, Copy, Debug)]
 struct Semantics {
     framing: Framing,
     keep_alive: bool,
@@ -137,7 +222,18 @@ impl RequestParser {
             limits,
             fields,
             pending_continue: false,
+            progress: None,
         }
+    }
+
+    /// Forgets a partly parsed request, so the next [`RequestParser::parse`] starts from the
+    /// beginning of the buffer it is given. Call it when discarding or replacing the bytes of a
+    /// request that `parse` answered `Partial` for (`parse` resets itself after `Complete` and
+    /// after an error).
+    pub fn reset(&mut self) {
+        self.progress = None;
+        self.fields.clear();
+        self.pending_continue = false;
     }
 
     pub fn limits(&self) -> &Limits {
@@ -151,60 +247,150 @@ impl RequestParser {
         self.pending_continue
     }
 
-    /// Parses one request from the start of `buf`; see [`Parsed`]. Stateless across calls: after
-    /// more bytes arrive, call again with the grown buffer. `dechunked` is cleared, and receives
-    /// the body of a chunked request once it is complete (so a growing body isn't copied on every
-    /// call). Errors are final: the caller should answer with `error.status()` and close the
-    /// connection.
+    /// Parses one request from the start of `buf`; see [`Parsed`]. `dechunked` is cleared, and
+    /// receives the body of a chunked request once it is complete (so a growing body isn't copied
+    /// on every call). Errors are final: the caller should answer with `error.status()` and close
+    /// the connection.
+    ///
+    /// # Resuming
+    ///
+    /// After `Ok(Parsed::Partial)` the parser keeps how far it got: the head once it is parsed
+    /// (fields, framing), or the start of its first unfinished line; for a chunked body, where the
+    /// next chunk-size line starts, the data bytes, chunks and extension bytes so far; within an
+    /// unfinished line, how far each run of bytes was scanned. The next call continues from there,
+    /// so parsing a request costs time linear in its size however its bytes are split across
+    /// calls. In exchange the caller must keep to this contract, which is what a connection loop
+    /// does naturally:
+    ///
+    /// - After `Partial`, call again with the same bytes at the start of `buf`, normally followed by
+    ///   more: the buffer may move or be reallocated (offsets are relative to `buf`), but the bytes
+    ///   already passed must not change.
+    /// - After `Complete { consumed }`, the next call is for the next request, whose bytes start at
+    ///   `buf[consumed..]` of that call; after an error, don't reuse the parser for that stream.
+    ///   Both reset the progress by themselves.
+    /// - To drop a partly received request (or switch to another stream), call
+    ///   [`RequestParser::reset`].
+    ///
+    /// A call with fewer bytes than the previous `Partial` one starts over. Otherwise the request is
+    /// only checked cheaply to be the same one: the first and last few bytes of the prefix seen
+    /// before are compared, and a mismatch starts over too. Changing bytes in the middle breaks the
+    /// contract undetected: the answer may then be wrong (never a panic or an out-of-bounds
+    /// access), as if those bytes hadn't changed.
     pub fn parse<'b>(
         &'b mut self,
         buf: &'b [u8],
         dechunked: &mut Vec<u8>,
     ) -> Result<Parsed<'b>, HttpError> {
-        self.fields.clear();
+        count_work(1);
         self.pending_continue = false;
         dechunked.clear();
-        let limits = self.limits;
-
-        let fields = &mut self.fields;
-        let head = parse_bounded(buf, limits.max_header_bytes, |window| {
-            parse_head(window, fields, limits.max_headers)
-        })?;
-        let Some(head) = head else {
-            return Ok(Parsed::Partial { min_total: 0 });
+        let mut progress = match self.progress.take() {
+            Some(progress) if progress.seen.resumed_by(buf) => progress,
+            _ => {
+                self.fields.clear();
+                Progress::default()
+            }
         };
-        debug_assert!(head.len <= buf.len() && head.len <= limits.max_header_bytes);
-
-        let headers = HeaderList {
+        // On `Partial` the progress is put back; on `Complete` and errors it stays `None`.
+        let (head, body, consumed) = match advance(
+            &mut progress,
+            &mut self.fields,
             buf,
-            fields: &self.fields,
-        };
-        let semantics = interpret(headers, head.line.version, &limits)?;
-        let (body, consumed) = match frame(buf, head.len, semantics.framing, &limits, dechunked)? {
-            Framed::Complete { body, consumed } => (body, consumed),
+            &self.limits,
+            dechunked,
+        )? {
+            Framed::Complete {
+                head,
+                body,
+                consumed,
+            } => (head, body, consumed),
             Framed::Partial { min_total } => {
-                self.pending_continue =
-                    semantics.expect_continue && semantics.framing != Framing::None;
+                self.pending_continue = progress.head.is_some_and(|head| {
+                    head.semantics.expect_continue && head.semantics.framing != Framing::None
+                });
+                progress.seen = Seen::of(buf);
+                self.progress = Some(progress);
                 return Ok(Parsed::Partial { min_total });
             }
         };
         debug_assert!(consumed >= head.len && consumed <= buf.len());
 
+        // Checked when the request line arrived; done again here, once, to borrow from `buf`.
+        let target = std::str::from_utf8(head.line.target.of(buf))
+            .map_err(|_| HttpError::BadRequest("invalid request target"))?;
+        let (path, query) = split_target(target)?;
+        let semantics = head.semantics;
         let request = Request {
             method: head.line.method,
-            path: head.line.path,
-            query: head.line.query,
+            path,
+            query,
             version: head.line.version,
             keep_alive: semantics.keep_alive,
             gzip: semantics.content_encoding == ContentEncoding::Gzip,
             content_encoding: semantics.content_encoding,
             expect_continue: semantics.expect_continue,
             upgrade_websocket: semantics.upgrade_websocket,
-            headers,
+            headers: HeaderList {
+                buf,
+                fields: &self.fields,
+            },
             body,
         };
         Ok(Parsed::Complete { request, consumed })
     }
+}
+
+/// Takes the request at the start of `buf` as far as it goes, from where `progress` got to.
+fn advance(
+    progress: &mut Progress,
+    fields: &mut Vec<FieldSpan>,
+    buf: &[u8],
+    limits: &Limits,
+    dechunked: &mut Vec<u8>,
+) -> Result<Framed, HttpError> {
+    let head = match progress.head {
+        Some(head) => head,
+        None => {
+            let Progress { scan, runs, .. } = progress;
+            let parsed = parse_bounded(buf, 0, limits.max_header_bytes, |window| {
+                parse_head(window, scan, runs, fields, limits.max_headers)
+            })?;
+            let Some((line, len)) = parsed else {
+                return Ok(Framed::Partial { min_total: 0 });
+            };
+            debug_assert!(len <= buf.len() && len <= limits.max_header_bytes);
+            let headers = HeaderList { buf, fields };
+            let semantics = interpret(headers, line.version, limits)?;
+            let head = Head {
+                line,
+                len,
+                semantics,
+            };
+            progress.head = Some(head);
+            head
+        }
+    };
+    let (body, consumed) = match head.semantics.framing {
+        Framing::None => (BodyLocation::Empty, head.len),
+        Framing::Length(len) => match frame_length(buf.len(), head.len, len)? {
+            Ok(done) => done,
+            Err(min_total) => return Ok(Framed::Partial { min_total }),
+        },
+        Framing::Chunked => {
+            let scanner = progress
+                .chunks
+                .get_or_insert_with(|| chunked::Scanner::new(head.len));
+            match frame_chunked(buf, head.len, scanner, limits, dechunked)? {
+                Ok(done) => done,
+                Err(min_total) => return Ok(Framed::Partial { min_total }),
+            }
+        }
+    };
+    Ok(Framed::Complete {
+        head,
+        body,
+        consumed,
+    })
 }
 
 impl<'b> Request<'b> {
@@ -311,21 +497,32 @@ impl fmt::Debug for HeaderList<'_> {
     }
 }
 
-fn parse_head<'b>(
-    buf: &'b [u8],
+/// The head, from where `scan` got to: the request line and its length once complete. Fields are
+/// appended to `fields` as their lines complete.
+fn parse_head(
+    buf: &[u8],
+    scan: &mut HeadScan,
+    runs: &mut Runs,
     fields: &mut Vec<FieldSpan>,
     max_headers: usize,
-) -> Step<Head<'b>> {
-    let Some(start) = skip_empty_lines(buf)? else {
-        return Ok(None);
+) -> Step<(RequestLine, usize)> {
+    let line = match scan.line {
+        Some(line) => line,
+        None => {
+            if skip_empty_lines(buf, &mut scan.pos)?.is_none() {
+                return Ok(None);
+            }
+            let Some((line, fields_start)) = parse_request_line(buf, scan.pos, runs)? else {
+                return Ok(None);
+            };
+            scan.pos = fields_start;
+            *scan.line.insert(line)
+        }
     };
-    let Some((line, fields_start)) = parse_request_line(buf, start)? else {
-        return Ok(None);
-    };
-    let end = parse_section(buf, fields_start, line_end, |field| {
+    let end = parse_section(buf, &mut scan.pos, line_end, runs, |field| {
         push_field(fields, field, max_headers)
     })?;
-    Ok(end.map(|len| Head { line, len }))
+    Ok(end.map(|len| (line, len)))
 }
 
 fn push_field(
@@ -341,26 +538,33 @@ fn push_field(
 }
 
 /// RFC 9112 §2.2: a server should ignore at least one empty line before the request line. They
-/// still count against `max_header_bytes`, so an endless stream of them can't be buffered.
-fn skip_empty_lines(buf: &[u8]) -> Step<usize> {
-    let mut pos = 0;
-    while let Some(b'\r' | b'\n') = buf.get(pos) {
-        match line_end(buf, pos, "invalid request line")? {
-            Some(next) => pos = next,
+/// still count against `max_header_bytes`, so an endless stream of them can't be buffered. Moves
+/// `*pos` past each one, so a later call resumes after those already seen.
+fn skip_empty_lines(buf: &[u8], pos: &mut usize) -> Step<usize> {
+    while let Some(b'\r' | b'\n') = buf.get(*pos) {
+        count_work(1);
+        match line_end(buf, *pos, "invalid request line")? {
+            Some(next) => *pos = next,
             None => return Ok(None),
         }
     }
-    Ok(Some(pos))
+    Ok(Some(*pos))
 }
 
 /// `method SP request-target SP HTTP-version CRLF`, with exactly one space between the parts.
-fn parse_request_line(buf: &[u8], start: usize) -> Step<(RequestLine<'_>, usize)> {
-    let Some(method_end) = before_space(buf, start, is_tchar, "invalid method")? else {
+fn parse_request_line(buf: &[u8], start: usize, runs: &mut Runs) -> Step<(RequestLine, usize)> {
+    count_work(1);
+    let Some(method_end) = before_space(buf, start, Class::Tchar, runs, "invalid method")? else {
         return Ok(None);
     };
     let target_start = method_end + 1;
-    let Some(target_end) =
-        before_space(buf, target_start, is_target_byte, "invalid request target")?
+    let Some(target_end) = before_space(
+        buf,
+        target_start,
+        Class::Target,
+        runs,
+        "invalid request target",
+    )?
     else {
         return Ok(None);
     };
@@ -369,15 +573,17 @@ fn parse_request_line(buf: &[u8], start: usize) -> Step<(RequestLine<'_>, usize)
         return Ok(None);
     };
     let method = method_from_token(buf.get(start..method_end).unwrap_or_default());
-    let target = buf.get(target_start..target_end).unwrap_or_default();
-    let target =
-        std::str::from_utf8(target).map_err(|_| HttpError::BadRequest("invalid request target"))?;
-    let (path, query) = split_target(target)?;
+    let target = Span {
+        start: target_start,
+        end: target_end,
+    };
+    let text = std::str::from_utf8(target.of(buf))
+        .map_err(|_| HttpError::BadRequest("invalid request target"))?;
+    split_target(text)?;
     Ok(Some((
         RequestLine {
             method,
-            path,
-            query,
+            target,
             version,
         },
         next,
@@ -389,21 +595,16 @@ fn parse_request_line(buf: &[u8], start: usize) -> Step<(RequestLine<'_>, usize)
 fn before_space(
     buf: &[u8],
     start: usize,
-    accept: fn(u8) -> bool,
+    accept: Class,
+    runs: &mut Runs,
     error: &'static str,
 ) -> Step<usize> {
-    let end = skip_while(buf, start, accept);
+    let end = runs.skip(buf, start, accept);
     match buf.get(end) {
         None => Ok(None),
         Some(b' ') if end > start => Ok(Some(end)),
         Some(_) => Err(HttpError::BadRequest(error)),
     }
-}
-
-/// Visible ASCII. Non-ASCII must be percent-encoded (RFC 3986), which also keeps the target valid
-/// UTF-8.
-fn is_target_byte(b: u8) -> bool {
-    (0x21..=0x7E).contains(&b)
 }
 
 fn method_from_token(token: &[u8]) -> Method {
@@ -643,27 +844,14 @@ fn parse_content_length(value: &[u8], max_body: usize) -> Result<usize, HttpErro
     Ok(length)
 }
 
-fn frame(
-    buf: &[u8],
-    head_len: usize,
-    framing: Framing,
-    limits: &Limits,
-    dechunked: &mut Vec<u8>,
-) -> Result<Framed, HttpError> {
-    match framing {
-        Framing::None => Ok(Framed::Complete {
-            body: BodyLocation::Empty,
-            consumed: head_len,
-        }),
-        Framing::Length(len) => frame_length(buf.len(), head_len, len),
-        Framing::Chunked => frame_chunked(buf, head_len, limits, dechunked),
-    }
-}
+/// A body located in the buffer (with the request's total length), or `Err(min_total)` while it
+/// is incomplete.
+type BodyFrame = Result<(BodyLocation, usize), usize>;
 
-fn frame_length(available: usize, head_len: usize, len: usize) -> Result<Framed, HttpError> {
+fn frame_length(available: usize, head_len: usize, len: usize) -> Result<BodyFrame, HttpError> {
     let end = head_len.checked_add(len).ok_or(HttpError::BodyTooLarge)?;
     if available < end {
-        return Ok(Framed::Partial { min_total: end });
+        return Ok(Err(end));
     }
     let body = if len == 0 {
         BodyLocation::Empty
@@ -673,46 +861,46 @@ fn frame_length(available: usize, head_len: usize, len: usize) -> Result<Framed,
             end,
         }
     };
-    Ok(Framed::Complete {
-        body,
-        consumed: end,
-    })
+    Ok(Ok((body, end)))
 }
 
 fn frame_chunked(
     buf: &[u8],
     head_len: usize,
+    scanner: &mut chunked::Scanner,
     limits: &Limits,
     dechunked: &mut Vec<u8>,
-) -> Result<Framed, HttpError> {
-    let body = buf.get(head_len..).unwrap_or_default();
-    // The first pass only validates framing: a body that is still arriving is not copied on every
-    // call.
-    let done = match chunked::scan(body, limits, None)? {
+) -> Result<BodyFrame, HttpError> {
+    // The resumable pass only validates framing: a body that is still arriving is not copied on
+    // every call.
+    let done = match scanner.scan(buf, limits, None)? {
         chunked::Scan::Complete(done) => done,
-        chunked::Scan::Partial { min_total: 0 } => return Ok(Framed::Partial { min_total: 0 }),
-        chunked::Scan::Partial { min_total } => {
-            return Ok(Framed::Partial {
-                min_total: head_len.saturating_add(min_total),
-            })
-        }
+        chunked::Scan::Partial { min_total } => return Ok(Err(min_total)),
     };
+    // One more pass over the complete body copies the data.
     dechunked.reserve_exact(done.data_len);
-    let copied = chunked::scan(body, limits, Some(dechunked));
-    debug_assert_eq!(copied, Ok(chunked::Scan::Complete(done)));
-    debug_assert_eq!(dechunked.len(), done.data_len);
-    Ok(Framed::Complete {
-        body: BodyLocation::Dechunked { len: done.data_len },
-        consumed: head_len + done.wire_len,
-    })
+    let copied = chunked::Scanner::new(head_len).scan(buf, limits, Some(dechunked))?;
+    if copied != chunked::Scan::Complete(done) || dechunked.len() != done.data_len {
+        // Only possible if the caller changed bytes it had already passed (see `parse`).
+        dechunked.clear();
+        return Err(HttpError::BadRequest(
+            "request bytes changed between parse calls",
+        ));
+    }
+    Ok(Ok((
+        BodyLocation::Dechunked { len: done.data_len },
+        head_len + done.wire_len,
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::fields::take_work;
     use crate::http::test_support::{
-        parse, parse_default, parse_every_prefix, parse_with, Outcome, OwnedRequest,
+        check_resumed, parse, parse_default, parse_every_prefix, parse_with, Outcome, OwnedRequest,
     };
+    use crate::http::{MAX_CHUNKS, MAX_CHUNK_EXT_BYTES};
 
     /// Parses a request that must be complete, checking every prefix along the way.
     fn ok(raw: &str) -> OwnedRequest {
@@ -1685,6 +1873,291 @@ mod tests {
         let body = "x".repeat(1 << 20);
         let raw = post(&format!("Content-Length: {}\r\n", body.len()), &body);
         assert_eq!(parse_default(raw.as_bytes()).request().body.len(), 1 << 20);
+    }
+
+    // ---- resuming ----
+
+    /// Work units (see `fields::count_work`) a resumed call may cost beyond the bytes it adds:
+    /// re-checking the unfinished line's runs, the loops that find where to resume, the call.
+    const WORK_PER_CALL: usize = 8;
+
+    /// Feeds `raw` to one parser, `step` more bytes per call as a connection receiving small reads
+    /// does, until the answer isn't `Partial`. Returns it with the work counted over all calls.
+    fn trickle(limits: Limits, raw: &[u8], step: usize) -> (Outcome, usize) {
+        let mut parser = RequestParser::new(limits);
+        take_work();
+        let mut len = 0;
+        loop {
+            len = (len + step).min(raw.len());
+            let outcome = parse_with(&mut parser, &raw[..len]);
+            if !matches!(outcome, Outcome::Partial { .. }) || len == raw.len() {
+                return (outcome, take_work());
+            }
+        }
+    }
+
+    /// Parses `raw` whole and one byte per call; both must agree, and the trickle may cost only a
+    /// bounded amount of work per call on top of the one-shot parse: linear, not quadratic.
+    fn assert_linear(limits: Limits, raw: &[u8]) -> Outcome {
+        let (whole, whole_work) = trickle(limits, raw, raw.len());
+        let (trickled, work) = trickle(limits, raw, 1);
+        assert_eq!(trickled, whole);
+        assert!(
+            work <= whole_work + WORK_PER_CALL * raw.len(),
+            "{work} units of work trickling {} bytes (one-shot parse: {whole_work})",
+            raw.len()
+        );
+        whole
+    }
+
+    fn tiny_chunks(count: usize) -> Vec<u8> {
+        let mut raw = post("Transfer-Encoding: chunked\r\n", "").into_bytes();
+        for _ in 0..count {
+            raw.extend_from_slice(b"1\r\na\r\n");
+        }
+        raw.extend_from_slice(b"0\r\n\r\n");
+        raw
+    }
+
+    #[test]
+    fn chunked_body_trickled_one_byte_per_call_costs_linear_work() {
+        // The review case: 65,536 one-byte chunks sent slowly. Without resuming, every call
+        // re-scanned every chunk so far: about 10^10 units of work here, instead of about 10^6.
+        let raw = tiny_chunks(MAX_CHUNKS);
+        let started = std::time::Instant::now();
+        let whole = assert_linear(Limits::default(), &raw);
+        eprintln!(
+            "{} bytes, one per call: {:?} (both passes)",
+            raw.len(),
+            started.elapsed()
+        );
+        let request = whole.request();
+        assert_eq!(request.body, vec![b'a'; MAX_CHUNKS]);
+        assert_eq!(request.consumed, raw.len());
+        // One chunk per call, like a client flushing every chunk.
+        let (per_chunk, work) = trickle(Limits::default(), &raw, 6);
+        assert_eq!(per_chunk, whole);
+        assert!(work <= 4 * raw.len(), "{work}");
+    }
+
+    #[test]
+    fn trickled_heads_cost_linear_work() {
+        let limits = Limits::default();
+        // One long field value.
+        let long_value = head_of_len(limits.max_header_bytes);
+        assert_linear(limits, &long_value);
+        // A long name, then whitespace, then a value: every run of the line is resumed.
+        let mut runs = b"GET /".to_vec();
+        runs.extend_from_slice(&[b'p'; 4000]);
+        runs.extend_from_slice(b" HTTP/1.1\r\n");
+        runs.extend_from_slice(&[b'N'; 4000]);
+        runs.extend_from_slice(b":");
+        runs.extend_from_slice(&[b' '; 4000]);
+        runs.extend_from_slice(&[b'v'; 4000]);
+        runs.extend_from_slice(b"\r\n\r\n");
+        assert_linear(limits, &runs);
+        // Leading empty lines and the most fields allowed.
+        let mut many = b"\r\n".repeat(2000);
+        many.extend_from_slice(b"GET / HTTP/1.1\r\n");
+        for i in 0..limits.max_headers {
+            many.extend_from_slice(format!("Field-{i}: value {i}\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(
+            assert_linear(limits, &many).request().headers.len(),
+            limits.max_headers
+        );
+    }
+
+    #[test]
+    fn trickled_bodies_cost_linear_work() {
+        let limits = Limits::default();
+        let body = "x".repeat(64 * 1024);
+        let length = post(&format!("Content-Length: {}\r\n", body.len()), &body);
+        assert_linear(limits, length.as_bytes());
+        // One chunk, with the longest extension allowed, then a long trailer section.
+        let mut ext = post("Transfer-Encoding: chunked\r\n", "").into_bytes();
+        ext.extend_from_slice(b"4 \t");
+        ext.resize(ext.len() + MAX_CHUNK_EXT_BYTES / 2 - 2, b' ');
+        ext.push(b';');
+        ext.resize(ext.len() + MAX_CHUNK_EXT_BYTES / 2 - 1, b'e');
+        ext.extend_from_slice(b"\r\ndata\r\n0\r\n");
+        for i in 0..100 {
+            ext.extend_from_slice(format!("Trailer-{i}: {}\r\n", "t".repeat(100)).as_bytes());
+        }
+        ext.extend_from_slice(b"\r\n");
+        assert_eq!(assert_linear(limits, &ext).request().body, b"data");
+        // Few large chunks.
+        let mut large = post("Transfer-Encoding: chunked\r\n", "").into_bytes();
+        for _ in 0..4 {
+            large.extend_from_slice(b"4000\r\n");
+            large.resize(large.len() + 0x4000, b'd');
+            large.extend_from_slice(b"\r\n");
+        }
+        large.extend_from_slice(b"0\r\n\r\n");
+        assert_eq!(
+            assert_linear(limits, &large).request().body.len(),
+            4 * 0x4000
+        );
+    }
+
+    #[test]
+    fn resumed_and_fresh_parsers_agree_on_the_full_buffer() {
+        let samples = [
+            tiny_chunks(300),
+            post(
+                "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n",
+                "3;x=y\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nT: 1\r\n\r\n",
+            )
+            .into_bytes(),
+            post("Content-Length: 5\r\nContent-Encoding: gzip\r\n", "hello").into_bytes(),
+            b"\r\nGET /a?b HTTP/1.0\nConnection: keep-alive\n\nGET /next HTTP/1.1\r\n\r\n".to_vec(),
+        ];
+        for raw in samples {
+            for step in [1, 2, 3, 7, 64] {
+                let mut parser = RequestParser::new(Limits::default());
+                let mut len = 0;
+                while len < raw.len() {
+                    len = (len + step).min(raw.len());
+                    check_resumed(&mut parser, &raw, len);
+                }
+                // The same bytes again, and the full buffer, from a parser that resumed.
+                let mut parser = RequestParser::new(Limits::default());
+                check_resumed(&mut parser, &raw, raw.len() - 1);
+                check_resumed(&mut parser, &raw, raw.len() - 1);
+                assert_eq!(
+                    check_resumed(&mut parser, &raw, raw.len()),
+                    parse_default(&raw)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn resuming_survives_the_buffer_moving() {
+        // A connection's buffer is drained and reallocated between reads: offsets are relative.
+        let raw = post("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n");
+        let raw = raw.as_bytes();
+        let mut parser = RequestParser::new(Limits::default());
+        for len in 0..raw.len() {
+            let mut moved = b"consumed earlier".to_vec();
+            moved.extend_from_slice(&raw[..len]);
+            let outcome = parse_with(&mut parser, &moved[16..]);
+            assert!(matches!(outcome, Outcome::Partial { .. }), "{len}");
+        }
+        let copy = raw.to_vec();
+        assert_eq!(parse_with(&mut parser, &copy).request().body, b"hello");
+    }
+
+    #[test]
+    fn chunk_data_hint_lets_the_caller_skip_calls() {
+        let head = post("Transfer-Encoding: chunked\r\n", "");
+        let raw = format!("{head}100\r\n{}\r\n0\r\n\r\n", "d".repeat(0x100));
+        let mut parser = RequestParser::new(Limits::default());
+        let in_data = head.len() + 5 + 10;
+        let data_end = head.len() + 5 + 0x100;
+        assert_eq!(
+            parse_with(&mut parser, &raw.as_bytes()[..in_data]),
+            Outcome::Partial {
+                min_total: data_end + 2 + 5
+            }
+        );
+        assert_eq!(data_end + 2 + 5, raw.len(), "exact for the shortest ending");
+        // A caller that waits for the hint gets the request on its next call.
+        assert_eq!(
+            parse_with(&mut parser, raw.as_bytes()).request().body,
+            vec![b'd'; 0x100]
+        );
+    }
+
+    #[test]
+    fn a_shorter_or_different_buffer_starts_over() {
+        let chunked = post("Transfer-Encoding: chunked\r\n", "5\r\nhel");
+        let mut parser = RequestParser::new(Limits::default());
+        assert!(matches!(
+            parse_with(&mut parser, chunked.as_bytes()),
+            Outcome::Partial { .. }
+        ));
+        // Shorter than what was seen: a new request.
+        let get = "GET /g HTTP/1.1\r\n\r\n";
+        assert_eq!(parse_with(&mut parser, get.as_bytes()).request().path, "/g");
+
+        // As long, but different first bytes.
+        assert!(matches!(
+            parse_with(&mut parser, chunked.as_bytes()),
+            Outcome::Partial { .. }
+        ));
+        let other = format!("GET /{} HTTP/1.1\r\n\r\n", "x".repeat(chunked.len()));
+        assert_eq!(
+            parse_with(&mut parser, other.as_bytes()),
+            parse_default(other.as_bytes())
+        );
+
+        // Same first bytes, different last ones of the prefix seen before.
+        let length = post("Content-Length: 10\r\n", "");
+        assert!(matches!(
+            parse_with(&mut parser, length.as_bytes()),
+            Outcome::Partial { .. }
+        ));
+        let cut = length.len() - 3;
+        let mut changed = length.as_bytes()[..cut].to_vec();
+        changed.extend_from_slice(b"X: 1\r\n\r\n");
+        assert_eq!(parse_with(&mut parser, &changed), parse_default(&changed));
+    }
+
+    #[test]
+    fn reset_forgets_a_partial_request() {
+        // Same length, first and last bytes as the first buffer, but different framing in the
+        // middle: a change the cheap check can't see, which is what `reset` is for.
+        let first = post("Content-Length: 9\r\n", "");
+        let second = post("Content-Length: 7\r\n", "");
+        let mut parser = RequestParser::new(Limits::default());
+        assert!(matches!(
+            parse_with(&mut parser, first.as_bytes()),
+            Outcome::Partial { .. }
+        ));
+        assert!(parser.progress.is_some());
+        parser.reset();
+        assert!(parser.progress.is_none() && parser.fields.is_empty());
+        let mut full = second.into_bytes();
+        full.extend_from_slice(b"1234567");
+        assert_eq!(parse_with(&mut parser, &full).request().body, b"1234567");
+    }
+
+    #[test]
+    fn complete_and_errors_end_the_progress() {
+        let mut parser = RequestParser::new(Limits::default());
+        let raw = post("Content-Length: 2\r\n", "hi");
+        assert!(matches!(
+            parse_with(&mut parser, &raw.as_bytes()[..raw.len() - 1]),
+            Outcome::Partial { .. }
+        ));
+        assert!(parser.progress.is_some());
+        assert!(matches!(
+            parse_with(&mut parser, raw.as_bytes()),
+            Outcome::Complete(_)
+        ));
+        assert!(parser.progress.is_none());
+        // The next request may start with the very same bytes.
+        assert!(matches!(
+            parse_with(&mut parser, &raw.as_bytes()[..raw.len() - 1]),
+            Outcome::Partial { .. }
+        ));
+        let bad = post("Transfer-Encoding: chunked\r\n", "5\r\nhelloXY");
+        assert!(matches!(
+            parse_with(&mut parser, &bad.as_bytes()[..bad.len() - 3]),
+            Outcome::Partial { .. }
+        ));
+        assert_eq!(
+            parse_with(&mut parser, bad.as_bytes()),
+            Outcome::Error(HttpError::BadRequest("invalid chunk data terminator"))
+        );
+        assert!(parser.progress.is_none());
+        let good = post("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(
+            parse_with(&mut parser, good.as_bytes()).request().body,
+            b"hello"
+        );
     }
 
     #[test]

@@ -79,17 +79,11 @@ pub(crate) fn parse_default(buf: &[u8]) -> Outcome {
     parse(Limits::default(), buf)
 }
 
-/// Checks that parsing `buf[..len]` agrees with parsing `whole` (the outcome for all of `buf`): a
-/// prefix is either still partial or reaches the very same result, and a partial hint never
-/// overshoots.
-pub(crate) fn check_prefix(
-    parser: &mut RequestParser,
-    buf: &[u8],
-    len: usize,
-    whole: &Outcome,
-) -> Outcome {
-    let prefix = parse_with(parser, &buf[..len]);
-    match &prefix {
+/// Checks that `prefix`, the outcome for `buf[..len]`, agrees with `whole`, the outcome for all of
+/// `buf`: a prefix is either still partial or reaches the very same result, and a partial hint
+/// never overshoots.
+pub(crate) fn check_prefix(prefix: &Outcome, buf: &[u8], len: usize, whole: &Outcome) {
+    match prefix {
         Outcome::Partial { min_total } => {
             assert!(
                 *min_total == 0 || *min_total > len,
@@ -109,23 +103,45 @@ pub(crate) fn check_prefix(
             }
         }
         _ => assert_eq!(
-            &prefix,
+            prefix,
             whole,
             "prefix of {len} bytes of {:?}",
             String::from_utf8_lossy(buf)
         ),
     }
-    prefix
 }
 
-/// Feeds every prefix of `buf` and checks each against the whole-buffer outcome, which it returns.
-/// Also checks that once a request completes, every longer prefix gives the same result.
+/// Parses `buf[..len]` with `parser`, which may resume from an earlier call, and checks that the
+/// answer (and `pending_continue`) is exactly what a fresh parser gives for those bytes.
+pub(crate) fn check_resumed(parser: &mut RequestParser, buf: &[u8], len: usize) -> Outcome {
+    let resumed = parse_with(parser, &buf[..len]);
+    let mut fresh_parser = RequestParser::new(*parser.limits());
+    let fresh = parse_with(&mut fresh_parser, &buf[..len]);
+    assert_eq!(
+        resumed,
+        fresh,
+        "resumed vs fresh parse of {len} bytes of {:?}",
+        String::from_utf8_lossy(buf)
+    );
+    assert_eq!(
+        parser.pending_continue(),
+        fresh_parser.pending_continue(),
+        "pending_continue at {len}"
+    );
+    resumed
+}
+
+/// Feeds every prefix of `buf`, in growing order, to one parser (so every call but the first
+/// resumes the previous one, as on a connection receiving one byte per read), and checks each
+/// answer against a fresh parser and against the whole-buffer outcome, which it returns. Also
+/// checks that once a request completes, every longer prefix gives the same result.
 pub(crate) fn parse_every_prefix(limits: Limits, buf: &[u8]) -> Outcome {
+    let whole = parse(limits, buf);
     let mut parser = RequestParser::new(limits);
-    let whole = parse_with(&mut parser, buf);
     let mut settled = false;
     for len in 0..=buf.len() {
-        let prefix = check_prefix(&mut parser, buf, len, &whole);
+        let prefix = check_resumed(&mut parser, buf, len);
+        check_prefix(&prefix, buf, len, &whole);
         let partial = matches!(prefix, Outcome::Partial { .. });
         assert!(
             !(settled && partial),
