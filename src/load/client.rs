@@ -19,6 +19,8 @@ pub enum ConnError {
     Io(io::Error),
     /// The response could not be framed.
     Parse(&'static str),
+    /// The server closed the WebSocket (with this close code).
+    WsClosed(Option<u16>),
 }
 
 impl std::fmt::Display for ConnError {
@@ -26,6 +28,8 @@ impl std::fmt::Display for ConnError {
         match self {
             ConnError::Io(e) => write!(f, "{e}"),
             ConnError::Parse(what) => write!(f, "unparsable response: {what}"),
+            ConnError::WsClosed(Some(code)) => write!(f, "WebSocket closed by the server ({code})"),
+            ConnError::WsClosed(None) => write!(f, "WebSocket closed by the server"),
         }
     }
 }
@@ -35,6 +39,7 @@ impl ConnError {
         match self {
             ConnError::Io(_) => "io",
             ConnError::Parse(_) => "parse",
+            ConnError::WsClosed(_) => "ws-close",
         }
     }
 }

@@ -11,10 +11,12 @@ mod check;
 mod client;
 mod histogram;
 mod populate;
+mod push;
 mod report;
 mod runner;
 mod scenario;
 mod timer;
+mod ws;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
@@ -29,7 +31,7 @@ pub use scenario::{parse_mix, Endpoint, Op, Population, Scenario};
 
 use populate::unix_ms;
 use report::{Measured, Progress, Report};
-use runner::Shared;
+use runner::{Shared, Transport};
 use scenario::{RequestTable, Tables};
 
 /// Exit code: bad flags.
@@ -50,11 +52,12 @@ pub struct LoadArgs {
     /// the --services services until all are empty; --duration is the deadline)
     #[argh(option, default = "String::from(\"heartbeat\")")]
     pub scenario: String,
-    /// concurrent keep-alive connections (default 64)
+    /// concurrent keep-alive connections (default 64); push: the registering connections
     #[argh(option, default = "64")]
     pub connections: usize,
-    /// open loop: send this many requests per second in total, latency measured from each
-    /// request's intended send time (default: closed loop, as fast as responses come back)
+    /// open loop: send this many requests (push: registrations) per second in total, latency
+    /// measured from each request's intended send time (default: closed loop, as fast as
+    /// responses come back)
     #[argh(option)]
     pub rate: Option<f64>,
     /// measured time, e.g. 10s, 500ms, 1m (default 10s); 0s only populates
@@ -78,7 +81,8 @@ pub struct LoadArgs {
     /// lookup: instances of each looked-up service (sets --instances to services x this)
     #[argh(option)]
     pub instances_per_service: Option<usize>,
-    /// push: WebSocket subscribers (default 1000)
+    /// push: WebSocket subscribers, spread round-robin over the --services services; latency is
+    /// from a registration's send to each subscriber's receipt of the change (default 1000)
     #[argh(option, default = "1000")]
     pub subscribers: usize,
     /// mixed: operation weights (default heartbeat=90,lookup=9,register=1)
@@ -171,12 +175,19 @@ impl Plan {
             return Err("--instances must be at least 1".into());
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = args.threads.unwrap_or(cores).clamp(1, args.connections);
+        let max_threads = if scenario == Scenario::Push {
+            args.connections.max(args.subscribers)
+        } else {
+            args.connections
+        };
+        let threads = args.threads.unwrap_or(cores).clamp(1, max_threads.max(1));
         let mix = match scenario {
             Scenario::Mixed => parse_mix(&args.mix)?,
             Scenario::Register => vec![(Op::Register, 1)],
             Scenario::Lookup => vec![(Op::Lookup, 1)],
             Scenario::RawPost => vec![(Op::Raw, 1)],
+            Scenario::WsHeartbeat => vec![(Op::WsHeartbeat, 1)],
+            Scenario::Push => vec![(Op::Register, 1)],
             _ => vec![(Op::Heartbeat, 1)],
         };
         Ok(Plan {
@@ -261,7 +272,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         _ => return Err(format!("invalid duration unit in {s:?} (ms, s, m, h)")),
     };
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 86_400.0 * 7.0 {
+    if !seconds.is_finite() || !(0.0..=86_400.0 * 7.0).contains(&seconds) {
         return Err(format!("duration {s:?} out of range"));
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -333,13 +344,7 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
         )?);
         return Ok(report);
     }
-    if matches!(plan.scenario, Scenario::WsHeartbeat | Scenario::Push) {
-        return Err(format!(
-            "scenario {} is not available yet: it needs the WebSocket client codec \
-             (protocol::ws) and the server's WebSocket endpoints, which do not exist yet",
-            plan.scenario
-        ));
-    }
+    raise_fd_limit();
     if plan.populate {
         report.populate = Some(populate::populate(
             plan.addr,
@@ -351,9 +356,26 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
     if plan.duration.is_zero() {
         return Ok(report);
     }
+    let mut progress = Progress::new();
+    let started_unix_ms = unix_ms();
+    if plan.scenario == Scenario::Push {
+        let cpu_before = cpu_seconds();
+        let (stats, window) = push::run(plan, |counters, window| progress.tick(counters, window))?;
+        progress.finish();
+        record_cpu(&mut report, cpu_before, &window);
+        report.measured = Some(Measured {
+            stats,
+            window,
+            measure_unix_ms: started_unix_ms + plan.warmup.as_millis() as u64,
+            ops: vec![Op::Register, Op::Push],
+            request_ops: vec![Op::Register],
+            latency_ops: vec![Op::Push],
+        });
+        return Ok(report);
+    }
 
     let mut tables = Tables::default();
-    let mut checks = [Check::Artemis; 4];
+    let mut checks = [Check::Artemis; scenario::OPS];
     for &(op, _) in &plan.mix {
         let table = match op {
             Op::Heartbeat | Op::Register => {
@@ -361,6 +383,8 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
             }
             Op::Lookup => RequestTable::lookups(&plan.endpoint, &plan.population),
             Op::Raw => RequestTable::raw(&plan.endpoint, &plan.population),
+            Op::WsHeartbeat => RequestTable::ws_heartbeats(&plan.population, plan.batch),
+            Op::Push => unreachable!("push runs on its own"),
         };
         tables.insert(op, table);
         checks[op.index()] = match op {
@@ -369,8 +393,15 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
             _ => Check::Artemis,
         };
     }
+    let transport = if plan.scenario == Scenario::WsHeartbeat {
+        Transport::WebSocket(format!("{}/ws/registry/heartbeat", plan.endpoint.path))
+    } else {
+        Transport::Http
+    };
     let shared = Arc::new(Shared {
         addr: plan.addr,
+        host: plan.endpoint.host.clone(),
+        transport,
         tables,
         mix: plan.mix.clone(),
         checks,
@@ -382,17 +413,59 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
         timeout: plan.timeout,
         progress: (0..plan.threads).map(|_| Default::default()).collect(),
     });
-    let mut progress = Progress::new();
-    let started_unix_ms = unix_ms();
-    let (stats, window) = runner::run(shared, |shared, window| progress.tick(shared, window))?;
+    let cpu_before = cpu_seconds();
+    let (stats, window) = runner::run(shared, |counters, window| progress.tick(counters, window))?;
     progress.finish();
+    record_cpu(&mut report, cpu_before, &window);
+    let ops: Vec<Op> = plan.mix.iter().map(|&(op, _)| op).collect();
     report.measured = Some(Measured {
         stats,
         window,
         measure_unix_ms: started_unix_ms + plan.warmup.as_millis() as u64,
-        ops: plan.mix.iter().map(|&(op, _)| op).collect(),
+        request_ops: ops.clone(),
+        latency_ops: ops.clone(),
+        ops,
     });
     Ok(report)
+}
+
+/// CPU time this process has used so far: (user, system) seconds.
+fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: getrusage writes into a local, zero-initialised struct.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_utime), secs(usage.ru_stime))
+}
+
+/// The generator's own CPU use over the run (warm-up included), so reports can say how much of the
+/// shared machine the client took: `client_cpu_user_s`, `client_cpu_sys_s`, and
+/// `client_cpu_cores` (CPU seconds per wall-clock second).
+fn record_cpu(report: &mut Report, before: (f64, f64), window: &runner::Window) {
+    let after = cpu_seconds();
+    let wall = (window.end - window.start).as_secs_f64().max(1e-9);
+    let (user, sys) = (after.0 - before.0, after.1 - before.1);
+    report.extra.push(("client_cpu_user_s".into(), user));
+    report.extra.push(("client_cpu_sys_s".into(), sys));
+    report
+        .extra
+        .push(("client_cpu_cores".into(), (user + sys) / wall));
+}
+
+/// Push runs hold a socket per subscriber: lift the soft open-file limit to the hard one.
+fn raise_fd_limit() {
+    // SAFETY: plain getrlimit/setrlimit on a local, initialised struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 #[cfg(test)]

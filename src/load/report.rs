@@ -9,7 +9,7 @@ use protocol::model::write_str;
 
 use super::histogram::{Latency, Summary};
 use super::populate::{PopulateReport, WaitReport};
-use super::runner::{Shared, Stats, Window};
+use super::runner::{Progress as Counters, Stats, Window};
 use super::scenario::Op;
 
 /// Everything a finished run reports.
@@ -34,13 +34,20 @@ pub struct Measured {
     pub window: Window,
     /// Wall-clock time of the start of the measurement window (after warm-up).
     pub measure_unix_ms: u64,
-    /// Operations of the run, in mix order.
+    /// Operations of the run, in mix order (the per-operation breakdown).
     pub ops: Vec<Op>,
+    /// Operations whose count is "requests" (push: the registrations, not the pushes).
+    pub request_ops: Vec<Op>,
+    /// Operations whose latency is the headline latency (push: the pushes).
+    pub latency_ops: Vec<Op>,
 }
 
 impl Measured {
     pub fn requests(&self) -> u64 {
-        self.stats.per_op.iter().map(|s| s.requests).sum()
+        self.request_ops
+            .iter()
+            .map(|op| self.stats.per_op[op.index()].requests)
+            .sum()
     }
 
     pub fn errors(&self) -> u64 {
@@ -48,13 +55,16 @@ impl Measured {
     }
 
     pub fn instance_ops(&self) -> u64 {
-        self.stats.per_op.iter().map(|s| s.ops).sum()
+        self.latency_ops
+            .iter()
+            .map(|op| self.stats.per_op[op.index()].ops)
+            .sum()
     }
 
     pub fn latency(&self) -> Latency {
         let mut all = Latency::new();
-        for s in &self.stats.per_op {
-            all.add(&s.latency);
+        for op in &self.latency_ops {
+            all.add(&self.stats.per_op[op.index()].latency);
         }
         all
     }
@@ -90,11 +100,13 @@ impl Report {
             None => "closed loop".to_string(),
         };
         let _ = writeln!(s, "artemis load: {} against {}", self.scenario, self.target);
-        let _ = writeln!(
-            s,
-            "  {mode}, {} connections on {} threads, batch {}, warm-up {:?}, measured {:?}",
-            self.connections, self.threads, self.batch, self.warmup, self.duration
-        );
+        if self.measured.is_some() {
+            let _ = writeln!(
+                s,
+                "  {mode}, {} connections on {} threads, batch {}, warm-up {:?}, measured {:?}",
+                self.connections, self.threads, self.batch, self.warmup, self.duration
+            );
+        }
         if let Some(p) = &self.populate {
             let _ = writeln!(
                 s,
@@ -120,10 +132,15 @@ impl Report {
             let _ = writeln!(s);
             let _ = writeln!(s, "  {:<28}{:>14}", "requests", requests);
             let _ = writeln!(s, "  {:<28}{:>14.1}", "requests/s", requests as f64 / secs);
+            let push = self.scenario == "push";
             let _ = writeln!(
                 s,
                 "  {:<28}{:>14.1}",
-                "instance-operations/s",
+                if push {
+                    "pushes received/s"
+                } else {
+                    "instance-operations/s"
+                },
                 m.instance_ops() as f64 / secs
             );
             let _ = writeln!(s, "  {:<28}{:>14}", "errors", m.errors());
@@ -141,7 +158,9 @@ impl Report {
             let _ = writeln!(
                 s,
                 "  latency (µs){}   p50       p90       p99      p99.9       max",
-                if self.rate.is_some() {
+                if push {
+                    " (all/push: register sent to change received; register: from intended send)"
+                } else if self.rate.is_some() {
                     " from intended send"
                 } else {
                     ""
@@ -168,8 +187,11 @@ impl Report {
                 row(&mut s, "send lag", &m.stats.send_lag.summary());
             }
         }
+        if !self.extra.is_empty() {
+            let _ = writeln!(s);
+        }
         for (name, value) in &self.extra {
-            let _ = writeln!(s, "  {name:<28}{value:>14.1}");
+            let _ = writeln!(s, "  {name:<28}{value:>14.2}");
         }
         s
     }
@@ -354,15 +376,13 @@ impl Progress {
         }
     }
 
-    pub fn tick(&mut self, shared: &Shared, window: Window) {
+    pub fn tick(&mut self, counters: &[Counters], window: Window) {
         let now = Instant::now();
-        let requests: u64 = shared
-            .progress
+        let requests: u64 = counters
             .iter()
             .map(|p| p.requests.load(Ordering::Relaxed))
             .sum();
-        let errors: u64 = shared
-            .progress
+        let errors: u64 = counters
             .iter()
             .map(|p| p.errors.load(Ordering::Relaxed))
             .sum();

@@ -19,10 +19,11 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::check::{check, Check};
-use super::client::Conn;
+use super::client::{Conn, ConnError};
 use super::histogram::Latency;
-use super::scenario::{Deck, Op, Tables};
+use super::scenario::{Deck, Op, Tables, OPS};
 use super::timer::PreciseTimer;
+use super::ws::WsConn;
 
 /// Pause after a failed connect before the same connection tries again.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
@@ -30,11 +31,14 @@ const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
 /// Everything the generator threads share (read-only, except the progress counters).
 pub struct Shared {
     pub addr: SocketAddr,
+    /// Host header, and for WebSocket runs the channel's path.
+    pub host: String,
+    pub transport: Transport,
     pub tables: Tables,
     /// The operations of the run with their weights (one entry unless mixed).
     pub mix: Vec<(Op, u32)>,
     /// How each operation's responses are checked.
-    pub checks: [Check; 4],
+    pub checks: [Check; OPS],
     pub connections: usize,
     pub threads: usize,
     pub rate: Option<f64>,
@@ -43,6 +47,45 @@ pub struct Shared {
     pub timeout: Duration,
     /// One slot per thread, written only by that thread, summed by the progress printer.
     pub progress: Vec<Progress>,
+}
+
+/// How requests travel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Http,
+    /// One text message per request on a WebSocket to this path, one reply message each.
+    WebSocket(String),
+}
+
+/// A keep-alive connection of either transport.
+pub enum Client {
+    Http(Conn),
+    Ws(WsConn),
+}
+
+impl Client {
+    pub async fn connect(shared: &Shared) -> Result<Client, ConnError> {
+        match &shared.transport {
+            Transport::Http => Conn::connect(shared.addr)
+                .await
+                .map(Client::Http)
+                .map_err(ConnError::Io),
+            Transport::WebSocket(path) => WsConn::connect(shared.addr, &shared.host, path)
+                .await
+                .map(Client::Ws),
+        }
+    }
+
+    pub async fn round_trip<R>(
+        &mut self,
+        request: &[u8],
+        check: impl FnOnce(u16, &[u8]) -> R,
+    ) -> Result<(R, bool), ConnError> {
+        match self {
+            Client::Http(c) => c.round_trip(request, check).await,
+            Client::Ws(c) => c.round_trip(request, check).await,
+        }
+    }
 }
 
 #[repr(align(128))]
@@ -80,7 +123,7 @@ pub struct Interval {
 /// What one thread measured, merged by the caller.
 #[derive(Default)]
 pub struct Stats {
-    pub per_op: [OpStats; 4],
+    pub per_op: [OpStats; OPS],
     pub errors: HashMap<String, u64>,
     /// Open loop: how late requests left compared to their intended send time.
     pub send_lag: Latency,
@@ -118,7 +161,7 @@ impl Stats {
 /// second on the calling thread while the run is in progress (the progress line).
 pub fn run(
     shared: Arc<Shared>,
-    mut on_tick: impl FnMut(&Shared, Window),
+    mut on_tick: impl FnMut(&[Progress], Window),
 ) -> Result<(Stats, Window), String> {
     let threads = shared.threads.max(1);
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
@@ -154,7 +197,7 @@ pub fn run(
     while handles.iter().any(|h| !h.is_finished()) {
         std::thread::sleep(Duration::from_millis(20));
         if Instant::now() >= next_tick {
-            on_tick(&shared, window);
+            on_tick(&shared.progress, window);
             next_tick += Duration::from_secs(1);
         }
     }
@@ -181,10 +224,10 @@ fn thread_main(
         .map_err(|e| format!("cannot build a generator event loop: {e}"))?;
     let conns = connections_of_thread(shared.connections, shared.threads, t);
     // Connect before the clock starts, so connection set-up is never timed.
-    let mut connected: Vec<Option<Conn>> = rt.block_on(async {
+    let mut connected: Vec<Option<Client>> = rt.block_on(async {
         let mut v = Vec::with_capacity(conns);
         for _ in 0..conns {
-            v.push(Conn::connect(shared.addr).await.ok());
+            v.push(Client::connect(&shared).await.ok());
         }
         v
     });
@@ -228,7 +271,7 @@ struct ThreadState {
     window: Window,
     /// Next request index per operation; threads start at their index and stride by the thread
     /// count so together they walk every table evenly.
-    next: [Cell<usize>; 4],
+    next: [Cell<usize>; OPS],
     stride: usize,
     deck: RefCell<Option<Deck>>,
     single: Op,
@@ -347,7 +390,7 @@ impl ThreadState {
 async fn connection(
     state: Rc<ThreadState>,
     shared: Arc<Shared>,
-    mut conn: Option<Conn>,
+    mut conn: Option<Client>,
     due: Option<Rc<DueQueue>>,
 ) {
     let window = state.window;
@@ -372,7 +415,7 @@ async fn connection(
         let intended = intended.unwrap_or(now);
 
         if conn.is_none() {
-            match monoio::time::timeout(shared.timeout, Conn::connect(shared.addr)).await {
+            match monoio::time::timeout(shared.timeout, Client::connect(&shared)).await {
                 Ok(Ok(c)) => conn = Some(c),
                 Ok(Err(_)) | Err(_) => {
                     let done = Instant::now();
@@ -424,7 +467,7 @@ async fn connection(
 
 /// Releases this thread's intended send times: thread `t` of `threads` owns every `threads`-th
 /// slot of the global schedule `start + k / rate`.
-async fn pacer(t: usize, threads: usize, rate: f64, window: Window, due: Rc<DueQueue>) {
+pub(super) async fn pacer(t: usize, threads: usize, rate: f64, window: Window, due: Rc<DueQueue>) {
     let timer = PreciseTimer::new().ok();
     let interval_ns = 1e9 / rate;
     let mut k = t as u64;
@@ -456,7 +499,7 @@ async fn pacer(t: usize, threads: usize, rate: f64, window: Window, due: Rc<DueQ
 
 /// A single-threaded queue of intended send times with waiting consumers.
 #[derive(Default)]
-struct DueQueue {
+pub(super) struct DueQueue {
     inner: RefCell<DueInner>,
 }
 
@@ -468,7 +511,7 @@ struct DueInner {
 }
 
 impl DueQueue {
-    fn push(&self, t: Instant) {
+    pub(super) fn push(&self, t: Instant) {
         let waker = {
             let mut inner = self.inner.borrow_mut();
             inner.items.push_back(t);
@@ -479,7 +522,7 @@ impl DueQueue {
         }
     }
 
-    fn close(&self) {
+    pub(super) fn close(&self) {
         let waiters = {
             let mut inner = self.inner.borrow_mut();
             inner.closed = true;
@@ -490,11 +533,11 @@ impl DueQueue {
         }
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.inner.borrow().items.len()
     }
 
-    async fn pop(&self) -> Option<Instant> {
+    pub(super) async fn pop(&self) -> Option<Instant> {
         std::future::poll_fn(|cx| {
             let mut inner = self.inner.borrow_mut();
             if let Some(t) = inner.items.pop_front() {

@@ -56,7 +56,10 @@ impl Scenario {
 
     /// Whether the registry is populated before this scenario (unless `--no-populate`).
     pub fn populates(self) -> bool {
-        !matches!(self, Scenario::RawPost | Scenario::WaitEmpty)
+        !matches!(
+            self,
+            Scenario::RawPost | Scenario::WaitEmpty | Scenario::Push
+        )
     }
 }
 
@@ -73,11 +76,16 @@ pub enum Op {
     Register,
     Lookup,
     Raw,
+    /// A heartbeat message on the WebSocket heartbeat channel.
+    WsHeartbeat,
+    /// A change received by a push subscriber.
+    Push,
 }
 
-impl Op {
-    pub const ALL: [Op; 4] = [Op::Heartbeat, Op::Register, Op::Lookup, Op::Raw];
+/// Number of [`Op`] variants (size of per-operation arrays).
+pub const OPS: usize = 6;
 
+impl Op {
     pub fn index(self) -> usize {
         self as usize
     }
@@ -88,6 +96,8 @@ impl Op {
             Op::Register => "register",
             Op::Lookup => "lookup",
             Op::Raw => "raw-post",
+            Op::WsHeartbeat => "ws-heartbeat",
+            Op::Push => "push",
         }
     }
 
@@ -96,7 +106,7 @@ impl Op {
             Op::Heartbeat => "/api/registry/heartbeat.json",
             Op::Register => "/api/registry/register.json",
             Op::Lookup => "/api/discovery/lookup.json",
-            Op::Raw => "",
+            Op::Raw | Op::WsHeartbeat | Op::Push => "",
         }
     }
 }
@@ -121,6 +131,12 @@ impl Population {
     /// A realistic instance, as the Java client sends it: ip, port, url, health-check url,
     /// machine name, protocol, status and three metadata keys.
     pub fn write_instance(&self, out: &mut Vec<u8>, i: usize) {
+        self.write_tagged_instance(out, i, None);
+    }
+
+    /// As [`Population::write_instance`]; with a tag, metadata `version` is `seq-<tag>` so a
+    /// pushed change can be matched to the registration that caused it.
+    pub fn write_tagged_instance(&self, out: &mut Vec<u8>, i: usize, tag: Option<u64>) {
         let service = self.service_name(i % self.services.max(1));
         let n = i + 1;
         let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
@@ -134,8 +150,16 @@ impl Population {
         write_str(out, &format!("host-{}", ip.replace('.', "-")));
         out.extend_from_slice(b",\"metadata\":{\"app\":");
         write_str(out, &service);
-        out.extend_from_slice(b",\"env\":\"bench\",\"version\":\"1.0.");
-        write_i64(out, (i % 100) as i64);
+        match tag {
+            None => {
+                out.extend_from_slice(b",\"env\":\"bench\",\"version\":\"1.0.");
+                write_i64(out, (i % 100) as i64);
+            }
+            Some(tag) => {
+                out.extend_from_slice(b",\"env\":\"bench\",\"version\":\"seq-");
+                write_i64(out, tag as i64);
+            }
+        }
         out.extend_from_slice(b"\"},\"port\":8080,\"protocol\":\"http\",\"regionId\":");
         write_str(out, &self.region);
         out.extend_from_slice(b",\"serviceId\":");
@@ -157,6 +181,17 @@ impl Population {
             self.write_instance(out, (first + k) % self.instances.max(1));
         }
         out.extend_from_slice(b"]}");
+    }
+
+    /// A push subscription (DiscoveryConfig) for one service.
+    pub fn write_subscription(&self, out: &mut Vec<u8>, service: usize) {
+        out.extend_from_slice(b"{\"discoveryData\":null,\"regionId\":");
+        write_str(out, &self.region);
+        out.extend_from_slice(b",\"serviceId\":");
+        write_str(out, &self.service_name(service));
+        out.extend_from_slice(b",\"zoneId\":");
+        write_str(out, &self.zone);
+        out.push(b'}');
     }
 
     /// A lookup of one service, with this population's region and zone.
@@ -254,6 +289,15 @@ impl RequestTable {
         })
     }
 
+    /// Heartbeat messages for the WebSocket channel: bodies only, `batch` instances each.
+    pub fn ws_heartbeats(pop: &Population, batch: usize) -> Self {
+        let batch = batch.max(1);
+        let count = pop.instances.max(1).div_ceil(batch);
+        Self::build(batch as u64, count, |out, j| {
+            pop.write_instances_body(out, j * batch, batch)
+        })
+    }
+
     /// One lookup per service.
     pub fn lookups(endpoint: &Endpoint, pop: &Population) -> Self {
         let mut body = Vec::new();
@@ -275,7 +319,7 @@ impl RequestTable {
 /// The request tables a run needs, indexed by [`Op`].
 #[derive(Default)]
 pub struct Tables {
-    tables: [Option<RequestTable>; 4],
+    tables: [Option<RequestTable>; OPS],
 }
 
 impl Tables {
@@ -339,7 +383,7 @@ impl Deck {
     pub fn new(mix: &[(Op, u32)], seed: u64) -> Deck {
         let mut ops: Vec<Op> = mix
             .iter()
-            .flat_map(|&(op, w)| std::iter::repeat(op).take(w as usize))
+            .flat_map(|&(op, w)| std::iter::repeat_n(op, w as usize))
             .collect();
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         for i in (1..ops.len()).rev() {
@@ -426,11 +470,11 @@ mod tests {
             vec![(Op::Heartbeat, 90), (Op::Lookup, 9), (Op::Register, 1)]
         );
         let mut deck = Deck::new(&mix, 7);
-        let mut counts = [0; 4];
+        let mut counts = [0; OPS];
         for _ in 0..200 {
             counts[deck.next().index()] += 1;
         }
-        assert_eq!(counts, [180, 2, 18, 0]);
+        assert_eq!(counts, [180, 2, 18, 0, 0, 0]);
         assert!(parse_mix("heartbeat").is_err());
         assert!(parse_mix("foo=1").is_err());
         assert!(parse_mix("heartbeat=0").is_err());

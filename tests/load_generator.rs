@@ -1,0 +1,386 @@
+//! Black-box tests of `artemis load`: the real server binary is started on a free port and the load
+//! generator runs against it as a subprocess, with short durations.
+//!
+//! Set `ARTEMIS_TEST_DRIVER=legacy|uring|auto` to run the servers on one event-loop driver.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_artemis");
+const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Server {
+    child: Child,
+    addr: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("artemis-load-it-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut cmd = Command::new(BIN);
+        cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join("data"))
+            .args(args);
+        if let Ok(driver) = std::env::var("ARTEMIS_TEST_DRIVER") {
+            if !driver.trim().is_empty() {
+                cmd.args(["--driver", driver.trim()]);
+            }
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn artemis server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if let Some(addr) = line.strip_prefix("artemis listening on ") {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server did not report its address");
+            }
+        };
+        Server { child, addr, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct LoadOutput {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl LoadOutput {
+    fn json(&self) -> Value {
+        sonic_rs::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "load output is not JSON ({e}):\nstdout: {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs `artemis load ARGS`, killing it if it runs longer than a minute.
+fn load(args: &[&str]) -> LoadOutput {
+    let mut child = Command::new(BIN)
+        .arg("load")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn artemis load");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for artemis load") {
+            break status;
+        }
+        if started.elapsed() > LOAD_TIMEOUT {
+            let _ = child.kill();
+            panic!("artemis load {args:?} ran for more than {LOAD_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    LoadOutput {
+        code: status.code(),
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+fn u64_of(v: &Value, key: &str) -> u64 {
+    v.get(key)
+        .and_then(|x| x.as_u64())
+        .unwrap_or_else(|| panic!("{key} missing in {v:?}"))
+}
+
+#[test]
+fn smoke_run_of_every_scenario() {
+    let server = Server::start(&[]);
+    let url = server.url();
+    let common = [
+        "--json",
+        "--fail-on-error",
+        "--duration",
+        "2s",
+        "--connections",
+        "8",
+        "--instances",
+        "200",
+        "--services",
+        "10",
+    ];
+    let raw_target = format!("{url}/api/registry/heartbeat.json");
+    let scenarios: Vec<(&str, Vec<&str>, u64)> = vec![
+        ("heartbeat", vec!["--target", &url, "--batch", "5"], 5),
+        ("register", vec!["--target", &url, "--batch", "3"], 3),
+        (
+            "lookup",
+            vec!["--target", &url, "--instances-per-service", "4"],
+            1,
+        ),
+        ("mixed", vec!["--target", &url], 1),
+        ("raw-post", vec!["--target", &raw_target], 1),
+        ("ws-heartbeat", vec!["--target", &url, "--batch", "2"], 2),
+        // 20 subscribers over 10 services: every registration reaches 2 of them.
+        (
+            "push",
+            vec!["--target", &url, "--subscribers", "20", "--rate", "50"],
+            2,
+        ),
+    ];
+    for (scenario, extra, batch) in scenarios {
+        let mut args = vec!["--scenario", scenario];
+        args.extend(extra);
+        // Push subscriptions are registered asynchronously; give them a moment before measuring.
+        let warmup = if scenario == "push" { "500ms" } else { "0s" };
+        args.extend(["--warmup", warmup]);
+        args.extend(common);
+        let out = load(&args);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{scenario}: stdout {} stderr {}",
+            out.stdout,
+            out.stderr
+        );
+        let v = out.json();
+        let requests = u64_of(&v, "requests");
+        assert!(requests > 0, "{scenario}: no requests: {v:?}");
+        assert_eq!(u64_of(&v, "errors"), 0, "{scenario}: {v:?}");
+        let ops = u64_of(&v, "instance_operations");
+        if scenario == "raw-post" {
+            // The body is a one-instance heartbeat, so the server really renewed it.
+            assert_eq!(ops, requests, "{v:?}");
+        } else {
+            assert_eq!(ops, batch * requests, "{scenario}: {v:?}");
+        }
+        // Push: latency samples and the timeline count pushes received, not registrations.
+        let samples = if scenario == "push" { ops } else { requests };
+        let latency = v.get("latency_us").expect("latency_us");
+        assert_eq!(u64_of(latency, "count"), samples, "{scenario}: {v:?}");
+        assert!(
+            u64_of(latency, "p50") <= u64_of(latency, "p99")
+                && u64_of(latency, "p99") <= u64_of(latency, "max"),
+            "{scenario}: {v:?}"
+        );
+        let rps = v.get("requests_per_s").and_then(|x| x.as_f64()).unwrap();
+        assert!((rps - requests as f64 / 2.0).abs() < 1.0, "{v:?}");
+        let timeline_requests: u64 = v
+            .get("timeline")
+            .and_then(|t| t.as_array())
+            .expect("timeline")
+            .iter()
+            .map(|i| u64_of(i, "requests"))
+            .sum();
+        assert_eq!(timeline_requests, samples, "{scenario}: {v:?}");
+        if scenario == "mixed" {
+            let by_op = v.get("by_operation").and_then(|b| b.as_object()).unwrap();
+            let sum: u64 = by_op.iter().map(|(_, s)| u64_of(s, "requests")).sum();
+            assert_eq!(sum, requests, "{v:?}");
+            let heartbeats = u64_of(
+                v.get("by_operation").unwrap().get("heartbeat").unwrap(),
+                "requests",
+            );
+            assert!(heartbeats * 10 >= requests * 8, "mix ratio: {v:?}");
+        }
+        if scenario == "push" {
+            assert!(v.get("populate").unwrap().is_null(), "{v:?}");
+        } else if scenario != "raw-post" {
+            let populate = v.get("populate").expect("populate");
+            let expected = if scenario == "lookup" { 40 } else { 200 };
+            assert_eq!(u64_of(populate, "instances"), expected, "{v:?}");
+        }
+    }
+}
+
+#[test]
+fn errors_in_responses_are_counted_by_kind() {
+    let server = Server::start(&["--region", "SHA", "--zone", "SHAJQ"]);
+    let out = load(&[
+        "--target",
+        &server.url(),
+        "--scenario",
+        "heartbeat",
+        "--region",
+        "OTHER",
+        "--no-populate",
+        "--json",
+        "--fail-on-error",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--connections",
+        "2",
+    ]);
+    assert_eq!(out.code, Some(1), "--fail-on-error: {}", out.stderr);
+    let v = out.json();
+    let requests = u64_of(&v, "requests");
+    assert!(requests > 0, "{v:?}");
+    assert_eq!(u64_of(&v, "errors"), requests, "{v:?}");
+    assert_eq!(u64_of(&v, "instance_operations"), 0, "{v:?}");
+    let kinds = v.get("errors_by_kind").expect("errors_by_kind");
+    assert_eq!(
+        u64_of(kinds, "partial_fail:no-permission"),
+        requests,
+        "{v:?}"
+    );
+
+    // Without --fail-on-error the same run reports the errors and exits 0.
+    let out = load(&[
+        "--target",
+        &server.url(),
+        "--region",
+        "OTHER",
+        "--no-populate",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "0s",
+        "--connections",
+        "1",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("partial_fail:no-permission"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn unreachable_target_exits_non_zero() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let out = load(&[
+        "--target",
+        &format!("http://127.0.0.1:{port}"),
+        "--duration",
+        "1s",
+    ]);
+    assert_ne!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
+    // Bad flags are a usage error, not a run.
+    let out = load(&["--scenario", "nope"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+}
+
+#[test]
+fn open_loop_sends_at_the_requested_rate() {
+    let server = Server::start(&[]);
+    let out = load(&[
+        "--target",
+        &server.url(),
+        "--rate",
+        "200",
+        "--duration",
+        "2s",
+        "--warmup",
+        "0s",
+        "--instances",
+        "100",
+        "--services",
+        "10",
+        "--json",
+        "--fail-on-error",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v = out.json();
+    let requests = u64_of(&v, "requests");
+    assert!((250..=450).contains(&requests), "{v:?}");
+    assert_eq!(v.get("mode").and_then(|m| m.as_str()), Some("open"));
+    assert!(v.get("send_lag_us").and_then(|l| l.get("p50")).is_some());
+}
+
+#[test]
+fn wait_empty_sees_expired_instances_go() {
+    let server = Server::start(&["--lease-ttl-ms", "1000"]);
+    // --duration 0s only populates.
+    let out = load(&[
+        "--target",
+        &server.url(),
+        "--scenario",
+        "register",
+        "--service-prefix",
+        "dead",
+        "--instances",
+        "60",
+        "--services",
+        "3",
+        "--duration",
+        "0s",
+        "--json",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(u64_of(v.get("populate").unwrap(), "instances"), 60);
+    assert_eq!(u64_of(&v, "requests"), 0);
+    let out = load(&[
+        "--target",
+        &server.url(),
+        "--scenario",
+        "wait-empty",
+        "--service-prefix",
+        "dead",
+        "--services",
+        "3",
+        "--duration",
+        "15s",
+        "--json",
+    ]);
+    assert_eq!(out.code, Some(0), "{} {}", out.stdout, out.stderr);
+    let v = out.json();
+    let wait = v.get("wait").expect("wait");
+    assert!(u64_of(wait, "polls") >= 3, "{v:?}");
+    let elapsed = wait.get("elapsed_ms").and_then(|e| e.as_f64()).unwrap();
+    assert!(elapsed > 200.0 && elapsed < 15_000.0, "{v:?}");
+}
