@@ -233,11 +233,14 @@ impl Core {
                     let Some(request) = inbox.try_request() else {
                         break;
                     };
-                    let reply = self.execute_here(request.op);
+                    // Answer first, then fan the changes out: the requester's reply must not
+                    // queue behind (possibly thousands of) subscriber deliveries.
+                    let reply = execute(&mut self.shard.borrow_mut(), request.op, &self.node.clock);
                     self.node.outboxes[request.from].send(Incoming::Reply {
                         token: request.token,
                         reply,
                     });
+                    self.flush_pushes();
                     did += 1;
                 }
                 if did == 0 {
