@@ -58,9 +58,9 @@ const ROUTES: &[(&str, Endpoint)] = &[
     ("/health", Endpoint::Health),
 ];
 
-/// Find the endpoint of a path, with or without the configured prefix, with or without one
-/// trailing slash (Spring accepted both).
-pub fn route(path: &str, prefix: &str) -> Option<Endpoint> {
+/// The path as the route tables spell it: without the configured prefix (paths work with or
+/// without it) and without one trailing slash (Spring accepted both).
+pub fn canonical_path<'p>(path: &'p str, prefix: &str) -> &'p str {
     let mut path = path;
     if !prefix.is_empty() {
         if let Some(rest) = path.strip_prefix(prefix) {
@@ -72,6 +72,12 @@ pub fn route(path: &str, prefix: &str) -> Option<Endpoint> {
     if path.len() > 1 {
         path = path.strip_suffix('/').unwrap_or(path);
     }
+    path
+}
+
+/// Find the endpoint of a path.
+pub fn route(path: &str, prefix: &str) -> Option<Endpoint> {
+    let path = canonical_path(path, prefix);
     ROUTES.iter().find(|(p, _)| *p == path).map(|&(_, e)| e)
 }
 

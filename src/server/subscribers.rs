@@ -13,14 +13,8 @@ use std::task::{Poll, Waker};
 
 use hashbrown::HashMap;
 
-/// Close codes this server sends (RFC 6455 §7.4.1).
-pub mod close {
-    pub const NORMAL: u16 = 1000;
-    pub const GOING_AWAY: u16 = 1001;
-    pub const UNSUPPORTED_DATA: u16 = 1003;
-    pub const POLICY_VIOLATION: u16 = 1008;
-    pub const TRY_AGAIN_LATER: u16 = 1013;
-}
+/// Close codes (RFC 6455 §7.4.1).
+pub use protocol::ws::close_code as close;
 
 /// One data message to send.
 pub enum Outgoing {

@@ -39,17 +39,7 @@ const CHANNELS: &[(&str, Channel)] = &[
 
 /// The channel of a WebSocket path, with or without the prefix and a trailing slash.
 pub fn channel_of(path: &str, prefix: &str) -> Option<Channel> {
-    let mut path = path;
-    if !prefix.is_empty() {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            if rest.starts_with('/') {
-                path = rest;
-            }
-        }
-    }
-    if path.len() > 1 {
-        path = path.strip_suffix('/').unwrap_or(path);
-    }
+    let path = crate::api::canonical_path(path, prefix);
     CHANNELS.iter().find(|(p, _)| *p == path).map(|&(_, c)| c)
 }
 
