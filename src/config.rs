@@ -94,6 +94,8 @@ pub struct LimitsConfig {
     pub shard_queue_capacity: usize,
     /// On SIGTERM/SIGINT, in-flight requests get this long to finish.
     pub shutdown_grace_ms: u64,
+    /// Leases each shard lists in `status/leases.json` (all are counted in `leaseCount`).
+    pub max_listed_leases: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -201,6 +203,7 @@ impl Default for LimitsConfig {
             write_timeout_ms: 30_000,
             shard_queue_capacity: 65_536,
             shutdown_grace_ms: 5_000,
+            max_listed_leases: 20_000,
         }
     }
 }
@@ -431,6 +434,12 @@ impl Config {
             m.shutdown_grace_ms,
             0,
             3600 * 1000,
+        )?;
+        range(
+            "limits.max_listed_leases",
+            m.max_listed_leases as u64,
+            1,
+            100_000_000,
         )?;
         range(
             "changes.log_capacity",

@@ -319,3 +319,20 @@ fn path_prefix_serves_both_forms() {
     );
     assert_protocol_error(&r, 404, "near-miss prefix");
 }
+
+#[test]
+fn listed_leases_are_capped_but_all_counted() {
+    let server = Server::start_sha(
+        &["--shards", "1"],
+        Some("[limits]\nmax_listed_leases = 3\n"),
+    );
+    let mut c = server.client();
+    let insts: Vec<Inst> = (0..10)
+        .map(|i| Inst::new("cap-svc", &format!("cap-{i}")))
+        .collect();
+    register(&mut c, &insts);
+    let (status, v) = c.post_json("/api/status/leases.json", r#"{"serviceIds":[]}"#);
+    assert_eq!(status, 200);
+    assert_eq!(v["leaseCount"].as_u64(), Some(10), "{}", dump(&v));
+    assert_eq!(lease_entries(&v, "cap-svc").len(), 3, "{}", dump(&v));
+}

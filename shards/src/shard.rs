@@ -329,12 +329,13 @@ impl Shard {
         }
     }
 
-    /// Visit the leases of one class (normal or legacy), optionally only of some services.
+    /// Visit the leases of one class (normal or legacy), optionally only of some services, until
+    /// `visit` returns false.
     pub fn for_each_lease(
         &self,
         legacy: bool,
         service_filter: Option<&[&str]>,
-        mut visit: impl FnMut(LeaseView<'_>),
+        mut visit: impl FnMut(LeaseView<'_>) -> bool,
     ) {
         let r = &self.registry;
         // A filter is looked up id by id (not scanned against every service).
@@ -354,13 +355,16 @@ impl Shard {
                 if record.legacy != legacy {
                     continue;
                 }
-                visit(LeaseView {
+                let more = visit(LeaseView {
                     service_id: &service.id,
                     instance_json: &record.json,
                     created_ms: record.created_ms,
                     renewed_ms: record.renewed_ms,
                     ttl_ms: r.ttl(legacy),
                 });
+                if !more {
+                    return;
+                }
             }
         }
     }

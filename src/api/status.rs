@@ -109,10 +109,14 @@ pub async fn leases(core: &Core, legacy: bool, input: &Input<'_>, out: &mut Vec<
 
 /// One shard's part of a leases answer: `"serviceId":[LeaseStatus,...]` entries. Runs on the
 /// shard's core (status pages are rare; this is not a hot path).
+///
+/// At most `max_listed` leases are listed (a status page must not stall the shard's core for
+/// seconds on a huge registry); `leaseCount` still counts them all.
 pub fn leases_part(
     shard: &Shard,
     legacy: bool,
     filter: Option<Vec<Box<str>>>,
+    max_listed: usize,
     clock: &Clock,
 ) -> LeasesPart {
     let filter_refs: Option<Vec<&str>> = filter
@@ -121,7 +125,12 @@ pub fn leases_part(
     let mut json = Vec::new();
     let mut current: Option<String> = None;
     let mut key = String::new();
+    let mut listed = 0usize;
     shard.for_each_lease(legacy, filter_refs.as_deref(), |lease| {
+        if listed == max_listed {
+            return false;
+        }
+        listed += 1;
         if current.as_deref() != Some(lease.service_id) {
             if current.is_some() {
                 json.extend_from_slice(b"],");
@@ -148,6 +157,7 @@ pub fn leases_part(
         json.extend_from_slice(b"\",\"ttl\":");
         write_i64(&mut json, lease.ttl_ms as i64);
         json.push(b'}');
+        true
     });
     if current.is_some() {
         json.push(b']');

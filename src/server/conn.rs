@@ -55,6 +55,7 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
     let mut min_total = 0usize;
     let mut request_started: Option<Instant> = None;
     let mut continue_sent = false;
+    let mut served_any = false;
 
     loop {
         // Answer every complete request already buffered.
@@ -87,6 +88,7 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
                     let keep_alive =
                         api::handle(core, &request, available, &mut scratch, &mut out).await;
                     scratch.shrink();
+                    served_any = true;
                     consumed_total += consumed;
                     min_total = 0;
                     request_started = None;
@@ -145,6 +147,9 @@ pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
         }
 
         let wait = match request_started {
+            // A connection that never sent a request gets no more time than a request does, so
+            // silent connections cannot hold connection slots for the whole idle timeout.
+            None if !served_any => Duration::from_millis(limits.request_timeout_ms),
             None => Duration::from_millis(limits.idle_timeout_ms),
             Some(started) => {
                 let limit = Duration::from_millis(limits.request_timeout_ms);

@@ -115,7 +115,12 @@ impl Core {
 
     /// Run an operation on this core's shard and send out the changes it made.
     fn execute_here(&self, op: ShardOp) -> ShardReply {
-        let reply = execute(&mut self.shard.borrow_mut(), op, &self.node.clock);
+        let reply = execute(
+            &mut self.shard.borrow_mut(),
+            op,
+            &self.node.clock,
+            self.node.config.limits.max_listed_leases,
+        );
         self.flush_pushes();
         reply
     }
@@ -235,7 +240,12 @@ impl Core {
                     };
                     // Answer first, then fan the changes out: the requester's reply must not
                     // queue behind (possibly thousands of) subscriber deliveries.
-                    let reply = execute(&mut self.shard.borrow_mut(), request.op, &self.node.clock);
+                    let reply = execute(
+                        &mut self.shard.borrow_mut(),
+                        request.op,
+                        &self.node.clock,
+                        self.node.config.limits.max_listed_leases,
+                    );
                     self.node.outboxes[request.from].send(Incoming::Reply {
                         token: request.token,
                         reply,

@@ -121,7 +121,13 @@ pub enum ShardReply {
     Unavailable,
 }
 
-pub fn execute(shard: &mut Shard, op: ShardOp, clock: &Clock) -> ShardReply {
+/// `max_listed_leases`: leases listed per shard by `status/leases.json`.
+pub fn execute(
+    shard: &mut Shard,
+    op: ShardOp,
+    clock: &Clock,
+    max_listed_leases: usize,
+) -> ShardReply {
     let now = clock.now_ms();
     match op {
         ShardOp::Register(items) => {
@@ -152,7 +158,11 @@ pub fn execute(shard: &mut Shard, op: ShardOp, clock: &Clock) -> ShardReply {
         }
         ShardOp::Services => ShardReply::Services(shard.services_json(), shard.node_version()),
         ShardOp::Leases { legacy, filter } => ShardReply::Leases(crate::api::status::leases_part(
-            shard, legacy, filter, clock,
+            shard,
+            legacy,
+            filter,
+            max_listed_leases,
+            clock,
         )),
         ShardOp::Delta(since) => {
             let version = shard.node_version();

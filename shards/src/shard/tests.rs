@@ -291,13 +291,20 @@ fn slots_are_reused_and_lease_views_are_accurate() {
             v.created_ms,
             v.renewed_ms,
             v.ttl_ms,
-        ))
+        ));
+        true
     });
     assert_eq!(views, vec![("svc".to_string(), 1000, 1500, 20_000)]);
     let mut filtered = 0;
-    s.for_each_lease(false, Some(&["nope"]), |_| filtered += 1);
+    s.for_each_lease(false, Some(&["nope"]), |_| {
+        filtered += 1;
+        true
+    });
     assert_eq!(filtered, 0);
-    s.for_each_lease(false, Some(&["SVC"]), |_| filtered += 1);
+    s.for_each_lease(false, Some(&["SVC"]), |_| {
+        filtered += 1;
+        true
+    });
     assert_eq!(filtered, 1);
 }
 
