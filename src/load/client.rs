@@ -124,27 +124,37 @@ impl Conn {
 
     /// Reads at least once, growing the buffer to `min_total` bytes of capacity.
     async fn fill(&mut self, min_total: usize) -> Result<(), ConnError> {
-        let len = self.read_buf.len();
-        let want = min_total.max(len + 4096);
-        if self.read_buf.capacity() < want {
-            self.read_buf.reserve(want - len);
-        }
-        let cap = self.read_buf.capacity();
-        let buf = std::mem::take(&mut self.read_buf);
-        let (result, slice) = self.stream.read(buf.slice_mut(len..cap)).await;
-        self.read_buf = slice.into_inner();
-        match result {
-            Ok(0) => Err(ConnError::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "server closed the connection",
-            ))),
-            Ok(_) => Ok(()),
-            Err(e) => Err(ConnError::Io(e)),
-        }
+        fill(&mut self.stream, &mut self.read_buf, min_total).await
     }
 }
 
 enum Step {
     Skip(usize),
     Need(usize),
+}
+
+/// Read at least once into the spare capacity of `read_buf`, growing it to hold `min_total`
+/// bytes; end of stream is an error (the server closed a connection the client still uses).
+pub(crate) async fn fill(
+    stream: &mut TcpStream,
+    read_buf: &mut Vec<u8>,
+    min_total: usize,
+) -> Result<(), ConnError> {
+    let len = read_buf.len();
+    let want = min_total.max(len + 4096);
+    if read_buf.capacity() < want {
+        read_buf.reserve(want - len);
+    }
+    let cap = read_buf.capacity();
+    let buf = std::mem::take(read_buf);
+    let (result, slice) = stream.read(buf.slice_mut(len..cap)).await;
+    *read_buf = slice.into_inner();
+    match result {
+        Ok(0) => Err(ConnError::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "server closed the connection",
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) => Err(ConnError::Io(e)),
+    }
 }

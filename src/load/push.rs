@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::check::{check, Check};
 use super::client::Conn;
 use super::histogram::Latency;
-use super::runner::{pacer, DueQueue, Interval, Progress, Stats, Window};
+use super::runner::{pacer, start_and_watch, DueQueue, Interval, Progress, Stats, Window};
 use super::scenario::{Endpoint, Op, Population};
 use super::ws::WsConn;
 use super::Plan;
@@ -102,23 +102,14 @@ pub fn run(
         }
         return Err(e);
     }
-    let start = Instant::now() + Duration::from_millis(20);
-    let window = Window {
-        start,
-        measure: start + plan.warmup,
-        end: start + plan.warmup + plan.duration,
-    };
-    for tx in &start_txs {
-        let _ = tx.send(window);
-    }
-    let mut next_tick = start + Duration::from_secs(1);
-    while handles.iter().any(|h| !h.is_finished()) {
-        std::thread::sleep(Duration::from_millis(20));
-        if Instant::now() >= next_tick {
-            on_tick(&shared.progress, window);
-            next_tick += Duration::from_secs(1);
-        }
-    }
+    let window = start_and_watch(
+        &start_txs,
+        &handles,
+        plan.warmup,
+        plan.duration,
+        &shared.progress,
+        &mut on_tick,
+    );
     let mut total = Stats::default();
     let mut expected = 0;
     for h in handles {

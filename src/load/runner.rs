@@ -184,23 +184,14 @@ pub fn run(
             break;
         }
     }
-    let start = Instant::now() + Duration::from_millis(20);
-    let window = Window {
-        start,
-        measure: start + shared.warmup,
-        end: start + shared.warmup + shared.duration,
-    };
-    for tx in &start_txs {
-        let _ = tx.send(window);
-    }
-    let mut next_tick = start + Duration::from_secs(1);
-    while handles.iter().any(|h| !h.is_finished()) {
-        std::thread::sleep(Duration::from_millis(20));
-        if Instant::now() >= next_tick {
-            on_tick(&shared.progress, window);
-            next_tick += Duration::from_secs(1);
-        }
-    }
+    let window = start_and_watch(
+        &start_txs,
+        &handles,
+        shared.warmup,
+        shared.duration,
+        &shared.progress,
+        &mut on_tick,
+    );
     let mut total = Stats::default();
     for h in handles {
         match h.join() {
@@ -261,6 +252,36 @@ fn thread_main(
 }
 
 /// Connections of thread `t` when `total` are spread over `threads`.
+/// Start every generator thread on one shared window (warm-up, then the measured duration) and
+/// report progress about once a second until they all finish.
+pub fn start_and_watch<T>(
+    start_txs: &[mpsc::Sender<Window>],
+    handles: &[std::thread::JoinHandle<T>],
+    warmup: Duration,
+    duration: Duration,
+    progress: &[Progress],
+    on_tick: &mut impl FnMut(&[Progress], Window),
+) -> Window {
+    let start = Instant::now() + Duration::from_millis(20);
+    let window = Window {
+        start,
+        measure: start + warmup,
+        end: start + warmup + duration,
+    };
+    for tx in start_txs {
+        let _ = tx.send(window);
+    }
+    let mut next_tick = start + Duration::from_secs(1);
+    while handles.iter().any(|h| !h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() >= next_tick {
+            on_tick(progress, window);
+            next_tick += Duration::from_secs(1);
+        }
+    }
+    window
+}
+
 pub fn connections_of_thread(total: usize, threads: usize, t: usize) -> usize {
     let threads = threads.max(1);
     total / threads + usize::from(t < total % threads)

@@ -2,12 +2,10 @@
 //! handshake, masked text frames out, messages in. Pings are answered; buffers are reused.
 
 use std::cell::Cell;
-use std::io;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use protocol::ws::{
     check_server_handshake, write_client_handshake, write_masked_frame, HandshakeError, Message,
@@ -198,22 +196,6 @@ impl WsConn {
 
     /// Reads at least once, with room for `min_total` bytes.
     async fn fill(&mut self, min_total: usize) -> Result<(), ConnError> {
-        let len = self.read_buf.len();
-        let want = min_total.max(len + 4096);
-        if self.read_buf.capacity() < want {
-            self.read_buf.reserve(want - len);
-        }
-        let cap = self.read_buf.capacity();
-        let buf = std::mem::take(&mut self.read_buf);
-        let (result, slice) = self.stream.read(buf.slice_mut(len..cap)).await;
-        self.read_buf = slice.into_inner();
-        match result {
-            Ok(0) => Err(ConnError::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "server closed the connection",
-            ))),
-            Ok(_) => Ok(()),
-            Err(e) => Err(ConnError::Io(e)),
-        }
+        super::client::fill(&mut self.stream, &mut self.read_buf, min_total).await
     }
 }
