@@ -1,3 +1,6 @@
 pub mod http;
 pub mod model;
 pub mod ws;
+
+#[cfg(test)]
+mod test_rng;

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use super::check::{check, Check};
 use super::client::Conn;
 use super::histogram::Latency;
-use super::runner::{pacer, start_and_watch, DueQueue, Interval, Progress, Stats, Window};
+use super::runner::{
+    next_send, pacer, start_and_watch, DueQueue, Interval, Progress, Stats, Window,
+};
 use super::scenario::{Endpoint, Op, Population};
 use super::ws::WsConn;
 use super::Plan;
@@ -267,21 +269,9 @@ async fn registrar(state: Rc<ThreadState>, shared: Arc<PushShared>, due: Option<
     let mut body = Vec::new();
     let mut request = Vec::new();
     loop {
-        let intended = match &due {
-            Some(q) => match q.pop().await {
-                Some(t) => Some(t),
-                None => break,
-            },
-            None => None,
-        };
-        let now = Instant::now();
-        if now >= window.end {
-            if intended.is_some() {
-                state.stats.borrow_mut().unsent += 1;
-            }
+        let Some((intended, _now)) = next_send(due.as_ref(), window, &state.stats).await else {
             break;
-        }
-        let intended = intended.unwrap_or(now);
+        };
         let seq = state.next_seq.get();
         state.next_seq.set(seq + 1);
         let instance = (seq as usize) % pop.instances.max(1);

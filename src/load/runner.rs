@@ -416,24 +416,12 @@ async fn connection(
 ) {
     let window = state.window;
     loop {
-        let intended = match &due {
-            Some(queue) => match queue.pop().await {
-                Some(t) => Some(t),
-                None => break,
-            },
-            None => None,
-        };
-        let now = Instant::now();
-        if now >= window.end {
-            if intended.is_some() {
-                state.stats.borrow_mut().unsent += 1;
-            }
+        let Some((intended, now)) = next_send(due.as_ref(), window, &state.stats).await else {
             break;
-        }
+        };
         let (op, j) = state.pick();
         let request = shared.tables.get(op).get(j);
         let check_kind = shared.checks[op.index()];
-        let intended = intended.unwrap_or(now);
 
         if conn.is_none() {
             match monoio::time::timeout(shared.timeout, Client::connect(&shared)).await {
@@ -484,6 +472,28 @@ async fn connection(
             }
         }
     }
+}
+
+/// When the next request should go: open loop waits for the pacer's next intended send time,
+/// closed loop goes at once (intended = now). Returns `(intended, now)`, or None once the run is
+/// over (an intended send past the end is counted as unsent).
+pub async fn next_send(
+    due: Option<&Rc<DueQueue>>,
+    window: Window,
+    stats: &RefCell<Stats>,
+) -> Option<(Instant, Instant)> {
+    let intended = match due {
+        Some(queue) => Some(queue.pop().await?),
+        None => None,
+    };
+    let now = Instant::now();
+    if now >= window.end {
+        if intended.is_some() {
+            stats.borrow_mut().unsent += 1;
+        }
+        return None;
+    }
+    Some((intended.unwrap_or(now), now))
 }
 
 /// Releases this thread's intended send times: thread `t` of `threads` owns every `threads`-th

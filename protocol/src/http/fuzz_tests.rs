@@ -8,30 +8,7 @@
 use super::test_support::{check_prefix, check_resumed, parse_with, Outcome, OwnedRequest};
 use super::{decode_body, Limits, Parsed, RequestParser};
 
-/// xorshift64*: tiny, deterministic, good enough to explore inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        assert!(n > 0);
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
+use crate::test_rng::Rng;
 
 /// Fragments that steer random inputs into the interesting parts of the grammar.
 const FRAGMENTS: &[&[u8]] = &[
