@@ -83,6 +83,18 @@ pub async fn execute(
         let batch = positions
             .iter()
             .filter_map(|&p| instances[p as usize].as_ref());
+        if shard == core.id && op == RegistryOp::Heartbeat {
+            // The hot path: renew on this core's own shard straight from the parsed request,
+            // without packing the keys for a message.
+            let renewed = core.renew_local(batch.map(|i| {
+                (
+                    i.service_id.as_deref().unwrap_or_default(),
+                    i.instance_id.as_deref().unwrap_or_default(),
+                )
+            }));
+            calls.push((positions, Call::Ready(ShardReply::Renewed(renewed))));
+            continue;
+        }
         let shard_op = match op {
             RegistryOp::Register => ShardOp::Register(batch.map(register_item).collect()),
             RegistryOp::Heartbeat => ShardOp::Heartbeat(pack_keys(batch)),

@@ -113,6 +113,17 @@ impl Core {
         self.start(shard, op).await.reply().await
     }
 
+    /// Renew leases on this core's shard (heartbeats make no changes, so nothing to push).
+    pub fn renew_local<'a>(
+        &self,
+        keys: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> smallvec::SmallVec<[bool; 8]> {
+        let now = self.node.clock.now_ms();
+        let mut shard = self.shard.borrow_mut();
+        keys.map(|(service, instance)| shard.heartbeat(service, instance, now))
+            .collect()
+    }
+
     /// Run an operation on this core's shard and send out the changes it made.
     fn execute_here(&self, op: ShardOp) -> ShardReply {
         let reply = execute(
