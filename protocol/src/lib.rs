@@ -1,6 +1,4 @@
 pub mod http;
 pub mod model;
+pub mod rng;
 pub mod ws;
-
-#[cfg(test)]
-mod test_rng;

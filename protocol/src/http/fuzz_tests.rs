@@ -8,7 +8,7 @@
 use super::test_support::{check_prefix, check_resumed, parse_with, Outcome, OwnedRequest};
 use super::{decode_body, Limits, Parsed, RequestParser};
 
-use crate::test_rng::Rng;
+use crate::rng::Rng;
 
 /// Fragments that steer random inputs into the interesting parts of the grammar.
 const FRAGMENTS: &[&[u8]] = &[
@@ -179,7 +179,7 @@ fn random_input(rng: &mut Rng) -> Vec<u8> {
             buf.extend_from_slice(rng.pick(FRAGMENTS));
         } else {
             let len = rng.below(8);
-            buf.extend((0..len).map(|_| rng.next() as u8));
+            buf.extend((0..len).map(|_| rng.next_u64() as u8));
         }
     }
     buf
@@ -279,7 +279,7 @@ fn mutate(rng: &mut Rng, buf: &mut Vec<u8>) {
         let at = rng.below(buf.len() + 1);
         match rng.below(5) {
             0 if at < buf.len() => buf[at] ^= 1 << rng.below(8),
-            1 => buf.insert(at, rng.next() as u8),
+            1 => buf.insert(at, rng.next_u64() as u8),
             2 if at < buf.len() => {
                 buf.remove(at);
             }
@@ -294,7 +294,7 @@ fn mutate(rng: &mut Rng, buf: &mut Vec<u8>) {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     for _ in 0..20_000 {
         let input = random_input(&mut rng);
         let limits = limits_for(&mut rng);
@@ -304,7 +304,7 @@ fn random_bytes_never_panic() {
 
 #[test]
 fn valid_requests_parse_completely_at_any_split() {
-    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut rng = Rng::new(0xD1B5_4A32_D192_ED03);
     for _ in 0..10_000 {
         let (raw, body) = valid_request(&mut rng);
         let whole = check(&mut rng, Limits::default(), &raw);
@@ -321,7 +321,7 @@ fn valid_requests_parse_completely_at_any_split() {
 
 #[test]
 fn pipelined_valid_requests_parse_in_order() {
-    let mut rng = Rng(0x8CB9_2BA7_2F3D_8DD7);
+    let mut rng = Rng::new(0x8CB9_2BA7_2F3D_8DD7);
     for _ in 0..2_000 {
         let requests: Vec<(Vec<u8>, Vec<u8>)> = (0..1 + rng.below(4))
             .map(|_| valid_request(&mut rng))
@@ -354,7 +354,7 @@ fn pipelined_valid_requests_parse_in_order() {
 fn resumed_parses_match_fresh_ones_on_long_chunked_bodies() {
     // Many chunks, extensions and trailers, split at random: the chunk scanner resumes mid-line,
     // mid-data and mid-trailer.
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
     for _ in 0..200 {
         let body: Vec<u8> = (0..rng.below(400))
             .map(|_| b'a' + rng.below(26) as u8)
@@ -368,7 +368,7 @@ fn resumed_parses_match_fresh_ones_on_long_chunked_bodies() {
 
 #[test]
 fn mutated_requests_never_panic() {
-    let mut rng = Rng(0x94D0_49BB_1331_11EB);
+    let mut rng = Rng::new(0x94D0_49BB_1331_11EB);
     for _ in 0..30_000 {
         let (mut raw, _) = valid_request(&mut rng);
         mutate(&mut rng, &mut raw);
@@ -380,7 +380,7 @@ fn mutated_requests_never_panic() {
 #[test]
 fn mutated_gzip_bodies_never_panic() {
     use std::io::Write;
-    let mut rng = Rng(0xBF58_476D_1CE4_E5B9);
+    let mut rng = Rng::new(0xBF58_476D_1CE4_E5B9);
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder
         .write_all(b"{\"instances\":[{\"serviceId\":\"s\",\"ip\":\"10.0.0.1\"}]}")
@@ -411,7 +411,7 @@ fn changing_seen_bytes_never_panics() {
     // Breaking the resume contract: bytes in the middle of a prefix the parser has seen change
     // (the cheap first/last-bytes check can't tell). The answer may be wrong, but `parse` must
     // neither panic nor point outside the buffer.
-    let mut rng = Rng(0x6A09_E667_F3BC_C908);
+    let mut rng = Rng::new(0x6A09_E667_F3BC_C908);
     for _ in 0..20_000 {
         let (raw, _) = valid_request(&mut rng);
         let limits = limits_for(&mut rng);
@@ -421,7 +421,7 @@ fn changing_seen_bytes_never_panics() {
         let mut changed = raw.clone();
         if seen > 16 {
             let at = 8 + rng.below(seen - 16);
-            changed[at] = rng.next() as u8;
+            changed[at] = rng.next_u64() as u8;
             if rng.chance(30) {
                 let fragment = rng.pick(FRAGMENTS);
                 let end = (at + fragment.len()).min(seen - 8);
