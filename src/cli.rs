@@ -17,7 +17,7 @@ pub struct Cli {
 #[argh(subcommand)]
 pub enum Command {
     Server(ServerArgs),
-    Load(crate::load::LoadArgs),
+    Load(load::LoadArgs),
 }
 
 /// Run the registry server.

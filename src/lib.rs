@@ -7,5 +7,4 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod load;
 pub mod server;

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Load(args) => artemis::load::main(args),
+        Command::Load(args) => load::main(args),
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::changes::NodeShared;
+use protocol::rng::Rng;
 
 fn config() -> ShardConfig {
     ShardConfig {
@@ -313,13 +314,7 @@ fn slots_are_reused_and_lease_views_are_accurate() {
 #[test]
 fn random_operations_match_a_model() {
     use std::collections::HashMap;
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut cfg = config();
     cfg.self_preservation.enabled = false;
     let mut s = Shard::standalone(cfg, 0);
@@ -327,15 +322,15 @@ fn random_operations_match_a_model() {
     let mut model: HashMap<(String, String), u64> = HashMap::new();
     let mut now = 0u64;
     for _ in 0..20_000 {
-        let service = format!("S{}", next() % 7);
-        let instance = format!("I{}", next() % 13);
+        let service = format!("S{}", rng.below(7));
+        let instance = format!("I{}", rng.below(13));
         let key = (service.to_lowercase(), instance.to_lowercase());
-        let spelled = if next() % 2 == 0 {
+        let spelled = if rng.chance(50) {
             service.to_lowercase()
         } else {
             service.clone()
         };
-        match next() % 10 {
+        match rng.below(10) {
             0..=2 => {
                 register(&mut s, &spelled, &instance, now);
                 model.insert(key, now);
@@ -354,7 +349,7 @@ fn random_operations_match_a_model() {
                 );
             }
             _ => {
-                now += next() % 3000;
+                now += rng.below(3000) as u64;
                 while s.tick(now, usize::MAX) {}
                 // A lease due at r + ttl + 1 is evicted by the first tick boundary at or after it.
                 model.retain(|_, &mut r| now / 10 < (r + 20_001).div_ceil(10));
@@ -516,32 +511,26 @@ fn apply_delta(state: &mut State, delta: &[u8]) {
 /// state at that version, gives the current state.
 #[test]
 fn deltas_are_exact_for_random_bursts() {
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let mut cfg = config();
     cfg.self_preservation.enabled = false;
     let mut s = Shard::new(0, cfg, Arc::new(NodeShared::new(1, 5_000)), 0);
     let mut now = 0u64;
     let mut snapshots: Vec<(u64, State)> = vec![(s.node_version(), state_of(&mut s))];
     for round in 0..60 {
-        for _ in 0..(next() % 40) {
-            let service = format!("Svc{}", next() % 5);
-            let instance = format!("i{}", next() % 8);
-            let spelled = if next() % 2 == 0 {
+        for _ in 0..rng.below(40) {
+            let service = format!("Svc{}", rng.below(5));
+            let instance = format!("i{}", rng.below(8));
+            let spelled = if rng.chance(50) {
                 service.to_uppercase()
             } else {
                 service
             };
-            match next() % 4 {
+            match rng.below(4) {
                 0 | 1 => {
                     let body = format!(
                         r#"{{"instanceId":"{instance}","serviceId":"{spelled}","status":"s{}"}}"#,
-                        next() % 3
+                        rng.below(3)
                     );
                     s.register(&spelled, &instance, false, body.into_bytes().into(), now);
                 }
@@ -549,7 +538,7 @@ fn deltas_are_exact_for_random_bursts() {
                     s.unregister(&spelled, &instance, now);
                 }
                 _ => {
-                    now += next() % 8_000;
+                    now += rng.below(8_000) as u64;
                     while s.tick(now, usize::MAX) {}
                 }
             }

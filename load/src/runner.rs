@@ -18,12 +18,12 @@ use std::sync::{mpsc, Arc};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::check::{check, Check};
-use super::client::{Conn, ConnError};
-use super::histogram::Latency;
-use super::scenario::{Deck, Op, Tables, OPS};
-use super::timer::PreciseTimer;
-use super::ws::WsConn;
+use crate::check::{check, Check};
+use crate::client::{Conn, ConnError};
+use crate::histogram::Latency;
+use crate::scenario::{Deck, Op, Tables, OPS};
+use crate::timer::PreciseTimer;
+use crate::ws::WsConn;
 
 /// Pause after a failed connect before the same connection tries again.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);

@@ -25,14 +25,11 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-pub use check::{artemis_status, check, Check, Instances};
-pub use histogram::{Latency, Summary};
-pub use scenario::{parse_mix, Endpoint, Op, Population, Scenario};
-
+use check::Check;
 use populate::unix_ms;
 use report::{Measured, Progress, Report};
 use runner::{Shared, Transport};
-use scenario::{RequestTable, Tables};
+use scenario::{parse_mix, Endpoint, Op, Population, RequestTable, Scenario, Tables};
 
 /// Exit code: bad flags.
 pub const EXIT_USAGE: u8 = 2;
@@ -113,7 +110,7 @@ pub struct LoadArgs {
 
 /// A validated run description.
 #[derive(Clone, Debug)]
-pub struct Plan {
+struct Plan {
     pub scenario: Scenario,
     pub url: String,
     pub addr: SocketAddr,
@@ -221,7 +218,7 @@ impl Plan {
 }
 
 /// `http://host[:port][/path]` → (Host header, resolved address, path).
-pub fn parse_target(url: &str) -> Result<(String, SocketAddr, String), String> {
+fn parse_target(url: &str) -> Result<(String, SocketAddr, String), String> {
     let rest = url.strip_prefix("http://").ok_or_else(|| {
         format!("--target: {url:?} is not an http:// URL (https is not supported)")
     })?;
@@ -256,7 +253,7 @@ pub fn parse_target(url: &str) -> Result<(String, SocketAddr, String), String> {
 }
 
 /// `10s`, `500ms`, `2m`, `1.5s`, or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (number, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
         Some(i) => (&s[..i], &s[i..]),
@@ -318,7 +315,7 @@ pub fn main(args: LoadArgs) -> ExitCode {
 }
 
 /// Runs a validated plan against a reachable target.
-pub fn run(plan: &Plan) -> Result<Report, String> {
+fn run(plan: &Plan) -> Result<Report, String> {
     let mut report = Report {
         scenario: plan.scenario.name().to_string(),
         target: plan.url.clone(),

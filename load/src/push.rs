@@ -14,15 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use super::check::{check, Check};
-use super::client::Conn;
-use super::histogram::Latency;
-use super::runner::{
+use crate::check::{check, Check};
+use crate::client::Conn;
+use crate::histogram::Latency;
+use crate::runner::{
     next_send, pacer, start_and_watch, DueQueue, Interval, Progress, Stats, Window,
 };
-use super::scenario::{Endpoint, Op, Population};
-use super::ws::WsConn;
-use super::Plan;
+use crate::scenario::{Endpoint, Op, Population};
+use crate::ws::WsConn;
+use crate::Plan;
 
 /// Send times of the last `RING` registrations.
 const RING: usize = 1 << 20;
@@ -177,7 +177,7 @@ fn thread_main(
     start_rx: mpsc::Receiver<Window>,
 ) -> ThreadResult {
     let plan = &shared.plan;
-    let mut rt = super::populate::runtime()?;
+    let mut rt = crate::populate::runtime()?;
     let path = format!("{}/ws/discovery/instance-change", plan.endpoint.path);
     // Connect and subscribe before the clock starts.
     let subs: Result<Vec<WsConn>, String> = rt.block_on(async {
@@ -227,7 +227,7 @@ fn thread_main(
         expected: Cell::new(0),
         // Tags must differ from every earlier run's: re-registering identical data pushes
         // nothing (docs/decisions.md).
-        next_seq: Cell::new(super::populate::unix_ms() * 1000),
+        next_seq: Cell::new(crate::populate::unix_ms() * 1000),
         requests: Cell::new(0),
         errors: Cell::new(0),
     });

@@ -1,48 +1,36 @@
 //! One WebSocket client connection (RFC 6455 client side, using `protocol::ws`): the opening
 //! handshake, masked text frames out, messages in. Pings are answered; buffers are reused.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
+use protocol::rng::Rng;
 use protocol::ws::{
     check_server_handshake, write_client_handshake, write_masked_frame, HandshakeError, Message,
     MessageReader, Next, OpCode, MAX_CONTROL_PAYLOAD,
 };
 
-use super::client::ConnError;
+use crate::client::ConnError;
 
 /// Largest message accepted from the server.
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 thread_local! {
-    static RNG: Cell<u64> = Cell::new(seed());
+    /// Masking keys and handshake nonces need to vary, not to be secret (see `protocol::rng`).
+    static RNG: RefCell<Rng> = RefCell::new(Rng::from_entropy());
 }
 
-fn seed() -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let here = &nanos as *const u64 as u64;
-    (nanos ^ here.rotate_left(32)) | 1
-}
-
-/// xorshift64: masking keys and handshake nonces need to vary, not to be secret here.
-fn random_u64() -> u64 {
-    RNG.with(|s| {
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        x
-    })
+/// The handshake's `Sec-WebSocket-Key` nonce (before base64).
+fn random_key() -> [u8; 16] {
+    let mut key = [0u8; 16];
+    RNG.with(|rng| rng.borrow_mut().fill(&mut key));
+    key
 }
 
 fn random_mask() -> [u8; 4] {
-    (random_u64() as u32).to_ne_bytes()
+    RNG.with(|rng| rng.borrow_mut().next_u32()).to_ne_bytes()
 }
 
 /// What to do after looking at one message (taken out of the borrow of the read buffer).
@@ -74,9 +62,7 @@ impl WsConn {
             reader: MessageReader::new(MAX_MESSAGE, false),
             min_len: 0,
         };
-        let mut key = [0u8; 16];
-        key[..8].copy_from_slice(&random_u64().to_ne_bytes());
-        key[8..].copy_from_slice(&random_u64().to_ne_bytes());
+        let key = random_key();
         let mut request = Vec::with_capacity(256);
         write_client_handshake(&mut request, host, path, &key);
         conn.write(&request).await?;
@@ -196,6 +182,6 @@ impl WsConn {
 
     /// Reads at least once, with room for `min_total` bytes.
     async fn fill(&mut self, min_total: usize) -> Result<(), ConnError> {
-        super::client::fill(&mut self.stream, &mut self.read_buf, min_total).await
+        crate::client::fill(&mut self.stream, &mut self.read_buf, min_total).await
     }
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use protocol::model::write_str;
 
-use super::histogram::{Latency, Summary};
-use super::populate::{PopulateReport, WaitReport};
-use super::runner::{Progress as Counters, Stats, Window};
-use super::scenario::Op;
+use crate::histogram::{Latency, Summary};
+use crate::populate::{PopulateReport, WaitReport};
+use crate::runner::{Progress as Counters, Stats, Window};
+use crate::scenario::Op;
 
 /// Everything a finished run reports.
 pub struct Report {

@@ -57,22 +57,6 @@ impl Latency {
         }
     }
 
-    pub fn len(&self) -> u64 {
-        self.h.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.h.is_empty()
-    }
-
-    pub fn quantile(&self, q: f64) -> u64 {
-        if self.h.is_empty() {
-            0
-        } else {
-            self.h.value_at_quantile(q)
-        }
-    }
-
     pub fn summary(&self) -> Summary {
         if self.h.is_empty() {
             return Summary::default();
@@ -114,6 +98,5 @@ mod tests {
         assert!((989..=991).contains(&s.p99), "{s:?}");
         assert!(s.max >= MAX_MICROS - MAX_MICROS / 1000, "{s:?}");
         assert_eq!(Latency::coarse().summary(), Summary::default());
-        assert_eq!(Latency::new().quantile(0.99), 0);
     }
 }

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::check::{artemis_status, check, Check, Instances};
-use super::client::Conn;
-use super::scenario::{Endpoint, Op, Population};
+use crate::check::{artemis_status, check, Check, Instances};
+use crate::client::Conn;
+use crate::scenario::{Endpoint, Op, Population};
 
 /// Instances per register request while populating (the server accepts up to 10,000).
 pub const POPULATE_BATCH: usize = 1000;

@@ -5,6 +5,7 @@ use std::fmt;
 
 use protocol::http::write_request_head;
 use protocol::model::{write_i64, write_str};
+use protocol::rng::Rng;
 
 /// A load scenario (`--scenario`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -385,14 +386,7 @@ impl Deck {
             .iter()
             .flat_map(|&(op, w)| std::iter::repeat_n(op, w as usize))
             .collect();
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        for i in (1..ops.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let j = (state % (i as u64 + 1)) as usize;
-            ops.swap(i, j);
-        }
+        Rng::new(seed).shuffle(&mut ops);
         Deck { ops, next: 0 }
     }
 
