@@ -353,24 +353,46 @@ fn run(plan: &Plan) -> Result<Report, String> {
     if plan.duration.is_zero() {
         return Ok(report);
     }
+    let push = plan.scenario == Scenario::Push;
+    // Push runs count the registrations as requests and report the pushes' latency.
+    let (ops, request_ops, latency_ops) = if push {
+        (
+            vec![Op::Register, Op::Push],
+            vec![Op::Register],
+            vec![Op::Push],
+        )
+    } else {
+        let ops: Vec<Op> = plan.mix.iter().map(|&(op, _)| op).collect();
+        (ops.clone(), ops.clone(), ops)
+    };
     let mut progress = Progress::new();
     let started_unix_ms = unix_ms();
-    if plan.scenario == Scenario::Push {
+    let on_tick = |counters: &[runner::Progress], window| progress.tick(counters, window);
+    let (cpu_before, timed) = if push {
         let cpu_before = cpu_seconds();
-        let (stats, window) = push::run(plan, |counters, window| progress.tick(counters, window))?;
-        progress.finish();
-        record_cpu(&mut report, cpu_before, &window);
-        report.measured = Some(Measured {
-            stats,
-            window,
-            measure_unix_ms: started_unix_ms + plan.warmup.as_millis() as u64,
-            ops: vec![Op::Register, Op::Push],
-            request_ops: vec![Op::Register],
-            latency_ops: vec![Op::Push],
-        });
-        return Ok(report);
-    }
+        (cpu_before, push::run(plan, on_tick))
+    } else {
+        let shared = Arc::new(runner_shared(plan));
+        let cpu_before = cpu_seconds();
+        (cpu_before, runner::run(shared, on_tick))
+    };
+    let (stats, window) = timed?;
+    progress.finish();
+    record_cpu(&mut report, cpu_before, &window);
+    report.measured = Some(Measured {
+        stats,
+        window,
+        measure_unix_ms: started_unix_ms + plan.warmup.as_millis() as u64,
+        ops,
+        request_ops,
+        latency_ops,
+    });
+    Ok(report)
+}
 
+/// What the generator threads of a non-push run share: every request serialized up front, and
+/// how each operation's responses are checked.
+fn runner_shared(plan: &Plan) -> Shared {
     let mut tables = Tables::default();
     let mut checks = [Check::Artemis; scenario::OPS];
     for &(op, _) in &plan.mix {
@@ -395,7 +417,7 @@ fn run(plan: &Plan) -> Result<Report, String> {
     } else {
         Transport::Http
     };
-    let shared = Arc::new(Shared {
+    Shared {
         addr: plan.addr,
         host: plan.endpoint.host.clone(),
         transport,
@@ -409,21 +431,7 @@ fn run(plan: &Plan) -> Result<Report, String> {
         duration: plan.duration,
         timeout: plan.timeout,
         progress: (0..plan.threads).map(|_| Default::default()).collect(),
-    });
-    let cpu_before = cpu_seconds();
-    let (stats, window) = runner::run(shared, |counters, window| progress.tick(counters, window))?;
-    progress.finish();
-    record_cpu(&mut report, cpu_before, &window);
-    let ops: Vec<Op> = plan.mix.iter().map(|&(op, _)| op).collect();
-    report.measured = Some(Measured {
-        stats,
-        window,
-        measure_unix_ms: started_unix_ms + plan.warmup.as_millis() as u64,
-        request_ops: ops.clone(),
-        latency_ops: ops.clone(),
-        ops,
-    });
-    Ok(report)
+    }
 }
 
 /// CPU time this process has used so far: (user, system) seconds.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::check::{artemis_status, check, Check, Instances};
 use crate::client::Conn;
+use crate::runner::runtime;
 use crate::scenario::{Endpoint, Op, Population};
 
 /// Instances per register request while populating (the server accepts up to 10,000).
@@ -31,18 +32,6 @@ pub fn unix_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-type Runtime = monoio::FusionRuntime<
-    monoio::time::TimeDriver<monoio::IoUringDriver>,
-    monoio::time::TimeDriver<monoio::LegacyDriver>,
->;
-
-pub(super) fn runtime() -> Result<Runtime, String> {
-    monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-        .enable_timer()
-        .build()
-        .map_err(|e| format!("cannot build an event loop: {e}"))
 }
 
 /// Registers every instance of `pop`, `POPULATE_BATCH` per request. Any response that is not a

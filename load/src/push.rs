@@ -11,14 +11,14 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::check::{check, Check};
 use crate::client::Conn;
-use crate::histogram::Latency;
 use crate::runner::{
-    next_send, pacer, start_and_watch, DueQueue, Interval, Progress, Stats, Window,
+    next_send, pacer, run_threads, runtime, settle, DueQueue, Progress, StartGate, Stats, Window,
+    RECONNECT_BACKOFF,
 };
 use crate::scenario::{Endpoint, Op, Population};
 use crate::ws::WsConn;
@@ -71,58 +71,23 @@ pub fn run(
         sent: (0..RING).map(|_| AtomicU64::new(0)).collect(),
         progress: (0..threads).map(|_| Progress::default()).collect(),
     });
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
-    let mut start_txs = Vec::new();
-    let mut handles = Vec::new();
-    for t in 0..threads {
-        let (start_tx, start_rx) = mpsc::channel::<Window>();
-        start_txs.push(start_tx);
-        let shared = shared.clone();
-        let ready_tx = ready_tx.clone();
-        handles.push(
-            std::thread::Builder::new()
-                .name(format!("artemis-push-{t}"))
-                .spawn(move || thread_main(t, threads, shared, ready_tx, start_rx))
-                .map_err(|e| format!("cannot start a generator thread: {e}"))?,
-        );
-    }
-    drop(ready_tx);
-    let mut failure = None;
-    for _ in 0..threads {
-        match ready_rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                failure.get_or_insert(e);
-            }
-            Err(_) => break,
-        }
-    }
-    if let Some(e) = failure {
-        drop(start_txs);
-        for h in handles {
-            let _ = h.join();
-        }
-        return Err(e);
-    }
-    let window = start_and_watch(
-        &start_txs,
-        &handles,
+    let (results, window) = run_threads(
+        "artemis-push",
+        threads,
         plan.warmup,
         plan.duration,
         &shared.progress,
         &mut on_tick,
-    );
+        {
+            let shared = shared.clone();
+            move |t, gate| thread_main(t, threads, shared.clone(), gate)
+        },
+    )?;
     let mut total = Stats::default();
     let mut expected = 0;
-    for h in handles {
-        match h.join() {
-            Ok(Ok((stats, exp))) => {
-                total.merge(stats);
-                expected += exp;
-            }
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err("a generator thread panicked".into()),
-        }
+    for (stats, exp) in results {
+        total.merge(stats);
+        expected += exp;
     }
     let received = total.per_op[Op::Push.index()].requests;
     if expected > received {
@@ -139,24 +104,9 @@ struct ThreadState {
     stats: std::cell::RefCell<Stats>,
     expected: Cell<u64>,
     next_seq: Cell<u64>,
-    requests: Cell<u64>,
-    errors: Cell<u64>,
 }
 
 impl ThreadState {
-    fn progress(&self, shared: &PushShared, failed: bool) {
-        self.requests.set(self.requests.get() + 1);
-        shared.progress[self.t]
-            .requests
-            .store(self.requests.get(), Ordering::Relaxed);
-        if failed {
-            self.errors.set(self.errors.get() + 1);
-            shared.progress[self.t]
-                .errors
-                .store(self.errors.get(), Ordering::Relaxed);
-        }
-    }
-
     fn in_window(&self, at: Instant) -> bool {
         at >= self.window.measure && at <= self.window.end
     }
@@ -167,17 +117,16 @@ impl ThreadState {
     }
 }
 
-type ThreadResult = Result<(Stats, u64), String>;
-
+/// One push thread: its share of the subscribers, and on thread 0 all registrars. Returns its
+/// statistics and how many pushes its registrations should have caused.
 fn thread_main(
     t: usize,
     threads: usize,
     shared: Arc<PushShared>,
-    ready_tx: mpsc::Sender<Result<(), String>>,
-    start_rx: mpsc::Receiver<Window>,
-) -> ThreadResult {
+    gate: StartGate,
+) -> Result<(Stats, u64), String> {
     let plan = &shared.plan;
-    let mut rt = crate::populate::runtime()?;
+    let mut rt = runtime().map_err(|e| gate.fail(e))?;
     let path = format!("{}/ws/discovery/instance-change", plan.endpoint.path);
     // Connect and subscribe before the clock starts.
     let subs: Result<Vec<WsConn>, String> = rt.block_on(async {
@@ -197,39 +146,16 @@ fn thread_main(
         }
         Ok(subs)
     });
-    let subs = match subs {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = ready_tx.send(Err(e.clone()));
-            return Err(e);
-        }
-    };
-    let _ = ready_tx.send(Ok(()));
-    drop(ready_tx);
-    let Ok(window) = start_rx.recv() else {
-        return Err("the run was abandoned before it started".into());
-    };
-    let seconds = (plan.duration.as_secs_f64().ceil() as usize).max(1);
+    let subs = subs.map_err(|e| gate.fail(e))?;
+    let window = gate.ready()?;
     let state = Rc::new(ThreadState {
         t,
         window,
-        stats: std::cell::RefCell::new(Stats {
-            timeline: vec![
-                Interval {
-                    requests: 0,
-                    errors: 0,
-                    latency: Latency::coarse(),
-                };
-                seconds
-            ],
-            ..Stats::default()
-        }),
+        stats: std::cell::RefCell::new(Stats::for_duration(plan.duration)),
         expected: Cell::new(0),
         // Tags must differ from every earlier run's: re-registering identical data pushes
         // nothing (docs/decisions.md).
         next_seq: Cell::new(crate::populate::unix_ms() * 1000),
-        requests: Cell::new(0),
-        errors: Cell::new(0),
     });
     rt.block_on(async {
         monoio::time::sleep_until(monoio::time::Instant::from_std(window.start)).await;
@@ -286,12 +212,12 @@ async fn registrar(state: Rc<ThreadState>, shared: Arc<PushShared>, due: Option<
             match monoio::time::timeout(plan.timeout, Conn::connect(plan.addr)).await {
                 Ok(Ok(c)) => conn = Some(c),
                 _ => {
-                    state.progress(&shared, true);
+                    shared.progress[state.t].count(true);
                     if state.in_window(Instant::now()) {
                         state.error("io");
                         state.stats.borrow_mut().per_op[Op::Register.index()].errors += 1;
                     }
-                    monoio::time::sleep(Duration::from_millis(50)).await;
+                    monoio::time::sleep(RECONNECT_BACKOFF).await;
                     continue;
                 }
             }
@@ -303,46 +229,22 @@ async fn registrar(state: Rc<ThreadState>, shared: Arc<PushShared>, due: Option<
         let exchange = c.round_trip(&request, |status, body| check(Check::Artemis, status, body));
         let result = monoio::time::timeout(plan.timeout, exchange).await;
         let done = Instant::now();
-        let outcome: Result<(), String> = match result {
-            Ok(Ok((verdict, keep_alive))) => {
-                if !keep_alive {
-                    conn = None;
-                }
-                verdict
-            }
-            Ok(Err(e)) => {
-                conn = None;
-                Err(e.kind().into())
-            }
-            Err(_) => {
-                conn = None;
-                Err("timeout".into())
-            }
-        };
-        state.progress(&shared, outcome.is_err());
+        let (outcome, _) = settle(&mut conn, result);
+        shared.progress[state.t].count(outcome.is_err());
         let counted = state.in_window(sent);
         if counted && outcome.is_ok() {
             let fanout = subscribers_of(plan.subscribers, pop.services, service);
             state.expected.set(state.expected.get() + fanout);
         }
         if state.in_window(done) {
-            let mut stats = state.stats.borrow_mut();
-            let stats = &mut *stats;
-            let reg = &mut stats.per_op[Op::Register.index()];
-            reg.requests += 1;
-            reg.latency.record(done - intended);
-            match outcome {
-                Ok(()) => reg.ops += 1,
-                Err(kind) => {
-                    reg.errors += 1;
-                    *stats.errors.entry(kind).or_default() += 1;
-                }
-            }
-            if plan.rate.is_some() {
-                stats
-                    .send_lag
-                    .record(sent.saturating_duration_since(intended));
-            }
+            state.stats.borrow_mut().count_request(
+                Op::Register,
+                outcome,
+                1,
+                // Unlike the other scenarios, latency counts whether or not a response came.
+                Some(done - intended),
+                plan.rate.map(|_| sent.saturating_duration_since(intended)),
+            );
         }
     }
 }
@@ -382,9 +284,7 @@ async fn subscriber(state: Rc<ThreadState>, shared: Arc<PushShared>, mut ws: WsC
                 push.requests += 1;
                 push.ops += 1;
                 push.latency.record(latency);
-                let second = ((sent - window.measure).as_secs() as usize)
-                    .min(stats.timeline.len().saturating_sub(1));
-                if let Some(iv) = stats.timeline.get_mut(second) {
+                if let Some(iv) = stats.interval_at(&window, sent) {
                     iv.requests += 1;
                     iv.latency.record(latency);
                 }

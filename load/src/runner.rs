@@ -18,6 +18,8 @@ use std::sync::{mpsc, Arc};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+use monoio::time::error::Elapsed;
+
 use crate::check::{check, Check};
 use crate::client::{Conn, ConnError};
 use crate::histogram::Latency;
@@ -26,7 +28,7 @@ use crate::timer::PreciseTimer;
 use crate::ws::WsConn;
 
 /// Pause after a failed connect before the same connection tries again.
-const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
+pub const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Everything the generator threads share (read-only, except the progress counters).
 pub struct Shared {
@@ -88,11 +90,25 @@ impl Client {
     }
 }
 
+/// One generator thread's running totals for the progress line.
 #[repr(align(128))]
 #[derive(Default)]
 pub struct Progress {
     pub requests: AtomicU64,
     pub errors: AtomicU64,
+}
+
+impl Progress {
+    /// Counts one finished request. Only the owning thread writes its slot, so a load and a store
+    /// (no read-modify-write) keep it exact.
+    pub fn count(&self, failed: bool) {
+        let requests = self.requests.load(Ordering::Relaxed);
+        self.requests.store(requests + 1, Ordering::Relaxed);
+        if failed {
+            let errors = self.errors.load(Ordering::Relaxed);
+            self.errors.store(errors + 1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The run's clock: everything is measured against one start instant shared by all threads.
@@ -132,6 +148,58 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Empty statistics with a timeline of one interval per second of a `duration`-long
+    /// measurement.
+    pub fn for_duration(duration: Duration) -> Stats {
+        let seconds = (duration.as_secs_f64().ceil() as usize).max(1);
+        Stats {
+            timeline: vec![
+                Interval {
+                    requests: 0,
+                    errors: 0,
+                    latency: Latency::coarse(),
+                };
+                seconds
+            ],
+            ..Stats::default()
+        }
+    }
+
+    /// The timeline interval of the second of the measurement `at` falls in; an instant exactly
+    /// at the end belongs to the last second.
+    pub fn interval_at(&mut self, window: &Window, at: Instant) -> Option<&mut Interval> {
+        let second =
+            ((at - window.measure).as_secs() as usize).min(self.timeline.len().saturating_sub(1));
+        self.timeline.get_mut(second)
+    }
+
+    /// Counts one request of `op` finished in the measurement: `ops` operations if it succeeded,
+    /// else one error of its kind; its latency if known; for paced runs, how late it left.
+    pub fn count_request(
+        &mut self,
+        op: Op,
+        outcome: Result<(), String>,
+        ops: u64,
+        latency: Option<Duration>,
+        send_lag: Option<Duration>,
+    ) {
+        let per_op = &mut self.per_op[op.index()];
+        per_op.requests += 1;
+        if let Some(latency) = latency {
+            per_op.latency.record(latency);
+        }
+        match outcome {
+            Ok(()) => per_op.ops += ops,
+            Err(kind) => {
+                per_op.errors += 1;
+                *self.errors.entry(kind).or_default() += 1;
+            }
+        }
+        if let Some(lag) = send_lag {
+            self.send_lag.record(lag);
+        }
+    }
+
     pub fn merge(&mut self, other: Stats) {
         for (mine, theirs) in self.per_op.iter_mut().zip(other.per_op) {
             mine.requests += theirs.requests;
@@ -164,55 +232,135 @@ pub fn run(
     mut on_tick: impl FnMut(&[Progress], Window),
 ) -> Result<(Stats, Window), String> {
     let threads = shared.threads.max(1);
-    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let (results, window) = run_threads(
+        "artemis-load",
+        threads,
+        shared.warmup,
+        shared.duration,
+        &shared.progress,
+        &mut on_tick,
+        {
+            let shared = shared.clone();
+            move |t, gate| thread_main(t, shared.clone(), gate)
+        },
+    )?;
+    let mut total = Stats::default();
+    for stats in results {
+        total.merge(stats);
+    }
+    Ok((total, window))
+}
+
+/// A generator thread's side of the common start: it reports ready once connected (or why it
+/// cannot run), then waits for the run's window.
+pub struct StartGate {
+    ready: mpsc::Sender<Result<(), String>>,
+    start: mpsc::Receiver<Window>,
+}
+
+impl StartGate {
+    /// Reports this thread ready and waits for the window all threads share.
+    pub fn ready(self) -> Result<Window, String> {
+        let _ = self.ready.send(Ok(()));
+        // The caller stops waiting for readiness once every sender is gone.
+        drop(self.ready);
+        self.start
+            .recv()
+            .map_err(|_| "the run was abandoned before it started".to_string())
+    }
+
+    /// Reports that this thread cannot run, which abandons the run; returns `e` for the thread's
+    /// result.
+    pub fn fail(&self, e: String) -> String {
+        let _ = self.ready.send(Err(e.clone()));
+        e
+    }
+}
+
+/// Runs `threads` threads named `<name>-<t>`, each `thread_main(t, gate)`. Once all are ready they
+/// start on one shared window (warm-up, then the measured duration) and `on_tick` reports progress
+/// about once a second until they all finish; if one fails to get ready, none starts and its error
+/// is returned. Returns the threads' results in thread order.
+pub fn run_threads<T, F>(
+    name: &str,
+    threads: usize,
+    warmup: Duration,
+    duration: Duration,
+    progress: &[Progress],
+    on_tick: &mut impl FnMut(&[Progress], Window),
+    thread_main: F,
+) -> Result<(Vec<T>, Window), String>
+where
+    T: Send + 'static,
+    F: Fn(usize, StartGate) -> Result<T, String> + Clone + Send + 'static,
+{
+    let (ready_tx, ready_rx) = mpsc::channel();
     let mut start_txs = Vec::with_capacity(threads);
     let mut handles = Vec::with_capacity(threads);
     for t in 0..threads {
         let (start_tx, start_rx) = mpsc::channel::<Window>();
         start_txs.push(start_tx);
-        let shared = shared.clone();
-        let ready_tx = ready_tx.clone();
+        let gate = StartGate {
+            ready: ready_tx.clone(),
+            start: start_rx,
+        };
+        let thread_main = thread_main.clone();
         let handle = std::thread::Builder::new()
-            .name(format!("artemis-load-{t}"))
-            .spawn(move || thread_main(t, shared, ready_tx, start_rx))
+            .name(format!("{name}-{t}"))
+            .spawn(move || thread_main(t, gate))
             .map_err(|e| format!("cannot start a generator thread: {e}"))?;
         handles.push(handle);
     }
     drop(ready_tx);
+    let mut failure = None;
     for _ in 0..threads {
-        if ready_rx.recv().is_err() {
-            break;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            Err(_) => break,
         }
     }
-    let window = start_and_watch(
-        &start_txs,
-        &handles,
-        shared.warmup,
-        shared.duration,
-        &shared.progress,
-        &mut on_tick,
-    );
-    let mut total = Stats::default();
+    if let Some(e) = failure {
+        drop(start_txs);
+        for h in handles {
+            let _ = h.join();
+        }
+        return Err(e);
+    }
+
+    let start = Instant::now() + Duration::from_millis(20);
+    let window = Window {
+        start,
+        measure: start + warmup,
+        end: start + warmup + duration,
+    };
+    for tx in &start_txs {
+        let _ = tx.send(window);
+    }
+    let mut next_tick = start + Duration::from_secs(1);
+    while handles.iter().any(|h| !h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() >= next_tick {
+            on_tick(progress, window);
+            next_tick += Duration::from_secs(1);
+        }
+    }
+
+    let mut results = Vec::with_capacity(threads);
     for h in handles {
         match h.join() {
-            Ok(Ok(stats)) => total.merge(stats),
+            Ok(Ok(result)) => results.push(result),
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err("a generator thread panicked".into()),
         }
     }
-    Ok((total, window))
+    Ok((results, window))
 }
 
-fn thread_main(
-    t: usize,
-    shared: Arc<Shared>,
-    ready_tx: mpsc::Sender<()>,
-    start_rx: mpsc::Receiver<Window>,
-) -> Result<Stats, String> {
-    let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-        .enable_timer()
-        .build()
-        .map_err(|e| format!("cannot build a generator event loop: {e}"))?;
+fn thread_main(t: usize, shared: Arc<Shared>, gate: StartGate) -> Result<Stats, String> {
+    let mut rt = runtime().map_err(|e| gate.fail(e))?;
     let conns = connections_of_thread(shared.connections, shared.threads, t);
     // Connect before the clock starts, so connection set-up is never timed.
     let mut connected: Vec<Option<Client>> = rt.block_on(async {
@@ -222,11 +370,7 @@ fn thread_main(
         }
         v
     });
-    let _ = ready_tx.send(());
-    drop(ready_tx);
-    let Ok(window) = start_rx.recv() else {
-        return Err("the run was abandoned before it started".into());
-    };
+    let window = gate.ready()?;
     let state = Rc::new(ThreadState::new(t, &shared, window));
     rt.block_on(async {
         monoio::time::sleep_until(monoio::time::Instant::from_std(window.start)).await;
@@ -251,37 +395,20 @@ fn thread_main(
     Ok(stats)
 }
 
-/// Connections of thread `t` when `total` are spread over `threads`.
-/// Start every generator thread on one shared window (warm-up, then the measured duration) and
-/// report progress about once a second until they all finish.
-pub fn start_and_watch<T>(
-    start_txs: &[mpsc::Sender<Window>],
-    handles: &[std::thread::JoinHandle<T>],
-    warmup: Duration,
-    duration: Duration,
-    progress: &[Progress],
-    on_tick: &mut impl FnMut(&[Progress], Window),
-) -> Window {
-    let start = Instant::now() + Duration::from_millis(20);
-    let window = Window {
-        start,
-        measure: start + warmup,
-        end: start + warmup + duration,
-    };
-    for tx in start_txs {
-        let _ = tx.send(window);
-    }
-    let mut next_tick = start + Duration::from_secs(1);
-    while handles.iter().any(|h| !h.is_finished()) {
-        std::thread::sleep(Duration::from_millis(20));
-        if Instant::now() >= next_tick {
-            on_tick(progress, window);
-            next_tick += Duration::from_secs(1);
-        }
-    }
-    window
+type Runtime = monoio::FusionRuntime<
+    monoio::time::TimeDriver<monoio::IoUringDriver>,
+    monoio::time::TimeDriver<monoio::LegacyDriver>,
+>;
+
+/// An event loop for one thread: io_uring where the kernel allows it, else epoll; with timers.
+pub fn runtime() -> Result<Runtime, String> {
+    monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .build()
+        .map_err(|e| format!("cannot build an event loop: {e}"))
 }
 
+/// Connections of thread `t` when `total` are spread over `threads`.
 pub fn connections_of_thread(total: usize, threads: usize, t: usize) -> usize {
     let threads = threads.max(1);
     total / threads + usize::from(t < total % threads)
@@ -297,25 +424,11 @@ struct ThreadState {
     deck: RefCell<Option<Deck>>,
     single: Op,
     stats: RefCell<Stats>,
-    progress_requests: Cell<u64>,
-    progress_errors: Cell<u64>,
 }
 
 impl ThreadState {
     fn new(t: usize, shared: &Shared, window: Window) -> ThreadState {
         let deck = (shared.mix.len() > 1).then(|| Deck::new(&shared.mix, t as u64 + 1));
-        let seconds = (shared.duration.as_secs_f64().ceil() as usize).max(1);
-        let stats = Stats {
-            timeline: vec![
-                Interval {
-                    requests: 0,
-                    errors: 0,
-                    latency: Latency::coarse(),
-                };
-                seconds
-            ],
-            ..Stats::default()
-        };
         ThreadState {
             thread: t,
             window,
@@ -323,9 +436,7 @@ impl ThreadState {
             stride: shared.threads.max(1),
             deck: RefCell::new(deck),
             single: shared.mix[0].0,
-            stats: RefCell::new(stats),
-            progress_requests: Cell::new(0),
-            progress_errors: Cell::new(0),
+            stats: RefCell::new(Stats::for_duration(shared.duration)),
         }
     }
 
@@ -355,48 +466,22 @@ impl ThreadState {
         responded: bool,
     ) {
         let failed = outcome.is_err();
-        self.progress_requests.set(self.progress_requests.get() + 1);
-        shared.progress[self.thread]
-            .requests
-            .store(self.progress_requests.get(), Ordering::Relaxed);
-        if failed {
-            self.progress_errors.set(self.progress_errors.get() + 1);
-            shared.progress[self.thread]
-                .errors
-                .store(self.progress_errors.get(), Ordering::Relaxed);
-        }
+        shared.progress[self.thread].count(failed);
         if done < self.window.measure || done > self.window.end {
             return;
         }
         let latency = done - intended;
         let mut stats = self.stats.borrow_mut();
-        let stats = &mut *stats;
-        let per_op = &mut stats.per_op[op.index()];
-        per_op.requests += 1;
-        if responded {
-            per_op.latency.record(latency);
-        }
-        match outcome {
-            Ok(()) => per_op.ops += shared.tables.get(op).ops_per_request,
-            Err(kind) => {
-                per_op.errors += 1;
-                match stats.errors.get_mut(&kind) {
-                    Some(n) => *n += 1,
-                    None => {
-                        stats.errors.insert(kind, 1);
-                    }
-                }
-            }
-        }
-        if shared.rate.is_some() {
-            stats
-                .send_lag
-                .record(sent.saturating_duration_since(intended));
-        }
-        // A response completing exactly at the end belongs to the last second.
-        let second = ((done - self.window.measure).as_secs() as usize)
-            .min(stats.timeline.len().saturating_sub(1));
-        if let Some(interval) = stats.timeline.get_mut(second) {
+        stats.count_request(
+            op,
+            outcome,
+            shared.tables.get(op).ops_per_request,
+            responded.then_some(latency),
+            shared
+                .rate
+                .map(|_| sent.saturating_duration_since(intended)),
+        );
+        if let Some(interval) = stats.interval_at(&self.window, done) {
             interval.requests += 1;
             interval.errors += u64::from(failed);
             if responded {
@@ -439,37 +524,33 @@ async fn connection(
         let exchange = c.round_trip(request, |status, body| check(check_kind, status, body));
         let result = monoio::time::timeout(shared.timeout, exchange).await;
         let done = Instant::now();
-        match result {
-            Ok(Ok((verdict, keep_alive))) => {
-                if !keep_alive {
-                    conn = None;
-                }
-                state.record(&shared, op, intended, sent, done, verdict, true);
+        let (verdict, responded) = settle(&mut conn, result);
+        state.record(&shared, op, intended, sent, done, verdict, responded);
+    }
+}
+
+/// A round trip under a timeout: the check's verdict and whether the connection stays open, or
+/// a connection error, or the timeout.
+pub type TimedExchange = Result<Result<(Result<(), String>, bool), ConnError>, Elapsed>;
+
+/// What a timed exchange on `conn` came to: the check's verdict, or the failure's error kind
+/// (`timeout`, or the connection error's), and whether a response arrived. Drops the connection
+/// unless the server kept it alive.
+pub fn settle<C>(conn: &mut Option<C>, result: TimedExchange) -> (Result<(), String>, bool) {
+    match result {
+        Ok(Ok((verdict, keep_alive))) => {
+            if !keep_alive {
+                *conn = None;
             }
-            Ok(Err(e)) => {
-                conn = None;
-                state.record(
-                    &shared,
-                    op,
-                    intended,
-                    sent,
-                    done,
-                    Err(e.kind().into()),
-                    false,
-                );
-            }
-            Err(_) => {
-                conn = None;
-                state.record(
-                    &shared,
-                    op,
-                    intended,
-                    sent,
-                    done,
-                    Err("timeout".into()),
-                    false,
-                );
-            }
+            (verdict, true)
+        }
+        Ok(Err(e)) => {
+            *conn = None;
+            (Err(e.kind().into()), false)
+        }
+        Err(_) => {
+            *conn = None;
+            (Err("timeout".into()), false)
         }
     }
 }
@@ -593,5 +674,86 @@ mod tests {
         let spread: Vec<usize> = (0..3).map(|t| connections_of_thread(64, 3, t)).collect();
         assert_eq!(spread, vec![22, 21, 21]);
         assert_eq!(connections_of_thread(1, 2, 1), 0);
+    }
+
+    #[test]
+    fn the_timeline_has_a_second_per_interval_and_the_end_falls_in_the_last() {
+        let start = Instant::now();
+        let window = Window {
+            start,
+            measure: start + Duration::from_secs(1),
+            end: start + Duration::from_secs(3),
+        };
+        let mut stats = Stats::for_duration(Duration::from_millis(1500));
+        assert_eq!(stats.timeline.len(), 2);
+        for at in [
+            window.measure,
+            window.measure + Duration::from_millis(999),
+            window.measure + Duration::from_millis(1000),
+            window.end,
+        ] {
+            stats.interval_at(&window, at).expect("inside").requests += 1;
+        }
+        let per_second: Vec<u64> = stats.timeline.iter().map(|i| i.requests).collect();
+        assert_eq!(per_second, vec![2, 2]);
+    }
+
+    #[test]
+    fn settling_drops_the_connection_unless_the_server_kept_it_alive() {
+        let mut conn = Some(());
+        assert_eq!(settle(&mut conn, Ok(Ok((Ok(()), true)))), (Ok(()), true));
+        assert!(conn.is_some());
+        let refused = Err("http-503".to_string());
+        assert_eq!(
+            settle(&mut conn, Ok(Ok((refused.clone(), false)))),
+            (refused, true)
+        );
+        assert!(conn.is_none());
+        conn = Some(());
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            settle(&mut conn, Ok(Err(ConnError::Io(reset)))),
+            (Err("io".to_string()), false)
+        );
+        assert!(conn.is_none());
+    }
+
+    #[test]
+    fn ready_threads_start_on_one_window_and_return_in_order() {
+        let progress: Vec<Progress> = (0..3).map(|_| Progress::default()).collect();
+        let (results, window) = run_threads(
+            "test-ready",
+            3,
+            Duration::ZERO,
+            Duration::ZERO,
+            &progress,
+            &mut |_, _| {},
+            |t, gate| gate.ready().map(|window| (t, window.start)),
+        )
+        .expect("every thread got ready");
+        assert_eq!(
+            results,
+            vec![(0, window.start), (1, window.start), (2, window.start)]
+        );
+    }
+
+    #[test]
+    fn a_thread_that_cannot_get_ready_abandons_the_run() {
+        let progress: Vec<Progress> = (0..3).map(|_| Progress::default()).collect();
+        let result = run_threads(
+            "test-fail",
+            3,
+            Duration::ZERO,
+            Duration::ZERO,
+            &progress,
+            &mut |_, _| panic!("an abandoned run reports no progress"),
+            |t, gate| {
+                if t == 1 {
+                    return Err(gate.fail("cannot subscribe".into()));
+                }
+                gate.ready()
+            },
+        );
+        assert_eq!(result.err(), Some("cannot subscribe".to_string()));
     }
 }
