@@ -1,11 +1,17 @@
-//! Request line, header section and message framing (RFC 9112 §3, §5, §6).
+//! Parsing one request (RFC 9112): [`RequestParser`] drives it resumably across calls, reads the
+//! header section (§5) and judges what its fields say about the connection and the content coding.
+//! The request line (§3) is parsed in `line`; where the body ends (§6) is decided in `framing`.
+
+mod framing;
+mod line;
 
 use std::fmt;
 
+use self::framing::{locate_body, BodyLocation, Framing, FramingFields};
+use self::line::{parse_request_line, skip_empty_lines, split_target, RequestLine};
 use super::chunked;
 use super::fields::{
-    count_work, line_end, list_elements, parse_bounded, parse_section, Class, FieldSpan, Runs,
-    Span, Step,
+    count_work, line_end, list_elements, parse_bounded, parse_section, FieldSpan, Runs, Step,
 };
 use super::{Header, HttpError, Limits, Method, Version};
 
@@ -156,27 +162,6 @@ pub struct HeaderIter<'b> {
     fields: std::slice::Iter<'b, FieldSpan>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BodyLocation {
-    Empty,
-    /// `read_buf[start..end]` (Content-Length).
-    InBuffer {
-        start: usize,
-        end: usize,
-    },
-    /// The caller's `dechunked` vector holds the body (chunked).
-    Dechunked {
-        len: usize,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Framing {
-    None,
-    Length(usize),
-    Chunked,
-}
-
 enum Framed {
     Partial {
         min_total: usize,
@@ -186,15 +171,6 @@ enum Framed {
         body: BodyLocation,
         consumed: usize,
     },
-}
-
-#[derive(Clone, Copy, Debug)]
-struct RequestLine {
-    method: Method,
-    /// The request target, already checked (visible ASCII, origin- or absolute-form); split into
-    /// path and query when the request is complete.
-    target: Span,
-    version: Version,
 }
 
 /// A complete, interpreted head.
@@ -370,21 +346,17 @@ fn advance(
             head
         }
     };
-    let (body, consumed) = match head.semantics.framing {
-        Framing::None => (BodyLocation::Empty, head.len),
-        Framing::Length(len) => match frame_length(buf.len(), head.len, len)? {
-            Ok(done) => done,
-            Err(min_total) => return Ok(Framed::Partial { min_total }),
-        },
-        Framing::Chunked => {
-            let scanner = progress
-                .chunks
-                .get_or_insert_with(|| chunked::Scanner::new(head.len));
-            match frame_chunked(buf, head.len, scanner, limits, dechunked)? {
-                Ok(done) => done,
-                Err(min_total) => return Ok(Framed::Partial { min_total }),
-            }
-        }
+    let located = locate_body(
+        head.semantics.framing,
+        buf,
+        head.len,
+        &mut progress.chunks,
+        limits,
+        dechunked,
+    )?;
+    let (body, consumed) = match located {
+        Ok(done) => done,
+        Err(min_total) => return Ok(Framed::Partial { min_total }),
     };
     Ok(Framed::Complete {
         head,
@@ -537,154 +509,10 @@ fn push_field(
     Ok(())
 }
 
-/// RFC 9112 §2.2: a server should ignore at least one empty line before the request line. They
-/// still count against `max_header_bytes`, so an endless stream of them can't be buffered. Moves
-/// `*pos` past each one, so a later call resumes after those already seen.
-fn skip_empty_lines(buf: &[u8], pos: &mut usize) -> Step<usize> {
-    while let Some(b'\r' | b'\n') = buf.get(*pos) {
-        count_work(1);
-        match line_end(buf, *pos, "invalid request line")? {
-            Some(next) => *pos = next,
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(*pos))
-}
-
-/// `method SP request-target SP HTTP-version CRLF`, with exactly one space between the parts.
-fn parse_request_line(buf: &[u8], start: usize, runs: &mut Runs) -> Step<(RequestLine, usize)> {
-    count_work(1);
-    let Some(method_end) = before_space(buf, start, Class::Tchar, runs, "invalid method")? else {
-        return Ok(None);
-    };
-    let target_start = method_end + 1;
-    let Some(target_end) = before_space(
-        buf,
-        target_start,
-        Class::Target,
-        runs,
-        "invalid request target",
-    )?
-    else {
-        return Ok(None);
-    };
-    // The version is judged before the target's form, so "PRI * HTTP/2.0" gets 505 rather than 400.
-    let Some((version, next)) = parse_version(buf, target_end + 1)? else {
-        return Ok(None);
-    };
-    let method = method_from_token(buf.get(start..method_end).unwrap_or_default());
-    let target = Span {
-        start: target_start,
-        end: target_end,
-    };
-    let text = std::str::from_utf8(target.of(buf))
-        .map_err(|_| HttpError::BadRequest("invalid request target"))?;
-    split_target(text)?;
-    Ok(Some((
-        RequestLine {
-            method,
-            target,
-            version,
-        },
-        next,
-    )))
-}
-
-/// Scans a non-empty run of `accept` bytes from `start` that must be followed by a single SP.
-/// Returns the position of that SP.
-fn before_space(
-    buf: &[u8],
-    start: usize,
-    accept: Class,
-    runs: &mut Runs,
-    error: &'static str,
-) -> Step<usize> {
-    let end = runs.skip(buf, start, accept);
-    match buf.get(end) {
-        None => Ok(None),
-        Some(b' ') if end > start => Ok(Some(end)),
-        Some(_) => Err(HttpError::BadRequest(error)),
-    }
-}
-
-fn method_from_token(token: &[u8]) -> Method {
-    match token {
-        b"GET" => Method::Get,
-        b"HEAD" => Method::Head,
-        b"POST" => Method::Post,
-        b"PUT" => Method::Put,
-        b"DELETE" => Method::Delete,
-        b"OPTIONS" => Method::Options,
-        b"PATCH" => Method::Patch,
-        _ => Method::Other,
-    }
-}
-
-/// "HTTP/" DIGIT "." DIGIT followed by the line ending.
-fn parse_version(buf: &[u8], pos: usize) -> Step<(Version, usize)> {
-    const PREFIX: &[u8] = b"HTTP/";
-    const INVALID: HttpError = HttpError::BadRequest("invalid HTTP version");
-    let available = buf.get(pos..).unwrap_or_default();
-    let Some(version) = available.get(..8) else {
-        // Reject garbage now rather than waiting for eight bytes that may never come.
-        let seen = available.len().min(PREFIX.len());
-        return if available.get(..seen) == PREFIX.get(..seen) {
-            Ok(None)
-        } else {
-            Err(INVALID)
-        };
-    };
-    let version = match version {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
-            return Err(HttpError::VersionNotSupported)
-        }
-        _ => return Err(INVALID),
-    };
-    let next = line_end(buf, pos + 8, "invalid HTTP version")?;
-    Ok(next.map(|next| (version, next)))
-}
-
-/// Splits a request target into (path, query). Accepts origin-form and absolute-form (RFC 9112
-/// §3.2); the authority and asterisk forms are meaningless to this server and refused.
-fn split_target(target: &str) -> Result<(&str, &str), HttpError> {
-    // Clients must not send a fragment; if one does, it is not part of the resource.
-    let target = target.split_once('#').map_or(target, |(before, _)| before);
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    Ok((origin_path(path)?, query))
-}
-
-fn origin_path(path: &str) -> Result<&str, HttpError> {
-    if path.starts_with('/') {
-        return Ok(path);
-    }
-    let after_scheme = strip_prefix_ignore_case(path, "http://")
-        .or_else(|| strip_prefix_ignore_case(path, "https://"))
-        .ok_or(HttpError::BadRequest("invalid request target"))?;
-    // "http://host" alone names the root.
-    Ok(after_scheme
-        .find('/')
-        .and_then(|slash| after_scheme.get(slash..))
-        .unwrap_or("/"))
-}
-
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| text.get(prefix.len()..))
-        .flatten()
-}
-
 /// Facts gathered from the header fields, judged together once all are seen.
 #[derive(Default)]
 struct FieldFacts {
-    content_length: Option<usize>,
-    transfer_encoding: bool,
-    chunked: bool,
-    other_transfer_coding: bool,
+    framing: FramingFields,
     connection_close: bool,
     connection_keep_alive: bool,
     connection_upgrade: bool,
@@ -715,9 +543,10 @@ impl FieldFacts {
     fn observe(&mut self, name: &[u8], value: &[u8], limits: &Limits) -> Result<(), HttpError> {
         let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
         if is("content-length") {
-            self.observe_content_length(value, limits.max_body_bytes)?;
+            self.framing
+                .observe_content_length(value, limits.max_body_bytes)?;
         } else if is("transfer-encoding") {
-            self.observe_transfer_encoding(value);
+            self.framing.observe_transfer_encoding(value);
         } else if is("connection") {
             self.observe_connection(value);
         } else if is("content-encoding") {
@@ -730,33 +559,6 @@ impl FieldFacts {
             self.hosts += 1;
         }
         Ok(())
-    }
-
-    /// Repeated Content-Length fields are tolerated only when they agree (RFC 9112 §6.3): a
-    /// disagreement means some agent on the path frames the message differently.
-    fn observe_content_length(&mut self, value: &[u8], max_body: usize) -> Result<(), HttpError> {
-        let length = parse_content_length(value, max_body)?;
-        match self.content_length {
-            Some(previous) if previous != length => {
-                Err(HttpError::BadRequest("conflicting Content-Length headers"))
-            }
-            _ => {
-                self.content_length = Some(length);
-                Ok(())
-            }
-        }
-    }
-
-    fn observe_transfer_encoding(&mut self, value: &[u8]) {
-        self.transfer_encoding = true;
-        for coding in list_elements(value) {
-            if coding.eq_ignore_ascii_case(b"chunked") && !self.chunked {
-                self.chunked = true;
-            } else {
-                // Includes codings after "chunked" and a repeated "chunked".
-                self.other_transfer_coding = true;
-            }
-        }
     }
 
     fn observe_connection(&mut self, value: &[u8]) {
@@ -781,7 +583,7 @@ impl FieldFacts {
         if self.hosts > 1 {
             return Err(HttpError::BadRequest("multiple Host headers"));
         }
-        let framing = self.framing(version)?;
+        let framing = self.framing.decide(version)?;
         let content_encoding = match (self.other_content_coding, self.gzip_codings) {
             (false, 0) => ContentEncoding::Identity,
             (false, 1) => ContentEncoding::Gzip,
@@ -797,100 +599,10 @@ impl FieldFacts {
             upgrade_websocket: self.upgrade_websocket && self.connection_upgrade,
         })
     }
-
-    /// RFC 9112 §6.1 and §6.3, refusing every case where agents could disagree on where the body
-    /// ends.
-    fn framing(&self, version: Version) -> Result<Framing, HttpError> {
-        if !self.transfer_encoding {
-            return Ok(self.content_length.map_or(Framing::None, Framing::Length));
-        }
-        if self.content_length.is_some() {
-            return Err(HttpError::BadRequest(
-                "both Content-Length and Transfer-Encoding",
-            ));
-        }
-        if version == Version::Http10 {
-            return Err(HttpError::BadRequest(
-                "Transfer-Encoding in HTTP/1.0 request",
-            ));
-        }
-        if self.other_transfer_coding || !self.chunked {
-            return Err(HttpError::UnsupportedTransferEncoding);
-        }
-        Ok(Framing::Chunked)
-    }
 }
 
 fn has_element(value: &[u8], wanted: &str) -> bool {
     list_elements(value).any(|element| element.eq_ignore_ascii_case(wanted.as_bytes()))
-}
-
-/// 1*DIGIT, nothing else (no sign, no list, no whitespace inside). Too large for `max_body` is 413
-/// at once, before any of the body is buffered.
-fn parse_content_length(value: &[u8], max_body: usize) -> Result<usize, HttpError> {
-    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-        return Err(HttpError::BadRequest("invalid Content-Length"));
-    }
-    let mut length: usize = 0;
-    for digit in value {
-        length = length
-            .checked_mul(10)
-            .and_then(|length| length.checked_add(usize::from(digit - b'0')))
-            .ok_or(HttpError::BodyTooLarge)?;
-    }
-    if length > max_body {
-        return Err(HttpError::BodyTooLarge);
-    }
-    Ok(length)
-}
-
-/// A body located in the buffer (with the request's total length), or `Err(min_total)` while it
-/// is incomplete.
-type BodyFrame = Result<(BodyLocation, usize), usize>;
-
-fn frame_length(available: usize, head_len: usize, len: usize) -> Result<BodyFrame, HttpError> {
-    let end = head_len.checked_add(len).ok_or(HttpError::BodyTooLarge)?;
-    if available < end {
-        return Ok(Err(end));
-    }
-    let body = if len == 0 {
-        BodyLocation::Empty
-    } else {
-        BodyLocation::InBuffer {
-            start: head_len,
-            end,
-        }
-    };
-    Ok(Ok((body, end)))
-}
-
-fn frame_chunked(
-    buf: &[u8],
-    head_len: usize,
-    scanner: &mut chunked::Scanner,
-    limits: &Limits,
-    dechunked: &mut Vec<u8>,
-) -> Result<BodyFrame, HttpError> {
-    // The resumable pass only validates framing: a body that is still arriving is not copied on
-    // every call.
-    let done = match scanner.scan(buf, limits, None)? {
-        chunked::Scan::Complete(done) => done,
-        chunked::Scan::Partial { min_total } => return Ok(Err(min_total)),
-    };
-    // One more pass over the complete body copies the data.
-    dechunked.reserve_exact(done.data_len);
-    let copied = chunked::Scanner::new(head_len).scan(buf, limits, Some(dechunked))?;
-    if copied != chunked::Scan::Complete(done) || dechunked.len() != done.data_len {
-        // Only possible if the caller changed bytes it had already passed (see `parse`).
-        dechunked.clear();
-        return Err(HttpError::BadRequest(
-            "request bytes changed between parse calls",
-        ));
-    }
-    Ok(Ok((
-        BodyLocation::Dechunked { len: done.data_len },
-        head_len + done.wire_len,
-    )))
 }
 
 #[cfg(test)]
