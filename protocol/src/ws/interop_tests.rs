@@ -14,6 +14,7 @@ use super::{
     Message, MessageReader, Next, OpCode, WsError,
 };
 use crate::http::{Limits, Parsed, RequestParser};
+use crate::rng::Rng;
 
 /// One end of an in-memory connection: reads from `input` (WouldBlock once drained, like a
 /// non-blocking socket), appends writes to `output`.
@@ -306,17 +307,10 @@ fn our_client_side_against_tungstenite_server() {
 
 #[test]
 fn accept_key_matches_tungstenite_for_many_keys() {
-    // Keys of every length 0..100 (SHA-1 padding boundaries) and random 24-byte ones.
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    // Random printable keys of every length 0..100, across SHA-1's padding boundaries.
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     for len in 0..100usize {
-        let key: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                b'!' + (state % 90) as u8
-            })
-            .collect();
+        let key: Vec<u8> = (0..len).map(|_| b'!' + rng.below(90) as u8).collect();
         assert_eq!(
             accept_key(&key).as_str(),
             tungstenite::handshake::derive_accept_key(&key),
