@@ -1,62 +1,14 @@
 //! Tests of [`MessageReader`]: messages in place and reassembled, limits, UTF-8, close frames,
 //! masking by role, sequencing errors.
 
-use super::super::frame::{write_close, write_frame, write_masked_close, write_masked_frame};
-use super::super::MAX_HEADER_LEN;
 use super::*;
+use crate::ws::test_support::{own, read_all, Outcome, Owned};
+use crate::ws::{write_close, write_frame, write_masked_close, write_masked_frame, MAX_HEADER_LEN};
 
 const MASK: [u8; 4] = [0xA1, 0x5C, 0x03, 0xFE];
 
-/// An owned copy of a message, to compare results across calls.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Owned {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<(u16, String)>),
-}
-
-fn own(message: Message<'_>) -> Owned {
-    match message {
-        Message::Text(text) => Owned::Text(text.to_owned()),
-        Message::Binary(data) => Owned::Binary(data.to_vec()),
-        Message::Ping(data) => Owned::Ping(data.to_vec()),
-        Message::Pong(data) => Owned::Pong(data.to_vec()),
-        Message::Close(close) => Owned::Close(close.map(|(c, r)| (c, r.to_owned()))),
-    }
-}
-
-/// Reads everything in `stream`, draining consumed bytes from a Vec like a server would.
-/// Returns the messages and how it ended: Ok(leftover bytes) or the error.
-fn read_all(reader: &mut MessageReader, stream: &[u8]) -> (Vec<Owned>, Result<usize, WsError>) {
-    let mut buf = stream.to_vec();
-    let mut messages = Vec::new();
-    loop {
-        let len = buf.len();
-        match reader.next(&mut buf) {
-            Ok(Next::Message { message, consumed }) => {
-                assert!(consumed > 0 && consumed <= len);
-                messages.push(own(message));
-                buf.drain(..consumed);
-            }
-            Ok(Next::NeedMore { consumed, min_len }) => {
-                assert!(consumed <= len && min_len > len - consumed);
-                assert!(min_len <= reader.max_frame_len());
-                buf.drain(..consumed);
-                return (messages, Ok(buf.len()));
-            }
-            Err(error) => return (messages, Err(error)),
-        }
-    }
-}
-
 /// Reads `stream` whole and fed one byte at a time; both must agree.
-fn read_checked(
-    max: usize,
-    require_masked: bool,
-    stream: &[u8],
-) -> (Vec<Owned>, Result<usize, WsError>) {
+fn read_checked(max: usize, require_masked: bool, stream: &[u8]) -> Outcome {
     let whole = read_all(&mut MessageReader::new(max, require_masked), stream);
     let mut reader = MessageReader::new(max, require_masked);
     let mut buf = Vec::new();
