@@ -11,7 +11,8 @@ use self::framing::{locate_body, BodyLocation, Framing, FramingFields};
 use self::line::{parse_request_line, skip_empty_lines, split_target, RequestLine};
 use super::chunked;
 use super::fields::{
-    count_work, line_end, list_elements, parse_bounded, parse_section, FieldSpan, Runs, Step,
+    count_work, has_element, line_end, list_elements, parse_bounded, parse_section, FieldSpan,
+    Runs, Step,
 };
 use super::{Header, HttpError, Limits, Method, Version};
 
@@ -599,10 +600,6 @@ impl FieldFacts {
             upgrade_websocket: self.upgrade_websocket && self.connection_upgrade,
         })
     }
-}
-
-fn has_element(value: &[u8], wanted: &str) -> bool {
-    list_elements(value).any(|element| element.eq_ignore_ascii_case(wanted.as_bytes()))
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@
 //! - No subprotocol or extension is ever negotiated; requested ones are ignored (§4.2.2 allows
 //!   that). The client side accordingly rejects a response that selects one (§4.1).
 
-use crate::http::{write_response, Method, Request, ResponseHead, Version};
+use crate::http::{
+    has_element, is_tchar, trim_ows, write_request_head, write_response, Method, Request,
+    ResponseHead, Version,
+};
 
 use super::base64;
 use super::sha1::Sha1;
@@ -152,14 +155,18 @@ pub fn check_upgrade(req: &Request<'_>) -> Result<AcceptKey, HandshakeError> {
 
 /// Appends the `101 Switching Protocols` response. After it the connection speaks WebSocket.
 pub fn write_handshake_response(out: &mut Vec<u8>, accept: &AcceptKey) {
-    out.extend_from_slice(
-        b"HTTP/1.1 101 Switching Protocols\r\n\
-          Upgrade: websocket\r\n\
-          Connection: Upgrade\r\n\
-          Sec-WebSocket-Accept: ",
-    );
-    out.extend_from_slice(accept.as_bytes());
-    out.extend_from_slice(b"\r\n\r\n");
+    let head = ResponseHead {
+        status: 101,
+        content_type: "",
+        // Ignored: `write_response` gives a 1xx response no Connection field; ours is listed below.
+        keep_alive: true,
+        extra_headers: &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", accept.as_str()),
+        ],
+    };
+    write_response(out, &head, b"");
 }
 
 /// Appends the refusal of an upgrade request: `error.status()` with the message as a plain-text
@@ -185,22 +192,24 @@ pub fn write_handshake_error(out: &mut Vec<u8>, error: &HandshakeError) {
 /// should pick it at random per connection). `host` and `path` are written verbatim and must not
 /// contain CR or LF (checked in debug builds).
 pub fn write_client_handshake(out: &mut Vec<u8>, host: &str, path: &str, key: &[u8; 16]) {
-    debug_assert!(!host.contains(['\r', '\n']) && !path.contains(['\r', '\n', ' ']));
+    let encoded = encode_key(key);
+    // Base64 output is ASCII, so this never falls back.
+    let encoded = std::str::from_utf8(&encoded).unwrap_or_default();
+    let headers = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", encoded),
+    ];
+    write_request_head(out, "GET", path, host, &headers, None);
+}
+
+/// The `Sec-WebSocket-Key` header value for a client's 16-byte key.
+fn encode_key(key: &[u8; 16]) -> [u8; KEY_B64_LEN] {
     let mut encoded = [0u8; KEY_B64_LEN];
     let written = base64::encode_into(key, &mut encoded);
     debug_assert_eq!(written, Some(KEY_B64_LEN));
-    out.extend_from_slice(b"GET ");
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(host.as_bytes());
-    out.extend_from_slice(
-        b"\r\nUpgrade: websocket\r\n\
-          Connection: Upgrade\r\n\
-          Sec-WebSocket-Version: 13\r\n\
-          Sec-WebSocket-Key: ",
-    );
-    out.extend_from_slice(&encoded);
-    out.extend_from_slice(b"\r\n\r\n");
+    encoded
 }
 
 /// Checks the server's answer to [`write_client_handshake`] with the same `key`, from the start of
@@ -234,10 +243,7 @@ pub fn check_server_handshake(
         ));
     }
 
-    let mut encoded_key = [0u8; KEY_B64_LEN];
-    let written = base64::encode_into(key, &mut encoded_key);
-    debug_assert_eq!(written, Some(KEY_B64_LEN));
-    let expected = accept_key(&encoded_key);
+    let expected = accept_key(&encode_key(key));
 
     let mut upgrade = false;
     let mut connection = false;
@@ -246,9 +252,9 @@ pub fn check_server_handshake(
         let (name, value) = split_field(line)?;
         let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
         if is("upgrade") {
-            upgrade |= has_element(value, b"websocket");
+            upgrade |= has_element(value, "websocket");
         } else if is("connection") {
-            connection |= has_element(value, b"upgrade");
+            connection |= has_element(value, "upgrade");
         } else if is("sec-websocket-accept") {
             if value != expected.as_bytes() {
                 return Err(HandshakeError::BadResponse("wrong Sec-WebSocket-Accept"));
@@ -310,28 +316,7 @@ fn split_field(line: &[u8]) -> Result<(&[u8], &[u8]), HandshakeError> {
     if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
         return Err(MALFORMED);
     }
-    Ok((name, trim(value)))
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn trim(mut value: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = value {
-        value = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = value {
-        value = rest;
-    }
-    value
-}
-
-/// Whether the comma-separated list `value` has an element equal to `wanted`, ignoring case.
-fn has_element(value: &[u8], wanted: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|element| trim(element).eq_ignore_ascii_case(wanted))
+    Ok((name, trim_ows(value)))
 }
 
 #[cfg(test)]

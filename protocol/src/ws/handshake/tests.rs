@@ -310,10 +310,14 @@ fn client_request_round_trips_through_our_server_check() {
         RFC_KEY_BYTES,
     );
     let text = std::str::from_utf8(&out).unwrap();
-    assert!(text.starts_with(
-        "GET /artemis/ws/discovery/instance-change HTTP/1.1\r\nHost: 10.0.0.1:8080\r\n"
-    ));
-    assert!(text.contains(&format!("\r\nSec-WebSocket-Key: {RFC_KEY}\r\n")));
+    assert_eq!(
+        text,
+        format!(
+            "GET /artemis/ws/discovery/instance-change HTTP/1.1\r\nHost: 10.0.0.1:8080\r\n\
+             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: {RFC_KEY}\r\n\r\n"
+        )
+    );
     assert_eq!(
         check(text).map(|a| a.as_str().to_owned()),
         Ok(RFC_ACCEPT.to_owned())
