@@ -237,13 +237,12 @@ pub fn write_request_head(
     headers: &[(&str, &str)],
     content_length: Option<usize>,
 ) {
-    debug_assert!(!target.contains(['\r', '\n', ' ']) && !host.contains(['\r', '\n']));
+    debug_assert!(!target.contains(['\r', '\n', ' ']));
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(host.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    write_header(out, "Host", host);
     for (name, value) in headers {
         write_header(out, name, value);
     }

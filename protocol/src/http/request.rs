@@ -163,6 +163,7 @@ pub struct HeaderIter<'b> {
     fields: std::slice::Iter<'b, FieldSpan>,
 }
 
+/// How far [`advance`] got with the request at the start of the buffer.
 enum Framed {
     Partial {
         min_total: usize,
