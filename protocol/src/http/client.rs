@@ -7,6 +7,8 @@
 //! decoded into a caller-owned scratch vector that is reused from one response to the next.
 
 use super::chunked::{self, Scan};
+use super::fields::{list_elements, trim_ows};
+use super::response::write_header;
 use super::{HttpError, Limits};
 
 /// Bounds on what a server can make the client buffer.
@@ -110,7 +112,7 @@ pub fn parse_response_head(
         if name.is_empty() || !name.iter().all(|&b| b.is_ascii_graphic()) {
             return Err(ResponseError("invalid header name"));
         }
-        let value = trim(&line[colon + 1..]);
+        let value = trim_ows(&line[colon + 1..]);
         if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_decimal(value).ok_or(ResponseError("invalid Content-Length"))?;
             if content_length.is_some_and(|m| m != n) {
@@ -119,14 +121,14 @@ pub fn parse_response_head(
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             // Only "chunked" as the final coding frames the body; anything else is refused.
-            let last = value.rsplit(|&b| b == b',').next().map(trim);
+            let last = value.rsplit(|&b| b == b',').next().map(trim_ows);
             if last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) {
                 chunked = true;
             } else {
                 return Err(ResponseError("unsupported Transfer-Encoding"));
             }
         } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in value.split(|&b| b == b',').map(trim) {
+            for token in list_elements(value) {
                 if token.eq_ignore_ascii_case(b"close") {
                     keep_alive = false;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
@@ -235,24 +237,17 @@ pub fn write_request_head(
     headers: &[(&str, &str)],
     content_length: Option<usize>,
 ) {
-    debug_assert!(!target.contains(['\r', '\n', ' ']) && !host.contains(['\r', '\n']));
+    debug_assert!(!target.contains(['\r', '\n', ' ']));
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(host.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    write_header(out, "Host", host);
     for (name, value) in headers {
-        debug_assert!(!name.contains(['\r', '\n', ':']) && !value.contains(['\r', '\n']));
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_header(out, name, value);
     }
     if let Some(n) = content_length {
-        out.extend_from_slice(b"Content-Length: ");
-        out.extend_from_slice(n.to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_header(out, "Content-Length", &n.to_string());
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -323,16 +318,6 @@ fn parse_status_line(line: &[u8]) -> Result<(bool, u16), ResponseError> {
         return Err(INVALID);
     }
     Ok((http11, status))
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
 }
 
 fn parse_decimal(digits: &[u8]) -> Option<usize> {

@@ -308,7 +308,13 @@ pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|element| !element.is_empty())
 }
 
-fn trim_ows(bytes: &[u8]) -> &[u8] {
+/// Whether the comma-separated list `value` has an element equal to `wanted`, ignoring ASCII case.
+pub(crate) fn has_element(value: &[u8], wanted: &str) -> bool {
+    list_elements(value).any(|element| element.eq_ignore_ascii_case(wanted.as_bytes()))
+}
+
+/// `bytes` without leading and trailing spaces and tabs.
+pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().take_while(|&&b| is_ows(b)).count();
     let rest = bytes.get(start..).unwrap_or_default();
     let end = rest.len() - rest.iter().rev().take_while(|&&b| is_ows(b)).count();

@@ -31,10 +31,12 @@ mod fuzz_tests;
 pub(crate) mod test_support;
 
 pub use chunked::{MAX_CHUNKS, MAX_CHUNK_EXT_BYTES};
+// The field grammar's small helpers, shared with the WebSocket handshake.
 pub use client::{
     parse_response, parse_response_head, write_request_head, Framing, ParsedResponse,
     ResponseError, ResponseHead as ClientResponseHead, ResponseLimits,
 };
+pub(crate) use fields::{has_element, is_tchar, trim_ows};
 pub use gzip::{decode_body, inflate_gzip};
 pub use query::{percent_decode_path, query_pairs};
 pub use request::{ContentEncoding, HeaderIter, HeaderList, Parsed, Request, RequestParser};

@@ -171,7 +171,8 @@ fn write_status_line(out: &mut Vec<u8>, status: u16) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
+/// `name: value` and the line ending. Neither may contain CR or LF (checked in debug builds).
+pub(super) fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
     debug_assert!(!name.contains(['\r', '\n', ':']) && !value.contains(['\r', '\n']));
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");

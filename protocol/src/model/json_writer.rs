@@ -158,6 +158,7 @@ mod tests {
     use super::*;
     use crate::model::fixtures::{spec_instance, SPEC_INSTANCE_JSON};
     use crate::model::{parse, reload_instance, InstancesRequest};
+    use crate::rng::Rng;
 
     fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
         let mut out = Vec::new();
@@ -265,68 +266,51 @@ mod tests {
         assert_eq!(out, br#"["a",-1"#);
     }
 
-    /// Deterministic xorshift64* so failures reproduce.
-    struct Rng(u64);
+    /// A random string built from pieces that stress escaping and UTF-8.
+    fn random_string(rng: &mut Rng) -> String {
+        const PIECES: &[&str] = &[
+            "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{0}", "\u{1f}", "\u{7f}",
+            "é", "中", "😀", "\u{2028}", "{", "]", ":", ",", "null",
+        ];
+        let len = rng.below(12);
+        (0..len).map(|_| rng.pick(PIECES)).collect()
+    }
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
+    fn random_opt_string(rng: &mut Rng) -> Option<Cow<'static, str>> {
+        (rng.below(4) != 0).then(|| Cow::Owned(random_string(rng)))
+    }
 
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-
-        fn string(&mut self) -> String {
-            const PIECES: &[&str] = &[
-                "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{0}", "\u{1f}", "\u{7f}",
-                "é", "中", "😀", "\u{2028}", "{", "]", ":", ",", "null",
-            ];
-            let len = self.below(12);
-            (0..len)
-                .map(|_| PIECES[self.below(PIECES.len() as u64) as usize])
-                .collect()
-        }
-
-        fn opt_string(&mut self) -> Option<Cow<'static, str>> {
-            (self.below(4) != 0).then(|| Cow::Owned(self.string()))
-        }
-
-        fn instance(&mut self) -> Instance<'static> {
-            let metadata = (self.below(3) != 0).then(|| {
-                let mut m = Metadata::default();
-                for _ in 0..self.below(6) {
-                    let value = self.opt_string();
-                    m.insert(Cow::Owned(self.string()), value);
-                }
-                m
-            });
-            Instance {
-                region_id: self.opt_string(),
-                zone_id: self.opt_string(),
-                group_id: self.opt_string(),
-                service_id: self.opt_string(),
-                instance_id: self.opt_string(),
-                machine_name: self.opt_string(),
-                ip: self.opt_string(),
-                port: self.next() as i32,
-                protocol: self.opt_string(),
-                url: self.opt_string(),
-                health_check_url: self.opt_string(),
-                status: self.opt_string(),
-                metadata,
+    fn random_instance(rng: &mut Rng) -> Instance<'static> {
+        let metadata = (rng.below(3) != 0).then(|| {
+            let mut m = Metadata::default();
+            for _ in 0..rng.below(6) {
+                let value = random_opt_string(rng);
+                m.insert(Cow::Owned(random_string(rng)), value);
             }
+            m
+        });
+        Instance {
+            region_id: random_opt_string(rng),
+            zone_id: random_opt_string(rng),
+            group_id: random_opt_string(rng),
+            service_id: random_opt_string(rng),
+            instance_id: random_opt_string(rng),
+            machine_name: random_opt_string(rng),
+            ip: random_opt_string(rng),
+            port: rng.next_u64() as i32,
+            protocol: random_opt_string(rng),
+            url: random_opt_string(rng),
+            health_check_url: random_opt_string(rng),
+            status: random_opt_string(rng),
+            metadata,
         }
     }
 
     #[test]
     fn written_instances_parse_back_equal() {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
         for _ in 0..200 {
-            let original = rng.instance();
+            let original = random_instance(&mut rng);
             let mut body = b"{\"instances\":[".to_vec();
             write_instance(&mut body, &original);
             body.extend_from_slice(b"]}");

@@ -147,6 +147,7 @@ mod tests {
         DiscoveryConfig, GetLeasesRequest, GetServiceRequest, GetServicesDeltaRequest, Instance,
         InstancesRequest, LookupRequest, RegionZoneRequest,
     };
+    use crate::rng::Rng;
 
     fn instances(json: &str) -> Vec<Option<Instance<'_>>> {
         parse::<InstancesRequest>(json.as_bytes())
@@ -462,24 +463,18 @@ mod tests {
             b"\"instances\":",
             b" ",
         ];
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
         for round in 0..3000 {
             let mut body = SEEDS[round % SEEDS.len()].as_bytes().to_vec();
-            for _ in 0..1 + next(4) {
-                let at = next(body.len() + 1);
-                match next(3) {
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(body.len() + 1);
+                match rng.below(3) {
                     0 => {
-                        let token = TOKENS[next(TOKENS.len())];
+                        let token = TOKENS[rng.below(TOKENS.len())];
                         body.splice(at..at, token.iter().copied());
                     }
                     1 if at < body.len() => {
-                        let end = (at + 1 + next(8)).min(body.len());
+                        let end = (at + 1 + rng.below(8)).min(body.len());
                         body.drain(at..end);
                     }
                     _ => body.truncate(at),

@@ -7,34 +7,12 @@
 //! `protocol/fuzz` (`ws_frames`) runs the same properties under libFuzzer.
 
 use super::{
-    parse_frame_header, write_frame, write_masked_frame, Message, MessageReader, Next, OpCode,
-    WsError, MAX_CLOSE_REASON,
+    parse_frame_header, write_frame, write_masked_frame, MessageReader, Next, OpCode, WsError,
+    MAX_CLOSE_REASON,
 };
 
+use super::test_support::{own, Outcome, Owned};
 use crate::rng::Rng;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Owned {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<(u16, String)>),
-}
-
-fn own(message: Message<'_>) -> Owned {
-    match message {
-        Message::Text(text) => Owned::Text(text.to_owned()),
-        Message::Binary(data) => Owned::Binary(data.to_vec()),
-        Message::Ping(data) => Owned::Ping(data.to_vec()),
-        Message::Pong(data) => Owned::Pong(data.to_vec()),
-        Message::Close(close) => Owned::Close(close.map(|(c, r)| (c, r.to_owned()))),
-    }
-}
-
-/// The messages read and how reading ended: Ok(bytes left over, an incomplete frame) or the
-/// error.
-type Outcome = (Vec<Owned>, Result<usize, WsError>);
 
 /// One `next` call with the property checks. Returns the owned result and the bytes consumed.
 fn step(reader: &mut MessageReader, buf: &mut [u8]) -> Result<(Option<Owned>, usize), WsError> {

@@ -8,12 +8,14 @@ use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode as TOpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame};
 use tungstenite::{Message as TMessage, WebSocket};
 
+use super::test_support::{read_all, Outcome, Owned};
 use super::{
     accept_key, check_server_handshake, check_upgrade, close_code, write_client_handshake,
     write_close, write_frame, write_handshake_response, write_masked_close, write_masked_frame,
-    Message, MessageReader, Next, OpCode, WsError,
+    MessageReader, OpCode, WsError,
 };
 use crate::http::{Limits, Parsed, RequestParser};
+use crate::rng::Rng;
 
 /// One end of an in-memory connection: reads from `input` (WouldBlock once drained, like a
 /// non-blocking socket), appends writes to `output`.
@@ -48,40 +50,9 @@ impl Write for Duplex {
     }
 }
 
-/// An owned copy of one of our messages.
-#[derive(Debug, PartialEq, Eq)]
-enum Owned {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<(u16, String)>),
-}
-
 /// Decodes a whole byte stream with our reader, like a server connection would.
-fn decode(stream: &[u8], require_masked: bool) -> (Vec<Owned>, Result<usize, WsError>) {
-    let mut reader = MessageReader::new(1 << 20, require_masked);
-    let mut buf = stream.to_vec();
-    let mut messages = Vec::new();
-    loop {
-        match reader.next(&mut buf) {
-            Ok(Next::Message { message, consumed }) => {
-                messages.push(match message {
-                    Message::Text(t) => Owned::Text(t.to_owned()),
-                    Message::Binary(b) => Owned::Binary(b.to_vec()),
-                    Message::Ping(p) => Owned::Ping(p.to_vec()),
-                    Message::Pong(p) => Owned::Pong(p.to_vec()),
-                    Message::Close(c) => Owned::Close(c.map(|(code, r)| (code, r.to_owned()))),
-                });
-                buf.drain(..consumed);
-            }
-            Ok(Next::NeedMore { consumed, .. }) => {
-                buf.drain(..consumed);
-                return (messages, Ok(buf.len()));
-            }
-            Err(error) => return (messages, Err(error)),
-        }
-    }
+fn decode(stream: &[u8], require_masked: bool) -> Outcome {
+    read_all(&mut MessageReader::new(1 << 20, require_masked), stream)
 }
 
 /// Runs tungstenite's client handshake against our server side; returns the connected client.
@@ -306,17 +277,10 @@ fn our_client_side_against_tungstenite_server() {
 
 #[test]
 fn accept_key_matches_tungstenite_for_many_keys() {
-    // Keys of every length 0..100 (SHA-1 padding boundaries) and random 24-byte ones.
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    // Random printable keys of every length 0..100, across SHA-1's padding boundaries.
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     for len in 0..100usize {
-        let key: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                b'!' + (state % 90) as u8
-            })
-            .collect();
+        let key: Vec<u8> = (0..len).map(|_| b'!' + rng.below(90) as u8).collect();
         assert_eq!(
             accept_key(&key).as_str(),
             tungstenite::handshake::derive_accept_key(&key),

@@ -32,6 +32,8 @@ mod sha1;
 mod fuzz_tests;
 #[cfg(test)]
 mod interop_tests;
+#[cfg(test)]
+mod test_support;
 
 pub use base64::{decode as base64_decode, encode as base64_encode, DecodeError};
 pub use frame::{
