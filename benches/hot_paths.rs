@@ -8,7 +8,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use protocol::http::{Limits, Parsed, RequestParser};
 use protocol::model::{parse_optional, write_instance, InstancesRequest};
-use shards::{write_service, ServiceLists, Shard, ShardConfig};
+use protocol::model::{write_service, ServiceLists};
+use shards::{Shard, ShardConfig};
 
 fn instance_json(service: &str, n: usize) -> String {
     format!(

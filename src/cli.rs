@@ -54,6 +54,9 @@ pub struct ServerArgs {
     /// event-loop driver: auto (io_uring, falling back to epoll), uring, legacy
     #[argh(option)]
     pub driver: Option<String>,
+    /// tests only: the lease clock moves only by POST /debug/clock/advance?ms=N
+    #[argh(switch)]
+    pub manual_clock: bool,
 }
 
 impl ServerArgs {
@@ -68,6 +71,7 @@ impl ServerArgs {
             lease_ttl_ms: self.lease_ttl_ms,
             path_prefix: self.path_prefix.clone(),
             driver: self.driver.clone(),
+            manual_clock: self.manual_clock,
         }
     }
 }

@@ -1,12 +1,19 @@
-//! Time: a monotonic millisecond clock for leases (immune to wall-clock jumps) and the wall-clock
-//! mapping used only for display.
+//! Time: a monotonic millisecond clock for leases (immune to wall-clock jumps), the wall-clock
+//! mapping used only for display, and a manual mode in which tests move time themselves.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-#[derive(Clone, Copy, Debug)]
+use protocol::model::LocalTime;
+
+#[derive(Clone, Debug)]
 pub struct Clock {
     start: Instant,
     start_wall_ms: i64,
+    /// Manual mode (`testing.manual_clock`): the current monotonic milliseconds, moved only by
+    /// [`Clock::advance`].
+    manual: Option<Arc<AtomicU64>>,
 }
 
 impl Clock {
@@ -17,12 +24,34 @@ impl Clock {
         Clock {
             start: Instant::now(),
             start_wall_ms: wall,
+            manual: None,
         }
+    }
+
+    /// A clock that starts now and stands still until advanced.
+    pub fn manual() -> Self {
+        Clock {
+            manual: Some(Arc::new(AtomicU64::new(1))),
+            ..Clock::new()
+        }
+    }
+
+    pub fn is_manual(&self) -> bool {
+        self.manual.is_some()
     }
 
     /// Milliseconds since the clock was created; starts at 1 so 0 can mean "never".
     pub fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64 + 1
+        match &self.manual {
+            Some(now) => now.load(Ordering::Acquire),
+            None => self.start.elapsed().as_millis() as u64 + 1,
+        }
+    }
+
+    /// Move a manual clock forward; returns the new time. None for a real clock.
+    pub fn advance(&self, ms: u64) -> Option<u64> {
+        let now = self.manual.as_ref()?;
+        Some(now.fetch_add(ms, Ordering::AcqRel) + ms)
     }
 
     /// Epoch milliseconds for a monotonic timestamp.
@@ -41,50 +70,33 @@ impl Default for Clock {
     }
 }
 
-/// `yyyy-MM-dd HH:mm:ss.SSS` in the server's local time zone, like Java's SimpleDateFormat.
-pub fn write_local_time(out: &mut Vec<u8>, epoch_ms: i64) {
+/// Epoch milliseconds as calendar time in the server's time zone (what Java's SimpleDateFormat
+/// printed); the epoch itself if the C library cannot convert it.
+pub fn local_time(epoch_ms: i64) -> LocalTime {
     let secs = epoch_ms.div_euclid(1000);
-    let millis = epoch_ms.rem_euclid(1000);
+    let millis = epoch_ms.rem_euclid(1000) as u16;
     // SAFETY: localtime_r only writes the `tm` we pass; a zeroed tm is a valid starting value.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let t: libc::time_t = secs as libc::time_t;
     // SAFETY: both pointers are valid for the duration of the call.
     let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
     if !ok {
-        out.extend_from_slice(b"1970-01-01 00:00:00.000");
-        return;
+        return LocalTime {
+            year: 1970,
+            month: 1,
+            day: 1,
+            ..LocalTime::default()
+        };
     }
-    let fields = [
-        (tm.tm_year as i64 + 1900, 4),
-        (tm.tm_mon as i64 + 1, 2),
-        (tm.tm_mday as i64, 2),
-        (tm.tm_hour as i64, 2),
-        (tm.tm_min as i64, 2),
-        (tm.tm_sec as i64, 2),
-        (millis, 3),
-    ];
-    let separators = [b'-', b'-', b' ', b':', b':', b'.'];
-    for (i, (value, width)) in fields.into_iter().enumerate() {
-        write_padded(out, value, width);
-        if let Some(&sep) = separators.get(i) {
-            out.push(sep);
-        }
+    LocalTime {
+        year: tm.tm_year + 1900,
+        month: (tm.tm_mon + 1) as u8,
+        day: tm.tm_mday as u8,
+        hour: tm.tm_hour as u8,
+        minute: tm.tm_min as u8,
+        second: tm.tm_sec as u8,
+        millis,
     }
-}
-
-fn write_padded(out: &mut Vec<u8>, value: i64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut v = value.unsigned_abs();
-    let mut n = 0;
-    while v > 0 || n == 0 {
-        digits[n] = b'0' + (v % 10) as u8;
-        v /= 10;
-        n += 1;
-    }
-    for _ in n..width {
-        out.push(b'0');
-    }
-    out.extend(digits[..n].iter().rev());
 }
 
 #[cfg(test)]
@@ -102,17 +114,24 @@ mod tests {
             .as_millis() as i64;
         assert!((real - w).abs() < 1000);
         assert!(c.now_ms() >= a);
+        assert_eq!(c.advance(5), None, "a real clock cannot be moved");
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_advanced() {
+        let c = Clock::manual();
+        let start = c.now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(c.now_ms(), start);
+        assert_eq!(c.clone().advance(20_000), Some(start + 20_000));
+        assert_eq!(c.now_ms(), start + 20_000, "clones share the time");
     }
 
     #[test]
     fn local_time_has_java_shape() {
-        let mut out = Vec::new();
-        write_local_time(&mut out, 1_550_800_000_123);
-        let s = String::from_utf8(out).unwrap();
-        assert_eq!(s.len(), 23, "{s}");
-        assert!(s.starts_with("2019-02-2"), "{s}");
-        assert!(s.ends_with(".123"), "{s}");
-        assert_eq!(&s[4..5], "-");
-        assert_eq!(&s[10..11], " ");
+        let t = local_time(1_550_800_000_123);
+        assert_eq!((t.year, t.month), (2019, 2));
+        assert!((21..=22).contains(&t.day), "{t:?}");
+        assert_eq!(t.millis, 123);
     }
 }

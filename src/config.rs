@@ -37,6 +37,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub changes: ChangesConfig,
     pub ws: WsConfig,
+    pub testing: TestingConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -103,6 +104,17 @@ pub struct LimitsConfig {
 pub struct ChangesConfig {
     /// Changes each shard keeps for `services-delta.json`; older versions get `data-not-found`.
     pub log_capacity: usize,
+    /// Change batches waiting for one core's subscribers (one batch per shard step). Past it the
+    /// receiving core has lost changes, so it closes its subscribers (1013: reconnect, reload).
+    pub core_queue_capacity: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingConfig {
+    /// For tests only: the lease clock stands still and moves only by
+    /// `POST /debug/clock/advance?ms=N`, so TTLs and self-preservation run without real waiting.
+    pub manual_clock: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -152,6 +164,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             changes: ChangesConfig::default(),
             ws: WsConfig::default(),
+            testing: TestingConfig::default(),
         }
     }
 }
@@ -212,6 +225,7 @@ impl Default for ChangesConfig {
     fn default() -> Self {
         ChangesConfig {
             log_capacity: 16_384,
+            core_queue_capacity: 4096,
         }
     }
 }
@@ -247,6 +261,7 @@ pub struct Overrides {
     pub lease_ttl_ms: Option<u64>,
     pub path_prefix: Option<String>,
     pub driver: Option<String>,
+    pub manual_clock: bool,
 }
 
 impl Config {
@@ -296,6 +311,9 @@ impl Config {
         }
         if let Some(v) = o.driver {
             self.driver = v;
+        }
+        if o.manual_clock {
+            self.testing.manual_clock = true;
         }
     }
 

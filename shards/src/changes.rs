@@ -6,30 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
-use protocol::model::{write_i64, write_str};
+use protocol::model::{write_instance_change, write_service_changes, ChangeKind};
 
 use crate::safe::RenewalCounters;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChangeKind {
-    New,
-    Delete,
-    /// Re-registration with different data.
-    Change,
-    /// The service's filtering rules changed: clients look the service up again (spec §3.4).
-    Reload,
-}
-
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::New => "new",
-            ChangeKind::Delete => "delete",
-            ChangeKind::Change => "change",
-            ChangeKind::Reload => "reload",
-        }
-    }
-}
 
 /// State every shard of a node shares. Each field is written without locks: the version counter
 /// only on changes (never on heartbeats), the renewal counters once a second per shard.
@@ -159,40 +138,19 @@ impl ChangeLog {
             if n > 0 {
                 out.push(b',');
             }
-            write_str(out, service);
-            out.extend_from_slice(b":[");
-            for (m, &i) in members.iter().enumerate() {
-                if m > 0 {
-                    out.push(b',');
-                }
+            let changes = members.iter().map(|&i| {
                 let e = recent[i];
                 let kind = if e.present {
                     ChangeKind::New
                 } else {
                     ChangeKind::Delete
                 };
-                write_instance_change(out, e.time_ms, kind, &e.instance_json);
-            }
-            out.push(b']');
+                (e.time_ms, kind, &e.instance_json[..])
+            });
+            write_service_changes(out, service, changes);
         }
         Ok(())
     }
-}
-
-/// `{"changeTime":..,"changeType":..,"instance":{...}}`, alphabetical like Java.
-pub fn write_instance_change(
-    out: &mut Vec<u8>,
-    time_ms: i64,
-    kind: ChangeKind,
-    instance_json: &[u8],
-) {
-    out.extend_from_slice(b"{\"changeTime\":");
-    write_i64(out, time_ms);
-    out.extend_from_slice(b",\"changeType\":\"");
-    out.extend_from_slice(kind.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"instance\":");
-    out.extend_from_slice(instance_json);
-    out.push(b'}');
 }
 
 /// A change to deliver to the subscribers on some cores, serialized once for all of them.
@@ -247,16 +205,14 @@ impl Changes {
         now_ms: u64,
     ) {
         let time_ms = self.wall_offset_ms + now_ms as i64;
-        if kind != ChangeKind::Reload {
-            self.log.push(Entry {
-                version: self.shared.next_version(),
-                time_ms,
-                present: kind != ChangeKind::Delete,
-                service: service.clone(),
-                instance_id: instance_id.clone(),
-                instance_json: instance_json.clone(),
-            });
-        }
+        self.log.push(Entry {
+            version: self.shared.next_version(),
+            time_ms,
+            present: kind != ChangeKind::Delete,
+            service: service.clone(),
+            instance_id: instance_id.clone(),
+            instance_json: instance_json.clone(),
+        });
         let cores = self.interest.cores_for(service);
         if cores.is_empty() {
             return;

@@ -29,12 +29,17 @@ fn add(counts: &mut Counts, core: u16) {
     }
 }
 
+/// Panics if `core` holds no subscription: its unsubscribe is sent only after its subscribe was
+/// applied, so a missing count is a broken invariant, not a race.
 fn remove(counts: &mut Counts, core: u16) {
-    if let Some(i) = counts.iter().position(|(c, _)| *c == core) {
-        counts[i].1 -= 1;
-        if counts[i].1 == 0 {
-            counts.swap_remove(i);
-        }
+    let i = counts
+        .iter()
+        .position(|(c, _)| *c == core)
+        .expect("unsubscribe follows its subscribe");
+    assert!(counts[i].1 > 0, "zero counts are removed, never kept");
+    counts[i].1 -= 1;
+    if counts[i].1 == 0 {
+        counts.swap_remove(i);
     }
 }
 
@@ -56,15 +61,16 @@ impl Interest {
 
     pub fn unsubscribe(&mut self, service_id: &str, core: u16) {
         let hash = table_hash(service_id);
-        if let Ok(mut entry) = self
+        let Ok(mut entry) = self
             .by_service
             .find_entry(hash, |(s, _)| same_key(s, service_id))
-        {
-            let counts = &mut entry.get_mut().1;
-            remove(counts, core);
-            if counts.is_empty() {
-                entry.remove();
-            }
+        else {
+            panic!("unsubscribe from {service_id:?} follows its subscribe");
+        };
+        let counts = &mut entry.get_mut().1;
+        remove(counts, core);
+        if counts.is_empty() {
+            entry.remove();
         }
     }
 

@@ -4,14 +4,13 @@
 pub mod changes;
 pub mod interest;
 pub mod key;
+pub mod ops;
 pub mod router;
 pub mod safe;
-pub mod service_json;
 pub mod shard;
 pub mod wheel;
 
-pub use changes::{ChangeKind, DeltaError, NodeShared, Push};
+pub use changes::{DeltaError, NodeShared, Push};
 pub use router::{Router, Split};
 pub use safe::{RenewalCounters, SafeConfig, SafeStatus};
-pub use service_json::{write_service, ServiceLists};
 pub use shard::{LeaseView, Registered, Shard, ShardConfig};

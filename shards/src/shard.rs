@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
-use crate::changes::{ChangeKind, Changes, DeltaError, NodeShared, Push};
+use protocol::model::{write_service, ChangeKind, ServiceLists};
+
+use crate::changes::{Changes, DeltaError, NodeShared, Push};
 use crate::key::{same_key, table_hash};
 use crate::safe::{SafeChecker, SafeConfig, SafeStatus};
-use crate::service_json::{write_service, ServiceLists};
 use crate::wheel::{Due, TimingWheel, WheelEntry};
 
 #[derive(Clone, Debug)]
@@ -165,6 +166,11 @@ impl Shard {
         self.registry.services.len()
     }
 
+    /// Epoch milliseconds of a timestamp of the shard's monotonic clock.
+    pub fn wall_ms(&self, mono_ms: u64) -> i64 {
+        self.registry.config.wall_clock_offset_ms + mono_ms as i64
+    }
+
     /// The node-wide version of the newest change (any shard).
     pub fn node_version(&self) -> u64 {
         self.registry.changes.shared().current_version()
@@ -206,19 +212,6 @@ impl Shard {
 
     pub fn has_pushes(&self) -> bool {
         self.registry.changes.has_pushes()
-    }
-
-    /// Tell subscribers of `service_id` to look it up again (its filtering rules changed).
-    pub fn reload(&mut self, service_id: &str, now_ms: u64) {
-        let instance = protocol::model::reload_instance(service_id);
-        let mut json = Vec::with_capacity(256);
-        protocol::model::write_instance(&mut json, &instance);
-        let service: Arc<str> = service_id.into();
-        let instance_id: Arc<str> = "reload".into();
-        let json: Arc<[u8]> = json.into();
-        self.registry
-            .changes
-            .record(ChangeKind::Reload, &service, &instance_id, &json, now_ms);
     }
 
     pub fn evicted_total(&self) -> u64 {
@@ -481,6 +474,7 @@ impl Registry {
                 if legacy {
                     self.legacy_count += 1;
                 } else {
+                    assert!(self.legacy_count > 0, "a legacy lease is counted");
                     self.legacy_count -= 1;
                 }
             }
@@ -580,8 +574,10 @@ impl Registry {
         let record = lease.record.take().expect("removing a live lease");
         lease.generation = lease.generation.wrapping_add(1);
         self.free_leases.push(index);
+        assert!(self.instance_count > 0, "a live lease is counted");
         self.instance_count -= 1;
         if record.legacy {
+            assert!(self.legacy_count > 0, "a live legacy lease is counted");
             self.legacy_count -= 1;
         }
         self.changed(

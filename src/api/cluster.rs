@@ -2,10 +2,7 @@
 //! itself when it may serve the caller's zone.
 
 use protocol::http::{query_pairs, Method};
-use protocol::model::{
-    error_codes, fail, parse_optional, write_response_status, write_service_node, NodeInfo,
-    RegionZoneRequest, ResponseStatus,
-};
+use protocol::model::{parse_optional, write_up_nodes_response, NodeInfo, RegionZoneRequest};
 
 use super::{bad_json, Input};
 use crate::server::core::Core;
@@ -43,20 +40,9 @@ pub fn up_nodes(core: &Core, role: Role, input: &Input<'_>, out: &mut Vec<u8>) -
     // Java compares with Objects.equal here: exact case.
     let same_zone = region.as_deref() == Some(config.region_id.as_str())
         && zone.as_deref() == Some(config.zone_id.as_str());
-    if !(allow_other_zone || same_zone) {
-        out.extend_from_slice(b"{\"nodes\":null,\"responseStatus\":");
-        write_response_status(
-            out,
-            &fail(error_codes::DATA_NOT_FOUND, "No available service nodes."),
-        );
-        out.push(b'}');
-        return 200;
-    }
-    out.extend_from_slice(b"{\"nodes\":[");
-    write_service_node(out, &node_info(core));
-    out.extend_from_slice(b"],\"responseStatus\":");
-    write_response_status(out, &ResponseStatus::SUCCESS);
-    out.push(b'}');
+    let nodes = [node_info(core)];
+    let serving = (allow_other_zone || same_zone).then_some(&nodes[..]);
+    write_up_nodes_response(out, serving);
     200
 }
 

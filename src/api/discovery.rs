@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use protocol::http::{query_pairs, Method};
 use protocol::model::{
-    error_codes, fail, is_null_or_whitespace, parse_optional, write_i64, write_response_status,
-    GetServiceRequest, GetServicesDeltaRequest, LookupRequest, RegionZoneRequest, ResponseStatus,
+    error_codes, fail, is_null_or_whitespace, parse_optional, write_delta_not_found,
+    write_delta_response, write_lookup_failure, write_lookup_response, write_service_response,
+    write_services_response, GetServiceRequest, GetServicesDeltaRequest, LookupRequest,
+    RegionZoneRequest, ResponseStatus, ServiceLists,
 };
-use shards::{write_service, ServiceLists};
-use smallvec::SmallVec;
+use shards::ops::{Delta, Lookup, Services};
 
 use super::{bad_json, same_id, too_many, Input};
-use crate::server::core::{Call, Core};
-use crate::server::ops::{ShardOp, ShardReply};
+use crate::server::core::Core;
 
 /// May this node answer discovery for a client of that region and zone (Java's checks)?
 fn region_zone_allowed(
@@ -42,27 +42,20 @@ fn region_zone_allowed(
 /// Instances JSON of each requested service id (None where the id is not looked up or unknown),
 /// fetched from the owning shards in parallel.
 async fn fetch_instances(core: &Core, ids: &[Option<&str>]) -> Vec<Option<Arc<[u8]>>> {
-    let mut found: Vec<Option<Arc<[u8]>>> = vec![None; ids.len()];
-    let split = core.node.router.split(ids.iter().copied());
-    let mut groups: SmallVec<[_; 4]> = split.groups.into_iter().collect();
-    groups.sort_by_key(|(shard, _)| *shard == core.id);
-    let mut calls: SmallVec<[(SmallVec<[u32; 8]>, Call); 4]> = SmallVec::new();
-    for (shard, positions) in groups {
-        let wanted = positions
-            .iter()
-            .map(|&p| ids[p as usize].unwrap_or_default().into())
-            .collect();
-        let call = core.start(shard, ShardOp::Lookup(wanted)).await;
-        calls.push((positions, call));
-    }
-    for (positions, call) in calls {
-        if let ShardReply::Lookup(results) = call.reply().await {
-            for (&p, json) in positions.iter().zip(results) {
-                found[p as usize] = json;
-            }
-        }
-    }
-    found
+    let lookup = |positions: &[u32]| {
+        Lookup(
+            positions
+                .iter()
+                .map(|&p| ids[p as usize].unwrap_or_default().into())
+                .collect(),
+        )
+    };
+    let answers = core.call_owners(ids.iter().copied(), lookup).await;
+    // A shard that is shutting down knows no instance.
+    answers
+        .into_iter()
+        .map(|a| a.and_then(Result::ok).flatten())
+        .collect()
 }
 
 /// `lookup.json`: one Service per requested config, in request order. Per-config failures are
@@ -73,12 +66,8 @@ pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
         Err(e) => return bad_json(out, e),
     };
     let Some(configs) = request.as_ref().and_then(|r| r.discovery_configs.as_ref()) else {
-        out.extend_from_slice(b"{\"responseStatus\":");
-        write_response_status(
-            out,
-            &fail(error_codes::BAD_REQUEST, "request.discoveryConfigs is null"),
-        );
-        out.extend_from_slice(b",\"services\":null}");
+        let status = fail(error_codes::BAD_REQUEST, "request.discoveryConfigs is null");
+        write_lookup_failure(out, &status);
         return 200;
     };
     let request = request.as_ref().expect("configs came from the request");
@@ -102,21 +91,19 @@ pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
         .collect();
     let found = fetch_instances(core, &valid).await;
 
-    out.extend_from_slice(b"{\"responseStatus\":");
-    write_response_status(out, &ResponseStatus::SUCCESS);
-    out.extend_from_slice(b",\"services\":[");
-    for (n, ((id, valid), json)) in ids.iter().zip(&valid).zip(&found).enumerate() {
-        if n > 0 {
-            out.push(b',');
-        }
-        let lists = match (valid, json) {
-            (None, _) => ServiceLists::Null,
-            (Some(_), Some(json)) => ServiceLists::Instances(json),
-            (Some(_), None) => ServiceLists::Empty,
-        };
-        write_service(out, *id, lists);
-    }
-    out.extend_from_slice(b"]}");
+    let services = ids
+        .iter()
+        .zip(&valid)
+        .zip(&found)
+        .map(|((id, valid), json)| {
+            let lists = match (valid, json) {
+                (None, _) => ServiceLists::Null,
+                (Some(_), Some(json)) => ServiceLists::Instances(json),
+                (Some(_), None) => ServiceLists::Empty,
+            };
+            (*id, lists)
+        });
+    write_lookup_response(out, services);
     200
 }
 
@@ -168,12 +155,9 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     }
     let shard = core.node.router.shard_of(&service_id);
     let reply = core
-        .call(shard, ShardOp::Lookup(vec![service_id.as_ref().into()]))
+        .call(shard, Lookup(vec![service_id.as_ref().into()]))
         .await;
-    let json = match reply {
-        ShardReply::Lookup(mut results) => results.pop().flatten(),
-        _ => None,
-    };
+    let json = reply.ok().and_then(|mut found| found.pop()).flatten();
     // Java runs its filters on a null service and answers a Service with null lists.
     let lists = match &json {
         Some(json) => ServiceLists::Instances(json),
@@ -181,21 +165,6 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     };
     write_service_response(out, &ResponseStatus::SUCCESS, Some((&service_id, lists)));
     200
-}
-
-fn write_service_response(
-    out: &mut Vec<u8>,
-    status: &ResponseStatus,
-    service: Option<(&str, ServiceLists)>,
-) {
-    out.extend_from_slice(b"{\"responseStatus\":");
-    write_response_status(out, status);
-    out.extend_from_slice(b",\"service\":");
-    match service {
-        Some((id, lists)) => write_service(out, Some(id), lists),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.push(b'}');
 }
 
 /// `services.json`: every service with instances, and the data version (spec §6.3). Region and
@@ -206,37 +175,24 @@ pub async fn services(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 
             return bad_json(out, e);
         }
     }
-    let shards = core.node.router.shards();
-    let mut calls: SmallVec<[Call; 8]> = SmallVec::new();
-    for shard in (0..shards).filter(|&s| s != core.id).chain([core.id]) {
-        calls.push(core.start(shard, ShardOp::Services).await);
-    }
-    out.extend_from_slice(b"{\"responseStatus\":");
-    write_response_status(out, &ResponseStatus::SUCCESS);
-    out.extend_from_slice(b",\"services\":[");
+    let parts = core
+        .map_reduce(
+            || Services,
+            Vec::new(),
+            |mut parts, part| {
+                parts.extend(part.ok());
+                parts
+            },
+        )
+        .await;
     // The node version seen by the earliest-answering shard: every change after it is in the
     // change log, so a delta from it is exact (replaying a change already included is harmless).
-    let mut version = u64::MAX;
-    let mut first = true;
-    for call in calls {
-        if let ShardReply::Services(json, shard_version) = call.reply().await {
-            version = version.min(shard_version);
-            if json.is_empty() {
-                continue;
-            }
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            out.extend_from_slice(&json);
-        }
-    }
-    if version == u64::MAX {
-        version = core.node.shared.current_version();
-    }
-    out.extend_from_slice(b"],\"version\":");
-    write_i64(out, version as i64);
-    out.push(b'}');
+    let version = parts
+        .iter()
+        .map(|p| p.version)
+        .min()
+        .unwrap_or_else(|| core.node.shared.current_version());
+    write_services_response(out, parts.iter().map(|p| &p.json[..]), version);
     200
 }
 
@@ -249,52 +205,32 @@ pub async fn services_delta(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -
         Err(e) => return bad_json(out, e),
     };
     let since = request.map_or(0, |r| r.version);
-    let not_found = |out: &mut Vec<u8>| {
-        out.extend_from_slice(b"{\"delta\":null,\"responseStatus\":");
-        write_response_status(
-            out,
-            &fail(error_codes::DATA_NOT_FOUND, "Delta is not found."),
-        );
-        out.extend_from_slice(b",\"version\":0}");
-        200
-    };
     let Ok(since) = u64::try_from(since) else {
-        return not_found(out);
+        write_delta_not_found(out);
+        return 200;
     };
     if since > core.node.shared.current_version() {
-        return not_found(out);
+        write_delta_not_found(out);
+        return 200;
     }
-    let shards = core.node.router.shards();
-    let mut calls: SmallVec<[Call; 8]> = SmallVec::new();
-    for shard in (0..shards).filter(|&s| s != core.id).chain([core.id]) {
-        calls.push(core.start(shard, ShardOp::Delta(since)).await);
-    }
-    let mut delta: Vec<u8> = Vec::new();
-    let mut version = u64::MAX;
-    let mut complete = true;
-    for call in calls {
-        match call.reply().await {
-            ShardReply::Delta(Ok(part), shard_version) => {
-                version = version.min(shard_version);
-                if !part.is_empty() {
-                    if !delta.is_empty() {
-                        delta.push(b',');
-                    }
-                    delta.extend_from_slice(&part);
-                }
-            }
-            _ => complete = false,
-        }
-    }
-    if !complete || version == u64::MAX {
-        return not_found(out);
-    }
-    out.extend_from_slice(b"{\"delta\":{");
-    out.extend_from_slice(&delta);
-    out.extend_from_slice(b"},\"responseStatus\":");
-    write_response_status(out, &ResponseStatus::SUCCESS);
-    out.extend_from_slice(b",\"version\":");
-    write_i64(out, version as i64);
-    out.push(b'}');
+    // Every shard must answer exactly, or the client starts over from services.json.
+    let parts = core
+        .map_reduce(
+            || Delta(since),
+            Some(Vec::new()),
+            |parts, part| {
+                let mut parts = parts?;
+                parts.push(part.ok().filter(|p| p.entries.is_ok())?);
+                Some(parts)
+            },
+        )
+        .await;
+    let Some(parts) = parts.filter(|p| !p.is_empty()) else {
+        write_delta_not_found(out);
+        return 200;
+    };
+    let version = parts.iter().map(|p| p.version).min().expect("not empty");
+    let entries = parts.iter().filter_map(|p| p.entries.as_deref().ok());
+    write_delta_response(out, entries, version);
     200
 }

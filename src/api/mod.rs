@@ -6,12 +6,13 @@
 //! wrong.
 
 pub mod cluster;
+mod debug;
 pub mod discovery;
 pub mod registry;
 pub mod status;
 
 use protocol::http::{decode_body, write_response, HttpError, Method, Request, ResponseHead};
-use protocol::model::{write_error_body, JsonError};
+use protocol::model::{write_error_body, JsonError, HEALTH_UP};
 
 use crate::server::conn::Scratch;
 use crate::server::core::Core;
@@ -31,6 +32,8 @@ pub enum Endpoint {
     Leases,
     LegacyLeases,
     Health,
+    /// Tests only (`testing.manual_clock`); unknown otherwise.
+    AdvanceClock,
 }
 
 const ROUTES: &[(&str, Endpoint)] = &[
@@ -56,6 +59,7 @@ const ROUTES: &[(&str, Endpoint)] = &[
     ("/api/status/leases.json", Endpoint::Leases),
     ("/api/status/legacy-leases.json", Endpoint::LegacyLeases),
     ("/health", Endpoint::Health),
+    ("/debug/clock/advance", Endpoint::AdvanceClock),
 ];
 
 /// The path as the route tables spell it: without the configured prefix (paths work with or
@@ -93,6 +97,7 @@ impl Endpoint {
                     | Endpoint::Unregister
                     | Endpoint::Lookup
                     | Endpoint::ServicesDelta
+                    | Endpoint::AdvanceClock
             ),
             _ => false,
         }
@@ -116,7 +121,8 @@ impl Endpoint {
             | Endpoint::Heartbeat
             | Endpoint::Unregister
             | Endpoint::Lookup
-            | Endpoint::ServicesDelta => "POST, OPTIONS",
+            | Endpoint::ServicesDelta
+            | Endpoint::AdvanceClock => "POST, OPTIONS",
             Endpoint::Health => "GET, OPTIONS",
             _ => "GET, POST, OPTIONS",
         }
@@ -155,7 +161,9 @@ pub async fn handle(
         preflight(request, out, keep_alive);
         return keep_alive;
     }
-    let Some(endpoint) = route(request.path, &config.path_prefix) else {
+    let endpoint = route(request.path, &config.path_prefix)
+        .filter(|&e| e != Endpoint::AdvanceClock || core.node.clock.is_manual());
+    let Some(endpoint) = endpoint else {
         let message = format!("no such path: {}", truncate(request.path, 200));
         write_error_body(body_out, &message);
         respond(core, out, 404, keep_alive, &[], body_out);
@@ -221,9 +229,10 @@ async fn dispatch(core: &Core, endpoint: Endpoint, input: &Input<'_>, out: &mut 
         Endpoint::Leases => status::leases(core, false, input, out).await,
         Endpoint::LegacyLeases => status::leases(core, true, input, out).await,
         Endpoint::Health => {
-            out.extend_from_slice(br#"{"status":"up"}"#);
+            out.extend_from_slice(HEALTH_UP);
             200
         }
+        Endpoint::AdvanceClock => debug::advance_clock(core, input, out).await,
     }
 }
 

@@ -9,8 +9,10 @@ use protocol::model::{
 use smallvec::SmallVec;
 
 use super::{bad_json, same_id, too_many, Input};
-use crate::server::core::{Call, Core};
-use crate::server::ops::{PackedKeys, RegisterItem, ShardOp, ShardReply};
+use shards::ops::{PackedKeys, Register, RegisterItem, Renew, Unregister};
+
+use crate::server::core::Core;
+use crate::server::mailbox::Unavailable;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegistryOp {
@@ -67,61 +69,53 @@ pub async fn execute(
 
     let mut verdicts: SmallVec<[Verdict; 8]> =
         instances.iter().map(|i| check(core, i.as_ref())).collect();
-    let split = core
-        .node
-        .router
-        .split(instances.iter().zip(&verdicts).map(|(i, v)| match v {
-            Verdict::Ok => i.as_ref().and_then(|i| i.service_id.as_deref()),
-            _ => None,
-        }));
-
-    // Remote shards first so they work while the local one runs.
-    let mut groups: SmallVec<[_; 4]> = split.groups.into_iter().collect();
-    groups.sort_by_key(|(shard, _)| *shard == core.id);
-    let mut calls: SmallVec<[(SmallVec<[u32; 8]>, Call); 4]> = SmallVec::new();
-    for (shard, positions) in groups {
-        let batch = positions
-            .iter()
-            .filter_map(|&p| instances[p as usize].as_ref());
-        if shard == core.id && op == RegistryOp::Heartbeat {
-            // The hot path: renew on this core's own shard straight from the parsed request,
-            // without packing the keys for a message.
-            let renewed = core.renew_local(batch.map(|i| {
-                (
-                    i.service_id.as_deref().unwrap_or_default(),
-                    i.instance_id.as_deref().unwrap_or_default(),
-                )
-            }));
-            calls.push((positions, Call::Ready(ShardReply::Renewed(renewed))));
-            continue;
+    // Items that passed the checks go to the shard owning their service.
+    let owned = instances.iter().zip(&verdicts).map(|(i, v)| match v {
+        Verdict::Ok => i.as_ref().and_then(|i| i.service_id.as_deref()),
+        _ => None,
+    });
+    let keys = |positions: &[u32]| {
+        PackedKeys::from_pairs(at(&instances, positions).map(|i| {
+            (
+                i.service_id.as_deref().unwrap_or_default(),
+                i.instance_id.as_deref().unwrap_or_default(),
+            )
+        }))
+    };
+    // Per item: did its shard find it (heartbeat), or could its shard be reached at all.
+    let found: SmallVec<[Option<Result<bool, Unavailable>>; 8]> = match op {
+        RegistryOp::Register => {
+            let register = |positions: &[u32]| {
+                Register(at(&instances, positions).map(register_item).collect())
+            };
+            let answers = core.call_owners(owned, register).await;
+            answers
+                .into_iter()
+                .map(|a| a.map(|r| r.map(|_| true)))
+                .collect()
         }
-        let shard_op = match op {
-            RegistryOp::Register => ShardOp::Register(batch.map(register_item).collect()),
-            RegistryOp::Heartbeat => ShardOp::Heartbeat(pack_keys(batch)),
-            RegistryOp::Unregister => ShardOp::Unregister(pack_keys(batch)),
-        };
-        let call = core.start(shard, shard_op).await;
-        calls.push((positions, call));
-    }
-    for (positions, call) in calls {
-        match call.reply().await {
-            ShardReply::Renewed(renewed) => {
-                for (&p, alive) in positions.iter().zip(renewed) {
-                    if !alive {
-                        verdicts[p as usize] =
-                            Verdict::Failed(error_codes::DATA_NOT_FOUND, NOT_FOUND_REASON.into());
-                    }
-                }
+        RegistryOp::Heartbeat => core.call_owners(owned, |p| Renew(keys(p))).await,
+        // Unregistering an unknown instance is still a success on the wire.
+        RegistryOp::Unregister => {
+            let answers = core.call_owners(owned, |p| Unregister(keys(p))).await;
+            answers
+                .into_iter()
+                .map(|a| a.map(|r| r.map(|_| true)))
+                .collect()
+        }
+    };
+    for (verdict, found) in verdicts.iter_mut().zip(found) {
+        match found {
+            Some(Ok(true)) | None => {}
+            Some(Ok(false)) => {
+                *verdict = Verdict::Failed(error_codes::DATA_NOT_FOUND, NOT_FOUND_REASON.into())
             }
-            ShardReply::Unavailable => {
-                for &p in &positions {
-                    verdicts[p as usize] = Verdict::Failed(
-                        error_codes::SERVICE_UNAVAILABLE,
-                        "the node is shutting down".into(),
-                    );
-                }
+            Some(Err(Unavailable)) => {
+                *verdict = Verdict::Failed(
+                    error_codes::SERVICE_UNAVAILABLE,
+                    "the node is shutting down".into(),
+                )
             }
-            _ => {}
         }
     }
 
@@ -179,20 +173,12 @@ fn register_item(instance: &Instance) -> RegisterItem {
     }
 }
 
-fn pack_keys<'a, 'i: 'a>(batch: impl Iterator<Item = &'a Instance<'i>> + Clone) -> PackedKeys {
-    let (count, bytes) = batch.clone().fold((0, 0), |(n, b), i| {
-        (
-            n + 1,
-            b + i.service_id.as_deref().map_or(0, str::len)
-                + i.instance_id.as_deref().map_or(0, str::len),
-        )
-    });
-    let mut keys = PackedKeys::with_capacity(count, bytes);
-    for i in batch {
-        keys.push(
-            i.service_id.as_deref().unwrap_or_default(),
-            i.instance_id.as_deref().unwrap_or_default(),
-        );
-    }
-    keys
+/// The instances at `positions` of the batch (each passed the checks, so it exists).
+fn at<'a, 'i>(
+    instances: &'a [Option<Instance<'i>>],
+    positions: &'a [u32],
+) -> impl Iterator<Item = &'a Instance<'i>> + Clone + 'a {
+    positions
+        .iter()
+        .map(|&p| instances[p as usize].as_ref().expect("checked items exist"))
 }

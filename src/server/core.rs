@@ -1,6 +1,11 @@
 //! One core: an event loop (monoio runtime) that owns one shard, accepts connections on its own
-//! SO_REUSEPORT listener, serves them, executes shard requests from other cores, and runs the
+//! SO_REUSEPORT listener, serves them, runs shard operations for other cores, and runs the
 //! shard's lease clock.
+//!
+//! Cross-core calls follow Seastar's `sharded<>`: an operation is a type
+//! ([`shards::ops::ShardOp`]) with its own reply, and [`Core::call`], [`Core::call_owners`] and
+//! [`Core::map_reduce`] run it on the right shards. A shard on this core runs it in place (no
+//! message, no wake-up); a remote one runs the very same `execute` on its own core.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -9,12 +14,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::net::{ListenerOpts, TcpListener};
+use shards::ops::{Expire, ShardOp, Subscribe, SubscribeAll, Unsubscribe, UnsubscribeAll};
 use shards::{NodeShared, Router, Shard};
+use smallvec::SmallVec;
 
 use super::log_limit::LogLimiter;
-use super::mailbox::{Delivery, Inbox, Incoming, Outbox, Pending, ReplyFuture, Request};
-use super::ops::{execute, ShardOp, ShardReply};
+use super::mailbox::{Inbox, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
 use super::signal::{yield_now, LocalSignal};
+use super::stream::{self, ChangeStream};
 use super::subscribers::{Session, Subscribers};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -37,32 +44,25 @@ pub struct Node {
 pub struct Core {
     pub id: usize,
     pub node: Arc<Node>,
-    pub shard: RefCell<Shard>,
+    shard: RefCell<Shard>,
     pending: Rc<RefCell<Pending>>,
+    changes: RefCell<ChangeStream>,
     pub shutdown: LocalSignal,
     /// Connections this core serves right now.
     pub live_connections: Cell<usize>,
     /// Client-triggered warnings (bad requests) are limited per core.
     pub bad_request_log: LogLimiter,
     /// WebSocket subscribers on this core.
-    pub subscribers: RefCell<Subscribers>,
+    subscribers: RefCell<Subscribers>,
     next_session_id: Cell<u64>,
 }
 
-/// A shard call in flight.
-pub enum Call {
-    Ready(ShardReply),
-    Waiting(ReplyFuture),
-}
+/// Per item of a batch, in request order: None where the item went to no shard, else its owner's
+/// answer.
+pub type Answers<T> = SmallVec<[Option<Result<T, Unavailable>>; 8]>;
 
-impl Call {
-    pub async fn reply(self) -> ShardReply {
-        match self {
-            Call::Ready(r) => r,
-            Call::Waiting(f) => f.await,
-        }
-    }
-}
+/// Messages (of each kind) the inbox task handles before letting connections run again.
+const INBOX_BATCH: usize = 128;
 
 impl Core {
     pub fn new(id: usize, node: Arc<Node>) -> Self {
@@ -73,6 +73,7 @@ impl Core {
             node,
             shard: RefCell::new(shard),
             pending: Rc::new(RefCell::new(Pending::default())),
+            changes: RefCell::new(ChangeStream::default()),
             shutdown: LocalSignal::default(),
             live_connections: Cell::new(0),
             bad_request_log: LogLimiter::new(20),
@@ -81,91 +82,130 @@ impl Core {
         }
     }
 
-    /// Start an operation on `shard`. A local shard runs it now; a remote one gets it through its
-    /// inbox (waiting while that inbox is full).
-    pub async fn start(&self, shard: usize, op: ShardOp) -> Call {
+    /// Run `op` on `shard` and return its reply.
+    pub async fn call<Op>(&self, shard: usize, op: Op) -> Result<Op::Reply, Unavailable>
+    where
+        Op: ShardOp + Send + 'static,
+        Op::Reply: Send + 'static,
+    {
         if shard == self.id {
-            return Call::Ready(self.execute_here(op));
+            return Ok(self.run_here(op));
         }
+        Ok(self.send(shard, op).await?.await)
+    }
+
+    /// Run one operation per owning shard of a batch. `service_ids` gives each item's service
+    /// (None: the item goes nowhere); `make` builds a shard's operation from the positions of
+    /// the items it owns, and the operation replies once per item, in that order. Remote owners
+    /// work while the local one runs.
+    pub async fn call_owners<'a, Op, T>(
+        &self,
+        service_ids: impl Iterator<Item = Option<&'a str>>,
+        mut make: impl FnMut(&[u32]) -> Op,
+    ) -> Answers<T>
+    where
+        Op: ShardOp + Send + 'static,
+        Op::Reply: IntoIterator<Item = T> + Send + 'static,
+    {
+        let mut answers: Answers<T> = SmallVec::new();
+        let split = self
+            .node
+            .router
+            .split(service_ids.inspect(|_| answers.push(None)));
+        let mut local = None;
+        let mut remote: SmallVec<[_; 4]> = SmallVec::new();
+        for (shard, positions) in split.groups {
+            if shard == self.id {
+                local = Some(positions);
+                continue;
+            }
+            let sent = self.send(shard, make(&positions)).await;
+            remote.push((positions, sent));
+        }
+        if let Some(positions) = local {
+            let reply = self.run_here(make(&positions));
+            scatter(&mut answers, &positions, Ok(reply));
+        }
+        for (positions, sent) in remote {
+            let reply = match sent {
+                Ok(waiting) => Ok(waiting.await),
+                Err(e) => Err(e),
+            };
+            scatter(&mut answers, &positions, reply);
+        }
+        answers
+    }
+
+    /// Run the operation `make` builds on every shard and fold the replies (remote shards first,
+    /// this core's shard last).
+    pub async fn map_reduce<Op, A>(
+        &self,
+        make: impl Fn() -> Op,
+        init: A,
+        mut fold: impl FnMut(A, Result<Op::Reply, Unavailable>) -> A,
+    ) -> A
+    where
+        Op: ShardOp + Send + 'static,
+        Op::Reply: Send + 'static,
+    {
+        let mut remote: SmallVec<[_; 8]> = SmallVec::new();
+        for shard in (0..self.node.router.shards()).filter(|&s| s != self.id) {
+            remote.push(self.send(shard, make()).await);
+        }
+        let local = self.run_here(make());
+        let mut acc = init;
+        for sent in remote {
+            let reply = match sent {
+                Ok(waiting) => Ok(waiting.await),
+                Err(e) => Err(e),
+            };
+            acc = fold(acc, reply);
+        }
+        fold(acc, Ok(local))
+    }
+
+    /// Run an operation on this core's shard, then hand the changes it made to the stream.
+    fn run_here<Op: ShardOp>(&self, op: Op) -> Op::Reply {
+        let now = self.node.clock.now_ms();
+        let reply = op.execute(&mut self.shard.borrow_mut(), now);
+        self.publish_changes();
+        reply
+    }
+
+    /// Queue an operation for another core's shard (waiting for room in its queue).
+    async fn send<Op>(&self, shard: usize, op: Op) -> Result<ReplyFuture<Op::Reply>, Unavailable>
+    where
+        Op: ShardOp + Send + 'static,
+        Op::Reply: Send + 'static,
+    {
+        debug_assert_ne!(shard, self.id, "the local shard runs operations in place");
         let token = self.pending.borrow_mut().open();
-        let waiting = ReplyFuture::new(self.pending.clone(), token);
-        let mut request = Request {
+        let request = Request {
             from: self.id,
             token,
-            op,
+            job: Box::new(op),
         };
-        loop {
-            match self.node.outboxes[shard].try_request(request) {
-                Ok(()) => return Call::Waiting(waiting),
-                Err(back) => {
-                    if self.node.shutdown.load(Ordering::Relaxed) {
-                        return Call::Ready(ShardReply::Unavailable);
-                    }
-                    request = back;
-                    monoio::time::sleep(Duration::from_micros(200)).await;
-                }
+        match self.node.outboxes[shard].request(request).await {
+            Ok(()) => Ok(ReplyFuture::new(self.pending.clone(), token)),
+            Err(e) => {
+                self.pending.borrow_mut().cancel(token);
+                Err(e)
             }
         }
     }
 
-    /// Start `op` on `shard` and wait for its reply.
-    pub async fn call(&self, shard: usize, op: ShardOp) -> ShardReply {
-        self.start(shard, op).await.reply().await
-    }
-
-    /// Renew leases on this core's shard (heartbeats make no changes, so nothing to push).
-    pub fn renew_local<'a>(
-        &self,
-        keys: impl Iterator<Item = (&'a str, &'a str)>,
-    ) -> smallvec::SmallVec<[bool; 8]> {
-        let now = self.node.clock.now_ms();
-        let mut shard = self.shard.borrow_mut();
-        keys.map(|(service, instance)| shard.heartbeat(service, instance, now))
-            .collect()
-    }
-
-    /// Run an operation on this core's shard and send out the changes it made.
-    fn execute_here(&self, op: ShardOp) -> ShardReply {
-        let reply = execute(
-            &mut self.shard.borrow_mut(),
-            op,
-            &self.node.clock,
-            self.node.config.limits.max_listed_leases,
-        );
-        self.flush_pushes();
-        reply
-    }
-
-    /// Deliver the shard's pending changes: to this core's subscribers directly, to other cores
-    /// in one batch per core.
-    fn flush_pushes(&self) {
+    /// Hand the changes the shard recorded to the change stream's sinks.
+    fn publish_changes(&self) {
         let mut shard = self.shard.borrow_mut();
         if !shard.has_pushes() {
             return;
         }
-        let mut batches: Vec<Vec<Delivery>> = Vec::new();
-        let subscribers = self.subscribers.borrow();
-        for push in shard.drain_pushes() {
-            for &core in &push.cores {
-                let core = core as usize;
-                if core == self.id {
-                    subscribers.deliver(&push.service_key, &push.message);
-                    continue;
-                }
-                if batches.len() <= core {
-                    batches.resize_with(core + 1, Vec::new);
-                }
-                batches[core].push(Delivery {
-                    service_key: push.service_key.clone(),
-                    message: push.message.clone(),
-                });
-            }
-        }
-        for (core, batch) in batches.into_iter().enumerate() {
-            if !batch.is_empty() {
-                self.node.outboxes[core].send(Incoming::Changes(batch));
-            }
-        }
+        self.changes.borrow_mut().publish(
+            shard.drain_pushes(),
+            self.id,
+            &self.subscribers.borrow(),
+            &self.node.outboxes,
+        );
     }
 
     pub fn new_session(&self) -> Rc<Session> {
@@ -179,15 +219,16 @@ impl Core {
     }
 
     /// Subscribe a session to a service's changes. Once this returns, every later change of the
-    /// service reaches the session. The shard counts subscriptions per core, so each session's
-    /// subscribe and unsubscribe go to it (they commute; see `shards::interest`).
+    /// service reaches the session. The owning shard counts subscriptions per core, so each
+    /// session's subscribe and unsubscribe go to it (they commute; see `shards::interest`).
     pub async fn subscribe(&self, session: &Rc<Session>, service_key: &str) {
         self.subscribers.borrow_mut().add(service_key, session);
-        let op = ShardOp::Subscribe {
-            service_id: service_key.into(),
+        let op = Subscribe {
+            service_key: service_key.into(),
             core: self.id as u16,
         };
-        self.call(self.node.router.shard_of(service_key), op).await;
+        // Unavailable: the node is shutting down and the session is about to close.
+        let _ = self.call(self.node.router.shard_of(service_key), op).await;
     }
 
     /// End a subscription made by [`Core::subscribe`] (after it returned).
@@ -195,76 +236,88 @@ impl Core {
         self.subscribers
             .borrow_mut()
             .remove(service_key, session_id);
-        let op = ShardOp::Unsubscribe {
-            service_id: service_key.into(),
+        let op = Unsubscribe {
+            service_key: service_key.into(),
             core: self.id as u16,
         };
-        self.call(self.node.router.shard_of(service_key), op).await;
+        let _ = self.call(self.node.router.shard_of(service_key), op).await;
     }
 
     /// Subscribe a session to every change of every service.
     pub async fn subscribe_all(&self, session: &Rc<Session>) {
         self.subscribers.borrow_mut().add_all(session);
-        self.broadcast(|core| ShardOp::SubscribeAll { core }).await;
+        let core = self.id as u16;
+        self.map_reduce(|| SubscribeAll { core }, (), |(), _| ())
+            .await;
     }
 
     pub async fn unsubscribe_all(&self, session_id: u64) {
         self.subscribers.borrow_mut().remove_all(session_id);
-        self.broadcast(|core| ShardOp::UnsubscribeAll { core })
+        let core = self.id as u16;
+        self.map_reduce(|| UnsubscribeAll { core }, (), |(), _| ())
             .await;
     }
 
-    async fn broadcast(&self, op: impl Fn(u16) -> ShardOp) {
-        let mut calls = Vec::with_capacity(self.node.router.shards());
-        for shard in 0..self.node.router.shards() {
-            calls.push(self.start(shard, op(self.id as u16)).await);
-        }
-        for call in calls {
-            call.reply().await;
+    /// Expire every lease due by the clock's current time on every shard, step by step; returns
+    /// when no shard has expiry work left (the manual clock's `advance` waits on it).
+    pub async fn expire_due(&self) {
+        let budget = self.node.config.lease.max_evictions_per_step;
+        while self
+            .map_reduce(
+                || Expire { budget },
+                false,
+                |more, r| more | r.unwrap_or(false),
+            )
+            .await
+        {
+            yield_now().await;
         }
     }
 
-    /// Serve other cores' shard requests and deliver replies to this core's waiters.
+    /// Serve other cores' shard requests, deliver replies to this core's waiters and changes to
+    /// its subscribers; at most `INBOX_BATCH` of each per loop turn.
     async fn run_inbox(self: Rc<Self>, inbox: Inbox) {
-        const BATCH: usize = 128;
         loop {
             inbox.ready().await;
             loop {
                 let mut did = 0;
-                while let Some(incoming) = inbox.try_incoming() {
-                    match incoming {
-                        Incoming::Reply { token, reply } => {
-                            self.pending.borrow_mut().complete(token, reply);
-                        }
-                        Incoming::Changes(batch) => {
-                            let subscribers = self.subscribers.borrow();
-                            for d in batch {
-                                subscribers.deliver(&d.service_key, &d.message);
-                            }
-                        }
-                    }
+                while did < INBOX_BATCH {
+                    let Some(Reply { token, reply }) = inbox.try_reply() else {
+                        break;
+                    };
+                    self.pending.borrow_mut().complete(token, reply);
                     did += 1;
                 }
-                while did < BATCH {
+                if inbox.take_lossy() {
+                    stream::changes_lost(&self.subscribers.borrow());
+                }
+                for _ in 0..INBOX_BATCH {
+                    let Some(batch) = inbox.try_changes() else {
+                        break;
+                    };
+                    stream::deliver_batch(&self.subscribers.borrow(), batch);
+                    did += 1;
+                }
+                let mut served = 0;
+                while served < INBOX_BATCH {
                     let Some(request) = inbox.try_request() else {
                         break;
                     };
                     // Answer first, then fan the changes out: the requester's reply must not
                     // queue behind (possibly thousands of) subscriber deliveries.
-                    let reply = execute(
-                        &mut self.shard.borrow_mut(),
-                        request.op,
-                        &self.node.clock,
-                        self.node.config.limits.max_listed_leases,
-                    );
-                    self.node.outboxes[request.from].send(Incoming::Reply {
+                    let now = self.node.clock.now_ms();
+                    let reply = request.job.run(&mut self.shard.borrow_mut(), now);
+                    self.node.outboxes[request.from].reply(Reply {
                         token: request.token,
                         reply,
                     });
-                    self.flush_pushes();
-                    did += 1;
+                    self.publish_changes();
+                    served += 1;
                 }
-                if did == 0 {
+                if served > 0 {
+                    inbox.release_capacity();
+                }
+                if did + served == 0 {
                     break;
                 }
                 // Let connections on this core run between batches.
@@ -282,13 +335,7 @@ impl Core {
             if self.node.shutdown.load(Ordering::Relaxed) {
                 self.shutdown.fire();
             }
-            loop {
-                let now = self.node.clock.now_ms();
-                let more = self.shard.borrow_mut().tick(now, budget);
-                self.flush_pushes();
-                if !more {
-                    break;
-                }
+            while self.run_here(Expire { budget }) {
                 yield_now().await;
             }
         }
@@ -358,6 +405,31 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
         .reuse_addr(true)
         .backlog(4096);
     TcpListener::bind_with_config(addr, &opts)
+}
+
+/// Put each item's answer in its place.
+fn scatter<T, R: IntoIterator<Item = T>>(
+    answers: &mut Answers<T>,
+    positions: &[u32],
+    reply: Result<R, Unavailable>,
+) {
+    match reply {
+        Ok(items) => {
+            let mut items = items.into_iter();
+            for &p in positions {
+                let item = items
+                    .next()
+                    .expect("an operation answers every item it got");
+                answers[p as usize] = Some(Ok(item));
+            }
+            assert!(items.next().is_none(), "one answer per item");
+        }
+        Err(e) => {
+            for &p in positions {
+                answers[p as usize] = Some(Err(e));
+            }
+        }
+    }
 }
 
 pub fn shard_config(c: &Config, clock: &Clock) -> shards::ShardConfig {

@@ -1,35 +1,62 @@
-//! Cross-core messaging: every core has an inbox of shard requests (from other cores) and of
-//! replies (to requests it sent). Senders push onto a lock-free channel and ring the inbox's
-//! doorbell; the doorbell wakes the inbox task only if it is parked, so a burst of messages costs one
-//! wake-up.
+//! Cross-core messaging. Every core has one inbox with three queues, each bounded its own way:
 //!
-//! Requests use a bounded channel (a full shard makes senders wait: backpressure, not memory
-//! growth). Replies use an unbounded one, which is still bounded: each reply answers a request that
-//! was admitted through a bounded queue by a connection that awaits it.
+//! - **requests**: shard operations other cores want run on this core's shard. A bounded channel
+//!   (`limits.shard_queue_capacity`); a sender that finds it full waits on the inbox's capacity
+//!   signal, which the receiving core raises after it took requests off the queue.
+//! - **replies**: answers to the operations this core sent elsewhere. A reply exists only for a
+//!   request that holds a token in this core's [`Pending`] table and passed a bounded request
+//!   queue, so the queue cannot outgrow the calls this core has in flight.
+//! - **changes**: batches of serialized changes for this core's WebSocket subscribers. Bounded
+//!   (`changes.core_queue_capacity`); when it is full the batch is dropped and the inbox is marked
+//!   *lossy*, and the receiving core closes its subscribers (1013) so they reconnect and reload
+//!   instead of silently missing a change.
+//!
+//! Senders push onto a lock-free channel and ring the inbox's doorbell; the doorbell wakes the
+//! inbox task only if it is parked, so a burst of messages costs one wake-up. The receiving core
+//! drains a bounded number of messages per loop turn (see `Core::run_inbox`).
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use futures_util::task::AtomicWaker;
+use shards::ops::ShardOp;
+use shards::Shard;
 
-use super::ops::{ShardOp, ShardReply};
+/// A type-erased answer; the caller's [`ReplyFuture`] knows its real type.
+pub type AnyReply = Box<dyn Any + Send>;
+
+/// A shard operation on its way to its owner, with its reply type erased.
+pub trait Job: Send {
+    fn run(self: Box<Self>, shard: &mut Shard, now_ms: u64) -> AnyReply;
+}
+
+impl<Op> Job for Op
+where
+    Op: ShardOp + Send + 'static,
+    Op::Reply: Send + 'static,
+{
+    fn run(self: Box<Self>, shard: &mut Shard, now_ms: u64) -> AnyReply {
+        Box::new((*self).execute(shard, now_ms))
+    }
+}
 
 pub struct Request {
     pub from: usize,
     pub token: u32,
-    pub op: ShardOp,
+    pub job: Box<dyn Job>,
 }
 
-/// What arrives on a core's unbounded channel: answers to its requests, and changes for its
-/// subscribers from the shards that own the changed services.
-pub enum Incoming {
-    Reply { token: u32, reply: ShardReply },
-    Changes(Vec<Delivery>),
+pub struct Reply {
+    pub token: u32,
+    pub reply: AnyReply,
 }
 
 /// One change for the subscribers of a service on the receiving core, serialized once.
@@ -38,56 +65,135 @@ pub struct Delivery {
     pub message: Arc<[u8]>,
 }
 
+/// The owning core has stopped taking requests (the node is shutting down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unavailable;
+
+/// Wakes senders waiting for room in a full request queue. Touched by the receiver once per
+/// drained batch (one atomic swap) and by senders only when the queue is full.
+#[derive(Default)]
+struct Capacity {
+    wanted: AtomicBool,
+    waiters: Mutex<Vec<Waker>>,
+}
+
+impl Capacity {
+    fn wait(&self, waker: &Waker) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
+        }
+        self.wanted.store(true, Ordering::SeqCst);
+    }
+
+    fn release(&self) {
+        if self.wanted.swap(false, Ordering::SeqCst) {
+            let waiters =
+                std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
+            for w in waiters {
+                w.wake();
+            }
+        }
+    }
+}
+
+struct Shared {
+    doorbell: AtomicWaker,
+    capacity: Capacity,
+    /// Set when a change batch for this core was dropped; cleared by the receiver.
+    lossy: AtomicBool,
+}
+
 /// The sending side of one core's inbox; every core holds one for each core.
 #[derive(Clone)]
 pub struct Outbox {
     requests: Sender<Request>,
-    incoming: Sender<Incoming>,
-    doorbell: Arc<AtomicWaker>,
+    replies: Sender<Reply>,
+    changes: Sender<Vec<Delivery>>,
+    shared: Arc<Shared>,
 }
 
 /// The receiving side, owned by the core's inbox task.
 pub struct Inbox {
-    pub requests: Receiver<Request>,
-    pub incoming: Receiver<Incoming>,
-    doorbell: Arc<AtomicWaker>,
+    requests: Receiver<Request>,
+    replies: Receiver<Reply>,
+    changes: Receiver<Vec<Delivery>>,
+    shared: Arc<Shared>,
 }
 
-pub fn inbox(capacity: usize) -> (Outbox, Inbox) {
-    let (req_tx, req_rx) = crossbeam_channel::bounded(capacity);
+pub fn inbox(request_capacity: usize, change_capacity: usize) -> (Outbox, Inbox) {
+    assert!(request_capacity > 0 && change_capacity > 0);
+    let (req_tx, req_rx) = crossbeam_channel::bounded(request_capacity);
     let (rep_tx, rep_rx) = crossbeam_channel::unbounded();
-    let doorbell = Arc::new(AtomicWaker::new());
+    let (chg_tx, chg_rx) = crossbeam_channel::bounded(change_capacity);
+    let shared = Arc::new(Shared {
+        doorbell: AtomicWaker::new(),
+        capacity: Capacity::default(),
+        lossy: AtomicBool::new(false),
+    });
     (
         Outbox {
             requests: req_tx,
-            incoming: rep_tx,
-            doorbell: doorbell.clone(),
+            replies: rep_tx,
+            changes: chg_tx,
+            shared: shared.clone(),
         },
         Inbox {
             requests: req_rx,
-            incoming: rep_rx,
-            doorbell,
+            replies: rep_rx,
+            changes: chg_rx,
+            shared,
         },
     )
 }
 
 impl Outbox {
-    /// Try to enqueue a request; gives it back if the shard's queue is full.
-    pub fn try_request(&self, request: Request) -> Result<(), Request> {
-        match self.requests.try_send(request) {
-            Ok(()) => {
-                self.doorbell.wake();
-                Ok(())
+    /// Enqueue a request, waiting for room while the queue is full. Fails once the receiving
+    /// core has exited.
+    pub async fn request(&self, request: Request) -> Result<(), Unavailable> {
+        let mut request = Some(request);
+        std::future::poll_fn(|cx| {
+            let r = request.take().expect("polled after completion");
+            let r = match self.requests.try_send(r) {
+                Ok(()) => return self.rang(),
+                Err(TrySendError::Disconnected(_)) => return Poll::Ready(Err(Unavailable)),
+                Err(TrySendError::Full(r)) => r,
+            };
+            self.shared.capacity.wait(cx.waker());
+            // Room may have appeared before the waker was registered: try once more.
+            match self.requests.try_send(r) {
+                Ok(()) => self.rang(),
+                Err(TrySendError::Disconnected(_)) => Poll::Ready(Err(Unavailable)),
+                Err(TrySendError::Full(r)) => {
+                    request = Some(r);
+                    Poll::Pending
+                }
             }
-            Err(TrySendError::Full(r)) | Err(TrySendError::Disconnected(r)) => Err(r),
+        })
+        .await
+    }
+
+    fn rang(&self) -> Poll<Result<(), Unavailable>> {
+        self.shared.doorbell.wake();
+        Poll::Ready(Ok(()))
+    }
+
+    /// Only fails when the receiving core has exited (shutdown); the reply is moot then.
+    pub fn reply(&self, reply: Reply) {
+        if self.replies.send(reply).is_ok() {
+            self.shared.doorbell.wake();
         }
     }
 
-    /// Only fails when the receiving core has exited (shutdown); the message is moot then.
-    pub fn send(&self, message: Incoming) {
-        if self.incoming.send(message).is_ok() {
-            self.doorbell.wake();
+    /// Queue changes for the receiving core's subscribers; if its queue is full, the batch is
+    /// dropped and the core is told it lost changes.
+    pub fn changes(&self, batch: Vec<Delivery>) {
+        match self.changes.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.shared.lossy.store(true, Ordering::Release),
+            Err(TrySendError::Disconnected(_)) => return,
         }
+        self.shared.doorbell.wake();
     }
 }
 
@@ -95,16 +201,23 @@ impl Inbox {
     /// Resolves when a message may be waiting.
     pub fn ready(&self) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
-            if !self.requests.is_empty() || !self.incoming.is_empty() {
+            if self.has_messages() {
                 return Poll::Ready(());
             }
-            self.doorbell.register(cx.waker());
+            self.shared.doorbell.register(cx.waker());
             // Re-check after registering: a message sent in between would otherwise be missed.
-            if !self.requests.is_empty() || !self.incoming.is_empty() {
+            if self.has_messages() {
                 return Poll::Ready(());
             }
             Poll::Pending
         })
+    }
+
+    fn has_messages(&self) -> bool {
+        !self.requests.is_empty()
+            || !self.replies.is_empty()
+            || !self.changes.is_empty()
+            || self.shared.lossy.load(Ordering::Acquire)
     }
 
     pub fn try_request(&self) -> Option<Request> {
@@ -114,8 +227,42 @@ impl Inbox {
         }
     }
 
-    pub fn try_incoming(&self) -> Option<Incoming> {
-        self.incoming.try_recv().ok()
+    /// Tell senders waiting for room that requests were taken off the queue.
+    pub fn release_capacity(&self) {
+        self.shared.capacity.release();
+    }
+
+    pub fn try_reply(&self) -> Option<Reply> {
+        self.replies.try_recv().ok()
+    }
+
+    pub fn try_changes(&self) -> Option<Vec<Delivery>> {
+        self.changes.try_recv().ok()
+    }
+
+    /// Whether change batches were dropped since the last call.
+    pub fn take_lossy(&self) -> bool {
+        self.shared.lossy.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        // Senders waiting for room must learn that none will come: their retry sees the
+        // disconnected channel once the receivers are gone (dropped right after this).
+        let waiters = std::mem::take(
+            &mut *self
+                .shared
+                .capacity
+                .waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let requests = std::mem::replace(&mut self.requests, crossbeam_channel::never());
+        drop(requests);
+        for w in waiters {
+            w.wake();
+        }
     }
 }
 
@@ -131,7 +278,7 @@ enum Slot {
     #[default]
     Free,
     Waiting(Option<Waker>),
-    Ready(ShardReply),
+    Ready(AnyReply),
     /// The waiter went away (its connection closed); drop the reply when it comes.
     Abandoned,
 }
@@ -140,20 +287,22 @@ impl Pending {
     pub fn open(&mut self) -> u32 {
         match self.free.pop() {
             Some(token) => {
+                debug_assert!(matches!(self.slots[token as usize], Slot::Free));
                 self.slots[token as usize] = Slot::Waiting(None);
                 token
             }
             None => {
                 self.slots.push(Slot::Waiting(None));
-                (self.slots.len() - 1) as u32
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 calls in flight")
             }
         }
     }
 
-    pub fn complete(&mut self, token: u32, reply: ShardReply) {
-        let Some(slot) = self.slots.get_mut(token as usize) else {
-            return;
-        };
+    pub fn complete(&mut self, token: u32, reply: AnyReply) {
+        let slot = self
+            .slots
+            .get_mut(token as usize)
+            .expect("a reply answers a token this core opened");
         match std::mem::take(slot) {
             Slot::Waiting(waker) => {
                 *slot = Slot::Ready(reply);
@@ -162,11 +311,11 @@ impl Pending {
                 }
             }
             Slot::Abandoned => self.free.push(token),
-            other => *slot = other,
+            Slot::Free | Slot::Ready(_) => panic!("reply for token {token} that is not waiting"),
         }
     }
 
-    fn poll(&mut self, token: u32, cx: &mut Context<'_>) -> Poll<ShardReply> {
+    fn poll(&mut self, token: u32, cx: &mut Context<'_>) -> Poll<AnyReply> {
         let slot = &mut self.slots[token as usize];
         match std::mem::take(slot) {
             Slot::Ready(reply) => {
@@ -177,11 +326,19 @@ impl Pending {
                 *slot = Slot::Waiting(Some(cx.waker().clone()));
                 Poll::Pending
             }
-            other => {
-                *slot = other;
-                Poll::Pending
-            }
+            Slot::Free | Slot::Abandoned => panic!("token {token} polled after it completed"),
         }
+    }
+
+    /// Forget a token whose request could not be sent.
+    pub fn cancel(&mut self, token: u32) {
+        let slot = &mut self.slots[token as usize];
+        assert!(
+            matches!(slot, Slot::Waiting(None)),
+            "only unsent calls cancel"
+        );
+        *slot = Slot::Free;
+        self.free.push(token);
     }
 
     fn abandon(&mut self, token: u32) {
@@ -194,37 +351,40 @@ impl Pending {
     }
 }
 
-/// Awaits one reply; dropping it before the reply arrives abandons the slot.
-pub struct ReplyFuture {
+/// Awaits one typed reply; dropping it before the reply arrives abandons the slot.
+pub struct ReplyFuture<R> {
     pending: Rc<RefCell<Pending>>,
     token: u32,
     done: bool,
+    reply: PhantomData<fn() -> R>,
 }
 
-impl ReplyFuture {
+impl<R> ReplyFuture<R> {
     pub fn new(pending: Rc<RefCell<Pending>>, token: u32) -> Self {
         ReplyFuture {
             pending,
             token,
             done: false,
+            reply: PhantomData,
         }
     }
 }
 
-impl Future for ReplyFuture {
-    type Output = ShardReply;
+impl<R: 'static> Future for ReplyFuture<R> {
+    type Output = R;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ShardReply> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
         let token = self.token;
-        let result = self.pending.borrow_mut().poll(token, cx);
-        if result.is_ready() {
-            self.done = true;
-        }
-        result
+        let reply = std::task::ready!(self.pending.borrow_mut().poll(token, cx));
+        self.done = true;
+        let reply = reply
+            .downcast::<R>()
+            .expect("a reply has the type of its request");
+        Poll::Ready(*reply)
     }
 }
 
-impl Drop for ReplyFuture {
+impl<R> Drop for ReplyFuture<R> {
     fn drop(&mut self) {
         if !self.done {
             self.pending.borrow_mut().abandon(self.token);
@@ -235,6 +395,7 @@ impl Drop for ReplyFuture {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shards::ops::Services;
 
     #[test]
     fn pending_reuses_tokens_and_drops_abandoned_replies() {
@@ -243,28 +404,62 @@ mod tests {
         let b = p.open();
         assert_ne!(a, b);
         p.abandon(a);
-        p.complete(a, ShardReply::Done);
+        p.complete(a, Box::new(()));
         let c = p.open();
         assert_eq!(c, a, "abandoned token is recycled once its reply arrived");
-        p.complete(b, ShardReply::Done);
+        p.complete(b, Box::new(7u32));
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
-        assert!(matches!(p.poll(b, &mut cx), Poll::Ready(ShardReply::Done)));
+        match p.poll(b, &mut cx) {
+            Poll::Ready(r) => assert_eq!(*r.downcast::<u32>().unwrap(), 7),
+            Poll::Pending => panic!("reply was ready"),
+        }
         assert!(p.poll(c, &mut cx).is_pending());
     }
 
-    #[test]
-    fn full_request_queue_gives_the_request_back() {
-        let (out, inbox) = inbox(1);
-        let req = |t| Request {
+    fn request(token: u32) -> Request {
+        Request {
             from: 0,
-            token: t,
-            op: ShardOp::Services,
-        };
-        assert!(out.try_request(req(1)).is_ok());
-        let back = out.try_request(req(2)).unwrap_err();
-        assert_eq!(back.token, 2);
+            token,
+            job: Box::new(Services),
+        }
+    }
+
+    #[test]
+    fn a_full_request_queue_waits_for_capacity() {
+        let (out, inbox) = inbox(1, 1);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut first = std::pin::pin!(out.request(request(1)));
+        assert_eq!(first.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+        let mut second = std::pin::pin!(out.request(request(2)));
+        assert!(second.as_mut().poll(&mut cx).is_pending());
+        assert!(inbox.shared.capacity.wanted.load(Ordering::SeqCst));
         assert_eq!(inbox.try_request().unwrap().token, 1);
-        assert!(inbox.try_request().is_none());
+        inbox.release_capacity();
+        assert!(!inbox.shared.capacity.wanted.load(Ordering::SeqCst));
+        assert_eq!(second.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+        assert_eq!(inbox.try_request().unwrap().token, 2);
+        drop(inbox);
+        let mut third = std::pin::pin!(out.request(request(3)));
+        assert_eq!(third.as_mut().poll(&mut cx), Poll::Ready(Err(Unavailable)));
+    }
+
+    #[test]
+    fn a_full_change_queue_marks_the_inbox_lossy() {
+        let (out, inbox) = inbox(1, 1);
+        let batch = || {
+            vec![Delivery {
+                service_key: "s".into(),
+                message: b"m".to_vec().into(),
+            }]
+        };
+        out.changes(batch());
+        assert!(!inbox.take_lossy());
+        out.changes(batch());
+        assert!(inbox.take_lossy());
+        assert!(!inbox.take_lossy(), "reading the mark clears it");
+        assert_eq!(inbox.try_changes().map(|b| b.len()), Some(1));
+        assert!(inbox.try_changes().is_none());
     }
 }

@@ -4,8 +4,8 @@ pub mod conn;
 pub mod core;
 mod log_limit;
 pub mod mailbox;
-pub mod ops;
 pub mod signal;
+mod stream;
 pub mod subscribers;
 pub mod ws;
 
@@ -33,7 +33,10 @@ pub fn run(config: Config) -> Result<(), String> {
     let mut outboxes = Vec::with_capacity(shards);
     let mut inboxes = Vec::with_capacity(shards);
     for _ in 0..shards {
-        let (outbox, inbox) = mailbox::inbox(config.limits.shard_queue_capacity);
+        let (outbox, inbox) = mailbox::inbox(
+            config.limits.shard_queue_capacity,
+            config.changes.core_queue_capacity,
+        );
         outboxes.push(outbox);
         inboxes.push(inbox);
     }
@@ -78,13 +81,21 @@ pub fn run(config: Config) -> Result<(), String> {
     }
 
     let url = config.advertised_url(bound);
-    let clock = Clock::new();
+    let clock = if config.testing.manual_clock {
+        tracing::warn!(
+            "testing.manual_clock is on: leases expire only when a test moves the clock"
+        );
+        Clock::manual()
+    } else {
+        Clock::new()
+    };
+    let first_version = first_version(&clock);
     let node = Arc::new(Node {
         url,
         router: Router::new(shards),
         clock,
         outboxes,
-        shared: Arc::new(NodeShared::new(shards, first_version(&clock))),
+        shared: Arc::new(NodeShared::new(shards, first_version)),
         http_limits: limits,
         shutdown: AtomicBool::new(false),
         connections: AtomicUsize::new(0),

@@ -178,6 +178,10 @@ impl Session {
         }
         let drained = queue.is_empty();
         drop(queue);
+        assert!(
+            taken <= self.queued_bytes.get(),
+            "queued bytes count what is queued"
+        );
         self.queued_bytes.set(self.queued_bytes.get() - taken);
         if self.queued_bytes.get() <= self.max_bytes / 2 {
             if let Some(w) = self.space_waker.take() {
@@ -193,6 +197,8 @@ impl Session {
 }
 
 /// This core's subscriptions: service key (lower-cased) → sessions, plus all-change sessions.
+/// Which shard learns about a subscription is `Core::subscribe`'s business; this table only
+/// fans a change out to the sessions on this core.
 #[derive(Default)]
 pub struct Subscribers {
     by_service: HashMap<Arc<str>, Vec<Rc<Session>>>,
@@ -200,48 +206,30 @@ pub struct Subscribers {
 }
 
 impl Subscribers {
-    /// Returns true if this is the core's first subscriber for the service (the owning shard
-    /// must be told).
-    pub fn add(&mut self, service_key: &str, session: &Rc<Session>) -> bool {
-        match self.by_service.get_mut(service_key) {
-            Some(sessions) => {
-                if !sessions.iter().any(|s| s.id == session.id) {
-                    sessions.push(session.clone());
-                }
-                false
-            }
-            None => {
-                self.by_service
-                    .insert(service_key.into(), vec![session.clone()]);
-                true
-            }
+    /// Idempotent per (service, session).
+    pub fn add(&mut self, service_key: &str, session: &Rc<Session>) {
+        let sessions = self.by_service.entry_ref(service_key).or_default();
+        if !sessions.iter().any(|s| s.id == session.id) {
+            sessions.push(session.clone());
         }
     }
 
-    /// Returns true if the core has no subscriber left for the service.
-    pub fn remove(&mut self, service_key: &str, session_id: u64) -> bool {
+    pub fn remove(&mut self, service_key: &str, session_id: u64) {
         let Some(sessions) = self.by_service.get_mut(service_key) else {
-            return false;
+            return;
         };
         sessions.retain(|s| s.id != session_id);
         if sessions.is_empty() {
             self.by_service.remove(service_key);
-            return true;
         }
-        false
     }
 
-    /// Returns true if this is the core's first all-change subscriber.
-    pub fn add_all(&mut self, session: &Rc<Session>) -> bool {
+    pub fn add_all(&mut self, session: &Rc<Session>) {
         self.all.push(session.clone());
-        self.all.len() == 1
     }
 
-    /// Returns true if the core has no all-change subscriber left.
-    pub fn remove_all(&mut self, session_id: u64) -> bool {
-        let before = self.all.len();
+    pub fn remove_all(&mut self, session_id: u64) {
         self.all.retain(|s| s.id != session_id);
-        before > 0 && self.all.is_empty()
     }
 
     pub fn deliver(&self, service_key: &str, message: &Arc<[u8]>) {
@@ -255,8 +243,11 @@ impl Subscribers {
         }
     }
 
-    pub fn session_count(&self) -> usize {
-        self.by_service.values().map(Vec::len).sum::<usize>() + self.all.len()
+    /// Close every subscribing session (each ends and unsubscribes itself).
+    pub fn close_all(&self, code: u16, reason: &'static str) {
+        for s in self.by_service.values().flatten().chain(&self.all) {
+            s.close(code, reason);
+        }
     }
 }
 
@@ -265,20 +256,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_and_last_subscriber_are_reported() {
+    fn changes_reach_each_subscriber_once_and_close_all_closes_everyone() {
         let mut subs = Subscribers::default();
         let a = Rc::new(Session::new(1, 10, 1 << 20));
         let b = Rc::new(Session::new(2, 10, 1 << 20));
-        assert!(subs.add("svc", &a));
-        assert!(!subs.add("svc", &b));
-        assert!(!subs.add("svc", &a), "re-subscribing is idempotent");
-        assert!(!subs.remove("svc", 1));
-        assert!(subs.remove("svc", 2));
-        assert!(!subs.remove("svc", 2));
-        assert!(subs.add_all(&a));
-        assert!(!subs.add_all(&b));
-        assert!(!subs.remove_all(1));
-        assert!(subs.remove_all(2));
+        subs.add("svc", &a);
+        subs.add("svc", &a);
+        subs.add("svc", &b);
+        subs.add_all(&b);
+        let m: Arc<[u8]> = b"x".to_vec().into();
+        subs.deliver("svc", &m);
+        assert_eq!(a.queue.borrow().len(), 1, "re-subscribing is idempotent");
+        assert_eq!(b.queue.borrow().len(), 2, "per service and all-changes");
+        subs.remove("svc", 2);
+        subs.remove_all(2);
+        subs.deliver("svc", &m);
+        assert_eq!(b.queue.borrow().len(), 2);
+        subs.close_all(close::TRY_AGAIN_LATER, "lost");
+        assert!(a.is_closing() && !b.is_closing());
     }
 
     #[test]

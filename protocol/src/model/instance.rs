@@ -215,18 +215,6 @@ impl Instance<'_> {
     }
 }
 
-/// The fake instance of a `reload` InstanceChange (`InstanceChanges.newReloadInstanceChange`).
-/// The url really is the literal `http://serviceId/reload`.
-pub fn reload_instance(service_id: &str) -> Instance<'_> {
-    Instance {
-        service_id: Some(Cow::Borrowed(service_id)),
-        instance_id: Some(Cow::Borrowed("reload")),
-        ip: Some(Cow::Borrowed("0.0.0.0")),
-        url: Some(Cow::Borrowed("http://serviceId/reload")),
-        ..Instance::default()
-    }
-}
-
 lenient_object! {
     Instance<'de>, "an Instance object", {
         "regionId" => region_id: LenientStr<'de>,
@@ -398,17 +386,6 @@ mod tests {
             assert_eq!(k, &format!("k{n}"));
             assert_eq!(v.as_deref(), Some("4"));
         }
-    }
-
-    #[test]
-    fn reload_instance_is_the_java_fake() {
-        let r = reload_instance("MySvc");
-        assert_eq!(r.service_id.as_deref(), Some("MySvc"));
-        assert_eq!(r.instance_id.as_deref(), Some("reload"));
-        assert_eq!(r.ip.as_deref(), Some("0.0.0.0"));
-        assert_eq!(r.url.as_deref(), Some("http://serviceId/reload"));
-        assert_eq!(r.port, 0);
-        assert!(r.region_id.is_none() && r.metadata.is_none() && r.status.is_none());
     }
 
     #[test]

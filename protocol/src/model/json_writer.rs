@@ -157,7 +157,7 @@ mod tests {
 
     use super::*;
     use crate::model::fixtures::{spec_instance, SPEC_INSTANCE_JSON};
-    use crate::model::{parse, reload_instance, InstancesRequest};
+    use crate::model::{parse, InstancesRequest};
     use crate::rng::Rng;
 
     fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
@@ -179,14 +179,10 @@ mod tests {
     }
 
     #[test]
-    fn empty_and_reload_instances() {
+    fn empty_instance() {
         assert_eq!(
             text(|o| write_instance(o, &Instance::default())),
             r#"{"groupId":null,"healthCheckUrl":null,"instanceId":null,"ip":null,"machineName":null,"metadata":null,"port":0,"protocol":null,"regionId":null,"serviceId":null,"status":null,"url":null,"zoneId":null}"#
-        );
-        assert_eq!(
-            text(|o| write_instance(o, &reload_instance("svc"))),
-            r#"{"groupId":null,"healthCheckUrl":null,"instanceId":"reload","ip":"0.0.0.0","machineName":null,"metadata":null,"port":0,"protocol":null,"regionId":null,"serviceId":"svc","status":null,"url":"http://serviceId/reload","zoneId":null}"#
         );
     }
 

@@ -13,12 +13,12 @@ mod instance;
 mod json_writer;
 mod parse;
 mod requests;
+mod responses;
+mod service;
 mod status;
 
 pub use cluster::{write_node_status, write_service_node, NodeInfo};
-pub use instance::{
-    is_null_or_whitespace, reload_instance, Instance, Metadata, MetadataEntry, Str,
-};
+pub use instance::{is_null_or_whitespace, Instance, Metadata, MetadataEntry, Str};
 pub use json_writer::{
     write_bool, write_i64, write_instance, write_metadata, write_opt_str, write_str,
 };
@@ -26,6 +26,10 @@ pub use parse::{parse, parse_optional, JsonError, MAX_DEPTH};
 pub use requests::{
     DiscoveryConfig, GetLeasesRequest, GetServiceRequest, GetServicesDeltaRequest,
     InstancesRequest, LookupRequest, RegionZoneRequest,
+};
+pub use responses::*;
+pub use service::{
+    write_instance_change, write_service, write_service_changes, ChangeKind, ServiceLists,
 };
 pub use status::{
     error_codes, fail, status_strings, write_error_body, write_failed_instance,

@@ -417,7 +417,7 @@ fn changes_are_pushed_only_to_interested_cores() {
 }
 
 #[test]
-fn expiry_pushes_delete_and_reload_pushes_the_fake_instance() {
+fn expiry_pushes_delete() {
     let mut s = Shard::standalone(config(), 0);
     s.subscribe("svc", 0);
     register(&mut s, "svc", "i1", 0);
@@ -425,12 +425,6 @@ fn expiry_pushes_delete_and_reload_pushes_the_fake_instance() {
     let got = pushes(&mut s);
     assert_eq!(got.len(), 2);
     assert!(got[1].1.contains(r#""changeType":"delete""#));
-    s.reload("svc", 30_000);
-    let got = pushes(&mut s);
-    assert_eq!(got.len(), 1);
-    assert!(got[0].1.contains(r#""changeType":"reload""#));
-    assert!(got[0].1.contains(r#""instanceId":"reload""#));
-    assert!(got[0].1.contains(r#""url":"http://serviceId/reload""#));
 }
 
 #[test]

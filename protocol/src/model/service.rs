@@ -1,7 +1,8 @@
 //! The `Service` object as discovery serves it (spec §3.2), alphabetical like Java's Jackson:
-//! `{"instances":..,"logicInstances":..,"metadata":null,"routeRules":..,"serviceId":..}`.
+//! `{"instances":..,"logicInstances":..,"metadata":null,"routeRules":..,"serviceId":..}`, and the
+//! `InstanceChange` messages pushed and listed in deltas (spec §3.4, §6.4).
 
-use protocol::model::write_opt_str;
+use super::json_writer::{write_i64, write_opt_str, write_str};
 
 /// What goes in the list fields.
 pub enum ServiceLists<'a> {
@@ -31,9 +32,75 @@ pub fn write_service(out: &mut Vec<u8>, service_id: Option<&str>, lists: Service
     out.push(b'}');
 }
 
+/// The `changeType` of an `InstanceChange`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    New,
+    Delete,
+    /// Re-registration with different data.
+    Change,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::New => "new",
+            ChangeKind::Delete => "delete",
+            ChangeKind::Change => "change",
+        }
+    }
+}
+
+/// `{"changeTime":..,"changeType":..,"instance":{...}}`, alphabetical like Java.
+pub fn write_instance_change(
+    out: &mut Vec<u8>,
+    time_ms: i64,
+    kind: ChangeKind,
+    instance_json: &[u8],
+) {
+    out.extend_from_slice(b"{\"changeTime\":");
+    write_i64(out, time_ms);
+    out.extend_from_slice(b",\"changeType\":\"");
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"instance\":");
+    out.extend_from_slice(instance_json);
+    out.push(b'}');
+}
+
+/// One entry of a delta map: `"serviceId":[InstanceChange,...]` (no surrounding braces).
+pub fn write_service_changes<'a>(
+    out: &mut Vec<u8>,
+    service_id: &str,
+    changes: impl Iterator<Item = (i64, ChangeKind, &'a [u8])>,
+) {
+    write_str(out, service_id);
+    out.extend_from_slice(b":[");
+    for (n, (time_ms, kind, instance_json)) in changes.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_instance_change(out, time_ms, kind, instance_json);
+    }
+    out.push(b']');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_are_alphabetical_and_grouped() {
+        let mut out = Vec::new();
+        let changes = [
+            (5, ChangeKind::New, &b"{\"a\":1}"[..]),
+            (6, ChangeKind::Delete, &b"{\"a\":2}"[..]),
+        ];
+        write_service_changes(&mut out, "svc", changes.into_iter());
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#""svc":[{"changeTime":5,"changeType":"new","instance":{"a":1}},{"changeTime":6,"changeType":"delete","instance":{"a":2}}]"#
+        );
+    }
 
     #[test]
     fn shapes_match_the_spec() {

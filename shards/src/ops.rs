@@ -1,0 +1,372 @@
+//! The operations a core asks of a shard. Each is a type with its own reply type and one
+//! `execute`; the server runs that same `execute` in place when the shard is on the calling core
+//! and on the owner's core otherwise (`server::core::Core::call`), so the two paths cannot differ.
+//!
+//! Operations that cross cores must be `Send + 'static`: they own their inputs.
+
+use std::sync::Arc;
+
+use protocol::model::{parse, Instance, LeaseMapWriter, LeaseStatus, LocalTime};
+use smallvec::SmallVec;
+
+use crate::{DeltaError, Registered, SafeStatus, Shard};
+
+/// One operation on a shard, executed by the shard's owner at time `now_ms` (the server's
+/// monotonic clock).
+pub trait ShardOp {
+    type Reply;
+    fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply;
+}
+
+/// Per-item answers of a batch operation, in the order of the batch.
+pub type PerItem<T> = SmallVec<[T; 8]>;
+
+/// One instance to (re)register: identity plus the JSON discovery will serve.
+pub struct RegisterItem {
+    pub service_id: Box<str>,
+    pub instance_id: Box<str>,
+    pub legacy: bool,
+    pub json: Arc<[u8]>,
+}
+
+/// Register (or re-register) instances.
+pub struct Register(pub Vec<RegisterItem>);
+
+impl ShardOp for Register {
+    type Reply = PerItem<Registered>;
+    fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
+        self.0
+            .into_iter()
+            .map(|i| shard.register(&i.service_id, &i.instance_id, i.legacy, i.json, now_ms))
+            .collect()
+    }
+}
+
+/// Renew leases; per key: was the lease live (and is now renewed).
+pub struct Renew(pub PackedKeys);
+
+impl ShardOp for Renew {
+    type Reply = PerItem<bool>;
+    fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
+        self.0
+            .iter()
+            .map(|(service, instance)| shard.heartbeat(service, instance, now_ms))
+            .collect()
+    }
+}
+
+/// Remove instances at once; per key: was it registered.
+pub struct Unregister(pub PackedKeys);
+
+impl ShardOp for Unregister {
+    type Reply = PerItem<bool>;
+    fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
+        self.0
+            .iter()
+            .map(|(service, instance)| shard.unregister(service, instance, now_ms))
+            .collect()
+    }
+}
+
+/// The cached `[{instance},...]` of each service id (None: no instance registered).
+pub struct Lookup(pub Vec<Box<str>>);
+
+impl ShardOp for Lookup {
+    type Reply = Vec<Option<Arc<[u8]>>>;
+    fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
+        self.0.iter().map(|id| shard.instances_json(id)).collect()
+    }
+}
+
+/// One shard's part of `services.json`.
+pub struct ServicesPart {
+    /// Comma-separated Service objects, no brackets; empty when the shard has no service.
+    pub json: Arc<[u8]>,
+    /// The node version when the shard answered: the part includes every change up to it.
+    pub version: u64,
+}
+
+pub struct Services;
+
+impl ShardOp for Services {
+    type Reply = ServicesPart;
+    fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
+        ServicesPart {
+            json: shard.services_json(),
+            version: shard.node_version(),
+        }
+    }
+}
+
+/// One shard's part of `services-delta.json`.
+pub struct DeltaPart {
+    /// Delta-map entries (`"serviceId":[InstanceChange,..]`, comma-separated), or why the shard's
+    /// log cannot answer exactly.
+    pub entries: Result<Vec<u8>, DeltaError>,
+    /// The node version when the shard answered.
+    pub version: u64,
+}
+
+/// The changes since a version.
+pub struct Delta(pub u64);
+
+impl ShardOp for Delta {
+    type Reply = DeltaPart;
+    fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
+        let version = shard.node_version();
+        let mut out = Vec::new();
+        let entries = shard.delta_since(self.0, &mut out).map(|()| out);
+        DeltaPart { entries, version }
+    }
+}
+
+/// One shard's part of `status/leases.json`.
+pub struct LeasesPart {
+    /// Lease-map entries (`"serviceId":[LeaseStatus,..]`, comma-separated, no braces).
+    pub json: Vec<u8>,
+    /// Every lease of the class on the shard, listed or not.
+    pub lease_count: usize,
+    pub safe: SafeStatus,
+}
+
+/// The leases of one class (normal or legacy), at most `max_listed` of them listed.
+pub struct Leases {
+    pub legacy: bool,
+    /// Only these services (looked up id by id), or every service.
+    pub filter: Option<Arc<[Box<str>]>>,
+    pub max_listed: usize,
+    /// Epoch milliseconds as local calendar time, for display.
+    pub local_time: fn(epoch_ms: i64) -> LocalTime,
+}
+
+impl ShardOp for Leases {
+    type Reply = LeasesPart;
+    fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
+        let filter: Option<Vec<&str>> = self
+            .filter
+            .as_ref()
+            .map(|f| f.iter().map(|s| &**s).collect());
+        let mut json = Vec::new();
+        let mut writer = LeaseMapWriter::default();
+        // The service of the previous lease: leases arrive grouped by service.
+        let mut current = String::new();
+        let mut key = String::new();
+        let mut listed = 0usize;
+        // Java printed the epoch for the eviction time of a live lease.
+        let eviction_time = (self.local_time)(0);
+        let offset = shard.wall_ms(0);
+        let wall = |mono_ms: u64| offset + mono_ms as i64;
+        shard.for_each_lease(self.legacy, filter.as_deref(), |lease| {
+            if listed == self.max_listed {
+                return false;
+            }
+            listed += 1;
+            key.clear();
+            match parse::<Instance>(lease.instance_json) {
+                Ok(instance) => instance.display_key(&mut key),
+                Err(_) => key.push_str(lease.service_id),
+            }
+            let status = LeaseStatus {
+                creation_time: (self.local_time)(wall(lease.created_ms)),
+                eviction_time,
+                instance: &key,
+                renewal_time: (self.local_time)(wall(lease.renewed_ms)),
+                ttl_ms: lease.ttl_ms,
+            };
+            let first = listed == 1 || current != lease.service_id;
+            if first {
+                current.clear();
+                current.push_str(lease.service_id);
+            }
+            writer.push(&mut json, lease.service_id, first, &status);
+            true
+        });
+        writer.finish(&mut json);
+        LeasesPart {
+            json,
+            lease_count: shard.lease_count(self.legacy),
+            safe: shard.safe_status(self.legacy),
+        }
+    }
+}
+
+/// A core now has (or no longer has) one more subscriber for a service. Counted per core, so
+/// subscribe and unsubscribe of different sessions commute (see `crate::interest`).
+pub struct Subscribe {
+    pub service_key: Box<str>,
+    pub core: u16,
+}
+
+impl ShardOp for Subscribe {
+    type Reply = ();
+    fn execute(self, shard: &mut Shard, _now_ms: u64) {
+        shard.subscribe(&self.service_key, self.core);
+    }
+}
+
+pub struct Unsubscribe {
+    pub service_key: Box<str>,
+    pub core: u16,
+}
+
+impl ShardOp for Unsubscribe {
+    type Reply = ();
+    fn execute(self, shard: &mut Shard, _now_ms: u64) {
+        shard.unsubscribe(&self.service_key, self.core);
+    }
+}
+
+/// A core gained (or lost) an `all-instance-change` subscriber.
+pub struct SubscribeAll {
+    pub core: u16,
+}
+
+impl ShardOp for SubscribeAll {
+    type Reply = ();
+    fn execute(self, shard: &mut Shard, _now_ms: u64) {
+        shard.subscribe_all(self.core);
+    }
+}
+
+pub struct UnsubscribeAll {
+    pub core: u16,
+}
+
+impl ShardOp for UnsubscribeAll {
+    type Reply = ();
+    fn execute(self, shard: &mut Shard, _now_ms: u64) {
+        shard.unsubscribe_all(self.core);
+    }
+}
+
+/// Expire leases due by now, at most `budget` of them; replies whether work is left over.
+pub struct Expire {
+    pub budget: usize,
+}
+
+impl ShardOp for Expire {
+    type Reply = bool;
+    fn execute(self, shard: &mut Shard, now_ms: u64) -> bool {
+        shard.tick(now_ms, self.budget)
+    }
+}
+
+/// (serviceId, instanceId) pairs packed into one allocation: heartbeats are the hot path.
+#[derive(Default)]
+pub struct PackedKeys {
+    text: String,
+    /// End offsets in `text` of each service id and the instance id that follows it.
+    ends: SmallVec<[(u32, u32); 4]>,
+}
+
+impl PackedKeys {
+    /// Pack the pairs of `keys` (iterated twice: once to size the buffer).
+    pub fn from_pairs<'a>(keys: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
+        let (count, bytes) = keys
+            .clone()
+            .fold((0, 0), |(n, b), (s, i)| (n + 1, b + s.len() + i.len()));
+        let mut packed = PackedKeys {
+            text: String::with_capacity(bytes),
+            ends: SmallVec::with_capacity(count),
+        };
+        for (service, instance) in keys {
+            packed.push(service, instance);
+        }
+        packed
+    }
+
+    pub fn push(&mut self, service_id: &str, instance_id: &str) {
+        self.text.push_str(service_id);
+        let service_end = u32::try_from(self.text.len()).expect("keys under 4 GiB");
+        self.text.push_str(instance_id);
+        let instance_end = u32::try_from(self.text.len()).expect("keys under 4 GiB");
+        self.ends.push((service_end, instance_end));
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&(service_end, instance_end)| {
+            let service = &self.text[start..service_end as usize];
+            let instance = &self.text[service_end as usize..instance_end as usize];
+            start = instance_end as usize;
+            (service, instance)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ShardConfig;
+
+    #[test]
+    fn packed_keys_round_trip() {
+        let pairs = [("svcA", "i1"), ("", "x"), ("svcB", "")];
+        let keys = PackedKeys::from_pairs(pairs.iter().copied());
+        let all: Vec<(&str, &str)> = keys.iter().collect();
+        assert_eq!(all, pairs);
+        assert_eq!(keys.len(), 3);
+    }
+
+    fn item(service: &str, instance: &str) -> RegisterItem {
+        RegisterItem {
+            service_id: service.into(),
+            instance_id: instance.into(),
+            legacy: false,
+            json: format!(r#"{{"instanceId":"{instance}","serviceId":"{service}"}}"#)
+                .into_bytes()
+                .into(),
+        }
+    }
+
+    #[test]
+    fn ops_answer_per_item_in_batch_order() {
+        let mut shard = Shard::standalone(ShardConfig::default(), 1);
+        let registered =
+            Register(vec![item("s", "a"), item("s", "b"), item("s", "a")]).execute(&mut shard, 1);
+        assert_eq!(
+            registered.as_slice(),
+            [Registered::New, Registered::New, Registered::Unchanged]
+        );
+        let keys = PackedKeys::from_pairs([("s", "b"), ("s", "zz"), ("S", "A")].into_iter());
+        assert_eq!(
+            Renew(keys).execute(&mut shard, 2).as_slice(),
+            [true, false, true]
+        );
+        let found = Lookup(vec!["S".into(), "t".into()]).execute(&mut shard, 2);
+        assert!(found[0].is_some() && found[1].is_none());
+        let keys = PackedKeys::from_pairs([("s", "a"), ("s", "a")].into_iter());
+        assert_eq!(
+            Unregister(keys).execute(&mut shard, 3).as_slice(),
+            [true, false]
+        );
+        let part = Services.execute(&mut shard, 3);
+        assert!(std::str::from_utf8(&part.json)
+            .unwrap()
+            .contains(r#""instanceId":"b""#));
+    }
+
+    #[test]
+    fn leases_list_at_most_max_listed_but_count_all() {
+        let mut shard = Shard::standalone(ShardConfig::default(), 1);
+        Register(vec![item("s", "a"), item("s", "b"), item("t", "c")]).execute(&mut shard, 1);
+        let part = Leases {
+            legacy: false,
+            filter: None,
+            max_listed: 2,
+            local_time: |_| LocalTime::default(),
+        }
+        .execute(&mut shard, 1);
+        assert_eq!(part.lease_count, 3);
+        let text = String::from_utf8(part.json).unwrap();
+        assert_eq!(text.matches("\"ttl\":").count(), 2, "{text}");
+    }
+}
