@@ -1,10 +1,10 @@
 //! up-registry-nodes.json / up-discovery-nodes.json (spec §8.1). A single node answers with
 //! itself when it may serve the caller's zone.
 
-use protocol::http::{query_pairs, Method};
+use protocol::http::Method;
 use protocol::model::{parse_optional, write_up_nodes_response, NodeInfo, RegionZoneRequest};
 
-use super::{bad_json, Input};
+use super::{bad_json, query_fields, Input};
 use crate::server::core::Core;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,15 +15,7 @@ pub enum Role {
 
 pub fn up_nodes(core: &Core, role: Role, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     let (region, zone) = if input.method == Method::Get {
-        let mut region = None;
-        let mut zone = None;
-        for (key, value) in query_pairs(input.query) {
-            match key.as_ref() {
-                "regionId" => region = Some(value),
-                "zoneId" => zone = Some(value),
-                _ => {}
-            }
-        }
+        let [region, zone] = query_fields(input.query, ["regionId", "zoneId"]);
         (region, zone)
     } else {
         match parse_optional::<RegionZoneRequest>(input.body) {

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use protocol::http::{query_pairs, Method};
+use protocol::http::Method;
 use protocol::model::{
     error_codes, fail, is_null_or_whitespace, parse_optional, write_delta_not_found,
     write_delta_response, write_lookup_failure, write_lookup_response, write_service_response,
@@ -12,7 +12,7 @@ use protocol::model::{
 };
 use shards::ops::{Delta, Lookup, Services};
 
-use super::{bad_json, same_id, too_many, Input};
+use super::{bad_json, query_fields, same_id, too_many, Input};
 use crate::server::core::Core;
 
 /// May this node answer discovery for a client of that region and zone (Java's checks)?
@@ -110,17 +110,8 @@ pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
 /// `service.json`: one service; failures are reported, not swallowed (spec §6.2).
 pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     let (service_id, region, zone) = if input.method == Method::Get {
-        let mut service_id = None;
-        let mut region = None;
-        let mut zone = None;
-        for (key, value) in query_pairs(input.query) {
-            match key.as_ref() {
-                "serviceId" => service_id = Some(value),
-                "regionId" => region = Some(value),
-                "zoneId" => zone = Some(value),
-                _ => {}
-            }
-        }
+        let [service_id, region, zone] =
+            query_fields(input.query, ["serviceId", "regionId", "zoneId"]);
         (service_id, region, zone)
     } else {
         let request: Option<GetServiceRequest> = match parse_optional(input.body) {

@@ -328,6 +328,21 @@ pub fn too_many(out: &mut Vec<u8>, what: &str, count: usize, limit: usize) -> u1
     413
 }
 
+/// The values of the named query parameters (the last one wins when a name repeats; names are
+/// exact-case, as Spring bound them).
+pub fn query_fields<'q, const N: usize>(
+    query: &'q str,
+    names: [&str; N],
+) -> [Option<std::borrow::Cow<'q, str>>; N] {
+    let mut values = [const { None }; N];
+    for (key, value) in protocol::http::query_pairs(query) {
+        if let Some(i) = names.iter().position(|n| *n == key) {
+            values[i] = Some(value);
+        }
+    }
+    values
+}
+
 /// Region/zone comparisons are case-insensitive (Java `equalsIgnoreCase`); blank never matches.
 pub fn same_id(a: Option<&str>, b: &str) -> bool {
     a.is_some_and(|a| !a.trim().is_empty() && a.eq_ignore_ascii_case(b))
