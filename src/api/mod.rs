@@ -62,26 +62,9 @@ const ROUTES: &[(&str, Endpoint)] = &[
     ("/debug/clock/advance", Endpoint::AdvanceClock),
 ];
 
-/// The path as the route tables spell it: without the configured prefix (paths work with or
-/// without it) and without one trailing slash (Spring accepted both).
-pub fn canonical_path<'p>(path: &'p str, prefix: &str) -> &'p str {
-    let mut path = path;
-    if !prefix.is_empty() {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            if rest.starts_with('/') {
-                path = rest;
-            }
-        }
-    }
-    if path.len() > 1 {
-        path = path.strip_suffix('/').unwrap_or(path);
-    }
-    path
-}
-
 /// Find the endpoint of a path.
 pub fn route(path: &str, prefix: &str) -> Option<Endpoint> {
-    let path = canonical_path(path, prefix);
+    let path = protocol::http::canonical_path(path, prefix);
     ROUTES.iter().find(|(p, _)| *p == path).map(|&(_, e)| e)
 }
 

@@ -39,7 +39,7 @@ const CHANNELS: &[(&str, Channel)] = &[
 
 /// The channel of a WebSocket path, with or without the prefix and a trailing slash.
 pub fn channel_of(path: &str, prefix: &str) -> Option<Channel> {
-    let path = crate::api::canonical_path(path, prefix);
+    let path = protocol::http::canonical_path(path, prefix);
     CHANNELS.iter().find(|(p, _)| *p == path).map(|&(_, c)| c)
 }
 

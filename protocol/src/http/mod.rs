@@ -2,7 +2,7 @@
 //!
 //! Design:
 //! - Zero-copy. A [`Request`] borrows the connection's read buffer. Header fields are kept as
-//!   offsets in a vector   the parser allocates once, so parsing a Content-Length request never
+//!   offsets in a vector the parser allocates once, so parsing a Content-Length request never
 //!   allocates.
 //! - Resumable. A request may be split at any byte: the caller passes the same buffer again once
 //!   more bytes arrive, and [`RequestParser::parse`] continues from where the previous call got to
@@ -13,8 +13,8 @@
 //!   only copied once they are complete.
 //! - Explicit limits on everything a peer controls: see [`Limits`] and the `MAX_*` constants.
 //! - Strict where two parsers could disagree about message boundaries (request smuggling):
-//!   Content-Length together   with Transfer-Encoding, conflicting Content-Lengths, obs-fold, bare
-//!   CR, sloppy chunk framing.   Lenient where common clients are sloppy: bare LF line endings,
+//!   Content-Length together with Transfer-Encoding, conflicting Content-Lengths, obs-fold, bare
+//!   CR, sloppy chunk framing. Lenient where common clients are sloppy: bare LF line endings,
 //!   leading empty lines, optional whitespace.
 
 mod chunked;
@@ -38,7 +38,7 @@ pub use client::{
 };
 pub(crate) use fields::{has_element, is_tchar, trim_ows};
 pub use gzip::{decode_body, inflate_gzip};
-pub use query::{percent_decode_path, query_pairs};
+pub use query::{canonical_path, percent_decode_path, query_pairs};
 pub use request::{ContentEncoding, HeaderIter, HeaderList, Parsed, Request, RequestParser};
 pub use response::{
     begin_response, finish_response, status_reason, write_continue, write_error,

@@ -1,5 +1,5 @@
-//! Query-string and path percent-decoding (WHATWG application/x-www-form-urlencoded rules,
-//! lenient).
+//! Request targets: query-string and path percent-decoding (WHATWG
+//! application/x-www-form-urlencoded rules, lenient) and the canonical form routes match.
 
 use std::borrow::Cow;
 
@@ -62,6 +62,23 @@ fn escaped_byte(after_percent: &[u8]) -> Option<u8> {
     let high = hex(after_percent.first()?)?;
     let low = hex(after_percent.get(1)?)?;
     u8::try_from(high * 16 + low).ok()
+}
+
+/// The path as the route tables spell it: without the configured prefix (paths work with or
+/// without it) and without one trailing slash (Spring accepted both).
+pub fn canonical_path<'p>(path: &'p str, prefix: &str) -> &'p str {
+    let mut path = path;
+    if !prefix.is_empty() {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            if rest.starts_with('/') {
+                path = rest;
+            }
+        }
+    }
+    if path.len() > 1 {
+        path = path.strip_suffix('/').unwrap_or(path);
+    }
+    path
 }
 
 #[cfg(test)]
