@@ -1,9 +1,7 @@
 //! Cluster endpoints (up-registry-nodes / up-discovery-nodes), status endpoints (node, leases,
 //! legacy-leases), /health and the path prefix.
 
-mod common;
-
-use common::*;
+use harness::*;
 
 const NODE_URL: &str = "http://10.0.0.5:8080/artemis-service";
 

@@ -1,12 +1,10 @@
 //! Discovery endpoints: lookup, service.json, services.json; cross-shard batches and concurrent
 //! clients.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::thread;
 
-use common::*;
+use harness::*;
 
 #[test]
 fn lookup_unknown_service_has_empty_lists_and_keeps_request_order() {
