@@ -104,7 +104,7 @@ fn node_status() {
         &[],
         Some("[registry]\nallow_from_other_zone = false\n[discovery]\nallow_from_other_zone = false\n"),
     );
-    let (_, v) = strict.get("/api/status/node.json");
+    let (_, v) = strict.client().get("/api/status/node.json");
     assert_eq!(
         v["nodeStatus"]["allowRegistryFromOtherZone"].as_bool(),
         Some(false)

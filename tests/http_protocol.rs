@@ -672,21 +672,7 @@ fn expect_100_continue() {
         .collect();
     let body = instances_body(&insts);
     assert!(body.len() > 1024);
-    let head = c.build_request(
-        "POST",
-        REGISTER,
-        &[
-            ("Expect", "100-continue"),
-            ("Content-Length", &body.len().to_string()),
-        ],
-        b"",
-    );
-    c.write_raw(&head).unwrap();
-    let interim = c.read_response().expect("interim response");
-    assert_eq!(
-        interim.status, 100,
-        "expected 100 Continue, got {interim:?}"
-    );
+    c.post_head_expecting_continue(REGISTER, body.len());
     c.write_raw(body.as_bytes()).unwrap();
     let r = c.read_response().unwrap();
     assert_registry_ok(r.status, &r.json(), "register after 100-continue");

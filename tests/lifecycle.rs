@@ -62,18 +62,7 @@ fn shutdown_lets_an_in_flight_request_finish() {
     let (head, tail) = body.as_bytes().split_at(20);
     // `Expect: 100-continue` makes the start of the request observable: the interim 100 says the
     // server has parsed the head and is waiting for the body.
-    let request = c.build_request(
-        "POST",
-        REGISTER,
-        &[
-            ("Expect", "100-continue"),
-            ("Content-Length", &body.len().to_string()),
-        ],
-        b"",
-    );
-    c.write_raw(&request).unwrap();
-    let interim = c.read_response().expect("interim response");
-    assert_eq!(interim.status, 100, "{interim:?}");
+    c.post_head_expecting_continue(REGISTER, body.len());
     c.write_raw(head).unwrap();
 
     server.signal(libc::SIGTERM);

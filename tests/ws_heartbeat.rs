@@ -130,12 +130,9 @@ fn ws_heartbeats_renew_leases_and_expiry_pushes_delete() {
     let server = Server::start_sha(&[], Some(SHORT_TTL));
     let mut c = server.client();
     let inst = Inst::new("exp-svc", "e-1");
-    let mut sub = ws_connect(&server, IC);
-    subscribe(&mut sub, "exp-svc");
-    sync(&mut sub, "subscribe exp-svc");
+    let mut sub = subscriber(&server, "exp-svc");
     register(&mut c, std::slice::from_ref(&inst));
-    let v = next_change(&mut sub, "register");
-    assert_change(&v, "new", &inst, "register");
+    expect_change(&mut sub, "new", &inst, "register");
 
     // Heartbeats over the WebSocket keep the 1 s lease alive for 2 s.
     let mut hb = ws_connect(&server, HB);
@@ -179,6 +176,5 @@ fn ws_heartbeats_renew_leases_and_expiry_pushes_delete() {
     assert_instance_eq(&echoed, &inst, "echo after expiry");
     let (st, v) = c.post_json(REGISTER, &format!("{{\"instances\":[{}]}}", dump(&echoed)));
     assert_registry_ok(st, &v, "re-register the echoed instance");
-    let v = next_change(&mut sub, "re-register");
-    assert_change(&v, "new", &inst, "re-register");
+    expect_change(&mut sub, "new", &inst, "re-register");
 }

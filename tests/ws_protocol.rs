@@ -35,12 +35,7 @@ fn websocket_endpoints_under_the_path_prefix() {
         &instances_body(std::slice::from_ref(&inst)),
     );
     assert_registry_ok(st, &v, "prefixed register");
-    assert_change(
-        &next_change(&mut sub, "prefixed push"),
-        "new",
-        &inst,
-        "prefixed push",
-    );
+    expect_change(&mut sub, "new", &inst, "prefixed push");
 
     let mut hb = try_ws_url(server.addr, &format!("{base}{HB}/")).expect("prefixed heartbeat");
     send_text(&mut hb, &instances_body(std::slice::from_ref(&inst)));
@@ -238,22 +233,11 @@ fn ping_pong_and_close_handshake() {
 
     // A subscriber that vanishes without a close (TCP drop) doesn't disturb the others.
     let mut c = server.client();
-    {
-        let mut gone = ws_connect(&server, IC);
-        subscribe(&mut gone, "drop-svc");
-        sync(&mut gone, "drop-svc");
-    }
-    let mut stays = ws_connect(&server, IC);
-    subscribe(&mut stays, "drop-svc");
-    sync(&mut stays, "drop-svc stays");
+    drop(subscriber(&server, "drop-svc"));
+    let mut stays = subscriber(&server, "drop-svc");
     let inst = Inst::new("drop-svc", "d");
     register(&mut c, std::slice::from_ref(&inst));
-    assert_change(
-        &next_change(&mut stays, "after a drop"),
-        "new",
-        &inst,
-        "after a drop",
-    );
+    expect_change(&mut stays, "new", &inst, "after a drop");
     assert_ws_healthy(&server, "after closes");
 }
 
@@ -411,7 +395,7 @@ fn session_limits_idle_timeout_and_subscription_cap() {
     sync(&mut capped, "three subscriptions");
     let inst = Inst::new("cap-c", "c1");
     register(&mut c, std::slice::from_ref(&inst));
-    assert_change(&next_change(&mut capped, "cap-c"), "new", &inst, "cap-c");
+    expect_change(&mut capped, "new", &inst, "cap-c");
     subscribe(&mut capped, "cap-d");
     expect_close(&mut capped, 1008, SOON, "fourth subscription");
 
@@ -498,9 +482,7 @@ fn sigterm_closes_websocket_sessions_with_going_away() {
     // A long grace: the server must not sit on idle WebSocket sessions until it runs out (idle
     // HTTP keep-alive connections are closed at once), and clients must be told to go elsewhere.
     let mut server = Server::start_sha(&[], Some("[limits]\nshutdown_grace_ms = 10000\n"));
-    let mut sub = ws_connect(&server, IC);
-    subscribe(&mut sub, "bye-svc");
-    sync(&mut sub, "subscriber");
+    let mut sub = subscriber(&server, "bye-svc");
     let mut hb = ws_connect(&server, HB);
     send_text(&mut hb, "garbage");
     assert_eq!(next_text(&mut hb, "heartbeat"), CANNED_SUCCESS);

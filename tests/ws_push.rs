@@ -13,14 +13,11 @@ use harness::*;
 fn subscriber_sees_new_change_and_delete() {
     let server = Server::start_sha(&[], None);
     let mut c = server.client();
-    let mut sub = ws_connect(&server, IC);
-    subscribe(&mut sub, "chg-svc");
-    sync(&mut sub, "subscribe chg-svc");
+    let mut sub = subscriber(&server, "chg-svc");
 
     let a = Inst::new("chg-svc", "a");
     register(&mut c, std::slice::from_ref(&a));
-    let v = next_change(&mut sub, "register a");
-    assert_change(&v, "new", &a, "register a");
+    expect_change(&mut sub, "new", &a, "register a");
 
     // Identical re-registration: nothing. Different data: `change` with the new data. The change
     // being the next message proves the identical one pushed nothing.
@@ -29,35 +26,19 @@ fn subscriber_sees_new_change_and_delete() {
         .port(9090)
         .metadata(&[("rev", "2")]);
     register(&mut c, std::slice::from_ref(&a2));
-    let v = next_change(&mut sub, "re-register with new data");
-    assert_change(&v, "change", &a2, "re-register with new data");
+    expect_change(&mut sub, "change", &a2, "re-register with new data");
 
     let b = Inst::new("chg-svc", "b");
     register(&mut c, std::slice::from_ref(&b));
-    assert_change(
-        &next_change(&mut sub, "register b"),
-        "new",
-        &b,
-        "register b",
-    );
+    expect_change(&mut sub, "new", &b, "register b");
 
     // Unregister: `delete` at once, carrying the stored data.
     unregister(&mut c, std::slice::from_ref(&a));
-    assert_change(
-        &next_change(&mut sub, "unregister a"),
-        "delete",
-        &a2,
-        "unregister a",
-    );
+    expect_change(&mut sub, "delete", &a2, "unregister a");
     // Unregistering it again changes nothing; then b's delete is next.
     unregister(&mut c, std::slice::from_ref(&a));
     unregister(&mut c, std::slice::from_ref(&b));
-    assert_change(
-        &next_change(&mut sub, "unregister b"),
-        "delete",
-        &b,
-        "unregister b",
-    );
+    expect_change(&mut sub, "delete", &b, "unregister b");
 
     // Another service's changes don't reach this session; unparsable or id-less subscription
     // messages are ignored and the session stays usable.
@@ -77,9 +58,7 @@ fn subscriptions_are_case_insensitive_and_deduplicated() {
     subscribe(&mut upper, "MYSVC");
     subscribe(&mut upper, "mysvc"); // same service: one subscription, one push per change
     sync(&mut upper, "subscribe MYSVC");
-    let mut mixed = ws_connect(&server, IC);
-    subscribe(&mut mixed, "mYsVc");
-    sync(&mut mixed, "subscribe mYsVc");
+    let mut mixed = subscriber(&server, "mYsVc");
 
     let inst = Inst::new("MySvc", "x-1");
     register(&mut c, std::slice::from_ref(&inst));
@@ -96,8 +75,7 @@ fn subscriptions_are_case_insensitive_and_deduplicated() {
     register(&mut c, &[Inst::new("MySvc2", "y")]);
     unregister(&mut c, &[Inst::new("mysvc", "X-1")]);
     for (ws, name) in [(&mut upper, "MYSVC"), (&mut mixed, "mYsVc")] {
-        let v = next_change(ws, name);
-        assert_change(&v, "delete", &inst, name);
+        expect_change(ws, "delete", &inst, name);
         expect_silence(
             ws,
             Duration::from_millis(200),
@@ -345,12 +323,8 @@ fn many_subscribers_each_receive_the_change() {
 fn slow_subscriber_is_closed_and_others_keep_their_changes() {
     let server = Server::start_sha(&[], Some("[ws]\nmax_queued_messages = 4\n"));
     let mut c = server.client();
-    let mut slow = ws_connect(&server, IC);
-    subscribe(&mut slow, "flood-svc");
-    sync(&mut slow, "slow subscriber");
-    let mut healthy = ws_connect(&server, IC);
-    subscribe(&mut healthy, "calm-svc");
-    sync(&mut healthy, "healthy subscriber");
+    let mut slow = subscriber(&server, "flood-svc");
+    let mut healthy = subscriber(&server, "calm-svc");
 
     // ~14 MB of changes for a subscriber that never reads: its socket buffers fill, its queue
     // overflows and the server must drop it rather than buffer without bound.
@@ -367,12 +341,7 @@ fn slow_subscriber_is_closed_and_others_keep_their_changes() {
     // work.
     let calm = Inst::new("calm-svc", "c");
     register(&mut c, std::slice::from_ref(&calm));
-    assert_change(
-        &next_change(&mut healthy, "calm-svc"),
-        "new",
-        &calm,
-        "calm-svc",
-    );
+    expect_change(&mut healthy, "new", &calm, "calm-svc");
     assert_eq!(
         arr_len(
             &lookup_one(&mut c, "flood-svc")["instances"],
@@ -407,9 +376,7 @@ fn slow_subscriber_is_closed_and_others_keep_their_changes() {
         "slow subscriber got all {texts} changes: the queue limit never applied"
     );
     // Still serving afterwards, including a new subscriber of the flooded service.
-    let mut again = ws_connect(&server, IC);
-    subscribe(&mut again, "flood-svc");
-    sync(&mut again, "resubscribe");
+    let mut again = subscriber(&server, "flood-svc");
     unregister(&mut c, &[Inst::new("flood-svc", "f-0")]);
     let v = next_change(&mut again, "after the flood");
     assert_eq!(v["changeType"].as_str(), Some("delete"));

@@ -2,7 +2,7 @@
 //! and probes of what the server does with a connection.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::payload::gzip;
@@ -44,7 +44,7 @@ impl Response {
 
 /// A TCP connection to `addr` whose reads and writes fail after [`IO_TIMEOUT`] instead of hanging
 /// the test, with Nagle off so small requests go out at once.
-pub fn tcp_connect(addr: SocketAddr) -> TcpStream {
+pub(crate) fn tcp_connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
         .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -86,10 +86,6 @@ impl Client {
             buf: Vec::new(),
             host: addr.to_string(),
         }
-    }
-
-    pub fn host(&self) -> &str {
-        &self.host
     }
 
     pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -149,6 +145,30 @@ impl Client {
     ) -> Response {
         self.try_request(method, path, headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Sends the head of a POST whose `body_len`-byte body is still to come, with `Expect:
+    /// 100-continue`, and asserts the interim `100 Continue`: the server has parsed the head
+    /// and waits for the body.
+    pub fn post_head_expecting_continue(&mut self, path: &str, body_len: usize) {
+        let head = self.build_request(
+            "POST",
+            path,
+            &[
+                ("Expect", "100-continue"),
+                ("Content-Length", &body_len.to_string()),
+            ],
+            b"",
+        );
+        self.write_raw(&head)
+            .unwrap_or_else(|e| panic!("POST {path} head: {e}"));
+        let interim = self
+            .read_response()
+            .unwrap_or_else(|e| panic!("POST {path}: no interim response: {e}"));
+        assert_eq!(
+            interim.status, 100,
+            "POST {path}: expected 100 Continue, got {interim:?}"
+        );
     }
 
     pub fn post_json(&mut self, path: &str, body: &str) -> (u16, Value) {
@@ -340,10 +360,6 @@ impl Client {
                 Probe::Open => {}
             }
         }
-    }
-
-    pub fn shutdown_write(&self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
     }
 }
 

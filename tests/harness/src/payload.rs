@@ -107,10 +107,6 @@ impl Inst {
         );
         self
     }
-    pub fn no_metadata(mut self) -> Inst {
-        self.metadata = None;
-        self
-    }
 
     pub fn value(&self) -> Value {
         let metadata: Value = match &self.metadata {

@@ -33,7 +33,7 @@ enabled = false
 /// it built before they run, in the directory above their own `deps/` directory
 /// (`target/<profile>/deps/<test>-<hash>` → `target/<profile>/artemis`). The compile-time
 /// `CARGO_BIN_EXE_artemis` exists only inside the root package's test targets, not in this crate.
-pub fn artemis_binary() -> PathBuf {
+fn artemis_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("path of the running test executable");
     let profile_dir = exe
         .parent()
@@ -216,10 +216,6 @@ impl Server {
     /// One request on a fresh connection.
     pub fn post_json(&self, path: &str, body: &str) -> (u16, Value) {
         self.client().post_json(path, body)
-    }
-
-    pub fn get(&self, path: &str) -> (u16, Value) {
-        self.client().get(path)
     }
 
     /// True while the server accepts new TCP connections. Its listeners close when shutdown

@@ -175,6 +175,11 @@ pub fn next_change(ws: &mut Ws, ctx: &str) -> Value {
     parse_change(&text, ctx)
 }
 
+/// Reads the next push and asserts it is a `kind` change carrying exactly `inst`.
+pub fn expect_change(ws: &mut Ws, kind: &str, inst: &Inst, ctx: &str) {
+    assert_change(&next_change(ws, ctx), kind, inst, ctx);
+}
+
 pub fn assert_change(v: &Value, kind: &str, inst: &Inst, ctx: &str) {
     assert_eq!(
         v["changeType"].as_str(),
@@ -212,6 +217,14 @@ pub fn await_pong(ws: &mut Ws, payload: &[u8], ctx: &str) {
 pub fn ping_roundtrip(ws: &mut Ws, payload: &[u8], ctx: &str) {
     send_ping(ws, payload, ctx);
     await_pong(ws, payload, ctx);
+}
+
+/// An instance-change session subscribed to `service_id`, the subscription in effect.
+pub fn subscriber(server: &Server, service_id: &str) -> Ws {
+    let mut ws = ws_connect(server, IC);
+    subscribe(&mut ws, service_id);
+    sync(&mut ws, &format!("subscribe to {service_id}"));
+    ws
 }
 
 /// The server processes a session's messages in order and a subscription is established (acked
