@@ -213,6 +213,7 @@ fn expired_lease_leaves_discovery_and_heartbeats_keep_it_alive() {
             if st != 200 || v["responseStatus"]["status"].as_str() != Some("success") {
                 failures.push(dump(&v));
             }
+            // A client's heartbeat interval (pacing, not synchronisation).
             thread::sleep(Duration::from_millis(200));
         }
         failures
@@ -249,7 +250,6 @@ fn expired_lease_leaves_discovery_and_heartbeats_keep_it_alive() {
 
     let failures = beater.join().unwrap();
     assert!(failures.is_empty(), "heartbeats failed: {failures:?}");
-    assert!(t0.elapsed() >= Duration::from_secs(3));
     assert_eq!(
         lookup_ids(&mut c, "expiry-svc"),
         vec!["alive".to_string()],
@@ -663,6 +663,7 @@ fn self_preservation_scenario(window_ms: u64, heartbeat_ms: u64) {
     while start.elapsed() < Duration::from_millis(heartbeat_ms) {
         let (st, v) = heartbeat(&mut c, &insts);
         assert_registry_ok(st, &v, "heartbeat batch");
+        // Pacing, not synchronisation.
         thread::sleep(Duration::from_millis(50));
     }
     let stopped = Instant::now();
