@@ -1,9 +1,7 @@
 //! Cluster endpoints (up-registry-nodes / up-discovery-nodes), status endpoints (node, leases,
 //! legacy-leases), /health and the path prefix.
 
-mod common;
-
-use common::*;
+use harness::*;
 
 const NODE_URL: &str = "http://10.0.0.5:8080/artemis-service";
 
@@ -106,7 +104,7 @@ fn node_status() {
         &[],
         Some("[registry]\nallow_from_other_zone = false\n[discovery]\nallow_from_other_zone = false\n"),
     );
-    let (_, v) = strict.get("/api/status/node.json");
+    let (_, v) = strict.client().get("/api/status/node.json");
     assert_eq!(
         v["nodeStatus"]["allowRegistryFromOtherZone"].as_bool(),
         Some(false)

@@ -2,38 +2,19 @@
 //! from the version of an earlier `services.json` to that earlier result gives the current one,
 //! exactly, across bursts of random changes; edge versions answer `data-not-found`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use harness::*;
+use protocol::rng::Rng;
 
 const DELTA: &str = "/api/discovery/services-delta.json";
 
 /// (serviceId lower-cased, instanceId lower-cased) → the instance as canonical JSON.
 type State = BTreeMap<(String, String), String>;
-
-/// Deterministic xorshift64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// JSON with object keys sorted at every level, so equal values print equally.
 fn canonical(v: &Value) -> String {
@@ -274,15 +255,15 @@ fn random_op(rng: &mut Rng, c: &mut Client, model: &mut State) {
 fn deltas_are_exact_across_a_burst_of_random_changes() {
     let server = Server::start_sha(&["--shards", "3"], None);
     let mut clients: Vec<Client> = (0..3).map(|_| server.client()).collect();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let mut model = State::new();
     let mut snapshots: Vec<(u64, State)> = Vec::new();
     snapshots.push(snapshot(&mut clients[0], "initial"));
     for op in 0..300 {
-        let k = rng.below(3) as usize;
+        let k = rng.below(3);
         random_op(&mut rng, &mut clients[k], &mut model);
         if rng.below(10) == 0 {
-            let k = rng.below(3) as usize;
+            let k = rng.below(3);
             let ctx = format!("after op {op}");
             let (version, now) = snapshot(&mut clients[k], &ctx);
             assert_same(&now, &model, &format!("{ctx}: services.json vs the model"));
@@ -341,6 +322,8 @@ fn deltas_are_exact_while_changes_race_with_snapshots() {
             let mut snaps = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 snaps.push(snapshot(&mut c, "racing snapshot"));
+                // Pacing, not synchronisation: enough snapshots to interleave with the writers,
+                // few enough to check every one of them afterwards.
                 thread::sleep(Duration::from_millis(1));
             }
             snaps
@@ -350,7 +333,7 @@ fn deltas_are_exact_while_changes_race_with_snapshots() {
         .map(|w| {
             thread::spawn(move || {
                 let mut c = Client::connect(addr);
-                let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ (w + 1));
+                let mut rng = Rng::new(0xD1B5_4A32_D192_ED03 ^ (w + 1));
                 let mut ignored = State::new();
                 for _ in 0..150 {
                     random_op(&mut rng, &mut c, &mut ignored);
@@ -505,10 +488,7 @@ fn versions_older_than_the_change_log_are_not_found() {
 
 #[test]
 fn expiry_deletes_are_in_the_delta() {
-    let server = Server::start_sha(
-        &["--shards", "2"],
-        Some("[lease]\nttl_ms = 1000\nwheel_tick_ms = 10\n[self_preservation]\nenabled = false\n"),
-    );
+    let server = Server::start_sha(&["--shards", "2"], Some(SHORT_TTL));
     let mut c = server.client();
     let insts: Vec<Inst> = (0..4)
         .map(|i| Inst::new(&format!("exp-{}", i % 2), &format!("e-{i}")))

@@ -3,135 +3,25 @@
 //!
 //! Set `ARTEMIS_TEST_DRIVER=legacy|uring|auto` to run the servers on one event-loop driver.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+use harness::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_artemis");
-const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
-
-struct Server {
-    child: Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("artemis-load-it-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut cmd = Command::new(BIN);
-        cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join("data"))
-            .args(args);
-        if let Ok(driver) = std::env::var("ARTEMIS_TEST_DRIVER") {
-            if !driver.trim().is_empty() {
-                cmd.args(["--driver", driver.trim()]);
-            }
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn artemis server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Some(Ok(line)) = lines.next() {
-                if let Some(addr) = line.strip_prefix("artemis listening on ") {
-                    let _ = tx.send(addr.trim().to_string());
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the server did not report its address");
-            }
-        };
-        Server { child, addr, dir }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-struct LoadOutput {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl LoadOutput {
-    fn json(&self) -> Value {
-        sonic_rs::from_str(self.stdout.trim()).unwrap_or_else(|e| {
-            panic!(
-                "load output is not JSON ({e}):\nstdout: {}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
+/// A load run's JSON report on stdout.
+fn report(out: &Finished) -> Value {
+    sonic_rs::from_str(out.stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "load output is not JSON ({e}):\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        )
+    })
 }
 
 /// Runs `artemis load ARGS`, killing it if it runs longer than a minute.
-fn load(args: &[&str]) -> LoadOutput {
-    let mut child = Command::new(BIN)
-        .arg("load")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn artemis load");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for artemis load") {
-            break status;
-        }
-        if started.elapsed() > LOAD_TIMEOUT {
-            let _ = child.kill();
-            panic!("artemis load {args:?} ran for more than {LOAD_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    LoadOutput {
-        code: status.code(),
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    }
+fn load(args: &[&str]) -> Finished {
+    let mut all = vec!["load"];
+    all.extend_from_slice(args);
+    run_artemis(&all, Duration::from_secs(60))
 }
 
 fn u64_of(v: &Value, key: &str) -> u64 {
@@ -142,7 +32,7 @@ fn u64_of(v: &Value, key: &str) -> u64 {
 
 #[test]
 fn smoke_run_of_every_scenario() {
-    let server = Server::start(&[]);
+    let server = Server::start(&[], None);
     let url = server.url();
     let common = [
         "--json",
@@ -184,13 +74,13 @@ fn smoke_run_of_every_scenario() {
         args.extend(common);
         let out = load(&args);
         assert_eq!(
-            out.code,
+            out.status.code(),
             Some(0),
             "{scenario}: stdout {} stderr {}",
             out.stdout,
             out.stderr
         );
-        let v = out.json();
+        let v = report(&out);
         let requests = u64_of(&v, "requests");
         assert!(requests > 0, "{scenario}: no requests: {v:?}");
         assert_eq!(u64_of(&v, "errors"), 0, "{scenario}: {v:?}");
@@ -242,7 +132,7 @@ fn smoke_run_of_every_scenario() {
 
 #[test]
 fn errors_in_responses_are_counted_by_kind() {
-    let server = Server::start(&["--region", "SHA", "--zone", "SHAJQ"]);
+    let server = Server::start_sha(&[], None);
     let out = load(&[
         "--target",
         &server.url(),
@@ -260,8 +150,13 @@ fn errors_in_responses_are_counted_by_kind() {
         "--connections",
         "2",
     ]);
-    assert_eq!(out.code, Some(1), "--fail-on-error: {}", out.stderr);
-    let v = out.json();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "--fail-on-error: {}",
+        out.stderr
+    );
+    let v = report(&out);
     let requests = u64_of(&v, "requests");
     assert!(requests > 0, "{v:?}");
     assert_eq!(u64_of(&v, "errors"), requests, "{v:?}");
@@ -287,7 +182,7 @@ fn errors_in_responses_are_counted_by_kind() {
         "--connections",
         "1",
     ]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
     assert!(
         out.stdout.contains("partial_fail:no-permission"),
         "{}",
@@ -307,16 +202,16 @@ fn unreachable_target_exits_non_zero() {
         "--duration",
         "1s",
     ]);
-    assert_ne!(out.code, Some(0), "{}", out.stdout);
+    assert_ne!(out.status.code(), Some(0), "{}", out.stdout);
     assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
     // Bad flags are a usage error, not a run.
     let out = load(&["--scenario", "nope"]);
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
 }
 
 #[test]
 fn open_loop_sends_at_the_requested_rate() {
-    let server = Server::start(&[]);
+    let server = Server::start(&[], None);
     let out = load(&[
         "--target",
         &server.url(),
@@ -333,8 +228,8 @@ fn open_loop_sends_at_the_requested_rate() {
         "--json",
         "--fail-on-error",
     ]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let v = out.json();
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let v = report(&out);
     let requests = u64_of(&v, "requests");
     assert!((250..=450).contains(&requests), "{v:?}");
     assert_eq!(v.get("mode").and_then(|m| m.as_str()), Some("open"));
@@ -343,7 +238,7 @@ fn open_loop_sends_at_the_requested_rate() {
 
 #[test]
 fn wait_empty_sees_expired_instances_go() {
-    let server = Server::start(&["--lease-ttl-ms", "1000"]);
+    let server = Server::start(&["--lease-ttl-ms", "1000"], None);
     // --duration 0s only populates.
     let out = load(&[
         "--target",
@@ -360,8 +255,8 @@ fn wait_empty_sees_expired_instances_go() {
         "0s",
         "--json",
     ]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let v = out.json();
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let v = report(&out);
     assert_eq!(u64_of(v.get("populate").unwrap(), "instances"), 60);
     assert_eq!(u64_of(&v, "requests"), 0);
     let out = load(&[
@@ -377,10 +272,12 @@ fn wait_empty_sees_expired_instances_go() {
         "15s",
         "--json",
     ]);
-    assert_eq!(out.code, Some(0), "{} {}", out.stdout, out.stderr);
-    let v = out.json();
+    assert_eq!(out.status.code(), Some(0), "{} {}", out.stdout, out.stderr);
+    let v = report(&out);
     let wait = v.get("wait").expect("wait");
     assert!(u64_of(wait, "polls") >= 3, "{v:?}");
     let elapsed = wait.get("elapsed_ms").and_then(|e| e.as_f64()).unwrap();
-    assert!(elapsed > 200.0 && elapsed < 15_000.0, "{v:?}");
+    // Exit 0 already says the instances went within --duration; they cannot go before most of
+    // their 1 s TTL has passed.
+    assert!(elapsed > 200.0, "{v:?}");
 }

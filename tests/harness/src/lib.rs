@@ -1,0 +1,56 @@
+//! Black-box test harness for the `artemis` binary: the integration tests in `tests/*.rs` start the
+//! real server on a free port and talk to it over plain TCP. Nothing here links the server's code.
+//!
+//! - [`process`]: start/stop the binary, signals, waiting for exit, one-shot runs.
+//! - [`http`]: a blocking HTTP/1.1 client on one TCP connection, and connection probes.
+//! - [`ws`]: WebSocket clients: `tungstenite` for well-formed traffic, hand-built frames for the
+//!   rest.
+//! - [`payload`]: Artemis request bodies (`Inst`, instances, lookups), gzip and chunked coding.
+//! - [`api`]: one-call register / heartbeat / unregister / lookup that assert success.
+//! - [`assertions`]: checks of the wire format shared by the suites.
+//!
+//! Everything is re-exported at the root, so a test file needs only `use harness::*;`.
+//!
+//! Set `ARTEMIS_TEST_DRIVER=legacy|uring|auto` to run every server on one event-loop driver.
+
+pub mod api;
+pub mod assertions;
+pub mod http;
+pub mod payload;
+pub mod process;
+pub mod ws;
+
+pub use api::*;
+pub use assertions::*;
+pub use http::*;
+pub use payload::*;
+pub use process::*;
+pub use ws::*;
+
+pub use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait, Value};
+
+use std::time::{Duration, Instant};
+
+/// How long a single read may block before the test fails instead of hanging CI.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Generous bound for anything the server should do "at once": it only catches hangs, it is no
+/// latency requirement.
+pub const SOON: Duration = Duration::from_secs(5);
+
+/// Polls `f` every 20 ms until it returns true or `timeout` passes; returns whether it did.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,374 @@
+//! The `artemis` binary as a child process: a [`Server`] on a free port, stopped when dropped, and
+//! one-shot runs ([`run_artemis`], [`run_to_exit`]) that are expected to end on their own.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::http::Client;
+use crate::payload::SHA_ARGS;
+use crate::{wait_until, JsonValueTrait, Value, IO_TIMEOUT};
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The line the server prints on stdout once it listens (after binding port 0).
+const LISTENING_PREFIX: &str = "artemis listening on ";
+
+/// A config whose leases expire promptly: 1 s TTL, a 10 ms expiry tick, self-preservation off.
+pub const SHORT_TTL: &str = r#"
+[lease]
+ttl_ms = 1000
+wheel_tick_ms = 10
+[self_preservation]
+enabled = false
+"#;
+
+/// The `artemis` binary cargo built for this test run. Integration tests of the root package get
+/// it built before they run, in the directory above their own `deps/` directory
+/// (`target/<profile>/deps/<test>-<hash>` → `target/<profile>/artemis`). The compile-time
+/// `CARGO_BIN_EXE_artemis` exists only inside the root package's test targets, not in this crate.
+fn artemis_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the running test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("test executable {} has no grandparent", exe.display()));
+    let bin = profile_dir.join(format!("artemis{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "no artemis binary at {} (run the black-box tests through cargo test, which builds it)",
+        bin.display()
+    );
+    bin
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "artemis-it-{tag}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn read(&self, file: &str) -> String {
+        fs::read_to_string(self.0.join(file)).unwrap_or_default()
+    }
+
+    fn create(&self, file: &str) -> fs::File {
+        fs::File::create(self.0.join(file)).unwrap_or_else(|e| panic!("create {file}: {e}"))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Extra `--driver` argument when the CI matrix asks for one.
+fn driver_args() -> Vec<String> {
+    match std::env::var("ARTEMIS_TEST_DRIVER") {
+        Ok(d) if !d.trim().is_empty() => vec!["--driver".into(), d.trim().to_string()],
+        _ => Vec::new(),
+    }
+}
+
+/// `artemis server` on `127.0.0.1:0` with its data dir in `dir` and, if given, a config file there
+/// holding `config_toml`. Callers append their own arguments.
+fn server_command(dir: &TempDir, config_toml: Option<&str>) -> Command {
+    let data_dir = dir.path().join("data");
+    fs::create_dir_all(&data_dir).expect("create temp data dir");
+    let mut cmd = Command::new(artemis_binary());
+    cmd.arg("server")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .stdin(Stdio::null());
+    if let Some(toml) = config_toml {
+        let path = dir.path().join("artemis.toml");
+        fs::write(&path, toml).expect("write config file");
+        cmd.arg("--config").arg(&path);
+    }
+    cmd
+}
+
+/// Polls `child` until it exits; `None` if it is still running after `timeout`.
+fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let mut status = None;
+    wait_until(timeout, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    status
+}
+
+/// Forwards the address from the server's listening line, and keeps draining stdout afterwards
+/// so the server never blocks on a full pipe.
+fn watch_for_listening_line(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix(LISTENING_PREFIX) {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    rx
+}
+
+const STDERR_LOG: &str = "stderr.log";
+const STDOUT_LOG: &str = "stdout.log";
+
+/// A running `artemis server` child process, stopped (SIGTERM, then SIGKILL) on drop. When the
+/// test is panicking, the drop prints the tail of the server's stderr.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    exit: Option<ExitStatus>,
+    dir: TempDir,
+}
+
+impl Server {
+    /// Starts the server on `127.0.0.1:0` with a fresh data dir, extra `args`, and optionally a
+    /// TOML config file with `config_toml` as its content. Panics if it does not report its
+    /// address within 20 s.
+    pub fn start(args: &[&str], config_toml: Option<&str>) -> Server {
+        let dir = TempDir::new("srv");
+        let mut cmd = server_command(&dir, config_toml);
+        cmd.args(driver_args())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(dir.create(STDERR_LOG));
+        let mut child = cmd.spawn().expect("spawn artemis server");
+        let listening = watch_for_listening_line(child.stdout.take().expect("child stdout"));
+        let mut server = Server {
+            child,
+            // Port 0 until the listening line says which port the server bound.
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            exit: None,
+            dir,
+        };
+        match listening.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(addr) => {
+                server.addr = addr
+                    .parse()
+                    .unwrap_or_else(|e| panic!("bad listening line address {addr:?}: {e}"));
+                server
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                "artemis did not print its listening line within {STARTUP_TIMEOUT:?}; stderr:\n{}",
+                server.stderr()
+            ),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // stdout closed without the line: the process is exiting.
+                let status = server.wait_exit(Duration::from_secs(5));
+                panic!(
+                    "artemis exited ({status:?}) before listening; args {args:?}\nstderr:\n{}",
+                    server.stderr()
+                );
+            }
+        }
+    }
+
+    /// `--region SHA --zone SHAJQ` plus `extra`.
+    pub fn start_sha(extra: &[&str], config_toml: Option<&str>) -> Server {
+        let mut args: Vec<&str> = SHA_ARGS.to_vec();
+        args.extend_from_slice(extra);
+        Server::start(&args, config_toml)
+    }
+
+    /// `http://ADDR`, the form `artemis load --target` takes.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.dir.read(STDERR_LOG)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// One request on a fresh connection.
+    pub fn post_json(&self, path: &str, body: &str) -> (u16, Value) {
+        self.client().post_json(path, body)
+    }
+
+    /// True while the server accepts new TCP connections. Its listeners close when shutdown
+    /// begins, so this turning false is the observable start of draining.
+    pub fn accepts_connections(&self) -> bool {
+        TcpStream::connect_timeout(&self.addr, IO_TIMEOUT).is_ok()
+    }
+
+    /// Moves the lease clock of a server started with `--manual-clock` forward by `ms` and returns
+    /// its new monotonic time. The server answers only after every shard has expired what is due
+    /// by then, so the effects are visible to the next request without polling. Panics on any
+    /// other answer (a server without `--manual-clock` answers 404).
+    pub fn advance_clock(&self, ms: u64) -> u64 {
+        let path = format!("/debug/clock/advance?ms={ms}");
+        let r = self.client().request("POST", &path, &[], b"");
+        assert_eq!(
+            r.status,
+            200,
+            "POST {path}: is the server started with --manual-clock? {}",
+            r.text()
+        );
+        r.json()["nowMs"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("POST {path}: no nowMs in {}", r.text()))
+    }
+
+    pub fn signal(&self, sig: i32) {
+        let pid = self.child.id() as i32;
+        // SAFETY: plain kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(pid, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+    }
+
+    /// Waits for the child to exit; `None` if still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        if self.exit.is_none() {
+            self.exit = wait_child(&mut self.child, timeout);
+        }
+        self.exit
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.exit.is_none() {
+            // SIGTERM first, as in production; SIGKILL only if the server hangs.
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGTERM);
+            }
+            if wait_child(&mut self.child, SHUTDOWN_TIMEOUT).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+        if thread::panicking() {
+            let log = self.stderr();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+            eprintln!("---- artemis stderr (last 60 lines) ----\n{tail}\n----");
+        }
+    }
+}
+
+/// What a one-shot run of the binary ended with.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` to its end with stdout and stderr captured in `dir`; kills it and panics if it is
+/// still running after `timeout`.
+fn run_captured(mut cmd: Command, dir: &TempDir, timeout: Duration, what: &str) -> Finished {
+    cmd.stdout(dir.create(STDOUT_LOG))
+        .stderr(dir.create(STDERR_LOG));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let Some(status) = wait_child(&mut child, timeout) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "{what} still running after {timeout:?}; stderr:\n{}",
+            dir.read(STDERR_LOG)
+        );
+    };
+    Finished {
+        status,
+        stdout: dir.read(STDOUT_LOG),
+        stderr: dir.read(STDERR_LOG),
+    }
+}
+
+/// Runs `artemis ARGS` (any subcommand) to its end; panics if it runs longer than `timeout`.
+pub fn run_artemis(args: &[&str], timeout: Duration) -> Finished {
+    let dir = TempDir::new("run");
+    let mut cmd = Command::new(artemis_binary());
+    cmd.args(args).stdin(Stdio::null());
+    run_captured(cmd, &dir, timeout, &format!("artemis {args:?}"))
+}
+
+/// Runs `artemis server ARGS` expecting it to exit on its own (a bad flag or config); returns the
+/// exit status and stderr. Panics if it is still running after 20 s.
+pub fn run_to_exit(args: &[&str], config_toml: Option<&str>) -> (ExitStatus, String) {
+    let dir = TempDir::new("run");
+    let mut cmd = server_command(&dir, config_toml);
+    cmd.args(args);
+    let done = run_captured(
+        cmd,
+        &dir,
+        STARTUP_TIMEOUT,
+        &format!("artemis server {args:?}"),
+    );
+    (done.status, done.stderr)
+}
+
+/// Asserts that `artemis server` refuses the config `toml`: exit status 2, and stderr names `key`.
+pub fn assert_config_rejected(toml: &str, key: &str) {
+    let (status, stderr) = run_to_exit(&[], Some(toml));
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "config {toml:?}: exit {status:?}, stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(key),
+        "config {toml:?}: stderr does not name {key:?}:\n{stderr}"
+    );
+}
+
+/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit and returns the soft limit now in
+/// force. Servers started afterwards inherit it.
+pub fn raise_fd_limit() -> libc::rlim_t {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        assert_eq!(
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut r),
+            0,
+            "getrlimit(RLIMIT_NOFILE)"
+        );
+        if r.rlim_cur < r.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                r = raised;
+            }
+        }
+    }
+    r.rlim_cur
+}
