@@ -72,7 +72,9 @@ pub struct ZonePolicy {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Open connections per node; further connections are accepted and closed at once.
+    /// Open connections per node; further connections are accepted and closed at once. At start
+    /// the soft open-file limit is raised to fit them (plus descriptors for listeners and event
+    /// loops); a node whose hard limit cannot fit them refuses to start.
     pub max_connections: usize,
     pub max_header_bytes: usize,
     pub max_headers: usize,
@@ -191,7 +193,7 @@ impl Default for ZonePolicy {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            max_connections: 65_536,
+            max_connections: 16_384,
             max_header_bytes: 16 * 1024,
             max_headers: 64,
             max_body_bytes: 8 * 1024 * 1024,
