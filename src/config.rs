@@ -73,7 +73,9 @@ pub struct ZonePolicy {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Open connections per node; further connections are accepted and closed at once.
+    /// Open connections per node; further connections are accepted and closed at once. At start
+    /// the soft open-file limit is raised to fit them (plus descriptors for listeners and event
+    /// loops); a node whose hard limit cannot fit them refuses to start.
     pub max_connections: usize,
     pub max_header_bytes: usize,
     pub max_headers: usize,
@@ -204,7 +206,7 @@ impl Default for ZonePolicy {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            max_connections: 65_536,
+            max_connections: 16_384,
             max_header_bytes: 16 * 1024,
             max_headers: 64,
             max_body_bytes: 8 * 1024 * 1024,
@@ -344,164 +346,9 @@ impl Config {
                 self.node_url
             ));
         }
-        let l = &self.lease;
-        range("lease.ttl_ms", l.ttl_ms, 100, 7 * 24 * 3600 * 1000)?;
-        range(
-            "lease.legacy_ttl_ms",
-            l.legacy_ttl_ms,
-            100,
-            7 * 24 * 3600 * 1000,
-        )?;
-        range("lease.wheel_tick_ms", l.wheel_tick_ms, 1, 1000)?;
-        range(
-            "lease.max_evictions_per_step",
-            l.max_evictions_per_step as u64,
-            1,
-            u32::MAX as u64,
-        )?;
-        let s = &self.self_preservation;
-        range("self_preservation.window_ms", s.window_ms, 1000, 300_000)?;
-        range(
-            "self_preservation.legacy_window_ms",
-            s.legacy_window_ms,
-            1000,
-            300_000,
-        )?;
-        range(
-            "self_preservation.percentage_threshold",
-            s.percentage_threshold,
-            1,
-            100,
-        )?;
-        range(
-            "self_preservation.max_count_threshold",
-            s.max_count_threshold,
-            0,
-            1_000_000_000,
-        )?;
-        range(
-            "self_preservation.max_count_reset_interval_ms",
-            s.max_count_reset_interval_ms,
-            1000,
-            24 * 3600 * 1000,
-        )?;
-        let m = &self.limits;
-        range(
-            "limits.max_connections",
-            m.max_connections as u64,
-            1,
-            10_000_000,
-        )?;
-        range(
-            "limits.max_header_bytes",
-            m.max_header_bytes as u64,
-            256,
-            1 << 20,
-        )?;
-        range("limits.max_headers", m.max_headers as u64, 4, 1024)?;
-        range(
-            "limits.max_body_bytes",
-            m.max_body_bytes as u64,
-            1024,
-            1 << 30,
-        )?;
-        range(
-            "limits.max_decoded_body_bytes",
-            m.max_decoded_body_bytes as u64,
-            1024,
-            1 << 30,
-        )?;
-        range(
-            "limits.max_instances_per_request",
-            m.max_instances_per_request as u64,
-            1,
-            1_000_000,
-        )?;
-        range(
-            "limits.max_services_per_request",
-            m.max_services_per_request as u64,
-            1,
-            1_000_000,
-        )?;
-        range(
-            "limits.idle_timeout_ms",
-            m.idle_timeout_ms,
-            100,
-            24 * 3600 * 1000,
-        )?;
-        range(
-            "limits.request_timeout_ms",
-            m.request_timeout_ms,
-            100,
-            3600 * 1000,
-        )?;
-        range(
-            "limits.write_timeout_ms",
-            m.write_timeout_ms,
-            100,
-            3600 * 1000,
-        )?;
-        range(
-            "limits.shard_queue_capacity",
-            m.shard_queue_capacity as u64,
-            16,
-            1 << 24,
-        )?;
-        range(
-            "limits.shutdown_grace_ms",
-            m.shutdown_grace_ms,
-            0,
-            3600 * 1000,
-        )?;
-        range(
-            "limits.max_listed_leases",
-            m.max_listed_leases as u64,
-            1,
-            100_000_000,
-        )?;
-        range(
-            "changes.log_capacity",
-            self.changes.log_capacity as u64,
-            1,
-            100_000_000,
-        )?;
-        let w = &self.ws;
-        range(
-            "ws.max_message_bytes",
-            w.max_message_bytes as u64,
-            125,
-            1 << 30,
-        )?;
-        range(
-            "ws.max_queued_messages",
-            w.max_queued_messages as u64,
-            1,
-            10_000_000,
-        )?;
-        range(
-            "ws.max_queued_bytes",
-            w.max_queued_bytes as u64,
-            1024,
-            1 << 34,
-        )?;
-        range(
-            "ws.session_ttl_ms",
-            w.session_ttl_ms,
-            1000,
-            7 * 24 * 3600 * 1000,
-        )?;
-        range(
-            "ws.idle_timeout_ms",
-            w.idle_timeout_ms,
-            100,
-            24 * 3600 * 1000,
-        )?;
-        range(
-            "ws.max_subscriptions_per_session",
-            w.max_subscriptions_per_session as u64,
-            1,
-            10_000_000,
-        )?;
+        for key in NUMERIC_KEYS {
+            key.check(self)?;
+        }
         Ok(())
     }
 
@@ -566,12 +413,75 @@ fn non_blank(key: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn range(key: &str, value: u64, min: u64, max: u64) -> Result<(), String> {
-    if value < min || value > max {
-        return Err(format!("{key}: {value} is outside {min}..={max}"));
-    }
-    Ok(())
+/// A numeric key and the values it accepts (`min..=max`).
+struct NumericKey {
+    /// The key as written in the TOML file (`section.field`).
+    key: &'static str,
+    value: fn(&Config) -> u64,
+    min: u64,
+    max: u64,
 }
+
+impl NumericKey {
+    fn check(&self, config: &Config) -> Result<(), String> {
+        let (key, min, max) = (self.key, self.min, self.max);
+        let value = (self.value)(config);
+        if value < min || value > max {
+            return Err(format!("{key}: {value} is outside {min}..={max}"));
+        }
+        Ok(())
+    }
+}
+
+/// `section.field: min..=max` → a [`NumericKey`] whose name is spelled from the field it reads,
+/// so the key named in an error is always the one that was checked.
+macro_rules! numeric_keys {
+    ($($section:ident . $field:ident : $min:expr, $max:expr;)*) => {
+        &[$(NumericKey {
+            key: concat!(stringify!($section), ".", stringify!($field)),
+            value: |c: &Config| c.$section.$field as u64,
+            min: $min,
+            max: $max,
+        },)*]
+    };
+}
+
+const SECOND_MS: u64 = 1000;
+const HOUR_MS: u64 = 3600 * SECOND_MS;
+const DAY_MS: u64 = 24 * HOUR_MS;
+
+/// Every numeric key with a bounded range, checked in this order by [`Config::validate`].
+const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
+    lease.ttl_ms: 100, 7 * DAY_MS;
+    lease.legacy_ttl_ms: 100, 7 * DAY_MS;
+    lease.wheel_tick_ms: 1, 1000;
+    lease.max_evictions_per_step: 1, u32::MAX as u64;
+    self_preservation.window_ms: SECOND_MS, 300 * SECOND_MS;
+    self_preservation.legacy_window_ms: SECOND_MS, 300 * SECOND_MS;
+    self_preservation.percentage_threshold: 1, 100;
+    self_preservation.max_count_threshold: 0, 1_000_000_000;
+    self_preservation.max_count_reset_interval_ms: SECOND_MS, DAY_MS;
+    limits.max_connections: 1, 10_000_000;
+    limits.max_header_bytes: 256, 1 << 20;
+    limits.max_headers: 4, 1024;
+    limits.max_body_bytes: 1024, 1 << 30;
+    limits.max_decoded_body_bytes: 1024, 1 << 30;
+    limits.max_instances_per_request: 1, 1_000_000;
+    limits.max_services_per_request: 1, 1_000_000;
+    limits.idle_timeout_ms: 100, DAY_MS;
+    limits.request_timeout_ms: 100, HOUR_MS;
+    limits.write_timeout_ms: 100, HOUR_MS;
+    limits.shard_queue_capacity: 16, 1 << 24;
+    limits.shutdown_grace_ms: 0, HOUR_MS;
+    limits.max_listed_leases: 1, 100_000_000;
+    changes.log_capacity: 1, 100_000_000;
+    ws.max_message_bytes: 125, 1 << 30;
+    ws.max_queued_messages: 1, 10_000_000;
+    ws.max_queued_bytes: 1024, 1 << 34;
+    ws.session_ttl_ms: SECOND_MS, 7 * DAY_MS;
+    ws.idle_timeout_ms: 100, DAY_MS;
+    ws.max_subscriptions_per_session: 1, 10_000_000;
+};
 
 /// `artemis-service`, `/artemis-service/` → `/artemis-service`; "" and "/" → "".
 fn normalize_prefix(prefix: &str) -> Result<String, String> {
@@ -619,6 +529,30 @@ mod tests {
         assert!(c.validate().unwrap_err().starts_with("driver"));
         let err = Config::from_toml("shards = \"two\"").unwrap_err();
         assert!(err.contains("shards"), "{err}");
+    }
+
+    #[test]
+    fn every_numeric_key_rejects_values_outside_its_range_by_name() {
+        for key in NUMERIC_KEYS {
+            let (section, field) = key.key.split_once('.').expect("section.field");
+            let at = |value: u64| {
+                let mut c = Config::from_toml(&format!("[{section}]\n{field} = {value}\n"))
+                    .unwrap_or_else(|e| panic!("{}: {e}", key.key));
+                c.validate()
+            };
+            assert_eq!(at(key.min), Ok(()), "{} at its minimum", key.key);
+            assert_eq!(at(key.max), Ok(()), "{} at its maximum", key.key);
+            let outside = [key.min.checked_sub(1), key.max.checked_add(1)];
+            for value in outside.into_iter().flatten() {
+                assert_eq!(
+                    at(value),
+                    Err(format!(
+                        "{}: {value} is outside {}..={}",
+                        key.key, key.min, key.max
+                    ))
+                );
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,10 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&config.log);
+            if let Err(e) = artemis::server::accept::reserve_descriptors(&config) {
+                eprintln!("artemis: {e}");
+                return ExitCode::from(2);
+            }
             match artemis::server::run(config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -1,5 +1,7 @@
-//! One HTTP/1.1 connection: read, parse every complete (possibly pipelined) request, answer them
-//! in order with one write, repeat. Buffers are per connection and reused for every request.
+//! One HTTP/1.1 connection, as a small state machine ([`Step`]): read, answer every complete
+//! (possibly pipelined) request buffered, write the answers with one write, repeat, until the
+//! connection closes or upgrades to a WebSocket session. Buffers are per connection and reused
+//! for every request.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -39,6 +41,49 @@ impl Scratch {
     }
 }
 
+/// What the connection does next.
+enum Step {
+    /// Parse and answer the complete requests in the read buffer.
+    Answer,
+    /// Write the answers produced so far, then go on.
+    Flush(AfterFlush),
+    /// Wait for more bytes from the client.
+    Read,
+    /// Hand the connection over to a WebSocket session.
+    Upgrade(ws::Channel),
+    Close,
+}
+
+/// Where the connection goes once its answers are written.
+enum AfterFlush {
+    /// Answering stopped at [`FLUSH_THRESHOLD`] with requests still buffered: answer them before
+    /// reading more.
+    Answer,
+    Read,
+    Upgrade(ws::Channel),
+    Close,
+}
+
+/// Where the client is in its requests, which decides how long the connection waits for it.
+enum ClientState {
+    /// Has sent nothing yet.
+    Silent,
+    /// Keep-alive between requests.
+    Idle,
+    /// Sending a request whose first bytes are buffered.
+    Sending(PartialRequest),
+}
+
+struct PartialRequest {
+    /// The buffer must hold this many bytes before parsing can succeed (see `Parsed::Partial`).
+    min_total: usize,
+    /// When the connection first waited for the rest (after writing earlier answers): the
+    /// request must be complete within `limits.request_timeout_ms` of it.
+    waiting_since: Option<Instant>,
+    /// "100 Continue" was sent for this request.
+    continue_sent: bool,
+}
+
 enum ReadOutcome {
     Data,
     Closed,
@@ -46,134 +91,200 @@ enum ReadOutcome {
     Shutdown,
 }
 
-pub async fn serve(core: &Core, mut stream: TcpStream, peer: SocketAddr) {
-    let limits = &core.node.config.limits;
-    let mut parser = RequestParser::new(core.node.http_limits);
-    let mut buf: Vec<u8> = Vec::with_capacity(INITIAL_READ_BUFFER);
-    let mut out: Vec<u8> = Vec::with_capacity(INITIAL_READ_BUFFER);
-    let mut scratch = Scratch::default();
-    let mut min_total = 0usize;
-    let mut request_started: Option<Instant> = None;
-    let mut continue_sent = false;
-    let mut served_any = false;
-
+/// Serve one connection until it closes or becomes a WebSocket session.
+///
+/// On shutdown the connection drains: a request in progress is still answered (with
+/// `Connection: close`), a connection waiting between requests closes at once.
+pub async fn serve(core: &Core, stream: TcpStream, peer: SocketAddr) {
+    let mut connection = Connection {
+        core,
+        stream,
+        peer,
+        parser: RequestParser::new(core.node.http_limits),
+        buf: Vec::with_capacity(INITIAL_READ_BUFFER),
+        out: Vec::with_capacity(INITIAL_READ_BUFFER),
+        scratch: Scratch::default(),
+        client: ClientState::Silent,
+    };
+    let mut step = Step::Read;
     loop {
-        // Answer every complete request already buffered.
-        let mut consumed_total = 0usize;
-        let mut close = false;
-        let mut upgrade = None;
-        while consumed_total < buf.len()
-            && buf.len() - consumed_total >= min_total
-            && out.len() < FLUSH_THRESHOLD
-        {
-            let available = &buf[consumed_total..];
-            match parser.parse(available, &mut scratch.dechunked) {
-                Ok(Parsed::Complete { request, consumed }) => {
+        step = match step {
+            Step::Answer => connection.answer().await,
+            Step::Flush(then) => connection.flush(then).await,
+            Step::Read => connection.read().await,
+            Step::Upgrade(channel) => {
+                // The rest of the connection (and any bytes sent after the handshake) belong to
+                // the WebSocket session.
+                let Connection { stream, buf, .. } = connection;
+                ws::serve(core, stream, channel, buf, peer).await;
+                return;
+            }
+            Step::Close => return,
+        };
+    }
+}
+
+struct Connection<'a> {
+    core: &'a Core,
+    stream: TcpStream,
+    peer: SocketAddr,
+    parser: RequestParser,
+    /// Bytes received and not yet answered.
+    buf: Vec<u8>,
+    /// Answers not yet written.
+    out: Vec<u8>,
+    scratch: Scratch,
+    client: ClientState,
+}
+
+impl Connection<'_> {
+    /// Answer every complete request buffered, in order, into `out` (stopping once `out` reaches
+    /// [`FLUSH_THRESHOLD`], so a burst of pipelined requests cannot pile up answers without bound).
+    async fn answer(&mut self) -> Step {
+        let core = self.core;
+        let mut consumed = 0usize;
+        let then = loop {
+            if consumed == self.buf.len() {
+                break AfterFlush::Read;
+            }
+            if self.out.len() >= FLUSH_THRESHOLD {
+                break AfterFlush::Answer;
+            }
+            if let ClientState::Sending(partial) = &self.client {
+                // Relative to the unanswered bytes, which start at 0 once drained below.
+                if self.buf.len() - consumed < partial.min_total {
+                    break AfterFlush::Read;
+                }
+            }
+            let available = &self.buf[consumed..];
+            match self.parser.parse(available, &mut self.scratch.dechunked) {
+                Ok(Parsed::Complete {
+                    request,
+                    consumed: used,
+                }) => {
+                    consumed += used;
                     if let Some(channel) =
                         ws::channel_of(request.path, &core.node.config.path_prefix)
                     {
-                        consumed_total += consumed;
                         match protocol::ws::check_upgrade(&request) {
                             Ok(accept) => {
-                                protocol::ws::write_handshake_response(&mut out, &accept);
-                                upgrade = Some(channel);
+                                protocol::ws::write_handshake_response(&mut self.out, &accept);
+                                break AfterFlush::Upgrade(channel);
                             }
                             Err(error) => {
-                                api::write_upgrade_error(core, &error, &mut out);
-                                close = true;
+                                api::write_upgrade_error(core, &error, &mut self.out);
+                                break AfterFlush::Close;
                             }
                         }
-                        break;
                     }
                     let keep_alive =
-                        api::handle(core, &request, available, &mut scratch, &mut out).await;
-                    scratch.shrink();
-                    served_any = true;
-                    consumed_total += consumed;
-                    min_total = 0;
-                    request_started = None;
-                    continue_sent = false;
+                        api::handle(core, &request, available, &mut self.scratch, &mut self.out)
+                            .await;
+                    self.scratch.shrink();
+                    self.client = ClientState::Idle;
                     if !keep_alive || core.shutdown.is_fired() {
-                        close = true;
-                        break;
+                        break AfterFlush::Close;
                     }
                 }
-                Ok(Parsed::Partial { min_total: needed }) => {
-                    // Relative to the unconsumed bytes, which start at 0 once drained below.
-                    min_total = needed;
-                    if parser.pending_continue() && !continue_sent {
-                        protocol::http::write_continue(&mut out);
-                        continue_sent = true;
+                Ok(Parsed::Partial { min_total }) => {
+                    let partial = self.client.sending();
+                    partial.min_total = min_total;
+                    if self.parser.pending_continue() && !partial.continue_sent {
+                        protocol::http::write_continue(&mut self.out);
+                        partial.continue_sent = true;
                     }
-                    break;
+                    break AfterFlush::Read;
                 }
                 Err(error) => {
-                    log_bad_request(core, peer, error);
-                    api::write_protocol_error(core, error, &mut out);
-                    close = true;
-                    break;
+                    log_bad_request(core, self.peer, error);
+                    api::write_protocol_error(core, error, &mut self.out);
+                    break AfterFlush::Close;
                 }
-            }
-        }
-        // Stopped at the flush threshold with requests still buffered: answer them before reading.
-        let more_buffered = !close && upgrade.is_none() && out.len() >= FLUSH_THRESHOLD;
-        if consumed_total > 0 {
-            buf.drain(..consumed_total);
-        }
-        if !out.is_empty() {
-            if !write_all(core, &mut stream, &mut out).await {
-                return;
-            }
-            if out.capacity() > RETAINED_BUFFER {
-                out.shrink_to(INITIAL_READ_BUFFER);
-            }
-        }
-        if close {
-            return;
-        }
-        if let Some(channel) = upgrade {
-            // The rest of the connection belongs to the WebSocket session.
-            ws::serve(core, stream, channel, buf, peer).await;
-            return;
-        }
-        if buf.is_empty() && buf.capacity() > RETAINED_BUFFER {
-            buf = Vec::with_capacity(INITIAL_READ_BUFFER);
-        }
-        if more_buffered && !buf.is_empty() {
-            continue;
-        }
-        if !buf.is_empty() && request_started.is_none() {
-            request_started = Some(Instant::now());
-        }
-
-        let wait = match request_started {
-            // A connection that never sent a request gets no more time than a request does, so
-            // silent connections cannot hold connection slots for the whole idle timeout.
-            None if !served_any => Duration::from_millis(limits.request_timeout_ms),
-            None => Duration::from_millis(limits.idle_timeout_ms),
-            Some(started) => {
-                let limit = Duration::from_millis(limits.request_timeout_ms);
-                limit.saturating_sub(started.elapsed())
             }
         };
-        let want = min_total.max(buf.len() + 1);
-        if buf.capacity() < want.max(buf.len() + 4096) {
-            buf.reserve(want.max(buf.len() + 4096) - buf.len());
-        }
-        let idle = buf.is_empty();
-        let (outcome, returned) = read_more(core, &mut stream, buf, wait, idle).await;
-        buf = returned;
-        match outcome {
-            ReadOutcome::Data => {}
-            ReadOutcome::Closed | ReadOutcome::Shutdown => return,
-            ReadOutcome::TimedOut => {
-                if !idle {
-                    tracing::debug!(%peer, "request timed out; closing");
-                    api::write_timeout(core, &mut out);
-                    let _ = write_all(core, &mut stream, &mut out).await;
-                }
-                return;
+        self.buf.drain(..consumed);
+        Step::Flush(then)
+    }
+
+    async fn flush(&mut self, then: AfterFlush) -> Step {
+        if !self.out.is_empty() {
+            if !write_all(self.core, &mut self.stream, &mut self.out).await {
+                return Step::Close;
             }
+            if self.out.capacity() > RETAINED_BUFFER {
+                self.out.shrink_to(INITIAL_READ_BUFFER);
+            }
+        }
+        match then {
+            AfterFlush::Answer => Step::Answer,
+            AfterFlush::Read => Step::Read,
+            AfterFlush::Upgrade(channel) => Step::Upgrade(channel),
+            AfterFlush::Close => Step::Close,
+        }
+    }
+
+    /// Wait for more bytes, as long as what the connection awaits allows; a request that does
+    /// not arrive in time is answered 408.
+    async fn read(&mut self) -> Step {
+        let limits = &self.core.node.config.limits;
+        let request_timeout = Duration::from_millis(limits.request_timeout_ms);
+        let (wait, min_total) = match &mut self.client {
+            // A connection that never sent a request gets no more time than a request does, so
+            // silent connections cannot hold connection slots for the whole idle timeout.
+            ClientState::Silent => (request_timeout, 0),
+            ClientState::Idle => (Duration::from_millis(limits.idle_timeout_ms), 0),
+            ClientState::Sending(partial) => {
+                let since = *partial.waiting_since.get_or_insert_with(Instant::now);
+                (
+                    request_timeout.saturating_sub(since.elapsed()),
+                    partial.min_total,
+                )
+            }
+        };
+        let between_requests = !matches!(self.client, ClientState::Sending(_));
+        debug_assert_eq!(
+            between_requests,
+            self.buf.is_empty(),
+            "buffered bytes are always the start of a request"
+        );
+        if self.buf.is_empty() && self.buf.capacity() > RETAINED_BUFFER {
+            self.buf = Vec::with_capacity(INITIAL_READ_BUFFER);
+        }
+        let len = self.buf.len();
+        let want = min_total.max(len + 1).max(len + 4096);
+        if self.buf.capacity() < want {
+            self.buf.reserve(want - len);
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let (outcome, buf) =
+            read_more(self.core, &mut self.stream, buf, wait, between_requests).await;
+        self.buf = buf;
+        match outcome {
+            ReadOutcome::Data => Step::Answer,
+            ReadOutcome::Closed | ReadOutcome::Shutdown => Step::Close,
+            ReadOutcome::TimedOut if between_requests => Step::Close,
+            ReadOutcome::TimedOut => {
+                tracing::debug!(peer = %self.peer, "request timed out; closing");
+                api::write_timeout(self.core, &mut self.out);
+                Step::Flush(AfterFlush::Close)
+            }
+        }
+    }
+}
+
+impl ClientState {
+    /// The request the client is sending, started now if it was between requests.
+    fn sending(&mut self) -> &mut PartialRequest {
+        if !matches!(self, ClientState::Sending(_)) {
+            *self = ClientState::Sending(PartialRequest {
+                min_total: 0,
+                waiting_since: None,
+                continue_sent: false,
+            });
+        }
+        match self {
+            ClientState::Sending(partial) => partial,
+            _ => unreachable!("set just above"),
         }
     }
 }
@@ -185,14 +296,14 @@ async fn read_more(
     stream: &mut TcpStream,
     buf: Vec<u8>,
     wait: Duration,
-    idle: bool,
+    between_requests: bool,
 ) -> (ReadOutcome, Vec<u8>) {
     use monoio::buf::IoBufMut;
     let len = buf.len();
     let cap = buf.capacity();
     let read = stream.read(buf.slice_mut(len..cap));
     let timed = monoio::time::timeout(wait, read);
-    let result = if idle {
+    let result = if between_requests {
         monoio::select! {
             r = timed => Some(r),
             _ = core.shutdown.wait() => None,

@@ -341,42 +341,6 @@ impl Core {
         }
     }
 
-    async fn accept_loop(self: &Rc<Self>, listener: TcpListener) {
-        let max = self.node.config.limits.max_connections;
-        loop {
-            let accepted = monoio::select! {
-                r = listener.accept() => Some(r),
-                _ = self.shutdown.wait() => None,
-            };
-            let Some(accepted) = accepted else { break };
-            let (stream, peer) = match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(core = self.id, error = %e, "accept failed");
-                    monoio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            let open = self.node.connections.fetch_add(1, Ordering::Relaxed);
-            if open >= max {
-                self.node.connections.fetch_sub(1, Ordering::Relaxed);
-                tracing::warn!(%peer, max, "connection limit reached; closing new connection");
-                drop(stream);
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            self.live_connections.set(self.live_connections.get() + 1);
-            let core = self.clone();
-            monoio::spawn(async move {
-                super::conn::serve(&core, stream, peer).await;
-                core.live_connections.set(core.live_connections.get() - 1);
-                core.node.connections.fetch_sub(1, Ordering::Relaxed);
-            });
-        }
-        drop(listener);
-    }
-
     /// Runs until shutdown has drained this node's connections (or the grace period ran out).
     pub async fn run(self: Rc<Self>, listener: TcpListener, inbox: Inbox) {
         monoio::spawn(self.clone().run_inbox(inbox));

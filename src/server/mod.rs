@@ -1,5 +1,6 @@
 //! Server start-up and shutdown: one thread per shard, each running its own event loop.
 
+pub mod accept;
 pub mod conn;
 pub mod core;
 mod log_limit;

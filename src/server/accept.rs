@@ -1,0 +1,293 @@
+//! Admitting connections: the file descriptors `limits.max_connections` needs (reserved once at
+//! start-up), and each core's accept loop, which keeps to that limit and, should the process or
+//! the system run out of descriptors anyway, pauses instead of spinning.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use monoio::net::TcpListener;
+
+use super::core::Core;
+use super::log_limit::LogLimiter;
+use crate::config::Config;
+
+/// Descriptors the process keeps open besides connections and per-core ones: stdin, stdout,
+/// stderr, plus short-lived ones (the config file while it is read, name lookups, library
+/// internals). A running node holds about 5; the rest is margin, because running out of
+/// descriptors for these fails in places that cannot shed load the way accept can.
+const FIXED_DESCRIPTORS: u64 = 64;
+/// Descriptors each core keeps open: its listener, its event-loop driver (io_uring or epoll) and
+/// that driver's waker eventfd (3 measured), with margin for the io_uring probe the `auto`
+/// driver runs at start-up.
+const DESCRIPTORS_PER_CORE: u64 = 8;
+
+/// Retry delays of an accept that ran out of descriptors: doubling from the first to the last, so
+/// a core whose connections do not close still notices within a second that another core's
+/// (or another process's) did.
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const LAST_BACKOFF: Duration = Duration::from_secs(1);
+/// Pause after any other accept error (a connection reset before it was accepted, a transient
+/// memory shortage) before accepting again.
+const ERROR_PAUSE: Duration = Duration::from_millis(10);
+
+/// Descriptors needed to serve `max_connections` connections on `cores` cores.
+pub fn descriptors_needed(max_connections: usize, cores: usize) -> u64 {
+    max_connections as u64 + FIXED_DESCRIPTORS + DESCRIPTORS_PER_CORE * cores as u64
+}
+
+/// Make sure this process may open the descriptors `limits.max_connections` needs: raise the soft
+/// `RLIMIT_NOFILE` to that count when it is lower (the hard limit allowing). An error names the
+/// key, the count needed and the count available; it is a configuration error like the ones
+/// [`Config::validate`] reports.
+pub fn reserve_descriptors(config: &Config) -> Result<(), String> {
+    let max_connections = config.limits.max_connections;
+    let needed = descriptors_needed(max_connections, config.shard_count());
+    let limit = nofile_limit().map_err(|e| format!("cannot read RLIMIT_NOFILE: {e}"))?;
+    match soft_limit_for(needed, limit) {
+        SoftLimit::Enough => Ok(()),
+        SoftLimit::RaiseTo(soft) => {
+            set_nofile_limit(libc::rlimit {
+                rlim_cur: soft,
+                ..limit
+            })
+            .map_err(|e| format!("cannot raise RLIMIT_NOFILE to {soft}: {e}"))?;
+            tracing::info!(
+                from = limit.rlim_cur,
+                to = soft,
+                max_connections,
+                "raised the open file limit (RLIMIT_NOFILE)"
+            );
+            Ok(())
+        }
+        SoftLimit::HardLimitTooLow => Err(format!(
+            "limits.max_connections: {max_connections} connections need {needed} file \
+             descriptors ({} more for listeners, event loops and files), but the hard limit \
+             (RLIMIT_NOFILE) allows {}; lower limits.max_connections or raise the hard limit \
+             (ulimit -Hn, systemd LimitNOFILE=)",
+            needed - max_connections as u64,
+            limit.rlim_max
+        )),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum SoftLimit {
+    Enough,
+    RaiseTo(u64),
+    HardLimitTooLow,
+}
+
+/// The soft limit to set so that `needed` descriptors fit; never lowered (RLIM_INFINITY is
+/// `u64::MAX`, so it compares as enough).
+fn soft_limit_for(needed: u64, limit: libc::rlimit) -> SoftLimit {
+    if limit.rlim_cur >= needed {
+        SoftLimit::Enough
+    } else if limit.rlim_max >= needed {
+        SoftLimit::RaiseTo(needed)
+    } else {
+        SoftLimit::HardLimitTooLow
+    }
+}
+
+fn nofile_limit() -> std::io::Result<libc::rlimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(limit)
+}
+
+fn set_nofile_limit(limit: libc::rlimit) -> std::io::Result<()> {
+    // SAFETY: setrlimit only reads the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// EMFILE (this process) or ENFILE (the whole system): no descriptor for a new connection until
+/// one is closed. The connection stays in the listen backlog meanwhile.
+fn out_of_descriptors(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Counts connections that ended on this core and wakes the accept loop, the one waiter, so it
+/// can retry an accept that ran out of descriptors as soon as one is free.
+#[derive(Default)]
+struct Closures {
+    count: Cell<u64>,
+    waiter: Cell<Option<Waker>>,
+}
+
+impl Closures {
+    fn record(&self) {
+        self.count.set(self.count.get() + 1);
+        if let Some(waker) = self.waiter.take() {
+            waker.wake();
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.count.get()
+    }
+
+    /// Resolves once a connection has ended since `count()` returned `seen`.
+    async fn since(&self, seen: u64) {
+        std::future::poll_fn(|cx| {
+            if self.count.get() != seen {
+                return Poll::Ready(());
+            }
+            self.waiter.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+enum Accepted {
+    Connection(std::io::Result<(monoio::net::TcpStream, std::net::SocketAddr)>),
+    Shutdown,
+}
+
+impl Core {
+    /// Accept connections on this core's listener until shutdown, spawning one task per
+    /// connection; connections over `limits.max_connections` (node-wide) are closed at once.
+    pub(super) async fn accept_loop(self: &Rc<Self>, listener: TcpListener) {
+        let max = self.node.config.limits.max_connections;
+        let closures = Rc::new(Closures::default());
+        // Accept errors repeat for as long as their cause lasts: one line a second is enough.
+        let error_log = LogLimiter::new(1);
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let accepted = monoio::select! {
+                r = listener.accept() => Accepted::Connection(r),
+                _ = self.shutdown.wait() => Accepted::Shutdown,
+            };
+            let (stream, peer) = match accepted {
+                Accepted::Shutdown => break,
+                Accepted::Connection(Ok(connection)) => {
+                    backoff = FIRST_BACKOFF;
+                    connection
+                }
+                Accepted::Connection(Err(e)) if out_of_descriptors(&e) => {
+                    if error_log.allow() {
+                        tracing::warn!(
+                            core = self.id,
+                            error = %e,
+                            connections = self.node.connections.load(Ordering::Relaxed),
+                            retry_ms = backoff.as_millis() as u64,
+                            "out of file descriptors; new connections wait until one closes"
+                        );
+                    }
+                    // Existing connections keep being served meanwhile; retrying at once would
+                    // only spin on the same error.
+                    let seen = closures.count();
+                    let resumed = monoio::select! {
+                        _ = closures.since(seen) => true,
+                        _ = monoio::time::sleep(backoff) => true,
+                        _ = self.shutdown.wait() => false,
+                    };
+                    if !resumed {
+                        break;
+                    }
+                    backoff = (backoff * 2).min(LAST_BACKOFF);
+                    continue;
+                }
+                Accepted::Connection(Err(e)) => {
+                    if error_log.allow() {
+                        tracing::warn!(core = self.id, error = %e, "accept failed");
+                    }
+                    monoio::time::sleep(ERROR_PAUSE).await;
+                    continue;
+                }
+            };
+            let open = self.node.connections.fetch_add(1, Ordering::Relaxed);
+            if open >= max {
+                self.node.connections.fetch_sub(1, Ordering::Relaxed);
+                tracing::warn!(%peer, max, "connection limit reached; closing new connection");
+                drop(stream);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            self.live_connections.set(self.live_connections.get() + 1);
+            let core = self.clone();
+            let closures = closures.clone();
+            monoio::spawn(async move {
+                super::conn::serve(&core, stream, peer).await;
+                core.live_connections.set(core.live_connections.get() - 1);
+                core.node.connections.fetch_sub(1, Ordering::Relaxed);
+                closures.record();
+            });
+        }
+        drop(listener);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::task::Context;
+
+    use super::*;
+
+    fn limit(soft: u64, hard: u64) -> libc::rlimit {
+        libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        }
+    }
+
+    #[test]
+    fn the_soft_limit_is_raised_only_when_short_and_never_past_the_hard_limit() {
+        assert_eq!(soft_limit_for(1000, limit(1000, 1000)), SoftLimit::Enough);
+        assert_eq!(soft_limit_for(1000, limit(4096, 8192)), SoftLimit::Enough);
+        assert_eq!(
+            soft_limit_for(1000, limit(libc::RLIM_INFINITY, libc::RLIM_INFINITY)),
+            SoftLimit::Enough
+        );
+        assert_eq!(
+            soft_limit_for(1000, limit(256, 1000)),
+            SoftLimit::RaiseTo(1000)
+        );
+        assert_eq!(
+            soft_limit_for(1000, limit(256, libc::RLIM_INFINITY)),
+            SoftLimit::RaiseTo(1000)
+        );
+        assert_eq!(
+            soft_limit_for(1000, limit(256, 999)),
+            SoftLimit::HardLimitTooLow
+        );
+    }
+
+    #[test]
+    fn headroom_grows_with_the_core_count() {
+        assert_eq!(descriptors_needed(100, 1), 100 + 64 + 8);
+        assert_eq!(descriptors_needed(100, 4), 100 + 64 + 32);
+    }
+
+    #[test]
+    fn a_closed_connection_wakes_the_waiting_accept_loop() {
+        let closures = Closures::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let seen = closures.count();
+        let mut wait = Box::pin(closures.since(seen));
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert!(closures.waiter.take().is_some(), "the waiter registered");
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        closures.record();
+        assert!(closures.waiter.take().is_none(), "record took the waker");
+        assert!(wait.as_mut().poll(&mut cx).is_ready());
+        // A closure before the wait started counts too.
+        assert!(Box::pin(closures.since(seen))
+            .as_mut()
+            .poll(&mut cx)
+            .is_ready());
+    }
+}
