@@ -475,6 +475,7 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.shutdown_grace_ms: 0, HOUR_MS;
     limits.max_listed_leases: 1, 100_000_000;
     changes.log_capacity: 1, 100_000_000;
+    changes.core_queue_capacity: 1, 1 << 24;
     ws.max_message_bytes: 125, 1 << 30;
     ws.max_queued_messages: 1, 10_000_000;
     ws.max_queued_bytes: 1024, 1 << 34;

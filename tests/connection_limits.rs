@@ -3,8 +3,6 @@
 //! and when it runs out of descriptors anyway (the limit lowered under it) it keeps serving the
 //! connections it has, does not spin on the failing accept, and accepts again once one closes.
 
-mod common;
-
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -14,7 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use harness::*;
 
 /// What the server logs when an accept fails for lack of descriptors.
 const OUT_OF_DESCRIPTORS_LOG: &str = "out of file descriptors";

@@ -242,6 +242,11 @@ impl Server {
             .unwrap_or_else(|| panic!("POST {path}: no nowMs in {}", r.text()))
     }
 
+    /// The server's process id (for /proc readings and signals).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     pub fn signal(&self, sig: i32) {
         let pid = self.child.id() as i32;
         // SAFETY: plain kill(2) on our own child's pid.
