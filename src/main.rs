@@ -19,7 +19,7 @@ fn main() -> ExitCode {
                 eprintln!("artemis: {e}");
                 return ExitCode::from(2);
             }
-            match artemis::server::run(config) {
+            match artemis::server::run::<artemis::api::Api>(config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e}");

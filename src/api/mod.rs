@@ -14,6 +14,9 @@ pub mod status;
 use protocol::http::{decode_body, write_response, HttpError, Method, Request, ResponseHead};
 use protocol::model::{write_error_body, JsonError, HEALTH_UP};
 
+use protocol::ws::HandshakeError;
+
+use crate::server::app::App;
 use crate::server::conn::Scratch;
 use crate::server::core::Core;
 
@@ -126,8 +129,51 @@ const CORS: &[(&str, &str)] = &[
     ("Access-Control-Allow-Credentials", "true"),
 ];
 
+/// The HTTP and WebSocket endpoints, as the runtime calls them.
+pub struct Api;
+
+impl App for Api {
+    async fn handle(
+        core: &Core,
+        request: &Request<'_>,
+        read_buf: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        handle(core, request, read_buf, scratch, out).await
+    }
+
+    fn write_protocol_error(core: &Core, error: HttpError, out: &mut Vec<u8>) {
+        let mut body = Vec::with_capacity(128);
+        write_error_body(&mut body, error.message());
+        respond(core, out, error.status(), false, &[], &body);
+    }
+
+    fn write_upgrade_error(core: &Core, error: &HandshakeError, out: &mut Vec<u8>) {
+        let mut body = Vec::with_capacity(128);
+        write_error_body(&mut body, error.message());
+        let status = error.status();
+        let extra: &[(&str, &str)] = if status == 426 {
+            &[("Sec-WebSocket-Version", "13"), ("Upgrade", "websocket")]
+        } else {
+            &[]
+        };
+        respond(core, out, status, false, extra, &body);
+    }
+
+    fn write_timeout(core: &Core, out: &mut Vec<u8>) {
+        let mut body = Vec::with_capacity(128);
+        write_error_body(&mut body, "request not received in time");
+        respond(core, out, 408, false, &[], &body);
+    }
+
+    async fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) {
+        registry::ws_heartbeat(core, text, reply).await
+    }
+}
+
 /// Answer one request into `out`; returns whether the connection stays open.
-pub async fn handle(
+async fn handle(
     core: &Core,
     request: &Request<'_>,
     read_buf: &[u8],
@@ -267,33 +313,6 @@ fn preflight(request: &Request<'_>, out: &mut Vec<u8>, keep_alive: bool) {
         extra_headers: &headers,
     };
     write_response(out, &head, b"");
-}
-
-/// Answer a request that could not be framed; the connection closes after it.
-pub fn write_protocol_error(core: &Core, error: HttpError, out: &mut Vec<u8>) {
-    let mut body = Vec::with_capacity(128);
-    write_error_body(&mut body, error.message());
-    respond(core, out, error.status(), false, &[], &body);
-}
-
-/// Refuse a WebSocket upgrade that is not a valid RFC 6455 handshake; the connection closes.
-pub fn write_upgrade_error(core: &Core, error: &protocol::ws::HandshakeError, out: &mut Vec<u8>) {
-    let mut body = Vec::with_capacity(128);
-    write_error_body(&mut body, error.message());
-    let status = error.status();
-    let extra: &[(&str, &str)] = if status == 426 {
-        &[("Sec-WebSocket-Version", "13"), ("Upgrade", "websocket")]
-    } else {
-        &[]
-    };
-    respond(core, out, status, false, extra, &body);
-}
-
-/// Answer a request that did not arrive in time; the connection closes after it.
-pub fn write_timeout(core: &Core, out: &mut Vec<u8>) {
-    let mut body = Vec::with_capacity(128);
-    write_error_body(&mut body, "request not received in time");
-    respond(core, out, 408, false, &[], &body);
 }
 
 /// 400 for a body that is not the JSON the endpoint expects.

@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use protocol::model::{
-    error_codes, parse_optional, write_instance, write_instances_fail, Instance, InstancesRequest,
-    InstancesResponseWriter,
+    error_codes, parse_optional, write_instance, write_instances_fail, write_instances_status,
+    Instance, InstancesRequest, InstancesResponseWriter, ResponseStatus,
 };
 use smallvec::SmallVec;
 
@@ -40,8 +40,21 @@ pub async fn handle(core: &Core, op: RegistryOp, input: &Input<'_>, out: &mut Ve
     execute(core, op, request, out).await
 }
 
-/// Run a parsed request and write its response; shared with the WebSocket heartbeat channel.
-pub async fn execute(
+/// One message of the WebSocket heartbeat channel: the same code as `heartbeat.json`.
+pub async fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) {
+    match parse_optional::<InstancesRequest>(text.as_bytes()) {
+        // A JSON null is a null request: Java answers "request is null". An empty message is
+        // unparsable to Jackson; Java answered anything unparsable with a plain success (spec
+        // §14.6), and the client only needs one reply per message.
+        Ok(request) if !text.trim().is_empty() => {
+            execute(core, RegistryOp::Heartbeat, request, reply).await;
+        }
+        _ => write_instances_status(reply, &ResponseStatus::SUCCESS),
+    }
+}
+
+/// Run a parsed request and write its response.
+async fn execute(
     core: &Core,
     op: RegistryOp,
     request: Option<InstancesRequest<'_>>,

@@ -2,6 +2,7 @@
 //! start-up), and each core's accept loop, which keeps to that limit and, should the process or
 //! the system run out of descriptors anyway, pauses instead of spinning.
 
+use super::app::App;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -159,7 +160,7 @@ enum Accepted {
 impl Core {
     /// Accept connections on this core's listener until shutdown, spawning one task per
     /// connection; connections over `limits.max_connections` (node-wide) are closed at once.
-    pub(super) async fn accept_loop(self: &Rc<Self>, listener: TcpListener) {
+    pub(super) async fn accept_loop<A: App>(self: &Rc<Self>, listener: TcpListener) {
         let max = self.node.config.limits.max_connections;
         let closures = Rc::new(Closures::default());
         // Accept errors repeat for as long as their cause lasts: one line a second is enough.
@@ -220,7 +221,7 @@ impl Core {
             let core = self.clone();
             let closures = closures.clone();
             monoio::spawn(async move {
-                super::conn::serve(&core, stream, peer).await;
+                super::conn::serve::<A>(&core, stream, peer).await;
                 core.live_connections.set(core.live_connections.get() - 1);
                 core.node.connections.fetch_sub(1, Ordering::Relaxed);
                 closures.record();

@@ -3,6 +3,7 @@
 //! connection closes or upgrades to a WebSocket session. Buffers are per connection and reused
 //! for every request.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -10,9 +11,9 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use protocol::http::{HttpError, Parsed, RequestParser};
 
+use super::app::App;
 use super::core::Core;
 use super::ws;
-use crate::api;
 
 /// First read buffer size; it grows (up to the request limits) only for large requests.
 const INITIAL_READ_BUFFER: usize = 16 * 1024;
@@ -95,8 +96,9 @@ enum ReadOutcome {
 ///
 /// On shutdown the connection drains: a request in progress is still answered (with
 /// `Connection: close`), a connection waiting between requests closes at once.
-pub async fn serve(core: &Core, stream: TcpStream, peer: SocketAddr) {
-    let mut connection = Connection {
+pub async fn serve<A: App>(core: &Core, stream: TcpStream, peer: SocketAddr) {
+    let mut connection = Connection::<A> {
+        app: PhantomData,
         core,
         stream,
         peer,
@@ -116,7 +118,7 @@ pub async fn serve(core: &Core, stream: TcpStream, peer: SocketAddr) {
                 // The rest of the connection (and any bytes sent after the handshake) belong to
                 // the WebSocket session.
                 let Connection { stream, buf, .. } = connection;
-                ws::serve(core, stream, channel, buf, peer).await;
+                ws::serve::<A>(core, stream, channel, buf, peer).await;
                 return;
             }
             Step::Close => return,
@@ -124,7 +126,8 @@ pub async fn serve(core: &Core, stream: TcpStream, peer: SocketAddr) {
     }
 }
 
-struct Connection<'a> {
+struct Connection<'a, A> {
+    app: PhantomData<A>,
     core: &'a Core,
     stream: TcpStream,
     peer: SocketAddr,
@@ -137,7 +140,7 @@ struct Connection<'a> {
     client: ClientState,
 }
 
-impl Connection<'_> {
+impl<A: App> Connection<'_, A> {
     /// Answer every complete request buffered, in order, into `out` (stopping once `out` reaches
     /// [`FLUSH_THRESHOLD`], so a burst of pipelined requests cannot pile up answers without bound).
     async fn answer(&mut self) -> Step {
@@ -172,13 +175,13 @@ impl Connection<'_> {
                                 break AfterFlush::Upgrade(channel);
                             }
                             Err(error) => {
-                                api::write_upgrade_error(core, &error, &mut self.out);
+                                A::write_upgrade_error(core, &error, &mut self.out);
                                 break AfterFlush::Close;
                             }
                         }
                     }
                     let keep_alive =
-                        api::handle(core, &request, available, &mut self.scratch, &mut self.out)
+                        A::handle(core, &request, available, &mut self.scratch, &mut self.out)
                             .await;
                     self.scratch.shrink();
                     self.client = ClientState::Idle;
@@ -197,7 +200,7 @@ impl Connection<'_> {
                 }
                 Err(error) => {
                     log_bad_request(core, self.peer, error);
-                    api::write_protocol_error(core, error, &mut self.out);
+                    A::write_protocol_error(core, error, &mut self.out);
                     break AfterFlush::Close;
                 }
             }
@@ -265,7 +268,7 @@ impl Connection<'_> {
             ReadOutcome::TimedOut if between_requests => Step::Close,
             ReadOutcome::TimedOut => {
                 tracing::debug!(peer = %self.peer, "request timed out; closing");
-                api::write_timeout(self.core, &mut self.out);
+                A::write_timeout(self.core, &mut self.out);
                 Step::Flush(AfterFlush::Close)
             }
         }

@@ -18,6 +18,7 @@ use shards::ops::{Expire, ShardOp, Subscribe, SubscribeAll, Unsubscribe, Unsubsc
 use shards::{NodeShared, Router, Shard};
 use smallvec::SmallVec;
 
+use super::app::App;
 use super::log_limit::LogLimiter;
 use super::mailbox::{Inbox, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
 use super::signal::{yield_now, LocalSignal};
@@ -342,10 +343,10 @@ impl Core {
     }
 
     /// Runs until shutdown has drained this node's connections (or the grace period ran out).
-    pub async fn run(self: Rc<Self>, listener: TcpListener, inbox: Inbox) {
+    pub async fn run<A: App>(self: Rc<Self>, listener: TcpListener, inbox: Inbox) {
         monoio::spawn(self.clone().run_inbox(inbox));
         monoio::spawn(self.clone().run_lease_clock());
-        self.accept_loop(listener).await;
+        self.accept_loop::<A>(listener).await;
         let grace = Duration::from_millis(self.node.config.limits.shutdown_grace_ms);
         let deadline = Instant::now() + grace;
         // Keep serving other cores' shard requests until every connection on the node is done.

@@ -1,6 +1,7 @@
 //! Server start-up and shutdown: one thread per shard, each running its own event loop.
 
 pub mod accept;
+pub mod app;
 pub mod conn;
 pub mod core;
 mod log_limit;
@@ -18,12 +19,13 @@ use std::time::Duration;
 
 use shards::{NodeShared, Router};
 
+use self::app::App;
 use self::core::{bind, Core, Node};
 use crate::clock::Clock;
 use crate::config::Config;
 
 /// Start the node, serve until SIGTERM/SIGINT, drain, and return.
-pub fn run(config: Config) -> Result<(), String> {
+pub fn run<A: App>(config: Config) -> Result<(), String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("data_dir: cannot create {}: {e}", config.data_dir.display()))?;
     let shards = config.shard_count();
@@ -57,7 +59,7 @@ pub fn run(config: Config) -> Result<(), String> {
         let node_slot = node_slot.clone();
         std::thread::Builder::new()
             .name(format!("artemis-core-{id}"))
-            .spawn(move || core_thread(id, addr, driver, inbox, node_slot, bound_tx))
+            .spawn(move || core_thread::<A>(id, addr, driver, inbox, node_slot, bound_tx))
             .map_err(|e| format!("cannot start core thread: {e}"))
     };
     threads.push(spawn_core(
@@ -169,7 +171,7 @@ fn pick_driver(name: &str) -> Result<Driver, String> {
     }
 }
 
-fn core_thread(
+fn core_thread<A: App>(
     id: usize,
     addr: SocketAddr,
     driver: Driver,
@@ -196,7 +198,7 @@ fn core_thread(
             std::thread::park_timeout(Duration::from_millis(50));
         };
         let core = Rc::new(Core::new(id, node));
-        core.run(listener, inbox).await;
+        core.run::<A>(listener, inbox).await;
     };
     let result = match driver {
         Driver::Auto => monoio::RuntimeBuilder::<monoio::FusionDriver>::new()

@@ -14,12 +14,12 @@ use monoio::io::{
     AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
 };
 use monoio::net::TcpStream;
-use protocol::model::{is_null_or_whitespace, parse_optional, DiscoveryConfig, InstancesRequest};
+use protocol::model::{is_null_or_whitespace, parse_optional, DiscoveryConfig};
 use protocol::ws::{write_close, write_frame, Message, MessageReader, Next, OpCode};
 
+use super::app::App;
 use super::core::Core;
 use super::subscribers::{close, Outgoing, Session};
-use crate::api::registry::{self, RegistryOp};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Channel {
@@ -47,14 +47,9 @@ const INITIAL_READ_BUFFER: usize = 8 * 1024;
 /// A read buffer that grew for one large message is shrunk back to keep idle sessions small.
 const RETAINED_READ_BUFFER: usize = 64 * 1024;
 
-/// Java answered an unparsable heartbeat message with this (spec §14.6); the client only needs
-/// one reply per message.
-const CANNED_SUCCESS: &[u8] =
-    br#"{"failedInstances":null,"responseStatus":{"errorCode":"success","message":"","status":"success"}}"#;
-
 /// Serve an upgraded connection until it closes. `buf` holds bytes the client sent after the
 /// handshake.
-pub async fn serve(
+pub async fn serve<A: App>(
     core: &Core,
     stream: TcpStream,
     channel: Channel,
@@ -69,7 +64,7 @@ pub async fn serve(
         core.subscribe_all(&session).await;
     }
     let mut subscribed: Vec<String> = Vec::new();
-    read_loop(core, reader, channel, buf, &session, &mut subscribed, peer).await;
+    read_loop::<A>(core, reader, channel, buf, &session, &mut subscribed, peer).await;
     for key in &subscribed {
         core.unsubscribe(session.id(), key).await;
     }
@@ -80,7 +75,7 @@ pub async fn serve(
     writer_task.await;
 }
 
-async fn read_loop(
+async fn read_loop<A: App>(
     core: &Core,
     mut reader: OwnedReadHalf<TcpStream>,
     channel: Channel,
@@ -106,7 +101,7 @@ async fn read_loop(
                 Ok(Next::Message { message, consumed }) => {
                     reply.clear();
                     let go_on =
-                        handle(core, channel, message, session, subscribed, &mut reply).await;
+                        handle::<A>(core, channel, message, session, subscribed, &mut reply).await;
                     if !go_on {
                         return;
                     }
@@ -175,7 +170,7 @@ async fn read_loop(
 }
 
 /// Act on one message; false ends the session.
-async fn handle(
+async fn handle<A: App>(
     core: &Core,
     channel: Channel,
     message: Message<'_>,
@@ -186,14 +181,7 @@ async fn handle(
     match message {
         Message::Text(text) => match channel {
             Channel::Heartbeat => {
-                match parse_optional::<InstancesRequest>(text.as_bytes()) {
-                    // A JSON null is a null request: Java answers "request is null". An empty
-                    // message is unparsable to Jackson, so it gets the canned reply below.
-                    Ok(request) if !text.trim().is_empty() => {
-                        registry::execute(core, RegistryOp::Heartbeat, request, reply).await;
-                    }
-                    _ => reply.extend_from_slice(CANNED_SUCCESS),
-                }
+                A::ws_heartbeat(core, text, reply).await;
                 session.send(Outgoing::Owned(std::mem::take(reply)));
                 true
             }
