@@ -1,4 +1,4 @@
-//! lookup.json / service.json / services.json (spec §6).
+//! lookup.json / service.json / services.json / services-delta.json (spec §6).
 
 use std::borrow::Cow;
 use std::sync::Arc;

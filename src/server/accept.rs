@@ -222,8 +222,11 @@ impl Core {
             let closures = closures.clone();
             monoio::spawn(async move {
                 super::conn::serve::<A>(&core, stream, peer).await;
-                core.live_connections.set(core.live_connections.get() - 1);
-                core.node.connections.fetch_sub(1, Ordering::Relaxed);
+                let live = core.live_connections.get();
+                assert!(live > 0, "a served connection was counted");
+                core.live_connections.set(live - 1);
+                let open = core.node.connections.fetch_sub(1, Ordering::Relaxed);
+                assert!(open > 0, "a served connection was counted node-wide");
                 closures.record();
             });
         }
