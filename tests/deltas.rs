@@ -488,7 +488,7 @@ fn versions_older_than_the_change_log_are_not_found() {
 
 #[test]
 fn expiry_deletes_are_in_the_delta() {
-    let server = Server::start_sha(&["--shards", "2"], Some(SHORT_TTL));
+    let server = Server::start_sha(&["--shards", "2"], Some(&manual_clock_short_ttl()));
     let mut c = server.client();
     let insts: Vec<Inst> = (0..4)
         .map(|i| Inst::new(&format!("exp-{}", i % 2), &format!("e-{i}")))
@@ -496,13 +496,9 @@ fn expiry_deletes_are_in_the_delta() {
     register(&mut c, &insts);
     let (v0, s0) = snapshot(&mut c, "before expiry");
     assert_eq!(s0.len(), 4);
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            snapshot(&mut c, "expiring").1.is_empty()
-        }),
-        "leases of 1 s did not expire within 10 s"
-    );
+    server.advance_clock(SHORT_TTL_MS + EXPIRY_TICK_MS);
     let (v1, s1) = snapshot(&mut c, "after expiry");
+    assert!(s1.is_empty(), "leases still listed past their TTL: {s1:?}");
     assert!(v1 > v0, "expiry must advance the version");
     check_delta(&mut c, v0, &s0, v1, &s1, "delta across expiry");
     let d = delta(&mut c, v0);
