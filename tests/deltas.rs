@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use harness::*;
 use protocol::rng::Rng;
@@ -310,51 +309,60 @@ fn deltas_are_exact_across_a_burst_of_random_changes() {
     assert_eq!(d["version"].as_u64(), Some(version));
 }
 
+/// Distinct versions the racing snapshots must catch before the writers may stop.
+const RACING_VERSIONS: usize = 5;
+
 #[test]
 fn deltas_are_exact_while_changes_race_with_snapshots() {
     let server = Server::start_sha(&["--shards", "3"], None);
-    let stop = Arc::new(AtomicBool::new(false));
+    // The writers go on (beyond their 150 operations each) until the snapshots have caught
+    // `RACING_VERSIONS` versions, so the race has enough snapshots however the threads are
+    // scheduled.
+    let enough_versions = Arc::new(AtomicBool::new(false));
     let addr = server.addr;
-    let snapper = {
-        let stop = stop.clone();
-        thread::spawn(move || {
-            let mut c = Client::connect(addr);
-            let mut snaps = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                snaps.push(snapshot(&mut c, "racing snapshot"));
-                // Pacing, not synchronisation: enough snapshots to interleave with the writers,
-                // few enough to check every one of them afterwards.
-                thread::sleep(Duration::from_millis(1));
-            }
-            snaps
-        })
-    };
     let writers: Vec<_> = (0..2u64)
         .map(|w| {
+            let enough_versions = enough_versions.clone();
             thread::spawn(move || {
                 let mut c = Client::connect(addr);
                 let mut rng = Rng::new(0xD1B5_4A32_D192_ED03 ^ (w + 1));
                 let mut ignored = State::new();
-                for _ in 0..150 {
+                for op in 0.. {
+                    if op >= 150 && enough_versions.load(Ordering::Acquire) {
+                        break;
+                    }
                     random_op(&mut rng, &mut c, &mut ignored);
                 }
             })
         })
         .collect();
+    // Snapshots while the writers run. A snapshot's version is that of the earliest-answering
+    // shard, so one version may come with different contents (changes after it already in):
+    // only exact repeats are dropped.
+    let mut c = server.client();
+    let mut snaps: Vec<(u64, State)> = Vec::new();
+    let mut versions = BTreeSet::new();
+    while !writers.iter().all(|w| w.is_finished()) {
+        let snap = snapshot(&mut c, "racing snapshot");
+        if let Some((last, _)) = snaps.last() {
+            assert!(
+                *last <= snap.0,
+                "racing snapshot version went back: {last} -> {}",
+                snap.0
+            );
+        }
+        if snaps.last() != Some(&snap) {
+            versions.insert(snap.0);
+            snaps.push(snap);
+        }
+        if versions.len() >= RACING_VERSIONS {
+            enough_versions.store(true, Ordering::Release);
+        }
+    }
     for w in writers {
         w.join().unwrap();
     }
-    stop.store(true, Ordering::Relaxed);
-    let snaps = snapper.join().unwrap();
-    let mut c = server.client();
     let (version, now) = snapshot(&mut c, "final");
-    let distinct: BTreeSet<u64> = snaps.iter().map(|s| s.0).collect();
-    assert!(
-        distinct.len() >= 5,
-        "only {} distinct racing snapshots of {}",
-        distinct.len(),
-        snaps.len()
-    );
     for (n, (v, s)) in snaps.iter().enumerate() {
         check_delta(
             &mut c,
@@ -488,7 +496,7 @@ fn versions_older_than_the_change_log_are_not_found() {
 
 #[test]
 fn expiry_deletes_are_in_the_delta() {
-    let server = Server::start_sha(&["--shards", "2"], Some(SHORT_TTL));
+    let server = Server::start_sha(&["--shards", "2"], Some(&manual_clock_short_ttl()));
     let mut c = server.client();
     let insts: Vec<Inst> = (0..4)
         .map(|i| Inst::new(&format!("exp-{}", i % 2), &format!("e-{i}")))
@@ -496,13 +504,9 @@ fn expiry_deletes_are_in_the_delta() {
     register(&mut c, &insts);
     let (v0, s0) = snapshot(&mut c, "before expiry");
     assert_eq!(s0.len(), 4);
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            snapshot(&mut c, "expiring").1.is_empty()
-        }),
-        "leases of 1 s did not expire within 10 s"
-    );
+    server.advance_clock(SHORT_TTL_MS + EXPIRY_TICK_MS);
     let (v1, s1) = snapshot(&mut c, "after expiry");
+    assert!(s1.is_empty(), "leases still listed past their TTL: {s1:?}");
     assert!(v1 > v0, "expiry must advance the version");
     check_delta(&mut c, v0, &s0, v1, &s1, "delta across expiry");
     let d = delta(&mut c, v0);

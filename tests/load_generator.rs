@@ -238,7 +238,7 @@ fn open_loop_sends_at_the_requested_rate() {
 
 #[test]
 fn wait_empty_sees_expired_instances_go() {
-    let server = Server::start(&["--lease-ttl-ms", "1000"], None);
+    let server = Server::start(&[], Some(&manual_clock_short_ttl()));
     // --duration 0s only populates.
     let out = load(&[
         "--target",
@@ -259,25 +259,35 @@ fn wait_empty_sees_expired_instances_go() {
     let v = report(&out);
     assert_eq!(u64_of(v.get("populate").unwrap(), "instances"), 60);
     assert_eq!(u64_of(&v, "requests"), 0);
-    let out = load(&[
-        "--target",
-        &server.url(),
-        "--scenario",
-        "wait-empty",
-        "--service-prefix",
-        "dead",
-        "--services",
-        "3",
-        "--duration",
-        "15s",
-        "--json",
-    ]);
+    let wait_empty = |duration: &str| {
+        load(&[
+            "--target",
+            &server.url(),
+            "--scenario",
+            "wait-empty",
+            "--service-prefix",
+            "dead",
+            "--services",
+            "3",
+            "--duration",
+            duration,
+            "--json",
+        ])
+    };
+    // While the leases live, wait-empty runs out of time.
+    let out = wait_empty("100ms");
+    assert_eq!(out.status.code(), Some(1), "{} {}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("3 of 3 services still had instances"),
+        "{}",
+        out.stderr
+    );
+    // Once they expired, each service is empty at its first poll.
+    server.advance_clock(SHORT_TTL_MS + EXPIRY_TICK_MS);
+    let out = wait_empty("15s");
     assert_eq!(out.status.code(), Some(0), "{} {}", out.stdout, out.stderr);
     let v = report(&out);
     let wait = v.get("wait").expect("wait");
-    assert!(u64_of(wait, "polls") >= 3, "{v:?}");
-    let elapsed = wait.get("elapsed_ms").and_then(|e| e.as_f64()).unwrap();
-    // Exit 0 already says the instances went within --duration; they cannot go before most of
-    // their 1 s TTL has passed.
-    assert!(elapsed > 200.0, "{v:?}");
+    assert_eq!(u64_of(wait, "services"), 3, "{v:?}");
+    assert_eq!(u64_of(wait, "polls"), 3, "{v:?}");
 }

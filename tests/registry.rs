@@ -1,9 +1,6 @@
 //! Registry endpoints: register / heartbeat / unregister, leases expiring, region and zone checks,
 //! required fields, case-insensitive identities.
 
-use std::thread;
-use std::time::{Duration, Instant};
-
 use harness::*;
 
 /// The instance of spec §5.3's example.
@@ -189,54 +186,30 @@ fn heartbeat_of_unknown_instance_is_data_not_found_with_full_echo() {
 
 #[test]
 fn expired_lease_leaves_discovery_and_heartbeats_keep_it_alive() {
-    let server = Server::start_sha(&[], Some(SHORT_TTL));
+    let server = Server::start_sha(&[], Some(&manual_clock_short_ttl()));
     let mut c = server.client();
     let idle = Inst::new("expiry-svc", "idle");
     let alive = Inst::new("expiry-svc", "alive");
 
-    let t0 = Instant::now();
     register(&mut c, &[idle.clone(), alive.clone()]);
+    let registered = server.clock_ms();
+    let both = vec!["alive".to_string(), "idle".to_string()];
+    assert_eq!(lookup_ids(&mut c, "expiry-svc"), both);
+
+    // Just before the TTL ends both are listed; "alive" renews its lease there.
+    server.advance_clock(SHORT_TTL_MS - 100);
+    assert_eq!(lookup_ids(&mut c, "expiry-svc"), both);
+    let (st, v) = heartbeat(&mut c, std::slice::from_ref(&alive));
+    assert_registry_ok(st, &v, "heartbeat before the TTL ends");
+
+    // Exactly at the deadline the idle lease is not yet expired; one expiry tick later it is.
+    server.advance_clock_to(registered + SHORT_TTL_MS);
+    assert_eq!(lookup_ids(&mut c, "expiry-svc"), both, "at the deadline");
+    server.advance_clock(EXPIRY_TICK_MS);
     assert_eq!(
         lookup_ids(&mut c, "expiry-svc"),
-        vec!["alive".to_string(), "idle".to_string()]
-    );
-
-    // Keep "alive" heartbeating every 200 ms on its own connection.
-    let addr = server.addr;
-    let hb_alive = alive.clone();
-    let beater = thread::spawn(move || {
-        let mut hc = Client::connect(addr);
-        let mut failures = Vec::new();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(3200) {
-            let (st, v) = heartbeat(&mut hc, std::slice::from_ref(&hb_alive));
-            if st != 200 || v["responseStatus"]["status"].as_str() != Some("success") {
-                failures.push(dump(&v));
-            }
-            // A client's heartbeat interval (pacing, not synchronisation).
-            thread::sleep(Duration::from_millis(200));
-        }
-        failures
-    });
-
-    let mut gone_at = None;
-    let gone = wait_until(Duration::from_secs(5), || {
-        let ids = lookup_ids(&mut c, "expiry-svc");
-        if !ids.contains(&"idle".to_string()) {
-            gone_at = Some(t0.elapsed());
-            true
-        } else {
-            false
-        }
-    });
-    assert!(
-        gone,
-        "un-heartbeated instance still in discovery 5 s after a 1 s TTL"
-    );
-    let gone_at = gone_at.unwrap();
-    assert!(
-        gone_at >= Duration::from_millis(900),
-        "instance left discovery after {gone_at:?}, before its 1 s TTL"
+        vec!["alive".to_string()],
+        "one expiry tick past the un-heartbeated instance's deadline"
     );
 
     // Its heartbeat is now refused.
@@ -248,12 +221,45 @@ fn expired_lease_leaves_discovery_and_heartbeats_keep_it_alive() {
         dump(&v)
     );
 
-    let failures = beater.join().unwrap();
-    assert!(failures.is_empty(), "heartbeats failed: {failures:?}");
+    // A client's heartbeat every 200 ms keeps "alive" listed for three more TTLs.
+    for beat in 0..15 {
+        server.advance_clock(200);
+        let (st, v) = heartbeat(&mut c, std::slice::from_ref(&alive));
+        assert_registry_ok(st, &v, &format!("heartbeat {beat}"));
+    }
     assert_eq!(
         lookup_ids(&mut c, "expiry-svc"),
         vec!["alive".to_string()],
         "heartbeated instance must survive well past its TTL"
+    );
+}
+
+#[test]
+fn legacy_instances_get_the_legacy_ttl() {
+    let server = Server::start_sha(&[], Some(&manual_clock_short_ttl()));
+    let mut c = server.client();
+    let normal = Inst::new("ttl-class-svc", "normal");
+    let legacy = Inst::new("ttl-class-svc", "legacy").metadata(&[("java_registry", "x")]);
+    register(&mut c, &[normal, legacy]);
+    let registered = server.clock_ms();
+
+    // Past the normal TTL, short of the legacy one.
+    server.advance_clock((SHORT_TTL_MS + SHORT_LEGACY_TTL_MS) / 2);
+    assert_eq!(
+        lookup_ids(&mut c, "ttl-class-svc"),
+        vec!["legacy".to_string()],
+        "between the normal and the legacy TTL"
+    );
+    server.advance_clock_to(registered + SHORT_LEGACY_TTL_MS);
+    assert_eq!(
+        lookup_ids(&mut c, "ttl-class-svc"),
+        vec!["legacy".to_string()],
+        "at the legacy deadline"
+    );
+    server.advance_clock(EXPIRY_TICK_MS);
+    assert!(
+        lookup_ids(&mut c, "ttl-class-svc").is_empty(),
+        "one expiry tick past the legacy deadline"
     );
 }
 
@@ -624,25 +630,79 @@ fn lookup_without_request_region_gets_null_lists() {
     }
 }
 
+/// `leases.json` for the leases of one service, with the node's self-preservation summary.
+fn leases_status(c: &mut Client, service_id: &str) -> Value {
+    let (st, v) = c.post_json(
+        "/api/status/leases.json",
+        &format!(r#"{{"serviceIds":["{service_id}"]}}"#),
+    );
+    assert_eq!(st, 200, "leases.json: {}", dump(&v));
+    v
+}
+
+/// The self-preservation counters of a `leases.json` answer, for failure messages.
+fn safe_counters(v: &Value) -> String {
+    format!(
+        "isSafe {} leaseUpdateMaxCount {} leaseUpdateCountLastTimeWindow {}",
+        v["isSafe"], v["leaseUpdateMaxCount"], v["leaseUpdateCountLastTimeWindow"]
+    )
+}
+
 #[test]
 fn expiry_works_with_self_preservation_enabled_below_its_threshold() {
-    // Default self-preservation (judges only after 50 renewals per window): a small node still
-    // expires leases.
-    let server = Server::start_sha(&["--lease-ttl-ms", "1000"], None);
+    // Default self-preservation (10 s window, judges only once a window held 50 renewals): a
+    // small node whose renewals stop still expires leases.
+    let config = format!(
+        "[testing]\nmanual_clock = true\n[lease]\nttl_ms = 5000\nwheel_tick_ms = {EXPIRY_TICK_MS}\n"
+    );
+    let server = Server::start_sha(&[], Some(&config));
     let mut c = server.client();
-    register(&mut c, &[Inst::new("sp-small", "1")]);
+    let inst = Inst::new("sp-small", "1");
+    register(&mut c, std::slice::from_ref(&inst));
+    // Four heartbeats a second for one window: 40 renewals in it.
+    let mut now = server.clock_ms();
+    let mut last_heartbeat = now;
+    for beat in 0..40 {
+        let (st, v) = heartbeat(&mut c, std::slice::from_ref(&inst));
+        assert_registry_ok(st, &v, &format!("heartbeat {beat}"));
+        last_heartbeat = now;
+        now = server.advance_clock(250);
+    }
+    // Silence, second by second (each shard re-evaluates once per clock second) up to the
+    // deadline: the window count falls well below 85% of its maximum, but that maximum is under
+    // the threshold, so nothing is held.
+    let deadline = last_heartbeat + 5000;
+    while now + 1000 <= deadline {
+        now = server.advance_clock(1000);
+    }
+    server.advance_clock_to(deadline);
+    assert_eq!(lookup_ids(&mut c, "sp-small"), vec!["1".to_string()]);
+    let v = leases_status(&mut c, "sp-small");
+    let max = v["leaseUpdateMaxCount"].as_u64().unwrap_or(0);
+    let window = v["leaseUpdateCountLastTimeWindow"].as_u64().unwrap_or(0);
     assert!(
-        wait_until(Duration::from_secs(6), || lookup_ids(&mut c, "sp-small")
-            .is_empty()),
-        "lease with a 1 s TTL still in discovery after 6 s"
+        (1..50).contains(&max) && window * 100 < max * 85,
+        "renewals counted, below the threshold, then collapsed: {}",
+        safe_counters(&v)
+    );
+    assert_eq!(v["isSafe"].as_bool(), Some(true), "{}", safe_counters(&v));
+    server.advance_clock(EXPIRY_TICK_MS);
+    assert!(
+        lookup_ids(&mut c, "sp-small").is_empty(),
+        "lease still in discovery one expiry tick past its deadline"
     );
 }
 
-/// Heartbeats from 20 instances for `heartbeat_ms`, then silence (a partition, as seen by the
-/// node): evictions must be suspended, so the leases outlive their 5 s TTL.
+/// The lease TTL in [`self_preservation_scenario`].
+const PRESERVED_TTL_MS: u64 = 5000;
+
+/// Heartbeats from 20 instances for `heartbeat_ms` of clock time, then silence (a partition, as
+/// seen by the node): evictions must be suspended, so the leases outlive their 5 s TTL.
 fn self_preservation_scenario(window_ms: u64, heartbeat_ms: u64) {
     let config = format!(
-        "[lease]\nttl_ms = 5000\n[self_preservation]\nenabled = true\nwindow_ms = {window_ms}\npercentage_threshold = 85\nmax_count_threshold = 20\n"
+        "[testing]\nmanual_clock = true\n[lease]\nttl_ms = {PRESERVED_TTL_MS}\n\
+         [self_preservation]\nenabled = true\nwindow_ms = {window_ms}\n\
+         percentage_threshold = 85\nmax_count_threshold = 20\n"
     );
     let server = Server::start_sha(&[], Some(&config));
     let mut c = server.client();
@@ -650,7 +710,7 @@ fn self_preservation_scenario(window_ms: u64, heartbeat_ms: u64) {
         .map(|i| Inst::new("sp-svc", &format!("sp-{i:02}")))
         .collect();
     register(&mut c, &insts);
-    let (_, v) = c.post_json("/api/status/leases.json", r#"{"serviceIds":["sp-svc"]}"#);
+    let v = leases_status(&mut c, "sp-svc");
     assert_eq!(
         v["isSafeCheckEnabled"].as_bool(),
         Some(true),
@@ -658,48 +718,49 @@ fn self_preservation_scenario(window_ms: u64, heartbeat_ms: u64) {
         dump(&v)
     );
 
-    // About 400 renewals a second.
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(heartbeat_ms) {
+    // A batch of 20 renewals every 50 ms: 400 a second.
+    let mut now = server.clock_ms();
+    let stop_at = now + heartbeat_ms;
+    let mut last_heartbeat = now;
+    while now < stop_at {
         let (st, v) = heartbeat(&mut c, &insts);
         assert_registry_ok(st, &v, "heartbeat batch");
-        // Pacing, not synchronisation.
-        thread::sleep(Duration::from_millis(50));
+        last_heartbeat = now;
+        now = server.advance_clock(50);
     }
-    let stopped = Instant::now();
 
+    // Silence. Each shard re-evaluates once per clock second, so the clock moves second by
+    // second until the verdict turns.
     let mut last = Value::new();
-    let unsafe_seen = wait_until(Duration::from_secs(4), || {
-        let (_, v) = c.post_json("/api/status/leases.json", r#"{"serviceIds":["sp-svc"]}"#);
-        last = v;
-        last["isSafe"].as_bool() == Some(false)
-    });
-    let counters = |v: &Value| {
-        format!(
-            "isSafe {} leaseUpdateMaxCount {} leaseUpdateCountLastTimeWindow {}",
-            v["isSafe"], v["leaseUpdateMaxCount"], v["leaseUpdateCountLastTimeWindow"]
-        )
-    };
+    let mut unsafe_seen = false;
+    for _ in 0..4 {
+        now = server.advance_clock(1000);
+        last = leases_status(&mut c, "sp-svc");
+        if last["isSafe"].as_bool() == Some(false) {
+            unsafe_seen = true;
+            break;
+        }
+    }
     assert!(
         unsafe_seen,
         "window_ms {window_ms}: isSafe still true 4 s after heartbeats stopped: {}",
-        counters(&last)
+        safe_counters(&last)
     );
 
-    // The leases are held in discovery all the way to well past their 5 s TTL (the lease clock
-    // is real time: this checks every 200 ms until 7 s after the last heartbeat).
-    while stopped.elapsed() < Duration::from_millis(7000) {
+    // The leases are held in discovery all the way to 2 s past their TTL.
+    let held_until = last_heartbeat + PRESERVED_TTL_MS + 2000;
+    while now < held_until {
+        now = server.advance_clock(250);
         assert_eq!(
             lookup_ids(&mut c, "sp-svc").len(),
             20,
             "window_ms {window_ms}: self-preservation must keep expired leases in discovery \
-             ({:?} after the last heartbeat)",
-            stopped.elapsed()
+             ({} ms after the last heartbeat)",
+            now - last_heartbeat
         );
-        thread::sleep(Duration::from_millis(200));
     }
-    let (_, v) = c.post_json("/api/status/leases.json", r#"{"serviceIds":["sp-svc"]}"#);
-    assert_eq!(v["isSafe"].as_bool(), Some(false), "{}", counters(&v));
+    let v = leases_status(&mut c, "sp-svc");
+    assert_eq!(v["isSafe"].as_bool(), Some(false), "{}", safe_counters(&v));
     // They are expired all the same: a heartbeat asks the client to re-register.
     let (_, v) = heartbeat(&mut c, &insts[..1]);
     assert_eq!(

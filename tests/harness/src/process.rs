@@ -20,14 +20,30 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The line the server prints on stdout once it listens (after binding port 0).
 const LISTENING_PREFIX: &str = "artemis listening on ";
 
-/// A config whose leases expire promptly: 1 s TTL, a 10 ms expiry tick, self-preservation off.
-pub const SHORT_TTL: &str = r#"
-[lease]
-ttl_ms = 1000
-wheel_tick_ms = 10
-[self_preservation]
-enabled = false
-"#;
+/// `lease.ttl_ms` in [`manual_clock_short_ttl`].
+pub const SHORT_TTL_MS: u64 = 1000;
+
+/// `lease.legacy_ttl_ms` in [`manual_clock_short_ttl`]: the TTL of instances with a non-blank
+/// `java_registry` metadata value.
+pub const SHORT_LEGACY_TTL_MS: u64 = 2000;
+
+/// `lease.wheel_tick_ms` in [`manual_clock_short_ttl`]. A lease renewed at clock time `r` with
+/// TTL `t` is expired once the clock is past `r + t`, and the expiry wheel acts on whole ticks: at
+/// `r + t` the lease is still listed, at `r + t + EXPIRY_TICK_MS` it is gone.
+pub const EXPIRY_TICK_MS: u64 = 10;
+
+/// A config for lease-expiry tests: the lease clock is manual (it moves only by
+/// [`Server::advance_clock`], so no test waits real time for a lease to expire), TTLs of
+/// [`SHORT_TTL_MS`] and [`SHORT_LEGACY_TTL_MS`], an expiry tick of [`EXPIRY_TICK_MS`], and
+/// self-preservation off.
+pub fn manual_clock_short_ttl() -> String {
+    format!(
+        "[testing]\nmanual_clock = true\n\
+         [lease]\nttl_ms = {SHORT_TTL_MS}\nlegacy_ttl_ms = {SHORT_LEGACY_TTL_MS}\n\
+         wheel_tick_ms = {EXPIRY_TICK_MS}\n\
+         [self_preservation]\nenabled = false\n"
+    )
+}
 
 /// The `artemis` binary cargo built for this test run. Integration tests of the root package get
 /// it built before they run, in the directory above their own `deps/` directory
@@ -245,6 +261,19 @@ impl Server {
     /// The server's process id (for /proc readings and signals).
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// The current time of a server's manual lease clock (an advance by 0 ms).
+    pub fn clock_ms(&self) -> u64 {
+        self.advance_clock(0)
+    }
+
+    /// Moves a manual lease clock forward to `at_ms` (see [`Server::advance_clock`]); panics if
+    /// the clock is already past it.
+    pub fn advance_clock_to(&self, at_ms: u64) -> u64 {
+        let now = self.clock_ms();
+        assert!(now <= at_ms, "the clock is at {now} ms, past {at_ms} ms");
+        self.advance_clock(at_ms - now)
     }
 
     pub fn signal(&self, sig: i32) {
