@@ -144,27 +144,21 @@ impl App for Api {
     }
 
     fn write_protocol_error(core: &Core, error: HttpError, out: &mut Vec<u8>) {
-        let mut body = Vec::with_capacity(128);
-        write_error_body(&mut body, error.message());
-        respond(core, out, error.status(), false, &[], &body);
+        respond_and_close(core, out, error.status(), &[], error.message());
     }
 
     fn write_upgrade_error(core: &Core, error: &HandshakeError, out: &mut Vec<u8>) {
-        let mut body = Vec::with_capacity(128);
-        write_error_body(&mut body, error.message());
         let status = error.status();
         let extra: &[(&str, &str)] = if status == 426 {
             &[("Sec-WebSocket-Version", "13"), ("Upgrade", "websocket")]
         } else {
             &[]
         };
-        respond(core, out, status, false, extra, &body);
+        respond_and_close(core, out, status, extra, error.message());
     }
 
     fn write_timeout(core: &Core, out: &mut Vec<u8>) {
-        let mut body = Vec::with_capacity(128);
-        write_error_body(&mut body, "request not received in time");
-        respond(core, out, 408, false, &[], &body);
+        respond_and_close(core, out, 408, &[], "request not received in time");
     }
 
     async fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) {
@@ -285,6 +279,19 @@ fn respond(
         extra_headers: &headers,
     };
     write_response(out, &head, body);
+}
+
+/// An error answer after which the connection closes.
+fn respond_and_close(
+    core: &Core,
+    out: &mut Vec<u8>,
+    status: u16,
+    extra: &[(&str, &str)],
+    message: &str,
+) {
+    let mut body = Vec::with_capacity(128);
+    write_error_body(&mut body, message);
+    respond(core, out, status, false, extra, &body);
 }
 
 /// CORS preflight, as Java's CrossDomainFilter answered it.
