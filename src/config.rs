@@ -38,6 +38,10 @@ pub struct Config {
     pub changes: ChangesConfig,
     pub ws: WsConfig,
     pub testing: TestingConfig,
+    /// Whether the config file set `limits.max_connections` (decides what happens when the
+    /// open-file hard limit cannot fit it: an explicit value is refused, the default shrinks).
+    #[serde(skip)]
+    pub max_connections_explicit: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -167,6 +171,7 @@ impl Default for Config {
             changes: ChangesConfig::default(),
             ws: WsConfig::default(),
             testing: TestingConfig::default(),
+            max_connections_explicit: false,
         }
     }
 }
@@ -276,8 +281,14 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-                Config::from_toml(&text)
-                    .map_err(|e| format!("invalid config file {}: {e}", path.display()))?
+                let mut config = Config::from_toml(&text)
+                    .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+                config.max_connections_explicit = text
+                    .parse::<toml::Table>()
+                    .ok()
+                    .and_then(|t| t.get("limits")?.get("max_connections").cloned())
+                    .is_some();
+                config
             }
             None => Config::default(),
         };

@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
     match cli.command {
         Command::Server(args) => {
-            let config = match Config::load(args.config.as_deref(), args.overrides()) {
+            let mut config = match Config::load(args.config.as_deref(), args.overrides()) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("artemis: {e}");
@@ -15,7 +15,7 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&config.log);
-            if let Err(e) = artemis::server::accept::reserve_descriptors(&config) {
+            if let Err(e) = artemis::server::accept::reserve_descriptors(&mut config) {
                 eprintln!("artemis: {e}");
                 return ExitCode::from(2);
             }
@@ -40,5 +40,7 @@ fn init_logging(default_filter: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal; journald and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

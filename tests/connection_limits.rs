@@ -72,6 +72,36 @@ fn the_soft_open_file_limit_is_raised_to_fit_max_connections() {
 }
 
 #[test]
+fn the_default_max_connections_shrinks_to_a_low_hard_limit_and_the_server_starts() {
+    let dir = TempDir::new("shrink");
+    // An empty config: limits.max_connections keeps its default, which 512 descriptors cannot fit.
+    let mut child = dir
+        .server_command("", 256, 512)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn artemis");
+    let mut stderr = child.stderr.take().unwrap();
+    let mut running = RunningChild(&mut child);
+    let addr = running.listening_address();
+    let (status, _) = Client::connect(addr).get("/api/status/node.json");
+    assert_eq!(status, 200);
+    let (soft, hard) = nofile_limits_of(running.0.id() as i32);
+    assert_eq!(
+        (soft, hard),
+        (512, 512),
+        "the soft limit is raised to the hard one"
+    );
+    drop(running);
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+    assert!(
+        log.contains("limits.max_connections") && log.contains("max_connections=440"),
+        "no warning naming the key and the connections that fit (512 - 64 - 8 per core):\n{log}"
+    );
+}
+
+#[test]
 fn out_of_descriptors_pauses_accepting_and_keeps_serving() {
     let started = Instant::now();
     // One core, so that its accept is re-armed (below) under the lowered limit: io_uring checks

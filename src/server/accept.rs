@@ -40,13 +40,32 @@ pub fn descriptors_needed(max_connections: usize, cores: usize) -> u64 {
 }
 
 /// Make sure this process may open the descriptors `limits.max_connections` needs: raise the soft
-/// `RLIMIT_NOFILE` to that count when it is lower (the hard limit allowing). An error names the
-/// key, the count needed and the count available; it is a configuration error like the ones
-/// [`Config::validate`] reports.
-pub fn reserve_descriptors(config: &Config) -> Result<(), String> {
-    let max_connections = config.limits.max_connections;
-    let needed = descriptors_needed(max_connections, config.shard_count());
+/// `RLIMIT_NOFILE` to that count when it is lower (the hard limit allowing). When even the hard
+/// limit is too low, a value the config file set explicitly is refused (the error names the key,
+/// the count needed and the count available; main exits 2 as for other config errors), while the
+/// built-in default shrinks to what fits with a warning, so the server starts with working
+/// defaults on any machine.
+pub fn reserve_descriptors(config: &mut Config) -> Result<(), String> {
     let limit = nofile_limit().map_err(|e| format!("cannot read RLIMIT_NOFILE: {e}"))?;
+    let cores = config.shard_count();
+    let wanted = config.limits.max_connections;
+    if !config.max_connections_explicit {
+        let overhead = descriptors_needed(0, cores);
+        let fits = limit.rlim_max.saturating_sub(overhead);
+        if (fits as usize) < wanted && fits > 0 {
+            tracing::warn!(
+                default = wanted,
+                hard_limit = limit.rlim_max,
+                max_connections = fits,
+                "the open file hard limit (RLIMIT_NOFILE) cannot fit the default \
+                 limits.max_connections; serving fewer connections (raise the hard limit, e.g. \
+                 systemd LimitNOFILE=, for more)"
+            );
+            config.limits.max_connections = fits as usize;
+        }
+    }
+    let max_connections = config.limits.max_connections;
+    let needed = descriptors_needed(max_connections, cores);
     match soft_limit_for(needed, limit) {
         SoftLimit::Enough => Ok(()),
         SoftLimit::RaiseTo(soft) => {
