@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Before/after comparison of two server binaries on this machine: heartbeat batch 1, alternating
+# rounds (A, B, A, B, ...) so drift in the machine's load hits both alike. The client is always
+# `target/release/artemis load` of this checkout.
+#
+#   scripts/ab.sh OLD_BIN NEW_BIN            closed loop, max requests/s
+#   scripts/ab.sh OLD_BIN NEW_BIN --open R   open loop at R requests/s: p99 and send-lag p99 (µs)
+#
+# Prints one line per run: which binary, then the figures. Needs jq. Never run by CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { sed -n 2,9p "$0"; exit 2; }
+OLD=$1 NEW=$2 RATE=
+[ "${3:-}" = --open ] && RATE=${4:?--open needs a rate}
+LOAD=target/release/artemis
+[ -x "$LOAD" ] || cargo build --release
+ROUNDS=${ROUNDS:-3}
+
+run() { # label binary
+    local dir; dir=$(mktemp -d)
+    "$2" server --listen 127.0.0.1:0 --data-dir "$dir/data" > "$dir/out" 2> "$dir/err" &
+    local pid=$!
+    for _ in $(seq 100); do grep -q 'listening on' "$dir/out" && break; sleep 0.1; done
+    local addr; addr=$(sed -n 's/artemis listening on //p' "$dir/out")
+    local args=(--target "http://$addr" --scenario heartbeat --batch 1 --instances 10000
+        --services 100 --connections 64 --threads 2 --duration 8s --warmup 2s --json)
+    local filter='.requests_per_s'
+    if [ -n "$RATE" ]; then
+        args+=(--rate "$RATE")
+        filter='[.requests_per_s, .latency_us.p99, .send_lag_us.p99] | @tsv'
+    fi
+    local result; result=$("$LOAD" load "${args[@]}" 2>/dev/null | jq -r "$filter")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    rm -rf "$dir"
+    echo "$1 $result"
+}
+
+for _ in $(seq "$ROUNDS"); do
+    run old "$OLD"
+    run new "$NEW"
+done
