@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 
 use super::app::App;
 use super::log_limit::LogLimiter;
-use super::mailbox::{Inbox, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
+use super::mailbox::{Inbox, NotServed, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
 use super::signal::{yield_now, LocalSignal};
 use super::stream::{self, ChangeStream};
 use super::subscribers::{Session, Subscribers};
@@ -180,17 +180,28 @@ impl Core {
         Op::Reply: Send + 'static,
     {
         debug_assert_ne!(shard, self.id, "the local shard runs operations in place");
-        let token = self.pending.borrow_mut().open();
+        // Until the request is handed over, dropping this future (its connection went away)
+        // must give the token back.
+        let token = OpenToken {
+            pending: &self.pending,
+            token: self.pending.borrow_mut().open(),
+        };
         let request = Request {
             from: self.id,
-            token,
+            token: token.token,
             job: Box::new(op),
         };
-        match self.node.outboxes[shard].request(request).await {
+        let sent = self.node.outboxes[shard].request(request).await;
+        let token = token.disarm();
+        match sent {
             Ok(()) => Ok(ReplyFuture::new(self.pending.clone(), token)),
-            Err(e) => {
+            Err(NotServed::NotSent) => {
                 self.pending.borrow_mut().cancel(token);
-                Err(e)
+                Err(Unavailable)
+            }
+            Err(NotServed::MaybeAnswered) => {
+                self.pending.borrow_mut().abandon(token);
+                Err(Unavailable)
             }
         }
     }
@@ -277,54 +288,67 @@ impl Core {
 
     /// Serve other cores' shard requests, deliver replies to this core's waiters and changes to
     /// its subscribers; at most `INBOX_BATCH` of each per loop turn.
-    async fn run_inbox(self: Rc<Self>, inbox: Inbox) {
+    /// When `stop` fires it closes the inbox, serves what is queued, and returns, so the inbox is
+    /// dropped on this core's thread.
+    async fn run_inbox(self: Rc<Self>, inbox: Inbox, stop: Rc<LocalSignal>) {
         loop {
-            inbox.ready().await;
-            loop {
-                let mut did = 0;
-                while did < INBOX_BATCH {
-                    let Some(Reply { token, reply }) = inbox.try_reply() else {
-                        break;
-                    };
-                    self.pending.borrow_mut().complete(token, reply);
-                    did += 1;
-                }
-                if inbox.take_lossy() {
-                    stream::changes_lost(&self.subscribers.borrow());
-                }
-                for _ in 0..INBOX_BATCH {
-                    let Some(batch) = inbox.try_changes() else {
-                        break;
-                    };
-                    stream::deliver_batch(&self.subscribers.borrow(), batch);
-                    did += 1;
-                }
-                let mut served = 0;
-                while served < INBOX_BATCH {
-                    let Some(request) = inbox.try_request() else {
-                        break;
-                    };
-                    // Answer first, then fan the changes out: the requester's reply must not
-                    // queue behind (possibly thousands of) subscriber deliveries.
-                    let now = self.node.clock.now_ms();
-                    let reply = request.job.run(&mut self.shard.borrow_mut(), now);
-                    self.node.outboxes[request.from].reply(Reply {
-                        token: request.token,
-                        reply,
-                    });
-                    self.publish_changes();
-                    served += 1;
-                }
-                if served > 0 {
-                    inbox.release_capacity();
-                }
-                if did + served == 0 {
-                    break;
-                }
+            let stopping = monoio::select! {
+                _ = inbox.ready() => false,
+                _ = stop.wait() => true,
+            };
+            if stopping {
+                inbox.close();
+                while self.serve_inbox_batch(&inbox) > 0 {}
+                return;
+            }
+            while self.serve_inbox_batch(&inbox) > 0 {
                 // Let connections on this core run between batches.
                 yield_now().await;
             }
         }
+    }
+
+    /// One turn of the inbox: at most `INBOX_BATCH` replies, change batches and requests.
+    /// Returns how many messages it handled.
+    fn serve_inbox_batch(&self, inbox: &Inbox) -> usize {
+        let mut did = 0;
+        while did < INBOX_BATCH {
+            let Some(Reply { token, reply }) = inbox.try_reply() else {
+                break;
+            };
+            self.pending.borrow_mut().complete(token, reply);
+            did += 1;
+        }
+        if inbox.take_lossy() {
+            stream::changes_lost(&self.subscribers.borrow());
+        }
+        for _ in 0..INBOX_BATCH {
+            let Some(batch) = inbox.try_changes() else {
+                break;
+            };
+            stream::deliver_batch(&self.subscribers.borrow(), batch);
+            did += 1;
+        }
+        let mut served = 0;
+        while served < INBOX_BATCH {
+            let Some(request) = inbox.try_request() else {
+                break;
+            };
+            // Answer first, then fan the changes out: the requester's reply must not
+            // queue behind (possibly thousands of) subscriber deliveries.
+            let now = self.node.clock.now_ms();
+            let reply = request.job.run(&mut self.shard.borrow_mut(), now);
+            self.node.outboxes[request.from].reply(Reply {
+                token: request.token,
+                reply,
+            });
+            self.publish_changes();
+            served += 1;
+        }
+        if served > 0 {
+            inbox.release_capacity();
+        }
+        did + served
     }
 
     /// The lease clock: expire due leases every tick, in bounded steps.
@@ -344,7 +368,8 @@ impl Core {
 
     /// Runs until shutdown has drained this node's connections (or the grace period ran out).
     pub async fn run<A: App>(self: Rc<Self>, listener: TcpListener, inbox: Inbox) {
-        monoio::spawn(self.clone().run_inbox(inbox));
+        let stop_inbox = Rc::new(LocalSignal::default());
+        let inbox_task = monoio::spawn(self.clone().run_inbox(inbox, stop_inbox.clone()));
         monoio::spawn(self.clone().run_lease_clock());
         self.accept_loop::<A>(listener).await;
         let grace = Duration::from_millis(self.node.config.limits.shutdown_grace_ms);
@@ -361,6 +386,9 @@ impl Core {
                 "grace period over; closing"
             );
         }
+        // From here other cores' calls to this shard answer `Unavailable` instead of waiting.
+        stop_inbox.fire();
+        inbox_task.await;
     }
 }
 
@@ -370,6 +398,26 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
         .reuse_addr(true)
         .backlog(4096);
     TcpListener::bind_with_config(addr, &opts)
+}
+
+/// A reply token not yet handed to a request queue; cancelled if dropped.
+struct OpenToken<'a> {
+    pending: &'a Rc<RefCell<Pending>>,
+    token: u32,
+}
+
+impl OpenToken<'_> {
+    fn disarm(self) -> u32 {
+        let token = self.token;
+        std::mem::forget(self);
+        token
+    }
+}
+
+impl Drop for OpenToken<'_> {
+    fn drop(&mut self) {
+        self.pending.borrow_mut().cancel(self.token);
+    }
 }
 
 /// Put each item's answer in its place.

@@ -69,6 +69,15 @@ pub struct Delivery {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unavailable;
 
+/// Why a request could not be handed over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotServed {
+    /// The request never entered the queue: no reply will come.
+    NotSent,
+    /// The request entered the queue as the receiver was closing: it may or may not be answered.
+    MaybeAnswered,
+}
+
 /// Wakes senders waiting for room in a full request queue. Touched by the receiver once per
 /// drained batch (one atomic swap) and by senders only when the queue is full.
 #[derive(Default)]
@@ -79,10 +88,12 @@ struct Capacity {
 
 impl Capacity {
     fn wait(&self, waker: &Waker) {
-        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        if !waiters.iter().any(|w| w.will_wake(waker)) {
-            waiters.push(waker.clone());
-        }
+        // No de-duplication scan (it would make n waiting senders cost O(n²)): a task that
+        // registers twice is only woken twice.
+        self.waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(waker.clone());
         self.wanted.store(true, Ordering::SeqCst);
     }
 
@@ -102,6 +113,8 @@ struct Shared {
     capacity: Capacity,
     /// Set when a change batch for this core was dropped; cleared by the receiver.
     lossy: AtomicBool,
+    /// Set when the receiving core stops serving requests (shutdown), before its last drain.
+    closed: AtomicBool,
 }
 
 /// The sending side of one core's inbox; every core holds one for each core.
@@ -130,6 +143,7 @@ pub fn inbox(request_capacity: usize, change_capacity: usize) -> (Outbox, Inbox)
         doorbell: AtomicWaker::new(),
         capacity: Capacity::default(),
         lossy: AtomicBool::new(false),
+        closed: AtomicBool::new(false),
     });
     (
         Outbox {
@@ -149,21 +163,21 @@ pub fn inbox(request_capacity: usize, change_capacity: usize) -> (Outbox, Inbox)
 
 impl Outbox {
     /// Enqueue a request, waiting for room while the queue is full. Fails once the receiving
-    /// core has exited.
-    pub async fn request(&self, request: Request) -> Result<(), Unavailable> {
+    /// core has closed its inbox (shutdown).
+    pub async fn request(&self, request: Request) -> Result<(), NotServed> {
         let mut request = Some(request);
         std::future::poll_fn(|cx| {
             let r = request.take().expect("polled after completion");
             let r = match self.requests.try_send(r) {
                 Ok(()) => return self.rang(),
-                Err(TrySendError::Disconnected(_)) => return Poll::Ready(Err(Unavailable)),
+                Err(TrySendError::Disconnected(_)) => return Poll::Ready(Err(NotServed::NotSent)),
                 Err(TrySendError::Full(r)) => r,
             };
             self.shared.capacity.wait(cx.waker());
             // Room may have appeared before the waker was registered: try once more.
             match self.requests.try_send(r) {
                 Ok(()) => self.rang(),
-                Err(TrySendError::Disconnected(_)) => Poll::Ready(Err(Unavailable)),
+                Err(TrySendError::Disconnected(_)) => Poll::Ready(Err(NotServed::NotSent)),
                 Err(TrySendError::Full(r)) => {
                     request = Some(r);
                     Poll::Pending
@@ -173,7 +187,13 @@ impl Outbox {
         .await
     }
 
-    fn rang(&self) -> Poll<Result<(), Unavailable>> {
+    fn rang(&self) -> Poll<Result<(), NotServed>> {
+        // The receiver sets `closed` before its last drain: a request sent after that drain is
+        // never served, and this check (ordered after the send) sees the flag.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(NotServed::MaybeAnswered));
+        }
         self.shared.doorbell.wake();
         Poll::Ready(Ok(()))
     }
@@ -240,6 +260,13 @@ impl Inbox {
         self.changes.try_recv().ok()
     }
 
+    /// Stop taking requests: senders from now on learn it (see [`Outbox::request`]). The caller
+    /// then drains what is queued and drops the inbox.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+    }
+
     /// Whether change batches were dropped since the last call.
     pub fn take_lossy(&self) -> bool {
         self.shared.lossy.swap(false, Ordering::AcqRel)
@@ -248,8 +275,13 @@ impl Inbox {
 
 impl Drop for Inbox {
     fn drop(&mut self) {
-        // Senders waiting for room must learn that none will come: their retry sees the
-        // disconnected channel once the receivers are gone (dropped right after this).
+        // Disconnect first, then wake the senders waiting for room: a sender that registers
+        // after this point retries against a disconnected channel and fails at once, so none
+        // is left waiting.
+        drop(std::mem::replace(
+            &mut self.requests,
+            crossbeam_channel::never(),
+        ));
         let waiters = std::mem::take(
             &mut *self
                 .shared
@@ -258,11 +290,12 @@ impl Drop for Inbox {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
         );
-        let requests = std::mem::replace(&mut self.requests, crossbeam_channel::never());
-        drop(requests);
         for w in waiters {
             w.wake();
         }
+        // The doorbell holds this core's inbox-task waker; it must not outlive the core's
+        // thread (another core ringing would drop it on the wrong thread).
+        drop(self.shared.doorbell.take());
     }
 }
 
@@ -341,7 +374,8 @@ impl Pending {
         self.free.push(token);
     }
 
-    fn abandon(&mut self, token: u32) {
+    /// Forget a token whose reply may still come (it is dropped on arrival).
+    pub fn abandon(&mut self, token: u32) {
         let slot = &mut self.slots[token as usize];
         match std::mem::take(slot) {
             Slot::Waiting(_) => *slot = Slot::Abandoned,
@@ -440,9 +474,46 @@ mod tests {
         assert!(!inbox.shared.capacity.wanted.load(Ordering::SeqCst));
         assert_eq!(second.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
         assert_eq!(inbox.try_request().unwrap().token, 2);
-        drop(inbox);
+        inbox.close();
         let mut third = std::pin::pin!(out.request(request(3)));
-        assert_eq!(third.as_mut().poll(&mut cx), Poll::Ready(Err(Unavailable)));
+        assert_eq!(
+            third.as_mut().poll(&mut cx),
+            Poll::Ready(Err(NotServed::MaybeAnswered)),
+            "a request that raced with closing may or may not be served"
+        );
+        drop(inbox);
+        let mut fourth = std::pin::pin!(out.request(request(4)));
+        assert_eq!(
+            fourth.as_mut().poll(&mut cx),
+            Poll::Ready(Err(NotServed::NotSent))
+        );
+    }
+
+    struct Flag(AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn dropping_the_inbox_wakes_and_fails_senders_waiting_for_room() {
+        let (out, inbox) = inbox(1, 1);
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut first = std::pin::pin!(out.request(request(1)));
+        assert_eq!(first.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+        let mut waiting = std::pin::pin!(out.request(request(2)));
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert!(!flag.0.load(Ordering::SeqCst));
+        drop(inbox);
+        assert!(flag.0.load(Ordering::SeqCst), "the waiting sender was woken");
+        assert_eq!(
+            waiting.as_mut().poll(&mut cx),
+            Poll::Ready(Err(NotServed::NotSent))
+        );
     }
 
     #[test]
