@@ -12,7 +12,7 @@ use std::time::Duration;
 use monoio::net::TcpListener;
 
 use super::core::Core;
-use super::log_limit::LogLimiter;
+use super::log_limit::{LogLimiter, INTERVAL};
 use crate::config::Config;
 
 /// Descriptors the process keeps open besides connections and per-core ones: stdin, stdout,
@@ -171,6 +171,31 @@ impl Closures {
     }
 }
 
+/// The accept loop's warnings, each rate-limited: a client (connecting in bulk) or the system
+/// (out of descriptors) can trigger them once per accept.
+struct AcceptLogs {
+    limit_reached: LogLimiter,
+    out_of_descriptors: LogLimiter,
+    failed: LogLimiter,
+}
+
+/// The messages of those warnings; a summary line repeats them.
+const LIMIT_REACHED: &str = "connection limit reached; closing new connection";
+const OUT_OF_DESCRIPTORS: &str = "out of file descriptors; new connections wait until one closes";
+const ACCEPT_FAILED: &str = "accept failed";
+/// The messages of the core's client errors ([`Core::bad_request_log`]), for their summary.
+const CLIENT_ERRORS: &str = "bad request or websocket protocol error";
+
+impl Default for AcceptLogs {
+    fn default() -> Self {
+        AcceptLogs {
+            limit_reached: LogLimiter::new(1),
+            out_of_descriptors: LogLimiter::new(1),
+            failed: LogLimiter::new(1),
+        }
+    }
+}
+
 enum Accepted {
     Connection(std::io::Result<(monoio::net::TcpStream, std::net::SocketAddr)>),
     Shutdown,
@@ -182,8 +207,8 @@ impl Core {
     pub(super) async fn accept_loop<A: App>(self: &Rc<Self>, listener: TcpListener) {
         let max = self.node.config.limits.max_connections;
         let closures = Rc::new(Closures::default());
-        // Accept errors repeat for as long as their cause lasts: one line a second is enough.
-        let error_log = LogLimiter::new(1);
+        let logs = Rc::new(AcceptLogs::default());
+        monoio::spawn(self.clone().report_suppressed_logs(logs.clone()));
         let mut backoff = FIRST_BACKOFF;
         loop {
             let accepted = monoio::select! {
@@ -197,13 +222,13 @@ impl Core {
                     connection
                 }
                 Accepted::Connection(Err(e)) if out_of_descriptors(&e) => {
-                    if error_log.allow() {
+                    if logs.out_of_descriptors.allow() {
                         tracing::warn!(
                             core = self.id,
                             error = %e,
                             connections = self.node.connections.load(Ordering::Relaxed),
                             retry_ms = backoff.as_millis() as u64,
-                            "out of file descriptors; new connections wait until one closes"
+                            "{OUT_OF_DESCRIPTORS}"
                         );
                     }
                     // Existing connections keep being served meanwhile; retrying at once would
@@ -221,8 +246,8 @@ impl Core {
                     continue;
                 }
                 Accepted::Connection(Err(e)) => {
-                    if error_log.allow() {
-                        tracing::warn!(core = self.id, error = %e, "accept failed");
+                    if logs.failed.allow() {
+                        tracing::warn!(core = self.id, error = %e, "{ACCEPT_FAILED}");
                     }
                     monoio::time::sleep(ERROR_PAUSE).await;
                     continue;
@@ -231,7 +256,9 @@ impl Core {
             let open = self.node.connections.fetch_add(1, Ordering::Relaxed);
             if open >= max {
                 self.node.connections.fetch_sub(1, Ordering::Relaxed);
-                tracing::warn!(%peer, max, "connection limit reached; closing new connection");
+                if logs.limit_reached.allow() {
+                    tracing::warn!(core = self.id, %peer, max, "{LIMIT_REACHED}");
+                }
                 drop(stream);
                 continue;
             }
@@ -250,6 +277,24 @@ impl Core {
             });
         }
         drop(listener);
+    }
+
+    /// Every [`INTERVAL`] until shutdown (and once more then), log how many warnings of this core
+    /// were suppressed in it.
+    async fn report_suppressed_logs(self: Rc<Self>, logs: Rc<AcceptLogs>) {
+        loop {
+            let shutdown = monoio::select! {
+                _ = monoio::time::sleep(INTERVAL) => false,
+                _ = self.shutdown.wait() => true,
+            };
+            logs.limit_reached.report(LIMIT_REACHED, self.id);
+            logs.out_of_descriptors.report(OUT_OF_DESCRIPTORS, self.id);
+            logs.failed.report(ACCEPT_FAILED, self.id);
+            self.bad_request_log.report(CLIENT_ERRORS, self.id);
+            if shutdown {
+                break;
+            }
+        }
     }
 }
 
