@@ -30,6 +30,19 @@ const DESCRIPTORS_PER_CORE: u64 = 8;
 /// (or another process's) did.
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const LAST_BACKOFF: Duration = Duration::from_secs(1);
+/// Connections a core may hold beyond an even share of the node's before it leaves new ones to
+/// the other cores for a while.
+const SHARE_SLACK: usize = 2;
+/// How long a core over its share leaves new connections to the others (which accept on the same
+/// socket) before it accepts again anyway: they may be busy.
+const OVER_SHARE_PAUSE: Duration = Duration::from_millis(1);
+
+/// Does a core serving `live` of the node's `total` connections hold more than an even share of
+/// them across `cores` cores, slack included?
+fn over_share(live: usize, total: usize, cores: usize) -> bool {
+    live * cores > total + SHARE_SLACK * cores
+}
+
 /// Pause after any other accept error (a connection reset before it was accepted, a transient
 /// memory shortage) before accepting again.
 const ERROR_PAUSE: Duration = Duration::from_millis(10);
@@ -210,7 +223,23 @@ impl Core {
         let logs = Rc::new(AcceptLogs::default());
         monoio::spawn(self.clone().report_suppressed_logs(logs.clone()));
         let mut backoff = FIRST_BACKOFF;
+        let cores = self.node.router.shards();
         loop {
+            // All cores accept from one queue, and the kernel hands a burst of connections to
+            // whichever core asks first, often all to one. A core holding more than its share
+            // steps back briefly so the others take the next ones; it never refuses to accept.
+            let total = self.node.connections.load(Ordering::Relaxed);
+            if over_share(self.live_connections.get(), total, cores) {
+                let seen = closures.count();
+                let resumed = monoio::select! {
+                    _ = closures.since(seen) => true,
+                    _ = monoio::time::sleep(OVER_SHARE_PAUSE) => true,
+                    _ = self.shutdown.wait() => false,
+                };
+                if !resumed {
+                    break;
+                }
+            }
             let accepted = monoio::select! {
                 r = listener.accept() => Accepted::Connection(r),
                 _ = self.shutdown.wait() => Accepted::Shutdown,
@@ -332,6 +361,19 @@ mod tests {
             soft_limit_for(1000, limit(256, 999)),
             SoftLimit::HardLimitTooLow
         );
+    }
+
+    #[test]
+    fn a_core_is_over_its_share_beyond_an_even_split_plus_slack() {
+        // One core always holds every connection: never over its share.
+        assert!(!over_share(1000, 1000, 1));
+        // Two cores: an even split of 64 is 32 each, and 2 more are slack.
+        assert!(!over_share(34, 64, 2));
+        assert!(over_share(35, 64, 2));
+        // The first connections of a burst all land on one core before the slack is used up.
+        assert!(!over_share(4, 4, 2));
+        assert!(over_share(5, 5, 2));
+        assert!(!over_share(0, 0, 4));
     }
 
     #[test]
