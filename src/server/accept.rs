@@ -1,6 +1,7 @@
 //! Admitting connections: the file descriptors `limits.max_connections` needs (reserved once at
-//! start-up), and each core's accept loop, which keeps to that limit and, should the process or
-//! the system run out of descriptors anyway, pauses instead of spinning.
+//! start-up), and each core's accept loop on the node's shared listening socket, which keeps to
+//! that limit, leaves new connections to the other cores while it holds more than its share, and,
+//! should the process or the system run out of descriptors anyway, pauses instead of spinning.
 
 use super::app::App;
 use std::cell::Cell;
@@ -30,6 +31,10 @@ const DESCRIPTORS_PER_CORE: u64 = 8;
 /// (or another process's) did.
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const LAST_BACKOFF: Duration = Duration::from_secs(1);
+/// Pause after any other accept error (a connection reset before it was accepted, a transient
+/// memory shortage) before accepting again.
+const ERROR_PAUSE: Duration = Duration::from_millis(10);
+
 /// Connections a core may hold beyond an even share of the node's before it leaves new ones to
 /// the other cores for a while.
 const SHARE_SLACK: usize = 2;
@@ -42,10 +47,6 @@ const OVER_SHARE_PAUSE: Duration = Duration::from_millis(1);
 fn over_share(live: usize, total: usize, cores: usize) -> bool {
     live * cores > total + SHARE_SLACK * cores
 }
-
-/// Pause after any other accept error (a connection reset before it was accepted, a transient
-/// memory shortage) before accepting again.
-const ERROR_PAUSE: Duration = Duration::from_millis(10);
 
 /// Descriptors needed to serve `max_connections` connections on `cores` cores.
 pub fn descriptors_needed(max_connections: usize, cores: usize) -> u64 {
