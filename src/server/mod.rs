@@ -4,7 +4,7 @@ pub mod accept;
 pub mod app;
 pub mod conn;
 pub mod core;
-pub mod data_dir;
+mod data_dir;
 mod listener;
 mod log_limit;
 pub mod mailbox;
