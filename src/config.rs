@@ -12,7 +12,8 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Address the HTTP/WebSocket listener binds (every core binds it with SO_REUSEPORT).
+    /// Address the HTTP/WebSocket listener binds: one socket, exclusively (no SO_REUSEPORT), that
+    /// every core accepts from.
     pub listen: String,
     /// The region this node serves; registrations from other regions are refused.
     pub region_id: String,

@@ -4,6 +4,9 @@
 //! 400 or more as a dead node). Protocol faults (unparsable HTTP or JSON, unknown path, wrong
 //! method, too large) get 400/404/405/408/413/415/431 with a JSON `responseStatus` saying what was
 //! wrong.
+//!
+//! HEAD is answered wherever GET is, exactly as GET would be (status, headers, the Content-Length
+//! of GET's body) but without a body; an error to HEAD has no body either.
 
 pub mod cluster;
 mod debug;
@@ -11,7 +14,9 @@ pub mod discovery;
 pub mod registry;
 pub mod status;
 
-use protocol::http::{decode_body, write_response, HttpError, Method, Request, ResponseHead};
+use protocol::http::{
+    decode_body, write_head_response, write_response, HttpError, Method, Request, ResponseHead,
+};
 use protocol::model::{write_error_body, JsonError, HEALTH_UP};
 
 use protocol::ws::HandshakeError;
@@ -72,11 +77,12 @@ pub fn route(path: &str, prefix: &str) -> Option<Endpoint> {
 }
 
 impl Endpoint {
-    /// GET is accepted where Java accepted it (query parameters instead of a body).
+    /// GET is accepted where Java accepted it (query parameters instead of a body), and HEAD
+    /// wherever GET is.
     fn allows(self, method: Method) -> bool {
         match method {
             Method::Post => self != Endpoint::Health,
-            Method::Get => !matches!(
+            Method::Get | Method::Head => !matches!(
                 self,
                 Endpoint::Register
                     | Endpoint::Heartbeat
@@ -109,8 +115,8 @@ impl Endpoint {
             | Endpoint::Lookup
             | Endpoint::ServicesDelta
             | Endpoint::AdvanceClock => "POST, OPTIONS",
-            Endpoint::Health => "GET, OPTIONS",
-            _ => "GET, POST, OPTIONS",
+            Endpoint::Health => "GET, HEAD, OPTIONS",
+            _ => "GET, HEAD, POST, OPTIONS",
         }
     }
 }
@@ -144,21 +150,41 @@ impl App for Api {
     }
 
     fn write_protocol_error(core: &Core, error: HttpError, out: &mut Vec<u8>) {
-        respond_and_close(core, out, error.status(), &[], error.message());
+        respond_and_close(
+            core,
+            out,
+            Framing::Body,
+            error.status(),
+            &[],
+            error.message(),
+        );
     }
 
-    fn write_upgrade_error(core: &Core, error: &HandshakeError, out: &mut Vec<u8>) {
+    fn write_upgrade_error(
+        core: &Core,
+        request: &Request<'_>,
+        error: &HandshakeError,
+        out: &mut Vec<u8>,
+    ) {
         let status = error.status();
         let extra: &[(&str, &str)] = if status == 426 {
             &[("Sec-WebSocket-Version", "13"), ("Upgrade", "websocket")]
         } else {
             &[]
         };
-        respond_and_close(core, out, status, extra, error.message());
+        let framing = Framing::of(request.method);
+        respond_and_close(core, out, framing, status, extra, error.message());
     }
 
     fn write_timeout(core: &Core, out: &mut Vec<u8>) {
-        respond_and_close(core, out, 408, &[], "request not received in time");
+        respond_and_close(
+            core,
+            out,
+            Framing::Body,
+            408,
+            &[],
+            "request not received in time",
+        );
     }
 
     async fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) {
@@ -179,6 +205,7 @@ async fn handle(
     let keep_alive = request.keep_alive && !core.shutdown.is_fired();
     let body_out = &mut scratch.body;
     body_out.clear();
+    let framing = Framing::of(request.method);
     if request.method == Method::Options && config.http.cors {
         // Java's CrossDomainFilter answered every preflight, whatever the path.
         preflight(request, out, keep_alive);
@@ -189,7 +216,7 @@ async fn handle(
     let Some(endpoint) = endpoint else {
         let message = format!("no such path: {}", truncate(request.path, 200));
         write_error_body(body_out, &message);
-        respond(core, out, 404, keep_alive, &[], body_out);
+        respond(core, out, framing, 404, keep_alive, &[], body_out);
         return keep_alive;
     };
     if !endpoint.allows(request.method) {
@@ -198,6 +225,7 @@ async fn handle(
         respond(
             core,
             out,
+            framing,
             405,
             keep_alive,
             &[("Allow", endpoint.allow_header())],
@@ -217,22 +245,27 @@ async fn handle(
         Err(error) => {
             write_error_body(body_out, error.message());
             let keep = keep_alive && !error.must_close();
-            respond(core, out, error.status(), keep, &[], body_out);
+            respond(core, out, framing, error.status(), keep, &[], body_out);
             return keep;
         }
     };
     if body.is_empty() && request.method == Method::Post && endpoint.requires_body() {
         write_error_body(body_out, "request body is missing; send a JSON object");
-        respond(core, out, 400, keep_alive, &[], body_out);
+        respond(core, out, framing, 400, keep_alive, &[], body_out);
         return keep_alive;
     }
     let input = Input {
-        method: request.method,
+        // HEAD runs the GET handler; only the framing of its answer differs.
+        method: if request.method == Method::Head {
+            Method::Get
+        } else {
+            request.method
+        },
         query: request.query,
         body,
     };
     let status = dispatch(core, endpoint, &input, body_out).await;
-    respond(core, out, status, keep_alive, &[], body_out);
+    respond(core, out, framing, status, keep_alive, &[], body_out);
     keep_alive
 }
 
@@ -259,9 +292,28 @@ async fn dispatch(core: &Core, endpoint: Endpoint, input: &Input<'_>, out: &mut 
     }
 }
 
+/// Whether a response carries its body: never to HEAD (RFC 9110 §9.3.2), where the head still
+/// announces the body's length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    Body,
+    HeadOnly,
+}
+
+impl Framing {
+    fn of(method: Method) -> Framing {
+        if method == Method::Head {
+            Framing::HeadOnly
+        } else {
+            Framing::Body
+        }
+    }
+}
+
 fn respond(
     core: &Core,
     out: &mut Vec<u8>,
+    framing: Framing,
     status: u16,
     keep_alive: bool,
     extra: &[(&str, &str)],
@@ -278,20 +330,24 @@ fn respond(
         keep_alive,
         extra_headers: &headers,
     };
-    write_response(out, &head, body);
+    match framing {
+        Framing::Body => write_response(out, &head, body),
+        Framing::HeadOnly => write_head_response(out, &head, body.len()),
+    }
 }
 
 /// An error answer after which the connection closes.
 fn respond_and_close(
     core: &Core,
     out: &mut Vec<u8>,
+    framing: Framing,
     status: u16,
     extra: &[(&str, &str)],
     message: &str,
 ) {
     let mut body = Vec::with_capacity(128);
     write_error_body(&mut body, message);
-    respond(core, out, status, false, extra, &body);
+    respond(core, out, framing, status, false, extra, &body);
 }
 
 /// CORS preflight, as Java's CrossDomainFilter answered it.
@@ -413,6 +469,22 @@ mod tests {
         assert!(Endpoint::Service.allows(Method::Get));
         assert!(!Endpoint::Health.allows(Method::Post));
         assert!(!Endpoint::Lookup.allows(Method::Delete));
+    }
+
+    #[test]
+    fn head_is_allowed_exactly_where_get_is_and_listed_in_allow() {
+        for &(_, endpoint) in ROUTES {
+            assert_eq!(
+                endpoint.allows(Method::Head),
+                endpoint.allows(Method::Get),
+                "{endpoint:?}"
+            );
+            assert_eq!(
+                endpoint.allow_header().contains("HEAD"),
+                endpoint.allows(Method::Get),
+                "{endpoint:?}"
+            );
+        }
     }
 
     #[test]

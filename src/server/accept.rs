@@ -1,6 +1,7 @@
 //! Admitting connections: the file descriptors `limits.max_connections` needs (reserved once at
-//! start-up), and each core's accept loop, which keeps to that limit and, should the process or
-//! the system run out of descriptors anyway, pauses instead of spinning.
+//! start-up), and each core's accept loop on the node's shared listening socket, which keeps to
+//! that limit, leaves new connections to the other cores while it holds more than its share, and,
+//! should the process or the system run out of descriptors anyway, pauses instead of spinning.
 
 use super::app::App;
 use std::cell::Cell;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use monoio::net::TcpListener;
 
 use super::core::Core;
-use super::log_limit::LogLimiter;
+use super::log_limit::{LogLimiter, INTERVAL};
 use crate::config::Config;
 
 /// Descriptors the process keeps open besides connections and per-core ones: stdin, stdout,
@@ -33,6 +34,19 @@ const LAST_BACKOFF: Duration = Duration::from_secs(1);
 /// Pause after any other accept error (a connection reset before it was accepted, a transient
 /// memory shortage) before accepting again.
 const ERROR_PAUSE: Duration = Duration::from_millis(10);
+
+/// Connections a core may hold beyond an even share of the node's before it leaves new ones to
+/// the other cores for a while.
+const SHARE_SLACK: usize = 2;
+/// How long a core over its share leaves new connections to the others (which accept on the same
+/// socket) before it accepts again anyway: they may be busy.
+const OVER_SHARE_PAUSE: Duration = Duration::from_millis(1);
+
+/// Does a core serving `live` of the node's `total` connections hold more than an even share of
+/// them across `cores` cores, slack included?
+fn over_share(live: usize, total: usize, cores: usize) -> bool {
+    live * cores > total + SHARE_SLACK * cores
+}
 
 /// Descriptors needed to serve `max_connections` connections on `cores` cores.
 pub fn descriptors_needed(max_connections: usize, cores: usize) -> u64 {
@@ -171,6 +185,31 @@ impl Closures {
     }
 }
 
+/// The accept loop's warnings, each rate-limited: a client (connecting in bulk) or the system
+/// (out of descriptors) can trigger them once per accept.
+struct AcceptLogs {
+    limit_reached: LogLimiter,
+    out_of_descriptors: LogLimiter,
+    failed: LogLimiter,
+}
+
+/// The messages of those warnings; a summary line repeats them.
+const LIMIT_REACHED: &str = "connection limit reached; closing new connection";
+const OUT_OF_DESCRIPTORS: &str = "out of file descriptors; new connections wait until one closes";
+const ACCEPT_FAILED: &str = "accept failed";
+/// The messages of the core's client errors ([`Core::bad_request_log`]), for their summary.
+const CLIENT_ERRORS: &str = "bad request or websocket protocol error";
+
+impl Default for AcceptLogs {
+    fn default() -> Self {
+        AcceptLogs {
+            limit_reached: LogLimiter::new(1),
+            out_of_descriptors: LogLimiter::new(1),
+            failed: LogLimiter::new(1),
+        }
+    }
+}
+
 enum Accepted {
     Connection(std::io::Result<(monoio::net::TcpStream, std::net::SocketAddr)>),
     Shutdown,
@@ -182,10 +221,26 @@ impl Core {
     pub(super) async fn accept_loop<A: App>(self: &Rc<Self>, listener: TcpListener) {
         let max = self.node.config.limits.max_connections;
         let closures = Rc::new(Closures::default());
-        // Accept errors repeat for as long as their cause lasts: one line a second is enough.
-        let error_log = LogLimiter::new(1);
+        let logs = Rc::new(AcceptLogs::default());
+        monoio::spawn(self.clone().report_suppressed_logs(logs.clone()));
         let mut backoff = FIRST_BACKOFF;
+        let cores = self.node.router.shards();
         loop {
+            // All cores accept from one queue, and the kernel hands a burst of connections to
+            // whichever core asks first, often all to one. A core holding more than its share
+            // steps back briefly so the others take the next ones; it never refuses to accept.
+            let total = self.node.connections.load(Ordering::Relaxed);
+            if over_share(self.live_connections.get(), total, cores) {
+                let seen = closures.count();
+                let resumed = monoio::select! {
+                    _ = closures.since(seen) => true,
+                    _ = monoio::time::sleep(OVER_SHARE_PAUSE) => true,
+                    _ = self.shutdown.wait() => false,
+                };
+                if !resumed {
+                    break;
+                }
+            }
             let accepted = monoio::select! {
                 r = listener.accept() => Accepted::Connection(r),
                 _ = self.shutdown.wait() => Accepted::Shutdown,
@@ -197,13 +252,13 @@ impl Core {
                     connection
                 }
                 Accepted::Connection(Err(e)) if out_of_descriptors(&e) => {
-                    if error_log.allow() {
+                    if logs.out_of_descriptors.allow() {
                         tracing::warn!(
                             core = self.id,
                             error = %e,
                             connections = self.node.connections.load(Ordering::Relaxed),
                             retry_ms = backoff.as_millis() as u64,
-                            "out of file descriptors; new connections wait until one closes"
+                            "{OUT_OF_DESCRIPTORS}"
                         );
                     }
                     // Existing connections keep being served meanwhile; retrying at once would
@@ -221,8 +276,8 @@ impl Core {
                     continue;
                 }
                 Accepted::Connection(Err(e)) => {
-                    if error_log.allow() {
-                        tracing::warn!(core = self.id, error = %e, "accept failed");
+                    if logs.failed.allow() {
+                        tracing::warn!(core = self.id, error = %e, "{ACCEPT_FAILED}");
                     }
                     monoio::time::sleep(ERROR_PAUSE).await;
                     continue;
@@ -231,7 +286,9 @@ impl Core {
             let open = self.node.connections.fetch_add(1, Ordering::Relaxed);
             if open >= max {
                 self.node.connections.fetch_sub(1, Ordering::Relaxed);
-                tracing::warn!(%peer, max, "connection limit reached; closing new connection");
+                if logs.limit_reached.allow() {
+                    tracing::warn!(core = self.id, %peer, max, "{LIMIT_REACHED}");
+                }
                 drop(stream);
                 continue;
             }
@@ -250,6 +307,24 @@ impl Core {
             });
         }
         drop(listener);
+    }
+
+    /// Every [`INTERVAL`] until shutdown (and once more then), log how many warnings of this core
+    /// were suppressed in it.
+    async fn report_suppressed_logs(self: Rc<Self>, logs: Rc<AcceptLogs>) {
+        loop {
+            let shutdown = monoio::select! {
+                _ = monoio::time::sleep(INTERVAL) => false,
+                _ = self.shutdown.wait() => true,
+            };
+            logs.limit_reached.report(LIMIT_REACHED, self.id);
+            logs.out_of_descriptors.report(OUT_OF_DESCRIPTORS, self.id);
+            logs.failed.report(ACCEPT_FAILED, self.id);
+            self.bad_request_log.report(CLIENT_ERRORS, self.id);
+            if shutdown {
+                break;
+            }
+        }
     }
 }
 
@@ -287,6 +362,19 @@ mod tests {
             soft_limit_for(1000, limit(256, 999)),
             SoftLimit::HardLimitTooLow
         );
+    }
+
+    #[test]
+    fn a_core_is_over_its_share_beyond_an_even_split_plus_slack() {
+        // One core always holds every connection: never over its share.
+        assert!(!over_share(1000, 1000, 1));
+        // Two cores: an even split of 64 is 32 each, and 2 more are slack.
+        assert!(!over_share(34, 64, 2));
+        assert!(over_share(35, 64, 2));
+        // The first connections of a burst all land on one core before the slack is used up.
+        assert!(!over_share(4, 4, 2));
+        assert!(over_share(5, 5, 2));
+        assert!(!over_share(0, 0, 4));
     }
 
     #[test]

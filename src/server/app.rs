@@ -24,8 +24,13 @@ pub trait App: 'static {
     /// Answer a request that could not be framed; the connection closes after it.
     fn write_protocol_error(core: &Core, error: HttpError, out: &mut Vec<u8>);
 
-    /// Refuse a WebSocket upgrade that is not a valid RFC 6455 handshake.
-    fn write_upgrade_error(core: &Core, error: &HandshakeError, out: &mut Vec<u8>);
+    /// Refuse `request`, to a WebSocket path, that is not a valid RFC 6455 handshake.
+    fn write_upgrade_error(
+        core: &Core,
+        request: &Request<'_>,
+        error: &HandshakeError,
+        out: &mut Vec<u8>,
+    );
 
     /// Answer a request that did not arrive in time; the connection closes after it.
     fn write_timeout(core: &Core, out: &mut Vec<u8>);

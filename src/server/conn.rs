@@ -175,7 +175,7 @@ impl<A: App> Connection<'_, A> {
                                 break AfterFlush::Upgrade(channel);
                             }
                             Err(error) => {
-                                A::write_upgrade_error(core, &error, &mut self.out);
+                                A::write_upgrade_error(core, &request, &error, &mut self.out);
                                 break AfterFlush::Close;
                             }
                         }

@@ -1,5 +1,5 @@
 //! One core: an event loop (monoio runtime) that owns one shard, accepts connections on its own
-//! SO_REUSEPORT listener, serves them, runs shard operations for other cores, and runs the
+//! descriptor of the node's listening socket, serves them, runs shard operations for other cores, and runs the
 //! shard's lease clock.
 //!
 //! Cross-core calls follow Seastar's `sharded<>`: an operation is a type
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monoio::net::{ListenerOpts, TcpListener};
+use monoio::net::TcpListener;
 use shards::ops::{Expire, ShardOp, Subscribe, SubscribeAll, Unsubscribe, UnsubscribeAll};
 use shards::{NodeShared, Router, Shard};
 use smallvec::SmallVec;
@@ -390,14 +390,6 @@ impl Core {
         stop_inbox.fire();
         inbox_task.await;
     }
-}
-
-pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
-    let opts = ListenerOpts::new()
-        .reuse_port(true)
-        .reuse_addr(true)
-        .backlog(4096);
-    TcpListener::bind_with_config(addr, &opts)
 }
 
 /// A reply token not yet handed to a request queue; cancelled if dropped.

@@ -4,6 +4,8 @@ pub mod accept;
 pub mod app;
 pub mod conn;
 pub mod core;
+mod data_dir;
+mod listener;
 mod log_limit;
 pub mod mailbox;
 pub mod signal;
@@ -12,22 +14,24 @@ pub mod subscribers;
 pub mod ws;
 
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use monoio::net::TcpListener;
 use shards::{NodeShared, Router};
 
 use self::app::App;
-use self::core::{bind, Core, Node};
+use self::core::{Core, Node};
 use crate::clock::Clock;
 use crate::config::Config;
 
 /// Start the node, serve until SIGTERM/SIGINT, drain, and return.
 pub fn run<A: App>(config: Config) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("data_dir: cannot create {}: {e}", config.data_dir.display()))?;
+    // Held until run returns, that is for the process's whole life.
+    let _data_dir = data_dir::lock(&config.data_dir)?;
     let shards = config.shard_count();
     let addr = config.listen_addr()?;
     let driver = pick_driver(&config.driver)?;
@@ -50,37 +54,36 @@ pub fn run<A: App>(config: Config) -> Result<(), String> {
         max_decoded_body_bytes: config.limits.max_decoded_body_bytes,
     };
 
-    // Core 0 binds first so a port of 0 resolves to one real port that every core then shares.
-    let (bound_tx, bound_rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
+    // Core 0 binds the node's one listening socket (so a port of 0 resolves to one real port)
+    // and duplicates it for the other cores; each core reports back once it listens.
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel::<Result<Bound, String>>();
     let node_slot: Arc<std::sync::OnceLock<Arc<Node>>> = Arc::new(std::sync::OnceLock::new());
     let mut threads = Vec::with_capacity(shards);
     let mut inboxes = inboxes.into_iter();
-    let spawn_core = |id: usize, addr: SocketAddr, inbox, bound_tx: std::sync::mpsc::Sender<_>| {
+    let mut spawn_core = |id: usize, listen: Listen| {
         let node_slot = node_slot.clone();
-        std::thread::Builder::new()
+        let inbox = inboxes.next().expect("one inbox per shard");
+        let bound_tx = bound_tx.clone();
+        let thread = std::thread::Builder::new()
             .name(format!("artemis-core-{id}"))
-            .spawn(move || core_thread::<A>(id, addr, driver, inbox, node_slot, bound_tx))
-            .map_err(|e| format!("cannot start core thread: {e}"))
-    };
-    threads.push(spawn_core(
-        0,
-        addr,
-        inboxes.next().expect("one inbox per shard"),
-        bound_tx.clone(),
-    )?);
-    let bound = bound_rx
-        .recv()
-        .map_err(|_| "core 0 exited during start-up".to_string())??;
-    for id in 1..shards {
-        threads.push(spawn_core(
-            id,
-            bound,
-            inboxes.next().expect("one inbox per shard"),
-            bound_tx.clone(),
-        )?);
+            .spawn(move || core_thread::<A>(id, listen, driver, inbox, node_slot, bound_tx))
+            .map_err(|e| format!("cannot start core thread: {e}"))?;
+        threads.push(thread);
         bound_rx
             .recv()
-            .map_err(|_| format!("core {id} exited during start-up"))??;
+            .map_err(|_| format!("core {id} exited during start-up"))?
+    };
+    let first = spawn_core(
+        0,
+        Listen::Bind {
+            addr,
+            others: shards - 1,
+        },
+    )?;
+    let bound = first.local;
+    assert_eq!(first.shares.len(), shards - 1, "one share per other core");
+    for (id, share) in (1..shards).zip(first.shares) {
+        spawn_core(id, Listen::Share(share))?;
     }
 
     let url = config.advertised_url(bound);
@@ -144,6 +147,20 @@ fn first_version(clock: &Clock) -> u64 {
     (clock.wall_now_ms().max(0) as u64).saturating_mul(1000)
 }
 
+/// How a core gets its listener.
+enum Listen {
+    /// Core 0: bind the address, and duplicate the socket for the `others` cores.
+    Bind { addr: SocketAddr, others: usize },
+    /// Every other core: accept on a duplicate of core 0's socket.
+    Share(OwnedFd),
+}
+
+/// A core listens: on which address, and (from core 0) the duplicates for the other cores.
+struct Bound {
+    local: SocketAddr,
+    shares: Vec<OwnedFd>,
+}
+
 #[derive(Clone, Copy)]
 enum Driver {
     Auto,
@@ -173,22 +190,23 @@ fn pick_driver(name: &str) -> Result<Driver, String> {
 
 fn core_thread<A: App>(
     id: usize,
-    addr: SocketAddr,
+    listen: Listen,
     driver: Driver,
     inbox: mailbox::Inbox,
     node_slot: Arc<std::sync::OnceLock<Arc<Node>>>,
-    bound_tx: std::sync::mpsc::Sender<Result<SocketAddr, String>>,
+    bound_tx: std::sync::mpsc::Sender<Result<Bound, String>>,
 ) {
     let body = async move {
-        let listener = match bind(addr) {
-            Ok(l) => l,
+        let listener = match listen_on(id, listen) {
+            Ok((listener, bound)) => {
+                let _ = bound_tx.send(Ok(bound));
+                listener
+            }
             Err(e) => {
-                let _ = bound_tx.send(Err(format!("listen: cannot bind {addr}: {e}")));
+                let _ = bound_tx.send(Err(e));
                 return;
             }
         };
-        let local = listener.local_addr().unwrap_or(addr);
-        let _ = bound_tx.send(Ok(local));
         drop(bound_tx);
         // Wait until every core is bound and the node is assembled.
         let node = loop {
@@ -217,6 +235,28 @@ fn core_thread<A: App>(
     if let Err(e) = result {
         tracing::error!(core = id, error = %e, "cannot build the event loop");
     }
+}
+
+/// This core's listener, inside its event loop (which registers the socket with its driver).
+fn listen_on(id: usize, listen: Listen) -> Result<(TcpListener, Bound), String> {
+    let (listener, shares) = match listen {
+        Listen::Bind { addr, others } => {
+            let listener = listener::bind(addr)?;
+            let shares = listener::share(&listener, others)
+                .map_err(|e| format!("listen: cannot share the socket of {addr}: {e}"))?;
+            (listener, shares)
+        }
+        Listen::Share(fd) => {
+            let listener = listener::adopt(fd).map_err(|e| {
+                format!("listen: core {id} cannot accept on the shared socket: {e}")
+            })?;
+            (listener, Vec::new())
+        }
+    };
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("listen: no local address: {e}"))?;
+    Ok((listener, Bound { local, shares }))
 }
 
 /// Block SIGTERM/SIGINT in this thread (and so in every thread spawned after), so that only

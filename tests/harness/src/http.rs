@@ -231,8 +231,9 @@ impl Client {
         }
     }
 
-    /// Reads exactly one response (status line, headers, Content-Length / chunked / to-EOF body).
-    pub fn read_response(&mut self) -> io::Result<Response> {
+    /// Reads the head of one response (status line and headers) and leaves what follows it
+    /// unread: the whole of a response to HEAD, which has no body whatever its Content-Length.
+    pub fn read_response_head(&mut self) -> io::Result<Response> {
         let head_end = loop {
             if let Some(pos) = find(&self.buf, b"\r\n\r\n") {
                 break pos;
@@ -273,13 +274,19 @@ impl Client {
             })?;
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
-        let mut resp = Response {
+        Ok(Response {
             status,
             reason,
             version,
             headers,
             body: Vec::new(),
-        };
+        })
+    }
+
+    /// Reads exactly one response (status line, headers, Content-Length / chunked / to-EOF body).
+    pub fn read_response(&mut self) -> io::Result<Response> {
+        let mut resp = self.read_response_head()?;
+        let status = resp.status;
         let chunked = resp
             .header("transfer-encoding")
             .map(|v| v.to_ascii_lowercase().contains("chunked"))

@@ -114,12 +114,23 @@ fn driver_args() -> Vec<String> {
 fn server_command(dir: &TempDir, config_toml: Option<&str>) -> Command {
     let data_dir = dir.path().join("data");
     fs::create_dir_all(&data_dir).expect("create temp data dir");
+    server_command_at(dir, "127.0.0.1:0", &data_dir, config_toml)
+}
+
+/// `artemis server` on `listen` with the data dir `data_dir`, and its config file (if any) in
+/// `dir`.
+fn server_command_at(
+    dir: &TempDir,
+    listen: &str,
+    data_dir: &Path,
+    config_toml: Option<&str>,
+) -> Command {
     let mut cmd = Command::new(artemis_binary());
     cmd.arg("server")
         .arg("--listen")
-        .arg("127.0.0.1:0")
+        .arg(listen)
         .arg("--data-dir")
-        .arg(&data_dir)
+        .arg(data_dir)
         .stdin(Stdio::null());
     if let Some(toml) = config_toml {
         let path = dir.path().join("artemis.toml");
@@ -164,6 +175,7 @@ pub struct Server {
     pub addr: SocketAddr,
     exit: Option<ExitStatus>,
     dir: TempDir,
+    data_dir: PathBuf,
 }
 
 impl Server {
@@ -172,7 +184,20 @@ impl Server {
     /// address within 20 s.
     pub fn start(args: &[&str], config_toml: Option<&str>) -> Server {
         let dir = TempDir::new("srv");
-        let mut cmd = server_command(&dir, config_toml);
+        let cmd = server_command(&dir, config_toml);
+        let data_dir = dir.path().join("data");
+        Server::spawn(dir, data_dir, cmd, args)
+    }
+
+    /// Starts the server on `listen` with the data dir `data_dir` (which outlives the server) and
+    /// extra `args`; panics as [`Server::start`] does.
+    pub fn start_at(listen: &str, data_dir: &Path, args: &[&str]) -> Server {
+        let dir = TempDir::new("srv");
+        let cmd = server_command_at(&dir, listen, data_dir, None);
+        Server::spawn(dir, data_dir.to_path_buf(), cmd, args)
+    }
+
+    fn spawn(dir: TempDir, data_dir: PathBuf, mut cmd: Command, args: &[&str]) -> Server {
         cmd.args(driver_args())
             .args(args)
             .stdout(Stdio::piped())
@@ -185,6 +210,7 @@ impl Server {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             exit: None,
             dir,
+            data_dir,
         };
         match listening.recv_timeout(STARTUP_TIMEOUT) {
             Ok(addr) => {
@@ -218,6 +244,11 @@ impl Server {
     /// `http://ADDR`, the form `artemis load --target` takes.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The server's data dir.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// Everything the server wrote to stderr so far.
@@ -362,6 +393,23 @@ pub fn run_to_exit(args: &[&str], config_toml: Option<&str>) -> (ExitStatus, Str
         &dir,
         STARTUP_TIMEOUT,
         &format!("artemis server {args:?}"),
+    );
+    (done.status, done.stderr)
+}
+
+/// Runs `artemis server --listen LISTEN ARGS` (on the test's driver) expecting it to exit on its
+/// own; its data dir is `data_dir`, or a fresh one if `None`. Returns the exit status and stderr.
+/// Panics if it is still running after 20 s.
+pub fn run_server_at(listen: &str, data_dir: Option<&Path>, args: &[&str]) -> (ExitStatus, String) {
+    let dir = TempDir::new("run");
+    let fresh = dir.path().join("data");
+    let mut cmd = server_command_at(&dir, listen, data_dir.unwrap_or(&fresh), None);
+    cmd.args(driver_args()).args(args);
+    let done = run_captured(
+        cmd,
+        &dir,
+        STARTUP_TIMEOUT,
+        &format!("artemis server --listen {listen} {args:?}"),
     );
     (done.status, done.stderr)
 }
