@@ -1,6 +1,7 @@
 //! lookup.json / service.json / services.json / services-delta.json (spec §6).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use protocol::http::Method;
@@ -10,7 +11,7 @@ use protocol::model::{
     write_services_response, GetServiceRequest, GetServicesDeltaRequest, LookupRequest,
     RegionZoneRequest, ResponseStatus, ServiceLists,
 };
-use shards::ops::{Delta, Lookup, Services};
+use shards::ops::{Delta, Lookup, Services, ServicesPart};
 
 use super::{bad_json, query_fields, same_id, too_many, Input};
 use crate::server::core::Core;
@@ -159,8 +160,15 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
 }
 
 /// `services.json`: every service with instances, and the data version (spec §6.3). Region and
-/// zone are ignored, as in Java.
-pub async fn services(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+/// zone are ignored, as in Java. The body goes to `shared`: built once per data version on each
+/// core and written by every connection that asks for it (it can be megabytes, and slow readers
+/// must not each hold a copy).
+pub async fn services(
+    core: &Core,
+    input: &Input<'_>,
+    out: &mut Vec<u8>,
+    shared: &mut Option<Arc<[u8]>>,
+) -> u16 {
     if input.method == Method::Post {
         if let Err(e) = parse_optional::<RegionZoneRequest>(input.body) {
             return bad_json(out, e);
@@ -183,8 +191,47 @@ pub async fn services(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 
         .map(|p| p.version)
         .min()
         .unwrap_or_else(|| core.node.shared.current_version());
-    write_services_response(out, parts.iter().map(|p| &p.json[..]), version);
+    *shared = Some(SERVICES_BODY.with_borrow_mut(|cached| {
+        if let Some(cached) = cached.as_ref().filter(|c| c.is_of(&parts, version)) {
+            return cached.body.clone();
+        }
+        let mut body = Vec::new();
+        write_services_response(&mut body, parts.iter().map(|p| &p.json[..]), version);
+        let body: Arc<[u8]> = body.into();
+        *cached = Some(ServicesBody {
+            parts: parts.into_iter().map(|p| p.json).collect(),
+            version,
+            body: body.clone(),
+        });
+        body
+    }));
     200
+}
+
+thread_local! {
+    /// The last `services.json` body built on this core (one core per thread).
+    static SERVICES_BODY: RefCell<Option<ServicesBody>> = const { RefCell::new(None) };
+}
+
+/// A `services.json` body and what it was built from. The shards' parts are shared bytes that a
+/// shard replaces whenever its services change, so the same parts (the very same allocations,
+/// held here so they cannot be reused) and version give the same body.
+struct ServicesBody {
+    parts: Vec<Arc<[u8]>>,
+    version: u64,
+    body: Arc<[u8]>,
+}
+
+impl ServicesBody {
+    fn is_of(&self, parts: &[ServicesPart], version: u64) -> bool {
+        self.version == version
+            && self.parts.len() == parts.len()
+            && self
+                .parts
+                .iter()
+                .zip(parts)
+                .all(|(cached, part)| Arc::ptr_eq(cached, &part.json))
+    }
 }
 
 /// `services-delta.json`: the `new`/`delete` changes since a version (spec §6.4), from the
