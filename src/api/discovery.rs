@@ -1,8 +1,7 @@
 //! lookup.json / service.json / services.json / services-delta.json (spec §6).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use protocol::http::Method;
 use protocol::model::{
@@ -160,9 +159,9 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
 }
 
 /// `services.json`: every service with instances, and the data version (spec §6.3). Region and
-/// zone are ignored, as in Java. The body goes to `shared`: built once per data version on each
-/// core and written by every connection that asks for it (it can be megabytes, and slow readers
-/// must not each hold a copy).
+/// zone are ignored, as in Java. The body goes to `shared`: built once per data version and
+/// written by every connection that asks for it, on any core (it can be megabytes, and slow
+/// readers must not each hold a copy).
 pub async fn services(
     core: &Core,
     input: &Input<'_>,
@@ -174,7 +173,7 @@ pub async fn services(
             return bad_json(out, e);
         }
     }
-    let parts = core
+    let mut parts = core
         .map_reduce(
             || Services,
             Vec::new(),
@@ -184,6 +183,13 @@ pub async fn services(
             },
         )
         .await;
+    // map_reduce answers the other shards in ascending order, then this core's: put this core's
+    // part in its place, so that every core lists the parts in shard order and so builds the
+    // same body from the same parts.
+    if parts.len() == core.node.router.shards() {
+        let local = parts.pop().expect("every shard answered");
+        parts.insert(core.id, local);
+    }
     // The node version seen by the earliest-answering shard: every change after it is in the
     // change log, so a delta from it is exact (replaying a change already included is harmless).
     let version = parts
@@ -191,26 +197,31 @@ pub async fn services(
         .map(|p| p.version)
         .min()
         .unwrap_or_else(|| core.node.shared.current_version());
-    *shared = Some(SERVICES_BODY.with_borrow_mut(|cached| {
-        if let Some(cached) = cached.as_ref().filter(|c| c.is_of(&parts, version)) {
-            return cached.body.clone();
-        }
-        let mut body = Vec::new();
-        write_services_response(&mut body, parts.iter().map(|p| &p.json[..]), version);
-        let body: Arc<[u8]> = body.into();
-        *cached = Some(ServicesBody {
-            parts: parts.into_iter().map(|p| p.json).collect(),
-            version,
-            body: body.clone(),
-        });
-        body
-    }));
+    *shared = Some(services_body(parts, version));
     200
 }
 
-thread_local! {
-    /// The last `services.json` body built on this core (one core per thread).
-    static SERVICES_BODY: RefCell<Option<ServicesBody>> = const { RefCell::new(None) };
+/// The last `services.json` body built (by any core; a lock taken once per request, never while
+/// building).
+static SERVICES_BODY: Mutex<Option<Arc<ServicesBody>>> = Mutex::new(None);
+
+/// The `services.json` body of these parts and version: the cached one if it is theirs, else a
+/// new one, which replaces it.
+fn services_body(parts: Vec<ServicesPart>, version: u64) -> Arc<[u8]> {
+    let cache = || SERVICES_BODY.lock().unwrap_or_else(PoisonError::into_inner);
+    let cached = cache().clone();
+    if let Some(cached) = cached.filter(|c| c.is_of(&parts, version)) {
+        return cached.body.clone();
+    }
+    let mut body = Vec::new();
+    write_services_response(&mut body, parts.iter().map(|p| &p.json[..]), version);
+    let built = Arc::new(ServicesBody {
+        parts: parts.into_iter().map(|p| p.json).collect(),
+        version,
+        body: body.into(),
+    });
+    *cache() = Some(built.clone());
+    built.body.clone()
 }
 
 /// A `services.json` body and what it was built from. The shards' parts are shared bytes that a

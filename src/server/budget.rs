@@ -370,7 +370,9 @@ impl WriteSlot<'_> {
         state.remove_shared(address);
     }
 
-    /// The whole queue was written: the connection is no longer pending.
+    /// The whole queue was written: the connection is no longer pending. One chosen for closing
+    /// in the meantime (its last write completing as it was chosen) stays open: what it was
+    /// closed for is gone anyway.
     pub fn done(&self) {
         let mut state = self.budget.state.borrow_mut();
         let writer = state.writer(self.index);
@@ -379,6 +381,7 @@ impl WriteSlot<'_> {
             "every queued byte was reported written"
         );
         writer.pending_since = None;
+        writer.evicted = false;
     }
 
     /// Resolves once this connection has been closed to bring the core back under its limit.

@@ -133,3 +133,21 @@ fn a_waiting_connection_is_woken_when_closed() {
     );
     assert!(evicted.as_mut().poll(&mut cx).is_ready());
 }
+
+#[test]
+fn a_connection_whose_queue_was_written_as_it_was_closed_stays_usable() {
+    let budget = WriteBudget::new(100);
+    let slot = budget.slot();
+    assert!(slot.queue(80, std::iter::empty()));
+    let other = budget.slot();
+    assert!(other.queue(80, std::iter::empty()));
+    assert!(is_evicted(&slot));
+    slot.wrote_owned(80);
+    slot.done();
+    assert!(!is_evicted(&slot));
+    assert_eq!(budget.queued(), 80, "only the other queue counts");
+    other.wrote_owned(80);
+    other.done();
+    assert!(slot.queue(10, std::iter::empty()));
+    assert_eq!(budget.queued(), 10);
+}
