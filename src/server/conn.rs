@@ -145,7 +145,11 @@ pub async fn serve<A: App>(core: &Core, stream: TcpStream, peer: SocketAddr) {
                 ws::serve::<A>(core, stream, channel, buf, peer).await;
                 return;
             }
-            Step::Close => return,
+            Step::Close => {
+                let held = connection.buf.capacity() + connection.out.len();
+                core.trimmer.note_freed(held);
+                return;
+            }
         };
     }
 }

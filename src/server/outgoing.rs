@@ -184,16 +184,6 @@ async fn write_queue(
     Ok(())
 }
 
-impl Drop for Outgoing<'_> {
-    /// A connection that closes with large answers unwritten frees them.
-    fn drop(&mut self) {
-        let large = self.sealed_len + self.tail.capacity();
-        if large > RETAINED_TAIL {
-            self.trimmer.note_freed(large);
-        }
-    }
-}
-
 /// Shared body bytes, written by the runtime straight from the shared allocation.
 struct SharedBytes(Arc<[u8]>);
 
