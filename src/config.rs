@@ -104,6 +104,13 @@ pub struct LimitsConfig {
     pub shutdown_grace_ms: u64,
     /// Leases each shard lists in `status/leases.json` (all are counted in `leaseCount`).
     pub max_listed_leases: usize,
+    /// Bytes of HTTP answers queued for writing on one core; a body shared by many connections
+    /// (`services.json`) counts once. Past it, the connections whose answers have waited longest
+    /// are closed; an answer larger than this alone is never sent.
+    pub max_queued_write_bytes_per_core: usize,
+    /// Request bytes one core buffers beyond each connection's first 16 KiB read buffer. A
+    /// connection whose request needs more than is left is answered 503 and closed.
+    pub max_buffered_request_bytes_per_core: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -225,6 +232,8 @@ impl Default for LimitsConfig {
             shard_queue_capacity: 65_536,
             shutdown_grace_ms: 5_000,
             max_listed_leases: 20_000,
+            max_queued_write_bytes_per_core: 64 * 1024 * 1024,
+            max_buffered_request_bytes_per_core: 64 * 1024 * 1024,
         }
     }
 }
@@ -486,6 +495,8 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.shard_queue_capacity: 16, 1 << 24;
     limits.shutdown_grace_ms: 0, HOUR_MS;
     limits.max_listed_leases: 1, 100_000_000;
+    limits.max_queued_write_bytes_per_core: 64 * 1024, 1 << 40;
+    limits.max_buffered_request_bytes_per_core: 64 * 1024, 1 << 40;
     changes.log_capacity: 1, 100_000_000;
     changes.core_queue_capacity: 1, 1 << 24;
     ws.max_message_bytes: 125, 1 << 30;

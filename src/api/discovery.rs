@@ -1,7 +1,7 @@
 //! lookup.json / service.json / services.json / services-delta.json (spec §6).
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use protocol::http::Method;
 use protocol::model::{
@@ -10,7 +10,7 @@ use protocol::model::{
     write_services_response, GetServiceRequest, GetServicesDeltaRequest, LookupRequest,
     RegionZoneRequest, ResponseStatus, ServiceLists,
 };
-use shards::ops::{Delta, Lookup, Services};
+use shards::ops::{Delta, Lookup, Services, ServicesPart};
 
 use super::{bad_json, query_fields, same_id, too_many, Input};
 use crate::server::core::Core;
@@ -159,14 +159,21 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
 }
 
 /// `services.json`: every service with instances, and the data version (spec §6.3). Region and
-/// zone are ignored, as in Java.
-pub async fn services(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+/// zone are ignored, as in Java. The body goes to `shared`: built once per data version and
+/// written by every connection that asks for it, on any core (it can be megabytes, and slow
+/// readers must not each hold a copy).
+pub async fn services(
+    core: &Core,
+    input: &Input<'_>,
+    out: &mut Vec<u8>,
+    shared: &mut Option<Arc<[u8]>>,
+) -> u16 {
     if input.method == Method::Post {
         if let Err(e) = parse_optional::<RegionZoneRequest>(input.body) {
             return bad_json(out, e);
         }
     }
-    let parts = core
+    let mut parts = core
         .map_reduce(
             || Services,
             Vec::new(),
@@ -176,6 +183,13 @@ pub async fn services(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 
             },
         )
         .await;
+    // map_reduce answers the other shards in ascending order, then this core's: put this core's
+    // part in its place, so that every core lists the parts in shard order and so builds the
+    // same body from the same parts.
+    if parts.len() == core.node.router.shards() {
+        let local = parts.pop().expect("every shard answered");
+        parts.insert(core.id, local);
+    }
     // The node version seen by the earliest-answering shard: every change after it is in the
     // change log, so a delta from it is exact (replaying a change already included is harmless).
     let version = parts
@@ -183,8 +197,52 @@ pub async fn services(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 
         .map(|p| p.version)
         .min()
         .unwrap_or_else(|| core.node.shared.current_version());
-    write_services_response(out, parts.iter().map(|p| &p.json[..]), version);
+    *shared = Some(services_body(parts, version));
     200
+}
+
+/// The last `services.json` body built (by any core; a lock taken once per request, never while
+/// building).
+static SERVICES_BODY: Mutex<Option<Arc<ServicesBody>>> = Mutex::new(None);
+
+/// The `services.json` body of these parts and version: the cached one if it is theirs, else a
+/// new one, which replaces it.
+fn services_body(parts: Vec<ServicesPart>, version: u64) -> Arc<[u8]> {
+    let cache = || SERVICES_BODY.lock().unwrap_or_else(PoisonError::into_inner);
+    let cached = cache().clone();
+    if let Some(cached) = cached.filter(|c| c.is_of(&parts, version)) {
+        return cached.body.clone();
+    }
+    let mut body = Vec::new();
+    write_services_response(&mut body, parts.iter().map(|p| &p.json[..]), version);
+    let built = Arc::new(ServicesBody {
+        parts: parts.into_iter().map(|p| p.json).collect(),
+        version,
+        body: body.into(),
+    });
+    *cache() = Some(built.clone());
+    built.body.clone()
+}
+
+/// A `services.json` body and what it was built from. The shards' parts are shared bytes that a
+/// shard replaces whenever its services change, so the same parts (the very same allocations,
+/// held here so they cannot be reused) and version give the same body.
+struct ServicesBody {
+    parts: Vec<Arc<[u8]>>,
+    version: u64,
+    body: Arc<[u8]>,
+}
+
+impl ServicesBody {
+    fn is_of(&self, parts: &[ServicesPart], version: u64) -> bool {
+        self.version == version
+            && self.parts.len() == parts.len()
+            && self
+                .parts
+                .iter()
+                .zip(parts)
+                .all(|(cached, part)| Arc::ptr_eq(cached, &part.json))
+    }
 }
 
 /// `services-delta.json`: the `new`/`delete` changes since a version (spec §6.4), from the

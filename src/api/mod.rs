@@ -14,6 +14,8 @@ pub mod discovery;
 pub mod registry;
 pub mod status;
 
+use std::sync::Arc;
+
 use protocol::http::{
     decode_body, write_head_response, write_response, HttpError, Method, Request, ResponseHead,
 };
@@ -187,6 +189,17 @@ impl App for Api {
         );
     }
 
+    fn write_busy(core: &Core, out: &mut Vec<u8>) {
+        respond_and_close(
+            core,
+            out,
+            Framing::Body,
+            503,
+            &[("Retry-After", "1")],
+            "server busy: no room to buffer this request now; retry later",
+        );
+    }
+
     async fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) {
         registry::ws_heartbeat(core, text, reply).await
     }
@@ -264,12 +277,30 @@ async fn handle(
         query: request.query,
         body,
     };
-    let status = dispatch(core, endpoint, &input, body_out).await;
-    respond(core, out, framing, status, keep_alive, &[], body_out);
+    let shared = &mut scratch.shared_body;
+    let status = dispatch(core, endpoint, &input, body_out, shared).await;
+    match shared.take() {
+        // The connection writes the shared body after the head, without copying it; a HEAD
+        // answer has the same head and no body.
+        Some(body) => {
+            respond_before_shared_body(core, out, status, keep_alive, &body);
+            if framing == Framing::Body {
+                *shared = Some(body);
+            }
+        }
+        None => respond(core, out, framing, status, keep_alive, &[], body_out),
+    }
     keep_alive
 }
 
-async fn dispatch(core: &Core, endpoint: Endpoint, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+/// Answer into `out`, or (large bodies built once per data version) into `shared`.
+async fn dispatch(
+    core: &Core,
+    endpoint: Endpoint,
+    input: &Input<'_>,
+    out: &mut Vec<u8>,
+    shared: &mut Option<Arc<[u8]>>,
+) -> u16 {
     use registry::RegistryOp;
     match endpoint {
         Endpoint::Register => registry::handle(core, RegistryOp::Register, input, out).await,
@@ -277,7 +308,7 @@ async fn dispatch(core: &Core, endpoint: Endpoint, input: &Input<'_>, out: &mut 
         Endpoint::Unregister => registry::handle(core, RegistryOp::Unregister, input, out).await,
         Endpoint::Lookup => discovery::lookup(core, input, out).await,
         Endpoint::Service => discovery::service(core, input, out).await,
-        Endpoint::Services => discovery::services(core, input, out).await,
+        Endpoint::Services => discovery::services(core, input, out, shared).await,
         Endpoint::ServicesDelta => discovery::services_delta(core, input, out).await,
         Endpoint::UpRegistryNodes => cluster::up_nodes(core, cluster::Role::Registry, input, out),
         Endpoint::UpDiscoveryNodes => cluster::up_nodes(core, cluster::Role::Discovery, input, out),
@@ -334,6 +365,28 @@ fn respond(
         Framing::Body => write_response(out, &head, body),
         Framing::HeadOnly => write_head_response(out, &head, body.len()),
     }
+}
+
+/// The head of a response whose body is shared bytes the connection writes after it.
+fn respond_before_shared_body(
+    core: &Core,
+    out: &mut Vec<u8>,
+    status: u16,
+    keep_alive: bool,
+    body: &[u8],
+) {
+    let cors: &[(&str, &str)] = if core.node.config.http.cors {
+        CORS
+    } else {
+        &[]
+    };
+    let head = ResponseHead {
+        status,
+        content_type: JSON,
+        keep_alive,
+        extra_headers: cors,
+    };
+    write_head_response(out, &head, body.len());
 }
 
 /// An error answer after which the connection closes.

@@ -12,7 +12,8 @@ use super::conn::Scratch;
 use super::core::Core;
 
 pub trait App: 'static {
-    /// Answer one HTTP request into `out`; returns whether the connection stays open.
+    /// Answer one HTTP request into `out` (or its head into `out` and its body into
+    /// `scratch.shared_body`); returns whether the connection stays open.
     fn handle(
         core: &Core,
         request: &Request<'_>,
@@ -34,6 +35,10 @@ pub trait App: 'static {
 
     /// Answer a request that did not arrive in time; the connection closes after it.
     fn write_timeout(core: &Core, out: &mut Vec<u8>);
+
+    /// Answer a request the core has no room to buffer (its request budget is spent by other
+    /// connections); the connection closes after it.
+    fn write_busy(core: &Core, out: &mut Vec<u8>);
 
     /// Answer one text message of the heartbeat channel with exactly one reply in `reply`.
     fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) -> impl Future<Output = ()>;

@@ -1,23 +1,31 @@
 //! One HTTP/1.1 connection, as a small state machine ([`Step`]): read, answer every complete
-//! (possibly pipelined) request buffered, write the answers with one write, repeat, until the
-//! connection closes or upgrades to a WebSocket session. Buffers are per connection and reused
-//! for every request.
+//! (possibly pipelined) request buffered, write the answers, repeat, until the connection closes
+//! or upgrades to a WebSocket session. Buffers are per connection and reused for every request.
+//!
+//! What clients make a connection hold counts against its core's budgets
+//! ([`super::budget`]): a read buffer grown past its first size for a large request, and the
+//! answers queued for writing ([`Outgoing`]).
 
 use std::marker::PhantomData;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::AsyncReadRent;
 use monoio::net::TcpStream;
-use protocol::http::{HttpError, Parsed, RequestParser};
+use protocol::http::{HttpError, Method, Parsed, RequestParser};
 
 use super::app::App;
+use super::budget::RequestCharge;
 use super::core::Core;
+use super::outgoing::{Flushed, Outgoing};
 use super::ws;
 
-/// First read buffer size; it grows (up to the request limits) only for large requests.
+/// First read buffer size; it grows (up to the request limits) only for large requests, and
+/// what it grows by is charged to the core's request budget until it shrinks back.
 const INITIAL_READ_BUFFER: usize = 16 * 1024;
-/// Buffers that grew for one large request are shrunk back after it so idle connections stay small.
+/// Scratch buffers that grew for one large request are shrunk back after it so idle connections
+/// stay small.
 const RETAINED_BUFFER: usize = 64 * 1024;
 /// Answers to pipelined requests are written once this much is pending, before parsing more,
 /// so a burst of pipelined requests cannot build an unbounded pile of responses.
@@ -29,16 +37,24 @@ pub struct Scratch {
     pub dechunked: Vec<u8>,
     pub inflated: Vec<u8>,
     pub body: Vec<u8>,
+    /// A response body shared with other connections (one copy per data version): the app sets
+    /// it instead of writing the body into `out`, after writing the head (whose Content-Length
+    /// counts it). The connection queues it after `out` without copying it.
+    pub shared_body: Option<Arc<[u8]>>,
 }
 
 impl Scratch {
     /// Give back memory a large request needed, so a keep-alive connection does not hold it.
-    fn shrink(&mut self) {
+    /// Returns the bytes freed.
+    fn shrink(&mut self) -> usize {
+        let mut freed = 0;
         for v in [&mut self.dechunked, &mut self.inflated, &mut self.body] {
             if v.capacity() > RETAINED_BUFFER {
+                freed += v.capacity();
                 *v = Vec::new();
             }
         }
+        freed
     }
 }
 
@@ -104,7 +120,8 @@ pub async fn serve<A: App>(core: &Core, stream: TcpStream, peer: SocketAddr) {
         peer,
         parser: RequestParser::new(core.node.http_limits),
         buf: Vec::with_capacity(INITIAL_READ_BUFFER),
-        out: Vec::with_capacity(INITIAL_READ_BUFFER),
+        request_bytes: core.budgets.requests.charge(),
+        out: Outgoing::new(core.budgets.writes.slot(), &core.trimmer),
         scratch: Scratch::default(),
         client: ClientState::Silent,
     };
@@ -116,12 +133,23 @@ pub async fn serve<A: App>(core: &Core, stream: TcpStream, peer: SocketAddr) {
             Step::Read => connection.read().await,
             Step::Upgrade(channel) => {
                 // The rest of the connection (and any bytes sent after the handshake) belong to
-                // the WebSocket session.
-                let Connection { stream, buf, .. } = connection;
+                // the WebSocket session; what it held of the core's budgets is given back.
+                let Connection {
+                    stream,
+                    buf,
+                    request_bytes,
+                    out,
+                    ..
+                } = connection;
+                drop((request_bytes, out));
                 ws::serve::<A>(core, stream, channel, buf, peer).await;
                 return;
             }
-            Step::Close => return,
+            Step::Close => {
+                let held = connection.buf.capacity() + connection.out.len();
+                core.trimmer.note_freed(held);
+                return;
+            }
         };
     }
 }
@@ -134,8 +162,10 @@ struct Connection<'a, A> {
     parser: RequestParser,
     /// Bytes received and not yet answered.
     buf: Vec<u8>,
+    /// What `buf` holds of the core's request budget: its capacity past [`INITIAL_READ_BUFFER`].
+    request_bytes: RequestCharge<'a>,
     /// Answers not yet written.
-    out: Vec<u8>,
+    out: Outgoing<'a>,
     scratch: Scratch,
     client: ClientState,
 }
@@ -171,19 +201,35 @@ impl<A: App> Connection<'_, A> {
                     {
                         match protocol::ws::check_upgrade(&request) {
                             Ok(accept) => {
-                                protocol::ws::write_handshake_response(&mut self.out, &accept);
+                                protocol::ws::write_handshake_response(&mut self.out.tail, &accept);
                                 break AfterFlush::Upgrade(channel);
                             }
                             Err(error) => {
-                                A::write_upgrade_error(core, &request, &error, &mut self.out);
+                                A::write_upgrade_error(core, &request, &error, &mut self.out.tail);
                                 break AfterFlush::Close;
                             }
                         }
                     }
-                    let keep_alive =
-                        A::handle(core, &request, available, &mut self.scratch, &mut self.out)
-                            .await;
-                    self.scratch.shrink();
+                    debug_assert!(self.scratch.shared_body.is_none());
+                    let method = request.method;
+                    let keep_alive = A::handle(
+                        core,
+                        &request,
+                        available,
+                        &mut self.scratch,
+                        &mut self.out.tail,
+                    )
+                    .await;
+                    if let Some(body) = self.scratch.shared_body.take() {
+                        // A HEAD answer has the head (and its Content-Length) only.
+                        if method != Method::Head {
+                            self.out.push_shared(body);
+                        }
+                    }
+                    let freed = self.scratch.shrink();
+                    if freed > 0 {
+                        core.trimmer.note_freed(freed);
+                    }
                     self.client = ClientState::Idle;
                     if !keep_alive || core.shutdown.is_fired() {
                         break AfterFlush::Close;
@@ -193,14 +239,14 @@ impl<A: App> Connection<'_, A> {
                     let partial = self.client.sending();
                     partial.min_total = min_total;
                     if self.parser.pending_continue() && !partial.continue_sent {
-                        protocol::http::write_continue(&mut self.out);
+                        protocol::http::write_continue(&mut self.out.tail);
                         partial.continue_sent = true;
                     }
                     break AfterFlush::Read;
                 }
                 Err(error) => {
                     log_bad_request(core, self.peer, error);
-                    A::write_protocol_error(core, error, &mut self.out);
+                    A::write_protocol_error(core, error, &mut self.out.tail);
                     break AfterFlush::Close;
                 }
             }
@@ -211,11 +257,18 @@ impl<A: App> Connection<'_, A> {
 
     async fn flush(&mut self, then: AfterFlush) -> Step {
         if !self.out.is_empty() {
-            if !write_all(self.core, &mut self.stream, &mut self.out).await {
-                return Step::Close;
-            }
-            if self.out.capacity() > RETAINED_BUFFER {
-                self.out.shrink_to(INITIAL_READ_BUFFER);
+            let wait = Duration::from_millis(self.core.node.config.limits.write_timeout_ms);
+            match self.out.flush(&mut self.stream, wait).await {
+                Flushed::Written => {}
+                Flushed::Failed => return Step::Close,
+                Flushed::TimedOut => {
+                    tracing::debug!(peer = %self.peer, "write timed out; closing");
+                    return Step::Close;
+                }
+                Flushed::Evicted => {
+                    tracing::debug!(peer = %self.peer, "slowest reader over the write budget; closing");
+                    return Step::Close;
+                }
             }
         }
         match then {
@@ -250,13 +303,14 @@ impl<A: App> Connection<'_, A> {
             self.buf.is_empty(),
             "buffered bytes are always the start of a request"
         );
-        if self.buf.is_empty() && self.buf.capacity() > RETAINED_BUFFER {
+        if self.buf.is_empty() && self.buf.capacity() > INITIAL_READ_BUFFER {
+            self.core.trimmer.note_freed(self.buf.capacity());
             self.buf = Vec::with_capacity(INITIAL_READ_BUFFER);
+            self.request_bytes.set(0);
         }
-        let len = self.buf.len();
-        let want = min_total.max(len + 1).max(len + 4096);
-        if self.buf.capacity() < want {
-            self.buf.reserve(want - len);
+        if !self.make_room(min_total) {
+            A::write_busy(self.core, &mut self.out.tail);
+            return Step::Flush(AfterFlush::Close);
         }
         let buf = std::mem::take(&mut self.buf);
         let (outcome, buf) =
@@ -268,10 +322,35 @@ impl<A: App> Connection<'_, A> {
             ReadOutcome::TimedOut if between_requests => Step::Close,
             ReadOutcome::TimedOut => {
                 tracing::debug!(peer = %self.peer, "request timed out; closing");
-                A::write_timeout(self.core, &mut self.out);
+                A::write_timeout(self.core, &mut self.out.tail);
                 Step::Flush(AfterFlush::Close)
             }
         }
+    }
+}
+
+impl<A> Connection<'_, A> {
+    /// Make room in `buf` for the next read: the request needs at least `min_total` bytes in
+    /// all. The buffer grows by doubling (so a client is charged for about what it sent, not
+    /// for the Content-Length it announced), and what it holds past [`INITIAL_READ_BUFFER`] is
+    /// charged to the core's request budget. False when the budget has no room for it.
+    fn make_room(&mut self, min_total: usize) -> bool {
+        let len = self.buf.len();
+        let cap = self.buf.capacity();
+        let want = min_total.max(len + 4096);
+        if cap >= want {
+            return true;
+        }
+        let grown = want.min((cap * 2).max(len + 4096));
+        if !self
+            .request_bytes
+            .set(grown.saturating_sub(INITIAL_READ_BUFFER))
+        {
+            return false;
+        }
+        self.buf.reserve_exact(grown - len);
+        debug_assert!(self.buf.capacity() >= grown);
+        true
     }
 }
 
@@ -322,26 +401,6 @@ async fn read_more(
         Some(Ok((Err(e), slice))) => {
             tracing::debug!(error = %e, "read failed");
             (ReadOutcome::Closed, slice.into_inner())
-        }
-    }
-}
-
-async fn write_all(core: &Core, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
-    let data = std::mem::take(out);
-    let wait = Duration::from_millis(core.node.config.limits.write_timeout_ms);
-    match monoio::time::timeout(wait, stream.write_all(data)).await {
-        Ok((Ok(_), mut data)) => {
-            data.clear();
-            *out = data;
-            true
-        }
-        Ok((Err(e), _)) => {
-            tracing::debug!(error = %e, "write failed");
-            false
-        }
-        Err(_) => {
-            tracing::debug!("write timed out; closing");
-            false
         }
     }
 }

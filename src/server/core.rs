@@ -19,11 +19,13 @@ use shards::{NodeShared, Router, Shard};
 use smallvec::SmallVec;
 
 use super::app::App;
+use super::budget::Budgets;
 use super::log_limit::LogLimiter;
 use super::mailbox::{Inbox, NotServed, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
 use super::signal::{yield_now, LocalSignal};
 use super::stream::{self, ChangeStream};
 use super::subscribers::{Session, Subscribers};
+use super::trim::Trimmer;
 use crate::clock::Clock;
 use crate::config::Config;
 
@@ -53,6 +55,11 @@ pub struct Core {
     pub live_connections: Cell<usize>,
     /// Client-triggered warnings (bad requests) are limited per core.
     pub bad_request_log: LogLimiter,
+    /// Memory this core's HTTP connections hold for clients: bytes queued for writing and
+    /// request bytes buffered, each under its configured limit.
+    pub budgets: Budgets,
+    /// Returns freed memory to the system after clients leave.
+    pub trimmer: Trimmer,
     /// WebSocket subscribers on this core.
     subscribers: RefCell<Subscribers>,
     next_session_id: Cell<u64>,
@@ -69,6 +76,11 @@ impl Core {
     pub fn new(id: usize, node: Arc<Node>) -> Self {
         let config = shard_config(&node.config, &node.clock);
         let shard = Shard::new(id, config, node.shared.clone(), node.clock.now_ms());
+        let limits = &node.config.limits;
+        let budgets = Budgets::new(
+            limits.max_queued_write_bytes_per_core,
+            limits.max_buffered_request_bytes_per_core,
+        );
         Core {
             id,
             node,
@@ -78,6 +90,8 @@ impl Core {
             shutdown: LocalSignal::default(),
             live_connections: Cell::new(0),
             bad_request_log: LogLimiter::new(20),
+            budgets,
+            trimmer: Trimmer::default(),
             subscribers: RefCell::new(Subscribers::default()),
             next_session_id: Cell::new(0),
         }
@@ -371,6 +385,8 @@ impl Core {
         let stop_inbox = Rc::new(LocalSignal::default());
         let inbox_task = monoio::spawn(self.clone().run_inbox(inbox, stop_inbox.clone()));
         monoio::spawn(self.clone().run_lease_clock());
+        let core = self.clone();
+        monoio::spawn(async move { core.trimmer.run(core.id).await });
         self.accept_loop::<A>(listener).await;
         let grace = Duration::from_millis(self.node.config.limits.shutdown_grace_ms);
         let deadline = Instant::now() + grace;

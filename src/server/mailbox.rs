@@ -509,7 +509,10 @@ mod tests {
         assert!(waiting.as_mut().poll(&mut cx).is_pending());
         assert!(!flag.0.load(Ordering::SeqCst));
         drop(inbox);
-        assert!(flag.0.load(Ordering::SeqCst), "the waiting sender was woken");
+        assert!(
+            flag.0.load(Ordering::SeqCst),
+            "the waiting sender was woken"
+        );
         assert_eq!(
             waiting.as_mut().poll(&mut cx),
             Poll::Ready(Err(NotServed::NotSent))

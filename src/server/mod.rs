@@ -2,15 +2,18 @@
 
 pub mod accept;
 pub mod app;
+pub mod budget;
 pub mod conn;
 pub mod core;
 mod data_dir;
 mod listener;
 mod log_limit;
 pub mod mailbox;
+mod outgoing;
 pub mod signal;
 mod stream;
 pub mod subscribers;
+pub mod trim;
 pub mod ws;
 
 use std::net::SocketAddr;

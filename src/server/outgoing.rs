@@ -1,0 +1,200 @@
+//! A connection's answers not yet written. Most are owned bytes the app writes into
+//! [`Outgoing::tail`]; a large body built once per data version (`services.json`) is queued as
+//! shared bytes instead, referenced by every connection writing it, so a slow reader costs the
+//! server its head only, never its own copy of the body. While a queue is being written it is
+//! charged to the core's [`WriteBudget`](super::budget::WriteBudget), which may close the
+//! connection to bring the core back under its limit.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use monoio::buf::IoBuf;
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+
+use super::budget::WriteSlot;
+use super::trim::Trimmer;
+
+/// A shared body this short is copied into the owned bytes instead (one write, no bookkeeping).
+const COPY_SHARED_BELOW: usize = 16 * 1024;
+/// An owned buffer that grew past this is not kept for the next answers (idle connections stay
+/// small); dropping it counts as freed memory.
+const RETAINED_TAIL: usize = 64 * 1024;
+/// The size a tail is given back at.
+const INITIAL_TAIL: usize = 16 * 1024;
+
+pub struct Outgoing<'a> {
+    /// Queued before `tail`, in order.
+    sealed: VecDeque<Segment>,
+    /// Bytes in `sealed`.
+    sealed_len: usize,
+    /// Answers after everything sealed; the app writes its answers here.
+    pub tail: Vec<u8>,
+    slot: WriteSlot<'a>,
+    trimmer: &'a Trimmer,
+}
+
+enum Segment {
+    Owned(Vec<u8>),
+    Shared(SharedBytes),
+}
+
+/// How writing the queue ended.
+pub enum Flushed {
+    Written,
+    /// The client went away or the write failed.
+    Failed,
+    /// Not written within `limits.write_timeout_ms`.
+    TimedOut,
+    /// Closed to bring the core's queued bytes back under its limit.
+    Evicted,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn new(slot: WriteSlot<'a>, trimmer: &'a Trimmer) -> Self {
+        Outgoing {
+            sealed: VecDeque::new(),
+            sealed_len: 0,
+            tail: Vec::with_capacity(INITIAL_TAIL),
+            slot,
+            trimmer,
+        }
+    }
+
+    /// Bytes queued.
+    pub fn len(&self) -> usize {
+        self.sealed_len + self.tail.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Queue `body` after what `tail` holds, without copying it (unless it is short).
+    pub fn push_shared(&mut self, body: Arc<[u8]>) {
+        if body.len() < COPY_SHARED_BELOW {
+            self.tail.extend_from_slice(&body);
+            return;
+        }
+        if !self.tail.is_empty() {
+            let owned = std::mem::take(&mut self.tail);
+            self.sealed_len += owned.len();
+            self.sealed.push_back(Segment::Owned(owned));
+        }
+        self.sealed_len += body.len();
+        self.sealed.push_back(Segment::Shared(SharedBytes(body)));
+    }
+
+    /// Write everything queued, within `wait`, unless the core's write budget closes the
+    /// connection first.
+    pub async fn flush(&mut self, stream: &mut TcpStream, wait: Duration) -> Flushed {
+        let owned = self.tail.len()
+            + self
+                .sealed
+                .iter()
+                .map(|s| match s {
+                    Segment::Owned(v) => v.len(),
+                    Segment::Shared(_) => 0,
+                })
+                .sum::<usize>();
+        let shared = self.sealed.iter().filter_map(|s| match s {
+            Segment::Shared(SharedBytes(body)) => Some(body),
+            Segment::Owned(_) => None,
+        });
+        if !self.slot.queue(owned, shared) {
+            return Flushed::Evicted;
+        }
+        let Outgoing {
+            sealed,
+            sealed_len,
+            tail,
+            slot,
+            trimmer,
+        } = self;
+        let mut writing = std::pin::pin!(monoio::time::timeout(
+            wait,
+            write_queue(stream, sealed, sealed_len, tail, slot, trimmer)
+        ));
+        let mut evicted = std::pin::pin!(slot.evicted());
+        // The write first: a connection whose bytes went out is not closed for them.
+        let outcome = std::future::poll_fn(|cx| match writing.as_mut().poll(cx) {
+            Poll::Ready(Ok(Ok(()))) => Poll::Ready(Flushed::Written),
+            Poll::Ready(Ok(Err(error))) => {
+                tracing::debug!(%error, "write failed");
+                Poll::Ready(Flushed::Failed)
+            }
+            Poll::Ready(Err(_elapsed)) => Poll::Ready(Flushed::TimedOut),
+            Poll::Pending => evicted.as_mut().poll(cx).map(|()| Flushed::Evicted),
+        })
+        .await;
+        if matches!(outcome, Flushed::Written) {
+            slot.done();
+        }
+        outcome
+    }
+}
+
+/// Write the sealed segments, then the tail; report each to the budget once written.
+async fn write_queue(
+    stream: &mut TcpStream,
+    sealed: &mut VecDeque<Segment>,
+    sealed_len: &mut usize,
+    tail: &mut Vec<u8>,
+    slot: &WriteSlot<'_>,
+    trimmer: &Trimmer,
+) -> std::io::Result<()> {
+    while let Some(segment) = sealed.pop_front() {
+        match segment {
+            Segment::Owned(bytes) => {
+                let (result, bytes) = stream.write_all(bytes).await;
+                result?;
+                *sealed_len -= bytes.len();
+                slot.wrote_owned(bytes.len());
+                if bytes.capacity() > RETAINED_TAIL {
+                    trimmer.note_freed(bytes.capacity());
+                }
+            }
+            Segment::Shared(body) => {
+                let (result, SharedBytes(body)) = stream.write_all(body).await;
+                result?;
+                *sealed_len -= body.len();
+                slot.wrote_shared(&body);
+                // The last reference: dropping it frees the body.
+                if Arc::strong_count(&body) == 1 {
+                    trimmer.note_freed(body.len());
+                }
+            }
+        }
+    }
+    if tail.is_empty() {
+        return Ok(());
+    }
+    let (result, mut bytes) = stream.write_all(std::mem::take(tail)).await;
+    result?;
+    slot.wrote_owned(bytes.len());
+    bytes.clear();
+    if bytes.capacity() > RETAINED_TAIL {
+        trimmer.note_freed(bytes.capacity());
+        bytes = Vec::with_capacity(INITIAL_TAIL);
+    }
+    *tail = bytes;
+    Ok(())
+}
+
+/// Shared body bytes, written by the runtime straight from the shared allocation.
+struct SharedBytes(Arc<[u8]>);
+
+// SAFETY: the bytes live in the Arc's allocation, which neither moves nor changes while the
+// `SharedBytes` (holding a strong reference) exists; all of them are initialised.
+unsafe impl IoBuf for SharedBytes {
+    fn read_ptr(&self) -> *const u8 {
+        self.0.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.0.len()
+    }
+}

@@ -1,0 +1,319 @@
+//! Memory that clients make the server hold is bounded by configuration, not by how many clients
+//! there are (issue 8, items 2 and 3): slow readers of a big `services.json` share one copy of
+//! the body and the slowest are closed past `limits.max_queued_write_bytes_per_core`; stalled
+//! request bodies are bounded by `limits.max_buffered_request_bytes_per_core` (503 past it);
+//! meanwhile heartbeats and `/health` on other connections are answered, and the server's RSS
+//! comes back near where it started once the clients leave. Budgets are small so the tests run
+//! fast; RSS bounds are generous (allocator and kernel noise), yet far below what one buffer per
+//! client would cost.
+
+use std::io::{ErrorKind, Read};
+use std::time::{Duration, Instant};
+
+use harness::*;
+
+const MIB: u64 = 1024 * 1024;
+const SERVICES: &str = "/api/discovery/services.json";
+const CORES: u64 = 2;
+/// Noise allowed on top of every RSS bound (allocator arenas, thread stacks, page granularity).
+const RSS_SLACK: u64 = 32 * MIB;
+/// Cost of one open connection beyond the budgets (read buffer, answer buffer, scratch, task).
+const PER_CONNECTION: u64 = 128 * 1024;
+/// `/health` and heartbeats on other connections must answer within this while an attack runs.
+/// It only catches a frozen core (the target is a p99 below 50 ms).
+const FREEZE: Duration = Duration::from_millis(500);
+/// How long RSS may take to come back after the clients leave (the server trims every 2 s).
+const RSS_RETURN: Duration = Duration::from_secs(20);
+
+/// An instance whose JSON is about 1.2 KB, so a few thousand make a services.json of megabytes.
+fn bulky(service: usize, instance: usize) -> Inst {
+    let filler = "x".repeat(90);
+    let keys: Vec<String> = (0..10).map(|k| format!("key{k}")).collect();
+    let metadata: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), filler.as_str())).collect();
+    Inst::new(
+        &format!("mem-svc-{service}"),
+        &format!("mem-inst-{instance}"),
+    )
+    .metadata(&metadata)
+}
+
+/// Register `count` bulky instances spread over 50 services.
+fn register_bulky(client: &mut Client, count: usize) {
+    let all: Vec<Inst> = (0..count).map(|i| bulky(i % 50, i)).collect();
+    for batch in all.chunks(500) {
+        register(client, batch);
+    }
+}
+
+/// Ask every probe for `/health` and a heartbeat on `client`; each must answer 200 within
+/// [`FREEZE`]. Returns the slowest answer.
+fn assert_still_served(client: &mut Client, inst: &Inst, rounds: usize) -> Duration {
+    let mut slowest = Duration::ZERO;
+    for round in 0..rounds {
+        let started = Instant::now();
+        let (status, _) = client.get("/health");
+        let health = started.elapsed();
+        assert_eq!(status, 200, "/health in round {round}");
+        let started = Instant::now();
+        let (status, reply) = heartbeat(client, std::slice::from_ref(inst));
+        let beat = started.elapsed();
+        assert_registry_ok(status, &reply, "heartbeat during the attack");
+        for (what, took) in [("/health", health), ("heartbeat", beat)] {
+            assert!(took < FREEZE, "{what} took {took:?} in round {round}");
+        }
+        slowest = slowest.max(health).max(beat);
+    }
+    slowest
+}
+
+/// Bytes a client receives until the server closes the connection (EOF or reset).
+fn read_to_close(client: &mut Client) -> Result<usize, String> {
+    let mut total = 0;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match client.stream.read(&mut chunk) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(total),
+            Err(e) => return Err(format!("still open after {total} bytes: {e}")),
+        }
+    }
+}
+
+/// Block until the server has begun answering the request sent on `client` (without reading).
+fn await_first_bytes(client: &Client, what: &str) {
+    let mut byte = [0u8; 1];
+    let n = client
+        .stream
+        .peek(&mut byte)
+        .unwrap_or_else(|e| panic!("{what}: no answer began: {e}"));
+    assert_eq!(n, 1, "{what}: closed before answering");
+}
+
+fn wait_for_rss_below(server: &Server, bound: u64) -> u64 {
+    let mut rss = server.rss_bytes();
+    wait_until(RSS_RETURN, || {
+        rss = server.rss_bytes();
+        rss <= bound
+    });
+    rss
+}
+
+#[test]
+fn slow_readers_share_one_services_body_and_the_slowest_are_closed_past_the_write_budget() {
+    let write_budget = 10 * MIB;
+    let server = Server::start_sha(
+        &[],
+        Some(&format!(
+            "shards = {CORES}\n[limits]\nmax_queued_write_bytes_per_core = {write_budget}\n\
+             write_timeout_ms = 120000\n"
+        )),
+    );
+    let mut control = server.client();
+    register_bulky(&mut control, 5000);
+    let first = control.request("GET", SERVICES, &[], b"");
+    assert_eq!(first.status, 200);
+    let body = first.body.len() as u64;
+    assert!(body > 5 * MIB, "services.json is only {body} bytes");
+    // Ask on both cores before the baseline (connections spread over the cores).
+    for _ in 0..8 {
+        assert_eq!(
+            server.client().request("GET", SERVICES, &[], b"").status,
+            200
+        );
+    }
+    let before = server.rss_bytes();
+
+    // Forty readers of one version that never read; then the data changes and forty more ask.
+    let readers = 40;
+    let request = control.build_request("GET", SERVICES, &[], b"");
+    let ask = |n: usize, what: &str| -> Vec<Client> {
+        let clients: Vec<Client> = (0..n)
+            .map(|_| {
+                let mut c = server.client();
+                c.write_raw(&request).unwrap();
+                c
+            })
+            .collect();
+        for (i, c) in clients.iter().enumerate() {
+            await_first_bytes(c, &format!("{what} reader {i}"));
+        }
+        clients
+    };
+    let mut older = ask(readers, "older");
+    let changed = bulky(0, 999_999);
+    register(&mut control, std::slice::from_ref(&changed));
+    let mut newer = ask(readers, "newer");
+
+    // Each core holds at most its budget of queued bytes (both bodies count in it), plus the
+    // node's cached body and one being built: never a copy per reader (80 x the body).
+    let during = server.rss_bytes();
+    let bound = before + CORES * write_budget + 2 * body + 80 * PER_CONNECTION + RSS_SLACK;
+    assert!(
+        during <= bound,
+        "RSS {} MiB with 80 slow readers of a {} MiB body; bound {} MiB (baseline {} MiB)",
+        during / MIB,
+        body / MIB,
+        bound / MIB,
+        before / MIB
+    );
+    let slowest = assert_still_served(&mut control, &changed, 20);
+    eprintln!(
+        "slow readers: RSS {} -> {} MiB; slowest /health or heartbeat {slowest:?}",
+        before / MIB,
+        during / MIB
+    );
+
+    // Both versions did not fit a core's budget: the older readers (pending longest) were
+    // closed before their answer was complete, the newer ones get theirs in full.
+    for (i, c) in older.iter_mut().enumerate() {
+        let got = read_to_close(c).unwrap_or_else(|e| panic!("older reader {i}: {e}"));
+        assert!(
+            (got as u64) < body,
+            "older reader {i} got {got} bytes, the whole answer"
+        );
+    }
+    for (i, c) in newer.iter_mut().enumerate() {
+        let response = c
+            .read_response()
+            .unwrap_or_else(|e| panic!("newer reader {i}: {e}"));
+        assert_eq!(response.status, 200, "newer reader {i}");
+        let json = response.json();
+        assert_success_status(&json, "services.json of a newer reader");
+        assert!(response.body.len() as u64 > body, "newer reader {i}");
+    }
+    assert!(
+        server
+            .stderr()
+            .contains("limits.max_queued_write_bytes_per_core"),
+        "the closes were not logged:\n{}",
+        server.stderr()
+    );
+
+    drop((older, newer));
+    let after = wait_for_rss_below(&server, before + 16 * MIB);
+    eprintln!("slow readers: RSS after they left {} MiB", after / MIB);
+    assert!(
+        after <= before + 16 * MIB,
+        "RSS stayed at {} MiB after the readers left (baseline {} MiB)",
+        after / MIB,
+        before / MIB
+    );
+}
+
+#[test]
+fn an_answer_larger_than_the_write_budget_is_not_sent_and_others_are_unaffected() {
+    let server = Server::start_sha(
+        &[],
+        Some("shards = 1\n[limits]\nmax_queued_write_bytes_per_core = 1048576\n"),
+    );
+    let mut control = server.client();
+    register_bulky(&mut control, 1500);
+    let mut big = server.client();
+    let request = big.build_request("GET", SERVICES, &[], b"");
+    big.write_raw(&request).unwrap();
+    assert_eq!(
+        read_to_close(&mut big),
+        Ok(0),
+        "a services.json over the budget was (partly) sent"
+    );
+    let inst = bulky(1, 1);
+    assert_still_served(&mut control, &inst, 3);
+}
+
+#[test]
+fn stalled_request_bodies_are_bounded_by_the_request_budget_and_heartbeats_keep_flowing() {
+    let request_budget = 4 * MIB;
+    let server = Server::start_sha(
+        &[],
+        Some(&format!(
+            "shards = {CORES}\n[limits]\nmax_buffered_request_bytes_per_core = {request_budget}\n\
+             request_timeout_ms = 120000\n"
+        )),
+    );
+    let mut control = server.client();
+    let inst = Inst::new("mem-beat", "mem-beat-1");
+    register(&mut control, std::slice::from_ref(&inst));
+    let before = server.rss_bytes();
+
+    // A hundred clients announce a 2 MiB body, send 1.5 MiB of it and stall.
+    let announced = 2 * MIB as usize;
+    let sent = announced * 3 / 4;
+    let stalled: Vec<Client> = (0..100)
+        .map(|_| {
+            let mut c = server.client();
+            let head = c.build_request(
+                "POST",
+                "/api/registry/register.json",
+                &[("Content-Length", &announced.to_string())],
+                b"",
+            );
+            c.write_raw(&head).unwrap();
+            // A client the server refused may see its write fail: that is the refusal.
+            let _ = c.write_raw(&vec![b' '; sent]);
+            c
+        })
+        .collect();
+
+    let during = server.rss_bytes();
+    let bound = before + CORES * request_budget + 100 * PER_CONNECTION + RSS_SLACK;
+    assert!(
+        during <= bound,
+        "RSS {} MiB with 100 stalled 1.5 MiB bodies; bound {} MiB (baseline {} MiB)",
+        during / MIB,
+        bound / MIB,
+        before / MIB
+    );
+    let slowest = assert_still_served(&mut control, &inst, 20);
+    // Small requests on new connections are never refused either.
+    let mut fresh = server.client();
+    assert_still_served(&mut fresh, &inst, 1);
+    eprintln!(
+        "stalled bodies: RSS {} -> {} MiB; slowest /health or heartbeat {slowest:?}",
+        before / MIB,
+        during / MIB
+    );
+
+    // Each core holds what fits its budget; every other client was answered 503 and closed.
+    let fits_per_core = (request_budget as usize / sent).max(1);
+    let mut held = 0;
+    let mut refused = 0;
+    for (i, mut c) in stalled.into_iter().enumerate() {
+        match c.probe(Duration::from_millis(200)) {
+            Probe::Open => held += 1,
+            Probe::Closed => panic!("stalled client {i}: closed without an answer"),
+            Probe::Data => {
+                let response = c
+                    .read_response()
+                    .unwrap_or_else(|e| panic!("stalled client {i}: {e}"));
+                assert_protocol_error(&response, 503, "over the request budget");
+                assert_eq!(response.header("retry-after"), Some("1"));
+                assert!(
+                    c.closed_within(SOON),
+                    "stalled client {i} kept open after 503"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        held <= CORES as usize * fits_per_core,
+        "{held} stalled bodies held; at most {fits_per_core} fit each core's budget"
+    );
+    assert_eq!(held + refused, 100);
+    assert!(server
+        .stderr()
+        .contains("limits.max_buffered_request_bytes_per_core"));
+
+    // Once the stalled clients are gone, their budget is free for a large legitimate request.
+    let after = wait_for_rss_below(&server, before + 16 * MIB);
+    let big: Vec<Inst> = (0..1500).map(|i| bulky(i % 10, i)).collect();
+    register(&mut control, &big);
+    eprintln!("stalled bodies: RSS after they left {} MiB", after / MIB);
+    assert!(
+        after <= before + 16 * MIB,
+        "RSS stayed at {} MiB after the stalled clients left (baseline {} MiB)",
+        after / MIB,
+        before / MIB
+    );
+}
