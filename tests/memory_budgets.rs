@@ -220,6 +220,36 @@ fn slow_readers_share_one_services_body_and_the_slowest_are_closed_past_the_writ
 }
 
 #[test]
+fn shared_bodies_and_owned_answers_of_pipelined_requests_arrive_whole_and_in_order() {
+    let server = Server::start_sha(&[], None);
+    let mut client = server.client();
+    register_bulky(&mut client, 200);
+    let services = client.build_request("GET", SERVICES, &[], b"");
+    let health = client.build_request("GET", "/health", &[], b"");
+    let pipelined = [&services[..], &health, &services, &health].concat();
+    client.write_raw(&pipelined).unwrap();
+    let mut bodies = Vec::new();
+    for expected in [SERVICES, "/health", SERVICES, "/health"] {
+        let response = client
+            .read_response()
+            .unwrap_or_else(|e| panic!("{expected}: {:?}", e.kind()));
+        assert_eq!(response.status, 200, "{expected}");
+        if expected == SERVICES {
+            assert_success_status(&response.json(), expected);
+            bodies.push(response.body);
+        } else {
+            assert_eq!(response.text(), r#"{"status":"up"}"#);
+        }
+    }
+    assert!(
+        bodies[0].len() > 200 * 1000,
+        "services.json of {} bytes",
+        bodies[0].len()
+    );
+    assert_eq!(bodies[0], bodies[1], "one version, one body");
+}
+
+#[test]
 fn an_answer_larger_than_the_write_budget_is_not_sent_and_others_are_unaffected() {
     let server = Server::start_sha(
         &[],
