@@ -201,27 +201,38 @@ pub async fn services(
     200
 }
 
-/// The last `services.json` body built (by any core; a lock taken once per request, never while
-/// building).
+/// The last `services.json` body built (by any core; a lock taken twice per request at most,
+/// never while building).
 static SERVICES_BODY: Mutex<Option<Arc<ServicesBody>>> = Mutex::new(None);
 
 /// The `services.json` body of these parts and version: the cached one if it is theirs, else a
-/// new one, which replaces it.
+/// new one, which replaces it. Every request for one version gets the very same bytes, even
+/// when cores build it at the same time (the write budget counts distinct bodies).
 fn services_body(parts: Vec<ServicesPart>, version: u64) -> Arc<[u8]> {
     let cache = || SERVICES_BODY.lock().unwrap_or_else(PoisonError::into_inner);
+    let parts: Vec<Arc<[u8]>> = parts.into_iter().map(|p| p.json).collect();
     let cached = cache().clone();
     if let Some(cached) = cached.filter(|c| c.is_of(&parts, version)) {
         return cached.body.clone();
     }
     let mut body = Vec::new();
-    write_services_response(&mut body, parts.iter().map(|p| &p.json[..]), version);
+    write_services_response(&mut body, parts.iter().map(|p| &p[..]), version);
     let built = Arc::new(ServicesBody {
-        parts: parts.into_iter().map(|p| p.json).collect(),
+        parts,
         version,
         body: body.into(),
     });
-    *cache() = Some(built.clone());
-    built.body.clone()
+    let mut cache = cache();
+    match cache.as_ref() {
+        // Another core built the same body meanwhile: answer with its bytes, drop ours.
+        Some(other) if other.is_of(&built.parts, version) => other.body.clone(),
+        // A newer body is cached already: keep it.
+        Some(newer) if newer.version > version => built.body.clone(),
+        _ => {
+            *cache = Some(built.clone());
+            built.body.clone()
+        }
+    }
 }
 
 /// A `services.json` body and what it was built from. The shards' parts are shared bytes that a
@@ -234,14 +245,14 @@ struct ServicesBody {
 }
 
 impl ServicesBody {
-    fn is_of(&self, parts: &[ServicesPart], version: u64) -> bool {
+    fn is_of(&self, parts: &[Arc<[u8]>], version: u64) -> bool {
         self.version == version
             && self.parts.len() == parts.len()
             && self
                 .parts
                 .iter()
                 .zip(parts)
-                .all(|(cached, part)| Arc::ptr_eq(cached, &part.json))
+                .all(|(cached, part)| Arc::ptr_eq(cached, part))
     }
 }
 

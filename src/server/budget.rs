@@ -62,6 +62,7 @@ impl RequestBudget {
         }
     }
 
+    #[cfg(test)]
     pub fn used(&self) -> usize {
         self.used.get()
     }
@@ -96,6 +97,7 @@ impl RequestCharge<'_> {
         true
     }
 
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -176,6 +178,7 @@ impl WriteBudget {
         }
     }
 
+    #[cfg(test)]
     /// Bytes queued on this core, as the limit counts them.
     pub fn queued(&self) -> usize {
         let state = self.state.borrow();
