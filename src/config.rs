@@ -103,6 +103,11 @@ pub struct LimitsConfig {
     pub shutdown_grace_ms: u64,
     /// Leases each shard lists in `status/leases.json` (all are counted in `leaseCount`).
     pub max_listed_leases: usize,
+    /// Members (concatenated gzip streams) in one gzip request body; real clients send one.
+    pub max_gzip_members: usize,
+    /// CPU time one request's gzip body may take to inflate (it is inflated in slices between
+    /// which the core serves other connections).
+    pub max_gzip_cpu_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -224,6 +229,8 @@ impl Default for LimitsConfig {
             shard_queue_capacity: 65_536,
             shutdown_grace_ms: 5_000,
             max_listed_leases: 20_000,
+            max_gzip_members: 16,
+            max_gzip_cpu_ms: 500,
         }
     }
 }
@@ -485,6 +492,8 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.shard_queue_capacity: 16, 1 << 24;
     limits.shutdown_grace_ms: 0, HOUR_MS;
     limits.max_listed_leases: 1, 100_000_000;
+    limits.max_gzip_members: 1, 1_000_000;
+    limits.max_gzip_cpu_ms: 1, 60 * SECOND_MS;
     changes.log_capacity: 1, 100_000_000;
     changes.core_queue_capacity: 1, 1 << 24;
     ws.max_message_bytes: 125, 1 << 30;

@@ -5,13 +5,14 @@
 //! method, too large) get 400/404/405/408/413/415/431 with a JSON `responseStatus` saying what was
 //! wrong.
 
+mod body;
 pub mod cluster;
 mod debug;
 pub mod discovery;
 pub mod registry;
 pub mod status;
 
-use protocol::http::{decode_body, write_response, HttpError, Method, Request, ResponseHead};
+use protocol::http::{write_response, HttpError, Method, Request, ResponseHead};
 use protocol::model::{write_error_body, JsonError, HEALTH_UP};
 
 use protocol::ws::HandshakeError;
@@ -205,14 +206,15 @@ async fn handle(
         );
         return keep_alive;
     }
-    let limits = &core.node.http_limits;
-    let body = match decode_body(
+    let body = match body::decode_body(
+        core,
         request,
         read_buf,
         &scratch.dechunked,
         &mut scratch.inflated,
-        limits,
-    ) {
+    )
+    .await
+    {
         Ok(body) => body,
         Err(error) => {
             write_error_body(body_out, error.message());
