@@ -4,12 +4,13 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 60 s, every target)
 #
-# Installs cargo-fuzz if it is missing. cargo-fuzz needs nightly compiler flags (-Zsanitizer):
-# it uses the nightly toolchain when rustup has one, and otherwise the default (stable) toolchain
-# with RUSTC_BOOTSTRAP=1, which enables them there (rustup ships the sanitizer runtimes with
-# stable too). New inputs go to protocol/fuzz/corpus/<target> (not committed); the committed
-# seeds in protocol/fuzz/seeds/<target> start each run. A crash leaves its input in
-# protocol/fuzz/artifacts/<target>/ and makes the script exit 1 after the other targets ran.
+# Installs cargo-fuzz if it is missing. cargo-fuzz needs nightly compiler flags (-Zsanitizer): the
+# script uses the nightly toolchain when rustup has one, and otherwise stable with
+# RUSTC_BOOTSTRAP=1, which allows them there (rustup ships the sanitizer runtimes with stable too);
+# FUZZ_TOOLCHAIN=<toolchain> overrides the choice. New inputs go to protocol/fuzz/corpus/<target>
+# (not committed); the committed seeds in protocol/fuzz/seeds/<target> start each run. A crash
+# leaves its input in protocol/fuzz/artifacts/<target>/ and makes the script exit 1 after the
+# other targets ran.
 set -euo pipefail
 
 seconds="${1:-60}"
@@ -28,20 +29,26 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked >&2
 fi
 
-toolchain=()
-if rustup run nightly rustc --version >/dev/null 2>&1; then
-    toolchain=(+nightly)
-    compiler="$(rustup run nightly rustc --version)"
-else
+# FUZZ_TOOLCHAIN picks the rustup toolchain; by default nightly when installed, else stable.
+toolchain="${FUZZ_TOOLCHAIN:-}"
+if [ -z "$toolchain" ]; then
+    if rustup run nightly rustc --version >/dev/null 2>&1; then
+        toolchain=nightly
+    else
+        toolchain=stable
+    fi
+fi
+compiler="$(rustup run "$toolchain" rustc --version)"
+if [[ "$toolchain" != nightly* ]]; then
     export RUSTC_BOOTSTRAP=1
-    compiler="$(rustc --version) with RUSTC_BOOTSTRAP=1"
+    compiler="$compiler with RUSTC_BOOTSTRAP=1"
 fi
 echo "compiler: $compiler" >&2
 echo "commit: $(git -C "$root" rev-parse --short HEAD), date: $(date -u +%Y-%m-%d)" >&2
 
 cd "$root/protocol"
 for target in "${targets[@]}"; do
-    cargo "${toolchain[@]}" fuzz build --release "$target" >&2
+    cargo "+$toolchain" fuzz build --release "$target" >&2
 done
 
 failed=0
@@ -57,7 +64,7 @@ for target in "${targets[@]}"; do
     # -rss_limit_mb / -timeout: an input that needs more than 2 GiB or 10 s counts as a crash
     # (the bounds the server relies on are part of what is tested).
     status=0
-    cargo "${toolchain[@]}" fuzz run --release "$target" "$corpus" "$seeds" -- \
+    cargo "+$toolchain" fuzz run --release "$target" "$corpus" "$seeds" -- \
         -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
         -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
