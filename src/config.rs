@@ -111,6 +111,11 @@ pub struct LimitsConfig {
     /// Request bytes one core buffers beyond each connection's first 16 KiB read buffer. A
     /// connection whose request needs more than is left is answered 503 and closed.
     pub max_buffered_request_bytes_per_core: usize,
+    /// Members (concatenated gzip streams) in one gzip request body; real clients send one.
+    pub max_gzip_members: usize,
+    /// CPU time one request's gzip body may take to inflate (it is inflated in slices between
+    /// which the core serves other connections).
+    pub max_gzip_cpu_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -234,6 +239,8 @@ impl Default for LimitsConfig {
             max_listed_leases: 20_000,
             max_queued_write_bytes_per_core: 64 * 1024 * 1024,
             max_buffered_request_bytes_per_core: 64 * 1024 * 1024,
+            max_gzip_members: 16,
+            max_gzip_cpu_ms: 500,
         }
     }
 }
@@ -497,6 +504,8 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.max_listed_leases: 1, 100_000_000;
     limits.max_queued_write_bytes_per_core: 64 * 1024, 1 << 40;
     limits.max_buffered_request_bytes_per_core: 64 * 1024, 1 << 40;
+    limits.max_gzip_members: 1, 1_000_000;
+    limits.max_gzip_cpu_ms: 1, 60 * SECOND_MS;
     changes.log_capacity: 1, 100_000_000;
     changes.core_queue_capacity: 1, 1 << 24;
     ws.max_message_bytes: 125, 1 << 30;

@@ -14,6 +14,7 @@ use shards::ops::{Delta, Lookup, Services, ServicesPart};
 
 use super::{bad_json, query_fields, same_id, too_many, Input};
 use crate::server::core::Core;
+use crate::server::signal::yield_now;
 
 /// May this node answer discovery for a client of that region and zone (Java's checks)?
 fn region_zone_allowed(
@@ -39,23 +40,35 @@ fn region_zone_allowed(
     Ok(())
 }
 
+/// Service ids looked up before the core yields to its other tasks, so a lookup of thousands of
+/// services does not hold the core.
+const SERVICES_PER_SLICE: usize = 1000;
+
 /// Instances JSON of each requested service id (None where the id is not looked up or unknown),
-/// fetched from the owning shards in parallel.
+/// fetched from the owning shards in parallel, slice by slice.
 async fn fetch_instances(core: &Core, ids: &[Option<&str>]) -> Vec<Option<Arc<[u8]>>> {
-    let lookup = |positions: &[u32]| {
-        Lookup(
-            positions
-                .iter()
-                .map(|&p| ids[p as usize].unwrap_or_default().into())
-                .collect(),
-        )
-    };
-    let answers = core.call_owners(ids.iter().copied(), lookup).await;
-    // A shard that is shutting down knows no instance.
-    answers
-        .into_iter()
-        .map(|a| a.and_then(Result::ok).flatten())
-        .collect()
+    let mut found = Vec::with_capacity(ids.len());
+    for (n, slice) in ids.chunks(SERVICES_PER_SLICE).enumerate() {
+        if n > 0 {
+            yield_now().await;
+        }
+        let lookup = |positions: &[u32]| {
+            Lookup(
+                positions
+                    .iter()
+                    .map(|&p| slice[p as usize].unwrap_or_default().into())
+                    .collect(),
+            )
+        };
+        let answers = core.call_owners(slice.iter().copied(), lookup).await;
+        // A shard that is shutting down knows no instance.
+        found.extend(
+            answers
+                .into_iter()
+                .map(|a| a.and_then(Result::ok).flatten()),
+        );
+    }
+    found
 }
 
 /// `lookup.json`: one Service per requested config, in request order. Per-config failures are

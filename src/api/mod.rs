@@ -8,6 +8,7 @@
 //! HEAD is answered wherever GET is, exactly as GET would be (status, headers, the Content-Length
 //! of GET's body) but without a body; an error to HEAD has no body either.
 
+mod body;
 pub mod cluster;
 mod debug;
 pub mod discovery;
@@ -17,7 +18,7 @@ pub mod status;
 use std::sync::Arc;
 
 use protocol::http::{
-    decode_body, write_head_response, write_response, HttpError, Method, Request, ResponseHead,
+    write_head_response, write_response, HttpError, Method, Request, ResponseHead,
 };
 use protocol::model::{write_error_body, JsonError, HEALTH_UP};
 
@@ -246,14 +247,15 @@ async fn handle(
         );
         return keep_alive;
     }
-    let limits = &core.node.http_limits;
-    let body = match decode_body(
+    let body = match body::decode_body(
+        core,
         request,
         read_buf,
         &scratch.dechunked,
         &mut scratch.inflated,
-        limits,
-    ) {
+    )
+    .await
+    {
         Ok(body) => body,
         Err(error) => {
             write_error_body(body_out, error.message());

@@ -1,5 +1,6 @@
 //! Core-local one-shot notification (shutdown), with waiters that deregister on drop so
-//! long-lived connections that re-arm it every loop never accumulate stale wakers.
+//! long-lived connections that re-arm it every loop never accumulate stale wakers; and
+//! [`yield_now`], which lets a long task share the core.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -84,19 +85,16 @@ impl Drop for Wait<'_> {
     }
 }
 
-/// Let other tasks on this core run (monoio has no yield_now).
+/// Let every other task that is ready on this core run before this one goes on: the caller goes to
+/// the back of the run queue.
+///
+/// Waking itself and returning `Pending` does not do that in monoio: a task woken while it is
+/// being polled is put back at the *front* of the queue and polled again at once, so the tasks
+/// queued behind it (connections woken by I/O among them) keep waiting until it finishes. The
+/// wake-up therefore comes from an empty task spawned at the back of the queue: it runs after the
+/// tasks ahead of it, and its completion wakes the caller, which is queued at the back too.
 pub async fn yield_now() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
+    monoio::spawn(async {}).await
 }
 
 #[cfg(test)]
@@ -122,5 +120,33 @@ mod tests {
         s.fire();
         assert!(w.as_mut().poll(&mut cx).is_ready());
         assert!(Box::pin(s.wait()).as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn yielding_tasks_take_turns() {
+        let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .expect("a runtime");
+        let turns = runtime.block_on(async {
+            let turns = std::rc::Rc::new(RefCell::new(String::new()));
+            let tasks: Vec<_> = ["a", "b"]
+                .into_iter()
+                .map(|name| {
+                    let turns = turns.clone();
+                    monoio::spawn(async move {
+                        for _ in 0..3 {
+                            turns.borrow_mut().push_str(name);
+                            yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await;
+            }
+            turns.take()
+        });
+        // A self-wake would have run "aaa" before "b" ever got a turn.
+        assert_eq!(turns, "ababab");
     }
 }

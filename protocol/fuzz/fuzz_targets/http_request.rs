@@ -1,11 +1,13 @@
 //! Feeds arbitrary bytes to `RequestParser::parse`, whole and split at `data[0]`, and checks the
 //! properties the server relies on: no panic, `consumed <= buf.len()`, and a prefix is either
-//! partial or parses exactly like the whole buffer. Run with `cargo +nightly fuzz run http_request`
-//! from `protocol/`.
+//! partial or parses exactly like the whole buffer; a gzip body never inflates past its limit.
+//! Run by `scripts/fuzz.sh` (see docs/fuzzing.md).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use protocol::http::{decode_body, HttpError, Limits, Parsed, RequestParser};
+use protocol::http::{
+    encoded_body, inflate_gzip, EncodedBody, GzipLimits, HttpError, Limits, Parsed, RequestParser,
+};
 
 /// What a parse produced, owned so two parses can be compared.
 #[derive(Debug, PartialEq)]
@@ -32,8 +34,16 @@ fn parse(parser: &mut RequestParser, buf: &[u8], limits: &Limits) -> Outcome {
         Ok(Parsed::Complete { request, consumed }) => {
             assert!(consumed > 0 && consumed <= buf.len());
             assert!(request.path.starts_with('/'));
-            let mut inflated = Vec::new();
-            let _ = decode_body(&request, buf, &dechunked, &mut inflated, limits);
+            if let Ok(EncodedBody::Gzip(body)) = encoded_body(&request, buf, &dechunked) {
+                let gzip = GzipLimits {
+                    max_output: limits.max_decoded_body_bytes,
+                    max_members: 4,
+                };
+                let mut inflated = Vec::new();
+                if inflate_gzip(body, &mut inflated, gzip).is_ok() {
+                    assert!(inflated.len() <= gzip.max_output);
+                }
+            }
             Outcome::Complete {
                 consumed,
                 path: request.path.to_owned(),

@@ -2,7 +2,7 @@
 //! split at two points taken from the input, and checks the properties the server relies on: no
 //! panic, `consumed <= buf.len()`, a message consumes at least one byte, `min_len` exceeds what is
 //! left and fits `max_frame_len()`, and split feeding yields exactly the messages and outcome of
-//! whole feeding. Run with `cargo +nightly fuzz run ws_frames` from `protocol/`.
+//! whole feeding. Run by `scripts/fuzz.sh` (see docs/fuzzing.md).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -6,7 +6,7 @@
 //! properties under libFuzzer.
 
 use super::test_support::{check_prefix, check_resumed, parse_with, Outcome, OwnedRequest};
-use super::{decode_body, Limits, Parsed, RequestParser};
+use super::{encoded_body, inflate_gzip, EncodedBody, GzipLimits, Limits, Parsed, RequestParser};
 
 use crate::rng::Rng;
 
@@ -167,7 +167,13 @@ fn decode_if_complete(parser: &mut RequestParser, buf: &[u8], limits: &Limits) {
     let mut dechunked = Vec::new();
     let mut inflated = Vec::new();
     if let Ok(Parsed::Complete { request, .. }) = parser.parse(buf, &mut dechunked) {
-        let _ = decode_body(&request, buf, &dechunked, &mut inflated, limits);
+        if let Ok(EncodedBody::Gzip(body)) = encoded_body(&request, buf, &dechunked) {
+            let limits = GzipLimits {
+                max_output: limits.max_decoded_body_bytes,
+                max_members: 4,
+            };
+            let _ = inflate_gzip(body, &mut inflated, limits);
+        }
     }
 }
 

@@ -1,272 +1,252 @@
-//! gzip Content-Encoding (RFC 1952) with a hard bound on the inflated size (zip-bomb defence).
+//! gzip Content-Encoding (RFC 1952), inflated in steps whose work the caller bounds.
+//!
+//! A gzip body can cost far more CPU than its size suggests: every member restarts the decoder and
+//! every deflate block rebuilds its code tables, so 8 MB of empty members or empty blocks takes
+//! seconds to inflate into nothing. [`GzipInflater`] therefore bounds what one body may produce
+//! (`max_output`, the zip-bomb defence) and how many members it may have (`max_members`), and
+//! inflates in steps of at most a given number of input bytes, so a server can spread one body over
+//! several turns of its event loop and give up on one that costs too much.
 
-use std::io::Read;
+use flate2::{Crc, Decompress, FlushDecompress, Status};
 
-use flate2::bufread::MultiGzDecoder;
+use super::{ContentEncoding, HttpError, Request};
 
-use super::{ContentEncoding, HttpError, Limits, Request};
-
-/// Inflates the gzip stream `input` (one or more members) into `out`, which is cleared first. Stops
-/// as soon as the output would exceed `max_out` bytes and reports `BodyTooLarge`; corrupt or
-/// truncated input (including a bad CRC or trailing garbage) is `BadRequest("invalid gzip body")`.
-/// `out` is left empty on error.
-pub fn inflate_gzip(input: &[u8], out: &mut Vec<u8>, max_out: usize) -> Result<(), HttpError> {
-    out.clear();
-    // Reading one byte past the limit tells "exactly at the limit" from "over it" without inflating
-    // further.
-    let cap = u64::try_from(max_out).unwrap_or(u64::MAX).saturating_add(1);
-    let inflated = MultiGzDecoder::new(input).take(cap).read_to_end(out);
-    let result = match inflated {
-        Err(_) => Err(HttpError::BadRequest("invalid gzip body")),
-        Ok(_) if out.len() > max_out => Err(HttpError::BodyTooLarge),
-        Ok(_) => Ok(()),
-    };
-    if result.is_err() {
-        out.clear();
-    }
-    result
+/// Bounds on inflating one body. Both are inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GzipLimits {
+    /// Inflated bytes; one more is [`HttpError::BodyTooLarge`].
+    pub max_output: usize,
+    /// Concatenated gzip members (RFC 1952 §2.2); one more is [`TOO_MANY_MEMBERS`].
+    pub max_members: usize,
 }
 
-/// The request body with its Content-Encoding removed: the raw body for identity, or `inflated`
-/// filled with the inflated gzip body. An unsupported encoding is `UnsupportedContentEncoding`
-/// (415); the request was framed fine, so the connection may carry on. An empty body has nothing to
-/// decode and is returned as is.
-pub fn decode_body<'s>(
-    req: &Request<'_>,
-    read_buf: &'s [u8],
-    dechunked: &'s [u8],
-    inflated: &'s mut Vec<u8>,
-    limits: &Limits,
-) -> Result<&'s [u8], HttpError> {
-    let raw = req.raw_body(read_buf, dechunked);
-    if raw.is_empty() {
-        return Ok(raw);
-    }
-    match req.content_encoding {
-        ContentEncoding::Identity => Ok(raw),
-        ContentEncoding::Unsupported => Err(HttpError::UnsupportedContentEncoding),
-        ContentEncoding::Gzip => {
-            inflate_gzip(raw, inflated, limits.max_decoded_body_bytes)?;
-            Ok(inflated)
+/// Corrupt or truncated gzip, a bad CRC or length, or bytes after the last member.
+pub const INVALID_GZIP: HttpError = HttpError::BadRequest("invalid gzip body");
+/// More members than [`GzipLimits::max_members`].
+pub const TOO_MANY_MEMBERS: HttpError = HttpError::BadRequest("gzip body has too many members");
+
+/// How far [`GzipInflater::step`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Input is left: call `step` again.
+    More,
+    /// The whole body is inflated and checked.
+    Done,
+}
+
+/// The member header's fixed part: ID1 ID2 CM FLG MTIME(4) XFL OS.
+const FIXED_HEADER_LEN: usize = 10;
+/// CRC32 and ISIZE after each member's deflate data.
+const TRAILER_LEN: usize = 8;
+const FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+/// RFC 1952: "must give an error indication if any reserved bit is non-zero".
+const FRESERVED: u8 = 0xE0;
+/// Smallest growth of the output buffer, so small bodies don't reallocate byte by byte.
+const MIN_GROWTH: usize = 16 * 1024;
+
+/// Inflates one gzip body (one or more members) step by step into a caller's buffer.
+pub struct GzipInflater<'i> {
+    /// Input not consumed yet.
+    rest: &'i [u8],
+    limits: GzipLimits,
+    /// Members started so far.
+    members: usize,
+    /// True between members: the next step starts by reading a member header.
+    at_member_start: bool,
+    inflate: Decompress,
+    /// CRC32 and length of the current member's output, checked against its trailer.
+    crc: Crc,
+}
+
+impl<'i> GzipInflater<'i> {
+    pub fn new(input: &'i [u8], limits: GzipLimits) -> Self {
+        GzipInflater {
+            rest: input,
+            limits,
+            members: 0,
+            at_member_start: true,
+            inflate: Decompress::new(false),
+            crc: Crc::new(),
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-    use std::time::{Duration, Instant};
-
-    use flate2::write::GzEncoder;
-    use flate2::Compression;
-
-    use super::*;
-    use crate::http::{Parsed, RequestParser};
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-        encoder.write_all(data).unwrap();
-        encoder.finish().unwrap()
+    /// Inflates at most `max_input` bytes of deflate data (plus the member headers and trailers
+    /// met on the way) and appends the output to `out`, which must hold only what earlier steps of
+    /// this body appended. On error `out` is cleared and the inflater must not be stepped again.
+    pub fn step(&mut self, out: &mut Vec<u8>, max_input: usize) -> Result<Progress, HttpError> {
+        assert!(max_input > 0, "a step must be allowed to consume input");
+        let result = self.advance(out, max_input);
+        if result.is_err() {
+            out.clear();
+        }
+        result
     }
 
-    fn inflate(input: &[u8], max_out: usize) -> Result<Vec<u8>, HttpError> {
-        let mut out = b"stale".to_vec();
-        inflate_gzip(input, &mut out, max_out).map(|()| out)
-    }
-
-    const INVALID: HttpError = HttpError::BadRequest("invalid gzip body");
-
-    #[test]
-    fn round_trip() {
-        let data = b"{\"instances\":[{\"id\":\"a\"}]}".repeat(100);
-        assert_eq!(inflate(&gzip(&data), usize::MAX), Ok(data.clone()));
-        assert_eq!(inflate(&gzip(b""), 0), Ok(vec![]));
-    }
-
-    #[test]
-    fn multiple_members_are_concatenated() {
-        let mut stream = gzip(b"hello ");
-        stream.extend_from_slice(&gzip(b"world"));
-        assert_eq!(inflate(&stream, 11), Ok(b"hello world".to_vec()));
-    }
-
-    #[test]
-    fn output_limit_is_inclusive() {
-        let data = vec![7u8; 1000];
-        let stream = gzip(&data);
-        assert_eq!(inflate(&stream, 1000), Ok(data));
-        assert_eq!(inflate(&stream, 999), Err(HttpError::BodyTooLarge));
-        assert_eq!(inflate(&stream, 0), Err(HttpError::BodyTooLarge));
-    }
-
-    #[test]
-    fn corrupt_input_is_rejected() {
-        let stream = gzip(&b"some registry payload ".repeat(50));
-        assert_eq!(inflate(b"not gzip at all", usize::MAX), Err(INVALID));
-        assert_eq!(inflate(b"", usize::MAX), Err(INVALID), "empty");
-        assert_eq!(
-            inflate(&stream[..stream.len() - 1], usize::MAX),
-            Err(INVALID),
-            "truncated"
-        );
-        assert_eq!(
-            inflate(&stream[..10], usize::MAX),
-            Err(INVALID),
-            "header only"
-        );
-        let mut bad_crc = stream.clone();
-        let crc_at = bad_crc.len() - 8;
-        bad_crc[crc_at] ^= 0xFF;
-        assert_eq!(inflate(&bad_crc, usize::MAX), Err(INVALID), "crc");
-        let mut bad_size = stream.clone();
-        let size_at = bad_size.len() - 4;
-        bad_size[size_at] ^= 0x01;
-        assert_eq!(inflate(&bad_size, usize::MAX), Err(INVALID), "isize");
-        let mut garbage = stream.clone();
-        garbage.extend_from_slice(b"trailing");
-        assert_eq!(
-            inflate(&garbage, usize::MAX),
-            Err(INVALID),
-            "trailing garbage"
-        );
-        let mut flipped = stream;
-        flipped[15] ^= 0x55;
-        assert!(
-            inflate(&flipped, usize::MAX).is_err(),
-            "flipped deflate data"
-        );
-    }
-
-    #[test]
-    fn every_byte_flip_is_handled() {
-        let stream = gzip(b"abcabcabcabc registry registry registry");
-        for at in 0..stream.len() {
-            for bit in 0..8 {
-                let mut mutated = stream.clone();
-                mutated[at] ^= 1 << bit;
-                // Either rejected or (for bits the format ignores, like header flags/mtime)
-                // decoded.
-                let _ = inflate(&mutated, 1 << 20);
+    fn advance(&mut self, out: &mut Vec<u8>, max_input: usize) -> Result<Progress, HttpError> {
+        if self.at_member_start {
+            self.begin_member()?;
+        }
+        let piece = &self.rest[..self.rest.len().min(max_input)];
+        let mut used = 0;
+        loop {
+            if out.len() == out.capacity() {
+                self.grow(out);
+            }
+            let (in_before, out_before) = (self.inflate.total_in(), out.len());
+            let status = self
+                .inflate
+                .decompress_vec(&piece[used..], out, FlushDecompress::None)
+                .map_err(|_| INVALID_GZIP)?;
+            let consumed = usize::try_from(self.inflate.total_in() - in_before)
+                .expect("consumed at most the piece");
+            used += consumed;
+            self.crc.update(&out[out_before..]);
+            if out.len() > self.limits.max_output {
+                return Err(HttpError::BodyTooLarge);
+            }
+            if status == Status::StreamEnd {
+                self.rest = &self.rest[used..];
+                return self.end_member();
+            }
+            if out.len() == out.capacity() {
+                // Out of room: there may be more output before the decoder needs input.
+                continue;
+            }
+            if used == piece.len() {
+                // Room left and the piece used up: the decoder wants the next piece.
+                self.rest = &self.rest[used..];
+                return if self.rest.is_empty() {
+                    Err(INVALID_GZIP)
+                } else {
+                    Ok(Progress::More)
+                };
+            }
+            if consumed == 0 && out.len() == out_before {
+                // Input and room both left, yet nothing moved: never loop on a stuck decoder.
+                return Err(INVALID_GZIP);
             }
         }
     }
 
-    #[test]
-    fn gzip_bomb_stops_at_the_limit() {
-        // 100 MiB of zeros as 100 one-MiB members (cheap to build in a debug test, same effect as
-        // one member).
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-        encoder.write_all(&vec![0u8; 1 << 20]).unwrap();
-        let member = encoder.finish().unwrap();
-        let bomb = member.repeat(100);
-        assert!(bomb.len() < 200 * 1024, "{}", bomb.len());
-        let started = Instant::now();
-        let mut out = Vec::new();
-        assert_eq!(
-            inflate_gzip(&bomb, &mut out, 4 << 20),
-            Err(HttpError::BodyTooLarge)
-        );
-        assert!(out.is_empty());
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+    /// Room for more output, never past one byte over the limit: that byte tells "exactly at the
+    /// limit" from "over it" without inflating further.
+    fn grow(&self, out: &mut Vec<u8>) {
+        let allowed = self.limits.max_output.saturating_add(1);
+        debug_assert!(out.len() < allowed, "an over-limit body stops at once");
+        out.reserve_exact(out.len().max(MIN_GROWTH).min(allowed - out.len()));
     }
 
-    fn decode(request: &[u8]) -> Result<Vec<u8>, HttpError> {
-        let limits = Limits {
-            max_decoded_body_bytes: 64,
-            ..Limits::default()
-        };
-        let mut parser = RequestParser::new(limits);
-        let mut dechunked = Vec::new();
-        let mut inflated = Vec::new();
-        let Ok(Parsed::Complete { request: req, .. }) = parser.parse(request, &mut dechunked)
-        else {
-            panic!("not a complete request");
-        };
-        decode_body(&req, request, &dechunked, &mut inflated, &limits).map(<[u8]>::to_vec)
-    }
-
-    fn with_body(headers: &str, body: &[u8]) -> Vec<u8> {
-        let mut request = format!(
-            "POST /x HTTP/1.1\r\n{headers}Content-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        request.extend_from_slice(body);
-        request
-    }
-
-    #[test]
-    fn decode_body_by_encoding() {
-        let data = b"{\"a\":1}";
-        let zipped = gzip(data);
-        assert_eq!(decode(&with_body("", data)), Ok(data.to_vec()));
-        assert_eq!(
-            decode(&with_body("Content-Encoding: identity\r\n", data)),
-            Ok(data.to_vec())
-        );
-        assert_eq!(
-            decode(&with_body("Content-Encoding: gzip\r\n", &zipped)),
-            Ok(data.to_vec())
-        );
-        assert_eq!(
-            decode(&with_body("Content-Encoding: X-GZIP\r\n", &zipped)),
-            Ok(data.to_vec())
-        );
-        assert_eq!(
-            decode(&with_body("Content-Encoding: gzip\r\n", data)),
-            Err(INVALID)
-        );
-        assert_eq!(
-            decode(&with_body("Content-Encoding: br\r\n", data)),
-            Err(HttpError::UnsupportedContentEncoding)
-        );
-        assert_eq!(
-            decode(&with_body(
-                "Content-Encoding: gzip, gzip\r\n",
-                &gzip(&zipped)
-            )),
-            Err(HttpError::UnsupportedContentEncoding)
-        );
-        assert_eq!(
-            decode(&with_body("Content-Encoding: gzip\r\n", b"")),
-            Ok(vec![])
-        );
-        assert_eq!(
-            decode(&with_body("Content-Encoding: br\r\n", b"")),
-            Ok(vec![])
-        );
-    }
-
-    #[test]
-    fn decode_body_applies_the_decoded_limit() {
-        let headers = "Content-Encoding: gzip\r\n";
-        assert_eq!(
-            decode(&with_body(headers, &gzip(&[b'x'; 64]))),
-            Ok(vec![b'x'; 64])
-        );
-        assert_eq!(
-            decode(&with_body(headers, &gzip(&[b'x'; 65]))),
-            Err(HttpError::BodyTooLarge)
-        );
-    }
-
-    #[test]
-    fn decode_chunked_gzip_body() {
-        let zipped = gzip(b"chunked and zipped");
-        let (first, second) = zipped.split_at(7);
-        let mut request =
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n"
-                .to_vec();
-        for part in [first, second] {
-            request.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
-            request.extend_from_slice(part);
-            request.extend_from_slice(b"\r\n");
+    /// Counts a new member, skips its header and restarts the decoder.
+    fn begin_member(&mut self) -> Result<(), HttpError> {
+        self.members += 1;
+        if self.members > self.limits.max_members {
+            return Err(TOO_MANY_MEMBERS);
         }
-        request.extend_from_slice(b"0\r\n\r\n");
-        assert_eq!(decode(&request), Ok(b"chunked and zipped".to_vec()));
+        let header_len = member_header_len(self.rest)?;
+        self.rest = &self.rest[header_len..];
+        self.inflate.reset(false);
+        self.crc.reset();
+        self.at_member_start = false;
+        Ok(())
+    }
+
+    /// Checks the member's trailer against its output; the body ends here or another member
+    /// follows (anything else after a member is invalid).
+    fn end_member(&mut self) -> Result<Progress, HttpError> {
+        let trailer = self.rest.get(..TRAILER_LEN).ok_or(INVALID_GZIP)?;
+        let crc = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"));
+        let size = u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes"));
+        if crc != self.crc.sum() || size != self.crc.amount() {
+            return Err(INVALID_GZIP);
+        }
+        self.rest = &self.rest[TRAILER_LEN..];
+        self.at_member_start = true;
+        Ok(if self.rest.is_empty() {
+            Progress::Done
+        } else {
+            Progress::More
+        })
     }
 }
+
+/// The length of the member header at the start of `input` (RFC 1952 §2.3), checked.
+fn member_header_len(input: &[u8]) -> Result<usize, HttpError> {
+    let fixed = input.get(..FIXED_HEADER_LEN).ok_or(INVALID_GZIP)?;
+    // ID1, ID2, and CM = 8 (deflate), the only method defined.
+    if fixed[..3] != [0x1f, 0x8b, 8] {
+        return Err(INVALID_GZIP);
+    }
+    let flags = fixed[3];
+    if flags & FRESERVED != 0 {
+        return Err(INVALID_GZIP);
+    }
+    let mut len = FIXED_HEADER_LEN;
+    if flags & FEXTRA != 0 {
+        let xlen = input.get(len..len + 2).ok_or(INVALID_GZIP)?;
+        len += 2 + usize::from(u16::from_le_bytes([xlen[0], xlen[1]]));
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let field = input.get(len..).ok_or(INVALID_GZIP)?;
+            let nul = field.iter().position(|&b| b == 0).ok_or(INVALID_GZIP)?;
+            len += nul + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        let stored = input.get(len..len + 2).ok_or(INVALID_GZIP)?;
+        let mut crc = Crc::new();
+        crc.update(&input[..len]);
+        // The header CRC is the low 16 bits of the CRC32 of the header before it.
+        if u16::from_le_bytes([stored[0], stored[1]]) != crc.sum() as u16 {
+            return Err(INVALID_GZIP);
+        }
+        len += 2;
+    }
+    if len > input.len() {
+        return Err(INVALID_GZIP);
+    }
+    Ok(len)
+}
+
+/// Inflates the whole gzip body `input` into `out` (cleared first) in one go; errors as
+/// [`GzipInflater::step`], with `out` left empty.
+pub fn inflate_gzip(input: &[u8], out: &mut Vec<u8>, limits: GzipLimits) -> Result<(), HttpError> {
+    out.clear();
+    let mut inflater = GzipInflater::new(input, limits);
+    while inflater.step(out, input.len().max(1))? == Progress::More {}
+    Ok(())
+}
+
+/// A request body and the content coding to remove from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncodedBody<'b> {
+    /// The body as it is meant (identity, or empty: an empty body has nothing to decode).
+    Identity(&'b [u8]),
+    /// A gzip body to inflate (for instance with [`GzipInflater`]).
+    Gzip(&'b [u8]),
+}
+
+/// The request's body (see [`Request::raw_body`]) and its Content-Encoding. An unsupported
+/// encoding is `UnsupportedContentEncoding` (415); the request was framed fine, so the connection
+/// may carry on.
+pub fn encoded_body<'s>(
+    req: &Request<'_>,
+    read_buf: &'s [u8],
+    dechunked: &'s [u8],
+) -> Result<EncodedBody<'s>, HttpError> {
+    let raw = req.raw_body(read_buf, dechunked);
+    if raw.is_empty() {
+        return Ok(EncodedBody::Identity(raw));
+    }
+    match req.content_encoding {
+        ContentEncoding::Identity => Ok(EncodedBody::Identity(raw)),
+        ContentEncoding::Unsupported => Err(HttpError::UnsupportedContentEncoding),
+        ContentEncoding::Gzip => Ok(EncodedBody::Gzip(raw)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -37,7 +37,10 @@ pub use client::{
     ResponseError, ResponseHead as ClientResponseHead, ResponseLimits,
 };
 pub(crate) use fields::{has_element, is_tchar, trim_ows};
-pub use gzip::{decode_body, inflate_gzip};
+pub use gzip::{
+    encoded_body, inflate_gzip, EncodedBody, GzipInflater, GzipLimits, Progress, INVALID_GZIP,
+    TOO_MANY_MEMBERS,
+};
 pub use query::{canonical_path, percent_decode_path, query_pairs};
 pub use request::{ContentEncoding, HeaderIter, HeaderList, Parsed, Request, RequestParser};
 pub use response::{

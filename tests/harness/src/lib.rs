@@ -6,6 +6,7 @@
 //! - [`ws`]: WebSocket clients: `tungstenite` for well-formed traffic, hand-built frames for the
 //!   rest.
 //! - [`payload`]: Artemis request bodies (`Inst`, instances, lookups), gzip and chunked coding.
+//! - [`latency`]: `/health` answer times while other work runs (frozen-core checks).
 //! - [`api`]: one-call register / heartbeat / unregister / lookup that assert success.
 //! - [`assertions`]: checks of the wire format shared by the suites.
 //!
@@ -16,6 +17,7 @@
 pub mod api;
 pub mod assertions;
 pub mod http;
+pub mod latency;
 pub mod payload;
 pub mod process;
 pub mod ws;
@@ -23,6 +25,7 @@ pub mod ws;
 pub use api::*;
 pub use assertions::*;
 pub use http::*;
+pub use latency::*;
 pub use payload::*;
 pub use process::*;
 pub use ws::*;
