@@ -103,6 +103,13 @@ pub struct LimitsConfig {
     pub shutdown_grace_ms: u64,
     /// Leases each shard lists in `status/leases.json` (all are counted in `leaseCount`).
     pub max_listed_leases: usize,
+    /// UTF-8 bytes of each string field of an instance (ids, names, addresses, URLs, status)
+    /// and of a subscribed service id. A longer field fails that instance of a
+    /// register/heartbeat/unregister batch; a longer subscription closes the session (1008).
+    pub max_id_bytes: usize,
+    /// UTF-8 bytes of an instance's metadata (every key and value together); more fails that
+    /// instance of the batch.
+    pub max_metadata_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -128,10 +135,14 @@ pub struct TestingConfig {
 pub struct WsConfig {
     /// Largest message a client may send (after reassembling fragments); larger closes with 1009.
     pub max_message_bytes: usize,
-    /// Messages waiting to be written to one session; a subscriber that falls further behind is
-    /// closed (it reconnects and reloads) instead of growing memory.
+    /// Entries waiting to be written to one session (a reply, or one shard step's changes of one
+    /// service); a session that is further behind when the next arrives is closed with 1013 (it
+    /// reconnects and reloads) instead of growing memory.
     pub max_queued_messages: usize,
-    /// Bytes waiting to be written to one session (same policy as `max_queued_messages`); on the
+    /// Bytes waiting to be written to one session behind what its writer is writing (same policy
+    /// as `max_queued_messages`; a shared change batch counts at its full size: it says how far
+    /// behind the session is). An entry is taken whatever its size by a session within the
+    /// limit, so one batch the server accepted never closes a subscriber that keeps up. On the
     /// heartbeat channel, half of it queued pauses reading the client's next request.
     pub max_queued_bytes: usize,
     /// Every session is closed after this long regardless of activity (Java: ~6 min), so clients
@@ -141,6 +152,14 @@ pub struct WsConfig {
     pub idle_timeout_ms: u64,
     /// Services one instance-change session may subscribe to.
     pub max_subscriptions_per_session: usize,
+    /// Bytes of the (lower-cased) service ids one instance-change session subscribes to; past it
+    /// the session is closed with 1008.
+    pub max_subscription_bytes_per_session: usize,
+    /// Bytes all WebSocket session queues of one core hold together (a change batch shared by
+    /// many sessions counts once, while any of them holds it). Past it, the sessions waiting
+    /// longest are closed with 1013 until the rest fits; sessions holding only what is being
+    /// delivered are never closed for it.
+    pub max_core_queued_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -224,6 +243,8 @@ impl Default for LimitsConfig {
             shard_queue_capacity: 65_536,
             shutdown_grace_ms: 5_000,
             max_listed_leases: 20_000,
+            max_id_bytes: 1024,
+            max_metadata_bytes: 64 * 1024,
         }
     }
 }
@@ -241,11 +262,13 @@ impl Default for WsConfig {
     fn default() -> Self {
         WsConfig {
             max_message_bytes: 1024 * 1024,
-            max_queued_messages: 4096,
+            max_queued_messages: 16_384,
             max_queued_bytes: 16 * 1024 * 1024,
             session_ttl_ms: 360_000,
             idle_timeout_ms: 60_000,
             max_subscriptions_per_session: 10_000,
+            max_subscription_bytes_per_session: 1024 * 1024,
+            max_core_queued_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -485,6 +508,8 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.shard_queue_capacity: 16, 1 << 24;
     limits.shutdown_grace_ms: 0, HOUR_MS;
     limits.max_listed_leases: 1, 100_000_000;
+    limits.max_id_bytes: 16, 1 << 20;
+    limits.max_metadata_bytes: 0, 1 << 30;
     changes.log_capacity: 1, 100_000_000;
     changes.core_queue_capacity: 1, 1 << 24;
     ws.max_message_bytes: 125, 1 << 30;
@@ -493,6 +518,8 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     ws.session_ttl_ms: SECOND_MS, 7 * DAY_MS;
     ws.idle_timeout_ms: 100, DAY_MS;
     ws.max_subscriptions_per_session: 1, 10_000_000;
+    ws.max_subscription_bytes_per_session: 16, 1 << 30;
+    ws.max_core_queued_bytes: 1024, 1 << 40;
 };
 
 /// `artemis-service`, `/artemis-service/` → `/artemis-service`; "" and "/" → "".

@@ -1,0 +1,157 @@
+//! What the WebSocket session queues of one core hold, counted once.
+//!
+//! Every queue entry is ready frames, written to the socket as they are. A change batch (one
+//! shard step's changes of one service) is wrapped once per core in [`SharedFrames`] and every
+//! session queue on the core holds a reference to it, so its bytes are charged to the core's
+//! [`QueueBudget`] once, however many sessions hold it, until the last of them lets go. A reply
+//! to one session ([`Frames::Own`]) is charged as it is. Entries carry the core's sequence number
+//! of their creation, so the sessions holding the oldest bytes can be told apart from sessions
+//! that only hold what was just delivered.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use protocol::ws::{write_frame, OpCode};
+
+/// `ws.max_core_queued_bytes`: the bytes held by one core's session queues (shared batches once,
+/// replies each) and the sequence numbers of their entries.
+pub struct QueueBudget {
+    used: Cell<usize>,
+    max: usize,
+    next_seq: Cell<u64>,
+}
+
+impl QueueBudget {
+    pub fn new(max: usize) -> Rc<Self> {
+        Rc::new(QueueBudget {
+            used: Cell::new(0),
+            max,
+            next_seq: Cell::new(0),
+        })
+    }
+
+    pub fn used(&self) -> usize {
+        self.used.get()
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.used.get() > self.max
+    }
+
+    /// The sequence number the next entry gets: entries made from now on are newer.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.get()
+    }
+
+    fn charge(self: &Rc<Self>, bytes: usize) -> Charge {
+        let seq = self.next_seq.get();
+        self.next_seq.set(seq + 1);
+        self.used.set(self.used.get() + bytes);
+        Charge {
+            budget: self.clone(),
+            bytes,
+            seq,
+        }
+    }
+
+    /// Share a change batch among this core's sessions (charged once, until the last holder
+    /// drops it).
+    pub fn share(self: &Rc<Self>, frames: Arc<[u8]>) -> Rc<SharedFrames> {
+        let charge = self.charge(frames.len());
+        Rc::new(SharedFrames { frames, charge })
+    }
+
+    /// One text message for one session, framed.
+    pub fn own_text(self: &Rc<Self>, payload: &[u8]) -> Frames {
+        let mut bytes = Vec::with_capacity(payload.len() + protocol::ws::MAX_HEADER_LEN);
+        write_frame(&mut bytes, OpCode::Text, true, payload);
+        let charge = self.charge(bytes.len());
+        Frames::Own(OwnFrames { bytes, charge })
+    }
+}
+
+/// Bytes held against a [`QueueBudget`] until dropped.
+struct Charge {
+    budget: Rc<QueueBudget>,
+    bytes: usize,
+    seq: u64,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        let used = self.budget.used.get();
+        assert!(used >= self.bytes, "a charge is released once");
+        self.budget.used.set(used - self.bytes);
+    }
+}
+
+/// A change batch shared by the sessions of one core.
+pub struct SharedFrames {
+    frames: Arc<[u8]>,
+    charge: Charge,
+}
+
+impl SharedFrames {
+    pub fn seq(&self) -> u64 {
+        self.charge.seq
+    }
+}
+
+pub struct OwnFrames {
+    bytes: Vec<u8>,
+    charge: Charge,
+}
+
+/// One entry of a session's queue.
+pub enum Frames {
+    Shared(Rc<SharedFrames>),
+    Own(OwnFrames),
+}
+
+impl Frames {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Frames::Shared(s) => &s.frames,
+            Frames::Own(o) => &o.bytes,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    pub fn seq(&self) -> u64 {
+        match self {
+            Frames::Shared(s) => s.charge.seq,
+            Frames::Own(o) => o.charge.seq,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_bytes_are_charged_once_until_the_last_holder_lets_go() {
+        let budget = QueueBudget::new(100);
+        let batch = budget.share(vec![7u8; 60].into());
+        let held: Vec<Rc<SharedFrames>> = (0..1000).map(|_| batch.clone()).collect();
+        assert_eq!(budget.used(), 60, "once, not per holder");
+        drop(batch);
+        let reply = budget.own_text(&[1u8; 50]);
+        assert_eq!(reply.len(), 52, "a framed text message");
+        assert_eq!(budget.used(), 112);
+        assert!(budget.is_over());
+        assert!(
+            reply.seq() > held[0].seq(),
+            "later entries have later numbers"
+        );
+        drop(held);
+        assert_eq!(budget.used(), 52);
+        drop(reply);
+        assert_eq!(budget.used(), 0);
+        assert!(!budget.is_over());
+    }
+}
