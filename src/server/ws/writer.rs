@@ -16,7 +16,7 @@ use crate::server::signal::yield_now;
 use crate::server::subscribers::{close, Frames, Session};
 
 /// Most bytes one write call hands the kernel: bounds the time one session's turn takes.
-const WRITE_CHUNK_BYTES: usize = 256 * 1024;
+const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 /// Most buffers in one vectored write (well under every kernel's IOV_MAX).
 const MAX_IOVECS: usize = 64;
 

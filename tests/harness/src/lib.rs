@@ -8,6 +8,7 @@
 //! - [`payload`]: Artemis request bodies (`Inst`, instances, lookups), gzip and chunked coding.
 //! - [`api`]: one-call register / heartbeat / unregister / lookup that assert success.
 //! - [`assertions`]: checks of the wire format shared by the suites.
+//! - [`memory`]: the server's resident memory.
 //!
 //! Everything is re-exported at the root, so a test file needs only `use harness::*;`.
 //!
@@ -16,6 +17,7 @@
 pub mod api;
 pub mod assertions;
 pub mod http;
+pub mod memory;
 pub mod payload;
 pub mod process;
 pub mod ws;
@@ -23,6 +25,7 @@ pub mod ws;
 pub use api::*;
 pub use assertions::*;
 pub use http::*;
+pub use memory::*;
 pub use payload::*;
 pub use process::*;
 pub use ws::*;
