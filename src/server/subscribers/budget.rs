@@ -14,12 +14,21 @@ use std::sync::Arc;
 
 use protocol::ws::{write_frame, OpCode};
 
+/// Bytes all session writers of a core hand the kernel in one round, when each writes one chunk
+/// per turn: how long the core's other connections wait while many sessions write at once.
+const ROUND_BYTES: usize = 4 << 20;
+/// Bounds of one writer's chunk: below the minimum, system calls cost more than the copying.
+const MIN_CHUNK: usize = 16 << 10;
+const MAX_CHUNK: usize = 256 << 10;
+
 /// `ws.max_core_queued_bytes`: the bytes held by one core's session queues (shared batches once,
-/// replies each) and the sequence numbers of their entries.
+/// replies each) and the sequence numbers of their entries; and how many sessions of the core
+/// are writing, which sizes their turns.
 pub struct QueueBudget {
     used: Cell<usize>,
     max: usize,
     next_seq: Cell<u64>,
+    writers: Cell<usize>,
 }
 
 impl QueueBudget {
@@ -28,7 +37,19 @@ impl QueueBudget {
             used: Cell::new(0),
             max,
             next_seq: Cell::new(0),
+            writers: Cell::new(0),
         })
+    }
+
+    /// A session starts writing; it counts until the guard is dropped.
+    pub fn writing(self: &Rc<Self>) -> Writing {
+        self.writers.set(self.writers.get() + 1);
+        Writing(self.clone())
+    }
+
+    /// Bytes one writer writes per turn: a share of a round among the writers of the core.
+    pub fn write_chunk(&self) -> usize {
+        (ROUND_BYTES / self.writers.get().max(1)).clamp(MIN_CHUNK, MAX_CHUNK)
     }
 
     pub fn used(&self) -> usize {
@@ -68,6 +89,17 @@ impl QueueBudget {
         write_frame(&mut bytes, OpCode::Text, true, payload);
         let charge = self.charge(bytes.len());
         Frames::Own(OwnFrames { bytes, charge })
+    }
+}
+
+/// A session writing (see [`QueueBudget::writing`]).
+pub struct Writing(Rc<QueueBudget>);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        let writers = &self.0.writers;
+        assert!(writers.get() > 0, "every writer counted once");
+        writers.set(writers.get() - 1);
     }
 }
 
@@ -153,5 +185,17 @@ mod tests {
         drop(reply);
         assert_eq!(budget.used(), 0);
         assert!(!budget.is_over());
+    }
+
+    #[test]
+    fn writers_share_a_round() {
+        let budget = QueueBudget::new(0);
+        assert_eq!(budget.write_chunk(), MAX_CHUNK, "one writer alone");
+        let writers: Vec<Writing> = (0..64).map(|_| budget.writing()).collect();
+        assert_eq!(budget.write_chunk(), ROUND_BYTES / 64);
+        let more: Vec<Writing> = (0..10_000).map(|_| budget.writing()).collect();
+        assert_eq!(budget.write_chunk(), MIN_CHUNK, "never below the minimum");
+        drop((writers, more));
+        assert_eq!(budget.writers.get(), 0);
     }
 }

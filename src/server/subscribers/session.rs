@@ -58,6 +58,11 @@ impl Session {
         self.id
     }
 
+    /// The core's push queues this session's entries are charged to.
+    pub fn budget(&self) -> &Rc<QueueBudget> {
+        &self.budget
+    }
+
     fn wake(&self) {
         if let Some(w) = self.waker.take() {
             w.wake();

@@ -1,7 +1,9 @@
 //! A session's writer task: writes the queued frames straight from the bytes they live in (a
 //! change batch shared by many sessions is never copied per session), with vectored writes of
-//! bounded size, yielding between writes so that many sessions writing big batches take turns
-//! with every other connection of the core.
+//! one chunk, yielding between writes so that many sessions writing big batches take turns with
+//! every other connection of the core. The chunk is the session's share of a bounded round of
+//! writes on the core (`QueueBudget::write_chunk`), so the round stays short however many
+//! sessions write.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -15,8 +17,6 @@ use protocol::ws::{write_close, write_frame, OpCode};
 use crate::server::signal::yield_now;
 use crate::server::subscribers::{close, Frames, Session};
 
-/// Most bytes one write call hands the kernel: bounds the time one session's turn takes.
-const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 /// Most buffers in one vectored write (well under every kernel's IOV_MAX).
 const MAX_IOVECS: usize = 64;
 
@@ -56,10 +56,10 @@ impl Pending {
         }
     }
 
-    /// Point the iovecs at the next (at most `WRITE_CHUNK_BYTES`) unwritten bytes.
-    fn prepare(&mut self) {
+    /// Point the iovecs at the next (at most `chunk`) unwritten bytes.
+    fn prepare(&mut self, chunk: usize) {
         self.iovecs.clear();
-        let mut budget = WRITE_CHUNK_BYTES;
+        let mut budget = chunk;
         let mut skip = self.offset;
         for piece in &self.pieces {
             if budget == 0 || self.iovecs.len() == MAX_IOVECS {
@@ -136,8 +136,9 @@ pub async fn write_loop(
             write_close(&mut frame, code, reason);
             pending.push(Piece::Control(frame));
         }
+        let writing = (!pending.is_empty()).then(|| session.budget().writing());
         while !pending.is_empty() {
-            pending.prepare();
+            pending.prepare(session.budget().write_chunk());
             match monoio::time::timeout(timeout, writer.writev(pending)).await {
                 Ok((Ok(written), back)) if written > 0 => {
                     pending = back;
@@ -151,6 +152,7 @@ pub async fn write_loop(
             // Let the core's other connections (and sessions) have their turn.
             yield_now().await;
         }
+        drop(writing);
         if closing.is_some() {
             let _ = writer.shutdown().await;
             return;
@@ -166,27 +168,29 @@ mod tests {
         Piece::Control(vec![0; len])
     }
 
+    const CHUNK: usize = 1000;
+
     #[test]
     fn writes_are_bounded_and_resume_where_the_kernel_stopped() {
         let mut p = Pending::default();
         p.push(control(10));
         p.push(control(0));
-        p.push(control(WRITE_CHUNK_BYTES));
+        p.push(control(CHUNK));
         p.push(control(5));
         assert_eq!(p.pieces.len(), 3, "empty pieces are skipped");
-        p.prepare();
+        p.prepare(CHUNK);
         let lens: Vec<usize> = p.iovecs.iter().map(|v| v.iov_len).collect();
-        assert_eq!(lens, [10, WRITE_CHUNK_BYTES - 10], "one chunk at most");
+        assert_eq!(lens, [10, CHUNK - 10], "one chunk at most");
         p.advance(7);
-        p.prepare();
+        p.prepare(CHUNK);
         assert_eq!(p.iovecs[0].iov_len, 3, "the rest of the first piece");
         assert_eq!(
             p.iovecs[0].iov_base as *const u8,
             p.pieces[0].bytes()[7..].as_ptr()
         );
-        p.advance(3 + WRITE_CHUNK_BYTES);
+        p.advance(3 + CHUNK);
         assert_eq!(p.pieces.len(), 1);
-        p.prepare();
+        p.prepare(CHUNK);
         assert_eq!(p.iovecs.len(), 1);
         p.advance(5);
         assert!(p.is_empty());
@@ -198,7 +202,7 @@ mod tests {
         for _ in 0..MAX_IOVECS * 2 {
             p.push(control(1));
         }
-        p.prepare();
+        p.prepare(CHUNK);
         assert_eq!(p.iovecs.len(), MAX_IOVECS);
     }
 }
