@@ -117,8 +117,9 @@ pub struct LimitsConfig {
 pub struct ChangesConfig {
     /// Changes each shard keeps for `services-delta.json`; older versions get `data-not-found`.
     pub log_capacity: usize,
-    /// Change batches waiting for one core's subscribers (one batch per shard step). Past it the
-    /// receiving core has lost changes, so it closes its subscribers (1013: reconnect, reload).
+    /// Change batches waiting for one core's subscribers (one batch per shard step), in its inbox
+    /// and again in its fan-out queue. Past it the core has lost changes, so it closes its
+    /// subscribers (1013: reconnect, reload).
     pub core_queue_capacity: usize,
 }
 
@@ -267,7 +268,7 @@ impl Default for WsConfig {
             session_ttl_ms: 360_000,
             idle_timeout_ms: 60_000,
             max_subscriptions_per_session: 10_000,
-            max_subscription_bytes_per_session: 1024 * 1024,
+            max_subscription_bytes_per_session: 256 * 1024,
             max_core_queued_bytes: 64 * 1024 * 1024,
         }
     }

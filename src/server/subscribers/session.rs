@@ -11,8 +11,8 @@ use super::budget::{Frames, QueueBudget, SharedFrames};
 use super::close;
 
 /// Most bytes the writer takes from the queue at a time (at least one entry): what lies behind
-/// them is the session's backlog.
-const WRITE_BATCH_BYTES: usize = 256 * 1024;
+/// them is the session's backlog, which an overflow can still drop.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// Why a session that fell behind is closed.
 pub const TOO_SLOW: &str = "subscriber too slow; reconnect and reload";
