@@ -109,7 +109,7 @@ impl Subscribers {
     /// `protect_from` or newer only hold what is being delivered now: a legal batch never closes
     /// a session that keeps up. Returns how many sessions were closed.
     pub fn enforce_budget(&self, protect_from: u64) -> usize {
-        if !self.budget.is_over() {
+        if !self.budget.needs_scan() {
             return 0;
         }
         let mut behind: Vec<(u64, &Rc<Session>)> = self
@@ -128,6 +128,7 @@ impl Subscribers {
             session.overflow(CORE_BUDGET_REASON);
             closed += 1;
         }
+        self.budget.scanned();
         closed
     }
 

@@ -29,6 +29,8 @@ pub struct QueueBudget {
     max: usize,
     next_seq: Cell<u64>,
     writers: Cell<usize>,
+    /// What the queues held after a scan for sessions to close left them over budget.
+    over_after_scan: Cell<Option<usize>>,
 }
 
 impl QueueBudget {
@@ -38,6 +40,7 @@ impl QueueBudget {
             max,
             next_seq: Cell::new(0),
             writers: Cell::new(0),
+            over_after_scan: Cell::new(None),
         })
     }
 
@@ -58,6 +61,26 @@ impl QueueBudget {
 
     pub fn is_over(&self) -> bool {
         self.used.get() > self.max
+    }
+
+    /// Whether the queues are over budget and a scan for sessions to close may help: not while
+    /// they hold less than a sixteenth of the budget more than the last scan left (the rest is
+    /// held by writers or by what is being delivered, which closing sessions does not free), so
+    /// a core that stays over budget does not scan its sessions at every entry.
+    pub fn needs_scan(&self) -> bool {
+        if !self.is_over() {
+            self.over_after_scan.set(None);
+            return false;
+        }
+        self.over_after_scan
+            .get()
+            .is_none_or(|left| self.used.get() > left + self.max / 16)
+    }
+
+    /// A scan closed what it could.
+    pub fn scanned(&self) {
+        let left = self.is_over().then(|| self.used.get());
+        self.over_after_scan.set(left);
     }
 
     /// The sequence number the next entry gets: entries made from now on are newer.
@@ -185,6 +208,27 @@ mod tests {
         drop(reply);
         assert_eq!(budget.used(), 0);
         assert!(!budget.is_over());
+    }
+
+    #[test]
+    fn a_scan_that_left_the_queues_over_budget_is_repeated_only_after_they_grew() {
+        let budget = QueueBudget::new(160);
+        let held = budget.share(vec![0u8; 200].into());
+        assert!(budget.needs_scan());
+        budget.scanned();
+        assert!(!budget.needs_scan(), "nothing new to close");
+        let more = budget.share(vec![0u8; 10].into());
+        assert!(!budget.needs_scan(), "grown by less than a sixteenth");
+        let much_more = budget.share(vec![0u8; 1].into());
+        assert!(budget.needs_scan());
+        drop((held, more, much_more));
+        assert!(!budget.needs_scan());
+        let again = budget.share(vec![0u8; 161].into());
+        assert!(
+            budget.needs_scan(),
+            "under budget in between: the next excess scans"
+        );
+        drop(again);
     }
 
     #[test]
