@@ -116,6 +116,13 @@ pub struct LimitsConfig {
     /// CPU time one request's gzip body may take to inflate (it is inflated in slices between
     /// which the core serves other connections).
     pub max_gzip_cpu_ms: u64,
+    /// UTF-8 bytes of each string field of an instance (ids, names, addresses, URLs, status)
+    /// and of a subscribed service id. A longer field fails that instance of a
+    /// register/heartbeat/unregister batch; a longer subscription closes the session (1008).
+    pub max_id_bytes: usize,
+    /// UTF-8 bytes of an instance's metadata (every key and value together); more fails that
+    /// instance of the batch.
+    pub max_metadata_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -123,8 +130,9 @@ pub struct LimitsConfig {
 pub struct ChangesConfig {
     /// Changes each shard keeps for `services-delta.json`; older versions get `data-not-found`.
     pub log_capacity: usize,
-    /// Change batches waiting for one core's subscribers (one batch per shard step). Past it the
-    /// receiving core has lost changes, so it closes its subscribers (1013: reconnect, reload).
+    /// Change batches waiting for one core's subscribers (one batch per shard step), in its inbox
+    /// and again in its fan-out queue. Past it the core has lost changes, so it closes its
+    /// subscribers (1013: reconnect, reload).
     pub core_queue_capacity: usize,
 }
 
@@ -141,10 +149,14 @@ pub struct TestingConfig {
 pub struct WsConfig {
     /// Largest message a client may send (after reassembling fragments); larger closes with 1009.
     pub max_message_bytes: usize,
-    /// Messages waiting to be written to one session; a subscriber that falls further behind is
-    /// closed (it reconnects and reloads) instead of growing memory.
+    /// Entries waiting to be written to one session (a reply, or one shard step's changes of one
+    /// service); a session that is further behind when the next arrives is closed with 1013 (it
+    /// reconnects and reloads) instead of growing memory.
     pub max_queued_messages: usize,
-    /// Bytes waiting to be written to one session (same policy as `max_queued_messages`); on the
+    /// Bytes waiting to be written to one session behind what its writer is writing (same policy
+    /// as `max_queued_messages`; a shared change batch counts at its full size: it says how far
+    /// behind the session is). An entry is taken whatever its size by a session within the
+    /// limit, so one batch the server accepted never closes a subscriber that keeps up. On the
     /// heartbeat channel, half of it queued pauses reading the client's next request.
     pub max_queued_bytes: usize,
     /// Every session is closed after this long regardless of activity (Java: ~6 min), so clients
@@ -154,6 +166,14 @@ pub struct WsConfig {
     pub idle_timeout_ms: u64,
     /// Services one instance-change session may subscribe to.
     pub max_subscriptions_per_session: usize,
+    /// Bytes of the (lower-cased) service ids one instance-change session subscribes to; past it
+    /// the session is closed with 1008.
+    pub max_subscription_bytes_per_session: usize,
+    /// Bytes all WebSocket session queues of one core hold together (a change batch shared by
+    /// many sessions counts once, while any of them holds it). Past it, the sessions waiting
+    /// longest are closed with 1013 until the rest fits; sessions holding only what is being
+    /// delivered are never closed for it.
+    pub max_core_queued_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -241,6 +261,8 @@ impl Default for LimitsConfig {
             max_buffered_request_bytes_per_core: 64 * 1024 * 1024,
             max_gzip_members: 16,
             max_gzip_cpu_ms: 500,
+            max_id_bytes: 1024,
+            max_metadata_bytes: 64 * 1024,
         }
     }
 }
@@ -258,11 +280,13 @@ impl Default for WsConfig {
     fn default() -> Self {
         WsConfig {
             max_message_bytes: 1024 * 1024,
-            max_queued_messages: 4096,
+            max_queued_messages: 16_384,
             max_queued_bytes: 16 * 1024 * 1024,
             session_ttl_ms: 360_000,
             idle_timeout_ms: 60_000,
             max_subscriptions_per_session: 10_000,
+            max_subscription_bytes_per_session: 256 * 1024,
+            max_core_queued_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -506,6 +530,8 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.max_buffered_request_bytes_per_core: 64 * 1024, 1 << 40;
     limits.max_gzip_members: 1, 1_000_000;
     limits.max_gzip_cpu_ms: 1, 60 * SECOND_MS;
+    limits.max_id_bytes: 16, 1 << 20;
+    limits.max_metadata_bytes: 0, 1 << 30;
     changes.log_capacity: 1, 100_000_000;
     changes.core_queue_capacity: 1, 1 << 24;
     ws.max_message_bytes: 125, 1 << 30;
@@ -514,6 +540,8 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     ws.session_ttl_ms: SECOND_MS, 7 * DAY_MS;
     ws.idle_timeout_ms: 100, DAY_MS;
     ws.max_subscriptions_per_session: 1, 10_000_000;
+    ws.max_subscription_bytes_per_session: 16, 1 << 30;
+    ws.max_core_queued_bytes: 1024, 1 << 40;
 };
 
 /// `artemis-service`, `/artemis-service/` → `/artemis-service`; "" and "/" → "".

@@ -1,5 +1,5 @@
 //! Instance changes: versions, the bounded per-shard change log that answers deltas, and the
-//! serialized `InstanceChange` messages pushed to subscribers.
+//! `InstanceChange` messages pushed to subscribers, serialized once as ready WebSocket frames.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 use protocol::model::{write_instance_change, write_service_changes, ChangeKind};
+use protocol::ws::{write_frame, OpCode};
 
 use crate::safe::RenewalCounters;
 
@@ -153,19 +154,49 @@ impl ChangeLog {
     }
 }
 
-/// A change to deliver to the subscribers on some cores, serialized once for all of them.
+/// The changes of one service made by one shard step, for the subscribers on some cores: every
+/// change is one complete WebSocket text frame (an `InstanceChange`), the frames concatenated in
+/// the order the changes happened. Built once and shared by every core and session it goes to,
+/// which write it to their sockets as it is.
 pub struct Push {
     /// Lower-cased service id: the key of every core's subscription table.
     pub service_key: Arc<str>,
-    pub message: Arc<[u8]>,
+    pub frames: Arc<[u8]>,
+    /// How many changes (frames) `frames` holds.
+    pub changes: u32,
     pub cores: smallvec::SmallVec<[u16; 4]>,
 }
 
-/// Records changes: assigns versions, logs them, and queues pushes for interested cores.
+/// A [`Push`] still collecting the step's changes.
+struct PendingPush {
+    service_key: Arc<str>,
+    frames: Vec<u8>,
+    changes: u32,
+    cores: smallvec::SmallVec<[u16; 4]>,
+}
+
+impl PendingPush {
+    fn finish(self) -> Push {
+        Push {
+            service_key: self.service_key,
+            frames: self.frames.into(),
+            changes: self.changes,
+            cores: self.cores,
+        }
+    }
+}
+
+/// Records changes: assigns versions, logs them, and collects pushes for interested cores.
 pub struct Changes {
     shared: Arc<NodeShared>,
     log: ChangeLog,
-    pushes: Vec<Push>,
+    /// This step's pushes, in order of each service's first change.
+    pushes: Vec<PendingPush>,
+    /// Service key → its push in `pushes` that later changes of the step append to.
+    push_of: HashMap<Arc<str>, usize>,
+    /// Scratch for one change's message and the lower-cased service id.
+    message: Vec<u8>,
+    key: String,
     interest: crate::interest::Interest,
     wall_offset_ms: i64,
 }
@@ -179,6 +210,9 @@ impl Changes {
             shared,
             log: ChangeLog::new(log_capacity, floor),
             pushes: Vec::new(),
+            push_of: HashMap::new(),
+            message: Vec::new(),
+            key: String::new(),
             interest: crate::interest::Interest::default(),
             wall_offset_ms,
         }
@@ -217,17 +251,36 @@ impl Changes {
         if cores.is_empty() {
             return;
         }
-        let mut message = Vec::with_capacity(instance_json.len() + 64);
-        write_instance_change(&mut message, time_ms, kind, instance_json);
-        self.pushes.push(Push {
-            service_key: service.to_ascii_lowercase().into(),
-            message: message.into(),
-            cores,
-        });
+        self.message.clear();
+        write_instance_change(&mut self.message, time_ms, kind, instance_json);
+        self.key.clear();
+        self.key.push_str(service);
+        self.key.make_ascii_lowercase();
+        // Interest only changes between steps, but a caller that drains less often (tests) may
+        // see it change mid-batch: a push goes to exactly the cores interested in all its changes.
+        let index = match self.push_of.get(self.key.as_str()) {
+            Some(&i) if self.pushes[i].cores == cores => i,
+            _ => {
+                let service_key: Arc<str> = self.key.as_str().into();
+                self.pushes.push(PendingPush {
+                    service_key: service_key.clone(),
+                    frames: Vec::new(),
+                    changes: 0,
+                    cores,
+                });
+                self.push_of.insert(service_key, self.pushes.len() - 1);
+                self.pushes.len() - 1
+            }
+        };
+        let push = &mut self.pushes[index];
+        write_frame(&mut push.frames, OpCode::Text, true, &self.message);
+        push.changes += 1;
     }
 
-    pub fn drain_pushes(&mut self) -> std::vec::Drain<'_, Push> {
-        self.pushes.drain(..)
+    /// The pushes recorded since the last drain: one per service (and set of interested cores).
+    pub fn drain_pushes(&mut self) -> impl Iterator<Item = Push> + '_ {
+        self.push_of.clear();
+        self.pushes.drain(..).map(PendingPush::finish)
     }
 
     pub fn has_pushes(&self) -> bool {

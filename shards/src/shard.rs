@@ -206,7 +206,7 @@ impl Shard {
     }
 
     /// Changes waiting to be delivered to subscribers' cores.
-    pub fn drain_pushes(&mut self) -> std::vec::Drain<'_, Push> {
+    pub fn drain_pushes(&mut self) -> impl Iterator<Item = Push> + '_ {
         self.registry.changes.drain_pushes()
     }
 

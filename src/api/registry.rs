@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use protocol::model::{
     error_codes, parse_optional, write_instance, write_instances_fail, write_instances_status,
-    Instance, InstancesRequest, InstancesResponseWriter, ResponseStatus,
+    FieldLimits, Instance, InstancesRequest, InstancesResponseWriter, ResponseStatus,
 };
 use smallvec::SmallVec;
 
@@ -94,7 +94,7 @@ async fn execute(
             yield_now().await;
         }
         let start = verdicts.len();
-        verdicts.extend(slice.iter().map(|i| check(core, i.as_ref())));
+        verdicts.extend(slice.iter().map(|i| check(core, op, i.as_ref())));
         run_slice(core, op, slice, &mut verdicts[start..]).await;
     }
 
@@ -166,8 +166,11 @@ async fn run_slice(
     }
 }
 
-/// Java's per-instance checks, in Java's order: region, zone, required fields.
-fn check(core: &Core, instance: Option<&Instance>) -> Verdict {
+/// Java's per-instance checks, in Java's order: region, zone, required fields; then, for what is
+/// stored (register), the field lengths (`limits.max_id_bytes`, `limits.max_metadata_bytes`),
+/// answered like a blank required field. A heartbeat or unregister with an over-long field
+/// simply finds nothing.
+fn check(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
     let Some(instance) = instance else {
         return Verdict::Skip;
     };
@@ -195,6 +198,18 @@ fn check(core: &Core, instance: Option<&Instance>) -> Verdict {
             error_codes::INTERNAL_SERVICE_ERROR,
             format!("Exception: {message}").into(),
         );
+    }
+    if op == RegistryOp::Register {
+        let limits = FieldLimits {
+            max_id_bytes: config.limits.max_id_bytes,
+            max_metadata_bytes: config.limits.max_metadata_bytes,
+        };
+        if let Err(message) = instance.check_lengths(limits) {
+            return Verdict::Failed(
+                error_codes::INTERNAL_SERVICE_ERROR,
+                format!("Exception: {message}").into(),
+            );
+        }
     }
     Verdict::Ok
 }

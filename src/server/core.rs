@@ -23,7 +23,7 @@ use super::budget::Budgets;
 use super::log_limit::LogLimiter;
 use super::mailbox::{Inbox, NotServed, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
 use super::signal::{yield_now, LocalSignal};
-use super::stream::{self, ChangeStream};
+use super::stream::{self, ChangeStream, FanOut};
 use super::subscribers::{Session, Subscribers};
 use super::trim::Trimmer;
 use crate::clock::Clock;
@@ -60,9 +60,12 @@ pub struct Core {
     pub budgets: Budgets,
     /// Returns freed memory to the system after clients leave.
     pub trimmer: Trimmer,
-    /// WebSocket subscribers on this core.
+    /// WebSocket sessions on this core and their subscriptions.
     subscribers: RefCell<Subscribers>,
-    next_session_id: Cell<u64>,
+    /// Change batches on their way to this core's sessions.
+    fanout: FanOut,
+    /// Sessions closed because the core's push queues were full.
+    push_budget_log: LogLimiter,
 }
 
 /// Per item of a batch, in request order: None where the item went to no shard, else its owner's
@@ -83,7 +86,6 @@ impl Core {
         );
         Core {
             id,
-            node,
             shard: RefCell::new(shard),
             pending: Rc::new(RefCell::new(Pending::default())),
             changes: RefCell::new(ChangeStream::default()),
@@ -92,8 +94,10 @@ impl Core {
             bad_request_log: LogLimiter::new(20),
             budgets,
             trimmer: Trimmer::default(),
-            subscribers: RefCell::new(Subscribers::default()),
-            next_session_id: Cell::new(0),
+            subscribers: RefCell::new(Subscribers::new(node.config.ws.max_core_queued_bytes)),
+            fanout: FanOut::new(node.config.changes.core_queue_capacity),
+            push_budget_log: LogLimiter::new(1),
+            node,
         }
     }
 
@@ -229,19 +233,27 @@ impl Core {
         self.changes.borrow_mut().publish(
             shard.drain_pushes(),
             self.id,
-            &self.subscribers.borrow(),
+            &self.fanout,
             &self.node.outboxes,
         );
     }
 
     pub fn new_session(&self) -> Rc<Session> {
-        let id = self.next_session_id.get();
-        self.next_session_id.set(id + 1);
-        Rc::new(Session::new(
-            id,
-            self.node.config.ws.max_queued_messages,
-            self.node.config.ws.max_queued_bytes,
-        ))
+        let ws = &self.node.config.ws;
+        self.subscribers
+            .borrow_mut()
+            .open_session(ws.max_queued_messages, ws.max_queued_bytes)
+    }
+
+    /// Forget a session that ended (it unsubscribed and its writer is done).
+    pub fn end_session(&self, id: u64) {
+        self.subscribers.borrow_mut().end_session(id);
+    }
+
+    /// Keep the core's session queues within their budget after a reply numbered `seq` was
+    /// queued (it is protected: a reply is not a reason to close its own session).
+    pub fn enforce_push_budget(&self, seq: u64) {
+        stream::enforce_budget(&self.subscribers.borrow(), seq, &self.push_budget_log);
     }
 
     /// Subscribe a session to a service's changes. Once this returns, every later change of the
@@ -337,10 +349,10 @@ impl Core {
             stream::changes_lost(&self.subscribers.borrow());
         }
         for _ in 0..INBOX_BATCH {
-            let Some(batch) = inbox.try_changes() else {
+            let Some(step) = inbox.try_changes() else {
                 break;
             };
-            stream::deliver_batch(&self.subscribers.borrow(), batch);
+            self.fanout.push_step(step);
             did += 1;
         }
         let mut served = 0;
@@ -380,10 +392,18 @@ impl Core {
         }
     }
 
+    /// Deliver change batches to this core's sessions (see [`FanOut::run`]).
+    async fn run_fanout(self: Rc<Self>) {
+        self.fanout
+            .run(&self.subscribers, &self.push_budget_log)
+            .await;
+    }
+
     /// Runs until shutdown has drained this node's connections (or the grace period ran out).
     pub async fn run<A: App>(self: Rc<Self>, listener: TcpListener, inbox: Inbox) {
         let stop_inbox = Rc::new(LocalSignal::default());
         let inbox_task = monoio::spawn(self.clone().run_inbox(inbox, stop_inbox.clone()));
+        monoio::spawn(self.clone().run_fanout());
         monoio::spawn(self.clone().run_lease_clock());
         let core = self.clone();
         monoio::spawn(async move { core.trimmer.run(core.id).await });

@@ -6,7 +6,8 @@
 //! - **replies**: answers to the operations this core sent elsewhere. A reply exists only for a
 //!   request that holds a token in this core's [`Pending`] table and passed a bounded request
 //!   queue, so the queue cannot outgrow the calls this core has in flight.
-//! - **changes**: batches of serialized changes for this core's WebSocket subscribers. Bounded
+//! - **changes**: change batches for this core's WebSocket subscribers, one message per shard
+//!   step. Bounded
 //!   (`changes.core_queue_capacity`); when it is full the batch is dropped and the inbox is marked
 //!   *lossy*, and the receiving core closes its subscribers (1013) so they reconnect and reload
 //!   instead of silently missing a change.
@@ -59,10 +60,11 @@ pub struct Reply {
     pub reply: AnyReply,
 }
 
-/// One change for the subscribers of a service on the receiving core, serialized once.
+/// One shard step's changes of one service for the subscribers on the receiving core: ready
+/// WebSocket frames, serialized once for every core (see `shards::Push`).
 pub struct Delivery {
     pub service_key: Arc<str>,
-    pub message: Arc<[u8]>,
+    pub frames: Arc<[u8]>,
 }
 
 /// The owning core has stopped taking requests (the node is shutting down).
@@ -525,7 +527,7 @@ mod tests {
         let batch = || {
             vec![Delivery {
                 service_key: "s".into(),
-                message: b"m".to_vec().into(),
+                frames: b"m".to_vec().into(),
             }]
         };
         out.changes(batch());

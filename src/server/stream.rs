@@ -1,19 +1,38 @@
 //! The change stream. Every change a shard records (new, change, delete) for a service somebody
-//! subscribed to is serialized once by the shard (`shards::Push`) and leaves the shard through
-//! here, after the step that made it, to sinks. Each sink bounds what it holds and has its own
-//! overflow policy, so one slow consumer never grows memory or stalls the shard:
+//! subscribed to is serialized once by the shard, as a WebSocket frame, and the changes of one
+//! service made by one shard step travel together as one batch (`shards::Push`). Batches leave
+//! the shard through here, after the step that made them, to sinks. Each sink bounds what it
+//! holds and has its own overflow policy, so one slow consumer never grows memory or stalls the
+//! shard:
 //!
 //! | sink | bound | on overflow |
 //! |---|---|---|
-//! | this core's WebSocket sessions | per session: `ws.max_queued_messages` / `ws.max_queued_bytes` | that session is closed with 1013 (it reconnects and reloads) |
-//! | another core's sessions | per core: `changes.core_queue_capacity` batches | the batch is dropped and that core closes its subscribers with 1013 |
+//! | another core | per core: `changes.core_queue_capacity` steps in its inbox | the batch is dropped and that core closes its subscribers with 1013 |
+//! | this core's fan-out ([`FanOut`]) | `changes.core_queue_capacity` steps | the core closes its subscribers with 1013 |
+//! | one WebSocket session | its backlog: `ws.max_queued_messages` entries / `ws.max_queued_bytes` | that session is closed with 1013 (it reconnects and reloads) |
+//! | all sessions of a core | `ws.max_core_queued_bytes` (a batch counts once) | the sessions waiting longest are closed with 1013 |
+//!
+//! A batch is delivered to a core's sessions by the core's fan-out task, in slices of
+//! [`FANOUT_SLICE`] sessions between which the core serves its other connections; every session
+//! of the core references the same bytes.
 //!
 //! Replication to peer nodes (the cluster issue) becomes one more sink here: a bounded queue per
 //! peer whose overflow policy is a resync from the peer's last acknowledged version.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use super::log_limit::LogLimiter;
 use super::mailbox::{Delivery, Outbox};
-use super::subscribers::{close, Subscribers};
+use super::signal::yield_now;
+use super::subscribers::{close, Session, Subscribers};
 use shards::Push;
+
+/// Sessions a batch is queued to before the fan-out task lets other tasks of the core run.
+pub const FANOUT_SLICE: usize = 512;
 
 /// Per-step scratch: one batch per destination core, reused across steps.
 #[derive(Default)]
@@ -22,13 +41,13 @@ pub struct ChangeStream {
 }
 
 impl ChangeStream {
-    /// Hand a step's changes to their sinks: `here`'s own subscribers directly, every other
-    /// interested core in one batch.
+    /// Hand a step's changes to their sinks: `here`'s own fan-out, every other interested core
+    /// in one message.
     pub fn publish(
         &mut self,
         pushes: impl Iterator<Item = Push>,
         here: usize,
-        local: &Subscribers,
+        fanout: &FanOut,
         outboxes: &[Outbox],
     ) {
         if self.to_cores.len() < outboxes.len() {
@@ -36,34 +55,140 @@ impl ChangeStream {
         }
         for push in pushes {
             for &core in &push.cores {
-                let core = core as usize;
-                if core == here {
-                    local.deliver(&push.service_key, &push.message);
-                } else {
-                    self.to_cores[core].push(Delivery {
-                        service_key: push.service_key.clone(),
-                        message: push.message.clone(),
-                    });
+                self.to_cores[core as usize].push(Delivery {
+                    service_key: push.service_key.clone(),
+                    frames: push.frames.clone(),
+                });
+            }
+        }
+        for (core, step) in self.to_cores.iter_mut().enumerate() {
+            if step.is_empty() {
+                continue;
+            }
+            let step = std::mem::take(step);
+            if core == here {
+                fanout.push_step(step);
+            } else {
+                outboxes[core].changes(step);
+            }
+        }
+    }
+}
+
+/// Change batches waiting to be delivered to this core's sessions, one shard step per element,
+/// in the order the core received them (which keeps each service's changes in order).
+pub struct FanOut {
+    steps: RefCell<VecDeque<std::vec::IntoIter<Delivery>>>,
+    capacity: usize,
+    /// Set when a step was dropped because the queue was full.
+    lost: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl FanOut {
+    pub fn new(capacity: usize) -> Self {
+        assert!(capacity > 0);
+        FanOut {
+            steps: RefCell::new(VecDeque::new()),
+            capacity,
+            lost: Cell::new(false),
+            waker: Cell::new(None),
+        }
+    }
+
+    /// Queue a step's batches; if the queue is full the step is dropped and the core's
+    /// subscribers will be closed (they missed a change).
+    pub fn push_step(&self, step: Vec<Delivery>) {
+        let mut steps = self.steps.borrow_mut();
+        if steps.len() >= self.capacity {
+            self.lost.set(true);
+        } else {
+            steps.push_back(step.into_iter());
+        }
+        drop(steps);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    fn ready(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.lost.get() || !self.steps.borrow().is_empty() {
+                return Poll::Ready(());
+            }
+            self.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+    }
+
+    fn next_delivery(&self) -> Option<Delivery> {
+        let mut steps = self.steps.borrow_mut();
+        loop {
+            let step = steps.front_mut()?;
+            if let Some(delivery) = step.next() {
+                return Some(delivery);
+            }
+            steps.pop_front();
+        }
+    }
+
+    /// Deliver queued batches to `subscribers` for ever, letting the core's other tasks run
+    /// every [`FANOUT_SLICE`] sessions, and keep the core's session queues within their budget.
+    pub async fn run(&self, subscribers: &RefCell<Subscribers>, log: &LogLimiter) {
+        let mut recipients: Vec<Rc<Session>> = Vec::new();
+        let mut work = 0usize;
+        loop {
+            self.ready().await;
+            if self.lost.replace(false) {
+                changes_lost(&subscribers.borrow());
+            }
+            while let Some(delivery) = self.next_delivery() {
+                if work >= FANOUT_SLICE {
+                    yield_now().await;
+                    work = 0;
                 }
-            }
-        }
-        for (core, batch) in self.to_cores.iter_mut().enumerate() {
-            if !batch.is_empty() {
-                outboxes[core].changes(std::mem::take(batch));
+                work += 1;
+                let batch = {
+                    let subscribers = subscribers.borrow();
+                    subscribers.recipients(&delivery.service_key, &mut recipients);
+                    if recipients.is_empty() {
+                        continue;
+                    }
+                    subscribers.budget().share(delivery.frames)
+                };
+                for slice in recipients.chunks(FANOUT_SLICE) {
+                    for session in slice {
+                        session.send_changes(&batch);
+                    }
+                    work += slice.len();
+                    if work >= FANOUT_SLICE {
+                        enforce_budget(&subscribers.borrow(), batch.seq(), log);
+                        yield_now().await;
+                        work = 0;
+                    }
+                }
+                enforce_budget(&subscribers.borrow(), batch.seq(), log);
+                recipients.clear();
             }
         }
     }
 }
 
-/// Deliver a batch that another core's shard sent to this core's subscribers.
-pub fn deliver_batch(local: &Subscribers, batch: Vec<Delivery>) {
-    for d in batch {
-        local.deliver(&d.service_key, &d.message);
+/// Keep the core's session queues within `ws.max_core_queued_bytes` (entries from `protect_from`
+/// on are being delivered now; see [`Subscribers::enforce_budget`]).
+pub fn enforce_budget(subscribers: &Subscribers, protect_from: u64, log: &LogLimiter) {
+    let closed = subscribers.enforce_budget(protect_from);
+    if closed > 0 && log.allow() {
+        tracing::warn!(
+            closed,
+            held_bytes = subscribers.budget().used(),
+            "websocket push queues over ws.max_core_queued_bytes; closed the sessions waiting longest"
+        );
     }
 }
 
-/// This core's change queue overflowed: some change never reached its subscribers, so none of
-/// them can trust its view any more.
+/// This core lost changes (its inbox or its fan-out queue overflowed): some change never reached
+/// its subscribers, so none of them can trust its view any more.
 pub fn changes_lost(local: &Subscribers) {
     local.close_all(
         close::TRY_AGAIN_LATER,

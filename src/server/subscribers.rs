@@ -1,215 +1,78 @@
 //! WebSocket sessions on this core and what they subscribed to.
 //!
-//! A session's outgoing messages wait in its own bounded queue, written by the session's writer
-//! task. Changes arrive serialized once (`Arc<[u8]>`) and are shared by every subscriber on the
-//! core; a subscriber whose queue is full is closed rather than buffered without bound.
+//! A session's outgoing messages wait in its own bounded queue ([`Session`]) as ready frames,
+//! written by the session's writer task. A change batch arrives serialized once, as frames, and
+//! is shared by every subscriber on the core ([`budget`]); the core's sessions together hold at
+//! most `ws.max_core_queued_bytes`, and a session that falls behind is closed (1013) rather than
+//! buffered without bound.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::future::Future;
+mod budget;
+mod session;
+
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
 
 use hashbrown::HashMap;
 
+pub use budget::{Frames, QueueBudget, SharedFrames};
 /// Close codes (RFC 6455 §7.4.1).
 pub use protocol::ws::close_code as close;
+pub use session::Session;
 
-/// One data message to send.
-pub enum Outgoing {
-    /// A change shared by every subscriber of the core.
-    Shared(Arc<[u8]>),
-    /// A reply to this session only.
-    Owned(Vec<u8>),
-}
+/// Why sessions are closed when the core's queues pass their budget.
+const CORE_BUDGET_REASON: &str = "server push queues full; reconnect and reload";
 
-impl Outgoing {
-    fn len(&self) -> usize {
-        match self {
-            Outgoing::Shared(m) => m.len(),
-            Outgoing::Owned(m) => m.len(),
-        }
-    }
-}
-
-/// Most bytes the writer takes from the queue for one write, so a backlog is written in pieces
-/// instead of being copied into one huge buffer.
-const WRITE_BATCH_BYTES: usize = 256 * 1024;
-
-/// The outgoing side of one session.
-pub struct Session {
-    id: u64,
-    max_messages: usize,
-    max_bytes: usize,
-    queue: RefCell<VecDeque<Outgoing>>,
-    queued_bytes: Cell<usize>,
-    /// The latest unanswered ping's payload. A pong answers only the most recent ping (RFC 6455
-    /// §5.5.3), so a ping flood from a client that does not read costs one slot, not memory.
-    /// It jumps the data queue: a pong must not wait behind a backlog of changes.
-    pong: RefCell<Option<Vec<u8>>>,
-    closing: Cell<Option<(u16, &'static str)>>,
-    waker: Cell<Option<Waker>>,
-    reader_waker: Cell<Option<Waker>>,
-    space_waker: Cell<Option<Waker>>,
-}
-
-impl Session {
-    pub fn new(id: u64, max_messages: usize, max_bytes: usize) -> Self {
-        Session {
-            id,
-            max_messages,
-            max_bytes,
-            queue: RefCell::new(VecDeque::new()),
-            queued_bytes: Cell::new(0),
-            pong: RefCell::new(None),
-            closing: Cell::new(None),
-            waker: Cell::new(None),
-            reader_waker: Cell::new(None),
-            space_waker: Cell::new(None),
-        }
-    }
-
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    fn wake(&self) {
-        if let Some(w) = self.waker.take() {
-            w.wake();
-        }
-    }
-
-    /// Queue a data message; past the limits (count or bytes) the session is closed instead.
-    pub fn send(&self, message: Outgoing) {
-        if self.closing.get().is_some() {
-            return;
-        }
-        let bytes = self.queued_bytes.get() + message.len();
-        let mut queue = self.queue.borrow_mut();
-        if queue.len() >= self.max_messages || (bytes > self.max_bytes && !queue.is_empty()) {
-            drop(queue);
-            self.close(
-                close::TRY_AGAIN_LATER,
-                "subscriber too slow; reconnect and reload",
-            );
-            return;
-        }
-        queue.push_back(message);
-        drop(queue);
-        self.queued_bytes.set(bytes);
-        self.wake();
-    }
-
-    pub fn pong(&self, payload: &[u8]) {
-        if self.closing.get().is_some() {
-            return;
-        }
-        *self.pong.borrow_mut() = Some(payload.to_vec());
-        self.wake();
-    }
-
-    /// Send a close frame after what is queued, then end the session. The first close wins.
-    pub fn close(&self, code: u16, reason: &'static str) {
-        if self.closing.get().is_none() {
-            self.closing.set(Some((code, reason)));
-            self.wake();
-            for waker in [&self.reader_waker, &self.space_waker] {
-                if let Some(w) = waker.take() {
-                    w.wake();
-                }
-            }
-        }
-    }
-
-    pub fn is_closing(&self) -> bool {
-        self.closing.get().is_some()
-    }
-
-    /// Resolves once the session is closing (lets the reader stop waiting for input).
-    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(move |cx| {
-            if self.closing.get().is_some() {
-                return Poll::Ready(());
-            }
-            self.reader_waker.set(Some(cx.waker().clone()));
-            Poll::Pending
-        })
-    }
-
-    /// Resolves once at most half the byte budget is queued (or the session is closing): the
-    /// heartbeat channel waits here before reading the next request, so a client that does not
-    /// read its replies stops being served instead of piling them up.
-    pub fn writable(&self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(move |cx| {
-            if self.closing.get().is_some() || self.queued_bytes.get() <= self.max_bytes / 2 {
-                return Poll::Ready(());
-            }
-            self.space_waker.set(Some(cx.waker().clone()));
-            Poll::Pending
-        })
-    }
-
-    /// Wait until there is something to write; take the pending pong and up to
-    /// `WRITE_BATCH_BYTES` of queued messages. Returns the close to send once the queue is empty.
-    pub async fn next_batch(
-        &self,
-        data: &mut Vec<Outgoing>,
-        pong: &mut Option<Vec<u8>>,
-    ) -> Option<(u16, &'static str)> {
-        std::future::poll_fn(|cx| {
-            let has = !self.queue.borrow().is_empty() || self.pong.borrow().is_some();
-            if has || self.closing.get().is_some() {
-                return Poll::Ready(());
-            }
-            self.waker.set(Some(cx.waker().clone()));
-            Poll::Pending
-        })
-        .await;
-        *pong = self.pong.borrow_mut().take();
-        let mut queue = self.queue.borrow_mut();
-        let mut taken = 0;
-        while let Some(message) = queue.front() {
-            if taken > 0 && taken + message.len() > WRITE_BATCH_BYTES {
-                break;
-            }
-            taken += message.len();
-            data.extend(queue.pop_front());
-        }
-        let drained = queue.is_empty();
-        drop(queue);
-        assert!(
-            taken <= self.queued_bytes.get(),
-            "queued bytes count what is queued"
-        );
-        self.queued_bytes.set(self.queued_bytes.get() - taken);
-        if self.queued_bytes.get() <= self.max_bytes / 2 {
-            if let Some(w) = self.space_waker.take() {
-                w.wake();
-            }
-        }
-        if drained {
-            self.closing.get()
-        } else {
-            None
-        }
-    }
-}
-
-/// This core's subscriptions: service key (lower-cased) → sessions, plus all-change sessions.
-/// Which shard learns about a subscription is `Core::subscribe`'s business; this table only
-/// fans a change out to the sessions on this core.
-#[derive(Default)]
+/// This core's sessions and subscriptions: service key (lower-cased) → sessions, plus
+/// all-change sessions. Which shard learns about a subscription is `Core::subscribe`'s business;
+/// this table only finds the sessions on this core a change goes to.
 pub struct Subscribers {
     by_service: HashMap<Arc<str>, Vec<Rc<Session>>>,
     all: Vec<Rc<Session>>,
+    /// Every open session on this core (any channel), by id.
+    sessions: HashMap<u64, Rc<Session>>,
+    next_session_id: u64,
+    budget: Rc<QueueBudget>,
 }
 
 impl Subscribers {
+    /// `max_core_queued_bytes`: what the core's session queues may hold together.
+    pub fn new(max_core_queued_bytes: usize) -> Self {
+        Subscribers {
+            by_service: HashMap::new(),
+            all: Vec::new(),
+            sessions: HashMap::new(),
+            next_session_id: 0,
+            budget: QueueBudget::new(max_core_queued_bytes),
+        }
+    }
+
+    pub fn budget(&self) -> &Rc<QueueBudget> {
+        &self.budget
+    }
+
+    /// A new session whose backlog is bounded by `max_entries` and `max_bytes`.
+    pub fn open_session(&mut self, max_entries: usize, max_bytes: usize) -> Rc<Session> {
+        let id = self.next_session_id;
+        self.next_session_id += 1;
+        let session = Rc::new(Session::new(
+            id,
+            max_entries,
+            max_bytes,
+            self.budget.clone(),
+        ));
+        self.sessions.insert(id, session.clone());
+        session
+    }
+
+    /// Forget a session that ended (after it unsubscribed).
+    pub fn end_session(&mut self, id: u64) {
+        self.sessions.remove(&id);
+    }
+
     /// Idempotent per (service, session).
     pub fn add(&mut self, service_key: &str, session: &Rc<Session>) {
         let sessions = self.by_service.entry_ref(service_key).or_default();
-        if !sessions.iter().any(|s| s.id == session.id) {
+        if !sessions.iter().any(|s| s.id() == session.id()) {
             sessions.push(session.clone());
         }
     }
@@ -218,7 +81,7 @@ impl Subscribers {
         let Some(sessions) = self.by_service.get_mut(service_key) else {
             return;
         };
-        sessions.retain(|s| s.id != session_id);
+        sessions.retain(|s| s.id() != session_id);
         if sessions.is_empty() {
             self.by_service.remove(service_key);
         }
@@ -229,18 +92,44 @@ impl Subscribers {
     }
 
     pub fn remove_all(&mut self, session_id: u64) {
-        self.all.retain(|s| s.id != session_id);
+        self.all.retain(|s| s.id() != session_id);
     }
 
-    pub fn deliver(&self, service_key: &str, message: &Arc<[u8]>) {
+    /// Append the sessions a change of `service_key` goes to (a session subscribed to it and to
+    /// every change gets it twice, as it asked).
+    pub fn recipients(&self, service_key: &str, out: &mut Vec<Rc<Session>>) {
         if let Some(sessions) = self.by_service.get(service_key) {
-            for s in sessions {
-                s.send(Outgoing::Shared(message.clone()));
+            out.extend(sessions.iter().cloned());
+        }
+        out.extend(self.all.iter().cloned());
+    }
+
+    /// If the core's queues hold more than their budget, close sessions (1013, backlog dropped)
+    /// from the one waiting longest, until they fit. Sessions whose oldest waiting entry is
+    /// `protect_from` or newer only hold what is being delivered now: a legal batch never closes
+    /// a session that keeps up. Returns how many sessions were closed.
+    pub fn enforce_budget(&self, protect_from: u64) -> usize {
+        if !self.budget.needs_scan() {
+            return 0;
+        }
+        let mut behind: Vec<(u64, &Rc<Session>)> = self
+            .sessions
+            .values()
+            .filter(|s| !s.is_closing())
+            .filter_map(|s| Some((s.oldest_queued()?, s)))
+            .filter(|&(seq, _)| seq < protect_from)
+            .collect();
+        behind.sort_unstable_by_key(|&(seq, _)| seq);
+        let mut closed = 0;
+        for (_, session) in behind {
+            if !self.budget.is_over() {
+                break;
             }
+            session.overflow(CORE_BUDGET_REASON);
+            closed += 1;
         }
-        for s in &self.all {
-            s.send(Outgoing::Shared(message.clone()));
-        }
+        self.budget.scanned();
+        closed
     }
 
     /// Close every subscribing session (each ends and unsubscribes itself).
@@ -257,52 +146,59 @@ mod tests {
 
     #[test]
     fn changes_reach_each_subscriber_once_and_close_all_closes_everyone() {
-        let mut subs = Subscribers::default();
-        let a = Rc::new(Session::new(1, 10, 1 << 20));
-        let b = Rc::new(Session::new(2, 10, 1 << 20));
+        let mut subs = Subscribers::new(usize::MAX);
+        let a = subs.open_session(10, 1 << 20);
+        let b = subs.open_session(10, 1 << 20);
         subs.add("svc", &a);
         subs.add("svc", &a);
         subs.add("svc", &b);
         subs.add_all(&b);
-        let m: Arc<[u8]> = b"x".to_vec().into();
-        subs.deliver("svc", &m);
-        assert_eq!(a.queue.borrow().len(), 1, "re-subscribing is idempotent");
-        assert_eq!(b.queue.borrow().len(), 2, "per service and all-changes");
-        subs.remove("svc", 2);
-        subs.remove_all(2);
-        subs.deliver("svc", &m);
-        assert_eq!(b.queue.borrow().len(), 2);
+        let ids = |subs: &Subscribers| {
+            let mut out = Vec::new();
+            subs.recipients("svc", &mut out);
+            out.iter().map(|s| s.id()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(&subs),
+            [a.id(), b.id(), b.id()],
+            "re-subscribing is idempotent; per service and all-changes"
+        );
+        subs.remove("svc", b.id());
+        subs.remove_all(b.id());
+        assert_eq!(ids(&subs), [a.id()]);
         subs.close_all(close::TRY_AGAIN_LATER, "lost");
         assert!(a.is_closing() && !b.is_closing());
     }
 
     #[test]
-    fn a_full_queue_closes_the_session() {
-        let s = Session::new(1, 2, 1 << 20);
-        let m: Arc<[u8]> = b"x".to_vec().into();
-        s.send(Outgoing::Shared(m.clone()));
-        s.send(Outgoing::Shared(m.clone()));
-        assert!(!s.is_closing());
-        s.send(Outgoing::Shared(m));
-        assert_eq!(s.closing.get().map(|c| c.0), Some(close::TRY_AGAIN_LATER));
-        assert_eq!(s.queue.borrow().len(), 2);
-    }
-
-    #[test]
-    fn byte_budget_closes_and_pongs_keep_only_the_latest() {
-        let s = Session::new(1, 100, 10);
-        s.send(Outgoing::Owned(vec![0; 8]));
-        s.send(Outgoing::Owned(vec![0; 8]));
-        assert!(s.is_closing(), "16 bytes queued over a 10-byte budget");
-        let s = Session::new(1, 100, 10);
-        s.send(Outgoing::Owned(vec![0; 50]));
-        assert!(
-            !s.is_closing(),
-            "one message larger than the budget still goes out"
-        );
-        for i in 0..1000u32 {
-            s.pong(&i.to_be_bytes());
+    fn over_budget_closes_the_sessions_waiting_longest_until_the_rest_fits() {
+        let mut subs = Subscribers::new(100);
+        let sessions: Vec<Rc<Session>> = (0..4).map(|_| subs.open_session(10, 1 << 20)).collect();
+        let budget = subs.budget().clone();
+        // Sessions 0 and 1 hold an old batch nobody else holds; 1 and 2 a newer one.
+        let old = budget.share(vec![0u8; 60].into());
+        sessions[0].send_changes(&old);
+        sessions[1].send_changes(&old);
+        drop(old);
+        let newer = budget.share(vec![0u8; 30].into());
+        sessions[2].send_changes(&newer);
+        drop(newer);
+        // Being delivered now: a batch every session gets, which alone passes the budget.
+        let now = budget.share(vec![0u8; 80].into());
+        for s in &sessions {
+            s.send_changes(&now);
         }
-        assert_eq!(s.pong.borrow().as_deref(), Some(&999u32.to_be_bytes()[..]));
+        assert!(budget.is_over());
+        let closed = subs.enforce_budget(now.seq());
+        assert_eq!(
+            closed, 3,
+            "the longest waiting first, then the next, while over"
+        );
+        assert!(sessions[..3].iter().all(|s| s.is_closing()));
+        assert!(
+            !sessions[3].is_closing(),
+            "a session holding only what is being delivered stays, over budget or not"
+        );
+        assert_eq!(budget.used(), 80);
     }
 }

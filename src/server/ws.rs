@@ -10,16 +10,17 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
-};
+use hashbrown::HashSet;
+use monoio::io::{AsyncReadRent, OwnedReadHalf, Splitable};
 use monoio::net::TcpStream;
 use protocol::model::{is_null_or_whitespace, parse_optional, DiscoveryConfig};
-use protocol::ws::{write_close, write_frame, Message, MessageReader, Next, OpCode};
+use protocol::ws::{Message, MessageReader, Next};
 
 use super::app::App;
 use super::core::Core;
-use super::subscribers::{close, Outgoing, Session};
+use super::subscribers::{close, Session};
+
+mod writer;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Channel {
@@ -59,13 +60,13 @@ pub async fn serve<A: App>(
     let session = core.new_session();
     let (reader, writer) = stream.into_split();
     let write_timeout = Duration::from_millis(core.node.config.limits.write_timeout_ms);
-    let writer_task = monoio::spawn(write_loop(writer, session.clone(), write_timeout));
+    let writer_task = monoio::spawn(writer::write_loop(writer, session.clone(), write_timeout));
     if channel == Channel::AllInstanceChange {
         core.subscribe_all(&session).await;
     }
-    let mut subscribed: Vec<String> = Vec::new();
+    let mut subscribed = Subscriptions::default();
     read_loop::<A>(core, reader, channel, buf, &session, &mut subscribed, peer).await;
-    for key in &subscribed {
+    for key in &subscribed.keys {
         core.unsubscribe(session.id(), key).await;
     }
     if channel == Channel::AllInstanceChange {
@@ -73,6 +74,14 @@ pub async fn serve<A: App>(
     }
     session.close(close::NORMAL, "");
     writer_task.await;
+    core.end_session(session.id());
+}
+
+/// The services an instance-change session subscribed to (lower-cased), and their bytes.
+#[derive(Default)]
+struct Subscriptions {
+    keys: HashSet<Box<str>>,
+    bytes: usize,
 }
 
 async fn read_loop<A: App>(
@@ -81,7 +90,7 @@ async fn read_loop<A: App>(
     channel: Channel,
     mut buf: Vec<u8>,
     session: &Rc<Session>,
-    subscribed: &mut Vec<String>,
+    subscribed: &mut Subscriptions,
     peer: SocketAddr,
 ) {
     let ws = &core.node.config.ws;
@@ -175,14 +184,15 @@ async fn handle<A: App>(
     channel: Channel,
     message: Message<'_>,
     session: &Rc<Session>,
-    subscribed: &mut Vec<String>,
+    subscribed: &mut Subscriptions,
     reply: &mut Vec<u8>,
 ) -> bool {
     match message {
         Message::Text(text) => match channel {
             Channel::Heartbeat => {
                 A::ws_heartbeat(core, text, reply).await;
-                session.send(Outgoing::Owned(std::mem::take(reply)));
+                let seq = session.send_text(reply);
+                core.enforce_push_budget(seq);
                 true
             }
             Channel::InstanceChange => {
@@ -196,20 +206,22 @@ async fn handle<A: App>(
                 if is_null_or_whitespace(Some(service_id)) {
                     return true;
                 }
-                let key = service_id.to_ascii_lowercase();
-                if subscribed.contains(&key) {
-                    return true;
+                match check_subscription(core, subscribed, service_id) {
+                    Err(reason) => {
+                        if core.bad_request_log.allow() {
+                            tracing::warn!(reason, "websocket subscription refused");
+                        }
+                        session.close(close::POLICY_VIOLATION, reason);
+                        false
+                    }
+                    Ok(None) => true,
+                    Ok(Some(key)) => {
+                        core.subscribe(session, &key).await;
+                        subscribed.bytes += key.len();
+                        subscribed.keys.insert(key.into());
+                        true
+                    }
                 }
-                if subscribed.len() >= core.node.config.ws.max_subscriptions_per_session {
-                    session.close(
-                        close::POLICY_VIOLATION,
-                        "too many subscriptions on one session",
-                    );
-                    return false;
-                }
-                core.subscribe(session, &key).await;
-                subscribed.push(key);
-                true
             }
             Channel::AllInstanceChange => true,
         },
@@ -230,49 +242,28 @@ async fn handle<A: App>(
     }
 }
 
-async fn write_loop(
-    mut writer: OwnedWriteHalf<TcpStream>,
-    session: Rc<Session>,
-    timeout: Duration,
-) {
-    let mut data = Vec::new();
-    let mut pong = None;
-    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
-    loop {
-        let closing = session.next_batch(&mut data, &mut pong).await;
-        if let Some(payload) = pong.take() {
-            write_frame(&mut out, OpCode::Pong, true, &payload);
-        }
-        for message in data.drain(..) {
-            let payload: &[u8] = match &message {
-                Outgoing::Shared(m) => m,
-                Outgoing::Owned(m) => m,
-            };
-            write_frame(&mut out, OpCode::Text, true, payload);
-        }
-        if let Some((code, reason)) = closing {
-            write_close(&mut out, code, reason);
-        }
-        if !out.is_empty() {
-            match monoio::time::timeout(timeout, writer.write_all(out)).await {
-                Ok((Ok(_), mut written)) => {
-                    written.clear();
-                    if written.capacity() > 256 * 1024 {
-                        written = Vec::with_capacity(16 * 1024);
-                    }
-                    out = written;
-                }
-                _ => {
-                    session.close(close::GOING_AWAY, "write failed");
-                    return;
-                }
-            }
-        }
-        if closing.is_some() {
-            let _ = writer.shutdown().await;
-            return;
-        }
+/// The key of a new subscription to `service_id`; None if the session has it already; the
+/// reason to close the session (1008) if it is past a limit.
+fn check_subscription(
+    core: &Core,
+    subscribed: &Subscriptions,
+    service_id: &str,
+) -> Result<Option<String>, &'static str> {
+    let config = &core.node.config;
+    if service_id.len() > config.limits.max_id_bytes {
+        return Err("service id longer than limits.max_id_bytes");
     }
+    let key = service_id.to_ascii_lowercase();
+    if subscribed.keys.contains(key.as_str()) {
+        return Ok(None);
+    }
+    if subscribed.keys.len() >= config.ws.max_subscriptions_per_session {
+        return Err("too many subscriptions on one session");
+    }
+    if subscribed.bytes + key.len() > config.ws.max_subscription_bytes_per_session {
+        return Err("subscriptions pass ws.max_subscription_bytes_per_session");
+    }
+    Ok(Some(key))
 }
 
 #[cfg(test)]

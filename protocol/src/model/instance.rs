@@ -156,6 +156,17 @@ fn push_lower(out: &mut String, s: Option<&str>) {
     }
 }
 
+/// Most UTF-8 bytes the strings of an [`Instance`] may hold (`limits.max_id_bytes`,
+/// `limits.max_metadata_bytes`): what one instance may pin in a registry and in each change
+/// pushed about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldLimits {
+    /// Each string field (ids, names, addresses, URLs, status).
+    pub max_id_bytes: usize,
+    /// Every metadata key and value together.
+    pub max_metadata_bytes: usize,
+}
+
 impl Instance<'_> {
     pub fn into_owned(self) -> Instance<'static> {
         Instance {
@@ -210,6 +221,50 @@ impl Instance<'_> {
         }
         if is_null_or_whitespace(self.url.as_deref()) {
             return Err("argument instance.url is null or whitespace");
+        }
+        Ok(())
+    }
+}
+
+impl Instance<'_> {
+    /// The first string field (in wire order, metadata last) longer than `limits` allows, as the
+    /// message of an argument exception like [`Instance::check_required`]'s.
+    pub fn check_lengths(&self, limits: FieldLimits) -> Result<(), String> {
+        let fields = [
+            ("regionId", &self.region_id),
+            ("zoneId", &self.zone_id),
+            ("groupId", &self.group_id),
+            ("serviceId", &self.service_id),
+            ("instanceId", &self.instance_id),
+            ("machineName", &self.machine_name),
+            ("ip", &self.ip),
+            ("protocol", &self.protocol),
+            ("url", &self.url),
+            ("healthCheckUrl", &self.health_check_url),
+            ("status", &self.status),
+        ];
+        for (name, value) in fields {
+            if value
+                .as_ref()
+                .is_some_and(|v| v.len() > limits.max_id_bytes)
+            {
+                return Err(format!(
+                    "argument instance.{name} is longer than {} bytes",
+                    limits.max_id_bytes
+                ));
+            }
+        }
+        let metadata_bytes: usize = self.metadata.as_ref().map_or(0, |m| {
+            m.entries
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()))
+                .sum()
+        });
+        if metadata_bytes > limits.max_metadata_bytes {
+            return Err(format!(
+                "argument instance.metadata is longer than {} bytes (keys and values)",
+                limits.max_metadata_bytes
+            ));
         }
         Ok(())
     }
@@ -337,6 +392,47 @@ mod tests {
         // No-break space is not whitespace to Java.
         i.service_id = Some(cow("\u{A0}"));
         assert_eq!(i.check_required(), Ok(()));
+    }
+
+    #[test]
+    fn check_lengths_names_the_first_field_over_its_limit() {
+        let limits = FieldLimits {
+            max_id_bytes: 4,
+            max_metadata_bytes: 6,
+        };
+        let mut i = instance("abcd", "z", "svc", "id");
+        i.url = Some(cow("u"));
+        assert_eq!(i.check_lengths(limits), Ok(()), "at the limit is fine");
+        i.health_check_url = Some(cow("ééé"));
+        assert_eq!(
+            i.check_lengths(limits),
+            Err("argument instance.healthCheckUrl is longer than 4 bytes".into()),
+            "bytes, not characters"
+        );
+        i.zone_id = Some(cow("zzzzz"));
+        assert_eq!(
+            i.check_lengths(limits),
+            Err("argument instance.zoneId is longer than 4 bytes".into()),
+            "the first field in wire order"
+        );
+        let mut i = instance("a", "b", "c", "d");
+        i.url = Some(cow("u"));
+        let mut m = Metadata::default();
+        m.insert(cow("ab"), Some(cow("cd")));
+        m.insert(cow("e"), None);
+        m.insert(cow("f"), None);
+        i.metadata = Some(m.clone());
+        assert_eq!(
+            i.check_lengths(limits),
+            Ok(()),
+            "6 bytes of keys and values"
+        );
+        m.insert(cow("g"), None);
+        i.metadata = Some(m);
+        assert_eq!(
+            i.check_lengths(limits),
+            Err("argument instance.metadata is longer than 6 bytes (keys and values)".into())
+        );
     }
 
     #[test]

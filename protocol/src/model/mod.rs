@@ -18,7 +18,7 @@ mod service;
 mod status;
 
 pub use cluster::{write_node_status, write_service_node, NodeInfo};
-pub use instance::{is_null_or_whitespace, Instance, Metadata, MetadataEntry, Str};
+pub use instance::{is_null_or_whitespace, FieldLimits, Instance, Metadata, MetadataEntry, Str};
 pub use json_writer::{
     write_bool, write_i64, write_instance, write_metadata, write_opt_str, write_str,
 };

@@ -359,16 +359,69 @@ fn random_operations_match_a_model() {
     }
 }
 
+/// The text messages of a push's concatenated frames.
+fn messages(frames: &[u8]) -> Vec<String> {
+    let mut rest = frames;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let header = protocol::ws::parse_frame_header(rest)
+            .expect("a valid frame")
+            .expect("a whole header");
+        assert!(header.fin && header.opcode == protocol::ws::OpCode::Text && !header.masked);
+        let end = header.header_len + header.payload_len as usize;
+        out.push(String::from_utf8(rest[header.header_len..end].to_vec()).unwrap());
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Every pushed change: (service key, message, cores), in push order.
 fn pushes(s: &mut Shard) -> Vec<(String, String, Vec<u16>)> {
-    s.drain_pushes()
-        .map(|p| {
-            (
-                p.service_key.to_string(),
-                String::from_utf8(p.message.to_vec()).unwrap(),
-                p.cores.to_vec(),
-            )
-        })
-        .collect()
+    let mut out = Vec::new();
+    for p in s.drain_pushes() {
+        let messages = messages(&p.frames);
+        assert_eq!(
+            messages.len(),
+            p.changes as usize,
+            "changes counts the frames"
+        );
+        for m in messages {
+            out.push((p.service_key.to_string(), m, p.cores.to_vec()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_step_pushes_one_batch_per_service_in_change_order() {
+    let mut s = Shard::standalone(config(), 0);
+    s.subscribe("a", 1);
+    s.subscribe("b", 1);
+    for i in 0..3 {
+        register(&mut s, "a", &format!("a{i}"), 0);
+        register(&mut s, "B", &format!("b{i}"), 0);
+    }
+    let batches: Vec<(String, u32, Vec<String>)> = s
+        .drain_pushes()
+        .map(|p| (p.service_key.to_string(), p.changes, messages(&p.frames)))
+        .collect();
+    assert_eq!(batches.len(), 2, "one push per service");
+    for ((key, changes, messages), service) in batches.iter().zip(["a", "b"]) {
+        assert_eq!((key.as_str(), *changes), (service, 3));
+        for (i, m) in messages.iter().enumerate() {
+            assert!(
+                m.contains(&format!(r#""instanceId":"{service}{i}""#)),
+                "{service}: change {i} in order: {m}"
+            );
+        }
+    }
+    assert!(!s.has_pushes(), "drained");
+    // Interest that changes between two changes of a batch splits it.
+    register(&mut s, "a", "x", 0);
+    s.subscribe("a", 2);
+    register(&mut s, "a", "y", 0);
+    let cores: Vec<Vec<u16>> = s.drain_pushes().map(|p| p.cores.to_vec()).collect();
+    assert_eq!(cores, vec![vec![1], vec![1, 2]]);
 }
 
 #[test]

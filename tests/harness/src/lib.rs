@@ -9,6 +9,7 @@
 //! - [`latency`]: `/health` answer times while other work runs (frozen-core checks).
 //! - [`api`]: one-call register / heartbeat / unregister / lookup that assert success.
 //! - [`assertions`]: checks of the wire format shared by the suites.
+//! - [`memory`]: the server's resident memory.
 //!
 //! Everything is re-exported at the root, so a test file needs only `use harness::*;`.
 //!
@@ -18,6 +19,7 @@ pub mod api;
 pub mod assertions;
 pub mod http;
 pub mod latency;
+pub mod memory;
 pub mod payload;
 pub mod process;
 pub mod ws;
@@ -26,6 +28,7 @@ pub use api::*;
 pub use assertions::*;
 pub use http::*;
 pub use latency::*;
+pub use memory::*;
 pub use payload::*;
 pub use process::*;
 pub use ws::*;

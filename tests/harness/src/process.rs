@@ -294,18 +294,6 @@ impl Server {
         self.child.id() as i32
     }
 
-    /// The server's resident set size in bytes (`VmRSS` in /proc/<pid>/status).
-    pub fn rss_bytes(&self) -> u64 {
-        let path = format!("/proc/{}/status", self.pid());
-        let status = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        let kib: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no VmRSS in {path}:\n{status}"));
-        kib * 1024
-    }
-
     /// The current time of a server's manual lease clock (an advance by 0 ms).
     pub fn clock_ms(&self) -> u64 {
         self.advance_clock(0)

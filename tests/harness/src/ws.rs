@@ -291,3 +291,36 @@ pub fn assert_ws_healthy(server: &Server, ctx: &str) {
     let svc = lookup_one(&mut c, "health-svc");
     assert_eq!(svc["serviceId"].as_str(), Some("health-svc"), "{ctx}");
 }
+
+/// The instanceId of a pushed change, found without parsing the whole message (for tests that
+/// read thousands of pushes).
+pub fn push_instance_id(text: &str) -> Option<&str> {
+    const KEY: &str = r#""instanceId":""#;
+    let start = text.find(KEY)? + KEY.len();
+    let len = text[start..].find('"')?;
+    Some(&text[start..start + len])
+}
+
+/// The problem, if any, with `text` as the `n`-th of a run of pushes that should each be a `new`
+/// of the next id of a batch, `want` here.
+pub fn wrong_new(text: &str, n: usize, want: &str) -> Option<String> {
+    let ok = text.contains(r#""changeType":"new""#) && push_instance_id(text) == Some(want);
+    (!ok).then(|| format!("change {n}: expected new {want}, got {text:.200}"))
+}
+
+/// Reads `want.len()` pushes from `ws` within `within`: each must be a `new` of the next id.
+pub fn read_news(ws: &mut Ws, want: &[String], within: Duration, ctx: &str) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    for (n, id) in want.iter().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match next_event(ws, left.max(Duration::from_millis(1)), ctx) {
+            Got::Text(t) => {
+                if let Some(e) = wrong_new(&t, n, id) {
+                    return Err(format!("{ctx}: {e}"));
+                }
+            }
+            other => return Err(format!("{ctx}: change {n} of {}: {other:?}", want.len())),
+        }
+    }
+    Ok(())
+}
