@@ -48,7 +48,7 @@ echo "commit: $(git -C "$root" rev-parse --short HEAD), date: $(date -u +%Y-%m-%
 
 cd "$root/protocol"
 for target in "${targets[@]}"; do
-    cargo "+$toolchain" fuzz build --release "$target" >&2
+    cargo "+$toolchain" fuzz build --release --debug-assertions "$target" >&2
 done
 
 failed=0
@@ -64,7 +64,7 @@ for target in "${targets[@]}"; do
     # -rss_limit_mb / -timeout: an input that needs more than 2 GiB or 10 s counts as a crash
     # (the bounds the server relies on are part of what is tested).
     status=0
-    cargo "+$toolchain" fuzz run --release "$target" "$corpus" "$seeds" -- \
+    cargo "+$toolchain" fuzz run --release --debug-assertions "$target" "$corpus" "$seeds" -- \
         -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
         -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)

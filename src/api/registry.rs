@@ -33,9 +33,8 @@ enum Verdict {
 
 const NOT_FOUND_REASON: &str = "Instance is not exising! Need re-register.";
 
-/// Instances checked and sent to their shards before the core yields to its other tasks: about
-/// half a millisecond of work in a release build, so a 10,000-instance batch never holds the core
-/// for long.
+/// Instances checked and sent to their shards before the core yields to its other tasks: about a
+/// millisecond of work in a release build, so a 10,000-instance batch never holds the core for long.
 const INSTANCES_PER_SLICE: usize = 1000;
 
 pub async fn handle(core: &Core, op: RegistryOp, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
