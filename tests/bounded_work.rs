@@ -2,7 +2,20 @@
 //! slices, and large legitimate batches are handled in slices, so `/health` on the same core keeps
 //! answering. Every server here runs `--shards 1`, so the attack and `/health` share one core.
 
+use std::sync::{Mutex, MutexGuard};
+
 use harness::*;
+
+/// The tests here load a core on purpose and time `/health` meanwhile; run one at a time so they
+/// do not slow each other's server down.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    // A failed test poisons the lock; the others still run.
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 const GZIP: &[(&str, &str)] = &[("Content-Encoding", "gzip")];
 
@@ -54,6 +67,7 @@ fn assert_refused(response: &Response, message: &str, ctx: &str) {
 
 #[test]
 fn gzip_member_bomb_is_refused_while_health_keeps_answering() {
+    let _serial = one_at_a_time();
     let server = Server::start_sha(&["--shards", "1"], None);
     let bomb = member_bomb();
     let (answers, times) = health_times_during(&server, || {
@@ -73,6 +87,7 @@ fn gzip_member_bomb_is_refused_while_health_keeps_answering() {
 
 #[test]
 fn gzip_member_limit_is_inclusive() {
+    let _serial = one_at_a_time();
     let server = Server::start_sha(&["--shards", "1"], Some("[limits]\nmax_gzip_members = 4\n"));
     let inst = Inst::new("gzip-members", "m-1");
     let json = instances_body(std::slice::from_ref(&inst));
@@ -91,6 +106,7 @@ fn gzip_member_limit_is_inclusive() {
 
 #[test]
 fn gzip_cpu_bomb_is_refused_after_its_cpu_budget_while_health_keeps_answering() {
+    let _serial = one_at_a_time();
     let server = Server::start_sha(
         &["--shards", "1"],
         Some("[limits]\nmax_gzip_cpu_ms = 300\n"),
@@ -126,6 +142,7 @@ fn batch(service: &str, count: usize) -> Vec<Inst> {
 
 #[test]
 fn ten_thousand_instance_batches_succeed_while_health_keeps_answering() {
+    let _serial = one_at_a_time();
     let server = Server::start_sha(&["--shards", "1"], None);
     let insts = batch("big-batch", 10_000);
     let body = instances_body(&insts);
@@ -151,6 +168,7 @@ fn ten_thousand_instance_batches_succeed_while_health_keeps_answering() {
 
 #[test]
 fn failures_of_a_large_batch_are_answered_in_request_order() {
+    let _serial = one_at_a_time();
     let server = Server::start_sha(&["--shards", "1"], None);
     let mut c = server.client();
     let mut insts = batch("ordered", 10_000);
