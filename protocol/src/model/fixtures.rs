@@ -8,6 +8,13 @@ fn s(v: &'static str) -> Option<Cow<'static, str>> {
     Some(Cow::Borrowed(v))
 }
 
+/// What a writer appends to an empty buffer, as text.
+pub(crate) fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut out = Vec::new();
+    f(&mut out);
+    String::from_utf8(out).expect("writers produce UTF-8")
+}
+
 pub(crate) fn spec_instance() -> Instance<'static> {
     let mut metadata = Metadata::default();
     metadata.insert(Cow::Borrowed("k"), s("v"));

@@ -156,15 +156,9 @@ mod tests {
     use std::borrow::Cow;
 
     use super::*;
-    use crate::model::fixtures::{spec_instance, SPEC_INSTANCE_JSON};
+    use crate::model::fixtures::{spec_instance, text, SPEC_INSTANCE_JSON};
     use crate::model::{parse, InstancesRequest};
     use crate::rng::Rng;
-
-    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
-        let mut out = Vec::new();
-        f(&mut out);
-        String::from_utf8(out).unwrap()
-    }
 
     fn s(v: &str) -> Option<Cow<'_, str>> {
         Some(Cow::Borrowed(v))

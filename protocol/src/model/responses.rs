@@ -308,12 +308,7 @@ pub fn write_clock_response(out: &mut Vec<u8>, now_ms: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
-        let mut out = Vec::new();
-        f(&mut out);
-        String::from_utf8(out).unwrap()
-    }
+    use crate::model::fixtures::text;
 
     const OK: &str = r#"{"errorCode":"success","message":"","status":"success"}"#;
 

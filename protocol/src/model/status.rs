@@ -196,13 +196,7 @@ pub fn write_error_body(out: &mut Vec<u8>, message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixtures::{spec_instance, SPEC_INSTANCE_JSON};
-
-    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
-        let mut out = Vec::new();
-        f(&mut out);
-        String::from_utf8(out).unwrap()
-    }
+    use crate::model::fixtures::{spec_instance, text, SPEC_INSTANCE_JSON};
 
     fn status(s: ResponseStatus) -> String {
         text(|o| write_response_status(o, &s))
