@@ -11,6 +11,7 @@ mod de;
 mod fixtures;
 mod instance;
 mod json_writer;
+pub mod management;
 mod parse;
 mod requests;
 mod responses;

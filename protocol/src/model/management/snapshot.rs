@@ -1,0 +1,264 @@
+//! The pulled-out state of the node at one generation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::keys::{fold, InstanceKey, ServerKey, ZoneKey};
+use super::{ManagementWrite, Target};
+
+/// The operations recorded against one key, with the key as first written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry<K> {
+    pub key: K,
+    /// In the order they were recorded; unique ignoring case (the table's unique key).
+    pub operations: Vec<String>,
+}
+
+/// Every pull-out row, keyed by the case-folded key. Built by the persistence thread after a
+/// commit and never changed afterwards: shards hold it behind an `Arc`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManagementSnapshot {
+    /// Increases with every committed change; a shard ignores a snapshot older than its own.
+    pub generation: u64,
+    instances: BTreeMap<String, Entry<InstanceKey>>,
+    servers: BTreeMap<String, Entry<ServerKey>>,
+    zones: BTreeMap<String, Entry<ZoneKey>>,
+}
+
+/// Which services a new snapshot may show or hide instances of, compared with an older one.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// A server row changed: any service may have an instance on that server.
+    pub every_service: bool,
+    /// Case-folded service ids whose instance or zone rows changed.
+    pub services: BTreeSet<String>,
+}
+
+impl ManagementSnapshot {
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty() && self.servers.is_empty() && self.zones.is_empty()
+    }
+
+    /// Record one operation (pull-out) or drop it (pull-in).
+    pub fn apply(&mut self, write: &ManagementWrite) {
+        for (target, operation) in &write.targets {
+            if write.complete {
+                self.remove(target, operation);
+            } else {
+                self.insert(target.clone(), operation);
+            }
+        }
+    }
+
+    pub fn insert(&mut self, target: Target, operation: &str) {
+        match target {
+            Target::Instance(key) => add(&mut self.instances, key.folded(), key, operation),
+            Target::Server(key) => add(&mut self.servers, key.folded(), key, operation),
+            Target::Zone(key) => add(&mut self.zones, key.folded(), key, operation),
+        }
+    }
+
+    pub fn remove(&mut self, target: &Target, operation: &str) {
+        match target {
+            Target::Instance(key) => drop_op(&mut self.instances, &key.folded(), operation),
+            Target::Server(key) => drop_op(&mut self.servers, &key.folded(), operation),
+            Target::Zone(key) => drop_op(&mut self.zones, &key.folded(), operation),
+        }
+    }
+
+    pub fn instance(&self, key: &InstanceKey) -> Option<&Entry<InstanceKey>> {
+        self.instances.get(&key.folded())
+    }
+
+    pub fn server(&self, key: &ServerKey) -> Option<&Entry<ServerKey>> {
+        self.servers.get(&key.folded())
+    }
+
+    pub fn zone(&self, key: &ZoneKey) -> Option<&Entry<ZoneKey>> {
+        self.zones.get(&key.folded())
+    }
+
+    /// Every pulled-out instance, in key order.
+    pub fn instances(&self) -> impl Iterator<Item = &Entry<InstanceKey>> {
+        self.instances.values()
+    }
+
+    pub fn servers(&self) -> impl Iterator<Item = &Entry<ServerKey>> {
+        self.servers.values()
+    }
+
+    pub fn zones(&self) -> impl Iterator<Item = &Entry<ZoneKey>> {
+        self.zones.values()
+    }
+
+    /// Java `ManagementRepository.isInstanceDown` (spec §11.6, without groups): the instance,
+    /// its server (`ip`) or its service's zone is pulled out.
+    pub fn is_down(
+        &self,
+        region: &str,
+        service: &str,
+        instance: &str,
+        ip: &str,
+        zone: &str,
+    ) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        (!self.instances.is_empty()
+            && self
+                .instances
+                .contains_key(&fold(&[region, service, instance])))
+            || (!self.servers.is_empty() && self.servers.contains_key(&fold(&[region, ip])))
+            || (!self.zones.is_empty() && self.zones.contains_key(&fold(&[region, service, zone])))
+    }
+
+    /// What differs from `older`: the services whose visible instances may change.
+    pub fn changed_since(&self, older: &ManagementSnapshot) -> Changed {
+        let mut changed = Changed {
+            every_service: !same_keys(&self.servers, &older.servers),
+            services: BTreeSet::new(),
+        };
+        for folded in symmetric_difference(&self.instances, &older.instances)
+            .chain(symmetric_difference(&self.zones, &older.zones))
+        {
+            // The service id is the second folded part of instance and zone keys.
+            if let Some(service) = folded.split('\n').nth(1) {
+                changed.services.insert(service.to_owned());
+            }
+        }
+        changed
+    }
+}
+
+fn add<K>(map: &mut BTreeMap<String, Entry<K>>, folded: String, key: K, operation: &str) {
+    let entry = map.entry(folded).or_insert_with(|| Entry {
+        key,
+        operations: Vec::new(),
+    });
+    if !entry
+        .operations
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(operation))
+    {
+        entry.operations.push(operation.to_owned());
+    }
+}
+
+fn drop_op<K>(map: &mut BTreeMap<String, Entry<K>>, folded: &str, operation: &str) {
+    if let Some(entry) = map.get_mut(folded) {
+        entry
+            .operations
+            .retain(|o| !o.eq_ignore_ascii_case(operation));
+        if entry.operations.is_empty() {
+            map.remove(folded);
+        }
+    }
+}
+
+fn same_keys<K>(a: &BTreeMap<String, Entry<K>>, b: &BTreeMap<String, Entry<K>>) -> bool {
+    a.len() == b.len() && a.keys().zip(b.keys()).all(|(x, y)| x == y)
+}
+
+fn symmetric_difference<'a, K>(
+    a: &'a BTreeMap<String, Entry<K>>,
+    b: &'a BTreeMap<String, Entry<K>>,
+) -> impl Iterator<Item = &'a String> {
+    a.keys()
+        .filter(|k| !b.contains_key(*k))
+        .chain(b.keys().filter(|k| !a.contains_key(*k)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::management::Operator;
+
+    fn instance(region: &str, service: &str, id: &str) -> Target {
+        Target::Instance(InstanceKey {
+            region_id: region.into(),
+            service_id: service.into(),
+            instance_id: id.into(),
+        })
+    }
+
+    fn write(targets: Vec<(Target, &str)>, complete: bool) -> ManagementWrite {
+        ManagementWrite {
+            targets: targets
+                .into_iter()
+                .map(|(t, o)| (t, o.to_owned()))
+                .collect(),
+            complete,
+            operator: Operator::default(),
+        }
+    }
+
+    #[test]
+    fn pull_out_and_in_by_instance_key_ignoring_case() {
+        let mut s = ManagementSnapshot::default();
+        s.apply(&write(
+            vec![(instance("SHA", "Svc", "I1"), "pullout")],
+            false,
+        ));
+        assert!(s.is_down("sha", "svc", "i1", "10.0.0.1", "z"));
+        assert!(!s.is_down("sha", "svc", "i2", "10.0.0.1", "z"));
+        s.apply(&write(
+            vec![(instance("sha", "svc", "i1"), "PULLOUT")],
+            true,
+        ));
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_key_stays_down_while_any_operation_remains() {
+        let mut s = ManagementSnapshot::default();
+        s.apply(&write(
+            vec![
+                (instance("r", "s", "i"), "a"),
+                (instance("r", "s", "i"), "b"),
+            ],
+            false,
+        ));
+        assert_eq!(s.instances().next().unwrap().operations, ["a", "b"]);
+        s.apply(&write(vec![(instance("r", "s", "i"), "a")], true));
+        assert!(s.is_down("r", "s", "i", "", ""));
+        s.apply(&write(vec![(instance("r", "s", "i"), "b")], true));
+        assert!(!s.is_down("r", "s", "i", "", ""));
+    }
+
+    #[test]
+    fn server_and_zone_rows_cover_their_instances() {
+        let mut s = ManagementSnapshot::default();
+        let server = Target::Server(ServerKey {
+            region_id: "r".into(),
+            server_id: "10.0.0.9".into(),
+        });
+        let zone = Target::Zone(ZoneKey {
+            region_id: "r".into(),
+            service_id: "svc".into(),
+            zone_id: "Z1".into(),
+        });
+        s.apply(&write(vec![(server, "x"), (zone, "y")], false));
+        assert!(s.is_down("R", "other", "i", "10.0.0.9", "z9"));
+        assert!(s.is_down("r", "SVC", "i", "10.0.0.1", "z1"));
+        assert!(!s.is_down("r", "other", "i", "10.0.0.1", "z1"));
+    }
+
+    #[test]
+    fn changes_name_the_services_to_recheck() {
+        let old = ManagementSnapshot::default();
+        let mut new = old.clone();
+        new.insert(instance("r", "SvcA", "i"), "x");
+        let changed = new.changed_since(&old);
+        assert!(!changed.every_service);
+        assert_eq!(changed.services.into_iter().collect::<Vec<_>>(), ["svca"]);
+        let mut with_server = new.clone();
+        with_server.insert(
+            Target::Server(ServerKey {
+                region_id: "r".into(),
+                server_id: "ip".into(),
+            }),
+            "x",
+        );
+        assert!(with_server.changed_since(&new).every_service);
+        assert_eq!(new.changed_since(&new), Changed::default());
+    }
+}
