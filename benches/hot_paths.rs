@@ -56,6 +56,9 @@ fn parse_register(c: &mut Criterion) {
     group.finish();
 }
 
+/// Region, zone and ip of the benchmark's instances.
+const PLACE: &str = "r\u{0}z\u{0}10.0.0.1";
+
 fn populated_shard(services: usize, per_service: usize) -> Shard {
     let mut shard = Shard::standalone(ShardConfig::default(), 0);
     for s in 0..services {
@@ -67,6 +70,7 @@ fn populated_shard(services: usize, per_service: usize) -> Shard {
                 &format!("10.0.{}.{}:8080", i / 256, i % 256),
                 false,
                 json.into_bytes().into(),
+                PLACE,
                 0,
             );
         }
@@ -101,7 +105,7 @@ fn shard_heartbeat(c: &mut Criterion) {
         let json = instance_json("service-7", 3);
         b.iter_batched(
             || -> std::sync::Arc<[u8]> { json.clone().into_bytes().into() },
-            |json| shard.register("service-7", "10.0.0.3:8080", false, json, 5),
+            |json| shard.register("service-7", "10.0.0.3:8080", false, json, PLACE, 5),
             BatchSize::SmallInput,
         )
     });

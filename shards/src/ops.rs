@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use protocol::model::management::ManagementSnapshot;
 use protocol::model::{parse, Instance, LeaseMapWriter, LeaseStatus, LocalTime};
 use smallvec::SmallVec;
 
@@ -27,6 +28,8 @@ pub struct RegisterItem {
     pub instance_id: Box<str>,
     pub legacy: bool,
     pub json: Arc<[u8]>,
+    /// Region, zone and ip joined by [`crate::place::join`]: what server and zone pull-outs match.
+    pub place: Box<str>,
 }
 
 /// Register (or re-register) instances.
@@ -37,7 +40,16 @@ impl ShardOp for Register {
     fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
         self.0
             .into_iter()
-            .map(|i| shard.register(&i.service_id, &i.instance_id, i.legacy, i.json, now_ms))
+            .map(|i| {
+                shard.register(
+                    &i.service_id,
+                    &i.instance_id,
+                    i.legacy,
+                    i.json,
+                    &i.place,
+                    now_ms,
+                )
+            })
             .collect()
     }
 }
@@ -190,6 +202,69 @@ impl ShardOp for Leases {
     }
 }
 
+/// Put a newer set of pull-outs in effect on the shard (see [`Shard::apply_management`]).
+/// Once every shard answered, the snapshot (or a newer one) is in effect everywhere.
+pub struct ApplyManagement(pub Arc<ManagementSnapshot>);
+
+impl ShardOp for ApplyManagement {
+    /// How many instances changed visibility.
+    type Reply = usize;
+    fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
+        shard.apply_management(self.0, now_ms)
+    }
+}
+
+/// One registered instance with its lease times (epoch milliseconds) and whether a pull-out
+/// hides it.
+pub struct ManagedInstance {
+    pub instance_id: Arc<str>,
+    pub json: Arc<[u8]>,
+    pub legacy: bool,
+    pub down: bool,
+    pub created_wall_ms: i64,
+    pub renewed_wall_ms: i64,
+    pub ttl_ms: u64,
+}
+
+/// A service's instances as the management views and the shutdown snapshot see them.
+pub struct ManagedService {
+    pub service_id: Arc<str>,
+    pub instances: Vec<ManagedInstance>,
+}
+
+/// Every instance, hidden ones included, of one service (`Some`) or of every service.
+pub struct ManagedInstances(pub Option<Box<str>>);
+
+impl ShardOp for ManagedInstances {
+    type Reply = Vec<ManagedService>;
+    fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
+        let mut services: Vec<ManagedService> = Vec::new();
+        let offset = shard.wall_ms(0);
+        shard.for_each_instance(self.0.as_deref(), |view| {
+            let instance = ManagedInstance {
+                instance_id: view.instance_id.clone(),
+                json: view.json.clone(),
+                legacy: view.legacy,
+                down: view.hidden,
+                created_wall_ms: offset + view.created_ms as i64,
+                renewed_wall_ms: offset + view.renewed_ms as i64,
+                ttl_ms: view.ttl_ms,
+            };
+            match services.last_mut() {
+                // Instances arrive grouped by service.
+                Some(last) if Arc::ptr_eq(&last.service_id, view.service_id) => {
+                    last.instances.push(instance)
+                }
+                _ => services.push(ManagedService {
+                    service_id: view.service_id.clone(),
+                    instances: vec![instance],
+                }),
+            }
+        });
+        services
+    }
+}
+
 /// A core now has (or no longer has) one more subscriber for a service. Counted per core, so
 /// subscribe and unsubscribe of different sessions commute (see `crate::interest`).
 pub struct Subscribe {
@@ -324,6 +399,7 @@ mod tests {
             json: format!(r#"{{"instanceId":"{instance}","serviceId":"{service}"}}"#)
                 .into_bytes()
                 .into(),
+            place: crate::place::join("r", "z", "10.0.0.1"),
         }
     }
 

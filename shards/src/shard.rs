@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
+use protocol::model::management::ManagementSnapshot;
 use protocol::model::{write_service, ChangeKind, ServiceLists};
 
 use crate::changes::{Changes, DeltaError, NodeShared, Push};
 use crate::key::{same_key, table_hash};
+use crate::place::{self, Places};
 use crate::safe::{SafeChecker, SafeConfig, SafeStatus};
 use crate::wheel::{Due, TimingWheel, WheelEntry};
 
@@ -56,8 +58,12 @@ struct Record {
     legacy: bool,
     created_ms: u64,
     renewed_ms: u64,
+    /// Hidden by a pull-out: kept and renewed, but not served or announced.
+    hidden: bool,
     instance_id: Arc<str>,
     json: Arc<[u8]>,
+    /// Interned `region \0 zone \0 ip` (see [`crate::place`]).
+    place: Arc<str>,
 }
 
 struct LeaseSlot {
@@ -82,6 +88,36 @@ pub enum Registered {
     Replaced,
     /// Re-registered with identical data: the lease restarts, nothing else changes.
     Unchanged,
+}
+
+/// A registration as it reaches the shard.
+struct Incoming<'a> {
+    service_id: &'a str,
+    instance_id: &'a str,
+    legacy: bool,
+    json: Arc<[u8]>,
+    place: &'a str,
+}
+
+/// New data for a registered instance.
+struct Update<'a> {
+    legacy: bool,
+    json: Arc<[u8]>,
+    place: &'a str,
+    hidden: bool,
+}
+
+/// One registered instance, for the management views and the shutdown snapshot.
+pub struct InstanceView<'a> {
+    pub service_id: &'a Arc<str>,
+    pub instance_id: &'a Arc<str>,
+    pub json: &'a Arc<[u8]>,
+    pub legacy: bool,
+    /// Pulled out: not served by discovery.
+    pub hidden: bool,
+    pub created_ms: u64,
+    pub renewed_ms: u64,
+    pub ttl_ms: u64,
 }
 
 /// The instance data of a lease, for status pages.
@@ -115,6 +151,9 @@ struct Registry {
     services_json: Option<Arc<[u8]>>,
     evicted_total: u64,
     changes: Changes,
+    places: Places,
+    /// The pull-outs in effect; instances they cover are `hidden`.
+    management: Arc<ManagementSnapshot>,
 }
 
 impl Shard {
@@ -144,6 +183,8 @@ impl Shard {
                 legacy_count: 0,
                 services_json: None,
                 evicted_total: 0,
+                places: Places::default(),
+                management: Arc::default(),
             },
             last_safe_check_s: now_ms / 1000,
         }
@@ -218,18 +259,25 @@ impl Shard {
         self.registry.evicted_total
     }
 
-    /// Register (or re-register) an instance. `json` is its serialized form as discovery serves it.
+    /// Register (or re-register) an instance. `json` is its serialized form as discovery serves
+    /// it; `place` its joined region, zone and ip ([`place::join`]).
     pub fn register(
         &mut self,
         service_id: &str,
         instance_id: &str,
         legacy: bool,
         json: Arc<[u8]>,
+        place: &str,
         now_ms: u64,
     ) -> Registered {
-        let (index, schedule, outcome) =
-            self.registry
-                .upsert(service_id, instance_id, legacy, json, now_ms);
+        let incoming = Incoming {
+            service_id,
+            instance_id,
+            legacy,
+            json,
+            place,
+        };
+        let (index, schedule, outcome) = self.registry.upsert(incoming, now_ms);
         if let Some(generation) = schedule {
             let deadline = now_ms + self.registry.ttl(legacy);
             self.wheel
@@ -271,6 +319,11 @@ impl Shard {
         let slots: Vec<u32> = self.registry.services.iter().copied().collect();
         for slot in slots {
             let instances = self.registry.service_instances_json(slot);
+            if &*instances == b"[]" {
+                // Every instance is pulled out: listed again when one comes back (with a `new`
+                // change, so deltas stay exact).
+                continue;
+            }
             if !out.is_empty() {
                 out.push(b',');
             }
@@ -362,6 +415,68 @@ impl Shard {
         }
     }
 
+    /// Put a newer set of pull-outs in effect: instances it covers are hidden (`delete` to their
+    /// subscribers), instances it no longer covers come back (`new`). An older or equal
+    /// generation is ignored, so snapshots may arrive in any order. Returns how many instances
+    /// changed visibility.
+    pub fn apply_management(&mut self, snapshot: Arc<ManagementSnapshot>, now_ms: u64) -> usize {
+        let r = &mut self.registry;
+        if snapshot.generation <= r.management.generation {
+            return 0;
+        }
+        let changed = snapshot.changed_since(&r.management);
+        r.management = snapshot;
+        let slots: Vec<u32> = if changed.every_service {
+            r.services.iter().copied().collect()
+        } else {
+            changed
+                .services
+                .iter()
+                .filter_map(|service| r.find_service(service))
+                .collect()
+        };
+        let mut flipped = 0;
+        for slot in slots {
+            flipped += r.recheck_service(slot, now_ms);
+        }
+        flipped
+    }
+
+    /// The generation of the pull-outs in effect.
+    pub fn management_generation(&self) -> u64 {
+        self.registry.management.generation
+    }
+
+    /// Visit every instance (both lease classes, hidden ones included) of one service or of all,
+    /// for the management views and the registry snapshot taken at shutdown.
+    pub fn for_each_instance(
+        &self,
+        service_id: Option<&str>,
+        mut visit: impl FnMut(InstanceView<'_>),
+    ) {
+        let r = &self.registry;
+        let slots: Vec<u32> = match service_id {
+            Some(id) => r.find_service(id).into_iter().collect(),
+            None => r.services.iter().copied().collect(),
+        };
+        for slot in slots {
+            let service = r.service(slot);
+            for &index in &service.members {
+                let record = r.record(index);
+                visit(InstanceView {
+                    service_id: &service.id,
+                    instance_id: &record.instance_id,
+                    json: &record.json,
+                    legacy: record.legacy,
+                    hidden: record.hidden,
+                    created_ms: record.created_ms,
+                    renewed_ms: record.renewed_ms,
+                    ttl_ms: r.ttl(record.legacy),
+                });
+            }
+        }
+    }
+
     /// Number of entries in the lease wheel (live leases plus stale entries not yet passed).
     pub fn wheel_len(&self) -> usize {
         self.wheel.len()
@@ -449,55 +564,36 @@ impl Registry {
         slot
     }
 
-    fn upsert(
-        &mut self,
-        service_id: &str,
-        instance_id: &str,
-        legacy: bool,
-        json: Arc<[u8]>,
-        now_ms: u64,
-    ) -> (u32, Option<u32>, Registered) {
+    fn upsert(&mut self, incoming: Incoming<'_>, now_ms: u64) -> (u32, Option<u32>, Registered) {
+        let Incoming {
+            service_id,
+            instance_id,
+            legacy,
+            json,
+            place,
+        } = incoming;
         let slot = self.service_or_insert(service_id);
+        let hidden = self.is_pulled_out(service_id, instance_id, place);
         if let Some(index) = self.find(service_id, instance_id) {
-            let lease = &mut self.leases[index as usize];
-            let record = lease.record.as_mut().expect("found lease is live");
-            // The lease's wheel entry stays valid while its TTL class does: it fires no later than
-            // the new deadline and reschedules itself. A class change may shorten the TTL, so
-            // then a new generation orphans the old entry and a new one is scheduled.
-            let schedule = if record.legacy != legacy {
-                lease.generation = lease.generation.wrapping_add(1);
-                Some(lease.generation)
-            } else {
-                None
+            let update = Update {
+                legacy,
+                json,
+                place,
+                hidden,
             };
-            if record.legacy != legacy {
-                if legacy {
-                    self.legacy_count += 1;
-                } else {
-                    assert!(self.legacy_count > 0, "a legacy lease is counted");
-                    self.legacy_count -= 1;
-                }
-            }
-            record.legacy = legacy;
-            record.created_ms = now_ms;
-            record.renewed_ms = now_ms;
-            if record.json == json {
-                return (index, schedule, Registered::Unchanged);
-            }
-            record.instance_id = instance_id.into();
-            record.json = json;
-            let (id, json) = (record.instance_id.clone(), record.json.clone());
-            self.changed(slot, ChangeKind::Change, &id, &json, now_ms);
-            return (index, schedule, Registered::Replaced);
+            return self.update(slot, index, update, now_ms);
         }
+        let place = self.places.intern(place);
         let record = Record {
             service: slot,
             position: 0,
             legacy,
             created_ms: now_ms,
             renewed_ms: now_ms,
+            hidden,
             instance_id: instance_id.into(),
             json,
+            place,
         };
         let index = match self.free_leases.pop() {
             Some(index) => {
@@ -538,8 +634,109 @@ impl Registry {
         if legacy {
             self.legacy_count += 1;
         }
-        self.changed(slot, ChangeKind::New, &id, &json, now_ms);
+        if hidden {
+            // Not served, so nothing to announce; the service may be new to `services.json`.
+            self.invalidate(slot);
+        } else {
+            self.changed(slot, ChangeKind::New, &id, &json, now_ms);
+        }
         (index, Some(generation), Registered::New)
+    }
+
+    /// Re-registration of a known instance.
+    fn update(
+        &mut self,
+        slot: u32,
+        index: u32,
+        update: Update<'_>,
+        now_ms: u64,
+    ) -> (u32, Option<u32>, Registered) {
+        let lease = &mut self.leases[index as usize];
+        let record = lease.record.as_mut().expect("found lease is live");
+        // The lease's wheel entry stays valid while its TTL class does: it fires no later than
+        // the new deadline and reschedules itself. A class change may shorten the TTL, so
+        // then a new generation orphans the old entry and a new one is scheduled.
+        let class_changed = record.legacy != update.legacy;
+        let schedule = if class_changed {
+            lease.generation = lease.generation.wrapping_add(1);
+            Some(lease.generation)
+        } else {
+            None
+        };
+        if class_changed {
+            if update.legacy {
+                self.legacy_count += 1;
+            } else {
+                assert!(self.legacy_count > 0, "a legacy lease is counted");
+                self.legacy_count -= 1;
+            }
+        }
+        record.legacy = update.legacy;
+        record.created_ms = now_ms;
+        record.renewed_ms = now_ms;
+        if record.json == update.json {
+            // Same JSON, same place: the pull-out state cannot differ either.
+            return (index, schedule, Registered::Unchanged);
+        }
+        let was_hidden = record.hidden;
+        let old_json = std::mem::replace(&mut record.json, update.json);
+        record.hidden = update.hidden;
+        let (id, json) = (record.instance_id.clone(), record.json.clone());
+        if *record.place != *update.place {
+            let interned = self.places.intern(update.place);
+            let record = self.leases[index as usize]
+                .record
+                .as_mut()
+                .expect("found lease is live");
+            let old_place = std::mem::replace(&mut record.place, interned);
+            self.places.release(old_place);
+        }
+        match (was_hidden, update.hidden) {
+            (false, false) => self.changed(slot, ChangeKind::Change, &id, &json, now_ms),
+            // Subscribers last saw the old data: that is what leaves.
+            (false, true) => self.changed(slot, ChangeKind::Delete, &id, &old_json, now_ms),
+            (true, false) => self.changed(slot, ChangeKind::New, &id, &json, now_ms),
+            (true, true) => self.invalidate(slot),
+        }
+        (index, schedule, Registered::Replaced)
+    }
+
+    /// Re-evaluate the pull-outs for every instance of a service; returns how many flipped.
+    fn recheck_service(&mut self, slot: u32, now_ms: u64) -> usize {
+        let service_id = self.service(slot).id.clone();
+        let members = self.service(slot).members.clone();
+        let mut flipped = 0;
+        for index in members {
+            let record = self.record(index);
+            let hidden = self.is_pulled_out(&service_id, &record.instance_id, &record.place);
+            if hidden == record.hidden {
+                continue;
+            }
+            let record = self.leases[index as usize]
+                .record
+                .as_mut()
+                .expect("member is live");
+            record.hidden = hidden;
+            let (id, json) = (record.instance_id.clone(), record.json.clone());
+            let kind = if hidden {
+                ChangeKind::Delete
+            } else {
+                ChangeKind::New
+            };
+            self.changed(slot, kind, &id, &json, now_ms);
+            flipped += 1;
+        }
+        flipped
+    }
+
+    /// Is an instance covered by a pull-out of itself, its server or its zone?
+    fn is_pulled_out(&self, service_id: &str, instance_id: &str, place: &str) -> bool {
+        if self.management.is_empty() {
+            return false;
+        }
+        let (region, zone, ip) = place::parts(place);
+        self.management
+            .is_down(region, service_id, instance_id, ip, zone)
     }
 
     fn renew(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> bool {
@@ -580,13 +777,18 @@ impl Registry {
             assert!(self.legacy_count > 0, "a live legacy lease is counted");
             self.legacy_count -= 1;
         }
-        self.changed(
-            record.service,
-            ChangeKind::Delete,
-            &record.instance_id,
-            &record.json,
-            now_ms,
-        );
+        if record.hidden {
+            self.invalidate(record.service);
+        } else {
+            self.changed(
+                record.service,
+                ChangeKind::Delete,
+                &record.instance_id,
+                &record.json,
+                now_ms,
+            );
+        }
+        self.places.release(record.place);
 
         let service = self.service_slab[record.service as usize]
             .as_mut()
@@ -632,12 +834,16 @@ impl Registry {
         json: &Arc<[u8]>,
         now_ms: u64,
     ) {
-        self.services_json = None;
-        let service = self.service_mut(slot);
-        service.instances_json = None;
-        let service_id = service.id.clone();
+        self.invalidate(slot);
+        let service_id = self.service(slot).id.clone();
         self.changes
             .record(kind, &service_id, instance_id, json, now_ms);
+    }
+
+    /// A service's served bytes must be rebuilt (no change to announce).
+    fn invalidate(&mut self, slot: u32) {
+        self.services_json = None;
+        self.service_mut(slot).instances_json = None;
     }
 
     fn service_instances_json(&mut self, slot: u32) -> Arc<[u8]> {
@@ -648,23 +854,20 @@ impl Registry {
             return cached.clone();
         }
         let leases = &self.leases;
-        let size: usize = service
-            .members
-            .iter()
-            .map(|&i| {
-                leases[i as usize]
-                    .record
-                    .as_ref()
-                    .map_or(0, |r| r.json.len() + 1)
+        let visible = || {
+            service.members.iter().filter_map(|&i| {
+                let record = leases[i as usize].record.as_ref().expect("member is live");
+                (!record.hidden).then_some(&record.json)
             })
-            .sum();
+        };
+        let size: usize = visible().map(|json| json.len() + 1).sum();
         let mut out = Vec::with_capacity(size + 2);
         out.push(b'[');
-        for (n, &index) in service.members.iter().enumerate() {
+        for (n, json) in visible().enumerate() {
             if n > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(&self.record(index).json);
+            out.extend_from_slice(json);
         }
         out.push(b']');
         let json: Arc<[u8]> = out.into();

@@ -213,14 +213,23 @@ fn check(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
     Verdict::Ok
 }
 
-fn register_item(instance: &Instance) -> RegisterItem {
+/// What the owner shard stores for an instance (also used to restore a saved registry).
+pub(crate) fn register_item(instance: &Instance) -> RegisterItem {
+    fn text<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> &'a str {
+        s.as_deref().unwrap_or_default()
+    }
     let mut json = Vec::with_capacity(256);
     write_instance(&mut json, instance);
     RegisterItem {
-        service_id: instance.service_id.as_deref().unwrap_or_default().into(),
-        instance_id: instance.instance_id.as_deref().unwrap_or_default().into(),
+        service_id: text(&instance.service_id).into(),
+        instance_id: text(&instance.instance_id).into(),
         legacy: instance.is_legacy(),
         json: json.into(),
+        place: shards::place::join(
+            text(&instance.region_id),
+            text(&instance.zone_id),
+            text(&instance.ip),
+        ),
     }
 }
 

@@ -10,6 +10,9 @@ fn config() -> ShardConfig {
     }
 }
 
+/// Region, zone and ip of the instances these tests register.
+const PLACE: &str = "r\u{0}z\u{0}10.0.0.1";
+
 fn json(service: &str, instance: &str) -> Arc<[u8]> {
     format!(r#"{{"instanceId":"{instance}","serviceId":"{service}"}}"#)
         .into_bytes()
@@ -17,7 +20,14 @@ fn json(service: &str, instance: &str) -> Arc<[u8]> {
 }
 
 fn register(shard: &mut Shard, service: &str, instance: &str, now: u64) -> Registered {
-    shard.register(service, instance, false, json(service, instance), now)
+    shard.register(
+        service,
+        instance,
+        false,
+        json(service, instance),
+        PLACE,
+        now,
+    )
 }
 
 fn lookup(shard: &mut Shard, service: &str) -> Option<String> {
@@ -53,7 +63,7 @@ fn re_register_replaces_data_and_keeps_one_copy() {
     register(&mut s, "svc", "i1", 0);
     let updated: Arc<[u8]> = br#"{"instanceId":"i1","status":"down"}"#.to_vec().into();
     assert_eq!(
-        s.register("SVC", "I1", false, updated, 5),
+        s.register("SVC", "I1", false, updated, PLACE, 5),
         Registered::Replaced
     );
     assert_eq!(s.instance_count(), 1);
@@ -100,7 +110,7 @@ fn expired_lease_cannot_be_renewed_before_the_wheel_runs() {
 #[test]
 fn legacy_leases_use_the_legacy_ttl() {
     let mut s = Shard::standalone(config(), 0);
-    s.register("svc", "old", true, json("svc", "old"), 0);
+    s.register("svc", "old", true, json("svc", "old"), PLACE, 0);
     register(&mut s, "svc", "new", 0);
     run_clock(&mut s, 0, 30_000);
     assert_eq!(s.instance_count(), 1);
@@ -113,7 +123,7 @@ fn legacy_leases_use_the_legacy_ttl() {
 #[test]
 fn re_register_with_shorter_ttl_expires_on_the_new_deadline() {
     let mut s = Shard::standalone(config(), 0);
-    s.register("svc", "i1", true, json("svc", "i1"), 0);
+    s.register("svc", "i1", true, json("svc", "i1"), PLACE, 0);
     register(&mut s, "svc", "i1", 0);
     run_clock(&mut s, 0, 20_020);
     assert_eq!(s.instance_count(), 0);
@@ -432,9 +442,9 @@ fn changes_are_pushed_only_to_interested_cores() {
     s.subscribe("SVC", 3);
     s.subscribe_all(5);
     register(&mut s, "Svc", "i1", 10);
-    s.register("svc", "i1", false, json("Svc", "i1"), 20); // identical data: no change
+    s.register("svc", "i1", false, json("Svc", "i1"), PLACE, 20); // identical data: no change
     let changed: Arc<[u8]> = br#"{"instanceId":"i1","status":"down"}"#.to_vec().into();
-    s.register("svc", "i1", false, changed, 30);
+    s.register("svc", "i1", false, changed, PLACE, 30);
     s.unregister("svc", "i1", 40);
     register(&mut s, "other", "x", 50);
     let got = pushes(&mut s);
@@ -579,7 +589,14 @@ fn deltas_are_exact_for_random_bursts() {
                         r#"{{"instanceId":"{instance}","serviceId":"{spelled}","status":"s{}"}}"#,
                         rng.below(3)
                     );
-                    s.register(&spelled, &instance, false, body.into_bytes().into(), now);
+                    s.register(
+                        &spelled,
+                        &instance,
+                        false,
+                        body.into_bytes().into(),
+                        PLACE,
+                        now,
+                    );
                 }
                 2 => {
                     s.unregister(&spelled, &instance, now);
@@ -615,4 +632,158 @@ fn re_registering_does_not_grow_the_wheel() {
     assert_eq!(s.instance_count(), 1);
     run_clock(&mut s, 20_100, 20_120);
     assert_eq!(s.instance_count(), 0);
+}
+
+mod management {
+    use super::*;
+    use protocol::model::management::{InstanceKey, ServerKey, Target, ZoneKey};
+
+    fn snapshot(generation: u64, targets: &[Target]) -> Arc<ManagementSnapshot> {
+        let mut s = ManagementSnapshot::default();
+        s.generation = generation;
+        for t in targets {
+            s.insert(t.clone(), "pullout");
+        }
+        Arc::new(s)
+    }
+
+    fn instance(service: &str, id: &str) -> Target {
+        Target::Instance(InstanceKey {
+            region_id: "R".into(),
+            service_id: service.into(),
+            instance_id: id.into(),
+        })
+    }
+
+    fn kinds(s: &mut Shard) -> Vec<String> {
+        pushes(s)
+            .iter()
+            .map(|(_, m, _)| {
+                let kind = m.split("\"changeType\":\"").nth(1).unwrap();
+                let id = m.split("\"instanceId\":\"").nth(1).unwrap();
+                format!(
+                    "{} {}",
+                    kind.split('"').next().unwrap(),
+                    id.split('"').next().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pull_out_hides_and_announces_pull_in_restores() {
+        let mut s = Shard::standalone(config(), 0);
+        register(&mut s, "svc", "i1", 0);
+        register(&mut s, "svc", "i2", 0);
+        s.subscribe("svc", 1);
+        let version = s.node_version();
+        assert_eq!(
+            s.apply_management(snapshot(1, &[instance("SVC", "I1")]), 5),
+            1
+        );
+        let served = lookup(&mut s, "svc").unwrap();
+        assert!(!served.contains(r#""i1""#) && served.contains(r#""i2""#));
+        assert_eq!(kinds(&mut s), ["delete i1"]);
+        let mut delta = Vec::new();
+        s.delta_since(version, &mut delta).unwrap();
+        assert!(String::from_utf8(delta)
+            .unwrap()
+            .contains(r#""changeType":"delete""#));
+
+        assert_eq!(s.apply_management(snapshot(2, &[]), 6), 1);
+        assert!(lookup(&mut s, "svc").unwrap().contains(r#""i1""#));
+        assert_eq!(kinds(&mut s), ["new i1"]);
+    }
+
+    #[test]
+    fn an_older_generation_is_ignored() {
+        let mut s = Shard::standalone(config(), 0);
+        register(&mut s, "svc", "i1", 0);
+        s.apply_management(snapshot(3, &[instance("svc", "i1")]), 1);
+        assert_eq!(s.apply_management(snapshot(2, &[]), 2), 0);
+        assert_eq!(s.management_generation(), 3);
+        assert_eq!(lookup(&mut s, "svc").unwrap(), "[]");
+    }
+
+    #[test]
+    fn registering_while_pulled_out_stays_hidden_and_silent() {
+        let mut s = Shard::standalone(config(), 0);
+        s.subscribe("svc", 1);
+        s.apply_management(snapshot(1, &[instance("svc", "i1")]), 0);
+        register(&mut s, "svc", "i1", 1);
+        assert_eq!(lookup(&mut s, "svc").unwrap(), "[]");
+        assert!(kinds(&mut s).is_empty());
+        assert_eq!(
+            &*s.services_json(),
+            b"",
+            "a fully hidden service is not listed"
+        );
+        s.unregister("svc", "i1", 2);
+        assert!(kinds(&mut s).is_empty(), "its removal was never visible");
+    }
+
+    #[test]
+    fn server_and_zone_pull_outs_match_the_place() {
+        let mut s = Shard::standalone(config(), 0);
+        s.subscribe_all(1);
+        s.register("a", "x", false, json("a", "x"), "R\u{0}z1\u{0}10.0.0.9", 0);
+        s.register("b", "y", false, json("b", "y"), "R\u{0}z2\u{0}10.0.0.9", 0);
+        s.register("b", "w", false, json("b", "w"), "R\u{0}z2\u{0}10.0.0.7", 0);
+        pushes(&mut s);
+        let server = Target::Server(ServerKey {
+            region_id: "r".into(),
+            server_id: "10.0.0.9".into(),
+        });
+        assert_eq!(s.apply_management(snapshot(1, &[server]), 1), 2);
+        assert_eq!(
+            lookup(&mut s, "b").unwrap().matches("instanceId").count(),
+            1
+        );
+        let zone = Target::Zone(ZoneKey {
+            region_id: "r".into(),
+            service_id: "B".into(),
+            zone_id: "Z2".into(),
+        });
+        // The server row is gone in this generation: x comes back, w leaves, y stays hidden.
+        assert_eq!(s.apply_management(snapshot(2, &[zone]), 2), 2);
+        assert_eq!(lookup(&mut s, "b").unwrap(), "[]");
+        assert_eq!(
+            lookup(&mut s, "a").unwrap().matches("instanceId").count(),
+            1
+        );
+    }
+
+    #[test]
+    fn moving_into_a_pulled_out_zone_is_a_delete() {
+        let mut s = Shard::standalone(config(), 0);
+        s.subscribe("svc", 1);
+        let zone = Target::Zone(ZoneKey {
+            region_id: "r".into(),
+            service_id: "svc".into(),
+            zone_id: "bad".into(),
+        });
+        s.apply_management(snapshot(1, &[zone]), 0);
+        s.register("svc", "i", false, json("svc", "i"), "r\u{0}good\u{0}ip", 1);
+        let moved: Arc<[u8]> = br#"{"instanceId":"i","zoneId":"bad"}"#.to_vec().into();
+        assert_eq!(
+            s.register("svc", "i", false, moved, "r\u{0}bad\u{0}ip", 2),
+            Registered::Replaced
+        );
+        assert_eq!(kinds(&mut s), ["new i", "delete i"]);
+        assert_eq!(lookup(&mut s, "svc").unwrap(), "[]");
+    }
+
+    #[test]
+    fn managed_instances_list_hidden_ones_too() {
+        let mut s = Shard::standalone(config(), 0);
+        register(&mut s, "svc", "i1", 0);
+        register(&mut s, "svc", "i2", 0);
+        s.apply_management(snapshot(1, &[instance("svc", "i1")]), 1);
+        let mut seen = Vec::new();
+        s.for_each_instance(Some("SVC"), |v| {
+            seen.push((v.instance_id.to_string(), v.hidden))
+        });
+        seen.sort();
+        assert_eq!(seen, [("i1".to_string(), true), ("i2".to_string(), false)]);
+    }
 }
