@@ -32,8 +32,10 @@ pub struct Config {
     pub log: String,
     pub lease: LeaseConfig,
     pub self_preservation: SelfPreservationConfig,
-    pub registry: ZonePolicy,
+    pub registry: RegistryConfig,
     pub discovery: ZonePolicy,
+    pub management: ManagementConfig,
+    pub persistence: PersistenceConfig,
     pub limits: LimitsConfig,
     pub http: HttpConfig,
     pub changes: ChangesConfig,
@@ -73,6 +75,36 @@ pub struct SelfPreservationConfig {
 pub struct ZonePolicy {
     /// Accept requests whose zoneId differs from this node's zone (Java's shipped default: true).
     pub allow_from_other_zone: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// Accept registrations whose zoneId differs from this node's zone (Java's default: true).
+    pub allow_from_other_zone: bool,
+    /// Save the registered instances to the store on graceful shutdown and register them again
+    /// (with a fresh lease) at the next start, before the node serves.
+    pub restore_on_start: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagementConfig {
+    /// Bearer tokens allowed to write (`Authorization: Bearer <token>` or the body's `token`).
+    /// Empty: writes are open, as in Java — unsafe on a shared network.
+    pub tokens: Vec<String>,
+    /// Rows one operation-log query returns at most (newest first).
+    pub max_log_rows: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersistenceConfig {
+    /// Store requests (writes, log queries) waiting for the persistence thread; past it a write
+    /// is answered `service-unavailable` at once.
+    pub queue_capacity: usize,
+    /// Writes committed together in one transaction (one fsync) at most.
+    pub max_batch: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -197,8 +229,10 @@ impl Default for Config {
             log: "info".into(),
             lease: LeaseConfig::default(),
             self_preservation: SelfPreservationConfig::default(),
-            registry: ZonePolicy::default(),
+            registry: RegistryConfig::default(),
             discovery: ZonePolicy::default(),
+            management: ManagementConfig::default(),
+            persistence: PersistenceConfig::default(),
             limits: LimitsConfig::default(),
             http: HttpConfig::default(),
             changes: ChangesConfig::default(),
@@ -237,6 +271,33 @@ impl Default for ZonePolicy {
     fn default() -> Self {
         ZonePolicy {
             allow_from_other_zone: true,
+        }
+    }
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            allow_from_other_zone: true,
+            restore_on_start: true,
+        }
+    }
+}
+
+impl Default for ManagementConfig {
+    fn default() -> Self {
+        ManagementConfig {
+            tokens: Vec::new(),
+            max_log_rows: 10_000,
+        }
+    }
+}
+
+impl Default for PersistenceConfig {
+    fn default() -> Self {
+        PersistenceConfig {
+            queue_capacity: 4096,
+            max_batch: 1024,
         }
     }
 }
@@ -401,7 +462,15 @@ impl Config {
         for key in NUMERIC_KEYS {
             key.check(self)?;
         }
+        if self.management.tokens.iter().any(|t| t.trim().is_empty()) {
+            return Err("management.tokens: a token must not be blank".into());
+        }
         Ok(())
+    }
+
+    /// The embedded management store: `<data_dir>/artemis.db`.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("artemis.db")
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
@@ -542,6 +611,9 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     ws.max_subscriptions_per_session: 1, 10_000_000;
     ws.max_subscription_bytes_per_session: 16, 1 << 30;
     ws.max_core_queued_bytes: 1024, 1 << 40;
+    management.max_log_rows: 1, 10_000_000;
+    persistence.queue_capacity: 1, 1 << 24;
+    persistence.max_batch: 1, 1 << 20;
 };
 
 /// `artemis-service`, `/artemis-service/` → `/artemis-service`; "" and "/" → "".

@@ -21,10 +21,10 @@ fn main() -> ExitCode {
             }
             match artemis::server::run::<artemis::api::Api>(config) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    eprintln!("artemis: {e}");
-                    ExitCode::FAILURE
+                Err(failure) => {
+                    tracing::error!("{}", failure.message);
+                    eprintln!("artemis: {}", failure.message);
+                    ExitCode::from(failure.exit_code)
                 }
             }
         }

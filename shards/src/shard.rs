@@ -447,6 +447,11 @@ impl Shard {
         self.registry.management.generation
     }
 
+    /// The pull-outs in effect.
+    pub fn management(&self) -> &Arc<ManagementSnapshot> {
+        &self.registry.management
+    }
+
     /// Visit every instance (both lease classes, hidden ones included) of one service or of all,
     /// for the management views and the registry snapshot taken at shutdown.
     pub fn for_each_instance(

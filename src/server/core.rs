@@ -10,11 +10,15 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpListener;
-use shards::ops::{Expire, ShardOp, Subscribe, SubscribeAll, Unsubscribe, UnsubscribeAll};
+use persistence::SavedInstance;
+use protocol::model::management::ManagementSnapshot;
+use shards::ops::{
+    Expire, RegisterItem, ShardOp, Subscribe, SubscribeAll, Unsubscribe, UnsubscribeAll,
+};
 use shards::{NodeShared, Router, Shard};
 use smallvec::SmallVec;
 
@@ -42,6 +46,14 @@ pub struct Node {
     pub shutdown: AtomicBool,
     pub connections: AtomicUsize,
     pub driver: &'static str,
+    /// The management store's thread: writes, log queries, the registry saved at shutdown.
+    pub store: persistence::Handle,
+    /// The pull-outs loaded at start; every shard applies them before it serves.
+    pub initial_management: Arc<ManagementSnapshot>,
+    /// Per core, taken once by it: the saved instances it registers before it serves.
+    pub restore: Mutex<Vec<Option<Vec<RegisterItem>>>>,
+    /// Filled by each core as it stops (when `registry.restore_on_start`): the registry to save.
+    pub saved: Mutex<Vec<SavedInstance>>,
 }
 
 pub struct Core {
@@ -78,7 +90,22 @@ const INBOX_BATCH: usize = 128;
 impl Core {
     pub fn new(id: usize, node: Arc<Node>) -> Self {
         let config = shard_config(&node.config, &node.clock);
-        let shard = Shard::new(id, config, node.shared.clone(), node.clock.now_ms());
+        let now = node.clock.now_ms();
+        let mut shard = Shard::new(id, config, node.shared.clone(), now);
+        shard.apply_management(node.initial_management.clone(), now);
+        let restore = node.restore.lock().unwrap_or_else(|e| e.into_inner())[id].take();
+        for item in restore.into_iter().flatten() {
+            shard.register(
+                &item.service_id,
+                &item.instance_id,
+                item.legacy,
+                item.json,
+                &item.place,
+                now,
+            );
+        }
+        // Nobody subscribed yet: the restore's changes only count in versions and deltas.
+        shard.drain_pushes().for_each(drop);
         let limits = &node.config.limits;
         let budgets = Budgets::new(
             limits.max_queued_write_bytes_per_core,
@@ -425,6 +452,32 @@ impl Core {
         // From here other cores' calls to this shard answer `Unavailable` instead of waiting.
         stop_inbox.fire();
         inbox_task.await;
+        if self.node.config.registry.restore_on_start {
+            self.save_instances();
+        }
+    }
+
+    /// Hand this shard's instances to the node for saving (the shard is no longer served).
+    fn save_instances(&self) {
+        let mut saved = Vec::with_capacity(self.shard.borrow().instance_count());
+        self.shard.borrow().for_each_instance(None, |view| {
+            saved.push(SavedInstance {
+                service_id: view.service_id.to_string(),
+                instance_id: view.instance_id.to_string(),
+                legacy: view.legacy,
+                json: view.json.to_vec(),
+            });
+        });
+        self.node
+            .saved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(saved);
+    }
+
+    /// The pull-outs in effect on this core (the same on every core once a write is answered).
+    pub fn management(&self) -> Arc<ManagementSnapshot> {
+        self.shard.borrow().management().clone()
     }
 }
 

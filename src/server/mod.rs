@@ -6,6 +6,7 @@ pub mod budget;
 pub mod conn;
 pub mod core;
 mod data_dir;
+pub mod durable;
 mod listener;
 mod log_limit;
 pub mod mailbox;
@@ -31,13 +32,36 @@ use self::core::{Core, Node};
 use crate::clock::Clock;
 use crate::config::Config;
 
+/// Why the node stopped with an error, and the process exit code that says so.
+pub struct Failure {
+    pub message: String,
+    /// 2: the configuration or the database needs an operator; 1: the environment (address in
+    /// use, data dir held by another server) or a crash.
+    pub exit_code: u8,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            exit_code: 1,
+        }
+    }
+}
+
 /// Start the node, serve until SIGTERM/SIGINT, drain, and return.
-pub fn run<A: App>(config: Config) -> Result<(), String> {
+pub fn run<A: App>(config: Config) -> Result<(), Failure> {
     // Held until run returns, that is for the process's whole life.
     let _data_dir = data_dir::lock(&config.data_dir)?;
     let shards = config.shard_count();
     let addr = config.listen_addr()?;
     let driver = pick_driver(&config.driver)?;
+    let router = Router::new(shards);
+    // Before any socket is bound: a database that cannot be opened stops the start.
+    let durable = durable::open(&config, &router).map_err(|e| Failure {
+        message: e.0,
+        exit_code: 2,
+    })?;
     block_termination_signals();
 
     let mut outboxes = Vec::with_capacity(shards);
@@ -99,9 +123,14 @@ pub fn run<A: App>(config: Config) -> Result<(), String> {
         Clock::new()
     };
     let first_version = first_version(&clock);
+    let restore_on_start = config.registry.restore_on_start;
     let node = Arc::new(Node {
         url,
-        router: Router::new(shards),
+        router,
+        store: durable.handle.clone(),
+        initial_management: durable.management.clone(),
+        restore: std::sync::Mutex::new(durable.restore.into_iter().map(Some).collect()),
+        saved: std::sync::Mutex::new(Vec::new()),
         clock,
         outboxes,
         shared: Arc::new(NodeShared::new(shards, first_version)),
@@ -128,6 +157,8 @@ pub fn run<A: App>(config: Config) -> Result<(), String> {
     println!("artemis listening on {bound}");
 
     let outcome = wait_for_termination(&threads);
+    let deadline =
+        std::time::Instant::now() + Duration::from_millis(node.config.limits.shutdown_grace_ms);
     node.shutdown.store(true, Ordering::SeqCst);
     let mut failed = outcome.is_err();
     for t in threads {
@@ -135,10 +166,19 @@ pub fn run<A: App>(config: Config) -> Result<(), String> {
             failed = true;
         }
     }
+    if restore_on_start && !failed {
+        let saved = std::mem::take(&mut *node.saved.lock().unwrap_or_else(|e| e.into_inner()));
+        durable::save_registry(&durable.handle, saved, deadline);
+    }
+    // The store's thread ends once the last handle (the node's) is gone.
+    drop(node);
+    drop(durable.handle);
+    durable.persistence.join();
     if failed {
         return Err(outcome
             .err()
-            .unwrap_or_else(|| "a core thread panicked".into()));
+            .unwrap_or_else(|| "a core thread panicked".into())
+            .into());
     }
     tracing::info!("artemis stopped");
     Ok(())

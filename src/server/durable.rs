@@ -1,0 +1,115 @@
+//! The node's durable state at start and stop: the management store is opened (a database that
+//! cannot be opened stops the start with exit code 2, and is never recreated), its pull-outs and
+//! the registry a graceful stop saved are loaded before any core serves, and at the next
+//! graceful stop the registry is saved again (see docs/decisions.md for what survives what).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use persistence::{Handle, Limits, Persistence, SavedInstance, SqliteStore, Store};
+use protocol::model::management::ManagementSnapshot;
+use protocol::model::{parse, Instance};
+use shards::ops::RegisterItem;
+use shards::Router;
+
+use crate::config::Config;
+
+/// The store, running on its own thread, and what it held at start.
+pub struct Durable {
+    pub persistence: Persistence,
+    pub handle: Handle,
+    /// Generation 1: every shard starts from it.
+    pub management: Arc<ManagementSnapshot>,
+    /// Per shard: the saved instances it owns, to register before it serves.
+    pub restore: Vec<Vec<RegisterItem>>,
+}
+
+/// Why the store could not be started. Exit code 2: the operator must look at the file.
+pub struct StoreFailure(pub String);
+
+/// Open `<data_dir>/artemis.db`, load it, and start the persistence thread.
+pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
+    let path = config.database_path();
+    let mut store = SqliteStore::open(&path).map_err(|e| StoreFailure(e.to_string()))?;
+    let loading = |e: persistence::StoreError| {
+        StoreFailure(format!("cannot load {}: {e}", path.display()))
+    };
+    let mut management = store.load_management().map_err(loading)?;
+    management.generation = 1;
+    let restore = if config.registry.restore_on_start {
+        let saved = store.load_registry().map_err(loading)?;
+        if !saved.is_empty() {
+            // Restored once: a later crash must not bring back instances from this old stop.
+            store.save_registry(&[]).map_err(loading)?;
+            tracing::info!(instances = saved.len(), "restoring the registry saved at the last stop");
+        }
+        partition(saved, router)
+    } else {
+        (0..router.shards()).map(|_| Vec::new()).collect()
+    };
+    let limits = Limits {
+        queue_capacity: config.persistence.queue_capacity,
+        max_batch: config.persistence.max_batch,
+    };
+    let (persistence, handle) = Persistence::start(Box::new(store), management.clone(), limits);
+    Ok(Durable {
+        persistence,
+        handle,
+        management: Arc::new(management),
+        restore,
+    })
+}
+
+/// The saved instances grouped by owner shard. An entry whose JSON no longer parses is skipped
+/// (logged): restoring is best effort, its owner registers again anyway.
+fn partition(saved: Vec<SavedInstance>, router: &Router) -> Vec<Vec<RegisterItem>> {
+    let mut per_shard: Vec<Vec<RegisterItem>> = (0..router.shards()).map(|_| Vec::new()).collect();
+    let mut skipped = 0usize;
+    for instance in saved {
+        let place = match parse::<Instance>(&instance.json) {
+            Ok(parsed) => {
+                let text = |s: &Option<std::borrow::Cow<'_, str>>| -> String {
+                    s.as_deref().unwrap_or_default().to_owned()
+                };
+                shards::place::join(
+                    &text(&parsed.region_id),
+                    &text(&parsed.zone_id),
+                    &text(&parsed.ip),
+                )
+            }
+            Err(_) => {
+                skipped += 1;
+                continue;
+            }
+        };
+        let owner = router.shard_of(&instance.service_id);
+        per_shard[owner].push(RegisterItem {
+            service_id: instance.service_id.into(),
+            instance_id: instance.instance_id.into(),
+            legacy: instance.legacy,
+            json: instance.json.into(),
+            place,
+        });
+    }
+    if skipped > 0 {
+        tracing::warn!(skipped, "saved instances that do not parse were not restored");
+    }
+    per_shard
+}
+
+/// Write the instances the cores collected as they stopped, waiting at most until `deadline`
+/// (and at least one second, so a grace period spent draining connections still saves).
+pub fn save_registry(handle: &Handle, instances: Vec<SavedInstance>, deadline: Instant) {
+    let count = instances.len();
+    let wait = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_secs(1));
+    match handle.save_registry(instances).wait_timeout(wait) {
+        Some(Ok(())) => tracing::info!(instances = count, "registry saved for the next start"),
+        Some(Err(e)) => tracing::error!(error = %e, "cannot save the registry; the next start begins empty"),
+        None => tracing::error!(
+            waited_ms = wait.as_millis() as u64,
+            "saving the registry took too long; the next start may begin empty"
+        ),
+    }
+}
