@@ -4,6 +4,7 @@
 //! named on each struct; [`super::validate`] turns them into the shared management types.
 
 use super::lenient_bool::{LenientBool, LenientOptBool};
+use super::validate::java_trim;
 use crate::model::de::{lenient_object, LenientStr, LenientStrList, Nullable};
 use crate::model::{Instance, RegionZoneRequest, Str};
 
@@ -140,13 +141,10 @@ pub struct OperationLogsRequest<'a> {
     pub complete: Option<bool>,
 }
 
-/// Java's `String.trim()` (every char up to U+0020 at both ends), `null` staying absent; blank
-/// tokens are absent too, since no configured token is blank.
+/// The token trimmed as Java trims operate-* values ([`java_trim`]); a blank token is absent,
+/// since no configured token is blank.
 fn trimmed_token<'s>(token: &'s Str<'_>) -> Option<&'s str> {
-    token
-        .as_deref()
-        .map(|t| t.trim_matches(|c: char| c <= ' '))
-        .filter(|t| !t.is_empty())
+    token.as_deref().map(java_trim).filter(|t| !t.is_empty())
 }
 
 impl OperateInstanceRequest<'_> {

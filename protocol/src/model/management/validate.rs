@@ -31,14 +31,22 @@ pub const REQUEST_IS_NULL: Refusal = bad_request("request is null");
 /// Java's `extensions` when the client sent none (`OperationContext()`, `InstanceLogModel.of`).
 const NO_EXTENSIONS: &str = "{}";
 
-/// Java's `String.trim()` (`StringValues.trim`): every char up to U+0020 at both ends.
-fn java_trim(s: Option<&str>) -> Option<&str> {
-    s.map(|s| s.trim_matches(|c: char| c <= ' '))
+/// caravan `StringValues.trim`: strips what `Character.isWhitespace` accepts at both ends (not
+/// `String.trim()`'s "every char up to U+0020": NUL stays, U+3000 goes).
+pub(super) fn java_trim(s: &str) -> &str {
+    s.trim_matches(is_java_whitespace)
+}
+
+/// `Character.isWhitespace`, asked of [`is_null_or_whitespace`] so the definition stays in one
+/// place.
+fn is_java_whitespace(c: char) -> bool {
+    let mut buf = [0; 4];
+    is_null_or_whitespace(Some(c.encode_utf8(&mut buf)))
 }
 
 /// A trimmed field that `ModelUtil.check` requires non-blank.
 fn required(value: &Str<'_>, message: &'static str) -> Result<String, Refusal> {
-    let value = java_trim(value.as_deref());
+    let value = value.as_deref().map(java_trim);
     if is_null_or_whitespace(value) {
         return Err(bad_request(message));
     }

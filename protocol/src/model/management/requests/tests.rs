@@ -229,6 +229,7 @@ fn instance_down_reads_a_whole_instance() {
 fn tokens_are_trimmed_and_blank_ones_absent() {
     let token = |json: &str| operate_instance(json).token().map(str::to_owned);
     assert_eq!(token(r#"{"token":" secret\t"}"#).as_deref(), Some("secret"));
+    assert_eq!(token(r#"{"token":"\u3000s\u2029"}"#).as_deref(), Some("s"));
     assert_eq!(token(r#"{"token":"  "}"#), None);
     assert_eq!(token(r#"{"token":null}"#), None);
     assert_eq!(token("{}"), None);
