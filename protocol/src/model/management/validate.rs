@@ -150,7 +150,7 @@ pub fn operate_zone_operations(
     request: Option<&OperateZoneOperationsRequest>,
 ) -> Result<ManagementWrite, Refusal> {
     let request = request.ok_or(REQUEST_IS_NULL)?;
-    let mut targets = Vec::new();
+    let mut zones = Vec::new();
     for zone in request.zone_operations_list.iter().flatten().flatten() {
         let (Some(key), Some(operations)) = (&zone.zone_key, &zone.operations) else {
             continue;
@@ -164,11 +164,11 @@ pub fn operate_zone_operations(
                 service_id: field(&key.service_id),
                 zone_id: field(&key.zone_id),
             };
-            targets.push((Target::Zone(key), operation.to_string()));
+            zones.push((key, operation.to_string()));
         }
     }
     let complete = request.operation_complete;
-    if targets.is_empty() {
+    if zones.is_empty() {
         // ZoneOperationDao.delete / insertOrUpdate: ValueCheckers.notNullOrEmpty(list, name),
         // caravan CollectionArgumentChecker's message.
         return Err(if complete {
@@ -179,12 +179,9 @@ pub fn operate_zone_operations(
     }
     if !complete {
         // ZoneOperationDao.checkInsertOrUpdateArgument, in its order (the operation is
-        // non-blank already). A pull-in checks nothing: blank keys delete no row.
-        for (target, _) in &targets {
-            let Target::Zone(key) = target else {
-                unreachable!("zone writes hold zone targets only")
-            };
-            // caravan StringArgumentChecker's message.
+        // non-blank already), with caravan StringArgumentChecker's message. A pull-in checks
+        // nothing: a blank key deletes no row.
+        for (key, _) in &zones {
             let checks = [
                 (
                     &key.service_id,
@@ -206,6 +203,10 @@ pub fn operate_zone_operations(
             }
         }
     }
+    let targets = zones
+        .into_iter()
+        .map(|(key, operation)| (Target::Zone(key), operation))
+        .collect();
     Ok(ManagementWrite {
         targets,
         complete,
