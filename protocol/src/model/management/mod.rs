@@ -4,10 +4,18 @@
 //! [`ManagementWrite`] is one durable change an operator asked for; [`ManagementSnapshot`] is the
 //! whole pulled-out state at one generation, immutable once built and shared by reference with
 //! every shard, which folds it into its cached discovery bytes.
+//!
+//! On the wire: [`requests`] are the endpoints' bodies as Java reads them, [`validate`] applies
+//! Java's checks and builds the types above (or the refusal Java answers), and [`responses`]
+//! writes every answer.
 
 mod keys;
+mod lenient_bool;
 mod logs;
+pub mod requests;
+pub mod responses;
 mod snapshot;
+pub mod validate;
 
 pub use keys::{InstanceKey, ServerKey, ZoneKey};
 pub use logs::{LogFilter, LogKind, LogRow};
