@@ -6,7 +6,7 @@
 //! of an fsync is shared by every write that arrived while the previous one was being made
 //! durable.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -45,12 +45,18 @@ pub struct Stats {
     pub refused_busy: u64,
 }
 
+/// State shared by the thread and every handle.
 #[derive(Default)]
-struct Counters {
+struct Shared {
     transactions: AtomicU64,
     writes: AtomicU64,
     failed_writes: AtomicU64,
     refused_busy: AtomicU64,
+    /// Set when the thread stops taking jobs. A job queued after that is discarded (which
+    /// answers it with an error) by whoever sees the flag: the thread on its way out, or the
+    /// sender right after queueing. Checked after queueing, so no job is left unanswered in
+    /// the queue whatever the interleaving (see [`Handle::send`]).
+    closed: AtomicBool,
 }
 
 enum Job {
@@ -76,7 +82,9 @@ pub struct Persistence {
 #[derive(Clone)]
 pub struct Handle {
     jobs: Sender<Job>,
-    counters: Arc<Counters>,
+    /// The queue's other end, only to discard jobs queued after the thread stopped.
+    backlog: Receiver<Job>,
+    shared: Arc<Shared>,
 }
 
 impl Persistence {
@@ -93,18 +101,23 @@ impl Persistence {
             "persistence limits must be positive: {limits:?}"
         );
         let (jobs, queue) = crossbeam_channel::bounded(limits.queue_capacity);
-        let counters = Arc::new(Counters::default());
+        let shared = Arc::new(Shared::default());
         let worker = Worker {
             store,
             current: Arc::new(initial),
-            queue,
+            queue: queue.clone(),
             max_batch: limits.max_batch,
-            counters: counters.clone(),
+            shared: shared.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("artemis-persistence".into())
             .spawn(move || worker.run())?;
-        Ok((Persistence { thread }, Handle { jobs, counters }))
+        let handle = Handle {
+            jobs,
+            backlog: queue,
+            shared,
+        };
+        Ok((Persistence { thread }, handle))
     }
 
     /// Wait for the thread to end: after [`Handle::shutdown`], or once every [`Handle`] is
@@ -150,12 +163,17 @@ impl Handle {
     /// it are answered with an error. Waits for queue space (the thread is draining it), so
     /// call it from a thread that may block, not from an event loop.
     pub fn shutdown(&self) {
-        // A thread that already stopped needs no request.
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        // Never disconnected (this handle holds a receiver), and never stuck on a full queue:
+        // a stopping thread drains it.
         let _ = self.jobs.send(Job::Shutdown);
+        self.discard_if_closed();
     }
 
     pub fn stats(&self) -> Stats {
-        let c = &self.counters;
+        let c = &self.shared;
         Stats {
             transactions: c.transactions.load(Ordering::Relaxed),
             writes: c.writes.load(Ordering::Relaxed),
@@ -165,25 +183,46 @@ impl Handle {
     }
 
     /// Queue `job` without waiting; a full queue or a stopped thread answers `reply` at once.
+    ///
+    /// Stopping is race-free because both sides write before they read: the thread sets
+    /// `closed` and then drains the queue; a sender queues and then reads `closed`. A sender
+    /// that reads `false` queued before the thread's drain began, so the drain takes its job;
+    /// one that reads `true` drains the queue itself.
     fn send<T>(&self, job: Job, reply: Reply<T>) -> Reply<T> {
-        let refusal = match self.jobs.try_send(job) {
-            Ok(()) => return reply,
-            Err(TrySendError::Full(_)) => {
-                self.counters.refused_busy.fetch_add(1, Ordering::Relaxed);
-                StoreError::new(
-                    StoreErrorKind::Busy,
-                    "the persistence queue is full; retry later",
-                )
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                StoreError::new(StoreErrorKind::Other, "the persistence thread has stopped")
+        let refusal = if self.shared.closed.load(Ordering::SeqCst) {
+            stopped()
+        } else {
+            match self.jobs.try_send(job) {
+                Ok(()) => {
+                    self.discard_if_closed();
+                    return reply;
+                }
+                Err(TrySendError::Full(_)) => {
+                    self.shared.refused_busy.fetch_add(1, Ordering::Relaxed);
+                    StoreError::new(
+                        StoreErrorKind::Busy,
+                        "the persistence queue is full; retry later",
+                    )
+                }
+                Err(TrySendError::Disconnected(_)) => stopped(),
             }
         };
-        // The refused job (and its completer) is dropped above, which answered `reply` with a
-        // generic error; a fresh reply carries the precise one.
+        // The refused job (and its completer) was dropped, answering `reply` with a generic
+        // error; a fresh reply carries the precise one.
         drop(reply);
         Reply::answered(Err(refusal))
     }
+
+    fn discard_if_closed(&self) {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            // Dropping a job answers it with an error.
+            while self.backlog.try_recv().is_ok() {}
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::new(StoreErrorKind::Other, "the persistence thread has stopped")
 }
 
 struct Worker {
@@ -191,7 +230,7 @@ struct Worker {
     current: Arc<ManagementSnapshot>,
     queue: Receiver<Job>,
     max_batch: usize,
-    counters: Arc<Counters>,
+    shared: Arc<Shared>,
 }
 
 impl Worker {
@@ -264,15 +303,15 @@ impl Worker {
                 }
                 snapshot.generation += 1;
                 self.current = Arc::new(snapshot);
-                self.counters.transactions.fetch_add(1, Ordering::Relaxed);
-                self.counters.writes.fetch_add(count, Ordering::Relaxed);
+                self.shared.transactions.fetch_add(1, Ordering::Relaxed);
+                self.shared.writes.fetch_add(count, Ordering::Relaxed);
                 for reply in replies {
                     reply.complete(Ok(self.current.clone()));
                 }
             }
             Err(error) => {
                 tracing::warn!("{count} management write(s) failed: {error}");
-                self.counters
+                self.shared
                     .failed_writes
                     .fetch_add(count, Ordering::Relaxed);
                 for reply in replies {
@@ -281,6 +320,16 @@ impl Worker {
             }
         }
         next
+    }
+}
+
+/// Runs however the thread ends (shutdown, every handle dropped, or a panic in the store), so
+/// queued jobs are answered rather than left waiting.
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        // Dropping a job answers it with an error.
+        while self.queue.try_recv().is_ok() {}
     }
 }
 
