@@ -37,11 +37,6 @@ impl SqliteStore {
         Ok(SqliteStore { conn, path })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Run one write transaction, after checking that the operator has not made the file
     /// read-only, and turn any failure into a [`StoreError`] naming the file.
     fn write<T>(

@@ -207,8 +207,8 @@ impl Handle {
                 Err(TrySendError::Disconnected(_)) => stopped(),
             }
         };
-        // The refused job (and its completer) was dropped, answering `reply` with a generic
-        // error; a fresh reply carries the precise one.
+        // The refused job's completer answers `reply` with a generic error when it is dropped;
+        // the caller gets a fresh reply carrying the precise one instead.
         drop(reply);
         Reply::answered(Err(refusal))
     }
