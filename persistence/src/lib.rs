@@ -1,0 +1,23 @@
+//! Durable state of an artemis node (issue 9): the traffic-control rows operators write
+//! (instance, server and zone pull-outs), their operation logs, and the registry snapshot a
+//! graceful stop leaves for the next start.
+//!
+//! [`Store`] is the storage contract, free of SQLite types so a shared MySQL store can implement
+//! it later; [`SqliteStore`] is the implementation used today. [`Persistence`] runs one store on
+//! one dedicated OS thread: event loops never touch the database, they send a job through a
+//! [`Handle`] and await its [`Reply`]. Management writes that queue up while a transaction is
+//! being committed are group-committed in the next one.
+
+mod error;
+mod reply;
+mod sqlite;
+mod store;
+#[cfg(test)]
+mod test_support;
+mod thread;
+
+pub use error::{OpenError, StoreError, StoreErrorKind};
+pub use reply::Reply;
+pub use sqlite::SqliteStore;
+pub use store::{SavedInstance, Store};
+pub use thread::{Handle, Limits, Persistence, Stats};

@@ -1,0 +1,342 @@
+//! The persistence thread: one named OS thread owns the [`Store`]; everything else talks to it
+//! through a [`Handle`] and never blocks on storage.
+//!
+//! Management writes are group-committed: after taking one write the thread drains every write
+//! already queued (up to [`Limits::max_batch`]) and commits them in one transaction, so the cost
+//! of an fsync is shared by every write that arrived while the previous one was being made
+//! durable.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use protocol::model::management::{
+    LogFilter, LogKind, LogRow, ManagementSnapshot, ManagementWrite,
+};
+
+use crate::reply::{reply_channel, Completer};
+use crate::{Reply, SavedInstance, Store, StoreError, StoreErrorKind};
+
+#[cfg(test)]
+mod tests;
+
+/// Queue bounds of the persistence thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Jobs that may wait for the thread; one more is refused at once with `Busy`.
+    pub queue_capacity: usize,
+    /// Most management writes committed in one transaction.
+    pub max_batch: usize,
+}
+
+/// Counters since start, readable from any thread (a benchmark divides `transactions` by
+/// `writes` to report fsyncs per write).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Management-write transactions committed (one fsync each).
+    pub transactions: u64,
+    /// Management writes those transactions held.
+    pub writes: u64,
+    /// Management writes answered with a storage error (their transaction failed).
+    pub failed_writes: u64,
+    /// Jobs of any kind refused with `Busy` because the queue was full.
+    pub refused_busy: u64,
+}
+
+/// State shared by the thread and every handle.
+#[derive(Default)]
+struct Shared {
+    transactions: AtomicU64,
+    writes: AtomicU64,
+    failed_writes: AtomicU64,
+    refused_busy: AtomicU64,
+    /// Set when the thread stops taking jobs. A job queued after that is discarded (which
+    /// answers it with an error) by whoever sees the flag: the thread on its way out, or the
+    /// sender right after queueing. Checked after queueing, so no job is left unanswered in
+    /// the queue whatever the interleaving (see [`Handle::send`]).
+    closed: AtomicBool,
+}
+
+enum Job {
+    Write(ManagementWrite, Completer<Arc<ManagementSnapshot>>),
+    Logs {
+        kind: LogKind,
+        filter: LogFilter,
+        limit: usize,
+        reply: Completer<Vec<LogRow>>,
+    },
+    SaveRegistry(Vec<SavedInstance>, Completer<()>),
+    LoadRegistry(Completer<Vec<SavedInstance>>),
+    Shutdown,
+}
+
+/// The running persistence thread.
+pub struct Persistence {
+    thread: JoinHandle<()>,
+}
+
+/// Sends jobs to the persistence thread. Cheap to clone, usable from any thread; no method
+/// blocks except [`Handle::shutdown`].
+#[derive(Clone)]
+pub struct Handle {
+    jobs: Sender<Job>,
+    /// The queue's other end, only to discard jobs queued after the thread stopped.
+    backlog: Receiver<Job>,
+    shared: Arc<Shared>,
+}
+
+impl Persistence {
+    /// Start the thread that owns `store`. `initial` is the management state the store holds
+    /// (from [`Store::load_management`]); every committed write batch builds the next snapshot
+    /// from it with `generation` one higher.
+    pub fn start(
+        store: Box<dyn Store>,
+        initial: ManagementSnapshot,
+        limits: Limits,
+    ) -> std::io::Result<(Persistence, Handle)> {
+        assert!(
+            limits.queue_capacity > 0 && limits.max_batch > 0,
+            "persistence limits must be positive: {limits:?}"
+        );
+        let (jobs, queue) = crossbeam_channel::bounded(limits.queue_capacity);
+        let shared = Arc::new(Shared::default());
+        let worker = Worker {
+            store,
+            current: Arc::new(initial),
+            queue: queue.clone(),
+            max_batch: limits.max_batch,
+            shared: shared.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("artemis-persistence".into())
+            .spawn(move || worker.run())?;
+        let handle = Handle {
+            jobs,
+            backlog: queue,
+            shared,
+        };
+        Ok((Persistence { thread }, handle))
+    }
+
+    /// Wait for the thread to end: after [`Handle::shutdown`], or once every [`Handle`] is
+    /// dropped and the queue is drained. `Err` carries a panic of the thread.
+    pub fn join(self) -> std::thread::Result<()> {
+        self.thread.join()
+    }
+}
+
+impl Handle {
+    /// Commit one management write (rows and log rows). Answers, once durable, with the
+    /// management state that includes it.
+    pub fn write(&self, write: ManagementWrite) -> Reply<Arc<ManagementSnapshot>> {
+        let (completer, reply) = reply_channel();
+        self.send(Job::Write(write, completer), reply)
+    }
+
+    /// Log rows of one table, newest first, at most `limit` (see [`Store::logs`]).
+    pub fn logs(&self, kind: LogKind, filter: LogFilter, limit: usize) -> Reply<Vec<LogRow>> {
+        let (completer, reply) = reply_channel();
+        let job = Job::Logs {
+            kind,
+            filter,
+            limit,
+            reply: completer,
+        };
+        self.send(job, reply)
+    }
+
+    /// Replace the saved registry with `instances`, in one transaction.
+    pub fn save_registry(&self, instances: Vec<SavedInstance>) -> Reply<()> {
+        let (completer, reply) = reply_channel();
+        self.send(Job::SaveRegistry(instances, completer), reply)
+    }
+
+    /// The saved registry.
+    pub fn load_registry(&self) -> Reply<Vec<SavedInstance>> {
+        let (completer, reply) = reply_channel();
+        self.send(Job::LoadRegistry(completer), reply)
+    }
+
+    /// Ask the thread to stop once the jobs queued before this one are done; jobs queued after
+    /// it are answered with an error. Waits for queue space (the thread is draining it), so
+    /// call it from a thread that may block, not from an event loop.
+    pub fn shutdown(&self) {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        // Never disconnected (this handle holds a receiver), and never stuck on a full queue:
+        // a stopping thread drains it.
+        let _ = self.jobs.send(Job::Shutdown);
+        self.discard_if_closed();
+    }
+
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared;
+        Stats {
+            transactions: c.transactions.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
+            failed_writes: c.failed_writes.load(Ordering::Relaxed),
+            refused_busy: c.refused_busy.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Queue `job` without waiting; a full queue or a stopped thread answers `reply` at once.
+    ///
+    /// Stopping is race-free because both sides write before they read: the thread sets
+    /// `closed` and then drains the queue; a sender queues and then reads `closed`. A sender
+    /// that reads `false` queued before the thread's drain began, so the drain takes its job;
+    /// one that reads `true` drains the queue itself.
+    fn send<T>(&self, job: Job, reply: Reply<T>) -> Reply<T> {
+        let refusal = if self.shared.closed.load(Ordering::SeqCst) {
+            stopped()
+        } else {
+            match self.jobs.try_send(job) {
+                Ok(()) => {
+                    self.discard_if_closed();
+                    return reply;
+                }
+                Err(TrySendError::Full(_)) => {
+                    self.shared.refused_busy.fetch_add(1, Ordering::Relaxed);
+                    StoreError::new(
+                        StoreErrorKind::Busy,
+                        "the persistence queue is full; retry later",
+                    )
+                }
+                Err(TrySendError::Disconnected(_)) => stopped(),
+            }
+        };
+        // The refused job's completer answers `reply` with a generic error when it is dropped;
+        // the caller gets a fresh reply carrying the precise one instead.
+        drop(reply);
+        Reply::answered(Err(refusal))
+    }
+
+    fn discard_if_closed(&self) {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            // Dropping a job answers it with an error.
+            while self.backlog.try_recv().is_ok() {}
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::new(StoreErrorKind::Other, "the persistence thread has stopped")
+}
+
+struct Worker {
+    store: Box<dyn Store>,
+    current: Arc<ManagementSnapshot>,
+    queue: Receiver<Job>,
+    max_batch: usize,
+    shared: Arc<Shared>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        while let Ok(job) = self.queue.recv() {
+            if !self.handle(job) {
+                return;
+            }
+        }
+    }
+
+    /// Do one job; false when it asks the thread to stop.
+    fn handle(&mut self, job: Job) -> bool {
+        match job {
+            Job::Write(write, reply) => {
+                let next = self.commit_batch(write, reply);
+                next.is_none_or(|job| self.handle(job))
+            }
+            Job::Logs {
+                kind,
+                filter,
+                limit,
+                reply,
+            } => {
+                reply.complete(self.store.logs(kind, &filter, limit));
+                true
+            }
+            Job::SaveRegistry(instances, reply) => {
+                reply.complete(self.store.save_registry(&instances));
+                true
+            }
+            Job::LoadRegistry(reply) => {
+                reply.complete(self.store.load_registry());
+                true
+            }
+            Job::Shutdown => false,
+        }
+    }
+
+    /// Commit `first` with every write queued behind it (up to `max_batch`) in one transaction.
+    /// Draining stops at the first job that is not a write; it is returned, to be done after
+    /// the commit, so jobs still run in the order they were queued.
+    fn commit_batch(
+        &mut self,
+        first: ManagementWrite,
+        reply: Completer<Arc<ManagementSnapshot>>,
+    ) -> Option<Job> {
+        let mut writes = vec![first];
+        let mut replies = vec![reply];
+        let mut next = None;
+        while writes.len() < self.max_batch {
+            match self.queue.try_recv() {
+                Ok(Job::Write(write, reply)) => {
+                    writes.push(write);
+                    replies.push(reply);
+                }
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let count = writes.len() as u64;
+        match self.store.commit(&writes, now_ms()) {
+            Ok(()) => {
+                let mut snapshot = (*self.current).clone();
+                for write in &writes {
+                    snapshot.apply(write);
+                }
+                snapshot.generation += 1;
+                self.current = Arc::new(snapshot);
+                self.shared.transactions.fetch_add(1, Ordering::Relaxed);
+                self.shared.writes.fetch_add(count, Ordering::Relaxed);
+                for reply in replies {
+                    reply.complete(Ok(self.current.clone()));
+                }
+            }
+            Err(error) => {
+                tracing::warn!("{count} management write(s) failed: {error}");
+                self.shared
+                    .failed_writes
+                    .fetch_add(count, Ordering::Relaxed);
+                for reply in replies {
+                    reply.complete(Err(error.clone()));
+                }
+            }
+        }
+        next
+    }
+}
+
+/// Runs however the thread ends (shutdown, every handle dropped, or a panic in the store), so
+/// queued jobs are answered rather than left waiting.
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        // Dropping a job answers it with an error.
+        while self.queue.try_recv().is_ok() {}
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
