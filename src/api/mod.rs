@@ -12,6 +12,7 @@ mod body;
 pub mod cluster;
 mod debug;
 pub mod discovery;
+pub mod management;
 pub mod registry;
 pub mod status;
 
@@ -43,6 +44,7 @@ pub enum Endpoint {
     Leases,
     LegacyLeases,
     Health,
+    Management(management::Manage),
     /// Tests only (`testing.manual_clock`); unknown otherwise.
     AdvanceClock,
 }
@@ -76,6 +78,12 @@ const ROUTES: &[(&str, Endpoint)] = &[
 /// Find the endpoint of a path.
 pub fn route(path: &str, prefix: &str) -> Option<Endpoint> {
     let path = protocol::http::canonical_path(path, prefix);
+    if path.starts_with("/api/management/") {
+        return management::ROUTES
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|&(_, m)| Endpoint::Management(m));
+    }
     ROUTES.iter().find(|(p, _)| *p == path).map(|&(_, e)| e)
 }
 
@@ -85,15 +93,18 @@ impl Endpoint {
     fn allows(self, method: Method) -> bool {
         match method {
             Method::Post => self != Endpoint::Health,
-            Method::Get | Method::Head => !matches!(
-                self,
-                Endpoint::Register
-                    | Endpoint::Heartbeat
-                    | Endpoint::Unregister
-                    | Endpoint::Lookup
-                    | Endpoint::ServicesDelta
-                    | Endpoint::AdvanceClock
-            ),
+            Method::Get | Method::Head => match self {
+                Endpoint::Management(m) => m.allows_get(),
+                _ => !matches!(
+                    self,
+                    Endpoint::Register
+                        | Endpoint::Heartbeat
+                        | Endpoint::Unregister
+                        | Endpoint::Lookup
+                        | Endpoint::ServicesDelta
+                        | Endpoint::AdvanceClock
+                ),
+            },
             _ => false,
         }
     }
@@ -107,6 +118,7 @@ impl Endpoint {
                 | Endpoint::Unregister
                 | Endpoint::Lookup
                 | Endpoint::Service
+                | Endpoint::Management(_)
         )
     }
 
@@ -119,6 +131,7 @@ impl Endpoint {
             | Endpoint::ServicesDelta
             | Endpoint::AdvanceClock => "POST, OPTIONS",
             Endpoint::Health => "GET, HEAD, OPTIONS",
+            Endpoint::Management(m) if !m.allows_get() => "POST, OPTIONS",
             _ => "GET, HEAD, POST, OPTIONS",
         }
     }
@@ -129,6 +142,8 @@ pub struct Input<'a> {
     pub method: Method,
     pub query: &'a str,
     pub body: &'a [u8],
+    /// The `Authorization` header, for management writes.
+    pub authorization: Option<&'a [u8]>,
 }
 
 const JSON: &str = "application/json";
@@ -278,6 +293,7 @@ async fn handle(
         },
         query: request.query,
         body,
+        authorization: request.header("Authorization"),
     };
     let shared = &mut scratch.shared_body;
     let status = dispatch(core, endpoint, &input, body_out, shared).await;
@@ -321,6 +337,7 @@ async fn dispatch(
             out.extend_from_slice(HEALTH_UP);
             200
         }
+        Endpoint::Management(m) => management::handle(core, m, input, out).await,
         Endpoint::AdvanceClock => debug::advance_clock(core, input, out).await,
     }
 }

@@ -31,9 +31,8 @@ pub struct StoreFailure(pub String);
 pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
     let path = config.database_path();
     let mut store = SqliteStore::open(&path).map_err(|e| StoreFailure(e.to_string()))?;
-    let loading = |e: persistence::StoreError| {
-        StoreFailure(format!("cannot load {}: {e}", path.display()))
-    };
+    let loading =
+        |e: persistence::StoreError| StoreFailure(format!("cannot load {}: {e}", path.display()));
     let mut management = store.load_management().map_err(loading)?;
     management.generation = 1;
     let restore = if config.registry.restore_on_start {
@@ -41,7 +40,10 @@ pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
         if !saved.is_empty() {
             // Restored once: a later crash must not bring back instances from this old stop.
             store.save_registry(&[]).map_err(loading)?;
-            tracing::info!(instances = saved.len(), "restoring the registry saved at the last stop");
+            tracing::info!(
+                instances = saved.len(),
+                "restoring the registry saved at the last stop"
+            );
         }
         partition(saved, router)
     } else {
@@ -51,7 +53,8 @@ pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
         queue_capacity: config.persistence.queue_capacity,
         max_batch: config.persistence.max_batch,
     };
-    let (persistence, handle) = Persistence::start(Box::new(store), management.clone(), limits);
+    let (persistence, handle) = Persistence::start(Box::new(store), management.clone(), limits)
+        .map_err(|e| StoreFailure(format!("cannot start the persistence thread: {e}")))?;
     Ok(Durable {
         persistence,
         handle,
@@ -92,7 +95,10 @@ fn partition(saved: Vec<SavedInstance>, router: &Router) -> Vec<Vec<RegisterItem
         });
     }
     if skipped > 0 {
-        tracing::warn!(skipped, "saved instances that do not parse were not restored");
+        tracing::warn!(
+            skipped,
+            "saved instances that do not parse were not restored"
+        );
     }
     per_shard
 }
@@ -106,7 +112,9 @@ pub fn save_registry(handle: &Handle, instances: Vec<SavedInstance>, deadline: I
         .max(Duration::from_secs(1));
     match handle.save_registry(instances).wait_timeout(wait) {
         Some(Ok(())) => tracing::info!(instances = count, "registry saved for the next start"),
-        Some(Err(e)) => tracing::error!(error = %e, "cannot save the registry; the next start begins empty"),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "cannot save the registry; the next start begins empty")
+        }
         None => tracing::error!(
             waited_ms = wait.as_millis() as u64,
             "saving the registry took too long; the next start may begin empty"

@@ -170,10 +170,11 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
         let saved = std::mem::take(&mut *node.saved.lock().unwrap_or_else(|e| e.into_inner()));
         durable::save_registry(&durable.handle, saved, deadline);
     }
-    // The store's thread ends once the last handle (the node's) is gone.
-    drop(node);
-    drop(durable.handle);
-    durable.persistence.join();
+    // Jobs queued before this finish; the thread then ends.
+    durable.handle.shutdown();
+    if durable.persistence.join().is_err() {
+        failed = true;
+    }
     if failed {
         return Err(outcome
             .err()

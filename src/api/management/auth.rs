@@ -18,7 +18,12 @@ pub fn check_write(
     input: &Input<'_>,
     body_token: Option<&str>,
 ) -> Result<(), ResponseStatus<'static>> {
-    if core.shutdown.is_fired() || core.node.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+    if core.shutdown.is_fired()
+        || core
+            .node
+            .shutdown
+            .load(std::sync::atomic::Ordering::Relaxed)
+    {
         return Err(fail(error_codes::SERVICE_UNAVAILABLE, NOT_UP));
     }
     let tokens = &core.node.config.management.tokens;
@@ -27,7 +32,13 @@ pub fn check_write(
     }
     let presented = bearer(input.authorization).or(body_token);
     match presented {
-        Some(token) if tokens.iter().any(|t| same_secret(t.as_bytes(), token.as_bytes())) => Ok(()),
+        Some(token)
+            if tokens
+                .iter()
+                .any(|t| same_secret(t.as_bytes(), token.as_bytes())) =>
+        {
+            Ok(())
+        }
         _ => Err(fail(error_codes::NO_PERMISSION, NO_TOKEN)),
     }
 }

@@ -14,8 +14,7 @@ mod views;
 mod writes;
 
 use protocol::model::management::responses::{write_status_response, ResponseKind};
-use protocol::model::management::validate::Refusal;
-use protocol::model::parse_optional;
+use protocol::model::{parse_optional, ResponseStatus};
 use serde::Deserialize;
 
 use super::{bad_json, Input};
@@ -45,24 +44,60 @@ pub enum Manage {
 }
 
 pub const ROUTES: &[(&str, Manage)] = &[
-    ("/api/management/operate-instance.json", Manage::OperateInstance),
+    (
+        "/api/management/operate-instance.json",
+        Manage::OperateInstance,
+    ),
     ("/api/management/operate-server.json", Manage::OperateServer),
-    ("/api/management/instance-operations.json", Manage::InstanceOperations),
-    ("/api/management/server-operations.json", Manage::ServerOperations),
-    ("/api/management/all-instance-operations.json", Manage::AllInstanceOperations),
-    ("/api/management/all-server-operations.json", Manage::AllServerOperations),
+    (
+        "/api/management/instance-operations.json",
+        Manage::InstanceOperations,
+    ),
+    (
+        "/api/management/server-operations.json",
+        Manage::ServerOperations,
+    ),
+    (
+        "/api/management/all-instance-operations.json",
+        Manage::AllInstanceOperations,
+    ),
+    (
+        "/api/management/all-server-operations.json",
+        Manage::AllServerOperations,
+    ),
     ("/api/management/instance-down.json", Manage::InstanceDown),
     ("/api/management/server-down.json", Manage::ServerDown),
     ("/api/management/services.json", Manage::Services),
     ("/api/management/service.json", Manage::Service),
-    ("/api/management/zone/operate-zone-operations.json", Manage::OperateZones),
-    ("/api/management/zone/get-all-zone-operations.json", Manage::AllZoneOperations),
-    ("/api/management/zone/get-zone-operations.json", Manage::ZoneOperations),
-    ("/api/management/zone/get-zone-operations-list.json", Manage::ZoneOperationsList),
+    (
+        "/api/management/zone/operate-zone-operations.json",
+        Manage::OperateZones,
+    ),
+    (
+        "/api/management/zone/get-all-zone-operations.json",
+        Manage::AllZoneOperations,
+    ),
+    (
+        "/api/management/zone/get-zone-operations.json",
+        Manage::ZoneOperations,
+    ),
+    (
+        "/api/management/zone/get-zone-operations-list.json",
+        Manage::ZoneOperationsList,
+    ),
     ("/api/management/zone/is-zone-down.json", Manage::IsZoneDown),
-    ("/api/management/log/instance-operation-logs.json", Manage::InstanceLogs),
-    ("/api/management/log/server-operation-logs.json", Manage::ServerLogs),
-    ("/api/management/log/zone-operation-logs.json", Manage::ZoneLogs),
+    (
+        "/api/management/log/instance-operation-logs.json",
+        Manage::InstanceLogs,
+    ),
+    (
+        "/api/management/log/server-operation-logs.json",
+        Manage::ServerLogs,
+    ),
+    (
+        "/api/management/log/zone-operation-logs.json",
+        Manage::ZoneLogs,
+    ),
 ];
 
 impl Manage {
@@ -113,7 +148,7 @@ fn body<'a, T: Deserialize<'a>>(input: &Input<'a>, out: &mut Vec<u8>) -> Result<
 }
 
 /// A refused request: HTTP 200 with the response class's shape and Java's `responseStatus`.
-fn refuse(out: &mut Vec<u8>, kind: ResponseKind, refusal: &Refusal) -> u16 {
+fn refuse(out: &mut Vec<u8>, kind: ResponseKind, refusal: &ResponseStatus<'_>) -> u16 {
     out.clear();
     write_status_response(out, kind, refusal);
     200
