@@ -28,13 +28,19 @@ pub struct ZoneKey {
 /// in practice (`\n`; ids with a newline only ever collide with each other).
 pub(crate) fn fold(parts: &[&str]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    fold_into(&mut out, parts);
+    out
+}
+
+/// [`fold`] into a reused buffer.
+pub(crate) fn fold_into(out: &mut String, parts: &[&str]) {
+    out.clear();
     for (n, part) in parts.iter().enumerate() {
         if n > 0 {
             out.push('\n');
         }
         out.extend(part.chars().map(|c| c.to_ascii_lowercase()));
     }
-    out
 }
 
 impl InstanceKey {
