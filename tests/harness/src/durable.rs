@@ -145,20 +145,27 @@ pub fn user_version(db: &Path) -> u32 {
     u32::from_be_bytes(field)
 }
 
-/// Rewrites the `user_version` in the header of a database no process has open. Its write-ahead
-/// log must be empty: pages in the log, page 1 included, override the main file, so an edit of
-/// the main file under a non-empty log would not be what SQLite reads.
-pub fn set_user_version(db: &Path, version: u32) {
+/// Asserts that the write-ahead log beside `db` is absent or empty, so the main file alone is
+/// the database: pages in the log (page 1 included) override the main file's, so an edit of the
+/// main file under a non-empty log would not be what SQLite reads. A server that closed its
+/// database on a graceful stop has checkpointed and removed its log.
+pub fn assert_no_wal(db: &Path) {
     let wal = db.with_file_name(format!("{}-wal", db.file_name().unwrap().to_string_lossy()));
     let wal_len = fs::metadata(&wal).map_or(0, |m| m.len());
     assert_eq!(
         wal_len,
         0,
         "{} holds {wal_len} bytes after the server stopped: its database was not closed \
-         (checkpointed), so the header of {} is not the database's",
+         (checkpointed), so {} alone is not the database",
         wal.display(),
         db.display()
     );
+}
+
+/// Rewrites the `user_version` in the header of a database no process has open (see
+/// [`assert_no_wal`]).
+pub fn set_user_version(db: &Path, version: u32) {
+    assert_no_wal(db);
     let mut bytes = read_bytes(db);
     assert!(bytes.len() >= 100, "{} is too short", db.display());
     bytes[USER_VERSION_OFFSET..USER_VERSION_OFFSET + 4].copy_from_slice(&version.to_be_bytes());

@@ -2,10 +2,12 @@
 //! instance, a server or a zone that assert success, the operation reads, the log queries and the
 //! management service views. Requests are the bodies Java's management portal sends.
 
+use crate::api::lookup_ids;
 use crate::assertions::{assert_success_status, dump};
 use crate::http::Client;
-use crate::payload::{Inst, REGION};
-use crate::{JsonContainerTrait, JsonValueTrait, Value};
+use crate::payload::{Inst, REGION, SERVICE, SERVICES, ZONE};
+use crate::process::Server;
+use crate::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait, Value};
 
 pub const OPERATE_INSTANCE: &str = "/api/management/operate-instance.json";
 pub const OPERATE_SERVER: &str = "/api/management/operate-server.json";
@@ -304,6 +306,20 @@ pub fn same_key(got: &Value, want: &Value) -> bool {
     })
 }
 
+/// A key object as `field=value,...`, fields sorted and values lower-cased (keys are equal
+/// ignoring case, spec §3.8), for comparing lists of keys.
+pub fn key_string(key: &Value) -> String {
+    let obj = key
+        .as_object()
+        .unwrap_or_else(|| panic!("a key must be an object: {}", dump(key)));
+    let mut parts: Vec<String> = obj
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("null").to_lowercase()))
+        .collect();
+    parts.sort();
+    parts.join(",")
+}
+
 /// `(key, sorted operations)` of every entry of an "all operations" list, sorted.
 pub fn key_operations(list: &Value, key_field: &str) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = list
@@ -311,14 +327,7 @@ pub fn key_operations(list: &Value, key_field: &str) -> Vec<(String, Vec<String>
         .unwrap_or_else(|| panic!("not a list: {}", dump(list)))
         .iter()
         .map(|entry| {
-            let key = entry[key_field]
-                .as_object()
-                .unwrap_or_else(|| panic!("{key_field} missing: {}", dump(entry)));
-            let mut parts: Vec<String> = key
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("null").to_lowercase()))
-                .collect();
-            parts.sort();
+            let key = key_string(&entry[key_field]);
             let mut ops: Vec<String> = entry["operations"]
                 .as_array()
                 .unwrap_or_else(|| panic!("operations missing: {}", dump(entry)))
@@ -326,7 +335,7 @@ pub fn key_operations(list: &Value, key_field: &str) -> Vec<(String, Vec<String>
                 .map(|o| o.as_str().unwrap_or_default().to_string())
                 .collect();
             ops.sort();
-            (parts.join(","), ops)
+            (key, ops)
         })
         .collect();
     out.sort();
@@ -434,4 +443,68 @@ pub fn listed_instances(services: &Value, service_id: &str) -> Vec<Value> {
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// The instanceIds of `service_id` in a Service object (sorted); none for null instances.
+fn service_ids_of(service: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = service["instances"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| i["instanceId"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// Asserts that discovery shows exactly `want` (instanceIds) of `service_id`: in a lookup on
+/// each of several fresh connections (which different cores may accept), in `service.json` and
+/// in `services.json`. Management writes are in effect everywhere once acknowledged, so this
+/// holds right after one, without waiting.
+pub fn assert_discovered(server: &Server, service_id: &str, want: &[&str], ctx: &str) {
+    let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    for n in 0..4 {
+        let got = lookup_ids(&mut server.client(), service_id);
+        assert_eq!(
+            got, want,
+            "{ctx}: lookup {service_id} on fresh connection {n}"
+        );
+    }
+    let mut c = server.client();
+    let body = text(&sonic_rs::json!({
+        "discoveryConfig": {"serviceId": service_id, "regionId": REGION, "zoneId": ZONE},
+        "regionId": REGION,
+        "zoneId": ZONE,
+    }));
+    let (st, v) = c.post_json(SERVICE, &body);
+    assert_eq!(st, 200, "{ctx}: service.json: {}", dump(&v));
+    assert_success_status(&v, &format!("{ctx}: service.json"));
+    assert_eq!(
+        service_ids_of(&v["service"]),
+        want,
+        "{ctx}: service.json {service_id}: {}",
+        dump(&v)
+    );
+    let (st, v) = c.post_json(SERVICES, r#"{"regionId":"SHA","zoneId":"SHAJQ"}"#);
+    assert_eq!(st, 200, "{ctx}: services.json: {}", dump(&v));
+    let mut listed: Vec<String> = listed_instances(&v["services"], service_id)
+        .iter()
+        .map(|i| i["instanceId"].as_str().unwrap_or_default().to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, want, "{ctx}: services.json {service_id}");
+}
+
+/// `body` (a JSON object) with `field` set to `value`: a request as a helper builds it, with one
+/// field changed (another operator, a token, a blank id).
+pub fn with_field(body: &str, field: &str, value: Value) -> String {
+    let mut v: Value =
+        sonic_rs::from_str(body).unwrap_or_else(|e| panic!("with_field: {body} is not JSON: {e}"));
+    v.as_object_mut()
+        .unwrap_or_else(|| panic!("with_field: {body} is not an object"))
+        .insert(field, value);
+    text(&v)
 }
