@@ -416,10 +416,11 @@ fn a_read_only_database_fails_writes_cleanly_and_the_registry_keeps_serving() {
 }
 
 /// Starts a server on `home` expecting exit 2 with the database's path in stderr, and the
-/// database exactly as it was.
+/// database exactly as it was: its file, and no write-ahead log grown beside it.
 fn assert_start_refused(home: &NodeHome, ctx: &str) {
     let db = home.db_path();
     let before = fs::read(&db).ok();
+    let wal_before = wal_len(&db);
     let (status, stderr) = home.start_expecting_exit();
     assert_eq!(
         status.code(),
@@ -432,10 +433,21 @@ fn assert_start_refused(home: &NodeHome, ctx: &str) {
         "{ctx}: stderr does not name {path}:\n{stderr}"
     );
     assert_eq!(
-        fs::read(&db).ok(),
-        before,
-        "{ctx}: the database file was changed"
+        wal_len(&db),
+        wal_before,
+        "{ctx}: the refused start wrote a write-ahead log"
     );
+    let after = fs::read(&db).ok();
+    if after != before {
+        let (a, b) = (before.unwrap_or_default(), after.unwrap_or_default());
+        let at = a.iter().zip(&b).position(|(x, y)| x != y);
+        panic!(
+            "{ctx}: the database file was changed: {} bytes before, {} after, first difference \
+             at offset {at:?}",
+            a.len(),
+            b.len()
+        );
+    }
 }
 
 /// A node home whose database holds a pull-out, its server stopped.

@@ -145,13 +145,23 @@ pub fn user_version(db: &Path) -> u32 {
     u32::from_be_bytes(field)
 }
 
+/// The write-ahead log SQLite keeps beside `db` in WAL mode.
+pub fn wal_path(db: &Path) -> PathBuf {
+    db.with_file_name(format!("{}-wal", db.file_name().unwrap().to_string_lossy()))
+}
+
+/// Bytes in the write-ahead log beside `db` (0 when there is none).
+pub fn wal_len(db: &Path) -> u64 {
+    fs::metadata(wal_path(db)).map_or(0, |m| m.len())
+}
+
 /// Asserts that the write-ahead log beside `db` is absent or empty, so the main file alone is
 /// the database: pages in the log (page 1 included) override the main file's, so an edit of the
 /// main file under a non-empty log would not be what SQLite reads. A server that closed its
 /// database on a graceful stop has checkpointed and removed its log.
 pub fn assert_no_wal(db: &Path) {
-    let wal = db.with_file_name(format!("{}-wal", db.file_name().unwrap().to_string_lossy()));
-    let wal_len = fs::metadata(&wal).map_or(0, |m| m.len());
+    let wal = wal_path(db);
+    let wal_len = wal_len(db);
     assert_eq!(
         wal_len,
         0,
