@@ -47,10 +47,6 @@ fn assert_each_service_shows(server: &Server, services: &[String], want: &[&str]
     }
 }
 
-fn pair(kind: &str, id: &str) -> (String, String) {
-    (kind.to_string(), id.to_string())
-}
-
 #[test]
 fn pull_out_hides_the_instance_everywhere_and_pushes_delete_then_pull_in_pushes_new() {
     const SVC: &str = "mgmt-svc";
@@ -384,6 +380,11 @@ fn services_version(c: &mut Client, service_id: &str) -> (u64, Vec<String>) {
         .collect();
     ids.sort();
     (version, ids)
+}
+
+/// A (changeType, instanceId) pair.
+fn pair(kind: &str, id: &str) -> (String, String) {
+    (kind.to_string(), id.to_string())
 }
 
 /// The changes of a `services-delta.json` from `version`: the answer's version and

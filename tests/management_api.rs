@@ -133,6 +133,10 @@ fn operation_reads_answer_in_the_java_shapes() {
         let v = management_read(&mut c, path, r#"{"regionId":"SHA"}"#);
         assert_eq!(arr_len(&v[field], field), 0, "{path}: {}", dump(&v));
     }
+    assert!(!is_instance_down(&mut c, &a));
+    assert!(!is_server_down(&mut c, &server_key(REGION, "10.0.0.1")));
+    assert!(!is_zone_down(&mut c, &zone_key(REGION, "shape-svc", ZONE)));
+    assert!(zone_operations(&mut c, &zone_key(REGION, "shape-svc", ZONE)).is_empty());
 
     pull_out_instance(&mut c, &a, PULL_OUT);
     let v = management_read(
