@@ -10,6 +10,8 @@
 //! - [`api`]: one-call register / heartbeat / unregister / lookup that assert success.
 //! - [`assertions`]: checks of the wire format shared by the suites.
 //! - [`memory`]: the server's resident memory.
+//! - [`management`]: one-call pull-out / pull-in, operation reads, logs and management views.
+//! - [`durable`]: a node's data dir kept across restarts, and its SQLite database file.
 //!
 //! Everything is re-exported at the root, so a test file needs only `use harness::*;`.
 //!
@@ -17,8 +19,10 @@
 
 pub mod api;
 pub mod assertions;
+pub mod durable;
 pub mod http;
 pub mod latency;
+pub mod management;
 pub mod memory;
 pub mod payload;
 pub mod process;
@@ -26,8 +30,10 @@ pub mod ws;
 
 pub use api::*;
 pub use assertions::*;
+pub use durable::*;
 pub use http::*;
 pub use latency::*;
+pub use management::*;
 pub use memory::*;
 pub use payload::*;
 pub use process::*;

@@ -99,3 +99,24 @@ fn wait_until_reports_both_outcomes() {
     assert_eq!(calls, 3);
     assert!(!wait_until(std::time::Duration::from_millis(50), || false));
 }
+
+#[test]
+fn database_header_user_version_round_trips() {
+    let home = NodeHome::new(None, &[]);
+    let db = home.db_path();
+    std::fs::write(&db, empty_database(7)).unwrap();
+    assert_eq!(user_version(&db), 7);
+    set_user_version(&db, 0x0102_0304);
+    assert_eq!(user_version(&db), 0x0102_0304);
+    let bytes = read_bytes(&db);
+    assert_eq!(&bytes[60..64], &[1, 2, 3, 4], "big-endian at offset 60");
+    assert_eq!(bytes.len(), 4096, "only the header changed");
+}
+
+#[test]
+fn key_comparison_ignores_case_but_not_content() {
+    let want = zone_key("SHA", "Svc", "ZoneA");
+    assert!(same_key(&zone_key("sha", "SVC", "zonea"), &want));
+    assert!(!same_key(&zone_key("sha", "SVC", "zoneb"), &want));
+    assert!(!same_key(&server_key("SHA", "10.0.0.1"), &want));
+}
