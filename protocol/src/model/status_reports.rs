@@ -153,7 +153,10 @@ mod tests {
             format!(r#"{{"nodeCount":1,"nodesStatus":[{one}],"responseStatus":{OK}}}"#)
         );
         let two = text(|o| write_cluster_status_response(o, &[node("u1"), node("u2")]));
-        assert!(two.starts_with(r#"{"nodeCount":2,"nodesStatus":[{"#), "{two}");
+        assert!(
+            two.starts_with(r#"{"nodeCount":2,"nodesStatus":[{"#),
+            "{two}"
+        );
         assert!(two.contains(r#""url":"u1""#) && two.contains(r#""url":"u2""#));
         assert_eq!(
             text(|o| write_cluster_status_response(o, &[])),
@@ -210,7 +213,9 @@ mod tests {
             )
         );
         d.machine_name = None;
-        assert!(text(|o| write_deployment_status_response(o, &d)).contains(r#""machineName":null,"#));
+        assert!(
+            text(|o| write_deployment_status_response(o, &d)).contains(r#""machineName":null,"#)
+        );
     }
 
     #[test]
