@@ -237,7 +237,10 @@ fn source(id: &str, priority: i64) -> (String, i64) {
 fn sources_are_defaults_then_file_then_flags() {
     let defaults = source(DEFAULTS_SOURCE, 0);
     let flags = source(FLAGS_SOURCE, 2);
-    assert_eq!(sources(&["artemis", "server"]), [defaults.clone()]);
+    assert_eq!(
+        sources(&["artemis", "server"]),
+        std::slice::from_ref(&defaults)
+    );
     assert_eq!(
         sources(&["artemis", "server", "--config", "/etc/artemis.toml"]),
         [defaults.clone(), source("/etc/artemis.toml", 1)]
