@@ -41,6 +41,10 @@ pub enum Endpoint {
     UpRegistryNodes,
     UpDiscoveryNodes,
     NodeStatus,
+    ClusterStatus,
+    ConfigStatus,
+    DeploymentStatus,
+    WsConnections,
     Leases,
     LegacyLeases,
     Health,
@@ -69,6 +73,13 @@ const ROUTES: &[(&str, Endpoint)] = &[
         Endpoint::UpDiscoveryNodes,
     ),
     ("/api/status/node.json", Endpoint::NodeStatus),
+    ("/api/status/cluster.json", Endpoint::ClusterStatus),
+    ("/api/status/config.json", Endpoint::ConfigStatus),
+    ("/api/status/deployment.json", Endpoint::DeploymentStatus),
+    (
+        "/api/status/message/connections.json",
+        Endpoint::WsConnections,
+    ),
     ("/api/status/leases.json", Endpoint::Leases),
     ("/api/status/legacy-leases.json", Endpoint::LegacyLeases),
     ("/health", Endpoint::Health),
@@ -92,7 +103,8 @@ impl Endpoint {
     /// wherever GET is.
     fn allows(self, method: Method) -> bool {
         match method {
-            Method::Post => self != Endpoint::Health,
+            // Java's WsStatusController mapped connections.json to GET only.
+            Method::Post => !matches!(self, Endpoint::Health | Endpoint::WsConnections),
             Method::Get | Method::Head => match self {
                 Endpoint::Management(m) => m.allows_get(),
                 _ => !matches!(
@@ -130,7 +142,7 @@ impl Endpoint {
             | Endpoint::Lookup
             | Endpoint::ServicesDelta
             | Endpoint::AdvanceClock => "POST, OPTIONS",
-            Endpoint::Health => "GET, HEAD, OPTIONS",
+            Endpoint::Health | Endpoint::WsConnections => "GET, HEAD, OPTIONS",
             Endpoint::Management(m) if !m.allows_get() => "POST, OPTIONS",
             _ => "GET, HEAD, POST, OPTIONS",
         }
@@ -331,6 +343,10 @@ async fn dispatch(
         Endpoint::UpRegistryNodes => cluster::up_nodes(core, cluster::Role::Registry, input, out),
         Endpoint::UpDiscoveryNodes => cluster::up_nodes(core, cluster::Role::Discovery, input, out),
         Endpoint::NodeStatus => status::node(core, out),
+        Endpoint::ClusterStatus => status::cluster(core, out),
+        Endpoint::ConfigStatus => status::config(core, out),
+        Endpoint::DeploymentStatus => status::deployment(core, out),
+        Endpoint::WsConnections => status::connections(core, out),
         Endpoint::Leases => status::leases(core, false, input, out).await,
         Endpoint::LegacyLeases => status::leases(core, true, input, out).await,
         Endpoint::Health => {
@@ -531,6 +547,10 @@ mod tests {
         assert_eq!(route("/api/registry/register", ""), None);
         assert_eq!(route("/", ""), None);
         assert_eq!(route("/health", ""), Some(Endpoint::Health));
+        assert_eq!(
+            route("/api/status/message/connections.json", ""),
+            Some(Endpoint::WsConnections)
+        );
     }
 
     #[test]
@@ -540,6 +560,10 @@ mod tests {
         assert!(Endpoint::Services.allows(Method::Get));
         assert!(Endpoint::Service.allows(Method::Get));
         assert!(!Endpoint::Health.allows(Method::Post));
+        assert!(!Endpoint::WsConnections.allows(Method::Post));
+        assert!(Endpoint::WsConnections.allows(Method::Get));
+        assert!(Endpoint::ConfigStatus.allows(Method::Post));
+        assert!(Endpoint::ConfigStatus.allows(Method::Get));
         assert!(!Endpoint::Lookup.allows(Method::Delete));
     }
 

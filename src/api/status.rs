@@ -1,11 +1,19 @@
-//! status/node.json and status/leases.json, legacy-leases.json (spec §8.2).
+//! The status endpoints (spec §4, §8.2): node.json, cluster.json, config.json, deployment.json,
+//! leases.json and legacy-leases.json, and message/connections.json.
+
+mod machine;
+mod properties;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
 use protocol::http::{query_pairs, Method};
 use protocol::model::{
-    parse_optional, write_leases_response, write_node_status_response, GetLeasesRequest,
-    LeasesSummary, NodeStatus,
+    parse_optional, write_cluster_status_response, write_config_status_response,
+    write_connections_response, write_deployment_status_response, write_leases_response,
+    write_node_status_response, ConfigReport, DeploymentStatus, GetLeasesRequest, LeasesSummary,
+    NodeStatus,
 };
 use shards::ops::Leases;
 
@@ -13,17 +21,78 @@ use super::{bad_json, too_many, Input};
 use crate::clock::local_time;
 use crate::server::core::Core;
 
-pub fn node(core: &Core, out: &mut Vec<u8>) -> u16 {
+/// The `appId` Java's deployment answer carried: the application this process is.
+const APP_ID: &str = "artemis";
+
+/// This node's `ServiceNodeStatus`.
+fn this_node(core: &Core) -> NodeStatus<'_> {
     let config = &core.node.config;
-    let status = NodeStatus {
+    NodeStatus {
         node: super::cluster::node_info(core),
         status: "up",
         can_discovery: true,
         can_registry: true,
         allow_registry_other_zone: config.registry.allow_from_other_zone,
         allow_discovery_other_zone: config.discovery.allow_from_other_zone,
+    }
+}
+
+pub fn node(core: &Core, out: &mut Vec<u8>) -> u16 {
+    write_node_status_response(out, &this_node(core));
+    200
+}
+
+/// A single-node cluster: this node is all of it.
+pub fn cluster(core: &Core, out: &mut Vec<u8>) -> u16 {
+    write_cluster_status_response(out, &[this_node(core)]);
+    200
+}
+
+pub fn config(core: &Core, out: &mut Vec<u8>) -> u16 {
+    let properties = properties::config_properties(&core.node.config);
+    let sources = properties::config_sources();
+    let report = ConfigReport {
+        properties: &properties,
+        sources: &sources,
     };
-    write_node_status_response(out, &status);
+    write_config_status_response(out, &report);
+    200
+}
+
+pub fn deployment(core: &Core, out: &mut Vec<u8>) -> u16 {
+    let config = &core.node.config;
+    let bound = core.node.local_addr;
+    let machine_name = machine::host_name();
+    let ip = machine::reachable_ip(bound.ip()).to_string();
+    let properties = properties::deployment_properties(config);
+    let sources = properties::config_sources();
+    let path = if config.path_prefix.is_empty() {
+        "/"
+    } else {
+        &config.path_prefix
+    };
+    let deployment = DeploymentStatus {
+        region_id: &config.region_id,
+        zone_id: &config.zone_id,
+        app_id: APP_ID,
+        machine_name: machine_name.as_deref(),
+        ip: &ip,
+        port: bound.port(),
+        protocol: "http",
+        path,
+        config: ConfigReport {
+            properties: &properties,
+            sources: &sources,
+        },
+    };
+    write_deployment_status_response(out, &deployment);
+    200
+}
+
+/// WebSocket sessions open on the whole node, read from every core's counters.
+pub fn connections(core: &Core, out: &mut Vec<u8>) -> u16 {
+    let open = core.node.ws_sessions.totals();
+    write_connections_response(out, open.registry, open.discovery);
     200
 }
 

@@ -8,6 +8,7 @@
 //! message, no wake-up); a remote one runs the very same `execute` on its own core.
 
 use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,7 @@ use super::signal::{yield_now, LocalSignal};
 use super::stream::{self, ChangeStream, FanOut};
 use super::subscribers::{Session, Subscribers};
 use super::trim::Trimmer;
+use super::ws::open_sessions::OpenSessions;
 use crate::clock::Clock;
 use crate::config::Config;
 
@@ -45,6 +47,10 @@ pub struct Node {
     pub http_limits: protocol::http::Limits,
     pub shutdown: AtomicBool,
     pub connections: AtomicUsize,
+    /// WebSocket sessions open on each core, by channel family.
+    pub ws_sessions: OpenSessions,
+    /// The address the listener is bound to (its real port when `listen` asked for port 0).
+    pub local_addr: SocketAddr,
     pub driver: &'static str,
     /// The management store's thread: writes, log queries, the registry saved at shutdown.
     pub store: persistence::Handle,

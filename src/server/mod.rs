@@ -137,6 +137,8 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
         http_limits: limits,
         shutdown: AtomicBool::new(false),
         connections: AtomicUsize::new(0),
+        ws_sessions: ws::open_sessions::OpenSessions::new(shards),
+        local_addr: bound,
         driver: driver.name(),
         config,
     });

@@ -20,6 +20,7 @@ use super::app::App;
 use super::core::Core;
 use super::subscribers::{close, Session};
 
+pub mod open_sessions;
 mod writer;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +58,8 @@ pub async fn serve<A: App>(
     buf: Vec<u8>,
     peer: SocketAddr,
 ) {
+    // Counted for as long as this call runs, whichever way the session ends.
+    let _counted = core.node.ws_sessions.open(core.id, channel);
     let session = core.new_session();
     let (reader, writer) = stream.into_split();
     let write_timeout = Duration::from_millis(core.node.config.limits.write_timeout_ms);

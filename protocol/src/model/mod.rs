@@ -17,6 +17,7 @@ mod requests;
 mod responses;
 mod service;
 mod status;
+mod status_reports;
 
 pub use cluster::{write_node_status, write_service_node, NodeInfo};
 pub use instance::{is_null_or_whitespace, FieldLimits, Instance, Metadata, MetadataEntry, Str};
@@ -36,4 +37,8 @@ pub use status::{
     error_codes, fail, status_strings, write_error_body, write_failed_instance,
     write_instances_fail, write_instances_status, write_response_status, InstancesResponseWriter,
     ResponseStatus,
+};
+pub use status_reports::{
+    write_cluster_status_response, write_config_status_response, write_connections_response,
+    write_deployment_status_response, ConfigReport, DeploymentStatus,
 };

@@ -260,6 +260,14 @@ pub struct NodeStatus<'a> {
 /// `status/node.json`: `{"nodeStatus":{..},"responseStatus":{..}}` (spec §8.2).
 pub fn write_node_status_response(out: &mut Vec<u8>, s: &NodeStatus) {
     out.extend_from_slice(b"{\"nodeStatus\":");
+    write_node_status_of(out, s);
+    out.extend_from_slice(b",\"responseStatus\":");
+    write_response_status(out, &ResponseStatus::SUCCESS);
+    out.push(b'}');
+}
+
+/// One `ServiceNodeStatus`.
+pub(super) fn write_node_status_of(out: &mut Vec<u8>, s: &NodeStatus) {
     write_node_status(
         out,
         &s.node,
@@ -269,9 +277,6 @@ pub fn write_node_status_response(out: &mut Vec<u8>, s: &NodeStatus) {
         s.allow_registry_other_zone,
         s.allow_discovery_other_zone,
     );
-    out.extend_from_slice(b",\"responseStatus\":");
-    write_response_status(out, &ResponseStatus::SUCCESS);
-    out.push(b'}');
 }
 
 /// `up-registry-nodes.json` / `up-discovery-nodes.json` (spec §8.1): the nodes that may serve the

@@ -1,0 +1,182 @@
+//! The effective configuration as flat `"section.key": "value"` strings (top-level keys have no
+//! section), and the sources it was built from: what `status/config.json` and
+//! `status/deployment.json` report.
+
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+
+/// One configuration key and how its value is shown.
+pub(super) struct Property {
+    /// The key as written in the TOML file (`section.field`, or `field` at the top level).
+    pub key: &'static str,
+    pub value: fn(&Config) -> String,
+}
+
+/// How a configured value is shown in a status answer.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+macro_rules! shown_by_display {
+    ($($t:ty),*) => {
+        $(impl Shown for $t {
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        })*
+    };
+}
+
+shown_by_display!(String, u64, usize, bool);
+
+impl Shown for PathBuf {
+    fn shown(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+/// A secret list: only how many entries it has is shown, never an entry.
+fn count_of_secrets(secrets: &[String]) -> String {
+    format!("<{} configured>", secrets.len())
+}
+
+/// `key` or `section.field` (optionally `: shown_by`) → a [`Property`] whose key is spelled from
+/// the field it reads, so the key shown is always the one whose value is shown.
+macro_rules! properties {
+    ($($key:ident $(. $field:ident)? $(: $shown_by:path)?;)*) => {
+        &[$(Property {
+            key: concat!(stringify!($key) $(, ".", stringify!($field))?),
+            value: |c: &Config| properties!(@show $($shown_by)?)(&c.$key $(.$field)?),
+        },)*]
+    };
+    (@show) => { Shown::shown };
+    (@show $shown_by:path) => { $shown_by };
+}
+
+/// Every key of [`Config`], in the order of its definition. Secrets go through a function that
+/// hides them (`management.tokens` shows its count only).
+pub(super) const PROPERTIES: &[Property] = properties! {
+    listen;
+    region_id;
+    zone_id;
+    data_dir;
+    shards;
+    node_url;
+    path_prefix;
+    driver;
+    log;
+    lease.ttl_ms;
+    lease.legacy_ttl_ms;
+    lease.wheel_tick_ms;
+    lease.max_evictions_per_step;
+    self_preservation.enabled;
+    self_preservation.window_ms;
+    self_preservation.legacy_window_ms;
+    self_preservation.percentage_threshold;
+    self_preservation.max_count_threshold;
+    self_preservation.max_count_reset_interval_ms;
+    registry.allow_from_other_zone;
+    registry.restore_on_start;
+    discovery.allow_from_other_zone;
+    management.tokens: count_of_secrets;
+    management.max_log_rows;
+    persistence.queue_capacity;
+    persistence.max_batch;
+    limits.max_connections;
+    limits.max_header_bytes;
+    limits.max_headers;
+    limits.max_body_bytes;
+    limits.max_decoded_body_bytes;
+    limits.max_instances_per_request;
+    limits.max_services_per_request;
+    limits.idle_timeout_ms;
+    limits.request_timeout_ms;
+    limits.write_timeout_ms;
+    limits.shard_queue_capacity;
+    limits.shutdown_grace_ms;
+    limits.max_listed_leases;
+    limits.max_queued_write_bytes_per_core;
+    limits.max_buffered_request_bytes_per_core;
+    limits.max_gzip_members;
+    limits.max_gzip_cpu_ms;
+    limits.max_id_bytes;
+    limits.max_metadata_bytes;
+    http.cors;
+    changes.log_capacity;
+    changes.core_queue_capacity;
+    ws.max_message_bytes;
+    ws.max_queued_messages;
+    ws.max_queued_bytes;
+    ws.session_ttl_ms;
+    ws.idle_timeout_ms;
+    ws.max_subscriptions_per_session;
+    ws.max_subscription_bytes_per_session;
+    ws.max_core_queued_bytes;
+    testing.manual_clock;
+};
+
+/// Every property of `config`, sorted by key (Java sorted its properties before answering).
+pub fn config_properties(config: &Config) -> Vec<(&'static str, String)> {
+    let mut properties: Vec<_> = PROPERTIES
+        .iter()
+        .map(|p| (p.key, (p.value)(config)))
+        .collect();
+    properties.sort_unstable_by_key(|&(key, _)| key);
+    properties
+}
+
+/// The properties that say where and how this node is deployed: the top-level keys (address,
+/// region and zone, URL, data directory, cores, driver, log filter).
+pub fn deployment_properties(config: &Config) -> Vec<(&'static str, String)> {
+    let mut properties = config_properties(config);
+    properties.retain(|(key, _)| !key.contains('.'));
+    properties
+}
+
+/// Lowest priority first (a higher priority wins, as in Java's configuration manager).
+const DEFAULTS_PRIORITY: i64 = 0;
+const FILE_PRIORITY: i64 = 1;
+const FLAGS_PRIORITY: i64 = 2;
+pub const DEFAULTS_SOURCE: &str = "defaults";
+pub const FLAGS_SOURCE: &str = "command line";
+
+/// The layers this process's configuration was built from: the built-in defaults, the config
+/// file when one was given (by its path as given), the command-line flags when any were. The
+/// configuration does not keep its file's path, so it is read back from this process's command
+/// line with the parser `main` used.
+pub fn config_sources() -> Vec<(String, i64)> {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    sources_of_command_line(&args)
+}
+
+/// The sources a command line (program name first) builds the configuration from; only the
+/// defaults when it is not an `artemis server` command line.
+pub(super) fn sources_of_command_line(args: &[String]) -> Vec<(String, i64)> {
+    let mut sources = vec![(DEFAULTS_SOURCE.to_string(), DEFAULTS_PRIORITY)];
+    let Some((program, rest)) = args.split_first() else {
+        return sources;
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let Ok(Cli {
+        command: Command::Server(server),
+    }) = Cli::from_args(&[program.as_str()], &rest)
+    else {
+        return sources;
+    };
+    // The subcommand's name, then options (a name and a value) and switches; argh takes no
+    // `--name=value` form, so every word past these belongs to a flag.
+    let config_words = if server.config.is_some() { 2 } else { 0 };
+    if let Some(path) = server.config {
+        sources.push((path.display().to_string(), FILE_PRIORITY));
+    }
+    if rest.len() > 1 + config_words {
+        sources.push((FLAGS_SOURCE.to_string(), FLAGS_PRIORITY));
+    }
+    sources
+}
