@@ -515,7 +515,8 @@ impl Config {
     }
 }
 
-fn host_name() -> Option<String> {
+/// This machine's host name; None if it cannot be read.
+pub fn host_name() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

@@ -62,7 +62,7 @@ pub fn config(core: &Core, out: &mut Vec<u8>) -> u16 {
 pub fn deployment(core: &Core, out: &mut Vec<u8>) -> u16 {
     let config = &core.node.config;
     let bound = core.node.local_addr;
-    let machine_name = machine::host_name();
+    let machine_name = crate::config::host_name();
     let ip = machine::reachable_ip(bound.ip()).to_string();
     let properties = properties::deployment_properties(config);
     let sources = properties::config_sources();

@@ -57,12 +57,14 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
     let addr = config.listen_addr()?;
     let driver = pick_driver(&config.driver)?;
     let router = Router::new(shards);
+    // Before any thread starts (the persistence thread included), so that only
+    // `wait_for_termination` ever receives SIGTERM/SIGINT.
+    block_termination_signals();
     // Before any socket is bound: a database that cannot be opened stops the start.
     let durable = durable::open(&config, &router).map_err(|e| Failure {
         message: e.0,
         exit_code: 2,
     })?;
-    block_termination_signals();
 
     let mut outboxes = Vec::with_capacity(shards);
     let mut inboxes = Vec::with_capacity(shards);

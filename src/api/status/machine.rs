@@ -3,19 +3,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// This machine's host name; None if it cannot be read.
-pub fn host_name() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let name = std::str::from_utf8(&buf[..len]).ok()?.trim();
-    (!name.is_empty()).then(|| name.to_string())
-}
-
 /// The address of a listener bound to `bound`: that address itself, or for a wildcard (`0.0.0.0`,
 /// `::`) the first address of the same family on an interface that is up and not loopback (nor
 /// IPv6 link-local, which needs a scope to be reached); the loopback address when there is none.
