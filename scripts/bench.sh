@@ -232,20 +232,27 @@ compare_pulled_out() {
     start_server "$prefix-pulled"
     local pulled_pid=$SERVER_PID pulled_addr=$ADDR
     OUR_PIDS="$none_pid $pulled_pid"
+    local side
     for r in $(seq "$RUNS"); do
-        ADDR=$none_addr
-        timed "$WORK/$prefix-none-$r.json" --target "http://$ADDR" "${common[@]}" "${none[@]}" \
-            --connections 64 "${COMMON[@]}"
-        ADDR=$pulled_addr
-        timed "$WORK/$prefix-pulled-$r.json" --target "http://$ADDR" "${common[@]}" "${pulled[@]}" \
-            --pulled-out "$PULLED" --connections 64 "${COMMON[@]}"
+        # Which side goes first alternates too (none, pulled; pulled, none; ...).
+        for side in $([ $((r % 2)) = 1 ] && echo none pulled || echo pulled none); do
+            if [ "$side" = none ]; then
+                ADDR=$none_addr
+                timed "$WORK/$prefix-none-$r.json" --target "http://$ADDR" "${common[@]}" \
+                    "${none[@]}" --connections 64 "${COMMON[@]}"
+            else
+                ADDR=$pulled_addr
+                timed "$WORK/$prefix-pulled-$r.json" --target "http://$ADDR" "${common[@]}" \
+                    "${pulled[@]}" --pulled-out "$PULLED" --connections 64 "${COMMON[@]}"
+            fi
+        done
     done
     stop_server "$none_pid"
     stop_server "$pulled_pid"
 }
 
-# runs_of PREFIX JQ: the JQ figure of every kept run WORK/PREFIX-N.json, one per line.
-runs_of() { local r; for r in $(seq "$RUNS"); do jqr "$2" "$WORK/$1-$r.json"; done; }
+# runs_of PREFIX JQ: the JQ figure of every kept run WORK/PREFIX-N.json, rounded, one per line.
+runs_of() { local r; for r in $(seq "$RUNS"); do printf '%.0f\n' "$(jqr "$2" "$WORK/$1-$r.json")"; done; }
 
 # count_fsyncs: a separate, shorter manage run with strace attached to the last started server,
 # counting its fsync and fdatasync calls. strace slows every traced call, so this run's throughput
@@ -352,7 +359,12 @@ management_section() {
     if [ -z "$M8_FSYNC_STATUS" ]; then
         M8_PER_WRITE=$(awk -v f="$M8_FSYNCS" -v w="$M8_TRACED_WRITES" 'BEGIN { printf "%.4f", f / w }')
         fsync_row="| 8 | fsyncs per acknowledged write (separate run under strace) | $M8_PER_WRITE ($(fmt_int "$M8_FSYNCS") fsync/fdatasync calls for $(fmt_int "$M8_TRACED_WRITES") writes) | well below 1 (< 0.5) | $(met "$M8_PER_WRITE" "<" 0.5) |"
-        fsync_detail="$(fmt_int "$M8_FSYNCS") fsync + fdatasync calls by the server for $(fmt_int "$M8_TRACED_WRITES") acknowledged writes: **$M8_PER_WRITE per write**. That run is separate and shorter ($STRACE_DUR, no warm-up) because strace slows every traced system call: it made $(fmt_int "$M8_TRACED_RPS") writes/s, and the throughput above was measured without strace. Up to 64 writes still in flight when the run ended were executed (and synced) but not counted, so the ratio errs high."
+        fsync_detail="**fsyncs**: $(fmt_int "$M8_FSYNCS") fsync + fdatasync calls by the server for
+   $(fmt_int "$M8_TRACED_WRITES") acknowledged writes: **$M8_PER_WRITE per write**. They were counted in a
+   separate, shorter run ($STRACE_DUR, no warm-up) with strace attached, because strace slows every
+   traced system call: that run made $(fmt_int "$M8_TRACED_RPS") writes/s; the throughput above was
+   measured without strace. Up to 64 writes still in flight when that run ended were executed (and
+   synced) but not counted, so the ratio errs high."
     else
         fsync_row="| 8 | fsyncs per acknowledged write | $M8_FSYNC_STATUS | well below 1 (< 0.5) | n/a |"
         fsync_detail="fsyncs per write: $M8_FSYNC_STATUS."
@@ -389,7 +401,7 @@ $(comparison_row 10 "heartbeat, batch 1, 20,000 instances: $(fmt_int "$PULLED") 
    the last $(fmt_int "$PULLED") pulled out (100 per service, one durable write each, before the
    warm-up and untimed; lookups of every service confirm them hidden). Every answer therefore holds
    100 instances on both, so any difference is the cost of hiding. $(comparison_detail m9 lookups).
-   Pulling out took $(runs_list $(runs_of m9-pulled '.pulled_out.elapsed_ms / 10 | round / 100')) s per run.
+   Pulling out took $(runs_list $(runs_of m9-pulled .pulled_out.elapsed_ms)) ms per run.
 10. **Heartbeat with pulled-out instances.** Two servers side by side, runs alternating, each with
    20,000 instances over 100 services heartbeated round-robin (batch 1); on one, $(fmt_int "$PULLED") of
    them (100 per service) are pulled out, and half the heartbeats renew a pulled-out instance.
