@@ -4,8 +4,9 @@
 //! percentiles from HDR histograms.
 //!
 //! A run: parse the flags into a [`Plan`]; probe the target (unreachable: exit 3); populate the
-//! registry and pull out `--pulled-out` instances (untimed); serialize every request once; run warm-up + measurement (`runner`); print
-//! the table (or JSON) and exit 0, or 1 with `--fail-on-error` if any response was an error.
+//! registry and pull out `--pulled-out` instances (untimed); serialize every request once; run
+//! warm-up + measurement (`runner`); print the table (or JSON) and exit 0, or 1 with
+//! `--fail-on-error` if any response was an error.
 
 mod check;
 mod client;

@@ -348,8 +348,8 @@ impl RequestTable {
 
     /// Management writes: the pull-out of every instance in turn, then the pull-in of every
     /// instance in turn, so each request changes a row (inserts or deletes it) and appends a log
-    /// row. A key's pull-out and pull-in are `instances` requests apart, so with more instances
-    /// than connections they are never in flight together.
+    /// row. A key's pull-out and pull-in are `instances` requests apart in the table, so with far
+    /// more instances than connections the pull-out is answered long before the pull-in is sent.
     pub fn operations(endpoint: &Endpoint, pop: &Population) -> Self {
         let instances = pop.instances.max(1);
         let mut body = Vec::new();
