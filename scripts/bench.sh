@@ -1,34 +1,43 @@
 #!/usr/bin/env bash
-# The benchmark suite (issue 4). Builds the release binary, starts servers on loopback, runs the
+# The benchmark suite (issues 4 and 9). Builds the release binary, starts servers on loopback, runs the
 # standard scenarios with `artemis load` (medians of 3 runs) and writes BENCHMARKS.md with the
 # machine, the driver, the exact command lines, the figures and the targets.
 #
 #   scripts/bench.sh            full suite (several minutes)
 #   scripts/bench.sh --quick    one run each, short durations (development; still writes the file)
 #   scripts/bench.sh --out F    write the report to F instead of BENCHMARKS.md
+#   scripts/bench.sh --only management
+#                               only the durable-management part (issue 9: management writes and
+#                               fsyncs per write, lookup/heartbeat with 10,000 pulled out); it
+#                               replaces just that section of the report (combines with --quick)
 #
-# Needs jq, and nginx for the reference server (installed with apt-get when missing and root).
-# Never run by CI: load generator and server share this machine's cores, and timings drift.
+# Needs jq, nginx for the reference server and strace for the fsync count (installed with apt-get
+# when missing and root). Never run by CI: load generator and server share this machine's cores,
+# and timings drift.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 QUICK=0
+ONLY=""
 OUT="$ROOT/BENCHMARKS.md"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --out) OUT="$2"; shift ;;
-        -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+        --only)
+            ONLY="$2"; shift
+            [ "$ONLY" = management ] || { echo "bench.sh: --only takes: management" >&2; exit 2; } ;;
+        -h|--help) sed -n 2,15p "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
 done
 
 if [ "$QUICK" = 1 ]; then
-    RUNS=1; DUR=3s; WARM=1s; MEM_INSTANCES=1000000; EVICT_HB_DURATION=16s
+    RUNS=1; DUR=3s; WARM=1s; MEM_INSTANCES=1000000; EVICT_HB_DURATION=16s; STRACE_DUR=2s
 else
-    RUNS=3; DUR=10s; WARM=2s; MEM_INSTANCES=1000000; EVICT_HB_DURATION=18s
+    RUNS=3; DUR=10s; WARM=2s; MEM_INSTANCES=1000000; EVICT_HB_DURATION=18s; STRACE_DUR=5s
 fi
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
@@ -42,8 +51,10 @@ ensure_tool() { # command apt-package
     command -v "$1" >/dev/null 2>&1
 }
 ensure_tool jq jq || { echo "bench.sh: jq is required (apt-get install jq)" >&2; exit 1; }
-HAVE_NGINX=1
-if ! ensure_tool nginx nginx-light && ! [ -x /usr/sbin/nginx ]; then HAVE_NGINX=0; fi
+HAVE_NGINX=0
+if [ -z "$ONLY" ] && { ensure_tool nginx nginx-light || [ -x /usr/sbin/nginx ]; }; then HAVE_NGINX=1; fi
+HAVE_STRACE=0
+if ensure_tool strace strace; then HAVE_STRACE=1; fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 log "building the release binary"
@@ -94,9 +105,11 @@ start_server() {
     echo "- server \`$name\`: \`$shown\`" >>"$COMMANDS"
 }
 
+# stop_server [PID]: stops the last started server, or the one with this pid.
 stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    local pid=${1:-$SERVER_PID}
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
 }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -176,6 +189,263 @@ met() { # value op target → "yes"/"no"
 }
 
 COMMON=(--threads 2 --duration "$DUR" --warmup "$WARM")
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
+MODE=$([ "$QUICK" = 1 ] && echo "quick mode: 1 run per figure, ${DUR} measured" || echo "medians of $RUNS runs, ${DUR} measured after ${WARM} warm-up")
+INVOCATION="scripts/bench.sh${ONLY:+ --only $ONLY}$([ "$QUICK" = 1 ] && echo " --quick" || true)"
+
+# ---------------------------------------------------------------------------------------------
+# Durable management (issue 9): run_management measures, management_section writes its part of
+# the report between markers, so `--only management` can replace just that part of a report.
+PULLED=10000
+MGMT_BEGIN='<!-- management:begin -->'
+MGMT_END='<!-- management:end -->'
+
+# rel_pct A B: how far B is from A, in percent of A (signed).
+rel_pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f", (b - a) * 100 / a }'; }
+# spread_pct V...: run-to-run spread, (max - min) / median, in percent.
+spread_pct() {
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%.1f", (a[NR] - a[1]) * 100 / a[int((NR + 1) / 2)] }'
+}
+# within_noise DELTA_PCT SPREAD_PCT: "equal within noise" when the medians differ by at most the
+# larger of 5% and the spread of the runs.
+within_noise() {
+    if awk -v d="$1" -v s="$2" 'BEGIN { if (d < 0) d = -d; exit !(d <= (s > 5 ? s : 5)) }'; then
+        echo "**yes**"
+    else
+        echo "**no**"
+    fi
+}
+
+# compare_pulled_out PREFIX SCENARIO-ARGS -- NONE-ARGS -- PULLED-ARGS: runs the scenario against
+# two servers side by side, one with nothing pulled out and one with $PULLED pulled out, their
+# runs alternating so the shared machine's drift hits both alike. Results: WORK/PREFIX-none-N.json
+# and WORK/PREFIX-pulled-N.json.
+compare_pulled_out() {
+    local prefix=$1; shift
+    local common=() none=() pulled=() r
+    while [ "$1" != -- ]; do common+=("$1"); shift; done; shift
+    while [ "$1" != -- ]; do none+=("$1"); shift; done; shift
+    pulled=("$@")
+    start_server "$prefix-none"
+    local none_pid=$SERVER_PID none_addr=$ADDR
+    start_server "$prefix-pulled"
+    local pulled_pid=$SERVER_PID pulled_addr=$ADDR
+    OUR_PIDS="$none_pid $pulled_pid"
+    local side
+    for r in $(seq "$RUNS"); do
+        # Which side goes first alternates too (none, pulled; pulled, none; ...).
+        for side in $([ $((r % 2)) = 1 ] && echo none pulled || echo pulled none); do
+            if [ "$side" = none ]; then
+                ADDR=$none_addr
+                timed "$WORK/$prefix-none-$r.json" --target "http://$ADDR" "${common[@]}" \
+                    "${none[@]}" --connections 64 "${COMMON[@]}"
+            else
+                ADDR=$pulled_addr
+                timed "$WORK/$prefix-pulled-$r.json" --target "http://$ADDR" "${common[@]}" \
+                    "${pulled[@]}" --pulled-out "$PULLED" --connections 64 "${COMMON[@]}"
+            fi
+        done
+    done
+    stop_server "$none_pid"
+    stop_server "$pulled_pid"
+}
+
+# runs_of PREFIX JQ: the JQ figure of every kept run WORK/PREFIX-N.json, rounded, one per line.
+runs_of() { local r; for r in $(seq "$RUNS"); do printf '%.0f\n' "$(jqr "$2" "$WORK/$1-$r.json")"; done; }
+
+# count_fsyncs: a separate, shorter manage run with strace attached to the last started server,
+# counting its fsync and fdatasync calls. strace slows every traced call, so this run's throughput
+# is not the reported one. Sets M8_FSYNCS, M8_TRACED_WRITES, M8_TRACED_RPS, or M8_FSYNC_STATUS.
+count_fsyncs() {
+    M8_FSYNC_STATUS=""
+    if [ "$HAVE_STRACE" = 0 ]; then
+        M8_FSYNC_STATUS="not measured: strace is not installed"
+        return
+    fi
+    log "   fsyncs per write: a separate ${STRACE_DUR} run with strace attached to the server"
+    wait_quiet
+    strace -f -c -e trace=fsync,fdatasync -o "$WORK/m8-strace.txt" -p "$SERVER_PID" \
+        2>"$WORK/m8-strace.err" &
+    local strace_pid=$! attached=0
+    PIDS+=("$strace_pid")
+    # strace reports "Process PID attached" once every thread of the server is traced.
+    for _ in $(seq 1 100); do
+        if grep -q 'attached' "$WORK/m8-strace.err"; then attached=1; break; fi
+        kill -0 "$strace_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "- fsync count: \`strace -f -c -e trace=fsync,fdatasync -o FILE -p SERVER_PID\` attached to server \`m8\` for the whole of this run:" >>"$COMMANDS"
+    local ran=0
+    if [ "$attached" = 1 ] && load "$WORK/m8-strace.json" --target "http://$ADDR" --scenario manage \
+        --instances 10000 --services 100 --connections 64 --threads 2 --duration "$STRACE_DUR" \
+        --warmup 0s; then
+        ran=1
+    fi
+    # strace writes its summary when it detaches.
+    kill -INT "$strace_pid" 2>/dev/null || true
+    wait "$strace_pid" 2>/dev/null || true
+    if [ "$ran" = 0 ]; then
+        M8_FSYNC_STATUS="not measured: $(cat "$WORK/m8-strace.err" "$WORK/m8-strace.json.err" 2>/dev/null | head -c 300 | tr '\n' ' ')"
+        return
+    fi
+    M8_FSYNCS=$(awk '$NF == "fsync" || $NF == "fdatasync" { n += $4 } END { print n + 0 }' "$WORK/m8-strace.txt")
+    M8_TRACED_WRITES=$(jqr .requests "$WORK/m8-strace.json")
+    M8_TRACED_RPS=$(jqr .requests_per_s "$WORK/m8-strace.json")
+    if [ "$M8_TRACED_WRITES" = 0 ]; then
+        M8_FSYNC_STATUS="not measured: the traced run made no writes"
+    fi
+}
+
+run_management() {
+    # This part lists its own command lines; the rest of the suite's stay in their file.
+    local core_commands=$COMMANDS
+    COMMANDS="$WORK/commands-management.md"
+    : >"$COMMANDS"
+    MGMT_DATE=$(date -u +%Y-%m-%d)
+    MGMT_LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+    local first_foreign=${#FOREIGN_ALL[@]} r
+
+    log "8. durable management writes (operate-instance pull-out / pull-in), 64 connections"
+    start_server m8
+    for r in $(seq "$RUNS"); do
+        timed "$WORK/m8-$r.json" --target "http://$ADDR" --scenario manage --instances 10000 \
+            --services 100 --connections 64 "${COMMON[@]}"
+        M8_SRV_CORES+=("$(cat "$WORK/m8-$r.json.server_cores")")
+    done
+    count_fsyncs
+    stop_server
+
+    log "9. lookup, 100 visible instances per service: $PULLED pulled out vs none"
+    compare_pulled_out m9 --scenario lookup --services 100 -- --instances-per-service 100 -- \
+        --instances-per-service 200
+
+    log "10. heartbeat batch 1, 20,000 instances: $PULLED pulled out vs none"
+    compare_pulled_out m10 --scenario heartbeat --batch 1 --instances 20000 --services 100 -- --
+
+    MGMT_FOREIGN=("${FOREIGN_ALL[@]:$first_foreign}")
+    MGMT_LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+    COMMANDS=$core_commands
+}
+
+# comparison_row N WHAT UNIT PREFIX: a results row comparing WORK/PREFIX-none-* and -pulled-*.
+comparison_row() {
+    local none pulled delta spread
+    mapfile -t none < <(runs_of "$4-none" .requests_per_s)
+    mapfile -t pulled < <(runs_of "$4-pulled" .requests_per_s)
+    delta=$(rel_pct "$(median "${none[@]}")" "$(median "${pulled[@]}")")
+    spread=$(printf '%s\n' "$(spread_pct "${none[@]}")" "$(spread_pct "${pulled[@]}")" | sort -g | tail -n1)
+    echo "| $1 | $2 | $(fmt_int "$(median "${pulled[@]}")") vs $(fmt_int "$(median "${none[@]}")") $3/s (Δ $delta%, run spread ≤ $spread%) | equal within noise | $(within_noise "$delta" "$spread") |"
+}
+
+# comparison_detail PREFIX UNIT: the per-run figures of both sides of a comparison.
+comparison_detail() {
+    local side
+    for side in none pulled; do
+        printf '%s: %s %s/s (p99 %s µs; errors %s; other processes %s cores)' \
+            "$([ "$side" = none ] && echo "none pulled out" || echo "$(fmt_int "$PULLED") pulled out")" \
+            "$(runs_list $(runs_of "$1-$side" .requests_per_s))" "$2" \
+            "$(runs_list $(runs_of "$1-$side" .latency_us.p99))" \
+            "$(runs_list $(runs_of "$1-$side" .errors))" "$(others "$1-$side")"
+        [ "$side" = none ] && printf '; '
+    done
+}
+
+# management_section: the report's durable-management part, between its markers.
+management_section() {
+    local m8_med fsync_row fsync_detail
+    mapfile -t M8_RPS < <(runs_of m8 .requests_per_s)
+    m8_med=$(median "${M8_RPS[@]}")
+    if [ -z "$M8_FSYNC_STATUS" ]; then
+        M8_PER_WRITE=$(awk -v f="$M8_FSYNCS" -v w="$M8_TRACED_WRITES" 'BEGIN { printf "%.4f", f / w }')
+        fsync_row="| 8 | fsyncs per acknowledged write (separate run under strace) | $M8_PER_WRITE ($(fmt_int "$M8_FSYNCS") fsync/fdatasync calls for $(fmt_int "$M8_TRACED_WRITES") writes) | well below 1 (< 0.5) | $(met "$M8_PER_WRITE" "<" 0.5) |"
+        fsync_detail="**fsyncs**: $(fmt_int "$M8_FSYNCS") fsync + fdatasync calls by the server for
+   $(fmt_int "$M8_TRACED_WRITES") acknowledged writes: **$M8_PER_WRITE per write**. They were counted in a
+   separate, shorter run ($STRACE_DUR, no warm-up) with strace attached, because strace slows every
+   traced system call: that run made $(fmt_int "$M8_TRACED_RPS") writes/s; the throughput above was
+   measured without strace. Up to 64 writes still in flight when that run ended were executed (and
+   synced) but not counted, so the ratio errs high."
+    else
+        fsync_row="| 8 | fsyncs per acknowledged write | $M8_FSYNC_STATUS | well below 1 (< 0.5) | n/a |"
+        fsync_detail="fsyncs per write: $M8_FSYNC_STATUS."
+    fi
+    cat <<EOF
+$MGMT_BEGIN
+## Durable management (issue 9)
+
+Measured by \`$INVOCATION\` ($MODE) on $MGMT_DATE,
+commit \`$COMMIT\`$DIRTY; $(nproc) cores shared by server and generator, server driver $DRIVER; load
+average at start / end of this part: $MGMT_LOADAVG_START / $MGMT_LOADAVG_END; CPU used by other
+processes during its kept runs (cores; max / median):
+$(printf '%s\n' "${MGMT_FOREIGN[@]}" | sort -g | tail -n1) / $(median "${MGMT_FOREIGN[@]}").
+
+| # | scenario | result | target | met |
+|---|---|---|---|---|
+| 8 | durable management writes (pull-out / pull-in), 64 connections | $(fmt_int "$m8_med") writes/s | — | |
+$fsync_row
+$(comparison_row 9 "lookup of a service with 100 visible instances: $(fmt_int "$PULLED") pulled out vs none" lookups m9)
+$(comparison_row 10 "heartbeat, batch 1, 20,000 instances: $(fmt_int "$PULLED") pulled out vs none" requests m10)
+
+8. **Management writes.** \`artemis load --scenario manage\`: every request is one
+   \`/api/management/operate-instance.json\`, answered after its SQLite transaction committed (WAL,
+   \`synchronous=FULL\`, group commit on the persistence thread) and the change is in effect on every
+   shard; the answer must be \`"errorCode":"success"\`. The 10,000 instances (registered first) are
+   pulled out in turn, then pulled back in, so every write inserts or deletes a row and appends a
+   log row. $(fmt_int "$m8_med") writes/s (runs: $(runs_list "${M8_RPS[@]}"); p50
+   $(runs_list $(runs_of m8 .latency_us.p50)) µs, p99 $(runs_list $(runs_of m8 .latency_us.p99)) µs;
+   errors: $(runs_list $(runs_of m8 .errors)); CPU cores used by the server: $(runs_list "${M8_SRV_CORES[@]}");
+   other processes: $(others m8) cores).
+   $fsync_detail
+9. **Lookup with pulled-out instances.** Two servers side by side, runs alternating. One holds
+   100 services × 100 instances, nothing pulled out; the other 100 services × 200 instances with
+   the last $(fmt_int "$PULLED") pulled out (100 per service, one durable write each, before the
+   warm-up and untimed; lookups of every service confirm them hidden). Every answer therefore holds
+   100 instances on both, so any difference is the cost of hiding. $(comparison_detail m9 lookups).
+   Pulling out took $(runs_list $(runs_of m9-pulled .pulled_out.elapsed_ms)) ms per run.
+10. **Heartbeat with pulled-out instances.** Two servers side by side, runs alternating, each with
+   20,000 instances over 100 services heartbeated round-robin (batch 1); on one, $(fmt_int "$PULLED") of
+   them (100 per service) are pulled out, and half the heartbeats renew a pulled-out instance.
+   $(comparison_detail m10 requests).
+
+"Equal within noise" means the medians differ by at most the larger of 5% and the run-to-run
+spread ((max − min) / median) of either side's runs.
+
+### Command lines (durable management)
+
+$(cat "$WORK/commands-management.md")
+$MGMT_END
+EOF
+}
+
+# splice_management SECTION-FILE: puts the management part into an existing report: in place of
+# its old one, else before the notes, else at the end.
+splice_management() {
+    local section=$1
+    if [ ! -f "$OUT" ]; then
+        { echo "# Benchmarks"; echo; cat "$section"; } >"$OUT"
+    elif grep -qxF "$MGMT_BEGIN" "$OUT"; then
+        awk -v begin="$MGMT_BEGIN" -v end="$MGMT_END" -v file="$section" '
+            $0 == begin { while ((getline line < file) > 0) print line; skip = 1; next }
+            $0 == end { skip = 0; next }
+            !skip' "$OUT" >"$OUT.tmp"
+        mv "$OUT.tmp" "$OUT"
+    elif grep -qxF '<!-- notes:begin -->' "$OUT"; then
+        awk -v file="$section" '
+            $0 == "<!-- notes:begin -->" { while ((getline line < file) > 0) print line; print "" }
+            { print }' "$OUT" >"$OUT.tmp"
+        mv "$OUT.tmp" "$OUT"
+    else
+        { echo; cat "$section"; } >>"$OUT"
+    fi
+}
+
+if [ "$ONLY" = management ]; then
+    run_management
+    management_section >"$WORK/management.md"
+    splice_management "$WORK/management.md"
+    log "done: the management part of $OUT"
+    exit 0
+fi
 
 # ---------------------------------------------------------------------------------------------
 log "1. heartbeat batch 1 (10,000 instances over 100 services): max throughput"
@@ -394,6 +664,9 @@ for r in $(seq "$RUNS"); do
 done
 
 # ---------------------------------------------------------------------------------------------
+run_management
+
+# ---------------------------------------------------------------------------------------------
 log "writing $OUT"
 S2_MED=$(median "${S2_OPS[@]}")
 S3_MED=$(median "${S3_RPS[@]}")
@@ -424,9 +697,6 @@ fi
 
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 RAM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
-MODE=$([ "$QUICK" = 1 ] && echo "quick mode: 1 run per figure, ${DUR} measured" || echo "medians of $RUNS runs, ${DUR} measured after ${WARM} warm-up")
 
 # Hand-written analysis between these markers survives regeneration.
 NOTES=""
@@ -525,6 +795,8 @@ why the ratio to nginx is the figure to watch rather than absolute numbers.
    The per-second timeline has 1 s resolution, so the eviction window's p99 includes the normal
    traffic of the rest of those seconds.
 
+$(management_section)
+
 ## Command lines
 
 ADDR is the address the server printed (\`artemis listening on ADDR\`); every server runs on
@@ -538,11 +810,12 @@ $(cat "$COMMANDS")
   \`MONOIO_FORCE_LEGACY_DRIVER=1\` forces epoll) with keep-alive HTTP/1.1 connections. Requests are
   serialized once before the run into one table per operation and copied into a reused buffer per
   send; responses are framed by an allocation-free parser (\`protocol::http::parse_response\`).
-- Every response is checked: HTTP 200 and \`responseStatus.status == "success"\`, found by a
-  forward-only JSON scanner that skips strings and nested values (no full parse). Anything else is
-  an error counted by kind: \`http-<code>\`, \`partial_fail:<errorCode of the first failed
-  instance>\`, \`fail:<errorCode>\`, \`io\`, \`timeout\`, \`parse\`, and for lookups of a populated
-  registry \`empty-service\` / \`null-service\`. Instance operations count successful requests × batch.
+- Every response is checked: HTTP 200 and \`responseStatus\` with status and errorCode both
+  \`"success"\`, found by a forward-only JSON scanner that skips strings and nested values (no full
+  parse). Anything else is an error counted by kind: \`http-<code>\`, \`partial_fail:<errorCode of
+  the first failed instance>\`, \`<status>:<errorCode>\` (e.g. \`fail:bad-request\`), \`io\`,
+  \`timeout\`, \`parse\`, and for lookups of a populated registry \`empty-service\` /
+  \`null-service\`. Instance operations count successful requests × batch.
 - Closed loop (\`--connections C\`): each connection sends its next request when the previous answer
   arrived. Open loop (\`--rate R\`): a pacer per thread releases intended send times on a fixed
   schedule, woken by a timerfd (monoio's own timer has 1 ms ticks); latency is measured from the
@@ -554,6 +827,12 @@ $(cat "$COMMANDS")
 - \`--scenario wait-empty\` (eviction benchmark) looks up \`--services\` services one at a time until
   each answers with an empty instance list; \`--duration\` is its deadline.
 - \`--duration 0s\` only populates (used for the memory and eviction set-up).
+- \`--scenario manage\` sends one durable \`operate-instance\` write per request: the pull-out of
+  each \`--instances\` instance in turn, then the pull-in of each; a success needs
+  \`"errorCode":"success"\`, which the server answers only after the SQLite commit.
+- \`--pulled-out N\` (after populating, before the warm-up, untimed) pulls out the last N instances,
+  spread evenly over the services with at least one left visible in each, one durable write each,
+  then looks up every service and fails unless exactly those are hidden.
 
 $NOTES
 EOF

@@ -34,7 +34,7 @@ fn u64_of(v: &Value, key: &str) -> u64 {
 fn smoke_run_of_every_scenario() {
     let server = Server::start(&[], None);
     let url = server.url();
-    // One second per scenario: enough for every check below, and seven scenarios run in a row.
+    // One second per scenario: enough for every check below, and eight scenarios run in a row.
     let common = [
         "--json",
         "--fail-on-error",
@@ -65,6 +65,7 @@ fn smoke_run_of_every_scenario() {
             vec!["--target", &url, "--subscribers", "20", "--rate", "50"],
             2,
         ),
+        ("manage", vec!["--target", &url], 1),
     ];
     for (scenario, extra, batch) in scenarios {
         let mut args = vec!["--scenario", scenario];
@@ -291,4 +292,162 @@ fn wait_empty_sees_expired_instances_go() {
     let wait = v.get("wait").expect("wait");
     assert_eq!(u64_of(wait, "services"), 3, "{v:?}");
     assert_eq!(u64_of(wait, "polls"), 3, "{v:?}");
+}
+
+/// The instanceIds `artemis load` gives instances `ids` (sorted, as `lookup_ids` returns them).
+fn load_instance_ids(ids: impl Iterator<Item = usize>) -> Vec<String> {
+    let mut ids: Vec<String> = ids.map(|i| format!("10.0.0.{}:8080", i + 1)).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn manage_pulls_every_instance_out_then_back_in_durably() {
+    let server = Server::start_sha(&[], None);
+    // One connection: the writes reach the server strictly in the order of the request table
+    // (pull-outs of instances 0..50, then their pull-ins, and again), so the number of writes
+    // determines which instances end up hidden.
+    let out = load(&[
+        "--target",
+        &server.url(),
+        "--scenario",
+        "manage",
+        "--region",
+        REGION,
+        "--zone",
+        ZONE,
+        "--instances",
+        "50",
+        "--services",
+        "5",
+        "--connections",
+        "1",
+        "--threads",
+        "1",
+        "--rate",
+        "300",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--json",
+        "--fail-on-error",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{} {}", out.stdout, out.stderr);
+    let v = report(&out);
+    let requests = u64_of(&v, "requests");
+    assert!(requests > 0, "{v:?}");
+    assert_eq!(u64_of(&v, "instance_operations"), requests, "{v:?}");
+    assert_eq!(u64_of(v.get("populate").unwrap(), "instances"), 50, "{v:?}");
+
+    // Every write left its log row; the last one may have finished after the measured second.
+    let (status, logs) = server.post_json(
+        "/api/management/log/instance-operation-logs.json",
+        r#"{"operatorId":"artemis-load"}"#,
+    );
+    assert_eq!(status, 200, "{logs:?}");
+    let rows = logs["logs"].as_array().expect("log rows");
+    let writes = rows.len() as u64;
+    assert!(
+        (requests..=requests + 1).contains(&writes),
+        "{writes} log rows for {requests} measured writes"
+    );
+    let pull_ins = rows
+        .iter()
+        .filter(|row| row["complete"].as_bool() == Some(true))
+        .count() as u64;
+    assert_eq!(
+        pull_ins,
+        (0..writes).filter(|j| j % 100 >= 50).count() as u64
+    );
+
+    // Where the walk stopped: instances pulled out in this round and not yet back in.
+    let p = (writes % 100) as usize;
+    let hidden = if p <= 50 { 0..p } else { p - 50..50 };
+    let mut client = server.client();
+    for service in 0..5 {
+        let visible = (0..50).filter(|i| i % 5 == service && !hidden.contains(i));
+        assert_eq!(
+            lookup_ids(&mut client, &format!("svc-{service:05}")),
+            load_instance_ids(visible),
+            "service {service} after {writes} writes"
+        );
+    }
+}
+
+#[test]
+fn pulled_out_instances_stay_hidden_under_lookups_and_heartbeats() {
+    let server = Server::start_sha(&[], None);
+    let url = server.url();
+    // 4 services x 5 instances; the last 12 (instances 8..20) are pulled out, so each service
+    // keeps 2 visible.
+    let run = |scenario: &[&str]| {
+        let mut args = vec![
+            "--target",
+            &url,
+            "--region",
+            REGION,
+            "--zone",
+            ZONE,
+            "--services",
+            "4",
+            "--instances",
+            "20",
+            "--pulled-out",
+            "12",
+            "--connections",
+            "4",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "0s",
+            "--json",
+            "--fail-on-error",
+        ];
+        args.extend_from_slice(scenario);
+        let out = load(&args);
+        assert_eq!(out.status.code(), Some(0), "{} {}", out.stdout, out.stderr);
+        let v = report(&out);
+        assert!(u64_of(&v, "requests") > 0, "{v:?}");
+        assert_eq!(u64_of(&v, "errors"), 0, "{v:?}");
+        let pulled_out = v.get("pulled_out").expect("pulled_out");
+        assert_eq!(u64_of(pulled_out, "instances"), 12, "{v:?}");
+        assert_eq!(u64_of(pulled_out, "services_confirmed"), 4, "{v:?}");
+    };
+    let assert_hidden = |when: &str| {
+        let mut client = server.client();
+        for service in 0..4 {
+            let visible = (0..8).filter(|i| i % 4 == service);
+            assert_eq!(
+                lookup_ids(&mut client, &format!("svc-{service:05}")),
+                load_instance_ids(visible),
+                "service {service} {when}"
+            );
+        }
+    };
+    // Every lookup answer is checked to hold an instance.
+    run(&["--scenario", "lookup", "--instances-per-service", "5"]);
+    assert_hidden("after the lookups");
+    // Heartbeats of pulled-out instances succeed, and renewing them does not show them.
+    run(&["--scenario", "heartbeat"]);
+    assert_hidden("after the heartbeats");
+
+    // Refused before any request: too many to keep one per service, or no population to pull
+    // out of.
+    let refused = |extra: &[&str], message: &str| {
+        let mut args = vec!["--target", &url, "--services", "4", "--instances", "20"];
+        args.extend_from_slice(extra);
+        let out = load(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stderr.contains(message), "{extra:?}: {}", out.stderr);
+    };
+    refused(&["--pulled-out", "17"], "at most 16 of 20 instances");
+    refused(
+        &["--pulled-out", "1", "--no-populate"],
+        "--pulled-out: only for",
+    );
+    refused(
+        &["--pulled-out", "1", "--scenario", "manage"],
+        "--pulled-out: only for",
+    );
 }

@@ -9,7 +9,7 @@
 /// What a response must satisfy to count as a success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
-    /// HTTP 200 and `responseStatus.status == "success"`.
+    /// HTTP 200 and `responseStatus` with status and errorCode both `"success"`.
     Artemis,
     /// As `Artemis`, and the first service of a lookup answer must have at least one instance
     /// (when the run populated the registry, an empty answer is wrong).
@@ -28,8 +28,9 @@ pub enum Instances {
 }
 
 /// Checks one response; `Err` holds the error kind reported to the user (`http-<code>`,
-/// `partial_fail:<first failed instance's errorCode>`, `fail:<errorCode>`, `parse`,
-/// `empty-service`, `null-service`). Allocates only on errors.
+/// `partial_fail:<first failed instance's errorCode>`, `<status>:<errorCode>` for any other
+/// status, or a `success` status whose errorCode is not `success`, `parse`, `empty-service`,
+/// `null-service`). Allocates only on errors.
 pub fn check(check: Check, status: u16, body: &[u8]) -> Result<(), String> {
     if status != 200 {
         return Err(format!("http-{status}"));
@@ -73,7 +74,7 @@ pub fn artemis_status(body: &[u8]) -> Result<Option<Instances>, String> {
         return Err("parse".into());
     };
     match status {
-        b"success" => Ok(instances),
+        b"success" if code == b"success" => Ok(instances),
         b"partial_fail" => {
             let first = failed_at.and_then(|at| first_failed_code(body, at));
             Err(match first {
@@ -87,6 +88,47 @@ pub fn artemis_status(body: &[u8]) -> Result<Option<Instances>, String> {
             String::from_utf8_lossy(code)
         )),
     }
+}
+
+/// The number of instances of the first service in a successful lookup answer (used to confirm
+/// that pulled-out instances are hidden before a measurement starts).
+pub fn first_service_instance_count(body: &[u8]) -> Result<usize, String> {
+    artemis_status(body)?;
+    let mut c = Cursor::new(body);
+    count_first_service_instances(&mut c).map_err(|()| "parse".to_string())
+}
+
+fn count_first_service_instances(c: &mut Cursor<'_>) -> Result<usize, ()> {
+    c.begin(b'{')?;
+    while let Some(key) = c.next_key()? {
+        if key != b"services" {
+            c.skip_value()?;
+            continue;
+        }
+        c.begin(b'[')?;
+        c.begin(b'{')?;
+        while let Some(key) = c.next_key()? {
+            if key != b"instances" {
+                c.skip_value()?;
+                continue;
+            }
+            c.begin(b'[')?;
+            let mut count = 0;
+            loop {
+                c.skip_ws();
+                match c.peek() {
+                    Some(b']') => return Ok(count),
+                    Some(b',') if count > 0 => c.pos += 1,
+                    Some(_) if count == 0 => {}
+                    _ => return Err(()),
+                }
+                c.skip_value()?;
+                count += 1;
+            }
+        }
+        return Err(());
+    }
+    Err(())
 }
 
 /// `{"errorCode":..,"message":..,"status":..}` → (status, errorCode), raw string contents.
@@ -379,6 +421,35 @@ mod tests {
         assert_eq!(
             check(Check::LookupNonEmpty, 200, failed.as_bytes()),
             Err("fail:internal-service-error".into())
+        );
+    }
+
+    #[test]
+    fn a_success_status_needs_a_success_code() {
+        let odd = r#"{"responseStatus":{"errorCode":"unknown","message":"","status":"success"}}"#;
+        assert_eq!(
+            check(Check::Artemis, 200, odd.as_bytes()),
+            Err("success:unknown".into())
+        );
+    }
+
+    #[test]
+    fn instance_counts_of_lookups() {
+        let three = format!(
+            r#"{{"responseStatus":{OK},"services":[{{"instances":[{{"instanceId":"a","metadata":{{"k":[1,2]}}}},{{"instanceId":"b"}},{{}}],"serviceId":"s"}}]}}"#
+        );
+        assert_eq!(first_service_instance_count(three.as_bytes()), Ok(3));
+        let none = format!(r#"{{"responseStatus":{OK},"services":[{{"instances":[ ]}}]}}"#);
+        assert_eq!(first_service_instance_count(none.as_bytes()), Ok(0));
+        let null = format!(r#"{{"responseStatus":{OK},"services":[{{"instances":null}}]}}"#);
+        assert_eq!(
+            first_service_instance_count(null.as_bytes()),
+            Err("parse".into())
+        );
+        let failed = r#"{"responseStatus":{"errorCode":"bad-request","message":"","status":"fail"},"services":null}"#;
+        assert_eq!(
+            first_service_instance_count(failed.as_bytes()),
+            Err("fail:bad-request".into())
         );
     }
 

@@ -4,13 +4,15 @@
 //! percentiles from HDR histograms.
 //!
 //! A run: parse the flags into a [`Plan`]; probe the target (unreachable: exit 3); populate the
-//! registry (untimed); serialize every request once; run warm-up + measurement (`runner`); print
-//! the table (or JSON) and exit 0, or 1 with `--fail-on-error` if any response was an error.
+//! registry and pull out `--pulled-out` instances (untimed); serialize every request once; run
+//! warm-up + measurement (`runner`); print the table (or JSON) and exit 0, or 1 with
+//! `--fail-on-error` if any response was an error.
 
 mod check;
 mod client;
 mod histogram;
 mod populate;
+mod pull_out;
 mod push;
 mod report;
 mod runner;
@@ -46,7 +48,9 @@ pub struct LoadArgs {
     pub target: String,
     /// heartbeat, register, lookup, ws-heartbeat, push, mixed, raw-post (fixed heartbeat-sized
     /// POST to --target, only HTTP 200 checked: reference servers), wait-empty (poll lookups of
-    /// the --services services until all are empty; --duration is the deadline)
+    /// the --services services until all are empty; --duration is the deadline), manage (one
+    /// durable operate-instance write per request: every instance pulled out in turn, then every
+    /// one pulled back in)
     #[argh(option, default = "String::from(\"heartbeat\")")]
     pub scenario: String,
     /// concurrent keep-alive connections (default 64); push: the registering connections
@@ -103,6 +107,11 @@ pub struct LoadArgs {
     /// do not register the instances first (they must exist already)
     #[argh(switch)]
     pub no_populate: bool,
+    /// after populating, pull out this many of the instances (the last ones, spread evenly over
+    /// the services, each service keeping one visible) with durable management writes, and
+    /// confirm by lookups that they are hidden, before measuring (default 0)
+    #[argh(option, default = "0")]
+    pub pulled_out: usize,
     /// exit 1 if any response was an error
     #[argh(switch)]
     pub fail_on_error: bool,
@@ -126,6 +135,8 @@ struct Plan {
     pub subscribers: usize,
     pub mix: Vec<(Op, u32)>,
     pub populate: bool,
+    /// Instances to pull out after populating.
+    pub pulled_out: usize,
     pub json: bool,
     pub fail_on_error: bool,
 }
@@ -185,8 +196,27 @@ impl Plan {
             Scenario::RawPost => vec![(Op::Raw, 1)],
             Scenario::WsHeartbeat => vec![(Op::WsHeartbeat, 1)],
             Scenario::Push => vec![(Op::Register, 1)],
+            Scenario::Manage => vec![(Op::Manage, 1)],
             _ => vec![(Op::Heartbeat, 1)],
         };
+        let population = Population {
+            prefix: args.service_prefix.clone(),
+            region: args.region.clone(),
+            zone: args.zone.clone(),
+            instances,
+            services: args.services,
+        };
+        let populate = scenario.populates() && !args.no_populate;
+        if args.pulled_out > 0 {
+            // The manage scenario pulls its instances out and in itself.
+            if !populate || scenario == Scenario::Manage {
+                return Err(format!(
+                    "--pulled-out: only for a run that populates the registry (not {scenario}, \
+                     not with --no-populate)"
+                ));
+            }
+            pull_out::validate(&population, args.pulled_out)?;
+        }
         Ok(Plan {
             scenario,
             url: args.target.clone(),
@@ -201,16 +231,11 @@ impl Plan {
                 .map_err(|e| format!("--timeout: {e}"))?
                 .max(Duration::from_millis(1)),
             batch: args.batch,
-            population: Population {
-                prefix: args.service_prefix.clone(),
-                region: args.region.clone(),
-                zone: args.zone.clone(),
-                instances,
-                services: args.services,
-            },
+            population,
             subscribers: args.subscribers,
             mix,
-            populate: scenario.populates() && !args.no_populate,
+            populate,
+            pulled_out: args.pulled_out,
             json: args.json,
             fail_on_error: args.fail_on_error,
         })
@@ -326,6 +351,7 @@ fn run(plan: &Plan) -> Result<Report, String> {
         warmup: plan.warmup,
         duration: plan.duration,
         populate: None,
+        pulled_out: None,
         measured: None,
         wait: None,
         extra: Vec::new(),
@@ -347,6 +373,15 @@ fn run(plan: &Plan) -> Result<Report, String> {
             plan.addr,
             &plan.endpoint,
             &plan.population,
+            plan.timeout,
+        )?);
+    }
+    if plan.pulled_out > 0 {
+        report.pulled_out = Some(pull_out::pull_out(
+            plan.addr,
+            &plan.endpoint,
+            &plan.population,
+            plan.pulled_out,
             plan.timeout,
         )?);
     }
@@ -401,6 +436,7 @@ fn runner_shared(plan: &Plan) -> Shared {
                 RequestTable::instances(&plan.endpoint, op, &plan.population, plan.batch)
             }
             Op::Lookup => RequestTable::lookups(&plan.endpoint, &plan.population),
+            Op::Manage => RequestTable::operations(&plan.endpoint, &plan.population),
             Op::Raw => RequestTable::raw(&plan.endpoint, &plan.population),
             Op::WsHeartbeat => RequestTable::ws_heartbeats(&plan.population, plan.batch),
             Op::Push => unreachable!("push runs on its own"),

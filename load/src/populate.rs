@@ -1,5 +1,6 @@
-//! Untimed set-up: register the synthetic population before a run, and the `wait-empty` watcher
-//! used by the eviction benchmark. Both run on one event loop on the calling thread.
+//! Untimed set-up: register the synthetic population before a run (through [`send_all`], which
+//! `pull_out` shares), and the `wait-empty` watcher used by the eviction benchmark. Both run on
+//! one event loop on the calling thread.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -42,40 +43,73 @@ pub fn populate(
     pop: &Population,
     timeout: Duration,
 ) -> Result<PopulateReport, String> {
-    let mut rt = runtime()?;
     let batches = pop.instances.div_ceil(POPULATE_BATCH);
     let start = Instant::now();
     let start_unix_ms = unix_ms();
+    let (endpoint, batch_pop) = (endpoint.clone(), pop.clone());
+    let requests = send_all(
+        addr,
+        timeout,
+        POPULATE_CONNECTIONS,
+        batches,
+        "populate: register",
+        move |b, request| {
+            let first = b * POPULATE_BATCH;
+            let count = POPULATE_BATCH.min(batch_pop.instances - first);
+            let mut body = Vec::new();
+            batch_pop.write_instances_body(&mut body, first, count);
+            endpoint.write_post(request, Op::Register, &body);
+        },
+        |_, status, body| check(Check::Artemis, status, body),
+    )?;
+    Ok(PopulateReport {
+        instances: pop.instances,
+        services: pop.services,
+        requests,
+        elapsed: start.elapsed(),
+        start_unix_ms,
+        end_unix_ms: unix_ms(),
+    })
+}
+
+/// Sends requests `0..count` over up to `connections` keep-alive connections, one at a time
+/// each, on one event loop: `write(j, out)` serializes request `j` and `check(j, status, body)`
+/// judges its response. The first failure stops every connection from taking more and is
+/// returned, prefixed with `what`. Returns the number of requests sent.
+pub fn send_all(
+    addr: SocketAddr,
+    timeout: Duration,
+    connections: usize,
+    count: usize,
+    what: &'static str,
+    write: impl Fn(usize, &mut Vec<u8>) + 'static,
+    check: impl Fn(usize, u16, &[u8]) -> Result<(), String> + 'static,
+) -> Result<u64, String> {
+    let mut rt = runtime()?;
     let next = Rc::new(Cell::new(0usize));
-    let result: Result<u64, String> = rt.block_on(async {
+    let write = Rc::new(write);
+    let check = Rc::new(check);
+    rt.block_on(async {
         let mut tasks = Vec::new();
-        for _ in 0..POPULATE_CONNECTIONS.min(batches) {
-            let next = next.clone();
-            let endpoint = endpoint.clone();
-            let pop = pop.clone();
+        for _ in 0..connections.min(count) {
+            let (next, write, check) = (next.clone(), write.clone(), check.clone());
             tasks.push(monoio::spawn(async move {
                 let mut conn: Option<Conn> = None;
-                let mut body = Vec::new();
                 let mut request = Vec::new();
                 let mut sent = 0u64;
                 loop {
-                    let b = next.get();
-                    if b >= batches {
+                    let j = next.get();
+                    if j >= count {
                         return Ok(sent);
                     }
-                    next.set(b + 1);
-                    let first = b * POPULATE_BATCH;
-                    let count = POPULATE_BATCH.min(pop.instances - first);
-                    body.clear();
-                    pop.write_instances_body(&mut body, first, count);
+                    next.set(j + 1);
                     request.clear();
-                    endpoint.write_post(&mut request, Op::Register, &body);
+                    write(j, &mut request);
                     if conn.is_none() {
                         conn = Some(connect(addr, timeout).await?);
                     }
                     let c = conn.as_mut().expect("connected above");
-                    let exchange =
-                        c.round_trip(&request, |status, body| check(Check::Artemis, status, body));
+                    let exchange = c.round_trip(&request, |status, body| check(j, status, body));
                     match monoio::time::timeout(timeout, exchange).await {
                         Ok(Ok((Ok(()), keep_alive))) => {
                             sent += 1;
@@ -83,11 +117,9 @@ pub fn populate(
                                 conn = None;
                             }
                         }
-                        Ok(Ok((Err(kind), _))) => {
-                            return Err(format!("populate: register failed: {kind}"))
-                        }
-                        Ok(Err(e)) => return Err(format!("populate: {}: {e}", e.kind())),
-                        Err(_) => return Err("populate: register request timed out".into()),
+                        Ok(Ok((Err(kind), _))) => return Err(format!("{what} failed: {kind}")),
+                        Ok(Err(e)) => return Err(format!("{what}: {}: {e}", e.kind())),
+                        Err(_) => return Err(format!("{what}: request timed out")),
                     }
                 }
             }));
@@ -98,8 +130,8 @@ pub fn populate(
             match task.await {
                 Ok(n) => requests += n,
                 Err(e) => {
-                    // Stop the others from taking more batches.
-                    next.set(batches);
+                    // Stop the others from taking more requests.
+                    next.set(count);
                     first_error.get_or_insert(e);
                 }
             }
@@ -108,15 +140,6 @@ pub fn populate(
             Some(e) => Err(e),
             None => Ok(requests),
         }
-    });
-    let requests = result?;
-    Ok(PopulateReport {
-        instances: pop.instances,
-        services: pop.services,
-        requests,
-        elapsed: start.elapsed(),
-        start_unix_ms,
-        end_unix_ms: unix_ms(),
     })
 }
 

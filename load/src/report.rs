@@ -9,6 +9,7 @@ use protocol::model::write_str;
 
 use crate::histogram::{Latency, Summary};
 use crate::populate::{PopulateReport, WaitReport};
+use crate::pull_out::PullOutReport;
 use crate::runner::{Progress as Counters, Stats, Window};
 use crate::scenario::Op;
 
@@ -23,6 +24,7 @@ pub struct Report {
     pub warmup: Duration,
     pub duration: Duration,
     pub populate: Option<PopulateReport>,
+    pub pulled_out: Option<PullOutReport>,
     pub measured: Option<Measured>,
     pub wait: Option<WaitReport>,
     /// Extra figures of WebSocket scenarios (name, value).
@@ -115,6 +117,16 @@ impl Report {
                 p.services,
                 p.elapsed.as_secs_f64(),
                 p.requests
+            );
+        }
+        if let Some(p) = &self.pulled_out {
+            let _ = writeln!(
+                s,
+                "  pulled out {} instances in {:.2} s (one durable write each, untimed); lookups of \
+                 all {} services confirmed them hidden",
+                p.instances,
+                p.elapsed.as_secs_f64(),
+                p.services_confirmed
             );
         }
         if let Some(w) = &self.wait {
@@ -232,6 +244,17 @@ impl Report {
                 num(&mut o, "elapsed_ms", p.elapsed.as_secs_f64() * 1000.0);
                 num(&mut o, "start_unix_ms", p.start_unix_ms as f64);
                 num(&mut o, "end_unix_ms", p.end_unix_ms as f64);
+                o.push(b'}');
+            }
+        }
+        o.extend_from_slice(b",\"pulled_out\":");
+        match &self.pulled_out {
+            None => o.extend_from_slice(b"null"),
+            Some(p) => {
+                o.extend_from_slice(b"{\"instances\":");
+                o.extend_from_slice(p.instances.to_string().as_bytes());
+                num(&mut o, "services_confirmed", p.services_confirmed as f64);
+                num(&mut o, "elapsed_ms", p.elapsed.as_secs_f64() * 1000.0);
                 o.push(b'}');
             }
         }

@@ -22,11 +22,13 @@ pub enum Scenario {
     /// Poll lookups of the `--services` services until none has an instance left (eviction
     /// benchmark); `--duration` is the deadline.
     WaitEmpty,
+    /// Durable management writes: each request pulls one instance out or back in.
+    Manage,
 }
 
 impl Scenario {
     pub const NAMES: &'static str =
-        "heartbeat, register, lookup, ws-heartbeat, push, mixed, raw-post, wait-empty";
+        "heartbeat, register, lookup, ws-heartbeat, push, mixed, raw-post, wait-empty, manage";
 
     pub fn parse(s: &str) -> Option<Scenario> {
         Some(match s {
@@ -38,6 +40,7 @@ impl Scenario {
             "mixed" => Scenario::Mixed,
             "raw-post" => Scenario::RawPost,
             "wait-empty" => Scenario::WaitEmpty,
+            "manage" => Scenario::Manage,
             _ => return None,
         })
     }
@@ -52,6 +55,7 @@ impl Scenario {
             Scenario::Mixed => "mixed",
             Scenario::RawPost => "raw-post",
             Scenario::WaitEmpty => "wait-empty",
+            Scenario::Manage => "manage",
         }
     }
 
@@ -81,10 +85,12 @@ pub enum Op {
     WsHeartbeat,
     /// A change received by a push subscriber.
     Push,
+    /// One `operate-instance` write: a pull-out or a pull-in.
+    Manage,
 }
 
 /// Number of [`Op`] variants (size of per-operation arrays).
-pub const OPS: usize = 6;
+pub const OPS: usize = 7;
 
 impl Op {
     pub fn index(self) -> usize {
@@ -99,6 +105,7 @@ impl Op {
             Op::Raw => "raw-post",
             Op::WsHeartbeat => "ws-heartbeat",
             Op::Push => "push",
+            Op::Manage => "manage",
         }
     }
 
@@ -107,6 +114,7 @@ impl Op {
             Op::Heartbeat => "/api/registry/heartbeat.json",
             Op::Register => "/api/registry/register.json",
             Op::Lookup => "/api/discovery/lookup.json",
+            Op::Manage => "/api/management/operate-instance.json",
             Op::Raw | Op::WsHeartbeat | Op::Push => "",
         }
     }
@@ -129,6 +137,22 @@ impl Population {
         format!("{}-{:05}", self.prefix, service)
     }
 
+    /// The service instance `i` belongs to.
+    pub fn service_of(&self, i: usize) -> usize {
+        i % self.services.max(1)
+    }
+
+    /// Instance `i`'s address: unique for the first 2^24 - 1 instances.
+    fn ip(i: usize) -> String {
+        let n = i + 1;
+        format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)
+    }
+
+    /// Instance `i`'s `instanceId`.
+    pub fn instance_id(i: usize) -> String {
+        format!("{}:8080", Self::ip(i))
+    }
+
     /// A realistic instance, as the Java client sends it: ip, port, url, health-check url,
     /// machine name, protocol, status and three metadata keys.
     pub fn write_instance(&self, out: &mut Vec<u8>, i: usize) {
@@ -138,13 +162,12 @@ impl Population {
     /// As [`Population::write_instance`]; with a tag, metadata `version` is `seq-<tag>` so a
     /// pushed change can be matched to the registration that caused it.
     pub fn write_tagged_instance(&self, out: &mut Vec<u8>, i: usize, tag: Option<u64>) {
-        let service = self.service_name(i % self.services.max(1));
-        let n = i + 1;
-        let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+        let service = self.service_name(self.service_of(i));
+        let ip = Self::ip(i);
         out.extend_from_slice(b"{\"healthCheckUrl\":");
         write_str(out, &format!("http://{ip}:8080/health"));
         out.extend_from_slice(b",\"instanceId\":");
-        write_str(out, &format!("{ip}:8080"));
+        write_str(out, &Self::instance_id(i));
         out.extend_from_slice(b",\"ip\":");
         write_str(out, &ip);
         out.extend_from_slice(b",\"machineName\":");
@@ -193,6 +216,20 @@ impl Population {
         out.extend_from_slice(b",\"zoneId\":");
         write_str(out, &self.zone);
         out.push(b'}');
+    }
+
+    /// An `operate-instance` request that pulls instance `i` out (`pull_out`) or back in (Java
+    /// completes the `pullout` operation, which deletes its row).
+    pub fn write_operate_body(&self, out: &mut Vec<u8>, i: usize, pull_out: bool) {
+        out.extend_from_slice(b"{\"instanceKey\":{\"instanceId\":");
+        write_str(out, &Self::instance_id(i));
+        out.extend_from_slice(b",\"regionId\":");
+        write_str(out, &self.region);
+        out.extend_from_slice(b",\"serviceId\":");
+        write_str(out, &self.service_name(self.service_of(i)));
+        out.extend_from_slice(b"},\"operation\":\"pullout\",\"operationComplete\":");
+        out.extend_from_slice(if pull_out { b"false" } else { b"true" });
+        out.extend_from_slice(b",\"operatorId\":\"artemis-load\"}");
     }
 
     /// A lookup of one service, with this population's region and zone.
@@ -306,6 +343,20 @@ impl RequestTable {
             body.clear();
             pop.write_lookup_body(&mut body, s);
             endpoint.write_post(out, Op::Lookup, &body);
+        })
+    }
+
+    /// Management writes: the pull-out of every instance in turn, then the pull-in of every
+    /// instance in turn, so each request changes a row (inserts or deletes it) and appends a log
+    /// row. A key's pull-out and pull-in are `instances` requests apart in the table, so with far
+    /// more instances than connections the pull-out is answered long before the pull-in is sent.
+    pub fn operations(endpoint: &Endpoint, pop: &Population) -> Self {
+        let instances = pop.instances.max(1);
+        let mut body = Vec::new();
+        Self::build(1, 2 * instances, |out, j| {
+            body.clear();
+            pop.write_operate_body(&mut body, j % instances, j < instances);
+            endpoint.write_post(out, Op::Manage, &body);
         })
     }
 
@@ -457,6 +508,48 @@ mod tests {
     }
 
     #[test]
+    fn operations_pull_every_instance_out_then_back_in() {
+        let endpoint = Endpoint {
+            host: "h:1".into(),
+            path: "".into(),
+        };
+        let pop = pop();
+        let table = RequestTable::operations(&endpoint, &pop);
+        assert_eq!(table.len(), 20);
+        assert_eq!(table.ops_per_request, 1);
+        use sonic_rs::JsonValueTrait;
+        let body = |j: usize| {
+            let request = String::from_utf8(table.get(j).to_vec()).unwrap();
+            assert!(
+                request.starts_with("POST /api/management/operate-instance.json HTTP/1.1\r\n"),
+                "{request}"
+            );
+            let (_, body) = request.split_once("\r\n\r\n").expect("head and body");
+            sonic_rs::from_str::<sonic_rs::Value>(body).expect("valid JSON")
+        };
+        for i in 0..10 {
+            let (out, back) = (body(i), body(10 + i));
+            for v in [&out, &back] {
+                let key = v.get("instanceKey").unwrap();
+                assert_eq!(
+                    key.get("instanceId").unwrap().as_str(),
+                    Some(Population::instance_id(i).as_str())
+                );
+                let service = pop.service_name(pop.service_of(i));
+                assert_eq!(
+                    key.get("serviceId").unwrap().as_str(),
+                    Some(service.as_str())
+                );
+                assert_eq!(key.get("regionId").unwrap().as_str(), Some("default"));
+                assert_eq!(v.get("operation").unwrap().as_str(), Some("pullout"));
+                assert_eq!(v.get("operatorId").unwrap().as_str(), Some("artemis-load"));
+            }
+            assert_eq!(out.get("operationComplete").unwrap().as_bool(), Some(false));
+            assert_eq!(back.get("operationComplete").unwrap().as_bool(), Some(true));
+        }
+    }
+
+    #[test]
     fn mixes_and_decks() {
         let mix = parse_mix("heartbeat=90, lookup=9,register=1").unwrap();
         assert_eq!(
@@ -468,7 +561,7 @@ mod tests {
         for _ in 0..200 {
             counts[deck.next().index()] += 1;
         }
-        assert_eq!(counts, [180, 2, 18, 0, 0, 0]);
+        assert_eq!(counts, [180, 2, 18, 0, 0, 0, 0]);
         assert!(parse_mix("heartbeat").is_err());
         assert!(parse_mix("foo=1").is_err());
         assert!(parse_mix("heartbeat=0").is_err());
