@@ -39,15 +39,34 @@ struct Mapping {
     /// `section.key`, or a top-level `key`.
     artemis: &'static str,
     kind: Kind,
-    /// What the Java server used when no property set the key (`None`: it had to be set).
-    java_default: Option<&'static str>,
+    /// What the Java server did when no property set the key.
+    java_default: JavaDefault,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum JavaDefault {
+    /// It used this value.
+    Value(&'static str),
+    /// It refused to start (`ClusterManager.init` checks region and zone).
+    Required,
+    /// Nothing: the setting is optional.
+    Unset,
+}
+
+impl JavaDefault {
+    fn value(self) -> Option<&'static str> {
+        match self {
+            JavaDefault::Value(v) => Some(v),
+            JavaDefault::Required | JavaDefault::Unset => None,
+        }
+    }
 }
 
 const fn map(
     java: &'static str,
     artemis: &'static str,
     kind: Kind,
-    java_default: Option<&'static str>,
+    java_default: JavaDefault,
 ) -> Mapping {
     Mapping {
         java,
@@ -60,78 +79,78 @@ const fn map(
 /// In output order (top-level keys first, then one section after another).
 const MAPPINGS: &[Mapping] = &[
     // DeploymentConfig (`META-INF/app.properties` or the environment, spec §11.8).
-    map("region.id", "region_id", Kind::Text, None),
-    map("zone.id", "zone_id", Kind::Text, None),
-    map("app.path", "path_prefix", Kind::Text, None),
+    map("region.id", "region_id", Kind::Text, JavaDefault::Required),
+    map("zone.id", "zone_id", Kind::Text, JavaDefault::Required),
+    map("app.path", "path_prefix", Kind::Text, JavaDefault::Unset),
     // LeaseManager: `<manager>.lease-manager.lease.ttl`, 20 s by default for both managers.
     map(
         "artemis.service.registry.instance.lease-manager.lease.ttl",
         "lease.ttl_ms",
         Kind::Number,
-        Some("20000"),
+        JavaDefault::Value("20000"),
     ),
     map(
         "artemis.service.registry.legacy-instance.lease-manager.lease.ttl",
         "lease.legacy_ttl_ms",
         Kind::Number,
-        Some("20000"),
+        JavaDefault::Value("20000"),
     ),
     // LeaseUpdateSafeChecker of the normal lease manager (self-preservation).
     map(
         "artemis.service.registry.instance.lease-manager.lease-update-safe-checker.enabled",
         "self_preservation.enabled",
         Kind::Boolean,
-        Some("true"),
+        JavaDefault::Value("true"),
     ),
     map(
         "artemis.service.registry.instance.lease-manager.lease-update-safe-checker.time-window",
         "self_preservation.window_ms",
         Kind::SafeCheckerWindow,
-        Some("10000"),
+        JavaDefault::Value("10000"),
     ),
     map(
         "artemis.service.registry.legacy-instance.lease-manager.lease-update-safe-checker.time-window",
         "self_preservation.legacy_window_ms",
         Kind::SafeCheckerWindow,
-        Some("10000"),
+        JavaDefault::Value("10000"),
     ),
     map(
         "artemis.service.registry.instance.lease-manager.lease-update-safe-checker.percentage-threshold",
         "self_preservation.percentage_threshold",
         Kind::Number,
-        Some("85"),
+        JavaDefault::Value("85"),
     ),
     map(
         "artemis.service.registry.instance.lease-manager.lease-update-safe-checker.max-count-threshold",
         "self_preservation.max_count_threshold",
         Kind::Number,
-        Some("50"),
+        JavaDefault::Value("50"),
     ),
     map(
         "artemis.service.registry.instance.lease-manager.lease-update-safe-checker.max-count-reset-interval",
         "self_preservation.max_count_reset_interval_ms",
         Kind::Number,
-        Some("600000"),
+        JavaDefault::Value("600000"),
     ),
     // NodeManager: both default to false in Java's code (the shipped properties set true).
     map(
         "artemis.service.registry.allow-from-other-zone",
         "registry.allow_from_other_zone",
         Kind::Boolean,
-        Some("false"),
+        JavaDefault::Value("false"),
     ),
     map(
         "artemis.service.discovery.allow-from-other-zone",
         "discovery.allow_from_other_zone",
         Kind::Boolean,
-        Some("false"),
+        JavaDefault::Value("false"),
     ),
     // WebSocketSessionContext-side session lifetime on the server.
     map(
         "artemis.service.websocket.session.ttl",
         "ws.session_ttl_ms",
         Kind::Number,
-        Some("360000"),
+        JavaDefault::Value("360000"),
     ),
 ];
 
@@ -251,10 +270,17 @@ pub fn convert(properties: &[Property], source: &str) -> Result<Conversion, Vec<
     for m in MAPPINGS {
         let (raw, origin) = match (by_key.get(m.java), m.java_default) {
             (Some(p), _) => (p.value.as_str(), format!("{} (line {})", m.java, p.line)),
-            (None, Some(default)) if default_differs(m, default) => (
+            (None, JavaDefault::Value(default)) if default_differs(m, default) => (
                 default,
                 format!("Java's default for {}, which the file does not set", m.java),
             ),
+            (None, JavaDefault::Required) => {
+                notes.push(format!(
+                    "{} is not in the file (Java also read it from META-INF/app.properties or the environment): set {} yourself",
+                    m.java, m.artemis
+                ));
+                continue;
+            }
             (None, _) => continue,
         };
         match read_value(m.kind, raw) {
@@ -367,7 +393,7 @@ fn shared_differences(by_key: &HashMap<&str, &Property>, errors: &mut Vec<String
             Some(p) => read_value(m.kind, &p.value)
                 .map(|(v, _)| v)
                 .map_err(|why| format!("{key} (line {}): {:?} {why}", p.line, p.value)),
-            None => read_value(m.kind, m.java_default.unwrap_or_default())
+            None => read_value(m.kind, m.java_default.value().unwrap_or_default())
                 .map(|(v, _)| v)
                 .map_err(|why| format!("the Java default of {key} {why}")),
         };

@@ -5,6 +5,9 @@ fn convert_text(text: &str) -> Result<Conversion, Vec<String>> {
     convert(&parse(text), "artemis.properties")
 }
 
+/// The deployment keys Java required, appended to files whose notes a test counts.
+const DEPLOYMENT: &str = "region.id=SHA\nzone.id=zone-a\n";
+
 /// The converted TOML as a validated config.
 fn config_of(conversion: &Conversion) -> Config {
     let mut c = Config::from_toml(&conversion.toml).expect("the output is TOML artemis reads");
@@ -127,7 +130,13 @@ fn keys_the_file_leaves_out_get_javas_defaults_where_artemis_differs() {
     assert!(conversion
         .toml
         .contains("legacy_ttl_ms = 20000  # Java's default for artemis.service.registry.legacy-instance.lease-manager.lease.ttl, which the file does not set"));
-    assert!(conversion.notes.is_empty(), "{:?}", conversion.notes);
+    assert_eq!(
+        conversion.notes,
+        [
+            "region.id is not in the file (Java also read it from META-INF/app.properties or the environment): set region_id yourself",
+            "zone.id is not in the file (Java also read it from META-INF/app.properties or the environment): set zone_id yourself",
+        ]
+    );
     // An empty value is no value.
     let empty = convert_text("artemis.service.registry.allow-from-other-zone=\n").unwrap();
     assert!(!config_of(&empty).registry.allow_from_other_zone);
@@ -139,7 +148,7 @@ fn safe_checker_windows_are_corrected_as_java_corrects_them() {
 artemis.service.registry.instance.lease-manager.lease-update-safe-checker.time-window=12500
 artemis.service.registry.legacy-instance.lease-manager.lease-update-safe-checker.time-window=5000
 ";
-    let conversion = convert_text(text).unwrap();
+    let conversion = convert_text(&format!("{text}{DEPLOYMENT}")).unwrap();
     let c = config_of(&conversion);
     assert_eq!(c.self_preservation.window_ms, 12_000);
     assert_eq!(c.self_preservation.legacy_window_ms, 10_000);
@@ -158,7 +167,8 @@ fn legacy_self_preservation_settings_that_differ_are_reported() {
     let text = format!(
         "{prefix}.instance.lease-manager.lease-update-safe-checker.percentage-threshold=70\n\
          {prefix}.legacy-instance.lease-manager.lease-update-safe-checker.percentage-threshold=70\n\
-         {prefix}.legacy-instance.lease-manager.lease-update-safe-checker.enabled=false\n"
+         {prefix}.legacy-instance.lease-manager.lease-update-safe-checker.enabled=false\n\
+         {DEPLOYMENT}"
     );
     let conversion = convert_text(&text).unwrap();
     let c = config_of(&conversion);
@@ -176,7 +186,9 @@ fn legacy_self_preservation_settings_that_differ_are_reported() {
     );
 
     // The normal manager's value alone differs from the legacy manager's default just as well.
-    let text = format!("{prefix}.instance.lease-manager.lease-update-safe-checker.enabled=false\n");
+    let text = format!(
+        "{prefix}.instance.lease-manager.lease-update-safe-checker.enabled=false\n{DEPLOYMENT}"
+    );
     let conversion = convert_text(&text).unwrap();
     assert!(!config_of(&conversion).self_preservation.enabled);
     assert_eq!(conversion.notes.len(), 1, "{:?}", conversion.notes);
@@ -232,7 +244,7 @@ fn values_artemis_refuses_are_errors_naming_the_java_key() {
 fn every_mapping_names_an_artemis_key_and_sections_stay_together() {
     let mut seen_sections: Vec<&str> = Vec::new();
     for m in MAPPINGS {
-        let sample = m.java_default.unwrap_or("x");
+        let sample = m.java_default.value().unwrap_or("x");
         let (value, _) = read_value(m.kind, sample).expect("the Java default reads");
         let single = [Setting {
             artemis: m.artemis,
