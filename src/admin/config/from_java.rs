@@ -256,16 +256,38 @@ struct Setting {
 /// Converts `properties` (read from `source`, named in the output's header). `Err` lists every
 /// value that could not be read, or why the result is not a valid artemis config.
 pub fn convert(properties: &[Property], source: &str) -> Result<Conversion, Vec<String>> {
-    // Java's Properties keep the last of repeated keys.
+    let by_key = effective_entries(properties);
+    let mut notes = Vec::new();
+    let mut errors = Vec::new();
+    let settings = mapped_settings(&by_key, &mut notes, &mut errors);
+    notes.extend(shared_differences(&by_key, &mut errors));
+    notes.extend(unconverted(&by_key));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let toml = render(&settings, source);
+    validate(&toml, &settings)?;
+    Ok(Conversion { toml, notes })
+}
+
+/// The entries Java acted on: the last of repeated keys, and no empty value of a key this
+/// converter knows (caravan reads an empty value as unset, leaving the Java default).
+fn effective_entries(properties: &[Property]) -> HashMap<&str, &Property> {
     let mut by_key: HashMap<&str, &Property> = HashMap::new();
     for p in properties {
         by_key.insert(p.key.as_str(), p);
     }
-    // An empty value leaves a Java setting at its default (caravan reads it as unset).
     by_key.retain(|_, p| !p.value.trim().is_empty() || !known(&p.key));
+    by_key
+}
 
-    let mut notes = Vec::new();
-    let mut errors = Vec::new();
+/// The artemis settings [`MAPPINGS`] make of the file; corrections and missing required keys
+/// go to `notes`, unreadable values to `errors`.
+fn mapped_settings(
+    by_key: &HashMap<&str, &Property>,
+    notes: &mut Vec<String>,
+    errors: &mut Vec<String>,
+) -> Vec<Setting> {
     let mut settings = Vec::new();
     for m in MAPPINGS {
         let (raw, origin) = match (by_key.get(m.java), m.java_default) {
@@ -297,7 +319,12 @@ pub fn convert(properties: &[Property], source: &str) -> Result<Conversion, Vec<
             Err(why) => errors.push(format!("{origin}: {raw:?} {why}")),
         }
     }
-    notes.extend(shared_differences(&by_key, &mut errors));
+    settings
+}
+
+/// A note for every key neither mapped nor shared, in file order: why artemis has no
+/// equivalent, or that the key is unknown.
+fn unconverted(by_key: &HashMap<&str, &Property>) -> Vec<String> {
     let mut skipped: Vec<&Property> = by_key
         .values()
         .copied()
@@ -309,18 +336,13 @@ pub fn convert(properties: &[Property], source: &str) -> Result<Conversion, Vec<
         })
         .collect();
     skipped.sort_by_key(|p| p.line);
-    for p in skipped {
-        notes.push(match no_equivalent(&p.key) {
+    skipped
+        .into_iter()
+        .map(|p| match no_equivalent(&p.key) {
             Some(reason) => format!("not converted: {} (line {}): {reason}", p.key, p.line),
             None => format!("unknown key, not converted: {} (line {})", p.key, p.line),
-        });
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let toml = render(&settings, source);
-    validate(&toml, &settings)?;
-    Ok(Conversion { toml, notes })
+        })
+        .collect()
 }
 
 /// True for keys this converter has an answer for (mapped, shared or without equivalent).
