@@ -65,8 +65,17 @@ fn from_java(args: &FromJavaArgs) -> Outcome {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", args.file.display())))?;
     let properties = properties::parse(&text);
-    let conversion = from_java::convert(&properties, &args.file.display().to_string())
-        .map_err(|errors| Failure::usage(errors.join("\n")))?;
+    let conversion =
+        from_java::convert(&properties, &args.file.display().to_string()).map_err(|errors| {
+            match errors.as_slice() {
+                [one] => Failure::usage(one.clone()),
+                many => Failure::usage(format!(
+                    "{} values cannot be converted:\n  {}",
+                    many.len(),
+                    many.join("\n  ")
+                )),
+            }
+        })?;
     for note in &conversion.notes {
         eprintln!("# {note}");
     }
