@@ -18,6 +18,13 @@ pub struct Cli {
 pub enum Command {
     Server(ServerArgs),
     Load(load::LoadArgs),
+    Services(crate::admin::services::ServicesArgs),
+    Instances(crate::admin::services::InstancesArgs),
+    PullOut(crate::admin::traffic::PullOutArgs),
+    PullIn(crate::admin::traffic::PullInArgs),
+    Ops(crate::admin::ops::OpsArgs),
+    Nodes(crate::admin::nodes::NodesArgs),
+    Config(crate::admin::config::ConfigArgs),
 }
 
 /// Run the registry server.

@@ -1,8 +1,10 @@
 //! artemis: a sharded, thread-per-core service registry speaking the Artemis wire protocol.
 //!
 //! `server` wires the runtime (one event loop per core, each owning a shard), `api` maps HTTP
-//! endpoints onto shard operations, `config` and `cli` are the operator's contract.
+//! endpoints onto shard operations, `config` and `cli` are the operator's contract, `admin` the
+//! operator's commands against a running node.
 
+pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod clock;

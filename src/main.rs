@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use artemis::admin;
 use artemis::cli::{Cli, Command};
 use artemis::config::Config;
 
@@ -29,6 +30,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Load(args) => load::main(args),
+        Command::Services(args) => admin::services::services(args),
+        Command::Instances(args) => admin::services::instances(args),
+        Command::PullOut(args) => admin::traffic::pull_out(args),
+        Command::PullIn(args) => admin::traffic::pull_in(args),
+        Command::Ops(args) => admin::ops::main(args),
+        Command::Nodes(args) => admin::nodes::main(args),
+        Command::Config(args) => admin::config::main(args),
     }
 }
 
