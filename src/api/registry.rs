@@ -213,8 +213,8 @@ fn check(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
     Verdict::Ok
 }
 
-/// What the owner shard stores for an instance (also used to restore a saved registry).
-pub(crate) fn register_item(instance: &Instance) -> RegisterItem {
+/// What the owner shard stores for an instance.
+fn register_item(instance: &Instance) -> RegisterItem {
     fn text<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> &'a str {
         s.as_deref().unwrap_or_default()
     }

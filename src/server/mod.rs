@@ -89,13 +89,18 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
     let node_slot: Arc<std::sync::OnceLock<Arc<Node>>> = Arc::new(std::sync::OnceLock::new());
     let mut threads = Vec::with_capacity(shards);
     let mut inboxes = inboxes.into_iter();
+    // Each core reports once its shard holds the restored registry and pull-outs.
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let mut spawn_core = |id: usize, listen: Listen| {
+        let started_tx = started_tx.clone();
         let node_slot = node_slot.clone();
         let inbox = inboxes.next().expect("one inbox per shard");
         let bound_tx = bound_tx.clone();
         let thread = std::thread::Builder::new()
             .name(format!("artemis-core-{id}"))
-            .spawn(move || core_thread::<A>(id, listen, driver, inbox, node_slot, bound_tx))
+            .spawn(move || {
+                core_thread::<A>(id, listen, driver, inbox, node_slot, bound_tx, started_tx)
+            })
             .map_err(|e| format!("cannot start core thread: {e}"))?;
         threads.push(thread);
         bound_rx
@@ -148,6 +153,16 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
     for t in &threads {
         t.thread().unpark();
     }
+    drop(started_tx);
+    for _ in 0..shards {
+        if started_rx.recv().is_err() {
+            // A core ended during start-up; wait_for_termination reports it.
+            break;
+        }
+    }
+    if durable.clear_saved_registry {
+        durable::clear_saved_registry(&durable.handle);
+    }
     tracing::info!(
         address = %bound,
         shards,
@@ -170,15 +185,20 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
             failed = true;
         }
     }
+    let mut store_done = true;
     if restore_on_start && !failed {
         let saved = std::mem::take(&mut *node.saved.lock().unwrap_or_else(|e| e.into_inner()));
-        durable::save_registry(&durable.handle, saved, deadline);
+        store_done = durable::save_registry(&durable.handle, saved, deadline);
     }
-    // Jobs queued before this finish; the thread then ends.
-    durable.handle.shutdown();
-    if durable.persistence.join().is_err() {
-        failed = true;
+    if store_done {
+        // Jobs queued before this finish; the thread then ends.
+        durable.handle.shutdown();
+        if durable.persistence.join().is_err() {
+            failed = true;
+        }
     }
+    // Otherwise the store is stuck (a hung disk): exit anyway; an unfinished transaction is
+    // rolled back when the database is next opened.
     if failed {
         return Err(outcome
             .err()
@@ -243,6 +263,7 @@ fn core_thread<A: App>(
     inbox: mailbox::Inbox,
     node_slot: Arc<std::sync::OnceLock<Arc<Node>>>,
     bound_tx: std::sync::mpsc::Sender<Result<Bound, String>>,
+    started_tx: std::sync::mpsc::Sender<()>,
 ) {
     let body = async move {
         let listener = match listen_on(id, listen) {
@@ -264,6 +285,8 @@ fn core_thread<A: App>(
             std::thread::park_timeout(Duration::from_millis(50));
         };
         let core = Rc::new(Core::new(id, node));
+        let _ = started_tx.send(());
+        drop(started_tx);
         core.run::<A>(listener, inbox).await;
     };
     let result = match driver {
