@@ -790,6 +790,16 @@ mod tests {
     }
 
     #[test]
+    fn deploy_config_is_valid_and_serves_every_interface() {
+        let mut c = Config::from_toml(include_str!("../deploy/artemis.toml")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8080");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/artemis"));
+        assert_eq!(c.log_format, LogFormat::Logfmt);
+        assert_eq!(c.limits, LimitsConfig::default());
+    }
+
+    #[test]
     fn prefix_and_url_are_normalised() {
         let mut c = Config {
             path_prefix: "artemis-service/".into(),
