@@ -50,12 +50,34 @@ impl Activity {
         }
     }
 
-    /// Called on every lease clock tick; once a second it logs what changed since the last time.
+    /// Called on every lease clock tick: logs a self-preservation transition at once (a shard
+    /// judges once a second, so there is at most one a second), and once a second the expiries
+    /// and the refusals' summary.
     pub fn tick(&self, core: usize, shard: &Shard, now: Instant) {
+        self.log_transitions(core, shard);
         if now < self.next_report.get() {
             return;
         }
         self.next_report.set(now + INTERVAL);
+        let total = shard.evicted_total();
+        let evicted = total - self.evicted_reported.replace(total);
+        if evicted > 0 {
+            tracing::info!(
+                core,
+                evicted,
+                "evicted {evicted} {} whose leases expired (last {}s)",
+                if evicted == 1 {
+                    "instance"
+                } else {
+                    "instances"
+                },
+                INTERVAL.as_secs()
+            );
+        }
+        self.refused.report(REFUSED, core);
+    }
+
+    fn log_transitions(&self, core: usize, shard: &Shard) {
         for ((legacy, class), was) in CLASSES.into_iter().zip(&self.preserving) {
             let is = preserving(shard, legacy);
             if is == was.replace(is) {
@@ -81,17 +103,6 @@ impl Activity {
                 );
             }
         }
-        let total = shard.evicted_total();
-        let evicted = total - self.evicted_reported.replace(total);
-        if evicted > 0 {
-            tracing::info!(
-                core,
-                evicted,
-                "evicted {evicted} instances whose leases expired (last {}s)",
-                INTERVAL.as_secs()
-            );
-        }
-        self.refused.report(REFUSED, core);
     }
 }
 

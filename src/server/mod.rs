@@ -78,7 +78,9 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     })?;
     let restoring: usize = durable.restore.iter().map(Vec::len).sum();
     notifier.status(&format!(
-        "starting {shards} shards, restoring {restoring} instances"
+        "starting {}, restoring {}",
+        counted(shards, "shard"),
+        counted(restoring, "instance")
     ));
 
     let mut outboxes = Vec::with_capacity(shards);
@@ -182,7 +184,7 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     );
     // A machine-readable line for scripts and tests that start the server on port 0.
     println!("artemis listening on {bound}");
-    let serving_status = format!("serving {shards} shards on {bound}");
+    let serving_status = format!("serving {} on {bound}", counted(shards, "shard"));
     notifier.ready(&serving_status);
 
     let watchdog = Watchdog::interval_from_env()
@@ -211,7 +213,10 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     }
     if restore_on_start && !failed {
         let saved = std::mem::take(&mut *node.saved.lock().unwrap_or_else(|e| e.into_inner()));
-        notifier.status(&format!("saving the registry ({} instances)", saved.len()));
+        notifier.status(&format!(
+            "saving the registry ({})",
+            counted(saved.len(), "instance")
+        ));
         durable::save_registry(&durable.handle, saved, deadline);
     }
     // Jobs queued before this finish; the thread then ends.
@@ -227,6 +232,15 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     }
     tracing::info!("artemis stopped");
     Ok(())
+}
+
+/// "1 shard", "2 shards": for status lines people read.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Versions start from the wall clock (microsecond scale) so that a version a client kept from
