@@ -57,13 +57,11 @@ impl Watchdog {
     /// The ping interval systemd asks for: half of `WATCHDOG_USEC`, if it is set and meant for
     /// this process (`WATCHDOG_PID`, when set, names it).
     pub fn interval_from_env() -> Option<Duration> {
-        let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-        if let Ok(pid) = std::env::var("WATCHDOG_PID") {
-            if pid.parse::<u32>().ok()? != std::process::id() {
-                return None;
-            }
-        }
-        (usec > 0).then(|| Duration::from_micros(usec / 2))
+        ping_interval(
+            std::env::var("WATCHDOG_USEC").ok().as_deref(),
+            std::env::var("WATCHDOG_PID").ok().as_deref(),
+            std::process::id(),
+        )
     }
 
     /// Starts watching: the first check is one interval after `now`, against `beats`.
@@ -99,9 +97,36 @@ impl Watchdog {
     }
 }
 
+/// Half of `usec` when the variables ask this process (`pid`) for pings.
+fn ping_interval(usec: Option<&str>, watchdog_pid: Option<&str>, pid: u32) -> Option<Duration> {
+    let usec: u64 = usec?.parse().ok()?;
+    if let Some(watchdog_pid) = watchdog_pid {
+        if watchdog_pid.parse::<u32>().ok()? != pid {
+            return None;
+        }
+    }
+    (usec > 0).then(|| Duration::from_micros(usec / 2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pings_every_half_period_when_meant_for_this_process() {
+        let half = Some(Duration::from_secs(15));
+        assert_eq!(ping_interval(Some("30000000"), None, 7), half);
+        assert_eq!(ping_interval(Some("30000000"), Some("7"), 7), half);
+        assert_eq!(
+            ping_interval(Some("30000000"), Some("8"), 7),
+            None,
+            "another process's"
+        );
+        assert_eq!(ping_interval(Some("30000000"), Some("x"), 7), None);
+        assert_eq!(ping_interval(None, Some("7"), 7), None);
+        assert_eq!(ping_interval(Some("0"), None, 7), None);
+        assert_eq!(ping_interval(Some("soon"), None, 7), None);
+    }
 
     #[test]
     fn pings_each_interval_while_every_core_beats() {
