@@ -97,9 +97,8 @@ impl Logging {
     /// Install the process's logger. `filter` is the config's `log` key (already validated),
     /// used when `RUST_LOG` is unset or invalid.
     pub fn init(filter: &str, format: LogFormat) -> Logging {
-        let rust_log = std::env::var("RUST_LOG")
-            .ok()
-            .filter(|v| EnvFilter::try_new(v).is_ok());
+        let env = std::env::var("RUST_LOG").ok();
+        let rust_log = env.clone().filter(|v| EnvFilter::try_new(v).is_ok());
         let initial = EnvFilter::try_new(rust_log.as_deref().unwrap_or(filter))
             .unwrap_or_else(|_| EnvFilter::new("info"));
         let (filter_layer, handle) = reload::Layer::new(initial);
@@ -112,6 +111,9 @@ impl Logging {
             .with(filter_layer)
             .with(output)
             .init();
+        if let (Some(env), None) = (&env, &rust_log) {
+            tracing::warn!(rust_log = %env, log = %filter, "RUST_LOG is not a log filter; using `log`");
+        }
         Logging {
             filter: handle,
             rust_log,
