@@ -4,12 +4,12 @@
 //! node; `artemis.example.toml` and the README list them all. Unknown keys are rejected so a typo
 //! never silently falls back to a default.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the HTTP/WebSocket listener binds: one socket, exclusively (no SO_REUSEPORT), that
@@ -30,6 +30,8 @@ pub struct Config {
     pub driver: String,
     /// `RUST_LOG`-style filter used when `RUST_LOG` is not set.
     pub log: String,
+    /// How log lines are written to stderr.
+    pub log_format: LogFormat,
     pub lease: LeaseConfig,
     pub self_preservation: SelfPreservationConfig,
     pub registry: RegistryConfig,
@@ -47,7 +49,21 @@ pub struct Config {
     pub max_connections_explicit: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+/// The shape of a log line. Under journald (`JOURNAL_STREAM` names stderr) no format writes a
+/// timestamp: the journal adds its own.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: aligned level and target, ANSI colours on a terminal unless `NO_COLOR` is set.
+    #[default]
+    Human,
+    /// `key=value` pairs (`time`, `level`, `target`, `msg`, then the event's fields).
+    Logfmt,
+    /// One JSON object per line (`time`, `level`, `target`, `message`, then the event's fields).
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LeaseConfig {
     pub ttl_ms: u64,
@@ -59,7 +75,7 @@ pub struct LeaseConfig {
     pub max_evictions_per_step: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SelfPreservationConfig {
     pub enabled: bool,
@@ -70,14 +86,14 @@ pub struct SelfPreservationConfig {
     pub max_count_reset_interval_ms: u64,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ZonePolicy {
     /// Accept requests whose zoneId differs from this node's zone (Java's shipped default: true).
     pub allow_from_other_zone: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistryConfig {
     /// Accept registrations whose zoneId differs from this node's zone (Java's default: true).
@@ -87,7 +103,7 @@ pub struct RegistryConfig {
     pub restore_on_start: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ManagementConfig {
     /// Bearer tokens allowed to write (`Authorization: Bearer <token>` or the body's `token`).
@@ -97,7 +113,7 @@ pub struct ManagementConfig {
     pub max_log_rows: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PersistenceConfig {
     /// Store requests (writes, log queries) waiting for the persistence thread; past it a write
@@ -107,7 +123,7 @@ pub struct PersistenceConfig {
     pub max_batch: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Open connections per node; further connections are accepted and closed at once. At start
@@ -157,7 +173,7 @@ pub struct LimitsConfig {
     pub max_metadata_bytes: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChangesConfig {
     /// Changes each shard keeps for `services-delta.json`; older versions get `data-not-found`.
@@ -168,7 +184,7 @@ pub struct ChangesConfig {
     pub core_queue_capacity: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct TestingConfig {
     /// For tests only: the lease clock stands still and moves only by
@@ -176,7 +192,7 @@ pub struct TestingConfig {
     pub manual_clock: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WsConfig {
     /// Largest message a client may send (after reassembling fragments); larger closes with 1009.
@@ -208,7 +224,7 @@ pub struct WsConfig {
     pub max_core_queued_bytes: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Add the CORS headers Java's CrossDomainFilter sent, and answer OPTIONS preflights.
@@ -227,6 +243,7 @@ impl Default for Config {
             path_prefix: String::new(),
             driver: "auto".into(),
             log: "info".into(),
+            log_format: LogFormat::Human,
             lease: LeaseConfig::default(),
             self_preservation: SelfPreservationConfig::default(),
             registry: RegistryConfig::default(),
@@ -435,6 +452,8 @@ impl Config {
     /// Check every value and normalise the derived ones. Errors name the offending key.
     pub fn validate(&mut self) -> Result<(), String> {
         self.listen_addr()?;
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| format!("log: {:?} is not a log filter: {e}", self.log))?;
         non_blank("region_id", &self.region_id)?;
         non_blank("zone_id", &self.zone_id)?;
         if self.data_dir.as_os_str().is_empty() {
@@ -473,13 +492,30 @@ impl Config {
         self.data_dir.join("artemis.db")
     }
 
+    /// The address to bind: `listen` itself, or for a host name (`localhost:8080`) the first
+    /// address it resolves to.
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
-        self.listen.parse().map_err(|_| {
+        if let Ok(addr) = self.listen.parse() {
+            return Ok(addr);
+        }
+        let not_an_address = || {
             format!(
-                "listen: {:?} is not an address like 127.0.0.1:8080",
+                "listen: {:?} is not an address like 127.0.0.1:8080 or localhost:8080",
                 self.listen
             )
-        })
+        };
+        // Only HOST:PORT is looked up: anything else would be a typo sent to the resolver.
+        let (host, port) = self.listen.rsplit_once(':').ok_or_else(not_an_address)?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(not_an_address());
+        }
+        let mut addrs = self
+            .listen
+            .to_socket_addrs()
+            .map_err(|e| format!("listen: cannot resolve {:?}: {e}", self.listen))?;
+        addrs
+            .next()
+            .ok_or_else(|| format!("listen: {:?} resolves to no address", self.listen))
     }
 
     pub fn shard_count(&self) -> usize {
@@ -722,6 +758,46 @@ mod tests {
         let mut d = Config::default();
         d.validate().unwrap();
         assert_eq!(c, d, "artemis.example.toml documents the defaults");
+    }
+
+    #[test]
+    fn listen_accepts_host_names() {
+        let c = Config {
+            listen: "localhost:8080".into(),
+            ..Config::default()
+        };
+        let addr = c.listen_addr().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
+        assert_eq!(addr.port(), 8080);
+        for bad in ["localhost", "localhost:http", ":8080", "localhost:70000"] {
+            let c = Config {
+                listen: bad.into(),
+                ..Config::default()
+            };
+            let err = c.listen_addr().unwrap_err();
+            assert!(err.starts_with("listen: "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn log_format_and_filter_are_checked() {
+        let c = Config::from_toml("log_format = \"json\"").unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(Config::default().log_format, LogFormat::Human);
+        let err = Config::from_toml("log_format = \"xml\"").unwrap_err();
+        assert!(err.contains("log_format"), "{err}");
+        let mut c = Config::from_toml("log = \"artemis=loud\"").unwrap();
+        assert!(c.validate().unwrap_err().starts_with("log: "));
+    }
+
+    #[test]
+    fn deploy_config_is_valid_and_serves_every_interface() {
+        let mut c = Config::from_toml(include_str!("../deploy/artemis.toml")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8080");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/artemis"));
+        assert_eq!(c.log_format, LogFormat::Logfmt);
+        assert_eq!(c.limits, LimitsConfig::default());
     }
 
     #[test]

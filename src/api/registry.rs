@@ -22,6 +22,16 @@ pub enum RegistryOp {
     Unregister,
 }
 
+impl RegistryOp {
+    fn name(self) -> &'static str {
+        match self {
+            RegistryOp::Register => "register",
+            RegistryOp::Heartbeat => "heartbeat",
+            RegistryOp::Unregister => "unregister",
+        }
+    }
+}
+
 /// What happened to one instance of the batch.
 enum Verdict {
     /// A null entry: skipped silently, as Java does.
@@ -93,7 +103,7 @@ async fn execute(
             yield_now().await;
         }
         let start = verdicts.len();
-        verdicts.extend(slice.iter().map(|i| check(core, op, i.as_ref())));
+        verdicts.extend(slice.iter().map(|i| checked(core, op, i.as_ref())));
         run_slice(core, op, slice, &mut verdicts[start..]).await;
     }
 
@@ -163,6 +173,21 @@ async fn run_slice(
             }
         }
     }
+}
+
+/// [`check`], and a (rate-limited) log line for each refused instance.
+fn checked(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
+    let verdict = check(core, op, instance);
+    if let (Verdict::Failed(_, reason), Some(instance)) = (&verdict, instance) {
+        core.activity.refused(
+            core.id,
+            op.name(),
+            instance.service_id.as_deref().unwrap_or("null"),
+            instance.instance_id.as_deref().unwrap_or("null"),
+            reason,
+        );
+    }
+    verdict
 }
 
 /// Java's per-instance checks, in Java's order: region, zone, required fields; then, for what is

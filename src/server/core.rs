@@ -23,20 +23,24 @@ use shards::ops::{
 use shards::{NodeShared, Router, Shard};
 use smallvec::SmallVec;
 
+use super::activity::Activity;
 use super::app::App;
 use super::budget::Budgets;
 use super::log_limit::LogLimiter;
 use super::mailbox::{Inbox, NotServed, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
+use super::reload::Swappable;
 use super::signal::{yield_now, LocalSignal};
 use super::stream::{self, ChangeStream, FanOut};
 use super::subscribers::{Session, Subscribers};
 use super::trim::Trimmer;
 use super::ws::open_sessions::OpenSessions;
+use super::watchdog::Heartbeats;
 use crate::clock::Clock;
 use crate::config::Config;
 
 /// Node-wide state shared by every core: immutable after start, apart from atomics that are
-/// touched on connect/disconnect and shutdown only (never per request).
+/// touched on connect/disconnect, lease clock ticks and shutdown only (never per request), and
+/// the values a reload replaces.
 pub struct Node {
     pub config: Config,
     pub url: String,
@@ -60,6 +64,11 @@ pub struct Node {
     pub restore: Mutex<Vec<Option<Vec<RegisterItem>>>>,
     /// Filled by each core as it stops (when `registry.restore_on_start`): the registry to save.
     pub saved: Mutex<Vec<SavedInstance>>,
+    /// `management.tokens` in force: a SIGHUP reload replaces it (`config` keeps the value read
+    /// at start).
+    pub management_tokens: Swappable<Vec<String>>,
+    /// Bumped by each core's lease clock; the watchdog pings systemd while they all move.
+    pub heartbeats: Heartbeats,
 }
 
 pub struct Core {
@@ -84,6 +93,8 @@ pub struct Core {
     fanout: FanOut,
     /// Sessions closed because the core's push queues were full.
     push_budget_log: LogLimiter,
+    /// What the shard did (expiries, self-preservation) and refused, for the log.
+    pub activity: Activity,
 }
 
 /// Per item of a batch, in request order: None where the item went to no shard, else its owner's
@@ -112,6 +123,7 @@ impl Core {
         }
         // Nobody subscribed yet: the restore's changes only count in versions and deltas.
         shard.drain_pushes().for_each(drop);
+        let activity = Activity::new(&shard);
         let limits = &node.config.limits;
         let budgets = Budgets::new(
             limits.max_queued_write_bytes_per_core,
@@ -130,6 +142,7 @@ impl Core {
             subscribers: RefCell::new(Subscribers::new(node.config.ws.max_core_queued_bytes)),
             fanout: FanOut::new(node.config.changes.core_queue_capacity),
             push_budget_log: LogLimiter::new(1),
+            activity,
             node,
         }
     }
@@ -410,18 +423,22 @@ impl Core {
         did + served
     }
 
-    /// The lease clock: expire due leases every tick, in bounded steps.
+    /// The lease clock: expire due leases every tick, in bounded steps; each tick also proves
+    /// to the watchdog that this core is alive, and logs the shard's activity once a second.
     async fn run_lease_clock(self: Rc<Self>) {
         let tick = Duration::from_millis(self.node.config.lease.wheel_tick_ms);
         let budget = self.node.config.lease.max_evictions_per_step;
         loop {
             monoio::time::sleep(tick).await;
+            self.node.heartbeats.beat(self.id);
             if self.node.shutdown.load(Ordering::Relaxed) {
                 self.shutdown.fire();
             }
             while self.run_here(Expire { budget }) {
                 yield_now().await;
             }
+            self.activity
+                .tick(self.id, &self.shard.borrow(), Instant::now());
         }
     }
 
