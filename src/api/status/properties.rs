@@ -44,6 +44,17 @@ fn count_of_secrets(secrets: &[String]) -> String {
     format!("<{} configured>", secrets.len())
 }
 
+/// The format's name as the config file spells it.
+fn log_format_name(format: &crate::config::LogFormat) -> String {
+    use crate::config::LogFormat;
+    match format {
+        LogFormat::Human => "human",
+        LogFormat::Logfmt => "logfmt",
+        LogFormat::Json => "json",
+    }
+    .to_owned()
+}
+
 /// `key` or `section.field` (optionally `: shown_by`) → a [`Property`] whose key is spelled from
 /// the field it reads, so the key shown is always the one whose value is shown.
 macro_rules! properties {
@@ -69,6 +80,7 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     path_prefix;
     driver;
     log;
+    log_format: log_format_name;
     lease.ttl_ms;
     lease.legacy_ttl_ms;
     lease.wheel_tick_ms;
