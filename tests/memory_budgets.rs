@@ -365,3 +365,120 @@ fn stalled_request_bodies_are_bounded_by_the_request_budget_and_heartbeats_keep_
         before / MIB
     );
 }
+
+/// What one idle keep-alive connection may hold after it made a large request: its read buffer
+/// and small retained buffers. (Keeping every buffer up to 64 KiB between requests, as the server
+/// once did, cost about 200 KiB.)
+const IDLE_CONNECTION: u64 = 64 * 1024;
+
+/// Instances whose metadata is random hex, so a register body of them gzips only to about half
+/// its size and their lookup answer is as large: about 1.3 KB of JSON each.
+fn hex_instances(service: &str, count: usize, rng: &mut protocol::rng::Rng) -> Vec<Inst> {
+    (0..count)
+        .map(|i| {
+            let values: Vec<String> = (0..10)
+                .map(|_| (0..50).map(|_| format!("{:02x}", rng.below(256))).collect())
+                .collect();
+            let keys: Vec<String> = (0..10).map(|k| format!("key{k}")).collect();
+            let metadata: Vec<(&str, &str)> = keys
+                .iter()
+                .zip(&values)
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            Inst::new(service, &format!("{service}-{i}")).metadata(&metadata)
+        })
+        .collect()
+}
+
+#[test]
+fn idle_connections_keep_little_of_what_their_large_requests_needed() {
+    raise_fd_limit();
+    // ARTEMIS_IDLE_CONNECTIONS=10000 (release build) gives the figure README quotes.
+    let count: u64 = std::env::var("ARTEMIS_IDLE_CONNECTIONS")
+        .ok()
+        .map(|n| n.parse().expect("ARTEMIS_IDLE_CONNECTIONS is a number"))
+        .unwrap_or(1000);
+    let server = Server::start_sha(
+        &[],
+        Some(&format!(
+            "shards = {CORES}\n[limits]\nidle_timeout_ms = 600000\nmax_connections = {}\n",
+            count + 100
+        )),
+    );
+    let service = "mem-idle";
+    let mut rng = protocol::rng::Rng::new(0x1D1E_C0DE);
+    let instances = hex_instances(service, 40, &mut rng);
+    let json = instances_body(&instances);
+    let control = server.client();
+    // Each connection sends a chunked, gzipped register (its read buffer, de-chunked copy and
+    // inflated copy grow past 16 KiB) and asks for a lookup answer of about 50 KB (its answer
+    // buffers grow as much).
+    let register_request = control.build_request(
+        "POST",
+        "/api/registry/register.json",
+        &[
+            ("Transfer-Encoding", "chunked"),
+            ("Content-Encoding", "gzip"),
+            ("Content-Type", "application/json"),
+        ],
+        &chunked(&gzip(json.as_bytes()), &[8192]),
+    );
+    let lookup_request = control.build_request(
+        "POST",
+        "/api/discovery/lookup.json",
+        &[],
+        lookup_body(&[service]).as_bytes(),
+    );
+    let large_requests = |c: &mut Client| {
+        c.write_raw(&register_request).expect("send register");
+        let response = c.read_response().expect("register answer");
+        assert_registry_ok(response.status, &response.json(), "chunked gzip register");
+        c.write_raw(&lookup_request).expect("send lookup");
+        let response = c.read_response().expect("lookup answer");
+        assert_eq!(response.status, 200);
+        assert!(
+            response.body.len() > 40_000,
+            "lookup answer of {} bytes",
+            response.body.len()
+        );
+    };
+    assert!(
+        json.len() > 40_000 && gzip(json.as_bytes()).len() > 20_000,
+        "register body of {} bytes, {} gzipped",
+        json.len(),
+        gzip(json.as_bytes()).len()
+    );
+    // Warm both cores up (caches, allocator arenas) before the baseline.
+    for _ in 0..16 {
+        large_requests(&mut server.client());
+    }
+    let before = server.rss_bytes();
+
+    let mut idle: Vec<Client> = (0..count)
+        .map(|_| {
+            let mut c = server.client();
+            large_requests(&mut c);
+            c
+        })
+        .collect();
+    let bound = before + count * IDLE_CONNECTION + RSS_SLACK;
+    let after = wait_for_rss_below(&server, bound);
+    eprintln!(
+        "{count} idle connections after a large request: RSS {} -> {} MiB, {} bytes per \
+         connection",
+        before / MIB,
+        after / MIB,
+        after.saturating_sub(before) / count
+    );
+    assert!(
+        after <= bound,
+        "RSS {} MiB with {count} idle connections; bound {} MiB (baseline {} MiB)",
+        after / MIB,
+        bound / MIB,
+        before / MIB
+    );
+    // The connections were idle, not closed: each still answers on its own connection.
+    for (i, c) in idle.iter_mut().enumerate().step_by(97) {
+        assert_eq!(c.get("/health").0, 200, "idle connection {i}");
+    }
+}
