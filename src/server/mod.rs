@@ -70,6 +70,7 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
         let (outbox, inbox) = mailbox::inbox(
             config.limits.shard_queue_capacity,
             config.changes.core_queue_capacity,
+            config.changes.core_queue_bytes,
         );
         outboxes.push(outbox);
         inboxes.push(inbox);
