@@ -91,7 +91,7 @@ async fn inflate(core: &Core, input: &[u8], out: &mut RequestCopy) -> Result<(),
     let mut inflater = GzipInflater::new(input, limits);
     let mut spent = Duration::ZERO;
     out.fill(Vec::clear);
-    let step_input = STEP_INPUT.min(input.len());
+    let mut step_input = STEP_INPUT.min(input.len());
     loop {
         // Wall time ends the slice (other connections wait in wall time); CPU time is what the
         // budget counts, so a slice preempted by another process is not charged for it.
@@ -99,7 +99,14 @@ async fn inflate(core: &Core, input: &[u8], out: &mut RequestCopy) -> Result<(),
         let cpu_start = thread_cpu_time();
         loop {
             let most = step_capacity(out.len(), out.capacity(), step_input, limits.max_output);
-            if !out.reserve(most) {
+            if !out.try_reserve(most) {
+                // Smaller steps need less room; without room for a step of one byte, the body
+                // is refused.
+                if step_input > 1 {
+                    step_input /= 2;
+                    continue;
+                }
+                out.refuse();
                 return Err(NO_ROOM);
             }
             let (progress, fits) = out.fill(|out| inflater.step(out, step_input));
@@ -127,12 +134,16 @@ async fn inflate(core: &Core, input: &[u8], out: &mut RequestCopy) -> Result<(),
 }
 
 /// The most capacity the output (`len` bytes in `capacity`) can reach in one step that reads
-/// `step_input` deflate bytes: the inflater grows a full output by its length (at least
-/// [`MIN_GROWTH`]), never past one byte over `max_output`.
+/// `step_input` deflate bytes. The inflater grows the output only when it is full, by its length
+/// (at least [`MIN_GROWTH`]), never past one byte over `max_output`.
 fn step_capacity(len: usize, capacity: usize, step_input: usize, max_output: usize) -> usize {
     let most_len = len + MAX_INFLATE_RATIO * (step_input + CARRIED_INPUT);
-    let grown = (2 * most_len).max(most_len + MIN_GROWTH);
-    capacity.max(grown.min(max_output.saturating_add(1)))
+    let allowed = max_output.saturating_add(1);
+    let mut capacity = capacity;
+    while capacity <= most_len && capacity < allowed {
+        capacity = (capacity + capacity.max(MIN_GROWTH)).min(allowed);
+    }
+    capacity
 }
 
 /// CPU time this thread has used (the core's event loop runs on one thread).
@@ -154,16 +165,16 @@ fn thread_cpu_time() -> Duration {
 mod tests {
     use super::*;
 
-    /// Inflate `body` step by step as [`inflate`] does; every step must end within the
-    /// capacity reserved for it.
-    fn assert_steps_within_reservation(body: &[u8], max_output: usize) -> usize {
+    /// Inflate `body` step by step as [`inflate`] does (at most `step_input` deflate bytes a
+    /// step); every step must end within the capacity reserved for it.
+    fn assert_steps_within_reservation(body: &[u8], step_input: usize, max_output: usize) -> usize {
         let gz = harness::gzip(body);
         let limits = GzipLimits {
             max_output,
             max_members: 1,
         };
         let mut inflater = GzipInflater::new(&gz, limits);
-        let step_input = STEP_INPUT.min(gz.len());
+        let step_input = step_input.min(gz.len());
         let mut out = Vec::new();
         let mut steps = 0;
         loop {
@@ -186,10 +197,12 @@ mod tests {
     fn every_inflate_step_stays_within_its_reservation() {
         // Zeros expand the most deflate allows; random bytes do not expand at all.
         let zeros = vec![0u8; 12 << 20];
-        assert!(assert_steps_within_reservation(&zeros, 16 << 20) > 1);
-        assert_steps_within_reservation(&zeros, 12 << 20);
-        let random = protocol::rng::Rng::new(8).bytes(1 << 20);
-        assert!(assert_steps_within_reservation(&random, 16 << 20) > 100);
-        assert_steps_within_reservation(b"{}", 1024);
+        let random = protocol::rng::Rng::new(8).bytes(256 << 10);
+        for step_input in [STEP_INPUT, 7, 1] {
+            assert!(assert_steps_within_reservation(&zeros, step_input, 16 << 20) > 1);
+            assert_steps_within_reservation(&zeros, step_input, 12 << 20);
+            assert!(assert_steps_within_reservation(&random, step_input, 16 << 20) > 100);
+            assert_steps_within_reservation(b"{}", step_input, 1024);
+        }
     }
 }

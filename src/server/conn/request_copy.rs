@@ -6,7 +6,7 @@
 //! refused: it is emptied and the connection answers 503 and closes.
 //!
 //! Who grows a copy decides how it is charged. Room can be reserved before growing when the
-//! growth is known in advance ([`RequestCopy::reserve`], used step by step while inflating).
+//! growth is known in advance ([`RequestCopy::try_reserve`], used step by step while inflating).
 //! The parser makes the de-chunked copy in one call, of a size only it knows; that copy is
 //! charged as soon as the call returns ([`RequestCopy::fill`]), before the core runs anything
 //! else, so at most that one copy per core is ever held beyond the budget, and only inside
@@ -39,15 +39,11 @@ impl RequestCopy {
         self.bytes.capacity()
     }
 
-    /// Charge room for the copy to grow to `capacity` bytes, before it grows. False when the
-    /// core's budget has no room: the copy is then emptied and refused.
-    pub fn reserve(&mut self, capacity: usize) -> bool {
+    /// Charge room for the copy to grow to `capacity` bytes, before it grows. False (and
+    /// nothing changes) when the core's budget has no room.
+    pub fn try_reserve(&mut self, capacity: usize) -> bool {
         let capacity = capacity.max(self.bytes.capacity());
-        if self.charge.set(capacity.saturating_sub(RETAINED_BUFFER)) {
-            return true;
-        }
-        self.refuse();
-        false
+        self.charge.set(capacity.saturating_sub(RETAINED_BUFFER))
     }
 
     /// Let `grow` change the copy, then charge what it holds (a reservation made for it is
@@ -63,7 +59,8 @@ impl RequestCopy {
         (result, false)
     }
 
-    fn refuse(&mut self) {
+    /// The budget has no room for this request's copy: empty it and mark it refused.
+    pub fn refuse(&mut self) {
         self.bytes = Vec::new();
         self.charge.set(0);
         self.refused = true;
@@ -127,8 +124,14 @@ mod tests {
         let mut other = budgets.requests.charge();
         assert!(other.set(LIMIT - RETAINED_BUFFER));
         let mut copy = RequestCopy::new(budgets.requests.charge());
-        assert!(copy.reserve(2 * RETAINED_BUFFER), "exactly the room left");
-        assert!(!copy.reserve(2 * RETAINED_BUFFER + 1));
+        assert!(
+            copy.try_reserve(2 * RETAINED_BUFFER),
+            "exactly the room left"
+        );
+        assert!(!copy.try_reserve(2 * RETAINED_BUFFER + 1));
+        assert!(!copy.refused(), "the caller decides");
+        assert_eq!(budgets.requests.used(), LIMIT);
+        copy.refuse();
         assert!(copy.refused() && copy.capacity() == 0);
         assert_eq!(budgets.requests.used(), LIMIT - RETAINED_BUFFER);
         copy.finish();
@@ -146,7 +149,7 @@ mod tests {
     fn filling_gives_back_what_a_reservation_did_not_use() {
         let budgets = Budgets::new(0, LIMIT);
         let mut copy = RequestCopy::new(budgets.requests.charge());
-        assert!(copy.reserve(LIMIT));
+        assert!(copy.try_reserve(LIMIT));
         assert_eq!(budgets.requests.used(), LIMIT - RETAINED_BUFFER);
         let ((), fits) = copy.fill(|v| v.reserve_exact(2 * RETAINED_BUFFER));
         assert!(fits);
