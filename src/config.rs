@@ -140,8 +140,10 @@ pub struct LimitsConfig {
     /// (`services.json`) counts once. Past it, the connections whose answers have waited longest
     /// are closed; an answer larger than this alone is never sent.
     pub max_queued_write_bytes_per_core: usize,
-    /// Request bytes one core buffers beyond each connection's first 16 KiB read buffer. A
-    /// connection whose request needs more than is left is answered 503 and closed.
+    /// Request bytes one core buffers beyond each connection's first 16 KiB buffers: bodies
+    /// still arriving, the de-chunked and inflated copies of requests being handled, and
+    /// WebSocket messages arriving. A connection whose request needs more than is left is
+    /// answered 503 and closed (a WebSocket session is closed with 1013).
     pub max_buffered_request_bytes_per_core: usize,
     /// Members (concatenated gzip streams) in one gzip request body; real clients send one.
     pub max_gzip_members: usize,
