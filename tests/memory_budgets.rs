@@ -1,9 +1,12 @@
 //! Memory that clients make the server hold is bounded by configuration, not by how many clients
-//! there are (issue 8, items 2 and 3): slow readers of a big `services.json` share one copy of
+//! there are (issue 8, items 2, 3 and 7): slow readers of a big `services.json` share one copy of
 //! the body and the slowest are closed past `limits.max_queued_write_bytes_per_core`; stalled
-//! request bodies are bounded by `limits.max_buffered_request_bytes_per_core` (503 past it);
-//! meanwhile heartbeats and `/health` on other connections are answered, and the server's RSS
-//! comes back near where it started once the clients leave. Budgets are small so the tests run
+//! request bodies, the de-chunked and inflated copies of requests and WebSocket messages still
+//! arriving are bounded by `limits.max_buffered_request_bytes_per_core` (503, or 1013, past it);
+//! subscriptions by `ws.max_subscription_bytes_per_core` (1013 past it); idle connections keep
+//! little of what their large requests needed. Meanwhile heartbeats and `/health` on other
+//! connections are answered, and the server's RSS comes back near where it started once the
+//! clients leave. Budgets are small so the tests run
 //! fast; RSS bounds are generous (allocator and kernel noise), yet far below what one buffer per
 //! client would cost.
 
@@ -690,4 +693,69 @@ fn subscriptions_past_the_per_core_budget_close_their_sessions_with_1013() {
         subscription_taken(&mut ws, &id(99, attempt), &format!("attempt {attempt}"))
     });
     assert!(fits_again, "no room after a session left");
+}
+
+#[test]
+fn websocket_messages_past_the_request_budget_close_their_sessions_with_1013() {
+    let request_budget = MIB;
+    let server = Server::start_sha(
+        &[],
+        Some(&format!(
+            "shards = 1\n[limits]\nmax_buffered_request_bytes_per_core = {request_budget}\n"
+        )),
+    );
+    // Four sessions each send two thirds of a 900 KB message and stall: buffering that much
+    // takes more than half the budget, so one session at most holds its message, and the
+    // others are closed with 1013 as their buffers pass what is left.
+    let message = cframe(true, OP_TEXT, &vec![b' '; 900_000]);
+    let sent = 14 + 600_000;
+    let mut sessions: Vec<RawWs> = (0..4)
+        .map(|_| {
+            let mut ws = RawWs::connect(server.addr, IC);
+            ws.send(&message[..sent]);
+            ws
+        })
+        .collect();
+    let mut control = server.client();
+    let mut held = Vec::new();
+    for (i, ws) in sessions.iter_mut().enumerate() {
+        match ws.read_frame(SOON) {
+            Raw::Timeout => held.push(i),
+            Raw::Frame { b0, payload, .. } => {
+                assert_eq!(b0, 0x80 | OP_CLOSE, "session {i}: a close frame");
+                assert_eq!(
+                    payload[..2],
+                    1013u16.to_be_bytes(),
+                    "session {i}: close code"
+                );
+                assert_eq!(
+                    ws.read_frame(SOON),
+                    Raw::Eof,
+                    "session {i}: closed after it"
+                );
+            }
+            Raw::Eof => panic!("session {i}: closed without a close frame"),
+        }
+        assert_eq!(control.get("/health").0, 200, "/health after session {i}");
+    }
+    assert!(
+        held.len() <= 1,
+        "sessions {held:?} all hold 600 KB of 1 MiB"
+    );
+    // A session that was held gets the rest of its message handled.
+    for i in held {
+        let ws = &mut sessions[i];
+        ws.send(&message[sent..]);
+        ws.send(&cframe(true, OP_PING, b"after"));
+        match ws.read_frame(SOON) {
+            Raw::Frame { b0, payload, .. } => {
+                assert_eq!(
+                    (b0, &payload[..]),
+                    (0x80 | OP_PONG, &b"after"[..]),
+                    "session {i}"
+                )
+            }
+            other => panic!("session {i}: expected a pong, got {other:?}"),
+        }
+    }
 }

@@ -153,7 +153,9 @@ async fn read_loop<A: App>(
             }
         }
         if buf.is_empty() && buf.capacity() > INITIAL_READ_BUFFER {
-            core.trimmer.note_freed(buf.capacity());
+            if buf.capacity() > RETAINED_BUFFER {
+                core.trimmer.note_freed(buf.capacity());
+            }
             buf = Vec::with_capacity(INITIAL_READ_BUFFER);
             buffered.set(0);
         }
