@@ -156,8 +156,10 @@ pub struct LimitsConfig {
     /// (`services.json`) counts once. Past it, the connections whose answers have waited longest
     /// are closed; an answer larger than this alone is never sent.
     pub max_queued_write_bytes_per_core: usize,
-    /// Request bytes one core buffers beyond each connection's first 16 KiB read buffer. A
-    /// connection whose request needs more than is left is answered 503 and closed.
+    /// Request bytes one core buffers beyond each connection's first 16 KiB buffers: bodies
+    /// still arriving, the de-chunked and inflated copies of requests being handled, and
+    /// WebSocket messages arriving. A connection whose request needs more than is left is
+    /// answered 503 and closed (a WebSocket session is closed with 1013).
     pub max_buffered_request_bytes_per_core: usize,
     /// Members (concatenated gzip streams) in one gzip request body; real clients send one.
     pub max_gzip_members: usize,
@@ -182,6 +184,12 @@ pub struct ChangesConfig {
     /// and again in its fan-out queue. Past it the core has lost changes, so it closes its
     /// subscribers (1013: reconnect, reload).
     pub core_queue_capacity: usize,
+    /// Bytes of the change batches waiting for one core's subscribers, in its inbox and its
+    /// fan-out queue together (a batch sent to several cores counts on each). A step that would
+    /// pass it is dropped and the core closes its subscribers, as for `core_queue_capacity`;
+    /// a step that finds nothing waiting is always taken, so one batch the server accepted never
+    /// closes a subscriber that keeps up.
+    pub core_queue_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
@@ -217,6 +225,10 @@ pub struct WsConfig {
     /// Bytes of the (lower-cased) service ids one instance-change session subscribes to; past it
     /// the session is closed with 1008.
     pub max_subscription_bytes_per_session: usize,
+    /// Bytes of the service ids all instance-change sessions of one core subscribe to, each
+    /// subscription counted with its id plus an allowance for the table entries it takes. A
+    /// subscription that would pass it closes its session with 1013 (try again later).
+    pub max_subscription_bytes_per_core: usize,
     /// Bytes all WebSocket session queues of one core hold together (a change batch shared by
     /// many sessions counts once, while any of them holds it). Past it, the sessions waiting
     /// longest are closed with 1013 until the rest fits; sessions holding only what is being
@@ -350,6 +362,7 @@ impl Default for ChangesConfig {
         ChangesConfig {
             log_capacity: 16_384,
             core_queue_capacity: 4096,
+            core_queue_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -364,6 +377,7 @@ impl Default for WsConfig {
             idle_timeout_ms: 60_000,
             max_subscriptions_per_session: 10_000,
             max_subscription_bytes_per_session: 256 * 1024,
+            max_subscription_bytes_per_core: 64 * 1024 * 1024,
             max_core_queued_bytes: 64 * 1024 * 1024,
         }
     }
@@ -640,6 +654,7 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.max_metadata_bytes: 0, 1 << 30;
     changes.log_capacity: 1, 100_000_000;
     changes.core_queue_capacity: 1, 1 << 24;
+    changes.core_queue_bytes: 1024, 1 << 40;
     ws.max_message_bytes: 125, 1 << 30;
     ws.max_queued_messages: 1, 10_000_000;
     ws.max_queued_bytes: 1024, 1 << 34;
@@ -647,6 +662,7 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     ws.idle_timeout_ms: 100, DAY_MS;
     ws.max_subscriptions_per_session: 1, 10_000_000;
     ws.max_subscription_bytes_per_session: 16, 1 << 30;
+    ws.max_subscription_bytes_per_core: 1024, 1 << 40;
     ws.max_core_queued_bytes: 1024, 1 << 40;
     management.max_log_rows: 1, 10_000_000;
     persistence.queue_capacity: 1, 1 << 24;

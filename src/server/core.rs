@@ -33,8 +33,8 @@ use super::signal::{yield_now, LocalSignal};
 use super::stream::{self, ChangeStream, FanOut};
 use super::subscribers::{Session, Subscribers};
 use super::trim::Trimmer;
-use super::ws::open_sessions::OpenSessions;
 use super::watchdog::Heartbeats;
+use super::ws::open_sessions::OpenSessions;
 use crate::clock::Clock;
 use crate::config::Config;
 
@@ -95,6 +95,8 @@ pub struct Core {
     push_budget_log: LogLimiter,
     /// What the shard did (expiries, self-preservation) and refused, for the log.
     pub activity: Activity,
+    /// Subscriptions refused because the core's subscription budget was spent.
+    subscription_budget_log: LogLimiter,
 }
 
 /// Per item of a batch, in request order: None where the item went to no shard, else its owner's
@@ -139,10 +141,17 @@ impl Core {
             bad_request_log: LogLimiter::new(20),
             budgets,
             trimmer: Trimmer::default(),
-            subscribers: RefCell::new(Subscribers::new(node.config.ws.max_core_queued_bytes)),
-            fanout: FanOut::new(node.config.changes.core_queue_capacity),
+            subscribers: RefCell::new(Subscribers::new(
+                node.config.ws.max_core_queued_bytes,
+                node.config.ws.max_subscription_bytes_per_core,
+            )),
+            fanout: FanOut::new(
+                node.config.changes.core_queue_capacity,
+                node.outboxes[id].waiting_changes(),
+            ),
             push_budget_log: LogLimiter::new(1),
             activity,
+            subscription_budget_log: LogLimiter::new(1),
             node,
         }
     }
@@ -305,14 +314,33 @@ impl Core {
     /// Subscribe a session to a service's changes. Once this returns, every later change of the
     /// service reaches the session. The owning shard counts subscriptions per core, so each
     /// session's subscribe and unsubscribe go to it (they commute; see `shards::interest`).
-    pub async fn subscribe(&self, session: &Rc<Session>, service_key: &str) {
-        self.subscribers.borrow_mut().add(service_key, session);
+    /// Returns the key for the session to keep (the core's one copy), or None when the core's
+    /// subscriptions would pass `ws.max_subscription_bytes_per_core` (nothing is subscribed).
+    pub async fn subscribe(&self, session: &Rc<Session>, service_key: &str) -> Option<Arc<str>> {
+        let added = self.subscribers.borrow_mut().add(service_key, session);
+        let key = match added {
+            Ok(key) => key,
+            Err(full) => {
+                if self.subscription_budget_log.allow() {
+                    tracing::warn!(
+                        core = self.id,
+                        held = full.held,
+                        wanted = service_key.len(),
+                        limit = full.limit,
+                        "websocket subscription refused, session closed (1013): subscriptions \
+                         on this core would pass ws.max_subscription_bytes_per_core"
+                    );
+                }
+                return None;
+            }
+        };
         let op = Subscribe {
             service_key: service_key.into(),
             core: self.id as u16,
         };
         // Unavailable: the node is shutting down and the session is about to close.
         let _ = self.call(self.node.router.shard_of(service_key), op).await;
+        Some(key)
     }
 
     /// End a subscription made by [`Core::subscribe`] (after it returned).

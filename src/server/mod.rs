@@ -89,6 +89,7 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         let (outbox, inbox) = mailbox::inbox(
             config.limits.shard_queue_capacity,
             config.changes.core_queue_capacity,
+            config.changes.core_queue_bytes,
         );
         outboxes.push(outbox);
         inboxes.push(inbox);

@@ -120,6 +120,7 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     http.cors;
     changes.log_capacity;
     changes.core_queue_capacity;
+    changes.core_queue_bytes;
     ws.max_message_bytes;
     ws.max_queued_messages;
     ws.max_queued_bytes;
@@ -128,6 +129,7 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     ws.max_subscriptions_per_session;
     ws.max_subscription_bytes_per_session;
     ws.max_core_queued_bytes;
+    ws.max_subscription_bytes_per_core;
     testing.manual_clock;
 };
 
