@@ -50,13 +50,14 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 #[argh(
     subcommand,
     name = "load",
-    note = "Ctrl-C stops the run early: the results measured so far are printed, marked as \
-            interrupted, after --cleanup if given, and the exit status is 130. A second Ctrl-C \
-            exits 130 at once, printing nothing more.",
+    note = "Ctrl-C stops the run early: the results measured so far are printed, marked\n\
+            as interrupted (after --cleanup, if given), and the exit status is 130, so that\n\
+            scripts can tell a cut-short run from a complete one. A second Ctrl-C exits 130\n\
+            at once, printing nothing more.",
     error_code(0, "the run completed"),
     error_code(
         1,
-        "a set-up or cleanup request failed, or --fail-on-error saw an error"
+        "the run or its cleanup failed, or --fail-on-error saw an error response"
     ),
     error_code(2, "invalid flags"),
     error_code(3, "nothing answers at --target"),

@@ -154,10 +154,10 @@ pub struct Window {
 
 impl Window {
     /// The end of the measurement: the planned end, or the Ctrl-C cut-off if that came first
-    /// (never before the measurement's start: a run interrupted in its warm-up measured nothing).
+    /// (which may be in the warm-up, before the measurement started).
     pub fn measured_end(&self) -> Instant {
         match self.stop.cutoff() {
-            Some(cutoff) if cutoff < self.end => cutoff.max(self.measure),
+            Some(cutoff) if cutoff < self.end => cutoff,
             _ => self.end,
         }
     }
@@ -167,22 +167,23 @@ impl Window {
         self.measured_end() < self.end
     }
 
-    /// This window with its end moved to where the measurement really ended (for the report).
+    /// This window as the report shows it: its end where the measurement really ended. A run
+    /// interrupted in its warm-up measured nothing: its end is the measurement's start.
     pub fn settled(self) -> Window {
         Window {
-            end: self.measured_end(),
+            end: self.measured_end().max(self.measure),
             ..self
         }
     }
 
     /// The phase of an instant; a request finishing exactly at the end is still measured.
     pub fn phase(&self, at: Instant) -> Phase {
-        if at < self.measure {
-            Phase::WarmUp
-        } else if at <= self.measured_end() {
-            Phase::Measure
-        } else {
+        if at > self.measured_end() {
             Phase::After
+        } else if at < self.measure {
+            Phase::WarmUp
+        } else {
+            Phase::Measure
         }
     }
 
@@ -191,12 +192,12 @@ impl Window {
     /// interval spans two phases.
     pub fn next_tick(&self, last: Instant) -> Instant {
         let end = self.measured_end();
-        let (from, until) = if last < self.measure {
-            (self.start, Some(self.measure))
-        } else if last < end {
-            (self.measure, Some(end))
-        } else {
+        let (from, until) = if last >= end {
             (end, None)
+        } else if last < self.measure {
+            (self.start, Some(self.measure.min(end)))
+        } else {
+            (self.measure, Some(end))
         };
         let next = from + Duration::from_secs((last - from).as_secs() + 1);
         until.map_or(next, |until| next.min(until))
@@ -218,6 +219,14 @@ pub struct Interval {
     pub requests: u64,
     pub errors: u64,
     pub latency: Latency,
+}
+
+impl Interval {
+    fn add(&mut self, other: &Interval) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.latency.add(&other.latency);
+    }
 }
 
 /// What one thread measured, merged by the caller.
@@ -284,10 +293,17 @@ impl Stats {
         }
     }
 
-    /// Drops the timeline's seconds after a measurement cut short to `measured` by Ctrl-C.
+    /// Drops the timeline's seconds after a measurement cut short to `measured` by Ctrl-C. Only a
+    /// request finished exactly at the cut-off of a whole number of seconds can be in them: it
+    /// moves to the last second kept, as at a planned end.
     pub fn cut_timeline(&mut self, measured: Duration) {
-        self.timeline
-            .truncate(measured.as_secs_f64().ceil() as usize);
+        let keep = (measured.as_secs_f64().ceil() as usize).min(self.timeline.len());
+        let cut = self.timeline.split_off(keep);
+        if let Some(last) = self.timeline.last_mut() {
+            for interval in cut {
+                last.add(&interval);
+            }
+        }
     }
 
     pub fn merge(&mut self, other: Stats) {
@@ -303,10 +319,7 @@ impl Stats {
         self.send_lag.add(&other.send_lag);
         for (i, theirs) in other.timeline.into_iter().enumerate() {
             if i < self.timeline.len() {
-                let mine = &mut self.timeline[i];
-                mine.requests += theirs.requests;
-                mine.errors += theirs.errors;
-                mine.latency.add(&theirs.latency);
+                self.timeline[i].add(&theirs);
             } else {
                 self.timeline.push(theirs);
             }

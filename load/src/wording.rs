@@ -8,7 +8,8 @@ pub fn count(n: u64, singular: &str, plural: &str) -> String {
     format!("{n} {}", if n == 1 { singular } else { plural })
 }
 
-/// `500 ms`, `1.5 s`, `10 s`, `2 min`, `0 s`: at most three decimals, none trailing.
+/// `500 ms`, `1.5 s`, `10 s`, `2 min`, `0 s`: millisecond precision (three decimals of a second,
+/// none trailing), microseconds below a millisecond.
 pub fn duration(d: Duration) -> String {
     let secs = d.as_secs_f64();
     if d.is_zero() {
@@ -17,8 +18,10 @@ pub fn duration(d: Duration) -> String {
         format!("{} min", d.as_secs() / 60)
     } else if secs >= 1.0 {
         format!("{} s", decimals(secs))
+    } else if d >= Duration::from_millis(1) {
+        format!("{} ms", (secs * 1000.0).round())
     } else {
-        format!("{} ms", decimals(secs * 1000.0))
+        format!("{} µs", d.as_micros())
     }
 }
 
@@ -44,7 +47,8 @@ mod tests {
         let cases = [
             (Duration::ZERO, "0 s"),
             (Duration::from_millis(500), "500 ms"),
-            (Duration::from_micros(1500), "1.5 ms"),
+            (Duration::from_micros(475_703), "476 ms"),
+            (Duration::from_micros(250), "250 µs"),
             (Duration::from_millis(1500), "1.5 s"),
             (Duration::from_secs(10), "10 s"),
             (Duration::from_millis(2312), "2.312 s"),

@@ -170,20 +170,35 @@ fn ctrl_c_ends_the_measurement_where_it_was_noticed() {
     assert_eq!(window.next_tick(at(2010)), cutoff);
     assert_eq!(window.next_tick(cutoff), at(3500));
 
-    // Interrupted in the warm-up: nothing was measured.
+    // Interrupted in the warm-up: sending stops there, and nothing was measured.
     let in_warmup = Window {
         measure: at(5000),
         ..window
     };
-    assert_eq!(in_warmup.measured_end(), in_warmup.measure);
+    assert_eq!(in_warmup.measured_end(), cutoff);
     assert!(in_warmup.cut_short());
+    assert_eq!(in_warmup.settled().end, in_warmup.measure);
+    assert_eq!(in_warmup.phase(cutoff), Phase::WarmUp);
+    assert_eq!(
+        in_warmup.phase(cutoff + Duration::from_nanos(1)),
+        Phase::After
+    );
+    assert_eq!(in_warmup.next_tick(at(2010)), cutoff);
+    assert_eq!(in_warmup.next_tick(cutoff), cutoff + Duration::from_secs(1));
 }
 
 #[test]
 fn a_cut_timeline_keeps_the_seconds_measured() {
     for (measured_ms, seconds) in [(0, 0), (1, 1), (1500, 2), (2000, 2), (2001, 3)] {
         let mut stats = Stats::for_duration(Duration::from_secs(9));
+        for interval in &mut stats.timeline {
+            interval.requests = 1;
+        }
         stats.cut_timeline(Duration::from_millis(measured_ms));
         assert_eq!(stats.timeline.len(), seconds, "{measured_ms} ms");
+        // What lay past the cut-off is folded into the last second kept (only a request at
+        // the cut-off itself can be there).
+        let kept: u64 = stats.timeline.iter().map(|i| i.requests).sum();
+        assert_eq!(kept, if seconds == 0 { 0 } else { 9 }, "{measured_ms} ms");
     }
 }
