@@ -5,7 +5,8 @@
 //! The SIGINT handler only counts signals (and writes one line with `write(2)`, which is
 //! async-signal-safe); everything else polls [`Interrupt::requested`]. The moment the measurement
 //! ends is fixed by whoever notices the interrupt first (a generator thread recording a request,
-//! a thread's watcher, the progress loop), so every thread cuts at the same instant.
+//! an event loop waiting in [`Interrupt::unless_interrupted`], the progress loop), so every thread
+//! cuts at the same instant.
 
 use std::future::Future;
 use std::pin::pin;

@@ -6,8 +6,8 @@
 //! time goes into a ring shared by all threads, so each subscriber matches a pushed change to
 //! the registration that caused it and records register-send → receipt latency. Pushes expected
 //! (successful registrations in the window × subscribers of the service) but not received within a
-//! grace period after the run are counted as `push-missing` errors. After Ctrl-C the
-//! registrations stop at once and the subscribers get the same grace period.
+//! grace period after the run are counted as `push-missing` errors. After Ctrl-C no registration
+//! is sent any more, and the subscribers get the same grace period.
 
 use std::cell::Cell;
 use std::rc::Rc;
