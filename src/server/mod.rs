@@ -10,6 +10,7 @@ pub mod durable;
 mod listener;
 mod log_limit;
 pub mod mailbox;
+pub mod metrics;
 mod outgoing;
 pub mod signal;
 mod stream;
@@ -139,6 +140,7 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
         http_limits: limits,
         shutdown: AtomicBool::new(false),
         connections: AtomicUsize::new(0),
+        serving_cores: AtomicUsize::new(0),
         ws_sessions: ws::open_sessions::OpenSessions::new(shards),
         local_addr: bound,
         driver: driver.name(),
