@@ -474,6 +474,70 @@ fn a_management_write_is_counted_and_its_store_latency_observed() {
 }
 
 #[test]
+fn expired_leases_are_counted_as_evictions() {
+    let server = Server::start(TWO_CORES, Some(&manual_clock_short_ttl()));
+    let mut c = server.client();
+    let insts: Vec<Inst> = (0..3)
+        .map(|i| Inst::new(&format!("metrics-expiry-{i}"), "a"))
+        .collect();
+    register(&mut c, &insts);
+    let s = scrape(&server);
+    assert_eq!(s.value("artemis_leases", &[("class", "normal")]), 3.0);
+    assert_eq!(s.value("artemis_evictions_total", &[]), 0.0);
+    server.advance_clock(SHORT_TTL_MS + EXPIRY_TICK_MS);
+    let s = scrape(&server);
+    assert_eq!(s.value("artemis_evictions_total", &[]), 3.0);
+    assert_eq!(s.value("artemis_instances", &[]), 0.0);
+    assert_eq!(s.value("artemis_leases", &[("class", "normal")]), 0.0);
+    assert_eq!(s.value("artemis_services", &[]), 0.0);
+}
+
+#[test]
+fn self_preservation_is_reported_once_heartbeats_collapse() {
+    let config = "[testing]\nmanual_clock = true\n[lease]\nttl_ms = 5000\n\
+                  [self_preservation]\nenabled = true\nwindow_ms = 1000\n\
+                  percentage_threshold = 85\nmax_count_threshold = 20\n";
+    let server = Server::start(TWO_CORES, Some(config));
+    let mut c = server.client();
+    let insts: Vec<Inst> = (0..20)
+        .map(|i| Inst::new(&format!("metrics-sp-{}", i % 4), &format!("i{i}")))
+        .collect();
+    register(&mut c, &insts);
+    // 20 renewals every 50 ms for 2 s: 400 a second, node-wide.
+    for _ in 0..40 {
+        let (status, v) = heartbeat(&mut c, &insts);
+        assert_registry_ok(status, &v, "heartbeat batch");
+        server.advance_clock(50);
+    }
+    let normal = [("class", "normal")];
+    let s = scrape(&server);
+    assert_eq!(s.value("artemis_self_preservation_active", &normal), 0.0);
+    assert!(s.value("artemis_self_preservation_max_renewals", &normal) >= 20.0);
+    // Silence: each shard judges once per clock second.
+    let mut active = false;
+    for _ in 0..4 {
+        server.advance_clock(1000);
+        let s = scrape(&server);
+        if s.value("artemis_self_preservation_active", &normal) == 1.0 {
+            assert!(
+                s.value("artemis_self_preservation_window_renewals", &normal)
+                    < s.value("artemis_self_preservation_max_renewals", &normal)
+            );
+            active = true;
+            break;
+        }
+    }
+    assert!(
+        active,
+        "self-preservation not reported 4 s after heartbeats stopped"
+    );
+    assert_eq!(
+        scrape(&server).value("artemis_self_preservation_active", &[("class", "legacy")]),
+        0.0
+    );
+}
+
+#[test]
 fn metrics_and_ready_answer_get_and_head_only() {
     let server = Server::start(TWO_CORES, None);
     let mut c = server.client();
