@@ -241,7 +241,12 @@ impl App for Api {
         scratch: &mut Scratch,
         out: &mut Vec<u8>,
     ) -> bool {
-        handle(core, request, read_buf, scratch, out).await
+        let started = Instant::now();
+        let answered = answer(core, request, read_buf, scratch, out).await;
+        core.metrics
+            .requests
+            .record(answered.endpoint, answered.status, started.elapsed());
+        answered.keep_alive
     }
 
     fn write_protocol_error(core: &Core, error: HttpError, out: &mut Vec<u8>) {
@@ -303,24 +308,7 @@ impl App for Api {
     }
 }
 
-/// Answer one request into `out`, counting it in the core's metrics; returns whether the
-/// connection stays open.
-async fn handle(
-    core: &Core,
-    request: &Request<'_>,
-    read_buf: &[u8],
-    scratch: &mut Scratch,
-    out: &mut Vec<u8>,
-) -> bool {
-    let started = Instant::now();
-    let answered = answer(core, request, read_buf, scratch, out).await;
-    core.metrics
-        .requests
-        .record(answered.endpoint, answered.status, started.elapsed());
-    answered.keep_alive
-}
-
-/// What [`answer`] did.
+/// What [`answer`] did: whether the connection stays open, and what the metrics count.
 struct Answered {
     keep_alive: bool,
     endpoint: EndpointId,
@@ -419,7 +407,8 @@ async fn answer(
             }
         }
         None => {
-            let headers = with_cors(core, &[]);
+            let mut headers = Headers::new();
+            add_headers(core, &[], &mut headers);
             let head = ResponseHead {
                 status,
                 content_type: endpoint.content_type(),
@@ -497,7 +486,8 @@ fn respond(
     extra: &[(&str, &str)],
     body: &[u8],
 ) {
-    let headers = with_cors(core, extra);
+    let mut headers = Headers::new();
+    add_headers(core, extra, &mut headers);
     let head = ResponseHead {
         status,
         content_type: JSON,
@@ -507,17 +497,16 @@ fn respond(
     write_framed(out, framing, &head, body);
 }
 
-/// The CORS headers (when `http.cors` is on), then `extra`.
-fn with_cors<'a>(
-    core: &Core,
-    extra: &[(&'a str, &'a str)],
-) -> smallvec::SmallVec<[(&'a str, &'a str); 4]> {
-    let mut headers = smallvec::SmallVec::new();
+/// A response's extra headers.
+type Headers<'a> = smallvec::SmallVec<[(&'a str, &'a str); 4]>;
+
+/// Add the CORS headers (when `http.cors` is on), then `extra`. (Filled in place: a returned
+/// `Headers` would be copied on every answer.)
+fn add_headers<'a>(core: &Core, extra: &[(&'a str, &'a str)], headers: &mut Headers<'a>) {
     if core.node.config.http.cors {
         headers.extend_from_slice(CORS);
     }
     headers.extend_from_slice(extra);
-    headers
 }
 
 fn write_framed(out: &mut Vec<u8>, framing: Framing, head: &ResponseHead<'_>, body: &[u8]) {
