@@ -2,9 +2,9 @@
 //!
 //! Each core counts what it does into its own [`CoreMetrics`]: plain cells, written only by that
 //! core, so counting costs a few ordinary increments and never contends with another core. A
-//! scrape asks every core for a [`Sample`] of its counters and of its shard ([`Scrape`], a shard
-//! operation, which runs on the core owning the shard) and sums them; [`exposition`] writes the
-//! sum in the Prometheus text format.
+//! scrape asks every core for a sample of its counters and of its shard ([`Scrape`], a shard
+//! operation, which runs on the core owning the shard) and sums them ([`NodeSample`]);
+//! [`write_exposition`] writes the sum in the Prometheus text format.
 
 mod exposition;
 mod histogram;
@@ -16,11 +16,9 @@ mod tests;
 use std::cell::Cell;
 
 pub use exposition::write_exposition;
-pub use histogram::{Histogram, HistogramSample, BOUNDS_NS, BUCKETS};
-pub use requests::{
-    EndpointId, EndpointSample, Outcome, RequestStats, RequestsSample, MAX_ENDPOINTS,
-};
-pub use scrape::{register_core, NodeSample, Sample, Scrape, ShardSample};
+pub use histogram::{Histogram, HistogramSample};
+pub use requests::{EndpointId, RequestStats, RequestsSample, MAX_ENDPOINTS};
+pub use scrape::{register_core, NodeSample, Scrape};
 
 use super::ws::Channel;
 

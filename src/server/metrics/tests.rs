@@ -1,5 +1,8 @@
 use std::time::Duration;
 
+use super::histogram::{BOUNDS_NS, BUCKETS};
+use super::requests::{EndpointSample, Outcome};
+use super::scrape::ShardSample;
 use super::*;
 
 #[test]
