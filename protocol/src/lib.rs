@@ -1,4 +1,5 @@
 pub mod http;
 pub mod model;
+pub mod prometheus;
 pub mod rng;
 pub mod ws;

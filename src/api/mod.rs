@@ -13,10 +13,12 @@ pub mod cluster;
 mod debug;
 pub mod discovery;
 pub mod management;
+mod monitoring;
 pub mod registry;
 pub mod status;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use protocol::http::{
     write_head_response, write_response, HttpError, Method, Request, ResponseHead,
@@ -28,6 +30,8 @@ use protocol::ws::HandshakeError;
 use crate::server::app::App;
 use crate::server::conn::Scratch;
 use crate::server::core::Core;
+use crate::server::metrics::EndpointId;
+use crate::server::ws::Channel;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -48,6 +52,8 @@ pub enum Endpoint {
     Leases,
     LegacyLeases,
     Health,
+    Ready,
+    Metrics,
     Management(management::Manage),
     /// Tests only (`testing.manual_clock`); unknown otherwise.
     AdvanceClock,
@@ -83,28 +89,85 @@ const ROUTES: &[(&str, Endpoint)] = &[
     ("/api/status/leases.json", Endpoint::Leases),
     ("/api/status/legacy-leases.json", Endpoint::LegacyLeases),
     ("/health", Endpoint::Health),
+    ("/ready", Endpoint::Ready),
+    ("/metrics", Endpoint::Metrics),
     ("/debug/clock/advance", Endpoint::AdvanceClock),
 ];
 
+/// Metrics ids: the routes of [`ROUTES`] by position, then those of [`management::ROUTES`], then
+/// these two, which no path routes to.
+const WS_HEARTBEAT: EndpointId = EndpointId::new(ROUTES.len() + management::ROUTES.len());
+/// Requests that reached no endpoint: unknown paths, failed WebSocket handshakes, and requests
+/// refused before they were complete.
+const UNMATCHED: EndpointId = EndpointId::new(WS_HEARTBEAT.index() + 1);
+
+/// The endpoints this node serves, by metrics id, with their label: the path (`unmatched` for
+/// [`UNMATCHED`]). The test clock's endpoint exists with the manual clock only.
+fn endpoint_labels(manual_clock: bool) -> Vec<(EndpointId, &'static str)> {
+    let routes = ROUTES
+        .iter()
+        .enumerate()
+        .filter(|&(_, &(_, e))| e != Endpoint::AdvanceClock || manual_clock)
+        .map(|(i, &(path, _))| (EndpointId::new(i), path));
+    let management = management::ROUTES
+        .iter()
+        .enumerate()
+        .map(|(i, &(path, _))| (EndpointId::new(ROUTES.len() + i), path));
+    let unrouted = [
+        (WS_HEARTBEAT, Channel::Heartbeat.path()),
+        (UNMATCHED, "unmatched"),
+    ];
+    routes.chain(management).chain(unrouted).collect()
+}
+
 /// Find the endpoint of a path.
 pub fn route(path: &str, prefix: &str) -> Option<Endpoint> {
+    find_route(path, prefix).map(|(endpoint, _)| endpoint)
+}
+
+/// The endpoint of a path and its metrics id.
+fn find_route(path: &str, prefix: &str) -> Option<(Endpoint, EndpointId)> {
     let path = protocol::http::canonical_path(path, prefix);
     if path.starts_with("/api/management/") {
-        return management::ROUTES
-            .iter()
-            .find(|(p, _)| *p == path)
-            .map(|&(_, m)| Endpoint::Management(m));
+        let i = management::ROUTES.iter().position(|(p, _)| *p == path)?;
+        let endpoint = Endpoint::Management(management::ROUTES[i].1);
+        return Some((endpoint, EndpointId::new(ROUTES.len() + i)));
     }
-    ROUTES.iter().find(|(p, _)| *p == path).map(|&(_, e)| e)
+    let i = ROUTES.iter().position(|(p, _)| *p == path)?;
+    Some((ROUTES[i].1, EndpointId::new(i)))
 }
 
 impl Endpoint {
+    /// The endpoint's id in the request metrics, e.g. for
+    /// `core.metrics.requests.count_rate_limited(endpoint.metric_id())` where a rate limiter
+    /// refuses a request.
+    pub fn metric_id(self) -> EndpointId {
+        let position = match self {
+            Endpoint::Management(m) => management::ROUTES
+                .iter()
+                .position(|&(_, r)| r == m)
+                .map(|i| ROUTES.len() + i),
+            _ => ROUTES.iter().position(|&(_, e)| e == self),
+        };
+        EndpointId::new(position.expect("every endpoint has a route"))
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Endpoint::Metrics => protocol::prometheus::CONTENT_TYPE,
+            _ => JSON,
+        }
+    }
+
     /// GET is accepted where Java accepted it (query parameters instead of a body), and HEAD
     /// wherever GET is.
     fn allows(self, method: Method) -> bool {
         match method {
             // Java's WsStatusController mapped connections.json to GET only.
-            Method::Post => !matches!(self, Endpoint::Health | Endpoint::WsConnections),
+            Method::Post => !matches!(
+                self,
+                Endpoint::Health | Endpoint::WsConnections | Endpoint::Ready | Endpoint::Metrics
+            ),
             Method::Get | Method::Head => match self {
                 Endpoint::Management(m) => m.allows_get(),
                 _ => !matches!(
@@ -142,7 +205,9 @@ impl Endpoint {
             | Endpoint::Lookup
             | Endpoint::ServicesDelta
             | Endpoint::AdvanceClock => "POST, OPTIONS",
-            Endpoint::Health | Endpoint::WsConnections => "GET, HEAD, OPTIONS",
+            Endpoint::Health | Endpoint::WsConnections | Endpoint::Ready | Endpoint::Metrics => {
+                "GET, HEAD, OPTIONS"
+            }
             Endpoint::Management(m) if !m.allows_get() => "POST, OPTIONS",
             _ => "GET, HEAD, POST, OPTIONS",
         }
@@ -176,7 +241,12 @@ impl App for Api {
         scratch: &mut Scratch,
         out: &mut Vec<u8>,
     ) -> bool {
-        handle(core, request, read_buf, scratch, out).await
+        let started = Instant::now();
+        let answered = answer(core, request, read_buf, scratch, out).await;
+        core.metrics
+            .requests
+            .record(answered.endpoint, answered.status, started.elapsed());
+        answered.keep_alive
     }
 
     fn write_protocol_error(core: &Core, error: HttpError, out: &mut Vec<u8>) {
@@ -229,36 +299,54 @@ impl App for Api {
     }
 
     async fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) {
-        registry::ws_heartbeat(core, text, reply).await
+        let started = Instant::now();
+        registry::ws_heartbeat(core, text, reply).await;
+        // The reply is a protocol answer (a responseStatus), as heartbeat.json's 200 is.
+        core.metrics
+            .requests
+            .record(WS_HEARTBEAT, 200, started.elapsed());
     }
 }
 
-/// Answer one request into `out`; returns whether the connection stays open.
-async fn handle(
+/// What [`answer`] did: whether the connection stays open, and what the metrics count.
+struct Answered {
+    keep_alive: bool,
+    endpoint: EndpointId,
+    status: u16,
+}
+
+/// Answer one request into `out`.
+async fn answer(
     core: &Core,
     request: &Request<'_>,
     read_buf: &[u8],
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
-) -> bool {
+) -> Answered {
     let config = &core.node.config;
     // Once shutdown starts, answer what is in flight and tell the client the connection ends.
     let keep_alive = request.keep_alive && !core.shutdown.is_fired();
     let body_out = &mut scratch.body;
     body_out.clear();
     let framing = Framing::of(request.method);
+    let routed = find_route(request.path, &config.path_prefix)
+        .filter(|&(e, _)| e != Endpoint::AdvanceClock || core.node.clock.is_manual());
+    let id = routed.map_or(UNMATCHED, |(_, id)| id);
+    let answered = |keep_alive, status| Answered {
+        keep_alive,
+        endpoint: id,
+        status,
+    };
     if request.method == Method::Options && config.http.cors {
         // Java's CrossDomainFilter answered every preflight, whatever the path.
         preflight(request, out, keep_alive);
-        return keep_alive;
+        return answered(keep_alive, 200);
     }
-    let endpoint = route(request.path, &config.path_prefix)
-        .filter(|&e| e != Endpoint::AdvanceClock || core.node.clock.is_manual());
-    let Some(endpoint) = endpoint else {
+    let Some((endpoint, _)) = routed else {
         let message = format!("no such path: {}", truncate(request.path, 200));
         write_error_body(body_out, &message);
         respond(core, out, framing, 404, keep_alive, &[], body_out);
-        return keep_alive;
+        return answered(keep_alive, 404);
     };
     if !endpoint.allows(request.method) {
         let message = format!("method not allowed; use {}", endpoint.allow_header());
@@ -272,7 +360,7 @@ async fn handle(
             &[("Allow", endpoint.allow_header())],
             body_out,
         );
-        return keep_alive;
+        return answered(keep_alive, 405);
     }
     let body = match body::decode_body(
         core,
@@ -288,13 +376,13 @@ async fn handle(
             write_error_body(body_out, error.message());
             let keep = keep_alive && !error.must_close();
             respond(core, out, framing, error.status(), keep, &[], body_out);
-            return keep;
+            return answered(keep, error.status());
         }
     };
     if body.is_empty() && request.method == Method::Post && endpoint.requires_body() {
         write_error_body(body_out, "request body is missing; send a JSON object");
         respond(core, out, framing, 400, keep_alive, &[], body_out);
-        return keep_alive;
+        return answered(keep_alive, 400);
     }
     let input = Input {
         // HEAD runs the GET handler; only the framing of its answer differs.
@@ -318,9 +406,19 @@ async fn handle(
                 *shared = Some(body);
             }
         }
-        None => respond(core, out, framing, status, keep_alive, &[], body_out),
+        None => {
+            let mut headers = Headers::new();
+            add_headers(core, &[], &mut headers);
+            let head = ResponseHead {
+                status,
+                content_type: endpoint.content_type(),
+                keep_alive,
+                extra_headers: &headers,
+            };
+            write_framed(out, framing, &head, body_out);
+        }
     }
-    keep_alive
+    answered(keep_alive, status)
 }
 
 /// Answer into `out`, or (large bodies built once per data version) into `shared`.
@@ -353,6 +451,8 @@ async fn dispatch(
             out.extend_from_slice(HEALTH_UP);
             200
         }
+        Endpoint::Ready => monitoring::ready(core, out),
+        Endpoint::Metrics => monitoring::metrics(core, out).await,
         Endpoint::Management(m) => management::handle(core, m, input, out).await,
         Endpoint::AdvanceClock => debug::advance_clock(core, input, out).await,
     }
@@ -376,6 +476,7 @@ impl Framing {
     }
 }
 
+/// A JSON answer.
 fn respond(
     core: &Core,
     out: &mut Vec<u8>,
@@ -385,20 +486,33 @@ fn respond(
     extra: &[(&str, &str)],
     body: &[u8],
 ) {
-    let mut headers: smallvec::SmallVec<[(&str, &str); 4]> = smallvec::SmallVec::new();
-    if core.node.config.http.cors {
-        headers.extend_from_slice(CORS);
-    }
-    headers.extend_from_slice(extra);
+    let mut headers = Headers::new();
+    add_headers(core, extra, &mut headers);
     let head = ResponseHead {
         status,
         content_type: JSON,
         keep_alive,
         extra_headers: &headers,
     };
+    write_framed(out, framing, &head, body);
+}
+
+/// A response's extra headers.
+type Headers<'a> = smallvec::SmallVec<[(&'a str, &'a str); 4]>;
+
+/// Add the CORS headers (when `http.cors` is on), then `extra`. (Filled in place: a returned
+/// `Headers` would be copied on every answer.)
+fn add_headers<'a>(core: &Core, extra: &[(&'a str, &'a str)], headers: &mut Headers<'a>) {
+    if core.node.config.http.cors {
+        headers.extend_from_slice(CORS);
+    }
+    headers.extend_from_slice(extra);
+}
+
+fn write_framed(out: &mut Vec<u8>, framing: Framing, head: &ResponseHead<'_>, body: &[u8]) {
     match framing {
-        Framing::Body => write_response(out, &head, body),
-        Framing::HeadOnly => write_head_response(out, &head, body.len()),
+        Framing::Body => write_response(out, head, body),
+        Framing::HeadOnly => write_head_response(out, head, body.len()),
     }
 }
 
@@ -424,7 +538,7 @@ fn respond_before_shared_body(
     write_head_response(out, &head, body.len());
 }
 
-/// An error answer after which the connection closes.
+/// An error answer to a request that reached no endpoint, after which the connection closes.
 fn respond_and_close(
     core: &Core,
     out: &mut Vec<u8>,
@@ -433,6 +547,7 @@ fn respond_and_close(
     extra: &[(&str, &str)],
     message: &str,
 ) {
+    core.metrics.requests.count(UNMATCHED, status);
     let mut body = Vec::with_capacity(128);
     write_error_body(&mut body, message);
     respond(core, out, framing, status, false, extra, &body);
@@ -581,6 +696,35 @@ mod tests {
                 "{endpoint:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_endpoint_has_its_own_metrics_id_labelled_with_its_path() {
+        let labels = endpoint_labels(true);
+        let ids: std::collections::HashSet<usize> =
+            labels.iter().map(|(id, _)| id.index()).collect();
+        assert_eq!(ids.len(), labels.len(), "ids are distinct");
+        let paths = ROUTES.iter().map(|&(p, e)| (p, e)).chain(
+            management::ROUTES
+                .iter()
+                .map(|&(p, m)| (p, Endpoint::Management(m))),
+        );
+        for (path, endpoint) in paths {
+            let (found, id) = find_route(path, "").expect(path);
+            assert_eq!(found, endpoint);
+            assert_eq!(endpoint.metric_id(), id, "{path}");
+            assert!(
+                labels.contains(&(id, path)),
+                "{path} is labelled with its path"
+            );
+        }
+        assert!(labels.contains(&(WS_HEARTBEAT, "/ws/registry/heartbeat")));
+        assert!(labels.contains(&(UNMATCHED, "unmatched")));
+        let advance = Endpoint::AdvanceClock.metric_id();
+        assert!(
+            !endpoint_labels(false).iter().any(|&(id, _)| id == advance),
+            "the test clock's endpoint is listed with the manual clock only"
+        );
     }
 
     #[test]

@@ -290,8 +290,10 @@ impl Core {
                     tracing::warn!(core = self.id, %peer, max, "{LIMIT_REACHED}");
                 }
                 drop(stream);
+                self.metrics.connections_refused.add(1);
                 continue;
             }
+            self.metrics.connections_accepted.add(1);
             let _ = stream.set_nodelay(true);
             self.live_connections.set(self.live_connections.get() + 1);
             let core = self.clone();

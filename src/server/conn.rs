@@ -296,8 +296,9 @@ impl<A: App> Connection<'_, A> {
     async fn flush(&mut self, then: AfterFlush) -> Step {
         if !self.out.is_empty() {
             let wait = Duration::from_millis(self.core.node.config.limits.write_timeout_ms);
+            let queued = self.out.len() as u64;
             match self.out.flush(&mut self.stream, wait).await {
-                Flushed::Written => {}
+                Flushed::Written => self.core.metrics.http.sent.add(queued),
                 Flushed::Failed => return Step::Close,
                 Flushed::TimedOut => {
                     tracing::debug!(peer = %self.peer, "write timed out; closing");
@@ -435,7 +436,10 @@ async fn read_more(
         None => (ReadOutcome::Shutdown, Vec::new()),
         Some(Err(_elapsed)) => (ReadOutcome::TimedOut, Vec::new()),
         Some(Ok((Ok(0), slice))) => (ReadOutcome::Closed, slice.into_inner()),
-        Some(Ok((Ok(_), slice))) => (ReadOutcome::Data, slice.into_inner()),
+        Some(Ok((Ok(read), slice))) => {
+            core.metrics.http.received.add(read as u64);
+            (ReadOutcome::Data, slice.into_inner())
+        }
         Some(Ok((Err(e), slice))) => {
             tracing::debug!(error = %e, "read failed");
             (ReadOutcome::Closed, slice.into_inner())

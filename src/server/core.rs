@@ -28,6 +28,7 @@ use super::app::App;
 use super::budget::Budgets;
 use super::log_limit::LogLimiter;
 use super::mailbox::{Inbox, NotServed, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
+use super::metrics::{self, CoreMetrics, NodeSample, Scrape};
 use super::reload::Swappable;
 use super::signal::{yield_now, LocalSignal};
 use super::stream::{self, ChangeStream, FanOut};
@@ -51,6 +52,8 @@ pub struct Node {
     pub http_limits: protocol::http::Limits,
     pub shutdown: AtomicBool,
     pub connections: AtomicUsize,
+    /// Cores that restored their shard and accept connections (each counts itself once).
+    pub serving_cores: AtomicUsize,
     /// WebSocket sessions open on each core, by channel family.
     pub ws_sessions: OpenSessions,
     /// The address the listener is bound to (its real port when `listen` asked for port 0).
@@ -71,9 +74,40 @@ pub struct Node {
     pub heartbeats: Heartbeats,
 }
 
+/// Whether the node serves (`GET /ready`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Serving,
+    /// Some cores are still restoring their shard.
+    Starting {
+        serving: usize,
+        cores: usize,
+    },
+    /// Draining after SIGTERM/SIGINT.
+    ShuttingDown,
+}
+
+impl Node {
+    pub fn readiness(&self) -> Readiness {
+        if self.shutdown.load(Ordering::Relaxed) {
+            return Readiness::ShuttingDown;
+        }
+        let cores = self.router.shards();
+        let serving = self.serving_cores.load(Ordering::Relaxed);
+        assert!(serving <= cores, "each core counts itself once");
+        if serving < cores {
+            Readiness::Starting { serving, cores }
+        } else {
+            Readiness::Serving
+        }
+    }
+}
+
 pub struct Core {
     pub id: usize,
     pub node: Arc<Node>,
+    /// This core's counters (`GET /metrics`); shared with its WebSocket writer tasks.
+    pub metrics: Rc<CoreMetrics>,
     shard: RefCell<Shard>,
     pending: Rc<RefCell<Pending>>,
     changes: RefCell<ChangeStream>,
@@ -133,6 +167,7 @@ impl Core {
         );
         Core {
             id,
+            metrics: Rc::default(),
             shard: RefCell::new(shard),
             pending: Rc::new(RefCell::new(Pending::default())),
             changes: RefCell::new(ChangeStream::default()),
@@ -277,6 +312,28 @@ impl Core {
                 Err(Unavailable)
             }
         }
+    }
+
+    /// Every core's counters and shard figures, summed (a core that has stopped is left out).
+    pub async fn scrape(&self) -> NodeSample {
+        self.map_reduce(
+            || Scrape,
+            NodeSample::default(),
+            |mut node, reply| {
+                if let Ok(sample) = reply {
+                    node.add(&sample);
+                }
+                node
+            },
+        )
+        .await
+    }
+
+    /// This core's counters and what it holds now (run by [`Scrape`] on this core's thread).
+    pub(super) fn metrics_sample(&self) -> metrics::CoreSample {
+        let push_queue_bytes = self.subscribers.borrow().budget().used();
+        self.metrics
+            .sample(self.live_connections.get(), push_queue_bytes)
     }
 
     /// Hand the changes the shard recorded to the change stream's sinks.
@@ -479,12 +536,16 @@ impl Core {
 
     /// Runs until shutdown has drained this node's connections (or the grace period ran out).
     pub async fn run<A: App>(self: Rc<Self>, listener: TcpListener, inbox: Inbox) {
+        // Before the inbox runs other cores' operations (a scrape among them) on this thread.
+        metrics::register_core(&self);
         let stop_inbox = Rc::new(LocalSignal::default());
         let inbox_task = monoio::spawn(self.clone().run_inbox(inbox, stop_inbox.clone()));
         monoio::spawn(self.clone().run_fanout());
         monoio::spawn(self.clone().run_lease_clock());
         let core = self.clone();
         monoio::spawn(async move { core.trimmer.run(core.id).await });
+        // The shard was restored in `Core::new`: from here this core serves.
+        self.node.serving_cores.fetch_add(1, Ordering::Relaxed);
         self.accept_loop::<A>(listener).await;
         let grace = Duration::from_millis(self.node.config.limits.shutdown_grace_ms);
         let deadline = Instant::now() + grace;

@@ -11,6 +11,7 @@ pub mod durable;
 mod listener;
 mod log_limit;
 pub mod mailbox;
+pub mod metrics;
 mod notify;
 mod outgoing;
 pub mod reload;
@@ -163,6 +164,7 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         http_limits: limits,
         shutdown: AtomicBool::new(false),
         connections: AtomicUsize::new(0),
+        serving_cores: AtomicUsize::new(0),
         ws_sessions: ws::open_sessions::OpenSessions::new(shards),
         local_addr: bound,
         driver: driver.name(),

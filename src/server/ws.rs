@@ -32,19 +32,28 @@ pub enum Channel {
     AllInstanceChange,
 }
 
-const CHANNELS: &[(&str, Channel)] = &[
-    ("/ws/registry/heartbeat", Channel::Heartbeat),
-    ("/ws/discovery/instance-change", Channel::InstanceChange),
-    (
-        "/ws/discovery/all-instance-change",
+impl Channel {
+    /// Every channel, in declaration order (so `channel as usize` indexes this).
+    pub const ALL: [Channel; 3] = [
+        Channel::Heartbeat,
+        Channel::InstanceChange,
         Channel::AllInstanceChange,
-    ),
-];
+    ];
+
+    /// The channel's path (after the configured prefix).
+    pub fn path(self) -> &'static str {
+        match self {
+            Channel::Heartbeat => "/ws/registry/heartbeat",
+            Channel::InstanceChange => "/ws/discovery/instance-change",
+            Channel::AllInstanceChange => "/ws/discovery/all-instance-change",
+        }
+    }
+}
 
 /// The channel of a WebSocket path, with or without the prefix and a trailing slash.
 pub fn channel_of(path: &str, prefix: &str) -> Option<Channel> {
     let path = protocol::http::canonical_path(path, prefix);
-    CHANNELS.iter().find(|(p, _)| *p == path).map(|&(_, c)| c)
+    Channel::ALL.into_iter().find(|c| c.path() == path)
 }
 
 /// Why a session is closed when its core has no room for its subscription.
@@ -69,10 +78,16 @@ pub async fn serve<A: App>(
 ) {
     // Counted for as long as this call runs, whichever way the session ends.
     let _counted = core.node.ws_sessions.open(core.id, channel);
+    let _open = core.metrics.ws_session(channel);
     let session = core.new_session();
     let (reader, writer) = stream.into_split();
     let write_timeout = Duration::from_millis(core.node.config.limits.write_timeout_ms);
-    let writer_task = monoio::spawn(writer::write_loop(writer, session.clone(), write_timeout));
+    let writer_task = monoio::spawn(writer::write_loop(
+        writer,
+        session.clone(),
+        write_timeout,
+        core.metrics.clone(),
+    ));
     if channel == Channel::AllInstanceChange {
         core.subscribe_all(&session).await;
     }
@@ -203,7 +218,10 @@ async fn read_loop<A: App>(
                 return;
             }
             Some(Ok((Ok(0), _))) | Some(Ok((Err(_), _))) => return,
-            Some(Ok((Ok(_), slice))) => buf = slice.into_inner(),
+            Some(Ok((Ok(read), slice))) => {
+                core.metrics.websocket.received.add(read as u64);
+                buf = slice.into_inner();
+            }
         }
     }
 }
@@ -323,5 +341,13 @@ mod tests {
             Some(Channel::AllInstanceChange)
         );
         assert_eq!(channel_of("/ws/other", ""), None);
+    }
+
+    #[test]
+    fn all_lists_channels_in_declaration_order() {
+        for (i, channel) in Channel::ALL.into_iter().enumerate() {
+            assert_eq!(channel as usize, i);
+            assert_eq!(channel_of(channel.path(), ""), Some(channel));
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! every shard, then answered.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use persistence::{StoreError, StoreErrorKind};
 use protocol::model::management::requests::{
@@ -63,7 +64,10 @@ async fn commit(
         Ok(write) => write,
         Err(refusal) => return refuse(out, KIND, &refusal),
     };
-    let snapshot = match core.node.store.write(write).await {
+    let started = Instant::now();
+    let stored = core.node.store.write(write).await;
+    core.metrics.store_writes.observe(started.elapsed());
+    let snapshot = match stored {
         Ok(snapshot) => snapshot,
         Err(error) => return store_failed(core, out, failed, &error),
     };

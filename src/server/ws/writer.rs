@@ -14,6 +14,7 @@ use monoio::io::{AsyncWriteRent, OwnedWriteHalf};
 use monoio::net::TcpStream;
 use protocol::ws::{write_close, write_frame, OpCode};
 
+use crate::server::metrics::CoreMetrics;
 use crate::server::signal::yield_now;
 use crate::server::subscribers::{close, Frames, Session};
 
@@ -117,6 +118,7 @@ pub async fn write_loop(
     mut writer: OwnedWriteHalf<TcpStream>,
     session: Rc<Session>,
     timeout: Duration,
+    metrics: Rc<CoreMetrics>,
 ) {
     let mut pending = Pending::default();
     let mut taken = Vec::new();
@@ -128,10 +130,17 @@ pub async fn write_loop(
             write_frame(&mut frame, OpCode::Pong, true, &payload);
             pending.push(Piece::Control(frame));
         }
+        let batches = taken
+            .iter()
+            .filter(|entry| matches!(entry, Frames::Shared(_)))
+            .count();
         for entry in taken.drain(..) {
             pending.push(Piece::Queued(entry));
         }
         if let Some((code, reason)) = closing {
+            if code == close::TRY_AGAIN_LATER {
+                metrics.ws_sessions_dropped.add(1);
+            }
             let mut frame = Vec::new();
             write_close(&mut frame, code, reason);
             pending.push(Piece::Control(frame));
@@ -141,6 +150,7 @@ pub async fn write_loop(
             pending.prepare(session.budget().write_chunk());
             match monoio::time::timeout(timeout, writer.writev(pending)).await {
                 Ok((Ok(written), back)) if written > 0 => {
+                    metrics.websocket.sent.add(written as u64);
                     pending = back;
                     pending.advance(written);
                 }
@@ -152,6 +162,7 @@ pub async fn write_loop(
             // Let the core's other connections (and sessions) have their turn.
             yield_now().await;
         }
+        metrics.push_batches_sent.add(batches as u64);
         drop(writing);
         if closing.is_some() {
             let _ = writer.shutdown().await;
