@@ -13,6 +13,7 @@ pub mod cluster;
 mod debug;
 pub mod discovery;
 pub mod management;
+mod rate_limit;
 pub mod registry;
 pub mod status;
 

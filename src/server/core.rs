@@ -27,6 +27,7 @@ use super::app::App;
 use super::budget::Budgets;
 use super::log_limit::LogLimiter;
 use super::mailbox::{Inbox, NotServed, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
+use super::rate_limit::{NodeWindows, RateLimits};
 use super::signal::{yield_now, LocalSignal};
 use super::stream::{self, ChangeStream, FanOut};
 use super::subscribers::{Session, Subscribers};
@@ -60,6 +61,8 @@ pub struct Node {
     pub restore: Mutex<Vec<Option<Vec<RegisterItem>>>>,
     /// Filled by each core as it stops (when `registry.restore_on_start`): the registry to save.
     pub saved: Mutex<Vec<SavedInstance>>,
+    /// The rate limits' node-wide windows; cores take allowances from them (see `rate_limit`).
+    pub rate_limit_windows: Arc<NodeWindows>,
 }
 
 pub struct Core {
@@ -84,6 +87,8 @@ pub struct Core {
     fanout: FanOut,
     /// Sessions closed because the core's push queues were full.
     push_budget_log: LogLimiter,
+    /// Java's request rate limiters, counted on this core.
+    pub rate_limits: RateLimits,
 }
 
 /// Per item of a batch, in request order: None where the item went to no shard, else its owner's
@@ -130,6 +135,7 @@ impl Core {
             subscribers: RefCell::new(Subscribers::new(node.config.ws.max_core_queued_bytes)),
             fanout: FanOut::new(node.config.changes.core_queue_capacity),
             push_budget_log: LogLimiter::new(1),
+            rate_limits: RateLimits::new(id, node.rate_limit_windows.clone(), node.clock.clone()),
             node,
         }
     }

@@ -11,6 +11,7 @@ mod listener;
 mod log_limit;
 pub mod mailbox;
 mod outgoing;
+pub mod rate_limit;
 pub mod signal;
 mod stream;
 pub mod subscribers;
@@ -133,6 +134,7 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
         initial_management: durable.management.clone(),
         restore: std::sync::Mutex::new(durable.restore.into_iter().map(Some).collect()),
         saved: std::sync::Mutex::new(Vec::new()),
+        rate_limit_windows: Arc::new(rate_limit::NodeWindows::new(&config.rate_limits, shards)),
         clock,
         outboxes,
         shared: Arc::new(NodeShared::new(shards, first_version)),

@@ -2,7 +2,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 
-use serde::de::value::{Error, SeqDeserializer};
+use serde::de::value::{Error, MapDeserializer, SeqDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
@@ -77,9 +77,24 @@ impl<'de> Deserializer<'de> for KeyWalker<'_> {
         ))
     }
 
+    /// A map of the file's choosing (`rate_limits.*.per_identity`) is one key.
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.leaf();
+        visitor.visit_map(MapDeserializer::<_, Error>::new(std::iter::empty::<(
+            String,
+            u64,
+        )>()))
+    }
+
+    /// An optional value (a table that sets only what it names) is still one key.
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.leaf();
+        visitor.visit_none()
+    }
+
     serde::forward_to_deserialize_any! {
-        i8 i16 i32 i64 i128 u8 u16 u32 u128 f32 f64 char bytes byte_buf option unit
-        unit_struct newtype_struct tuple tuple_struct map enum identifier ignored_any
+        i8 i16 i32 i64 i128 u8 u16 u32 u128 f32 f64 char bytes byte_buf unit
+        unit_struct newtype_struct tuple tuple_struct enum identifier ignored_any
     }
 }
 
