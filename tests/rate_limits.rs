@@ -42,13 +42,13 @@ fn heartbeat_admitted(client: &mut Client, inst: &Inst) -> bool {
         "POST",
         HEARTBEAT,
         &[],
-        instances_body(&[inst.clone()]).as_bytes(),
+        instances_body(std::slice::from_ref(inst)).as_bytes(),
     );
     judge_instances_answer(r.status, &r.text(), "heartbeat.json")
 }
 
 fn ws_heartbeat_admitted(ws: &mut Ws, inst: &Inst) -> bool {
-    send_text(ws, &instances_body(&[inst.clone()]));
+    send_text(ws, &instances_body(std::slice::from_ref(inst)));
     judge_instances_answer(200, &next_text(ws, "WS heartbeat"), "WS heartbeat")
 }
 
@@ -82,7 +82,7 @@ fn over_the_limit_requests_get_javas_rate_limited_answer_in_each_shape() {
     let server = two_cores(SMALL_LIMITS);
     let mut client = server.client();
     let inst = Inst::new("rl-svc", "rl-1");
-    register(&mut client, &[inst.clone()]);
+    register(&mut client, std::slice::from_ref(&inst));
     for n in 1..=5 {
         assert!(heartbeat_admitted(&mut client, &inst), "heartbeat #{n}");
     }
@@ -90,12 +90,12 @@ fn over_the_limit_requests_get_javas_rate_limited_answer_in_each_shape() {
         "POST",
         HEARTBEAT,
         &[],
-        instances_body(&[inst.clone()]).as_bytes(),
+        instances_body(std::slice::from_ref(&inst)).as_bytes(),
     );
     assert_eq!((r.status, r.text()), (200, rate_limited_instances()));
     // WebSocket heartbeats count against the same identity, and are refused the same way.
     let mut ws = ws_connect(&server, HB_WS);
-    send_text(&mut ws, &instances_body(&[inst.clone()]));
+    send_text(&mut ws, &instances_body(std::slice::from_ref(&inst)));
     assert_eq!(next_text(&mut ws, "WS heartbeat"), rate_limited_instances());
 
     let status_answer = |before: &str, after: &str| {
@@ -137,7 +137,7 @@ fn the_window_slides_with_the_clock() {
     let mut client = server.client();
     let mut ws = ws_connect(&server, HB_WS);
     let inst = Inst::new("slide-svc", "slide-1");
-    register(&mut client, &[inst.clone()]);
+    register(&mut client, std::slice::from_ref(&inst));
     // Start on a second boundary: the window is ten whole seconds.
     let base = (server.clock_ms() / 1000 + 1) * 1000;
     let heartbeats = |client: &mut Client, at_ms: u64, requests: usize| {
@@ -165,7 +165,7 @@ fn the_window_slides_with_the_clock() {
 fn the_limit_holds_node_wide_across_connections_and_cores() {
     let server = two_cores(SMALL_LIMITS);
     let inst = Inst::new("wide-svc", "wide-1");
-    register(&mut server.client(), &[inst.clone()]);
+    register(&mut server.client(), std::slice::from_ref(&inst));
     // Connections opened together are accepted by both cores.
     let mut clients: Vec<Client> = (0..16).map(|_| server.client()).collect();
     let mut sessions: Vec<Ws> = (0..4).map(|_| ws_connect(&server, HB_WS)).collect();
@@ -224,12 +224,12 @@ fn identities_and_limiters_count_apart_and_a_disabled_limiter_admits_all() {
     let server = two_cores(SMALL_LIMITS);
     let mut client = server.client();
     let inst = Inst::new("apart-svc", "apart-1");
-    register(&mut client, &[inst.clone()]);
+    register(&mut client, std::slice::from_ref(&inst));
     while heartbeat_admitted(&mut client, &inst) {}
     // Register and unregister have their own windows; discovery has no limiter.
     for n in 0..4 {
         let other = Inst::new("apart-svc", &format!("other-{n}"));
-        register(&mut client, &[other.clone()]);
+        register(&mut client, std::slice::from_ref(&other));
         assert_eq!(lookup_ids(&mut client, "apart-svc").len(), 2, "#{n}");
         unregister(&mut client, &[other]);
     }
