@@ -265,9 +265,8 @@ impl RateLimits {
             limiter = identity.limiter().java_id(),
             identity = identity.name(),
             limit_per_10s = self.windows.limit(identity),
-            rejected = unlogged,
-            "rate limit reached: requests over it are answered rate-limited \
-             ({unlogged} on this core since the last such line)"
+            rejected_since_last_line = unlogged,
+            "rate limit reached: requests over it are answered rate-limited"
         );
     }
 }
