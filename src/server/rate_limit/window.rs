@@ -21,7 +21,7 @@ pub const WINDOW_SECONDS: u64 = 10;
 const GRANTS_PER_CORE_PER_WINDOW: u64 = 64;
 
 /// The largest limit a bucket can count (its low half-word).
-pub const MAX_LIMIT: u64 = u32::MAX as u64;
+const MAX_LIMIT: u64 = u32::MAX as u64;
 
 pub struct NodeWindows {
     windows: Box<[Window]>,
