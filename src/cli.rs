@@ -8,6 +8,9 @@ use crate::config::Overrides;
 
 /// artemis: a service registry speaking the Artemis wire protocol.
 #[derive(FromArgs, Debug)]
+#[argh(
+    note = "`artemis --version` (or -V) prints the version and the git commit it was built from."
+)]
 pub struct Cli {
     #[argh(subcommand)]
     pub command: Command,
@@ -66,6 +69,52 @@ pub struct ServerArgs {
     pub manual_clock: bool,
 }
 
+/// `artemis <version> (<git commit>)`; the commit is "unknown" for a build outside a git checkout.
+pub const VERSION: &str = concat!(
+    "artemis ",
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("ARTEMIS_GIT_COMMIT"),
+    ")"
+);
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    Run(Box<Cli>),
+    /// Print `text` and exit with `code`: the version or help (stdout, 0), or a usage error
+    /// (stderr, 2, the exit code of any configuration error).
+    Exit {
+        text: String,
+        code: u8,
+    },
+}
+
+/// Parse `args` (the program name first). argh itself would exit 1 on a usage error; the exit
+/// code is decided here instead.
+pub fn parse(args: &[String]) -> Parsed {
+    let (program, rest) = match args.split_first() {
+        Some((program, rest)) => (program.as_str(), rest),
+        None => ("artemis", &[][..]),
+    };
+    if let [only] = rest {
+        if only == "--version" || only == "-V" {
+            return Parsed::Exit {
+                text: VERSION.into(),
+                code: 0,
+            };
+        }
+    }
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    match Cli::from_args(&[program], &rest) {
+        Ok(cli) => Parsed::Run(Box::new(cli)),
+        Err(exit) => Parsed::Exit {
+            text: exit.output,
+            code: if exit.status.is_ok() { 0 } else { 2 },
+        },
+    }
+}
+
 impl ServerArgs {
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -80,5 +129,65 @@ impl ServerArgs {
             driver: self.driver.clone(),
             manual_clock: self.manual_clock,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &str) -> Parsed {
+        let args: Vec<String> = words.split_whitespace().map(String::from).collect();
+        parse(&args)
+    }
+
+    fn exit_of(words: &str) -> (String, u8) {
+        match parse_words(words) {
+            Parsed::Exit { text, code } => (text, code),
+            Parsed::Run(cli) => panic!("{words:?} parsed as {cli:?}"),
+        }
+    }
+
+    #[test]
+    fn version_names_the_package_version_and_commit() {
+        for words in ["artemis --version", "artemis -V"] {
+            let (text, code) = exit_of(words);
+            assert_eq!(code, 0, "{words}");
+            assert_eq!(text, VERSION);
+        }
+        assert!(VERSION.starts_with(&format!("artemis {} (", env!("CARGO_PKG_VERSION"))));
+        assert!(
+            VERSION.ends_with(')') && !VERSION.ends_with("()"),
+            "{VERSION}"
+        );
+    }
+
+    #[test]
+    fn usage_errors_exit_2_and_help_exits_0() {
+        let (text, code) = exit_of("artemis server --no-such-flag");
+        assert_eq!(code, 2);
+        assert!(text.contains("--no-such-flag"), "{text}");
+        let (_, code) = exit_of("artemis");
+        assert_eq!(code, 2, "a missing subcommand is a usage error");
+        let (_, code) = exit_of("artemis server --shards");
+        assert_eq!(code, 2, "an option without its value");
+        let (text, code) = exit_of("artemis --help");
+        assert_eq!(code, 0);
+        assert!(
+            text.contains("--version"),
+            "help mentions --version: {text}"
+        );
+    }
+
+    #[test]
+    fn server_flags_parse() {
+        let Parsed::Run(cli) = parse_words("artemis server --listen localhost:0 --shards 2") else {
+            panic!("server flags refused");
+        };
+        let Command::Server(args) = cli.command else {
+            panic!("not the server command: {cli:?}");
+        };
+        assert_eq!(args.listen.as_deref(), Some("localhost:0"));
+        assert_eq!(args.shards, Some(2));
     }
 }

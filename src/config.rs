@@ -5,14 +5,14 @@
 //! never silently falls back to a default.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::server::rate_limit::Limiter;
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the HTTP/WebSocket listener binds: one socket, exclusively (no SO_REUSEPORT), that
@@ -33,6 +33,8 @@ pub struct Config {
     pub driver: String,
     /// `RUST_LOG`-style filter used when `RUST_LOG` is not set.
     pub log: String,
+    /// How log lines are written to stderr.
+    pub log_format: LogFormat,
     pub lease: LeaseConfig,
     pub self_preservation: SelfPreservationConfig,
     pub registry: RegistryConfig,
@@ -51,7 +53,21 @@ pub struct Config {
     pub max_connections_explicit: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+/// The shape of a log line. Under journald (`JOURNAL_STREAM` names stderr) no format writes a
+/// timestamp: the journal adds its own.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: aligned level and target, ANSI colours on a terminal unless `NO_COLOR` is set.
+    #[default]
+    Human,
+    /// `key=value` pairs (`time`, `level`, `target`, `msg`, then the event's fields).
+    Logfmt,
+    /// One JSON object per line (`time`, `level`, `target`, `message`, then the event's fields).
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LeaseConfig {
     pub ttl_ms: u64,
@@ -63,7 +79,7 @@ pub struct LeaseConfig {
     pub max_evictions_per_step: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SelfPreservationConfig {
     pub enabled: bool,
@@ -74,14 +90,14 @@ pub struct SelfPreservationConfig {
     pub max_count_reset_interval_ms: u64,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ZonePolicy {
     /// Accept requests whose zoneId differs from this node's zone (Java's shipped default: true).
     pub allow_from_other_zone: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistryConfig {
     /// Accept registrations whose zoneId differs from this node's zone (Java's default: true).
@@ -91,7 +107,7 @@ pub struct RegistryConfig {
     pub restore_on_start: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ManagementConfig {
     /// Bearer tokens allowed to write (`Authorization: Bearer <token>` or the body's `token`).
@@ -101,7 +117,7 @@ pub struct ManagementConfig {
     pub max_log_rows: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PersistenceConfig {
     /// Store requests (writes, log queries) waiting for the persistence thread; past it a write
@@ -111,7 +127,7 @@ pub struct PersistenceConfig {
     pub max_batch: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Open connections per node; further connections are accepted and closed at once. At start
@@ -144,8 +160,10 @@ pub struct LimitsConfig {
     /// (`services.json`) counts once. Past it, the connections whose answers have waited longest
     /// are closed; an answer larger than this alone is never sent.
     pub max_queued_write_bytes_per_core: usize,
-    /// Request bytes one core buffers beyond each connection's first 16 KiB read buffer. A
-    /// connection whose request needs more than is left is answered 503 and closed.
+    /// Request bytes one core buffers beyond each connection's first 16 KiB buffers: bodies
+    /// still arriving, the de-chunked and inflated copies of requests being handled, and
+    /// WebSocket messages arriving. A connection whose request needs more than is left is
+    /// answered 503 and closed (a WebSocket session is closed with 1013).
     pub max_buffered_request_bytes_per_core: usize,
     /// Members (concatenated gzip streams) in one gzip request body; real clients send one.
     pub max_gzip_members: usize,
@@ -161,7 +179,7 @@ pub struct LimitsConfig {
     pub max_metadata_bytes: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChangesConfig {
     /// Changes each shard keeps for `services-delta.json`; older versions get `data-not-found`.
@@ -170,9 +188,15 @@ pub struct ChangesConfig {
     /// and again in its fan-out queue. Past it the core has lost changes, so it closes its
     /// subscribers (1013: reconnect, reload).
     pub core_queue_capacity: usize,
+    /// Bytes of the change batches waiting for one core's subscribers, in its inbox and its
+    /// fan-out queue together (a batch sent to several cores counts on each). A step that would
+    /// pass it is dropped and the core closes its subscribers, as for `core_queue_capacity`;
+    /// a step that finds nothing waiting is always taken, so one batch the server accepted never
+    /// closes a subscriber that keeps up.
+    pub core_queue_bytes: usize,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct TestingConfig {
     /// For tests only: the lease clock stands still and moves only by
@@ -180,7 +204,7 @@ pub struct TestingConfig {
     pub manual_clock: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WsConfig {
     /// Largest message a client may send (after reassembling fragments); larger closes with 1009.
@@ -205,6 +229,10 @@ pub struct WsConfig {
     /// Bytes of the (lower-cased) service ids one instance-change session subscribes to; past it
     /// the session is closed with 1008.
     pub max_subscription_bytes_per_session: usize,
+    /// Bytes of the service ids all instance-change sessions of one core subscribe to, each
+    /// subscription counted with its id plus an allowance for the table entries it takes. A
+    /// subscription that would pass it closes its session with 1013 (try again later).
+    pub max_subscription_bytes_per_core: usize,
     /// Bytes all WebSocket session queues of one core hold together (a change batch shared by
     /// many sessions counts once, while any of them holds it). Past it, the sessions waiting
     /// longest are closed with 1013 until the rest fits; sessions holding only what is being
@@ -216,7 +244,7 @@ pub struct WsConfig {
 /// identity (operation) of a limiter is admitted at most its limit of times in any 10 s window
 /// (ten 1 s buckets) node-wide; a request over it is answered `rate-limited` (HTTP 200, the
 /// endpoint's usual shape) and not counted.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(from = "RateLimitsFile")]
 pub struct RateLimitsConfig {
     /// `artemis.service.registry`: register, heartbeat (HTTP and WebSocket), unregister.
@@ -234,7 +262,7 @@ pub struct RateLimitsConfig {
 }
 
 /// One limiter: Java's `<id>.rate-limiter.{enabled,default-rate-limit,rate-limit-map}`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LimiterConfig {
     pub enabled: bool,
     /// Requests of each identity admitted per 10 s window node-wide.
@@ -337,7 +365,7 @@ impl RateLimitsConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Add the CORS headers Java's CrossDomainFilter sent, and answer OPTIONS preflights.
@@ -356,6 +384,7 @@ impl Default for Config {
             path_prefix: String::new(),
             driver: "auto".into(),
             log: "info".into(),
+            log_format: LogFormat::Human,
             lease: LeaseConfig::default(),
             self_preservation: SelfPreservationConfig::default(),
             registry: RegistryConfig::default(),
@@ -463,6 +492,7 @@ impl Default for ChangesConfig {
         ChangesConfig {
             log_capacity: 16_384,
             core_queue_capacity: 4096,
+            core_queue_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -477,6 +507,7 @@ impl Default for WsConfig {
             idle_timeout_ms: 60_000,
             max_subscriptions_per_session: 10_000,
             max_subscription_bytes_per_session: 256 * 1024,
+            max_subscription_bytes_per_core: 64 * 1024 * 1024,
             max_core_queued_bytes: 64 * 1024 * 1024,
         }
     }
@@ -587,6 +618,8 @@ impl Config {
     /// Check every value and normalise the derived ones. Errors name the offending key.
     pub fn validate(&mut self) -> Result<(), String> {
         self.listen_addr()?;
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| format!("log: {:?} is not a log filter: {e}", self.log))?;
         non_blank("region_id", &self.region_id)?;
         non_blank("zone_id", &self.zone_id)?;
         if self.data_dir.as_os_str().is_empty() {
@@ -626,13 +659,30 @@ impl Config {
         self.data_dir.join("artemis.db")
     }
 
+    /// The address to bind: `listen` itself, or for a host name (`localhost:8080`) the first
+    /// address it resolves to.
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
-        self.listen.parse().map_err(|_| {
+        if let Ok(addr) = self.listen.parse() {
+            return Ok(addr);
+        }
+        let not_an_address = || {
             format!(
-                "listen: {:?} is not an address like 127.0.0.1:8080",
+                "listen: {:?} is not an address like 127.0.0.1:8080 or localhost:8080",
                 self.listen
             )
-        })
+        };
+        // Only HOST:PORT is looked up: anything else would be a typo sent to the resolver.
+        let (host, port) = self.listen.rsplit_once(':').ok_or_else(not_an_address)?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(not_an_address());
+        }
+        let mut addrs = self
+            .listen
+            .to_socket_addrs()
+            .map_err(|e| format!("listen: cannot resolve {:?}: {e}", self.listen))?;
+        addrs
+            .next()
+            .ok_or_else(|| format!("listen: {:?} resolves to no address", self.listen))
     }
 
     pub fn shard_count(&self) -> usize {
@@ -757,6 +807,7 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.max_metadata_bytes: 0, 1 << 30;
     changes.log_capacity: 1, 100_000_000;
     changes.core_queue_capacity: 1, 1 << 24;
+    changes.core_queue_bytes: 1024, 1 << 40;
     ws.max_message_bytes: 125, 1 << 30;
     ws.max_queued_messages: 1, 10_000_000;
     ws.max_queued_bytes: 1024, 1 << 34;
@@ -764,6 +815,7 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     ws.idle_timeout_ms: 100, DAY_MS;
     ws.max_subscriptions_per_session: 1, 10_000_000;
     ws.max_subscription_bytes_per_session: 16, 1 << 30;
+    ws.max_subscription_bytes_per_core: 1024, 1 << 40;
     ws.max_core_queued_bytes: 1024, 1 << 40;
     management.max_log_rows: 1, 10_000_000;
     persistence.queue_capacity: 1, 1 << 24;
@@ -961,6 +1013,46 @@ mod tests {
             );
             assert!(err.contains(identity), "{err}");
         }
+    }
+
+    #[test]
+    fn listen_accepts_host_names() {
+        let c = Config {
+            listen: "localhost:8080".into(),
+            ..Config::default()
+        };
+        let addr = c.listen_addr().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
+        assert_eq!(addr.port(), 8080);
+        for bad in ["localhost", "localhost:http", ":8080", "localhost:70000"] {
+            let c = Config {
+                listen: bad.into(),
+                ..Config::default()
+            };
+            let err = c.listen_addr().unwrap_err();
+            assert!(err.starts_with("listen: "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn log_format_and_filter_are_checked() {
+        let c = Config::from_toml("log_format = \"json\"").unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(Config::default().log_format, LogFormat::Human);
+        let err = Config::from_toml("log_format = \"xml\"").unwrap_err();
+        assert!(err.contains("log_format"), "{err}");
+        let mut c = Config::from_toml("log = \"artemis=loud\"").unwrap();
+        assert!(c.validate().unwrap_err().starts_with("log: "));
+    }
+
+    #[test]
+    fn deploy_config_is_valid_and_serves_every_interface() {
+        let mut c = Config::from_toml(include_str!("../deploy/artemis.toml")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8080");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/artemis"));
+        assert_eq!(c.log_format, LogFormat::Logfmt);
+        assert_eq!(c.limits, LimitsConfig::default());
     }
 
     #[test]

@@ -1,30 +1,47 @@
 use std::process::ExitCode;
 
 use artemis::admin;
-use artemis::cli::{Cli, Command};
+use artemis::cli::{Command, Parsed};
 use artemis::config::Config;
+use artemis::logging::Logging;
+use artemis::server::reload::Reloader;
 
 fn main() -> ExitCode {
-    let cli: Cli = argh::from_env();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = match artemis::cli::parse(&args) {
+        Parsed::Run(cli) => *cli,
+        Parsed::Exit { text, code: 0 } => {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Parsed::Exit { text, code } => {
+            eprintln!("{text}");
+            return ExitCode::from(code);
+        }
+    };
     match cli.command {
         Command::Server(args) => {
-            let mut config = match Config::load(args.config.as_deref(), args.overrides()) {
+            let overrides = args.overrides();
+            let loaded = match Config::load(args.config.as_deref(), overrides.clone()) {
                 Ok(c) => c,
                 Err(e) => {
+                    // No logger yet: the config says which one.
                     eprintln!("artemis: {e}");
                     return ExitCode::from(2);
                 }
             };
-            init_logging(&config.log);
+            let logging = Logging::init(&loaded.log, loaded.log_format);
+            // Each failure from here is logged once, in the configured format.
+            let mut config = loaded.clone();
             if let Err(e) = artemis::server::accept::reserve_descriptors(&mut config) {
-                eprintln!("artemis: {e}");
+                tracing::error!("{e}");
                 return ExitCode::from(2);
             }
-            match artemis::server::run::<artemis::api::Api>(config) {
+            let reloader = Reloader::new(args.config, overrides, loaded, logging);
+            match artemis::server::run::<artemis::api::Api>(config, reloader) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(failure) => {
                     tracing::error!("{}", failure.message);
-                    eprintln!("artemis: {}", failure.message);
                     ExitCode::from(failure.exit_code)
                 }
             }
@@ -38,17 +55,4 @@ fn main() -> ExitCode {
         Command::Nodes(args) => admin::nodes::main(args),
         Command::Config(args) => admin::config::main(args),
     }
-}
-
-fn init_logging(default_filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(default_filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colours only for a person at a terminal; journald and log files get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }

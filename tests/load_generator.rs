@@ -3,6 +3,11 @@
 //!
 //! Set `ARTEMIS_TEST_DRIVER=legacy|uring|auto` to run the servers on one event-loop driver.
 
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
 use harness::*;
@@ -22,6 +27,111 @@ fn load(args: &[&str]) -> Finished {
     let mut all = vec!["load"];
     all.extend_from_slice(args);
     run_artemis(&all, Duration::from_secs(60))
+}
+
+/// How long a background load run may take to do what a test waits for: a guard against hangs,
+/// not a timing requirement.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// `artemis load ARGS` running in the background, its stderr lines forwarded as they come, so a
+/// test can act (send Ctrl-C) once the run has reached a given point.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: Vec<String>,
+    stdout: thread::JoinHandle<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_artemis"))
+            .arg("load")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn artemis load");
+        let mut out = child.stdout.take().expect("stdout");
+        let stdout = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        });
+        let err = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            stderr: Vec::new(),
+            stdout,
+        }
+    }
+
+    /// Waits for the first stderr line `matches` accepts, and returns it.
+    fn wait_for_line(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        loop {
+            match self.lines.recv_timeout(HANG_GUARD) {
+                Ok(line) => {
+                    self.stderr.push(line.clone());
+                    if matches(&line) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "no stderr line {what} ({e:?}); stderr so far:\n{}",
+                    self.stderr.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Ctrl-C, as a terminal sends it.
+    fn interrupt(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        assert_eq!(rc, 0, "kill(SIGINT)");
+    }
+
+    /// Waits for the run to exit (killing it after the hang guard) and returns what it printed.
+    fn finish(mut self) -> Finished {
+        let mut status = None;
+        wait_until(HANG_GUARD, || {
+            status = self.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        let Some(status) = status else {
+            let _ = self.child.kill();
+            panic!(
+                "artemis load still running after {HANG_GUARD:?}; stderr:\n{}",
+                self.stderr.join("\n")
+            );
+        };
+        let stdout = self.stdout.join().expect("stdout reader");
+        // The process exited, so its stderr is closed: the reader forwards the rest and stops.
+        self.stderr.extend(self.lines.iter());
+        Finished {
+            status,
+            stdout,
+            stderr: self.stderr.join("\n"),
+        }
+    }
+}
+
+/// The `total N` of a progress line.
+fn progress_total(line: &str) -> u64 {
+    let (_, rest) = line
+        .split_once("total ")
+        .unwrap_or_else(|| panic!("no total in {line:?}"));
+    rest.split_whitespace().next().unwrap().parse().unwrap()
 }
 
 fn u64_of(v: &Value, key: &str) -> u64 {
@@ -450,4 +560,333 @@ fn pulled_out_instances_stay_hidden_under_lookups_and_heartbeats() {
         &["--pulled-out", "1", "--scenario", "manage"],
         "--pulled-out: only for",
     );
+}
+
+/// The sorted instanceIds of each of the first `services` services `artemis load` names.
+fn registered_ids(server: &Server, services: usize) -> Vec<Vec<String>> {
+    let mut client = server.client();
+    (0..services)
+        .map(|s| lookup_ids(&mut client, &format!("svc-{s:05}")))
+        .collect()
+}
+
+#[test]
+fn ctrl_c_prints_the_results_so_far_and_still_cleans_up() {
+    let server = Server::start_sha(&[], None);
+    let url = server.url();
+    let mut run = Running::start(&[
+        "--target",
+        &url,
+        "--region",
+        REGION,
+        "--zone",
+        ZONE,
+        "--instances",
+        "40",
+        "--services",
+        "4",
+        "--connections",
+        "2",
+        "--duration",
+        "60s",
+        "--warmup",
+        "0s",
+        "--json",
+        "--cleanup",
+    ]);
+    let line = run.wait_for_line("of a measured second with requests", |l| {
+        l.contains("] measure") && progress_total(l) > 0
+    });
+    let counted_before = progress_total(&line);
+    run.interrupt();
+    let out = run.finish();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stdout {} stderr {}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+    let v = report(&out);
+    assert_eq!(
+        v.get("interrupted").and_then(|i| i.as_str()),
+        Some("measuring"),
+        "{v:?}"
+    );
+    let requests = u64_of(&v, "requests");
+    assert!(
+        requests >= counted_before,
+        "{requests} < {counted_before}: {v:?}"
+    );
+    assert_eq!(u64_of(&v, "errors"), 0, "{v:?}");
+    // The rate is over the time measured before Ctrl-C, not the planned minute.
+    let measured_s = v.get("measured_s").and_then(|m| m.as_f64()).unwrap();
+    assert!((1.0..60.0).contains(&measured_s), "{v:?}");
+    let rps = v.get("requests_per_s").and_then(|r| r.as_f64()).unwrap();
+    let implied = rps * measured_s;
+    assert!(
+        (implied - requests as f64).abs() <= requests as f64 * 0.01,
+        "{v:?}"
+    );
+    let timeline: u64 = v
+        .get("timeline")
+        .and_then(|t| t.as_array())
+        .expect("timeline")
+        .iter()
+        .map(|i| u64_of(i, "requests"))
+        .sum();
+    assert_eq!(timeline, requests, "{v:?}");
+    // Cleanup ran after Ctrl-C: nothing the run populated is left.
+    assert_eq!(
+        u64_of(v.get("cleanup").unwrap(), "unregistered"),
+        40,
+        "{v:?}"
+    );
+    assert!(
+        registered_ids(&server, 4).iter().all(Vec::is_empty),
+        "{:?}",
+        registered_ids(&server, 4)
+    );
+}
+
+/// A listener that accepts connections (in the kernel's backlog) and never answers.
+fn silent_target() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, url)
+}
+
+#[test]
+fn ctrl_c_while_populating_reports_how_far_it_got() {
+    let (_listener, url) = silent_target();
+    let mut run = Running::start(&[
+        "--target",
+        &url,
+        "--instances",
+        "10",
+        "--services",
+        "2",
+        "--timeout",
+        "120s",
+        "--json",
+    ]);
+    run.wait_for_line("announcing the population", |l| l.contains("populating"));
+    run.interrupt();
+    let out = run.finish();
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    let v = report(&out);
+    assert_eq!(
+        v.get("interrupted").and_then(|i| i.as_str()),
+        Some("populating"),
+        "{v:?}"
+    );
+    let populate = v.get("populate").expect("populate");
+    assert_eq!(u64_of(populate, "instances"), 0, "{v:?}");
+    assert_eq!(
+        populate.get("complete").and_then(|c| c.as_bool()),
+        Some(false)
+    );
+    assert_eq!(u64_of(&v, "requests"), 0, "{v:?}");
+}
+
+#[test]
+fn a_second_ctrl_c_quits_at_once() {
+    // Against a target that never answers, the first Ctrl-C stops populating and cleanup then
+    // waits for its unregister (the first Ctrl-C does not stop cleanup): only a second Ctrl-C
+    // ends the process before the two-minute request timeout.
+    let (_listener, url) = silent_target();
+    let mut run = Running::start(&[
+        "--target",
+        &url,
+        "--instances",
+        "10",
+        "--services",
+        "2",
+        "--timeout",
+        "120s",
+        "--json",
+        "--cleanup",
+    ]);
+    run.wait_for_line("announcing the population", |l| l.contains("populating"));
+    run.interrupt();
+    run.wait_for_line("starting cleanup", |l| l.contains("cleanup: unregistering"));
+    run.interrupt();
+    let out = run.finish();
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    assert_eq!(out.stdout, "", "no report after the second Ctrl-C");
+}
+
+#[test]
+fn cleanup_removes_the_population_and_what_it_pulled_out() {
+    let server = Server::start_sha(&[], None);
+    let url = server.url();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--target",
+            &url,
+            "--region",
+            REGION,
+            "--zone",
+            ZONE,
+            "--connections",
+            "2",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "0s",
+            "--json",
+            "--fail-on-error",
+            "--cleanup",
+        ];
+        args.extend_from_slice(extra);
+        let out = load(&args);
+        assert_eq!(out.status.code(), Some(0), "{} {}", out.stdout, out.stderr);
+        report(&out)
+    };
+    // 12 instances over 3 services, the last 6 pulled out (durably) before measuring.
+    let v = run(&["--instances", "12", "--services", "3", "--pulled-out", "6"]);
+    assert!(u64_of(&v, "requests") > 0, "{v:?}");
+    assert_eq!(u64_of(v.get("pulled_out").unwrap(), "instances"), 6);
+    let cleanup = v.get("cleanup").expect("cleanup");
+    assert_eq!(u64_of(cleanup, "unregistered"), 12, "{v:?}");
+    assert_eq!(u64_of(cleanup, "pulled_in"), 6, "{v:?}");
+    assert!(registered_ids(&server, 3).iter().all(Vec::is_empty));
+    let mut client = server.client();
+    assert_eq!(all_instance_operations(&mut client, Some(REGION)), vec![]);
+
+    // The manage scenario stops with some of its instances pulled out; cleanup pulls in all.
+    let v = run(&[
+        "--scenario",
+        "manage",
+        "--instances",
+        "10",
+        "--services",
+        "2",
+        "--rate",
+        "100",
+    ]);
+    assert!(u64_of(&v, "requests") > 0, "{v:?}");
+    assert_eq!(u64_of(v.get("cleanup").unwrap(), "pulled_in"), 10, "{v:?}");
+    assert!(registered_ids(&server, 2).iter().all(Vec::is_empty));
+    assert_eq!(all_instance_operations(&mut client, Some(REGION)), vec![]);
+
+    // Nothing to clean up after a reference-server run: refused before any request.
+    let out = load(&["--target", &url, "--scenario", "raw-post", "--cleanup"]);
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("--cleanup"), "{}", out.stderr);
+}
+
+/// The end column (in characters) of each of the last `n` whitespace-separated words of `line`.
+fn word_ends(line: &str, n: usize) -> Vec<usize> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut ends: Vec<usize> = (0..chars.len())
+        .filter(|&i| {
+            !chars[i].is_whitespace() && chars.get(i + 1).is_none_or(|c| c.is_whitespace())
+        })
+        .map(|i| i + 1)
+        .collect();
+    ends.drain(..ends.len() - n);
+    ends
+}
+
+#[test]
+fn the_table_says_one_connection_and_aligns_its_latency_columns() {
+    let server = Server::start(&[], None);
+    let url = server.url();
+    let table = |extra: &[&str]| {
+        let mut args = vec![
+            "--target",
+            &url,
+            "--duration",
+            "300ms",
+            "--instances",
+            "1",
+            "--services",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        let out = load(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+        out.stdout
+    };
+    let one = table(&["--connections", "1", "--threads", "1", "--warmup", "0s"]);
+    for expected in [
+        "closed loop, 1 connection on 1 thread, batch 1, no warm-up, measured 300 ms\n",
+        "populated 1 instance over 1 service in ",
+        " (1 request, untimed)\n",
+    ] {
+        assert!(one.contains(expected), "{expected:?} in:\n{one}");
+    }
+    let two = table(&["--connections", "2", "--threads", "2", "--warmup", "200ms"]);
+    assert!(
+        two.contains("closed loop, 2 connections on 2 threads, batch 1, warm-up 200 ms,"),
+        "{two}"
+    );
+
+    // Each column title ends where its figures end.
+    let line = |prefix: &str| {
+        one.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{one}"))
+    };
+    let header = line("  latency (µs)");
+    assert_eq!(
+        word_ends(header, 5),
+        word_ends(line("  all "), 5),
+        "\n{one}"
+    );
+}
+
+#[test]
+fn progress_lines_label_the_warm_up_and_count_only_measured_requests() {
+    let server = Server::start(&[], None);
+    let out = load(&[
+        "--target",
+        &server.url(),
+        "--warmup",
+        "1s",
+        "--duration",
+        "1s",
+        "--connections",
+        "2",
+        "--instances",
+        "20",
+        "--services",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let v = report(&out);
+    let progress: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with('[')).collect();
+    // The first second is the warm-up's, whenever its line is printed.
+    let first = progress.first().expect("progress lines");
+    assert!(
+        first.contains("] warm-up") && first.contains("not counted"),
+        "{progress:?}"
+    );
+    let last_measured = progress
+        .iter()
+        .rev()
+        .find(|l| l.contains("] measure"))
+        .unwrap_or_else(|| panic!("no measured second: {progress:?}"));
+    let total = progress_total(last_measured);
+    // The warm-up's requests are not in the total (it was twice the report's before).
+    assert!(
+        total > 0 && total <= u64_of(&v, "requests"),
+        "{progress:?} {v:?}"
+    );
+}
+
+#[test]
+fn help_names_the_default_scenario_and_what_ctrl_c_does() {
+    let out = load(&["--help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    for expected in ["(default heartbeat)", "--cleanup", "Ctrl-C", "130"] {
+        assert!(
+            out.stdout.contains(expected),
+            "{expected:?} in:\n{}",
+            out.stdout
+        );
+    }
 }

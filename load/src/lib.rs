@@ -5,19 +5,24 @@
 //!
 //! A run: parse the flags into a [`Plan`]; probe the target (unreachable: exit 3); populate the
 //! registry and pull out `--pulled-out` instances (untimed); serialize every request once; run
-//! warm-up + measurement (`runner`); print the table (or JSON) and exit 0, or 1 with
-//! `--fail-on-error` if any response was an error.
+//! warm-up + measurement (`runner`); with `--cleanup`, remove the population again; print the
+//! table (or JSON) and exit 0, or 1 with `--fail-on-error` if any response was an error. Ctrl-C
+//! cuts the run short but still cleans up and reports (`interrupt`), exiting 130.
 
 mod check;
+mod cleanup;
 mod client;
 mod histogram;
+mod interrupt;
 mod populate;
+mod progress;
 mod pull_out;
 mod push;
 mod report;
 mod runner;
 mod scenario;
 mod timer;
+mod wording;
 mod ws;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -28,8 +33,10 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use check::Check;
+use interrupt::{Interrupt, CTRL_C, EXIT_INTERRUPTED};
 use populate::unix_ms;
-use report::{Measured, Progress, Report};
+use progress::ProgressLine;
+use report::{Measured, Report, Stage};
 use runner::{Shared, Transport};
 use scenario::{parse_mix, Endpoint, Op, Population, RequestTable, Scenario, Tables};
 
@@ -40,17 +47,32 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// Drive a running server with load and report throughput, errors and latency.
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "load")]
+#[argh(
+    subcommand,
+    name = "load",
+    note = "Ctrl-C stops the run early: the results measured so far are printed, marked\n\
+            as interrupted (after --cleanup, if given), and the exit status is 130, so that\n\
+            scripts can tell a cut-short run from a complete one. A second Ctrl-C exits 130\n\
+            at once, printing nothing more.",
+    error_code(0, "the run completed"),
+    error_code(
+        1,
+        "the run or its cleanup failed, or --fail-on-error saw an error response"
+    ),
+    error_code(2, "invalid flags"),
+    error_code(3, "nothing answers at --target"),
+    error_code(130, "interrupted by Ctrl-C")
+)]
 pub struct LoadArgs {
     /// server URL, optionally with a path prefix (default http://127.0.0.1:8080); for raw-post,
     /// the URL that is POSTed to
     #[argh(option, default = "String::from(\"http://127.0.0.1:8080\")")]
     pub target: String,
-    /// heartbeat, register, lookup, ws-heartbeat, push, mixed, raw-post (fixed heartbeat-sized
-    /// POST to --target, only HTTP 200 checked: reference servers), wait-empty (poll lookups of
-    /// the --services services until all are empty; --duration is the deadline), manage (one
-    /// durable operate-instance write per request: every instance pulled out in turn, then every
-    /// one pulled back in)
+    /// what to send (default heartbeat): heartbeat, register, lookup, ws-heartbeat, push, mixed,
+    /// raw-post (fixed heartbeat-sized POST to --target, only HTTP 200 checked: reference
+    /// servers), wait-empty (poll lookups of the --services services until all are empty;
+    /// --duration is the deadline), manage (one durable operate-instance write per request:
+    /// every instance pulled out in turn, then every one pulled back in)
     #[argh(option, default = "String::from(\"heartbeat\")")]
     pub scenario: String,
     /// concurrent keep-alive connections (default 64); push: the registering connections
@@ -115,6 +137,11 @@ pub struct LoadArgs {
     /// exit 1 if any response was an error
     #[argh(switch)]
     pub fail_on_error: bool,
+    /// at the end (also after Ctrl-C or a failure), unregister every instance of the population
+    /// (--instances over --services named by --service-prefix), first pulling back in the ones
+    /// --pulled-out or the manage scenario pulled out
+    #[argh(switch)]
+    pub cleanup: bool,
 }
 
 /// A validated run description.
@@ -139,6 +166,9 @@ struct Plan {
     pub pulled_out: usize,
     pub json: bool,
     pub fail_on_error: bool,
+    pub cleanup: bool,
+    /// Ctrl-C, which cuts the run short.
+    pub stop: &'static Interrupt,
 }
 
 impl Plan {
@@ -217,6 +247,11 @@ impl Plan {
             }
             pull_out::validate(&population, args.pulled_out)?;
         }
+        if args.cleanup && matches!(scenario, Scenario::RawPost | Scenario::WaitEmpty) {
+            return Err(format!(
+                "--cleanup: {scenario} registers nothing to clean up"
+            ));
+        }
         Ok(Plan {
             scenario,
             url: args.target.clone(),
@@ -238,6 +273,8 @@ impl Plan {
             pulled_out: args.pulled_out,
             json: args.json,
             fail_on_error: args.fail_on_error,
+            cleanup: args.cleanup,
+            stop: &CTRL_C,
         })
     }
 }
@@ -309,6 +346,9 @@ pub fn main(args: LoadArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Err(e) = interrupt::install() {
+        eprintln!("artemis load: cannot catch Ctrl-C ({e}); it will end the run without a report");
+    }
     if let Err(e) = TcpStream::connect_timeout(&plan.addr, Duration::from_secs(3)) {
         eprintln!(
             "artemis load: target {} ({}) is unreachable: {e}",
@@ -316,31 +356,47 @@ pub fn main(args: LoadArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_UNREACHABLE);
     }
-    match run(&plan) {
-        Ok(report) => {
-            if plan.json {
-                println!("{}", report.json());
-            } else {
-                print!("{}", report.table());
-            }
-            if plan.fail_on_error && report.errors() > 0 {
-                eprintln!(
-                    "artemis load: {} responses were errors (--fail-on-error)",
-                    report.errors()
-                );
-                return ExitCode::FAILURE;
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("artemis load: {e}");
-            ExitCode::FAILURE
+    let Outcome { report, errors } = run(&plan);
+    // A failed run has a report worth printing only if the failure came after the measurement
+    // (cleanup).
+    if errors.is_empty() || report.measured.is_some() {
+        if plan.json {
+            println!("{}", report.json());
+        } else {
+            print!("{}", report.table());
         }
     }
+    for e in &errors {
+        eprintln!("artemis load: {e}");
+    }
+    if plan.stop.requested() {
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
+    if !errors.is_empty() {
+        return ExitCode::FAILURE;
+    }
+    if plan.fail_on_error && report.errors() > 0 {
+        eprintln!(
+            "artemis load: {} (--fail-on-error)",
+            match report.errors() {
+                1 => "1 response was an error".to_string(),
+                n => format!("{n} responses were errors"),
+            }
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
-/// Runs a validated plan against a reachable target.
-fn run(plan: &Plan) -> Result<Report, String> {
+/// What a run produced: its report, and what went wrong (the run's failure, cleanup's).
+struct Outcome {
+    report: Report,
+    errors: Vec<String>,
+}
+
+/// Runs a validated plan against a reachable target, cleaning up afterwards if asked to (even
+/// after a failure or Ctrl-C).
+fn run(plan: &Plan) -> Outcome {
     let mut report = Report {
         scenario: plan.scenario.name().to_string(),
         target: plan.url.clone(),
@@ -354,39 +410,84 @@ fn run(plan: &Plan) -> Result<Report, String> {
         pulled_out: None,
         measured: None,
         wait: None,
+        interrupted: None,
+        cleanup: None,
         extra: Vec::new(),
     };
+    let mut errors = Vec::new();
     if plan.scenario == Scenario::WaitEmpty {
         let deadline = plan.duration.max(Duration::from_millis(1));
-        report.wait = Some(populate::wait_empty(
+        match populate::wait_empty(
             plan.addr,
             &plan.endpoint,
             &plan.population,
             deadline,
             plan.timeout,
-        )?);
-        return Ok(report);
+            plan.stop,
+        ) {
+            Ok(wait) => report.wait = Some(wait),
+            Err(e) => errors.push(e),
+        }
+        return Outcome { report, errors };
     }
     raise_fd_limit();
+    if let Err(e) = set_up_and_measure(plan, &mut report) {
+        errors.push(e);
+    }
+    if plan.cleanup {
+        let pop = &plan.population;
+        eprintln!(
+            "artemis load: cleanup: unregistering {}",
+            wording::count(pop.instances as u64, "instance", "instances")
+        );
+        let pulled_out = match plan.scenario {
+            Scenario::Manage => 0..pop.instances,
+            _ => pull_out::pulled_out(pop, plan.pulled_out),
+        };
+        match cleanup::cleanup(plan.addr, &plan.endpoint, pop, pulled_out, plan.timeout) {
+            Ok(c) => report.cleanup = Some(c),
+            Err(e) => errors.push(e),
+        }
+    }
+    Outcome { report, errors }
+}
+
+/// Populates, pulls out, and measures, as far as the plan asks and Ctrl-C lets it.
+fn set_up_and_measure(plan: &Plan, report: &mut Report) -> Result<(), String> {
     if plan.populate {
-        report.populate = Some(populate::populate(
-            plan.addr,
-            &plan.endpoint,
-            &plan.population,
-            plan.timeout,
-        )?);
+        let pop = &plan.population;
+        eprintln!(
+            "artemis load: populating {} over {}",
+            wording::count(pop.instances as u64, "instance", "instances"),
+            wording::count(pop.services as u64, "service", "services")
+        );
+        let populated =
+            populate::populate(plan.addr, &plan.endpoint, pop, plan.timeout, plan.stop)?;
+        let complete = populated.complete;
+        report.populate = Some(populated);
+        if !complete {
+            report.interrupted = Some(Stage::Populating);
+            return Ok(());
+        }
     }
     if plan.pulled_out > 0 {
-        report.pulled_out = Some(pull_out::pull_out(
+        let pulled_out = pull_out::pull_out(
             plan.addr,
             &plan.endpoint,
             &plan.population,
             plan.pulled_out,
             plan.timeout,
-        )?);
+            plan.stop,
+        )?;
+        let complete = pulled_out.complete;
+        report.pulled_out = Some(pulled_out);
+        if !complete {
+            report.interrupted = Some(Stage::PullingOut);
+            return Ok(());
+        }
     }
     if plan.duration.is_zero() {
-        return Ok(report);
+        return Ok(());
     }
     let push = plan.scenario == Scenario::Push;
     // Push runs count the registrations as requests and report the pushes' latency.
@@ -400,7 +501,7 @@ fn run(plan: &Plan) -> Result<Report, String> {
         let ops: Vec<Op> = plan.mix.iter().map(|&(op, _)| op).collect();
         (ops.clone(), ops.clone(), ops)
     };
-    let mut progress = Progress::new();
+    let mut progress = ProgressLine::new();
     let started_unix_ms = unix_ms();
     let on_tick = |counters: &[runner::Progress], window| progress.tick(counters, window);
     let (cpu_before, timed) = if push {
@@ -411,18 +512,27 @@ fn run(plan: &Plan) -> Result<Report, String> {
         let cpu_before = cpu_seconds();
         (cpu_before, runner::run(shared, on_tick))
     };
-    let (stats, window) = timed?;
+    let (mut stats, window) = timed?;
     progress.finish();
-    record_cpu(&mut report, cpu_before, &window);
+    let settled = window.settled();
+    if window.cut_short() {
+        stats.cut_timeline(settled.end - settled.measure);
+        report.interrupted = Some(if settled.end <= window.measure {
+            Stage::WarmUp
+        } else {
+            Stage::Measuring
+        });
+    }
+    record_cpu(report, cpu_before, &settled);
     report.measured = Some(Measured {
         stats,
-        window,
+        window: settled,
         measure_unix_ms: started_unix_ms + plan.warmup.as_millis() as u64,
         ops,
         request_ops,
         latency_ops,
     });
-    Ok(report)
+    Ok(())
 }
 
 /// What the generator threads of a non-push run share: every request serialized up front, and
@@ -439,7 +549,7 @@ fn runner_shared(plan: &Plan) -> Shared {
             Op::Manage => RequestTable::operations(&plan.endpoint, &plan.population),
             Op::Raw => RequestTable::raw(&plan.endpoint, &plan.population),
             Op::WsHeartbeat => RequestTable::ws_heartbeats(&plan.population, plan.batch),
-            Op::Push => unreachable!("push runs on its own"),
+            Op::Push | Op::Unregister => unreachable!("{} is no measured operation", op.name()),
         };
         tables.insert(op, table);
         checks[op.index()] = match op {
@@ -454,6 +564,7 @@ fn runner_shared(plan: &Plan) -> Shared {
         Transport::Http
     };
     Shared {
+        stop: plan.stop,
         addr: plan.addr,
         host: plan.endpoint.host.clone(),
         transport,

@@ -1,6 +1,6 @@
 //! Untimed set-up: register the synthetic population before a run (through [`send_all`], which
-//! `pull_out` shares), and the `wait-empty` watcher used by the eviction benchmark. Both run on
-//! one event loop on the calling thread.
+//! `pull_out` and `cleanup` share), and the `wait-empty` watcher used by the eviction benchmark.
+//! Both run on one event loop on the calling thread, and both stop at Ctrl-C.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::check::{artemis_status, check, Check, Instances};
 use crate::client::Conn;
+use crate::interrupt::Interrupt;
 use crate::runner::runtime;
 use crate::scenario::{Endpoint, Op, Population};
 
@@ -20,7 +21,10 @@ const POPULATE_CONNECTIONS: usize = 4;
 /// What populating took.
 #[derive(Clone, Debug)]
 pub struct PopulateReport {
+    /// Instances registered: all of the population unless Ctrl-C stopped it.
     pub instances: usize,
+    /// Whether every instance was registered.
+    pub complete: bool,
     pub services: usize,
     pub requests: u64,
     pub elapsed: Duration,
@@ -35,72 +39,119 @@ pub fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Registers every instance of `pop`, `POPULATE_BATCH` per request. Any response that is not a
-/// success aborts with the error kind: a benchmark on a partly populated registry would be wrong.
+/// Registers every instance of `pop`, `POPULATE_BATCH` per request, unless `stop` comes first.
+/// Any response that is not a success aborts with the error kind: a benchmark on a partly
+/// populated registry would be wrong.
 pub fn populate(
     addr: SocketAddr,
     endpoint: &Endpoint,
     pop: &Population,
     timeout: Duration,
+    stop: &Interrupt,
 ) -> Result<PopulateReport, String> {
-    let batches = pop.instances.div_ceil(POPULATE_BATCH);
     let start = Instant::now();
     let start_unix_ms = unix_ms();
-    let (endpoint, batch_pop) = (endpoint.clone(), pop.clone());
-    let requests = send_all(
+    let registered = Rc::new(Cell::new(0usize));
+    let sent = send_batches(
         addr,
+        endpoint,
+        pop,
+        Op::Register,
         timeout,
-        POPULATE_CONNECTIONS,
-        batches,
-        "populate: register",
-        move |b, request| {
-            let first = b * POPULATE_BATCH;
-            let count = POPULATE_BATCH.min(batch_pop.instances - first);
-            let mut body = Vec::new();
-            batch_pop.write_instances_body(&mut body, first, count);
-            endpoint.write_post(request, Op::Register, &body);
-        },
-        |_, status, body| check(Check::Artemis, status, body),
+        Some(stop),
+        registered.clone(),
     )?;
     Ok(PopulateReport {
-        instances: pop.instances,
+        instances: registered.get(),
+        complete: sent.complete,
         services: pop.services,
-        requests,
+        requests: sent.requests,
         elapsed: start.elapsed(),
         start_unix_ms,
         end_unix_ms: unix_ms(),
     })
 }
 
+/// Sends `op` (register or unregister) for every instance of `pop`, `POPULATE_BATCH` per request,
+/// adding each successful request's instances to `done`; stops early at `stop`, if given.
+pub fn send_batches(
+    addr: SocketAddr,
+    endpoint: &Endpoint,
+    pop: &Population,
+    op: Op,
+    timeout: Duration,
+    stop: Option<&Interrupt>,
+    done: Rc<Cell<usize>>,
+) -> Result<Sent, String> {
+    let instances = pop.instances;
+    let batch_size = move |b: usize| POPULATE_BATCH.min(instances - b * POPULATE_BATCH);
+    let (endpoint, batch_pop) = (endpoint.clone(), pop.clone());
+    send_all(
+        addr,
+        timeout,
+        POPULATE_CONNECTIONS,
+        instances.div_ceil(POPULATE_BATCH),
+        if op == Op::Register {
+            "populate: register"
+        } else {
+            "cleanup: unregister"
+        },
+        stop,
+        move |b, request| {
+            let mut body = Vec::new();
+            batch_pop.write_instances_body(&mut body, b * POPULATE_BATCH, batch_size(b));
+            endpoint.write_post(request, op, &body);
+        },
+        move |b, status, body| {
+            check(Check::Artemis, status, body)?;
+            done.set(done.get() + batch_size(b));
+            Ok(())
+        },
+    )
+}
+
+/// How far [`send_all`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// Requests answered with a success.
+    pub requests: u64,
+    /// False if Ctrl-C stopped the sending first.
+    pub complete: bool,
+}
+
 /// Sends requests `0..count` over up to `connections` keep-alive connections, one at a time
 /// each, on one event loop: `write(j, out)` serializes request `j` and `check(j, status, body)`
 /// judges its response. The first failure stops every connection from taking more and is
-/// returned, prefixed with `what`. Returns the number of requests sent.
+/// returned, prefixed with `what`. Ctrl-C (`stop`, if given) abandons the requests in flight and
+/// the rest; cleanup passes none, since it must finish.
+#[allow(clippy::too_many_arguments)]
 pub fn send_all(
     addr: SocketAddr,
     timeout: Duration,
     connections: usize,
     count: usize,
     what: &'static str,
+    stop: Option<&Interrupt>,
     write: impl Fn(usize, &mut Vec<u8>) + 'static,
     check: impl Fn(usize, u16, &[u8]) -> Result<(), String> + 'static,
-) -> Result<u64, String> {
+) -> Result<Sent, String> {
     let mut rt = runtime()?;
     let next = Rc::new(Cell::new(0usize));
+    let answered = Rc::new(Cell::new(0u64));
     let write = Rc::new(write);
     let check = Rc::new(check);
     rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..connections.min(count) {
-            let (next, write, check) = (next.clone(), write.clone(), check.clone());
+            let (next, answered) = (next.clone(), answered.clone());
+            let (write, check) = (write.clone(), check.clone());
             tasks.push(monoio::spawn(async move {
                 let mut conn: Option<Conn> = None;
                 let mut request = Vec::new();
-                let mut sent = 0u64;
                 loop {
                     let j = next.get();
                     if j >= count {
-                        return Ok(sent);
+                        return Ok(());
                     }
                     next.set(j + 1);
                     request.clear();
@@ -112,7 +163,7 @@ pub fn send_all(
                     let exchange = c.round_trip(&request, |status, body| check(j, status, body));
                     match monoio::time::timeout(timeout, exchange).await {
                         Ok(Ok((Ok(()), keep_alive))) => {
-                            sent += 1;
+                            answered.set(answered.get() + 1);
                             if !keep_alive {
                                 conn = None;
                             }
@@ -124,21 +175,32 @@ pub fn send_all(
                 }
             }));
         }
-        let mut requests = 0;
-        let mut first_error = None;
-        for task in tasks {
-            match task.await {
-                Ok(n) => requests += n,
-                Err(e) => {
+        let all_done = async {
+            let mut first_error = None;
+            for task in tasks {
+                if let Err(e) = task.await {
                     // Stop the others from taking more requests.
                     next.set(count);
                     first_error.get_or_insert(e);
                 }
             }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(requests),
+            first_error.map_or(Ok(()), Err)
+        };
+        let finished = match stop {
+            Some(stop) => stop.unless_interrupted(Duration::ZERO, all_done).await,
+            None => Some(all_done.await),
+        };
+        let requests = answered.get();
+        match finished {
+            Some(Ok(())) => Ok(Sent {
+                requests,
+                complete: true,
+            }),
+            Some(Err(e)) => Err(e),
+            None => Ok(Sent {
+                requests,
+                complete: false,
+            }),
         }
     })
 }
@@ -162,13 +224,14 @@ pub struct WaitReport {
 
 /// Looks up the services of `pop` one at a time (keep-alive, one connection) until each answers
 /// with an empty instance list; a service once empty is not polled again. Fails if `deadline`
-/// passes first or a lookup is not a success.
+/// passes first, a lookup is not a success, or Ctrl-C (`stop`) comes.
 pub fn wait_empty(
     addr: SocketAddr,
     endpoint: &Endpoint,
     pop: &Population,
     deadline: Duration,
     timeout: Duration,
+    stop: &Interrupt,
 ) -> Result<WaitReport, String> {
     const POLL_PAUSE: Duration = Duration::from_millis(2);
     let mut rt = runtime()?;
@@ -180,6 +243,13 @@ pub fn wait_empty(
         let mut polls = 0u64;
         let mut service = 0;
         while service < pop.services {
+            if stop.requested() {
+                return Err(format!(
+                    "wait-empty: interrupted after {}: {service} of {} empty",
+                    crate::wording::duration(start.elapsed()),
+                    crate::wording::count(pop.services as u64, "service", "services"),
+                ));
+            }
             if start.elapsed() > deadline {
                 return Err(format!(
                     "wait-empty: {} of {} services still had instances after {:?}",

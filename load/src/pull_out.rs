@@ -11,19 +11,23 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::check::{check, first_service_instance_count, Check};
+use crate::interrupt::Interrupt;
 use crate::populate::send_all;
 use crate::scenario::{Endpoint, Op, Population};
 
-/// Concurrent connections sending the pull-outs: enough concurrent writes for the server to
-/// group-commit them.
-const PULL_OUT_CONNECTIONS: usize = 64;
+/// Concurrent connections sending the pull-outs (and cleanup's pull-ins): enough concurrent
+/// writes for the server to group-commit them.
+pub const PULL_OUT_CONNECTIONS: usize = 64;
 /// Concurrent connections of the confirming lookups.
 const CONFIRM_CONNECTIONS: usize = 4;
 
 /// What pulling out took.
 #[derive(Clone, Debug)]
 pub struct PullOutReport {
+    /// Instances pulled out: all `--pulled-out` unless Ctrl-C stopped it.
     pub instances: usize,
+    /// Whether all were pulled out and confirmed hidden.
+    pub complete: bool,
     /// Services looked up to confirm the pull-outs (every service of the population).
     pub services_confirmed: usize,
     pub elapsed: Duration,
@@ -54,24 +58,27 @@ pub fn visible_in_service(pop: &Population, n: usize, service: usize) -> usize {
 }
 
 /// Pulls out the `n` instances of [`pulled_out`], one durable write each, then looks up every
-/// service and fails unless each answers with exactly its visible instances.
+/// service and fails unless each answers with exactly its visible instances. Ctrl-C (`stop`)
+/// ends it early.
 pub fn pull_out(
     addr: SocketAddr,
     endpoint: &Endpoint,
     pop: &Population,
     n: usize,
     timeout: Duration,
+    stop: &Interrupt,
 ) -> Result<PullOutReport, String> {
     validate(pop, n)?;
     let start = Instant::now();
     let first = pulled_out(pop, n).start;
     let (write_endpoint, write_pop) = (endpoint.clone(), pop.clone());
-    send_all(
+    let written = send_all(
         addr,
         timeout,
         PULL_OUT_CONNECTIONS,
         n,
         "pull-out",
+        Some(stop),
         move |j, request| {
             let mut body = Vec::new();
             write_pop.write_operate_body(&mut body, first + j, true);
@@ -79,13 +86,22 @@ pub fn pull_out(
         },
         |_, status, body| check(Check::Artemis, status, body),
     )?;
+    if !written.complete {
+        return Ok(PullOutReport {
+            instances: written.requests as usize,
+            complete: false,
+            services_confirmed: 0,
+            elapsed: start.elapsed(),
+        });
+    }
     let (lookup_endpoint, lookup_pop, check_pop) = (endpoint.clone(), pop.clone(), pop.clone());
-    send_all(
+    let confirmed = send_all(
         addr,
         timeout,
         CONFIRM_CONNECTIONS,
         pop.services,
         "pull-out: confirming lookup",
+        Some(stop),
         move |service, request| {
             let mut body = Vec::new();
             lookup_pop.write_lookup_body(&mut body, service);
@@ -108,7 +124,8 @@ pub fn pull_out(
     )?;
     Ok(PullOutReport {
         instances: n,
-        services_confirmed: pop.services,
+        complete: confirmed.complete,
+        services_confirmed: confirmed.requests as usize,
         elapsed: start.elapsed(),
     })
 }

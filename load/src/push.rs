@@ -6,7 +6,8 @@
 //! time goes into a ring shared by all threads, so each subscriber matches a pushed change to
 //! the registration that caused it and records register-send → receipt latency. Pushes expected
 //! (successful registrations in the window × subscribers of the service) but not received within a
-//! grace period after the run are counted as `push-missing` errors.
+//! grace period after the run are counted as `push-missing` errors. After Ctrl-C no registration
+//! is sent any more, and the subscribers get the same grace period.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -17,8 +18,8 @@ use std::time::{Duration, Instant};
 use crate::check::{check, Check};
 use crate::client::Conn;
 use crate::runner::{
-    next_send, pacer, run_threads, runtime, settle, DueQueue, Progress, StartGate, Stats, Window,
-    RECONNECT_BACKOFF,
+    next_send, pacer, run_threads, runtime, settle, DueQueue, Phase, Progress, StartGate, Stats,
+    Window, RECONNECT_BACKOFF,
 };
 use crate::scenario::{Endpoint, Op, Population};
 use crate::ws::WsConn;
@@ -74,6 +75,7 @@ pub fn run(
     let (results, window) = run_threads(
         "artemis-push",
         threads,
+        plan.stop,
         plan.warmup,
         plan.duration,
         &shared.progress,
@@ -108,7 +110,7 @@ struct ThreadState {
 
 impl ThreadState {
     fn in_window(&self, at: Instant) -> bool {
-        at >= self.window.measure && at <= self.window.end
+        self.window.phase(at) == Phase::Measure
     }
 
     fn error(&self, kind: &str) {
@@ -177,9 +179,12 @@ fn thread_main(
                 )));
             }
         }
-        for task in tasks {
-            task.await;
-        }
+        let all_done = async {
+            for task in tasks {
+                task.await;
+            }
+        };
+        window.stop.unless_interrupted(GRACE, all_done).await;
     });
     let stats = std::mem::take(&mut *state.stats.borrow_mut());
     Ok((stats, state.expected.get()))
@@ -212,8 +217,9 @@ async fn registrar(state: Rc<ThreadState>, shared: Arc<PushShared>, due: Option<
             match monoio::time::timeout(plan.timeout, Conn::connect(plan.addr)).await {
                 Ok(Ok(c)) => conn = Some(c),
                 _ => {
-                    shared.progress[state.t].count(true);
-                    if state.in_window(Instant::now()) {
+                    let now = Instant::now();
+                    shared.progress[state.t].count(window.phase(now), true);
+                    if state.in_window(now) {
                         state.error("io");
                         state.stats.borrow_mut().per_op[Op::Register.index()].errors += 1;
                     }
@@ -230,7 +236,7 @@ async fn registrar(state: Rc<ThreadState>, shared: Arc<PushShared>, due: Option<
         let result = monoio::time::timeout(plan.timeout, exchange).await;
         let done = Instant::now();
         let (outcome, _) = settle(&mut conn, result);
-        shared.progress[state.t].count(outcome.is_err());
+        shared.progress[state.t].count(window.phase(done), outcome.is_err());
         let counted = state.in_window(sent);
         if counted && outcome.is_ok() {
             let fanout = subscribers_of(plan.subscribers, pop.services, service);
@@ -252,9 +258,9 @@ async fn registrar(state: Rc<ThreadState>, shared: Arc<PushShared>, due: Option<
 /// Receives pushes until the grace period after the window; records the latency of each of ours.
 async fn subscriber(state: Rc<ThreadState>, shared: Arc<PushShared>, mut ws: WsConn) {
     let window = state.window;
-    let stop = window.end + GRACE;
     loop {
         let now = Instant::now();
+        let stop = window.measured_end() + GRACE;
         if now >= stop {
             break;
         }
@@ -262,7 +268,7 @@ async fn subscriber(state: Rc<ThreadState>, shared: Arc<PushShared>, mut ws: WsC
         match monoio::time::timeout(stop - now, next).await {
             Err(_) => break,
             Ok(Err(e)) => {
-                if Instant::now() <= window.end {
+                if Instant::now() <= window.measured_end() {
                     state.error(e.kind());
                 }
                 break;

@@ -1,17 +1,47 @@
-//! The results of a run: a human table, a JSON object (`--json`), and the live progress line.
+//! The results of a run: a human table and a JSON object (`--json`).
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write as _};
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use protocol::model::write_str;
 
+use crate::cleanup::CleanupReport;
 use crate::histogram::{Latency, Summary};
 use crate::populate::{PopulateReport, WaitReport};
 use crate::pull_out::PullOutReport;
-use crate::runner::{Progress as Counters, Stats, Window};
+use crate::runner::{Stats, Window};
 use crate::scenario::Op;
+use crate::wording::{count, duration};
+
+/// Where Ctrl-C stopped a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Populating,
+    PullingOut,
+    WarmUp,
+    Measuring,
+}
+
+impl Stage {
+    /// The JSON `interrupted` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Populating => "populating",
+            Stage::PullingOut => "pulling-out",
+            Stage::WarmUp => "warm-up",
+            Stage::Measuring => "measuring",
+        }
+    }
+
+    fn phrase(self) -> &'static str {
+        match self {
+            Stage::Populating => "while populating",
+            Stage::PullingOut => "while pulling out",
+            Stage::WarmUp => "during the warm-up (nothing measured)",
+            Stage::Measuring => "during the measurement",
+        }
+    }
+}
 
 /// Everything a finished run reports.
 pub struct Report {
@@ -27,12 +57,16 @@ pub struct Report {
     pub pulled_out: Option<PullOutReport>,
     pub measured: Option<Measured>,
     pub wait: Option<WaitReport>,
+    /// Where Ctrl-C stopped the run, if it did before it was over.
+    pub interrupted: Option<Stage>,
+    pub cleanup: Option<CleanupReport>,
     /// Extra figures of WebSocket scenarios (name, value).
     pub extra: Vec<(String, f64)>,
 }
 
 pub struct Measured {
     pub stats: Stats,
+    /// The run's window, its end where the measurement really ended.
     pub window: Window,
     /// Wall-clock time of the start of the measurement window (after warm-up).
     pub measure_unix_ms: u64,
@@ -97,45 +131,70 @@ impl Report {
     /// The human-readable table.
     pub fn table(&self) -> String {
         let mut s = String::new();
-        let mode = match self.rate {
-            Some(r) => format!("open loop, {r} requests/s intended"),
-            None => "closed loop".to_string(),
-        };
         let _ = writeln!(s, "artemis load: {} against {}", self.scenario, self.target);
-        if self.measured.is_some() {
+        if let Some(stage) = self.interrupted {
             let _ = writeln!(
                 s,
-                "  {mode}, {} connections on {} threads, batch {}, warm-up {:?}, measured {:?}",
-                self.connections, self.threads, self.batch, self.warmup, self.duration
+                "  interrupted by Ctrl-C {}: the results so far",
+                stage.phrase()
             );
+        }
+        if let Some(m) = &self.measured {
+            let _ = writeln!(s, "  {}", self.setup_line(m));
         }
         if let Some(p) = &self.populate {
             let _ = writeln!(
                 s,
-                "  populated {} instances over {} services in {:.2} s ({} requests, untimed)",
-                p.instances,
-                p.services,
+                "  populated {} over {} in {:.2} s ({}, untimed)",
+                count(p.instances as u64, "instance", "instances"),
+                count(p.services as u64, "service", "services"),
                 p.elapsed.as_secs_f64(),
-                p.requests
+                count(p.requests, "request", "requests")
             );
         }
         if let Some(p) = &self.pulled_out {
-            let _ = writeln!(
-                s,
-                "  pulled out {} instances in {:.2} s (one durable write each, untimed); lookups of \
-                 all {} services confirmed them hidden",
-                p.instances,
-                p.elapsed.as_secs_f64(),
-                p.services_confirmed
-            );
+            let pulled = count(p.instances as u64, "instance", "instances");
+            let secs = p.elapsed.as_secs_f64();
+            let _ = if p.complete {
+                writeln!(
+                    s,
+                    "  pulled out {pulled} in {secs:.2} s (one durable write each, untimed); \
+                     lookups of {} confirmed them hidden",
+                    count(p.services_confirmed as u64, "service", "services")
+                )
+            } else {
+                writeln!(
+                    s,
+                    "  pulled out {pulled} in {secs:.2} s before Ctrl-C (unconfirmed)"
+                )
+            };
         }
         if let Some(w) = &self.wait {
+            let services = match w.services {
+                1 => "1 service".to_string(),
+                n => format!("all {n} services"),
+            };
             let _ = writeln!(
                 s,
-                "  all {} services empty after {:.3} s ({} lookups)",
-                w.services,
+                "  {services} empty after {:.3} s ({})",
                 w.elapsed.as_secs_f64(),
-                w.polls
+                count(w.polls, "lookup", "lookups")
+            );
+        }
+        if let Some(c) = &self.cleanup {
+            let pulled_in = match c.pulled_in {
+                0 => String::new(),
+                n => format!(
+                    "pulled {} back in, ",
+                    count(n as u64, "instance", "instances")
+                ),
+            };
+            let _ = writeln!(
+                s,
+                "  cleanup: {pulled_in}unregistered {} in {:.2} s ({})",
+                count(c.unregistered as u64, "instance", "instances"),
+                c.elapsed.as_secs_f64(),
+                count(c.requests, "request", "requests")
             );
         }
         if let Some(m) = &self.measured {
@@ -167,23 +226,11 @@ impl Report {
                 );
             }
             let _ = writeln!(s);
-            let _ = writeln!(
-                s,
-                "  latency (µs){}   p50       p90       p99      p99.9       max",
-                if push {
-                    " (all/push: register sent to change received; register: from intended send)"
-                } else if self.rate.is_some() {
-                    " from intended send"
-                } else {
-                    ""
-                }
-            );
+            let header = ["p50", "p90", "p99", "p99.9", "max"].map(String::from);
+            latency_row(&mut s, "latency (µs)", &header);
             let row = |s: &mut String, name: &str, l: &Summary| {
-                let _ = writeln!(
-                    s,
-                    "  {name:<12}{:>9}{:>10}{:>10}{:>11}{:>10}",
-                    l.p50, l.p90, l.p99, l.p999, l.max
-                );
+                let values = [l.p50, l.p90, l.p99, l.p999, l.max].map(|v| v.to_string());
+                latency_row(s, name, &values);
             };
             row(&mut s, "all", &m.latency().summary());
             if m.ops.len() > 1 {
@@ -198,6 +245,20 @@ impl Report {
             if self.rate.is_some() {
                 row(&mut s, "send lag", &m.stats.send_lag.summary());
             }
+            if push {
+                let _ = writeln!(
+                    s,
+                    "  all, push: from a registration's send to a subscriber's receipt of the change"
+                );
+            }
+            if self.rate.is_some() {
+                let _ = writeln!(
+                    s,
+                    "  {} from {} intended send time; send lag: how late it left",
+                    if push { "register:" } else { "latency" },
+                    if push { "its" } else { "each request's" }
+                );
+            }
         }
         if !self.extra.is_empty() {
             let _ = writeln!(s);
@@ -206,6 +267,31 @@ impl Report {
             let _ = writeln!(s, "  {name:<28}{value:>14.2}");
         }
         s
+    }
+
+    /// `closed loop, 2 connections on 1 thread, batch 1, warm-up 2 s, measured 10 s`.
+    fn setup_line(&self, m: &Measured) -> String {
+        let mode = match self.rate {
+            Some(r) => format!("open loop, {r} requests/s intended"),
+            None => "closed loop".to_string(),
+        };
+        let warmup = if self.warmup.is_zero() {
+            "no warm-up".to_string()
+        } else {
+            format!("warm-up {}", duration(self.warmup))
+        };
+        let measured = m.window.end - m.window.measure;
+        let measured = if measured < self.duration {
+            format!("{} of {}", duration(measured), duration(self.duration))
+        } else {
+            duration(self.duration)
+        };
+        format!(
+            "{mode}, {} on {}, batch {}, {warmup}, measured {measured}",
+            count(self.connections as u64, "connection", "connections"),
+            count(self.threads as u64, "thread", "threads"),
+            self.batch,
+        )
     }
 
     /// One JSON object with every figure (for scripts).
@@ -233,6 +319,16 @@ impl Report {
         num(&mut o, "batch", self.batch as f64);
         num(&mut o, "warmup_s", self.warmup.as_secs_f64());
         num(&mut o, "duration_s", self.duration.as_secs_f64());
+        let measured = self
+            .measured
+            .as_ref()
+            .map_or(Duration::ZERO, |m| m.window.end - m.window.measure);
+        num(&mut o, "measured_s", measured.as_secs_f64());
+        o.extend_from_slice(b",\"interrupted\":");
+        match self.interrupted {
+            None => o.extend_from_slice(b"null"),
+            Some(stage) => write_str(&mut o, stage.name()),
+        }
         o.extend_from_slice(b",\"populate\":");
         match &self.populate {
             None => o.extend_from_slice(b"null"),
@@ -244,6 +340,7 @@ impl Report {
                 num(&mut o, "elapsed_ms", p.elapsed.as_secs_f64() * 1000.0);
                 num(&mut o, "start_unix_ms", p.start_unix_ms as f64);
                 num(&mut o, "end_unix_ms", p.end_unix_ms as f64);
+                boolean(&mut o, "complete", p.complete);
                 o.push(b'}');
             }
         }
@@ -255,6 +352,7 @@ impl Report {
                 o.extend_from_slice(p.instances.to_string().as_bytes());
                 num(&mut o, "services_confirmed", p.services_confirmed as f64);
                 num(&mut o, "elapsed_ms", p.elapsed.as_secs_f64() * 1000.0);
+                boolean(&mut o, "complete", p.complete);
                 o.push(b'}');
             }
         }
@@ -267,6 +365,18 @@ impl Report {
                 num(&mut o, "polls", w.polls as f64);
                 num(&mut o, "elapsed_ms", w.elapsed.as_secs_f64() * 1000.0);
                 num(&mut o, "empty_unix_ms", w.empty_unix_ms as f64);
+                o.push(b'}');
+            }
+        }
+        o.extend_from_slice(b",\"cleanup\":");
+        match &self.cleanup {
+            None => o.extend_from_slice(b"null"),
+            Some(c) => {
+                o.extend_from_slice(b"{\"unregistered\":");
+                o.extend_from_slice(c.unregistered.to_string().as_bytes());
+                num(&mut o, "pulled_in", c.pulled_in as f64);
+                num(&mut o, "requests", c.requests as f64);
+                num(&mut o, "elapsed_ms", c.elapsed.as_secs_f64() * 1000.0);
                 o.push(b'}');
             }
         }
@@ -357,6 +467,16 @@ impl Report {
     }
 }
 
+/// One line of the latency table: a name and five right-aligned columns, the header included,
+/// so the column titles sit above their figures.
+fn latency_row(s: &mut String, name: &str, columns: &[String; 5]) {
+    let [p50, p90, p99, p999, max] = columns;
+    let _ = writeln!(
+        s,
+        "  {name:<12}{p50:>9}{p90:>10}{p99:>10}{p999:>11}{max:>10}"
+    );
+}
+
 fn num(o: &mut Vec<u8>, name: &str, v: f64) {
     o.push(b',');
     write_str(o, name);
@@ -370,6 +490,12 @@ fn num(o: &mut Vec<u8>, name: &str, v: f64) {
     }
 }
 
+fn boolean(o: &mut Vec<u8>, name: &str, v: bool) {
+    o.push(b',');
+    write_str(o, name);
+    o.extend_from_slice(if v { b":true" } else { b":false" });
+}
+
 fn summary_json(o: &mut Vec<u8>, l: &Summary) {
     o.extend_from_slice(b"{\"count\":");
     o.extend_from_slice(l.count.to_string().as_bytes());
@@ -380,68 +506,4 @@ fn summary_json(o: &mut Vec<u8>, l: &Summary) {
     num(o, "max", l.max as f64);
     num(o, "mean", l.mean);
     o.push(b'}');
-}
-
-/// The live progress line on stderr: rewritten in place on a terminal, one line per second
-/// otherwise.
-pub struct Progress {
-    tty: bool,
-    last: Option<(Instant, u64)>,
-    printed: bool,
-}
-
-impl Progress {
-    pub fn new() -> Progress {
-        Progress {
-            tty: std::io::stderr().is_terminal(),
-            last: None,
-            printed: false,
-        }
-    }
-
-    pub fn tick(&mut self, counters: &[Counters], window: Window) {
-        let now = Instant::now();
-        let requests: u64 = counters
-            .iter()
-            .map(|p| p.requests.load(Ordering::Relaxed))
-            .sum();
-        let errors: u64 = counters
-            .iter()
-            .map(|p| p.errors.load(Ordering::Relaxed))
-            .sum();
-        let (since, before) = self.last.unwrap_or((window.start, 0));
-        let rate = (requests - before) as f64 / (now - since).as_secs_f64().max(1e-3);
-        self.last = Some((now, requests));
-        let phase = if now < window.measure {
-            "warm-up"
-        } else if now <= window.end {
-            "measure"
-        } else {
-            "drain"
-        };
-        let elapsed = (now - window.start).as_secs_f64();
-        let line = format!(
-            "[{elapsed:5.1}s] {phase:<8}{rate:>12.0} req/s   total {requests}   errors {errors}"
-        );
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(err, "\r{line}\x1b[K");
-        } else {
-            let _ = writeln!(err, "{line}");
-        }
-        let _ = err.flush();
-        self.printed = true;
-    }
-
-    pub fn finish(&mut self) {
-        if self.tty && self.printed {
-            let _ = writeln!(std::io::stderr());
-        }
-    }
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Self::new()
-    }
 }

@@ -8,6 +8,10 @@
 //!   from. Latency is measured from the intended send time, so a slow server (or a busy
 //!   generator) shows up as latency instead of silently lowering the rate: no coordinated
 //!   omission. Intended sends still queued at the end are reported as `unsent`.
+//!
+//! Ctrl-C ends the measurement early ([`Window::measured_end`]): every thread stops at once,
+//! abandoning requests in flight (they would have finished after the cut-off, so they would not
+//! count anyway).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -23,6 +27,7 @@ use monoio::time::error::Elapsed;
 use crate::check::{check, Check};
 use crate::client::{Conn, ConnError};
 use crate::histogram::Latency;
+use crate::interrupt::Interrupt;
 use crate::scenario::{Deck, Op, Tables, OPS};
 use crate::timer::PreciseTimer;
 use crate::ws::WsConn;
@@ -32,6 +37,8 @@ pub const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Everything the generator threads share (read-only, except the progress counters).
 pub struct Shared {
+    /// Ctrl-C, which ends the run early.
+    pub stop: &'static Interrupt,
     pub addr: SocketAddr,
     /// Host header, and for WebSocket runs the channel's path.
     pub host: String,
@@ -94,21 +101,44 @@ impl Client {
 #[repr(align(128))]
 #[derive(Default)]
 pub struct Progress {
-    pub requests: AtomicU64,
-    pub errors: AtomicU64,
+    /// Requests finished in any phase (the line's rate).
+    pub finished: AtomicU64,
+    /// Requests finished within the measurement, as the report counts them.
+    pub measured: AtomicU64,
+    /// Of those, the ones that failed.
+    pub measured_errors: AtomicU64,
+    /// Requests that failed during the warm-up (not in the report).
+    pub warmup_errors: AtomicU64,
 }
 
 impl Progress {
-    /// Counts one finished request. Only the owning thread writes its slot, so a load and a store
-    /// (no read-modify-write) keep it exact.
-    pub fn count(&self, failed: bool) {
-        let requests = self.requests.load(Ordering::Relaxed);
-        self.requests.store(requests + 1, Ordering::Relaxed);
-        if failed {
-            let errors = self.errors.load(Ordering::Relaxed);
-            self.errors.store(errors + 1, Ordering::Relaxed);
+    /// Counts one request finished in `phase`. Only the owning thread writes its slot, so a load
+    /// and a store (no read-modify-write) keep it exact.
+    pub fn count(&self, phase: Phase, failed: bool) {
+        let bump = |counter: &AtomicU64| {
+            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        };
+        bump(&self.finished);
+        match phase {
+            Phase::WarmUp if failed => bump(&self.warmup_errors),
+            Phase::Measure => {
+                bump(&self.measured);
+                if failed {
+                    bump(&self.measured_errors);
+                }
+            }
+            Phase::WarmUp | Phase::After => {}
         }
     }
+}
+
+/// Where an instant falls in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    WarmUp,
+    Measure,
+    /// After the measurement: requests still in flight, push subscribers' grace period.
+    After,
 }
 
 /// The run's clock: everything is measured against one start instant shared by all threads.
@@ -116,7 +146,62 @@ impl Progress {
 pub struct Window {
     pub start: Instant,
     pub measure: Instant,
+    /// The planned end of the measurement (see [`Window::measured_end`]).
     pub end: Instant,
+    /// Ends the measurement early.
+    pub stop: &'static Interrupt,
+}
+
+impl Window {
+    /// The end of the measurement: the planned end, or the Ctrl-C cut-off if that came first
+    /// (which may be in the warm-up, before the measurement started).
+    pub fn measured_end(&self) -> Instant {
+        match self.stop.cutoff() {
+            Some(cutoff) if cutoff < self.end => cutoff,
+            _ => self.end,
+        }
+    }
+
+    /// Whether Ctrl-C ended the measurement before its planned end.
+    pub fn cut_short(&self) -> bool {
+        self.measured_end() < self.end
+    }
+
+    /// This window as the report shows it: its end where the measurement really ended. A run
+    /// interrupted in its warm-up measured nothing: its end is the measurement's start.
+    pub fn settled(self) -> Window {
+        Window {
+            end: self.measured_end().max(self.measure),
+            ..self
+        }
+    }
+
+    /// The phase of an instant; a request finishing exactly at the end is still measured.
+    pub fn phase(&self, at: Instant) -> Phase {
+        if at > self.measured_end() {
+            Phase::After
+        } else if at < self.measure {
+            Phase::WarmUp
+        } else {
+            Phase::Measure
+        }
+    }
+
+    /// When the progress line after the one printed at `last` is due: at every whole second of
+    /// each phase, counted from the phase's start, and at the phase's end, so that no line's
+    /// interval spans two phases.
+    pub fn next_tick(&self, last: Instant) -> Instant {
+        let end = self.measured_end();
+        let (from, until) = if last >= end {
+            (end, None)
+        } else if last < self.measure {
+            (self.start, Some(self.measure.min(end)))
+        } else {
+            (self.measure, Some(end))
+        };
+        let next = from + Duration::from_secs((last - from).as_secs() + 1);
+        until.map_or(next, |until| next.min(until))
+    }
 }
 
 /// Statistics of one operation.
@@ -134,6 +219,14 @@ pub struct Interval {
     pub requests: u64,
     pub errors: u64,
     pub latency: Latency,
+}
+
+impl Interval {
+    fn add(&mut self, other: &Interval) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.latency.add(&other.latency);
+    }
 }
 
 /// What one thread measured, merged by the caller.
@@ -200,6 +293,19 @@ impl Stats {
         }
     }
 
+    /// Drops the timeline's seconds after a measurement cut short to `measured` by Ctrl-C. Only a
+    /// request finished exactly at the cut-off of a whole number of seconds can be in them: it
+    /// moves to the last second kept, as at a planned end.
+    pub fn cut_timeline(&mut self, measured: Duration) {
+        let keep = (measured.as_secs_f64().ceil() as usize).min(self.timeline.len());
+        let cut = self.timeline.split_off(keep);
+        if let Some(last) = self.timeline.last_mut() {
+            for interval in cut {
+                last.add(&interval);
+            }
+        }
+    }
+
     pub fn merge(&mut self, other: Stats) {
         for (mine, theirs) in self.per_op.iter_mut().zip(other.per_op) {
             mine.requests += theirs.requests;
@@ -213,10 +319,7 @@ impl Stats {
         self.send_lag.add(&other.send_lag);
         for (i, theirs) in other.timeline.into_iter().enumerate() {
             if i < self.timeline.len() {
-                let mine = &mut self.timeline[i];
-                mine.requests += theirs.requests;
-                mine.errors += theirs.errors;
-                mine.latency.add(&theirs.latency);
+                self.timeline[i].add(&theirs);
             } else {
                 self.timeline.push(theirs);
             }
@@ -235,6 +338,7 @@ pub fn run(
     let (results, window) = run_threads(
         "artemis-load",
         threads,
+        shared.stop,
         shared.warmup,
         shared.duration,
         &shared.progress,
@@ -278,12 +382,15 @@ impl StartGate {
 }
 
 /// Runs `threads` threads named `<name>-<t>`, each `thread_main(t, gate)`. Once all are ready they
-/// start on one shared window (warm-up, then the measured duration) and `on_tick` reports progress
-/// about once a second until they all finish; if one fails to get ready, none starts and its error
-/// is returned. Returns the threads' results in thread order.
+/// start on one shared window (warm-up, then the measured duration, cut short by `stop`) and
+/// `on_tick` reports progress about once a second ([`Window::next_tick`]) until they all finish;
+/// if one fails to get ready, none starts and its error is returned. Returns the threads' results
+/// in thread order.
+#[allow(clippy::too_many_arguments)]
 pub fn run_threads<T, F>(
     name: &str,
     threads: usize,
+    stop: &'static Interrupt,
     warmup: Duration,
     duration: Duration,
     progress: &[Progress],
@@ -335,17 +442,24 @@ where
         start,
         measure: start + warmup,
         end: start + warmup + duration,
+        stop,
     };
     for tx in &start_txs {
         let _ = tx.send(window);
     }
-    let mut next_tick = start + Duration::from_secs(1);
+    let mut last_tick = start;
     while handles.iter().any(|h| !h.is_finished()) {
         std::thread::sleep(Duration::from_millis(20));
-        if Instant::now() >= next_tick {
+        // Recomputed each time: Ctrl-C moves the end of the measurement.
+        if Instant::now() >= window.next_tick(last_tick) {
             on_tick(progress, window);
-            next_tick += Duration::from_secs(1);
+            last_tick = Instant::now();
         }
+    }
+    // The threads can finish before the tick at the end of the measurement is due (Ctrl-C): the
+    // last measured stretch still gets its line.
+    if last_tick < window.measured_end() {
+        on_tick(progress, window);
     }
 
     let mut results = Vec::with_capacity(threads);
@@ -384,9 +498,15 @@ fn thread_main(t: usize, shared: Arc<Shared>, gate: StartGate) -> Result<Stats, 
             let task = connection(state.clone(), shared.clone(), conn, due.clone());
             tasks.push(monoio::spawn(task));
         }
-        for task in tasks {
-            task.await;
-        }
+        let all_done = async {
+            for task in tasks {
+                task.await;
+            }
+        };
+        window
+            .stop
+            .unless_interrupted(Duration::ZERO, all_done)
+            .await;
         if let Some(due) = due {
             state.stats.borrow_mut().unsent += due.len() as u64;
         }
@@ -466,8 +586,9 @@ impl ThreadState {
         responded: bool,
     ) {
         let failed = outcome.is_err();
-        shared.progress[self.thread].count(failed);
-        if done < self.window.measure || done > self.window.end {
+        let phase = self.window.phase(done);
+        shared.progress[self.thread].count(phase, failed);
+        if phase != Phase::Measure {
             return;
         }
         let latency = done - intended;
@@ -556,8 +677,8 @@ pub fn settle<C>(conn: &mut Option<C>, result: TimedExchange) -> (Result<(), Str
 }
 
 /// When the next request should go: open loop waits for the pacer's next intended send time,
-/// closed loop goes at once (intended = now). Returns `(intended, now)`, or None once the run is
-/// over (an intended send past the end is counted as unsent).
+/// closed loop goes at once (intended = now). Returns `(intended, now)`, or None once the
+/// measurement is over (an intended send past its end is counted as unsent).
 pub async fn next_send(
     due: Option<&Rc<DueQueue>>,
     window: Window,
@@ -568,7 +689,7 @@ pub async fn next_send(
         None => None,
     };
     let now = Instant::now();
-    if now >= window.end {
+    if now >= window.measured_end() {
         if intended.is_some() {
             stats.borrow_mut().unsent += 1;
         }
@@ -586,13 +707,14 @@ pub(super) async fn pacer(t: usize, threads: usize, rate: f64, window: Window, d
     let at = |k: u64| window.start + Duration::from_nanos((k as f64 * interval_ns) as u64);
     loop {
         let now = Instant::now();
+        let end = window.measured_end();
         let mut next = at(k);
-        while next <= now && next < window.end {
+        while next <= now && next < end {
             due.push(next);
             k += threads as u64;
             next = at(k);
         }
-        if next >= window.end {
+        if next >= end {
             break;
         }
         let precise = match &timer {
@@ -666,94 +788,4 @@ impl DueQueue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connections_are_spread_evenly() {
-        let spread: Vec<usize> = (0..3).map(|t| connections_of_thread(64, 3, t)).collect();
-        assert_eq!(spread, vec![22, 21, 21]);
-        assert_eq!(connections_of_thread(1, 2, 1), 0);
-    }
-
-    #[test]
-    fn the_timeline_has_a_second_per_interval_and_the_end_falls_in_the_last() {
-        let start = Instant::now();
-        let window = Window {
-            start,
-            measure: start + Duration::from_secs(1),
-            end: start + Duration::from_secs(3),
-        };
-        let mut stats = Stats::for_duration(Duration::from_millis(1500));
-        assert_eq!(stats.timeline.len(), 2);
-        for at in [
-            window.measure,
-            window.measure + Duration::from_millis(999),
-            window.measure + Duration::from_millis(1000),
-            window.end,
-        ] {
-            stats.interval_at(&window, at).expect("inside").requests += 1;
-        }
-        let per_second: Vec<u64> = stats.timeline.iter().map(|i| i.requests).collect();
-        assert_eq!(per_second, vec![2, 2]);
-    }
-
-    #[test]
-    fn settling_drops_the_connection_unless_the_server_kept_it_alive() {
-        let mut conn = Some(());
-        assert_eq!(settle(&mut conn, Ok(Ok((Ok(()), true)))), (Ok(()), true));
-        assert!(conn.is_some());
-        let refused = Err("http-503".to_string());
-        assert_eq!(
-            settle(&mut conn, Ok(Ok((refused.clone(), false)))),
-            (refused, true)
-        );
-        assert!(conn.is_none());
-        conn = Some(());
-        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
-        assert_eq!(
-            settle(&mut conn, Ok(Err(ConnError::Io(reset)))),
-            (Err("io".to_string()), false)
-        );
-        assert!(conn.is_none());
-    }
-
-    #[test]
-    fn ready_threads_start_on_one_window_and_return_in_order() {
-        let progress: Vec<Progress> = (0..3).map(|_| Progress::default()).collect();
-        let (results, window) = run_threads(
-            "test-ready",
-            3,
-            Duration::ZERO,
-            Duration::ZERO,
-            &progress,
-            &mut |_, _| {},
-            |t, gate| gate.ready().map(|window| (t, window.start)),
-        )
-        .expect("every thread got ready");
-        assert_eq!(
-            results,
-            vec![(0, window.start), (1, window.start), (2, window.start)]
-        );
-    }
-
-    #[test]
-    fn a_thread_that_cannot_get_ready_abandons_the_run() {
-        let progress: Vec<Progress> = (0..3).map(|_| Progress::default()).collect();
-        let result = run_threads(
-            "test-fail",
-            3,
-            Duration::ZERO,
-            Duration::ZERO,
-            &progress,
-            &mut |_, _| panic!("an abandoned run reports no progress"),
-            |t, gate| {
-                if t == 1 {
-                    return Err(gate.fail("cannot subscribe".into()));
-                }
-                gate.ready()
-            },
-        );
-        assert_eq!(result.err(), Some("cannot subscribe".to_string()));
-    }
-}
+mod tests;

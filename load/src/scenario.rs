@@ -87,10 +87,12 @@ pub enum Op {
     Push,
     /// One `operate-instance` write: a pull-out or a pull-in.
     Manage,
+    /// Removing instances (`--cleanup`; never measured).
+    Unregister,
 }
 
 /// Number of [`Op`] variants (size of per-operation arrays).
-pub const OPS: usize = 7;
+pub const OPS: usize = 8;
 
 impl Op {
     pub fn index(self) -> usize {
@@ -106,6 +108,7 @@ impl Op {
             Op::WsHeartbeat => "ws-heartbeat",
             Op::Push => "push",
             Op::Manage => "manage",
+            Op::Unregister => "unregister",
         }
     }
 
@@ -115,6 +118,7 @@ impl Op {
             Op::Register => "/api/registry/register.json",
             Op::Lookup => "/api/discovery/lookup.json",
             Op::Manage => "/api/management/operate-instance.json",
+            Op::Unregister => "/api/registry/unregister.json",
             Op::Raw | Op::WsHeartbeat | Op::Push => "",
         }
     }
@@ -561,7 +565,7 @@ mod tests {
         for _ in 0..200 {
             counts[deck.next().index()] += 1;
         }
-        assert_eq!(counts, [180, 2, 18, 0, 0, 0, 0]);
+        assert_eq!(counts, [180, 2, 18, 0, 0, 0, 0, 0]);
         assert!(parse_mix("heartbeat").is_err());
         assert!(parse_mix("foo=1").is_err());
         assert!(parse_mix("heartbeat=0").is_err());

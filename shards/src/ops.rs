@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use protocol::model::management::responses::{write_management_instance, write_management_service};
 use protocol::model::management::ManagementSnapshot;
 use protocol::model::{parse, Instance, LeaseMapWriter, LeaseStatus, LocalTime};
 use smallvec::SmallVec;
@@ -214,54 +215,61 @@ impl ShardOp for ApplyManagement {
     }
 }
 
-/// One registered instance with its lease times (epoch milliseconds) and whether a pull-out
-/// hides it.
-pub struct ManagedInstance {
-    pub instance_id: Arc<str>,
-    pub json: Arc<[u8]>,
-    pub legacy: bool,
-    pub down: bool,
-    pub created_wall_ms: i64,
-    pub renewed_wall_ms: i64,
-    pub ttl_ms: u64,
-}
+/// The management views' part of this shard (spec §10.2): every instance of one service (`Some`)
+/// or of every service, pulled-out ones included, as comma-separated Service objects with each
+/// instance's `status` "up"/"down" and its lease times in `metadata`. Empty when the shard has
+/// none. Each shard formats its own services, so a large registry is not re-serialized on the
+/// asking core alone.
+pub struct ManagementServices(pub Option<Box<str>>);
 
-/// A service's instances as the management views and the shutdown snapshot see them.
-pub struct ManagedService {
-    pub service_id: Arc<str>,
-    pub instances: Vec<ManagedInstance>,
-}
-
-/// Every instance, hidden ones included, of one service (`Some`) or of every service.
-pub struct ManagedInstances(pub Option<Box<str>>);
-
-impl ShardOp for ManagedInstances {
-    type Reply = Vec<ManagedService>;
+impl ShardOp for ManagementServices {
+    type Reply = Vec<u8>;
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
-        let mut services: Vec<ManagedService> = Vec::new();
         let offset = shard.wall_ms(0);
+        let mut out = Vec::new();
+        let mut instances = Vec::new();
+        let mut current: Option<Arc<str>> = None;
+        let flush = |out: &mut Vec<u8>, service: &str, instances: &mut Vec<u8>| {
+            instances.push(b']');
+            if !out.is_empty() {
+                out.push(b',');
+            }
+            write_management_service(out, service, Some(instances));
+            instances.clear();
+        };
         shard.for_each_instance(self.0.as_deref(), |view| {
-            let instance = ManagedInstance {
-                instance_id: view.instance_id.clone(),
-                json: view.json.clone(),
-                legacy: view.legacy,
-                down: view.hidden,
-                created_wall_ms: offset + view.created_ms as i64,
-                renewed_wall_ms: offset + view.renewed_ms as i64,
-                ttl_ms: view.ttl_ms,
-            };
-            match services.last_mut() {
+            if current
+                .as_ref()
+                .is_none_or(|c| !Arc::ptr_eq(c, view.service_id))
+            {
                 // Instances arrive grouped by service.
-                Some(last) if Arc::ptr_eq(&last.service_id, view.service_id) => {
-                    last.instances.push(instance)
+                if let Some(service) = current.take() {
+                    flush(&mut out, &service, &mut instances);
                 }
-                _ => services.push(ManagedService {
-                    service_id: view.service_id.clone(),
-                    instances: vec![instance],
-                }),
+                current = Some(view.service_id.clone());
+                instances.push(b'[');
+            } else {
+                instances.push(b',');
+            }
+            let mark = instances.len();
+            let written = write_management_instance(
+                &mut instances,
+                view.json,
+                view.hidden,
+                offset + view.created_ms as i64,
+                offset + view.renewed_ms as i64,
+                view.ttl_ms,
+            );
+            if written.is_err() {
+                // Stored JSON is the server's own output: failing to read it back is a bug.
+                debug_assert!(false, "stored instance JSON must parse");
+                instances.truncate(mark - 1);
             }
         });
-        services
+        if let Some(service) = current {
+            flush(&mut out, &service, &mut instances);
+        }
+        out
     }
 }
 

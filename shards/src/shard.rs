@@ -101,6 +101,7 @@ struct Incoming<'a> {
 
 /// New data for a registered instance.
 struct Update<'a> {
+    instance_id: &'a str,
     legacy: bool,
     json: Arc<[u8]>,
     place: &'a str,
@@ -442,11 +443,6 @@ impl Shard {
         flipped
     }
 
-    /// The generation of the pull-outs in effect.
-    pub fn management_generation(&self) -> u64 {
-        self.registry.management.generation
-    }
-
     /// The pull-outs in effect.
     pub fn management(&self) -> &Arc<ManagementSnapshot> {
         &self.registry.management
@@ -581,6 +577,7 @@ impl Registry {
         let hidden = self.is_pulled_out(service_id, instance_id, place);
         if let Some(index) = self.find(service_id, instance_id) {
             let update = Update {
+                instance_id,
                 legacy,
                 json,
                 place,
@@ -684,6 +681,8 @@ impl Registry {
             return (index, schedule, Registered::Unchanged);
         }
         let was_hidden = record.hidden;
+        // The latest registration's spelling is echoed from now on, as its JSON is.
+        record.instance_id = update.instance_id.into();
         let old_json = std::mem::replace(&mut record.json, update.json);
         record.hidden = update.hidden;
         let (id, json) = (record.instance_id.clone(), record.json.clone());

@@ -33,6 +33,14 @@ impl RegistryOp {
             RegistryOp::Unregister => Identity::Unregister,
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            RegistryOp::Register => "register",
+            RegistryOp::Heartbeat => "heartbeat",
+            RegistryOp::Unregister => "unregister",
+        }
+    }
 }
 
 /// What happened to one instance of the batch.
@@ -110,7 +118,7 @@ async fn execute(
             yield_now().await;
         }
         let start = verdicts.len();
-        verdicts.extend(slice.iter().map(|i| check(core, op, i.as_ref())));
+        verdicts.extend(slice.iter().map(|i| checked(core, op, i.as_ref())));
         run_slice(core, op, slice, &mut verdicts[start..]).await;
     }
 
@@ -182,6 +190,21 @@ async fn run_slice(
     }
 }
 
+/// [`check`], and a (rate-limited) log line for each refused instance.
+fn checked(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
+    let verdict = check(core, op, instance);
+    if let (Verdict::Failed(_, reason), Some(instance)) = (&verdict, instance) {
+        core.activity.refused(
+            core.id,
+            op.name(),
+            instance.service_id.as_deref().unwrap_or("null"),
+            instance.instance_id.as_deref().unwrap_or("null"),
+            reason,
+        );
+    }
+    verdict
+}
+
 /// Java's per-instance checks, in Java's order: region, zone, required fields; then, for what is
 /// stored (register), the field lengths (`limits.max_id_bytes`, `limits.max_metadata_bytes`),
 /// answered like a blank required field. A heartbeat or unregister with an over-long field
@@ -230,8 +253,8 @@ fn check(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
     Verdict::Ok
 }
 
-/// What the owner shard stores for an instance (also used to restore a saved registry).
-pub(crate) fn register_item(instance: &Instance) -> RegisterItem {
+/// What the owner shard stores for an instance.
+fn register_item(instance: &Instance) -> RegisterItem {
     fn text<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> &'a str {
         s.as_deref().unwrap_or_default()
     }

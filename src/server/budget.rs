@@ -6,14 +6,18 @@
 //!   (one copy per data version, referenced by every connection writing it) counts once per core
 //!   however many connections write it, because that is the memory it takes. Past the limit the
 //!   connections whose bytes have been pending longest (the slowest readers) are closed.
-//! - [`RequestBudget`]: request bytes buffered beyond a connection's first read buffer
-//!   (`limits.max_buffered_request_bytes_per_core`). A connection that needs to grow its buffer
-//!   past the limit is answered 503 and closed; requests that fit the first buffer (heartbeats,
-//!   lookups, most registers) never ask and are never refused.
+//! - [`RequestBudget`]: request bytes buffered beyond a connection's first read buffer and small
+//!   retained buffers (`limits.max_buffered_request_bytes_per_core`): a read buffer that grew,
+//!   the de-chunked and inflated copies of a request being handled (`conn::RequestCopy`), and a
+//!   WebSocket session's read buffer that grew for a large message. A connection that needs
+//!   more than is left is answered 503 (a WebSocket session closed with 1013) and closed;
+//!   requests that fit the first buffers (heartbeats, lookups, most registers) never ask and
+//!   are never refused.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -25,14 +29,16 @@ use super::log_limit::LogLimiter;
 /// Both budgets of one core.
 pub struct Budgets {
     pub writes: WriteBudget,
-    pub requests: RequestBudget,
+    /// Shared with the charges: a connection's scratch buffers hold theirs without borrowing the
+    /// core.
+    pub requests: Rc<RequestBudget>,
 }
 
 impl Budgets {
     pub fn new(max_queued_write_bytes: usize, max_buffered_request_bytes: usize) -> Self {
         Budgets {
             writes: WriteBudget::new(max_queued_write_bytes),
-            requests: RequestBudget::new(max_buffered_request_bytes),
+            requests: Rc::new(RequestBudget::new(max_buffered_request_bytes)),
         }
     }
 }
@@ -54,10 +60,10 @@ impl RequestBudget {
         }
     }
 
-    /// A connection's charge, empty to start with.
-    pub fn charge(&self) -> RequestCharge<'_> {
+    /// A charge (of a connection's buffer), empty to start with.
+    pub fn charge(self: &Rc<Self>) -> RequestCharge {
         RequestCharge {
-            budget: self,
+            budget: self.clone(),
             bytes: 0,
         }
     }
@@ -68,17 +74,17 @@ impl RequestBudget {
     }
 }
 
-/// What one connection holds of the [`RequestBudget`]; given back when dropped.
-pub struct RequestCharge<'a> {
-    budget: &'a RequestBudget,
+/// What one buffer of a connection holds of the [`RequestBudget`]; given back when dropped.
+pub struct RequestCharge {
+    budget: Rc<RequestBudget>,
     bytes: usize,
 }
 
-impl RequestCharge<'_> {
+impl RequestCharge {
     /// Make this connection's charge `bytes`. Growing it fails (and changes nothing) when the
     /// core's total would pass the limit; shrinking always succeeds.
     pub fn set(&mut self, bytes: usize) -> bool {
-        let budget = self.budget;
+        let budget = &self.budget;
         let others = budget.used.get() - self.bytes;
         if bytes > self.bytes && others + bytes > budget.limit {
             if budget.refusal_log.allow() {
@@ -86,7 +92,8 @@ impl RequestCharge<'_> {
                     buffered = others,
                     wanted = bytes,
                     limit = budget.limit,
-                    "request refused with 503: buffered request bytes on this core would pass \
+                    "request refused (503, or 1013 closing a WebSocket session): bytes \
+                     buffered for requests on this core would pass \
                      limits.max_buffered_request_bytes_per_core"
                 );
             }
@@ -97,13 +104,12 @@ impl RequestCharge<'_> {
         true
     }
 
-    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 }
 
-impl Drop for RequestCharge<'_> {
+impl Drop for RequestCharge {
     fn drop(&mut self) {
         self.set(0);
     }

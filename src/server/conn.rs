@@ -1,13 +1,19 @@
 //! One HTTP/1.1 connection, as a small state machine ([`Step`]): read, answer every complete
 //! (possibly pipelined) request buffered, write the answers, repeat, until the connection closes
-//! or upgrades to a WebSocket session. Buffers are per connection and reused for every request.
+//! or upgrades to a WebSocket session. Buffers are per connection and reused for every request;
+//! one that grew for a large request is freed once the request is answered, so an idle
+//! connection holds its read buffer and a few small buffers only.
 //!
 //! What clients make a connection hold counts against its core's budgets
-//! ([`super::budget`]): a read buffer grown past its first size for a large request, and the
-//! answers queued for writing ([`Outgoing`]).
+//! ([`super::budget`]): a read buffer grown past its first size for a large request, the
+//! request's de-chunked and inflated copies ([`RequestCopy`]), and the answers queued for
+//! writing ([`Outgoing`]).
+
+mod request_copy;
 
 use std::marker::PhantomData;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,8 +21,9 @@ use monoio::io::AsyncReadRent;
 use monoio::net::TcpStream;
 use protocol::http::{HttpError, Method, Parsed, RequestParser};
 
+pub use self::request_copy::RequestCopy;
 use super::app::App;
-use super::budget::RequestCharge;
+use super::budget::{RequestBudget, RequestCharge};
 use super::core::Core;
 use super::outgoing::{Flushed, Outgoing};
 use super::ws;
@@ -24,18 +31,21 @@ use super::ws;
 /// First read buffer size; it grows (up to the request limits) only for large requests, and
 /// what it grows by is charged to the core's request budget until it shrinks back.
 const INITIAL_READ_BUFFER: usize = 16 * 1024;
-/// Scratch buffers that grew for one large request are shrunk back after it so idle connections
-/// stay small.
-const RETAINED_BUFFER: usize = 64 * 1024;
+/// The most a scratch buffer keeps between requests: one that grew past it for a large request
+/// is freed once the request is answered, so idle connections stay small, while the buffers of
+/// small requests (heartbeats, lookups) are reused without allocating.
+pub const RETAINED_BUFFER: usize = 16 * 1024;
 /// Answers to pipelined requests are written once this much is pending, before parsing more,
 /// so a burst of pipelined requests cannot build an unbounded pile of responses.
 const FLUSH_THRESHOLD: usize = 256 * 1024;
 
 /// Per-connection scratch space reused across requests.
-#[derive(Default)]
 pub struct Scratch {
-    pub dechunked: Vec<u8>,
-    pub inflated: Vec<u8>,
+    /// The body of a chunked request, once complete.
+    pub dechunked: RequestCopy,
+    /// The body of a gzip request, inflated.
+    pub inflated: RequestCopy,
+    /// The answer's body while the app builds it.
     pub body: Vec<u8>,
     /// A response body shared with other connections (one copy per data version): the app sets
     /// it instead of writing the body into `out`, after writing the head (whose Content-Length
@@ -44,15 +54,22 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Give back memory a large request needed, so a keep-alive connection does not hold it.
-    /// Returns the bytes freed.
-    fn shrink(&mut self) -> usize {
-        let mut freed = 0;
-        for v in [&mut self.dechunked, &mut self.inflated, &mut self.body] {
-            if v.capacity() > RETAINED_BUFFER {
-                freed += v.capacity();
-                *v = Vec::new();
-            }
+    fn new(budget: &Rc<RequestBudget>) -> Self {
+        Scratch {
+            dechunked: RequestCopy::new(budget.charge()),
+            inflated: RequestCopy::new(budget.charge()),
+            body: Vec::new(),
+            shared_body: None,
+        }
+    }
+
+    /// The request is answered: give back what it needed beyond small retained buffers, so a
+    /// keep-alive connection does not hold it. Returns the bytes freed.
+    fn finish_request(&mut self) -> usize {
+        let mut freed = self.dechunked.finish() + self.inflated.finish();
+        if self.body.capacity() > RETAINED_BUFFER {
+            freed += self.body.capacity();
+            self.body = Vec::new();
         }
         freed
     }
@@ -122,7 +139,7 @@ pub async fn serve<A: App>(core: &Core, stream: TcpStream, peer: SocketAddr) {
         buf: Vec::with_capacity(INITIAL_READ_BUFFER),
         request_bytes: core.budgets.requests.charge(),
         out: Outgoing::new(core.budgets.writes.slot(), &core.trimmer),
-        scratch: Scratch::default(),
+        scratch: Scratch::new(&core.budgets.requests),
         client: ClientState::Silent,
     };
     let mut step = Step::Read;
@@ -133,15 +150,18 @@ pub async fn serve<A: App>(core: &Core, stream: TcpStream, peer: SocketAddr) {
             Step::Read => connection.read().await,
             Step::Upgrade(channel) => {
                 // The rest of the connection (and any bytes sent after the handshake) belong to
-                // the WebSocket session; what it held of the core's budgets is given back.
+                // the WebSocket session; what it held of the core's budgets and its scratch
+                // buffers are given back.
                 let Connection {
                     stream,
                     buf,
                     request_bytes,
                     out,
+                    scratch,
+                    parser,
                     ..
                 } = connection;
-                drop((request_bytes, out));
+                drop((request_bytes, out, scratch, parser));
                 ws::serve::<A>(core, stream, channel, buf, peer).await;
                 return;
             }
@@ -163,7 +183,7 @@ struct Connection<'a, A> {
     /// Bytes received and not yet answered.
     buf: Vec<u8>,
     /// What `buf` holds of the core's request budget: its capacity past [`INITIAL_READ_BUFFER`].
-    request_bytes: RequestCharge<'a>,
+    request_bytes: RequestCharge,
     /// Answers not yet written.
     out: Outgoing<'a>,
     scratch: Scratch,
@@ -190,7 +210,16 @@ impl<A: App> Connection<'_, A> {
                 }
             }
             let available = &self.buf[consumed..];
-            match self.parser.parse(available, &mut self.scratch.dechunked) {
+            let parser = &mut self.parser;
+            let (parsed, fits) = self
+                .scratch
+                .dechunked
+                .fill(|dechunked| parser.parse(available, dechunked));
+            if !fits {
+                A::write_busy(core, &mut self.out.tail);
+                break AfterFlush::Close;
+            }
+            match parsed {
                 Ok(Parsed::Complete {
                     request,
                     consumed: used,
@@ -212,6 +241,7 @@ impl<A: App> Connection<'_, A> {
                     }
                     debug_assert!(self.scratch.shared_body.is_none());
                     let method = request.method;
+                    let answer_start = self.out.tail.len();
                     let keep_alive = A::handle(
                         core,
                         &request,
@@ -220,13 +250,21 @@ impl<A: App> Connection<'_, A> {
                         &mut self.out.tail,
                     )
                     .await;
+                    if self.scratch.inflated.refused() {
+                        // The app answered the refused copy as a bad body; it is the core's
+                        // budget that said no, which the client should retry later.
+                        self.out.tail.truncate(answer_start);
+                        self.scratch.shared_body = None;
+                        A::write_busy(core, &mut self.out.tail);
+                        break AfterFlush::Close;
+                    }
                     if let Some(body) = self.scratch.shared_body.take() {
                         // A HEAD answer has the head (and its Content-Length) only.
                         if method != Method::Head {
                             self.out.push_shared(body);
                         }
                     }
-                    let freed = self.scratch.shrink();
+                    let freed = self.scratch.finish_request();
                     if freed > 0 {
                         core.trimmer.note_freed(freed);
                     }

@@ -23,21 +23,25 @@ use shards::ops::{
 use shards::{NodeShared, Router, Shard};
 use smallvec::SmallVec;
 
+use super::activity::Activity;
 use super::app::App;
 use super::budget::Budgets;
 use super::log_limit::LogLimiter;
 use super::mailbox::{Inbox, NotServed, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
 use super::rate_limit::{NodeWindows, RateLimits};
+use super::reload::Swappable;
 use super::signal::{yield_now, LocalSignal};
 use super::stream::{self, ChangeStream, FanOut};
 use super::subscribers::{Session, Subscribers};
 use super::trim::Trimmer;
+use super::watchdog::Heartbeats;
 use super::ws::open_sessions::OpenSessions;
 use crate::clock::Clock;
 use crate::config::Config;
 
 /// Node-wide state shared by every core: immutable after start, apart from atomics that are
-/// touched on connect/disconnect and shutdown only (never per request).
+/// touched on connect/disconnect, lease clock ticks and shutdown only (never per request), and
+/// the values a reload replaces.
 pub struct Node {
     pub config: Config,
     pub url: String,
@@ -63,6 +67,11 @@ pub struct Node {
     pub saved: Mutex<Vec<SavedInstance>>,
     /// The rate limits' node-wide windows; cores take allowances from them (see `rate_limit`).
     pub rate_limit_windows: Arc<NodeWindows>,
+    /// `management.tokens` in force: a SIGHUP reload replaces it (`config` keeps the value read
+    /// at start).
+    pub management_tokens: Swappable<Vec<String>>,
+    /// Bumped by each core's lease clock; the watchdog pings systemd while they all move.
+    pub heartbeats: Heartbeats,
 }
 
 pub struct Core {
@@ -89,6 +98,10 @@ pub struct Core {
     push_budget_log: LogLimiter,
     /// Java's request rate limiters, counted on this core.
     pub rate_limits: RateLimits,
+    /// What the shard did (expiries, self-preservation) and refused, for the log.
+    pub activity: Activity,
+    /// Subscriptions refused because the core's subscription budget was spent.
+    subscription_budget_log: LogLimiter,
 }
 
 /// Per item of a batch, in request order: None where the item went to no shard, else its owner's
@@ -117,6 +130,7 @@ impl Core {
         }
         // Nobody subscribed yet: the restore's changes only count in versions and deltas.
         shard.drain_pushes().for_each(drop);
+        let activity = Activity::new(&shard);
         let limits = &node.config.limits;
         let budgets = Budgets::new(
             limits.max_queued_write_bytes_per_core,
@@ -132,10 +146,18 @@ impl Core {
             bad_request_log: LogLimiter::new(20),
             budgets,
             trimmer: Trimmer::default(),
-            subscribers: RefCell::new(Subscribers::new(node.config.ws.max_core_queued_bytes)),
-            fanout: FanOut::new(node.config.changes.core_queue_capacity),
+            subscribers: RefCell::new(Subscribers::new(
+                node.config.ws.max_core_queued_bytes,
+                node.config.ws.max_subscription_bytes_per_core,
+            )),
+            fanout: FanOut::new(
+                node.config.changes.core_queue_capacity,
+                node.outboxes[id].waiting_changes(),
+            ),
             push_budget_log: LogLimiter::new(1),
             rate_limits: RateLimits::new(id, node.rate_limit_windows.clone(), node.clock.clone()),
+            activity,
+            subscription_budget_log: LogLimiter::new(1),
             node,
         }
     }
@@ -298,14 +320,33 @@ impl Core {
     /// Subscribe a session to a service's changes. Once this returns, every later change of the
     /// service reaches the session. The owning shard counts subscriptions per core, so each
     /// session's subscribe and unsubscribe go to it (they commute; see `shards::interest`).
-    pub async fn subscribe(&self, session: &Rc<Session>, service_key: &str) {
-        self.subscribers.borrow_mut().add(service_key, session);
+    /// Returns the key for the session to keep (the core's one copy), or None when the core's
+    /// subscriptions would pass `ws.max_subscription_bytes_per_core` (nothing is subscribed).
+    pub async fn subscribe(&self, session: &Rc<Session>, service_key: &str) -> Option<Arc<str>> {
+        let added = self.subscribers.borrow_mut().add(service_key, session);
+        let key = match added {
+            Ok(key) => key,
+            Err(full) => {
+                if self.subscription_budget_log.allow() {
+                    tracing::warn!(
+                        core = self.id,
+                        held = full.held,
+                        wanted = service_key.len(),
+                        limit = full.limit,
+                        "websocket subscription refused, session closed (1013): subscriptions \
+                         on this core would pass ws.max_subscription_bytes_per_core"
+                    );
+                }
+                return None;
+            }
+        };
         let op = Subscribe {
             service_key: service_key.into(),
             core: self.id as u16,
         };
         // Unavailable: the node is shutting down and the session is about to close.
         let _ = self.call(self.node.router.shard_of(service_key), op).await;
+        Some(key)
     }
 
     /// End a subscription made by [`Core::subscribe`] (after it returned).
@@ -416,18 +457,22 @@ impl Core {
         did + served
     }
 
-    /// The lease clock: expire due leases every tick, in bounded steps.
+    /// The lease clock: expire due leases every tick, in bounded steps; each tick also proves
+    /// to the watchdog that this core is alive, and logs the shard's activity once a second.
     async fn run_lease_clock(self: Rc<Self>) {
         let tick = Duration::from_millis(self.node.config.lease.wheel_tick_ms);
         let budget = self.node.config.lease.max_evictions_per_step;
         loop {
             monoio::time::sleep(tick).await;
+            self.node.heartbeats.beat(self.id);
             if self.node.shutdown.load(Ordering::Relaxed) {
                 self.shutdown.fire();
             }
             while self.run_here(Expire { budget }) {
                 yield_now().await;
             }
+            self.activity
+                .tick(self.id, &self.shard.borrow(), Instant::now());
         }
     }
 

@@ -22,6 +22,9 @@ pub struct Durable {
     pub management: Arc<ManagementSnapshot>,
     /// Per shard: the saved instances it owns, to register before it serves.
     pub restore: Vec<Vec<RegisterItem>>,
+    /// The saved registry must be emptied once every core holds it (or, with
+    /// `registry.restore_on_start` off, because it must never be restored later).
+    pub clear_saved_registry: bool,
 }
 
 /// Why the store could not be started. Exit code 2: the operator must look at the file.
@@ -35,19 +38,18 @@ pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
         |e: persistence::StoreError| StoreFailure(format!("cannot load {}: {e}", path.display()));
     let mut management = store.load_management().map_err(loading)?;
     management.generation = 1;
-    let restore = if config.registry.restore_on_start {
+    let (restore, clear_saved_registry) = if config.registry.restore_on_start {
         let saved = store.load_registry().map_err(loading)?;
-        if !saved.is_empty() {
-            // Restored once: a later crash must not bring back instances from this old stop.
-            store.save_registry(&[]).map_err(loading)?;
+        let restoring = !saved.is_empty();
+        if restoring {
             tracing::info!(
                 instances = saved.len(),
                 "restoring the registry saved at the last stop"
             );
         }
-        partition(saved, router)
+        (partition(saved, router), restoring)
     } else {
-        (0..router.shards()).map(|_| Vec::new()).collect()
+        ((0..router.shards()).map(|_| Vec::new()).collect(), true)
     };
     let limits = Limits {
         queue_capacity: config.persistence.queue_capacity,
@@ -60,6 +62,7 @@ pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
         handle,
         management: Arc::new(management),
         restore,
+        clear_saved_registry,
     })
 }
 
@@ -103,21 +106,42 @@ fn partition(saved: Vec<SavedInstance>, router: &Router) -> Vec<Vec<RegisterItem
     per_shard
 }
 
+/// Once every core registered the restored instances, forget them in the store: a crash later
+/// must not bring back instances from this old stop. They are in memory already, so a failure
+/// here only logs.
+pub fn clear_saved_registry(handle: &Handle) {
+    match handle.save_registry(Vec::new()).wait_timeout(CLEAR_WAIT) {
+        Some(Ok(())) => {}
+        Some(Err(e)) => tracing::warn!(error = %e, "cannot clear the saved registry"),
+        None => tracing::warn!("clearing the saved registry is taking long; going on"),
+    }
+}
+
+const CLEAR_WAIT: Duration = Duration::from_secs(5);
+
 /// Write the instances the cores collected as they stopped, waiting at most until `deadline`
 /// (and at least one second, so a grace period spent draining connections still saves).
-pub fn save_registry(handle: &Handle, instances: Vec<SavedInstance>, deadline: Instant) {
+/// Returns false if the store did not finish in time: the caller must not wait for it.
+pub fn save_registry(handle: &Handle, instances: Vec<SavedInstance>, deadline: Instant) -> bool {
     let count = instances.len();
     let wait = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_secs(1));
     match handle.save_registry(instances).wait_timeout(wait) {
-        Some(Ok(())) => tracing::info!(instances = count, "registry saved for the next start"),
-        Some(Err(e)) => {
-            tracing::error!(error = %e, "cannot save the registry; the next start begins empty")
+        Some(Ok(())) => {
+            tracing::info!(instances = count, "registry saved for the next start");
+            true
         }
-        None => tracing::error!(
-            waited_ms = wait.as_millis() as u64,
-            "saving the registry took too long; the next start may begin empty"
-        ),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "cannot save the registry; the next start begins empty");
+            true
+        }
+        None => {
+            tracing::error!(
+                waited_ms = wait.as_millis() as u64,
+                "saving the registry did not finish in time; stopping without it"
+            );
+            false
+        }
     }
 }

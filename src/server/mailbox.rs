@@ -7,10 +7,10 @@
 //!   request that holds a token in this core's [`Pending`] table and passed a bounded request
 //!   queue, so the queue cannot outgrow the calls this core has in flight.
 //! - **changes**: change batches for this core's WebSocket subscribers, one message per shard
-//!   step. Bounded
-//!   (`changes.core_queue_capacity`); when it is full the batch is dropped and the inbox is marked
-//!   *lossy*, and the receiving core closes its subscribers (1013) so they reconnect and reload
-//!   instead of silently missing a change.
+//!   step. Bounded in steps (`changes.core_queue_capacity`) and, with the core's fan-out queue,
+//!   in bytes ([`WaitingChanges`], `changes.core_queue_bytes`); when a step does not fit it is
+//!   dropped and the inbox is marked *lossy*, and the receiving core closes its subscribers (1013)
+//!   so they reconnect and reload instead of silently missing a change.
 //!
 //! Senders push onto a lock-free channel and ring the inbox's doorbell; the doorbell wakes the
 //! inbox task only if it is parked, so a burst of messages costs one wake-up. The receiving core
@@ -30,6 +30,9 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use futures_util::task::AtomicWaker;
 use shards::ops::ShardOp;
 use shards::Shard;
+
+mod waiting;
+pub use waiting::WaitingChanges;
 
 /// A type-erased answer; the caller's [`ReplyFuture`] knows its real type.
 pub type AnyReply = Box<dyn Any + Send>;
@@ -65,6 +68,11 @@ pub struct Reply {
 pub struct Delivery {
     pub service_key: Arc<str>,
     pub frames: Arc<[u8]>,
+}
+
+/// The bytes a step's batches count in [`WaitingChanges`].
+pub fn step_bytes(step: &[Delivery]) -> usize {
+    step.iter().map(|d| d.frames.len()).sum()
 }
 
 /// The owning core has stopped taking requests (the node is shutting down).
@@ -115,6 +123,8 @@ struct Shared {
     capacity: Capacity,
     /// Set when a change batch for this core was dropped; cleared by the receiver.
     lossy: AtomicBool,
+    /// Bytes of the change steps queued here and in the core's fan-out.
+    waiting: Arc<WaitingChanges>,
     /// Set when the receiving core stops serving requests (shutdown), before its last drain.
     closed: AtomicBool,
 }
@@ -136,7 +146,12 @@ pub struct Inbox {
     shared: Arc<Shared>,
 }
 
-pub fn inbox(request_capacity: usize, change_capacity: usize) -> (Outbox, Inbox) {
+/// `change_bytes`: the limit of the core's [`WaitingChanges`].
+pub fn inbox(
+    request_capacity: usize,
+    change_capacity: usize,
+    change_bytes: usize,
+) -> (Outbox, Inbox) {
     assert!(request_capacity > 0 && change_capacity > 0);
     let (req_tx, req_rx) = crossbeam_channel::bounded(request_capacity);
     let (rep_tx, rep_rx) = crossbeam_channel::unbounded();
@@ -145,6 +160,7 @@ pub fn inbox(request_capacity: usize, change_capacity: usize) -> (Outbox, Inbox)
         doorbell: AtomicWaker::new(),
         capacity: Capacity::default(),
         lossy: AtomicBool::new(false),
+        waiting: Arc::new(WaitingChanges::new(change_bytes)),
         closed: AtomicBool::new(false),
     });
     (
@@ -207,15 +223,31 @@ impl Outbox {
         }
     }
 
-    /// Queue changes for the receiving core's subscribers; if its queue is full, the batch is
-    /// dropped and the core is told it lost changes.
-    pub fn changes(&self, batch: Vec<Delivery>) {
-        match self.changes.try_send(batch) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.shared.lossy.store(true, Ordering::Release),
-            Err(TrySendError::Disconnected(_)) => return,
+    /// Queue a step's changes for the receiving core's subscribers; if its queue is full (in
+    /// steps or bytes), the step is dropped and the core is told it lost changes.
+    pub fn changes(&self, step: Vec<Delivery>) {
+        let bytes = step_bytes(&step);
+        if !self.shared.waiting.try_add(bytes) {
+            self.shared.lossy.store(true, Ordering::Release);
+        } else {
+            match self.changes.try_send(step) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.shared.waiting.release(bytes);
+                    self.shared.lossy.store(true, Ordering::Release);
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    self.shared.waiting.release(bytes);
+                    return;
+                }
+            }
         }
         self.shared.doorbell.wake();
+    }
+
+    /// The receiving core's count of waiting change bytes (its fan-out gives them back).
+    pub fn waiting_changes(&self) -> Arc<WaitingChanges> {
+        self.shared.waiting.clone()
     }
 }
 
@@ -463,7 +495,7 @@ mod tests {
 
     #[test]
     fn a_full_request_queue_waits_for_capacity() {
-        let (out, inbox) = inbox(1, 1);
+        let (out, inbox) = inbox(1, 1, 1 << 20);
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         let mut first = std::pin::pin!(out.request(request(1)));
@@ -501,7 +533,7 @@ mod tests {
 
     #[test]
     fn dropping_the_inbox_wakes_and_fails_senders_waiting_for_room() {
-        let (out, inbox) = inbox(1, 1);
+        let (out, inbox) = inbox(1, 1, 1 << 20);
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
@@ -521,21 +553,46 @@ mod tests {
         );
     }
 
+    fn step(bytes: usize) -> Vec<Delivery> {
+        vec![Delivery {
+            service_key: "s".into(),
+            frames: vec![b'm'; bytes].into(),
+        }]
+    }
+
     #[test]
     fn a_full_change_queue_marks_the_inbox_lossy() {
-        let (out, inbox) = inbox(1, 1);
-        let batch = || {
-            vec![Delivery {
-                service_key: "s".into(),
-                frames: b"m".to_vec().into(),
-            }]
-        };
-        out.changes(batch());
+        let (out, inbox) = inbox(1, 1, 1 << 20);
+        out.changes(step(1));
         assert!(!inbox.take_lossy());
-        out.changes(batch());
+        out.changes(step(1));
         assert!(inbox.take_lossy());
         assert!(!inbox.take_lossy(), "reading the mark clears it");
         assert_eq!(inbox.try_changes().map(|b| b.len()), Some(1));
         assert!(inbox.try_changes().is_none());
+        assert_eq!(
+            out.waiting_changes().bytes(),
+            1,
+            "the dropped step is not counted"
+        );
+    }
+
+    #[test]
+    fn change_bytes_past_the_limit_mark_the_inbox_lossy() {
+        let (out, inbox) = inbox(1, 16, 100);
+        out.changes(step(150));
+        assert!(
+            !inbox.take_lossy(),
+            "a step alone is taken whatever its size"
+        );
+        out.changes(step(1));
+        assert!(inbox.take_lossy());
+        let taken = inbox.try_changes().expect("the first step");
+        assert!(inbox.try_changes().is_none());
+        out.waiting_changes().release(step_bytes(&taken));
+        out.changes(step(60));
+        out.changes(step(40));
+        assert!(!inbox.take_lossy());
+        assert_eq!(out.waiting_changes().bytes(), 100);
     }
 }

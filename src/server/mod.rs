@@ -1,6 +1,7 @@
 //! Server start-up and shutdown: one thread per shard, each running its own event loop.
 
 pub mod accept;
+mod activity;
 pub mod app;
 pub mod budget;
 pub mod conn;
@@ -10,12 +11,16 @@ pub mod durable;
 mod listener;
 mod log_limit;
 pub mod mailbox;
+mod notify;
 mod outgoing;
 pub mod rate_limit;
+pub mod reload;
 pub mod signal;
 mod stream;
 pub mod subscribers;
+mod supervise;
 pub mod trim;
+mod watchdog;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -23,13 +28,17 @@ use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::net::TcpListener;
 use shards::{NodeShared, Router};
 
 use self::app::App;
 use self::core::{Core, Node};
+use self::notify::Notifier;
+use self::reload::{Reloader, Swappable};
+use self::supervise::Supervisor;
+use self::watchdog::{Heartbeats, Watchdog};
 use crate::clock::Clock;
 use crate::config::Config;
 
@@ -50,22 +59,30 @@ impl From<String> for Failure {
     }
 }
 
-/// Start the node, serve until SIGTERM/SIGINT, drain, and return.
-pub fn run<A: App>(config: Config) -> Result<(), Failure> {
+/// Start the node, serve until SIGTERM/SIGINT (reloading the configuration on SIGHUP), drain,
+/// and return. Under systemd (`NOTIFY_SOCKET`) it reports each phase.
+pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
+    // First: a signal during start-up waits for the node to serve, then drains or reloads it.
+    supervise::block_signals();
+    let notifier = Notifier::from_env();
     // Held until run returns, that is for the process's whole life.
     let _data_dir = data_dir::lock(&config.data_dir)?;
     let shards = config.shard_count();
     let addr = config.listen_addr()?;
     let driver = pick_driver(&config.driver)?;
     let router = Router::new(shards);
-    // Before any thread starts (the persistence thread included), so that only
-    // `wait_for_termination` ever receives SIGTERM/SIGINT.
-    block_termination_signals();
+    notifier.status("opening the store");
     // Before any socket is bound: a database that cannot be opened stops the start.
     let durable = durable::open(&config, &router).map_err(|e| Failure {
         message: e.0,
         exit_code: 2,
     })?;
+    let restoring: usize = durable.restore.iter().map(Vec::len).sum();
+    notifier.status(&format!(
+        "starting {}, restoring {}",
+        counted(shards, "shard"),
+        counted(restoring, "instance")
+    ));
 
     let mut outboxes = Vec::with_capacity(shards);
     let mut inboxes = Vec::with_capacity(shards);
@@ -73,6 +90,7 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
         let (outbox, inbox) = mailbox::inbox(
             config.limits.shard_queue_capacity,
             config.changes.core_queue_capacity,
+            config.changes.core_queue_bytes,
         );
         outboxes.push(outbox);
         inboxes.push(inbox);
@@ -87,6 +105,8 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
     // Core 0 binds the node's one listening socket (so a port of 0 resolves to one real port)
     // and duplicates it for the other cores; each core reports back once it listens.
     let (bound_tx, bound_rx) = std::sync::mpsc::channel::<Result<Bound, String>>();
+    // Each core says when it serves: its shard is built (restored registry included).
+    let (serving_tx, serving_rx) = std::sync::mpsc::channel::<usize>();
     let node_slot: Arc<std::sync::OnceLock<Arc<Node>>> = Arc::new(std::sync::OnceLock::new());
     let mut threads = Vec::with_capacity(shards);
     let mut inboxes = inboxes.into_iter();
@@ -94,9 +114,13 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
         let node_slot = node_slot.clone();
         let inbox = inboxes.next().expect("one inbox per shard");
         let bound_tx = bound_tx.clone();
+        let started = CoreStart {
+            bound: bound_tx,
+            serving: serving_tx.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("artemis-core-{id}"))
-            .spawn(move || core_thread::<A>(id, listen, driver, inbox, node_slot, bound_tx))
+            .spawn(move || core_thread::<A>(id, listen, driver, inbox, node_slot, started))
             .map_err(|e| format!("cannot start core thread: {e}"))?;
         threads.push(thread);
         bound_rx
@@ -144,11 +168,18 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
         ws_sessions: ws::open_sessions::OpenSessions::new(shards),
         local_addr: bound,
         driver: driver.name(),
+        management_tokens: Swappable::new(config.management.tokens.clone()),
+        heartbeats: Heartbeats::new(shards),
         config,
     });
     let _ = node_slot.set(node.clone());
     for t in &threads {
         t.thread().unpark();
+    }
+    drop(serving_tx);
+    wait_until_serving(&serving_rx, &threads)?;
+    if durable.clear_saved_registry {
+        durable::clear_saved_registry(&durable.handle);
     }
     tracing::info!(
         address = %bound,
@@ -161,10 +192,26 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
     );
     // A machine-readable line for scripts and tests that start the server on port 0.
     println!("artemis listening on {bound}");
+    let serving_status = format!("serving {} on {bound}", counted(shards, "shard"));
+    notifier.ready(&serving_status);
 
-    let outcome = wait_for_termination(&threads);
-    let deadline =
-        std::time::Instant::now() + Duration::from_millis(node.config.limits.shutdown_grace_ms);
+    let watchdog = Watchdog::interval_from_env()
+        .map(|interval| Watchdog::new(interval, node.heartbeats.snapshot(), Instant::now()));
+    let outcome = Supervisor {
+        node: &node,
+        threads: &threads,
+        notifier: &notifier,
+        reloader,
+        watchdog,
+        serving_status,
+    }
+    .serve_until_stopped();
+    let grace_ms = node.config.limits.shutdown_grace_ms;
+    notifier.stopping(&match &outcome {
+        Ok(()) => format!("draining connections (at most {grace_ms} ms)"),
+        Err(e) => format!("stopping: {e}"),
+    });
+    let deadline = Instant::now() + Duration::from_millis(grace_ms);
     node.shutdown.store(true, Ordering::SeqCst);
     let mut failed = outcome.is_err();
     for t in threads {
@@ -172,15 +219,24 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
             failed = true;
         }
     }
+    let mut store_done = true;
     if restore_on_start && !failed {
         let saved = std::mem::take(&mut *node.saved.lock().unwrap_or_else(|e| e.into_inner()));
-        durable::save_registry(&durable.handle, saved, deadline);
+        notifier.status(&format!(
+            "saving the registry ({})",
+            counted(saved.len(), "instance")
+        ));
+        store_done = durable::save_registry(&durable.handle, saved, deadline);
     }
-    // Jobs queued before this finish; the thread then ends.
-    durable.handle.shutdown();
-    if durable.persistence.join().is_err() {
-        failed = true;
+    if store_done {
+        // Jobs queued before this finish; the thread then ends.
+        durable.handle.shutdown();
+        if durable.persistence.join().is_err() {
+            failed = true;
+        }
     }
+    // Otherwise the store is stuck (a hung disk): exit anyway; an unfinished transaction is
+    // rolled back when the database is next opened.
     if failed {
         return Err(outcome
             .err()
@@ -191,10 +247,44 @@ pub fn run<A: App>(config: Config) -> Result<(), Failure> {
     Ok(())
 }
 
+/// "1 shard", "2 shards": for status lines people read.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Versions start from the wall clock (microsecond scale) so that a version a client kept from
 /// an earlier run of the node is always older than anything this run's change log holds.
 fn first_version(clock: &Clock) -> u64 {
     (clock.wall_now_ms().max(0) as u64).saturating_mul(1000)
+}
+
+/// Wait until every core serves; Err if one ended during start-up.
+fn wait_until_serving(
+    serving: &std::sync::mpsc::Receiver<usize>,
+    threads: &[std::thread::JoinHandle<()>],
+) -> Result<(), String> {
+    let mut waiting = threads.len();
+    while waiting > 0 {
+        match serving.recv_timeout(Duration::from_millis(50)) {
+            Ok(_) => waiting -= 1,
+            Err(_) => {
+                if let Some(i) = threads.iter().position(|t| t.is_finished()) {
+                    return Err(format!("core {i} stopped during start-up"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a core reports during start-up: where it listens, then that it serves.
+struct CoreStart {
+    bound: std::sync::mpsc::Sender<Result<Bound, String>>,
+    serving: std::sync::mpsc::Sender<usize>,
 }
 
 /// How a core gets its listener.
@@ -244,20 +334,21 @@ fn core_thread<A: App>(
     driver: Driver,
     inbox: mailbox::Inbox,
     node_slot: Arc<std::sync::OnceLock<Arc<Node>>>,
-    bound_tx: std::sync::mpsc::Sender<Result<Bound, String>>,
+    started: CoreStart,
 ) {
+    let CoreStart { bound, serving } = started;
     let body = async move {
         let listener = match listen_on(id, listen) {
-            Ok((listener, bound)) => {
-                let _ = bound_tx.send(Ok(bound));
+            Ok((listener, local)) => {
+                let _ = bound.send(Ok(local));
                 listener
             }
             Err(e) => {
-                let _ = bound_tx.send(Err(e));
+                let _ = bound.send(Err(e));
                 return;
             }
         };
-        drop(bound_tx);
+        drop(bound);
         // Wait until every core is bound and the node is assembled.
         let node = loop {
             if let Some(node) = node_slot.get() {
@@ -266,6 +357,8 @@ fn core_thread<A: App>(
             std::thread::park_timeout(Duration::from_millis(50));
         };
         let core = Rc::new(Core::new(id, node));
+        let _ = serving.send(id);
+        drop(serving);
         core.run::<A>(listener, inbox).await;
     };
     let result = match driver {
@@ -307,43 +400,4 @@ fn listen_on(id: usize, listen: Listen) -> Result<(TcpListener, Bound), String> 
         .local_addr()
         .map_err(|e| format!("listen: no local address: {e}"))?;
     Ok((listener, Bound { local, shares }))
-}
-
-/// Block SIGTERM/SIGINT in this thread (and so in every thread spawned after), so that only
-/// `wait_for_termination` receives them.
-fn block_termination_signals() {
-    // SAFETY: plain libc signal-mask calls on a local, initialised sigset.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-}
-
-/// Returns Ok on SIGTERM/SIGINT, Err if a core thread ended on its own (it panicked or failed).
-fn wait_for_termination(threads: &[std::thread::JoinHandle<()>]) -> Result<(), String> {
-    // SAFETY: as above; sigtimedwait only reads the set and writes the info we pass.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        let timeout = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 200_000_000,
-        };
-        loop {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let signal = libc::sigtimedwait(&set, &mut info, &timeout);
-            if signal == libc::SIGTERM || signal == libc::SIGINT {
-                tracing::info!(signal, "termination signal received; draining");
-                return Ok(());
-            }
-            if let Some(i) = threads.iter().position(|t| t.is_finished()) {
-                return Err(format!("core {i} stopped unexpectedly"));
-            }
-        }
-    }
 }

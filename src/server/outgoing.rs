@@ -20,10 +20,9 @@ use super::trim::Trimmer;
 
 /// A shared body this short is copied into the owned bytes instead (one write, no bookkeeping).
 const COPY_SHARED_BELOW: usize = 16 * 1024;
-/// An owned buffer that grew past this is not kept for the next answers (idle connections stay
-/// small); dropping it counts as freed memory.
-const RETAINED_TAIL: usize = 64 * 1024;
-/// The size a tail is given back at.
+/// The size of a connection's first answer buffer. One that grew past it for a large answer is
+/// not kept for the next answers (idle connections stay small): it is dropped, which counts as
+/// freed memory, and the next answer starts an empty buffer.
 const INITIAL_TAIL: usize = 16 * 1024;
 
 pub struct Outgoing<'a> {
@@ -153,7 +152,7 @@ async fn write_queue(
                 result?;
                 *sealed_len -= bytes.len();
                 slot.wrote_owned(bytes.len());
-                if bytes.capacity() > RETAINED_TAIL {
+                if bytes.capacity() > INITIAL_TAIL {
                     trimmer.note_freed(bytes.capacity());
                 }
             }
@@ -176,9 +175,9 @@ async fn write_queue(
     result?;
     slot.wrote_owned(bytes.len());
     bytes.clear();
-    if bytes.capacity() > RETAINED_TAIL {
+    if bytes.capacity() > INITIAL_TAIL {
         trimmer.note_freed(bytes.capacity());
-        bytes = Vec::with_capacity(INITIAL_TAIL);
+        bytes = Vec::new();
     }
     *tail = bytes;
     Ok(())

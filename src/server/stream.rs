@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | another core | per core: `changes.core_queue_capacity` steps in its inbox | the batch is dropped and that core closes its subscribers with 1013 |
 //! | this core's fan-out ([`FanOut`]) | `changes.core_queue_capacity` steps | the core closes its subscribers with 1013 |
+//! | both of one core | `changes.core_queue_bytes` ([`WaitingChanges`]; a step that finds nothing waiting is always taken) | the same |
 //! | one WebSocket session | its backlog: `ws.max_queued_messages` entries / `ws.max_queued_bytes` | that session is closed with 1013 (it reconnects and reloads) |
 //! | all sessions of a core | `ws.max_core_queued_bytes` (a batch counts once) | the sessions waiting longest are closed with 1013 |
 //!
@@ -23,10 +24,11 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 use super::log_limit::LogLimiter;
-use super::mailbox::{Delivery, Outbox};
+use super::mailbox::{step_bytes, Delivery, Outbox, WaitingChanges};
 use super::signal::yield_now;
 use super::subscribers::{close, Session, Subscribers};
 use shards::Push;
@@ -67,7 +69,7 @@ impl ChangeStream {
             }
             let step = std::mem::take(step);
             if core == here {
-                fanout.push_step(step);
+                fanout.push_local_step(step);
             } else {
                 outboxes[core].changes(step);
             }
@@ -80,32 +82,53 @@ impl ChangeStream {
 pub struct FanOut {
     steps: RefCell<VecDeque<std::vec::IntoIter<Delivery>>>,
     capacity: usize,
+    /// The bytes of the steps here and in the core's inbox; each batch's are given back as it is
+    /// taken for delivery.
+    waiting: Arc<WaitingChanges>,
     /// Set when a step was dropped because the queue was full.
     lost: Cell<bool>,
     waker: Cell<Option<Waker>>,
 }
 
 impl FanOut {
-    pub fn new(capacity: usize) -> Self {
+    /// `waiting`: the core's count, shared with its inbox.
+    pub fn new(capacity: usize, waiting: Arc<WaitingChanges>) -> Self {
         assert!(capacity > 0);
         FanOut {
             steps: RefCell::new(VecDeque::new()),
             capacity,
+            waiting,
             lost: Cell::new(false),
             waker: Cell::new(None),
         }
     }
 
-    /// Queue a step's batches; if the queue is full the step is dropped and the core's
-    /// subscribers will be closed (they missed a change).
+    /// Queue a step from the core's inbox (its sender counted its bytes in); if the queue is
+    /// full the step is dropped and the core's subscribers will be closed (they missed a change).
     pub fn push_step(&self, step: Vec<Delivery>) {
         let mut steps = self.steps.borrow_mut();
         if steps.len() >= self.capacity {
+            self.waiting.release(step_bytes(&step));
             self.lost.set(true);
         } else {
             steps.push_back(step.into_iter());
         }
         drop(steps);
+        self.wake();
+    }
+
+    /// Queue a step of this core's own shard, counting its bytes in; dropped as in
+    /// [`FanOut::push_step`] when it does not fit.
+    pub fn push_local_step(&self, step: Vec<Delivery>) {
+        if self.waiting.try_add(step_bytes(&step)) {
+            self.push_step(step);
+        } else {
+            self.lost.set(true);
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
         if let Some(w) = self.waker.take() {
             w.wake();
         }
@@ -121,14 +144,21 @@ impl FanOut {
         })
     }
 
+    /// The next batch to deliver; its bytes no longer count as waiting (its recipients' queues
+    /// count them).
     fn next_delivery(&self) -> Option<Delivery> {
         let mut steps = self.steps.borrow_mut();
         loop {
             let step = steps.front_mut()?;
-            if let Some(delivery) = step.next() {
+            let delivery = step.next();
+            // A step is gone from the queue (and its place free) with its last batch.
+            if step.len() == 0 {
+                steps.pop_front();
+            }
+            if let Some(delivery) = delivery {
+                self.waiting.release(delivery.frames.len());
                 return Some(delivery);
             }
-            steps.pop_front();
         }
     }
 
@@ -194,4 +224,42 @@ pub fn changes_lost(local: &Subscribers) {
         close::TRY_AGAIN_LATER,
         "changes were lost under load; reconnect and reload",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(bytes: usize) -> Vec<Delivery> {
+        vec![Delivery {
+            service_key: "s".into(),
+            frames: vec![b'm'; bytes].into(),
+        }]
+    }
+
+    #[test]
+    fn waiting_bytes_are_bounded_and_given_back_as_batches_are_taken() {
+        let waiting = Arc::new(WaitingChanges::new(100));
+        let fanout = FanOut::new(2, waiting.clone());
+        fanout.push_local_step(step(150));
+        assert!(
+            !fanout.lost.get(),
+            "a step alone is taken whatever its size"
+        );
+        fanout.push_local_step(step(1));
+        assert!(fanout.lost.replace(false), "over the bytes limit");
+        assert_eq!(waiting.bytes(), 150);
+        assert_eq!(fanout.next_delivery().map(|d| d.frames.len()), Some(150));
+        assert_eq!(waiting.bytes(), 0, "taken for delivery");
+        fanout.push_local_step(step(10));
+        assert!(
+            waiting.try_add(20),
+            "a step from the inbox, counted by its sender"
+        );
+        fanout.push_step(step(20));
+        assert!(waiting.try_add(30));
+        fanout.push_step(step(30));
+        assert!(fanout.lost.get(), "over the step capacity");
+        assert_eq!(waiting.bytes(), 30, "the dropped step is given back");
+    }
 }

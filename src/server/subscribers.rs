@@ -22,27 +22,52 @@ pub use session::Session;
 /// Why sessions are closed when the core's queues pass their budget.
 const CORE_BUDGET_REASON: &str = "server push queues full; reconnect and reload";
 
+/// What one subscription costs the tables beyond its id, rounded up: the session's set entry and
+/// its place in the service's session list; for a service new to the core, the table entry and
+/// the shared key's allocation, and the owning shard's interest entry. Charged to
+/// `ws.max_subscription_bytes_per_core` with the id, so many short ids cannot pass the budget's
+/// memory.
+pub const SUBSCRIPTION_ENTRY_BYTES: usize = 256;
+
 /// This core's sessions and subscriptions: service key (lower-cased) → sessions, plus
 /// all-change sessions. Which shard learns about a subscription is `Core::subscribe`'s business;
 /// this table only finds the sessions on this core a change goes to.
 pub struct Subscribers {
+    /// Each key is held once per core: the sessions subscribed to it keep the same `Arc`.
     by_service: HashMap<Arc<str>, Vec<Rc<Session>>>,
     all: Vec<Rc<Session>>,
     /// Every open session on this core (any channel), by id.
     sessions: HashMap<u64, Rc<Session>>,
     next_session_id: u64,
     budget: Rc<QueueBudget>,
+    /// Subscriptions' ids plus [`SUBSCRIPTION_ENTRY_BYTES`] each, summed over the sessions.
+    subscription_bytes: usize,
+    max_subscription_bytes: usize,
+}
+
+/// A subscription would pass `ws.max_subscription_bytes_per_core`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SubscriptionsFull {
+    pub held: usize,
+    pub limit: usize,
+}
+
+fn subscription_cost(service_key: &str) -> usize {
+    service_key.len() + SUBSCRIPTION_ENTRY_BYTES
 }
 
 impl Subscribers {
-    /// `max_core_queued_bytes`: what the core's session queues may hold together.
-    pub fn new(max_core_queued_bytes: usize) -> Self {
+    /// `max_core_queued_bytes`: what the core's session queues may hold together;
+    /// `max_subscription_bytes`: what its subscriptions may cost together.
+    pub fn new(max_core_queued_bytes: usize, max_subscription_bytes: usize) -> Self {
         Subscribers {
             by_service: HashMap::new(),
             all: Vec::new(),
             sessions: HashMap::new(),
             next_session_id: 0,
             budget: QueueBudget::new(max_core_queued_bytes),
+            subscription_bytes: 0,
+            max_subscription_bytes,
         }
     }
 
@@ -69,19 +94,54 @@ impl Subscribers {
         self.sessions.remove(&id);
     }
 
-    /// Idempotent per (service, session).
-    pub fn add(&mut self, service_key: &str, session: &Rc<Session>) {
-        let sessions = self.by_service.entry_ref(service_key).or_default();
-        if !sessions.iter().any(|s| s.id() == session.id()) {
-            sessions.push(session.clone());
-        }
+    /// Subscribe `session` to `service_key`, charging the core's subscription budget;
+    /// idempotent per (service, session). Returns the key as the table holds it, for the session
+    /// to keep (one copy per service on the core), or what stopped it (nothing changes then).
+    pub fn add(
+        &mut self,
+        service_key: &str,
+        session: &Rc<Session>,
+    ) -> Result<Arc<str>, SubscriptionsFull> {
+        let cost = subscription_cost(service_key);
+        let full = SubscriptionsFull {
+            held: self.subscription_bytes,
+            limit: self.max_subscription_bytes,
+        };
+        let fits = self.subscription_bytes + cost <= self.max_subscription_bytes;
+        let key = match self.by_service.get_key_value_mut(service_key) {
+            Some((key, sessions)) => {
+                if sessions.iter().any(|s| s.id() == session.id()) {
+                    return Ok(key.clone());
+                }
+                if !fits {
+                    return Err(full);
+                }
+                sessions.push(session.clone());
+                key.clone()
+            }
+            None => {
+                if !fits {
+                    return Err(full);
+                }
+                let key: Arc<str> = service_key.into();
+                self.by_service.insert(key.clone(), vec![session.clone()]);
+                key
+            }
+        };
+        self.subscription_bytes += cost;
+        Ok(key)
     }
 
+    /// End a subscription made by [`Subscribers::add`], giving back its charge.
     pub fn remove(&mut self, service_key: &str, session_id: u64) {
         let Some(sessions) = self.by_service.get_mut(service_key) else {
             return;
         };
+        let before = sessions.len();
         sessions.retain(|s| s.id() != session_id);
+        let removed = before - sessions.len();
+        assert!(removed <= 1, "a session is in a service's list once");
+        self.subscription_bytes -= removed * subscription_cost(service_key);
         if sessions.is_empty() {
             self.by_service.remove(service_key);
         }
@@ -146,12 +206,15 @@ mod tests {
 
     #[test]
     fn changes_reach_each_subscriber_once_and_close_all_closes_everyone() {
-        let mut subs = Subscribers::new(usize::MAX);
+        let mut subs = Subscribers::new(usize::MAX, usize::MAX);
         let a = subs.open_session(10, 1 << 20);
         let b = subs.open_session(10, 1 << 20);
-        subs.add("svc", &a);
-        subs.add("svc", &a);
-        subs.add("svc", &b);
+        let key = subs.add("svc", &a).unwrap();
+        assert!(Arc::ptr_eq(&key, &subs.add("svc", &a).unwrap()));
+        assert!(
+            Arc::ptr_eq(&key, &subs.add("svc", &b).unwrap()),
+            "one copy of a key per core"
+        );
         subs.add_all(&b);
         let ids = |subs: &Subscribers| {
             let mut out = Vec::new();
@@ -171,8 +234,39 @@ mod tests {
     }
 
     #[test]
+    fn subscriptions_are_charged_per_session_until_they_end() {
+        let cost = |key: &str| key.len() + SUBSCRIPTION_ENTRY_BYTES;
+        let limit = cost("aaaa") + cost("bb") + cost("aaaa");
+        let mut subs = Subscribers::new(usize::MAX, limit);
+        let a = subs.open_session(10, 1 << 20);
+        let b = subs.open_session(10, 1 << 20);
+        subs.add("aaaa", &a).unwrap();
+        subs.add("bb", &a).unwrap();
+        subs.add("aaaa", &a).unwrap();
+        assert_eq!(subs.subscription_bytes, cost("aaaa") + cost("bb"), "once");
+        subs.add("aaaa", &b).unwrap();
+        assert_eq!(subs.subscription_bytes, limit, "per session");
+        assert_eq!(
+            subs.add("c", &b),
+            Err(SubscriptionsFull { held: limit, limit })
+        );
+        let mut out = Vec::new();
+        subs.recipients("c", &mut out);
+        assert!(out.is_empty(), "a refused subscription changes nothing");
+        subs.remove("aaaa", a.id());
+        subs.remove("aaaa", a.id());
+        assert_eq!(subs.subscription_bytes, cost("bb") + cost("aaaa"));
+        subs.add("c", &b).unwrap();
+        subs.remove("aaaa", b.id());
+        subs.remove("bb", a.id());
+        subs.remove("c", b.id());
+        assert_eq!(subs.subscription_bytes, 0);
+        assert!(subs.by_service.is_empty());
+    }
+
+    #[test]
     fn over_budget_closes_the_sessions_waiting_longest_until_the_rest_fits() {
-        let mut subs = Subscribers::new(100);
+        let mut subs = Subscribers::new(100, usize::MAX);
         let sessions: Vec<Rc<Session>> = (0..4).map(|_| subs.open_session(10, 1 << 20)).collect();
         let budget = subs.budget().clone();
         // Sessions 0 and 1 hold an old batch nobody else holds; 1 and 2 a newer one.

@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hashbrown::HashSet;
@@ -17,6 +18,7 @@ use protocol::model::{is_null_or_whitespace, parse_optional, DiscoveryConfig};
 use protocol::ws::{Message, MessageReader, Next};
 
 use super::app::App;
+use super::conn::RETAINED_BUFFER;
 use super::core::Core;
 use super::subscribers::{close, Session};
 
@@ -45,9 +47,16 @@ pub fn channel_of(path: &str, prefix: &str) -> Option<Channel> {
     CHANNELS.iter().find(|(p, _)| *p == path).map(|&(_, c)| c)
 }
 
+/// Why a session is closed when its core has no room for its subscription.
+const CORE_SUBSCRIPTIONS_FULL: &str =
+    "subscriptions on this server pass ws.max_subscription_bytes_per_core; retry later";
+
+/// First read buffer size. One that grew for a large message is given back once it is handled,
+/// to keep idle sessions small; what it grows by is charged to the core's request budget
+/// (`limits.max_buffered_request_bytes_per_core`) meanwhile, as an HTTP request's is.
 const INITIAL_READ_BUFFER: usize = 8 * 1024;
-/// A read buffer that grew for one large message is shrunk back to keep idle sessions small.
-const RETAINED_READ_BUFFER: usize = 64 * 1024;
+/// Why a session is closed when its message does not fit the core's request budget.
+const NO_ROOM: &str = "server busy: no room to buffer this message now; retry later";
 
 /// Serve an upgraded connection until it closes. `buf` holds bytes the client sent after the
 /// handshake.
@@ -80,10 +89,11 @@ pub async fn serve<A: App>(
     core.end_session(session.id());
 }
 
-/// The services an instance-change session subscribed to (lower-cased), and their bytes.
+/// The services an instance-change session subscribed to (lower-cased, the core's copies), and
+/// their bytes.
 #[derive(Default)]
 struct Subscriptions {
-    keys: HashSet<Box<str>>,
+    keys: HashSet<Arc<str>>,
     bytes: usize,
 }
 
@@ -102,6 +112,7 @@ async fn read_loop<A: App>(
     let idle = Duration::from_millis(ws.idle_timeout_ms);
     let mut min_len = 0usize;
     let mut reply = Vec::new();
+    let mut buffered = core.budgets.requests.charge();
     loop {
         // Handle every complete message already buffered.
         while !buf.is_empty() && buf.len() >= min_len {
@@ -116,6 +127,9 @@ async fn read_loop<A: App>(
                         handle::<A>(core, channel, message, session, subscribed, &mut reply).await;
                     if !go_on {
                         return;
+                    }
+                    if reply.capacity() > RETAINED_BUFFER {
+                        reply = Vec::new();
                     }
                     min_len = 0;
                     consumed
@@ -141,8 +155,12 @@ async fn read_loop<A: App>(
                 return;
             }
         }
-        if buf.is_empty() && buf.capacity() > RETAINED_READ_BUFFER {
+        if buf.is_empty() && buf.capacity() > INITIAL_READ_BUFFER {
+            if buf.capacity() > RETAINED_BUFFER {
+                core.trimmer.note_freed(buf.capacity());
+            }
             buf = Vec::with_capacity(INITIAL_READ_BUFFER);
+            buffered.set(0);
         }
         let now = Instant::now();
         if now >= deadline {
@@ -150,8 +168,17 @@ async fn read_loop<A: App>(
             return;
         }
         let wait = idle.min(deadline - now);
-        if buf.capacity() - buf.len() < 4096 || buf.capacity() < min_len {
-            buf.reserve(min_len.max(buf.len() + 4096) - buf.len());
+        let (len, cap) = (buf.len(), buf.capacity());
+        if cap - len < 4096 || cap < min_len {
+            // Doubling, so a client is charged for about what it sent, not for the length its
+            // frame header announced.
+            let want = min_len.max(len + 4096);
+            let grown = want.min((cap * 2).max(len + 4096));
+            if !buffered.set(grown.saturating_sub(INITIAL_READ_BUFFER)) {
+                session.close(close::TRY_AGAIN_LATER, NO_ROOM);
+                return;
+            }
+            buf.reserve_exact(grown - len);
         }
         use monoio::buf::IoBufMut;
         let (len, cap) = (buf.len(), buf.capacity());
@@ -218,12 +245,17 @@ async fn handle<A: App>(
                         false
                     }
                     Ok(None) => true,
-                    Ok(Some(key)) => {
-                        core.subscribe(session, &key).await;
-                        subscribed.bytes += key.len();
-                        subscribed.keys.insert(key.into());
-                        true
-                    }
+                    Ok(Some(key)) => match core.subscribe(session, &key).await {
+                        Some(key) => {
+                            subscribed.bytes += key.len();
+                            subscribed.keys.insert(key);
+                            true
+                        }
+                        None => {
+                            session.close(close::TRY_AGAIN_LATER, CORE_SUBSCRIPTIONS_FULL);
+                            false
+                        }
+                    },
                 }
             }
             Channel::AllInstanceChange => true,

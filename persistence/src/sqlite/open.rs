@@ -43,6 +43,11 @@ pub(super) fn open(path: &Path) -> Result<Connection, OpenError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(sqlite("cannot read the schema version"))?;
+    if version < 0 {
+        return Err(fail(format!(
+            "its schema version {version} was not written by artemis"
+        )));
+    }
     if version > current_version() {
         return Err(fail(format!(
             "its schema version {version} is newer than this artemis understands ({}); \
@@ -59,18 +64,19 @@ pub(super) fn open(path: &Path) -> Result<Connection, OpenError> {
         })?;
     }
 
+    // FULL: in WAL mode every commit fsyncs the log, so an acknowledged write survives a power
+    // loss (NORMAL would only survive a process crash).
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sqlite("cannot set synchronous=FULL"))?;
+    // Migrate first, in the file's own journal mode: a migration that fails (a foreign file
+    // with clashing tables) rolls back and leaves the file as it was, header included.
+    migrate(&mut conn, path, version).map_err(sqlite("cannot upgrade the schema"))?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(sqlite("cannot switch to WAL mode"))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(fail(format!("cannot switch to WAL mode (mode is {mode})")));
     }
-    // FULL: in WAL mode every commit fsyncs the log, so an acknowledged write survives a power
-    // loss (NORMAL would only survive a process crash).
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(sqlite("cannot set synchronous=FULL"))?;
-
-    migrate(&mut conn, path, version).map_err(sqlite("cannot upgrade the schema"))?;
     Ok(conn)
 }
 

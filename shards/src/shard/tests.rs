@@ -701,7 +701,7 @@ mod management {
         register(&mut s, "svc", "i1", 0);
         s.apply_management(snapshot(3, &[instance("svc", "i1")]), 1);
         assert_eq!(s.apply_management(snapshot(2, &[]), 2), 0);
-        assert_eq!(s.management_generation(), 3);
+        assert_eq!(s.management().generation, 3);
         assert_eq!(lookup(&mut s, "svc").unwrap(), "[]");
     }
 
@@ -786,4 +786,15 @@ mod management {
         seen.sort();
         assert_eq!(seen, [("i1".to_string(), true), ("i2".to_string(), false)]);
     }
+}
+
+#[test]
+fn re_registering_with_another_spelling_echoes_the_new_one() {
+    let mut s = Shard::standalone(config(), 0);
+    register(&mut s, "svc", "i1", 0);
+    let respelled: Arc<[u8]> = br#"{"instanceId":"I1","serviceId":"svc"}"#.to_vec().into();
+    s.register("svc", "I1", false, respelled, PLACE, 1);
+    let mut ids = Vec::new();
+    s.for_each_instance(None, |v| ids.push(v.instance_id.to_string()));
+    assert_eq!(ids, ["I1"]);
 }

@@ -26,7 +26,8 @@ pub fn check_write(
     {
         return Err(fail(error_codes::SERVICE_UNAVAILABLE, NOT_UP));
     }
-    let tokens = &core.node.config.management.tokens;
+    // The tokens in force (a SIGHUP reload may have replaced the configured ones).
+    let tokens = core.node.management_tokens.get();
     if tokens.is_empty() {
         return Ok(());
     }

@@ -53,6 +53,17 @@ fn count_of_secrets(secrets: &[String]) -> String {
     format!("<{} configured>", secrets.len())
 }
 
+/// The format's name as the config file spells it.
+fn log_format_name(format: &crate::config::LogFormat) -> String {
+    use crate::config::LogFormat;
+    match format {
+        LogFormat::Human => "human",
+        LogFormat::Logfmt => "logfmt",
+        LogFormat::Json => "json",
+    }
+    .to_owned()
+}
+
 /// `key`, `section.field` or `section.table.field` (optionally `: shown_by`) → a [`Property`]
 /// whose key is spelled from the field it reads, so the key shown is always the one whose value
 /// is shown.
@@ -79,6 +90,7 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     path_prefix;
     driver;
     log;
+    log_format: log_format_name;
     lease.ttl_ms;
     lease.legacy_ttl_ms;
     lease.wheel_tick_ms;
@@ -118,6 +130,7 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     http.cors;
     changes.log_capacity;
     changes.core_queue_capacity;
+    changes.core_queue_bytes;
     ws.max_message_bytes;
     ws.max_queued_messages;
     ws.max_queued_bytes;
@@ -126,6 +139,7 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     ws.max_subscriptions_per_session;
     ws.max_subscription_bytes_per_session;
     ws.max_core_queued_bytes;
+    ws.max_subscription_bytes_per_core;
     rate_limits.registry.enabled;
     rate_limits.registry.default_per_10s;
     rate_limits.registry.per_identity;

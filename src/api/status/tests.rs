@@ -1,10 +1,5 @@
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
-
-use serde::de::value::{Error, MapDeserializer, SeqDeserializer};
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
-use serde::Deserialize;
 
 use super::machine::reachable_ip;
 use super::properties::{
@@ -13,138 +8,34 @@ use super::properties::{
 };
 use crate::config::Config;
 
-/// Walks a serde struct's shape: it offers every field the struct declares (nested structs
-/// recursively) and a neutral value for each leaf, recording each leaf's `section.field` key.
-/// What it records is exactly what the TOML file may set.
-struct KeyWalker<'k> {
-    key: String,
-    keys: &'k RefCell<Vec<String>>,
-}
-
-impl KeyWalker<'_> {
-    fn leaf(&self) {
-        self.keys.borrow_mut().push(self.key.clone());
-    }
-}
-
-impl<'de> Deserializer<'de> for KeyWalker<'_> {
-    type Error = Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Error> {
-        Err(de::Error::custom(format!(
-            "{}: a value type the walker does not know; teach it",
-            self.key
-        )))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        visitor.visit_map(Fields {
-            prefix: self.key,
-            fields: fields.iter(),
-            pending: None,
-            keys: self.keys,
-        })
-    }
-
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.leaf();
-        visitor.visit_bool(false)
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.leaf();
-        visitor.visit_u64(1)
-    }
-
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.leaf();
-        visitor.visit_str("")
-    }
-
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.leaf();
-        visitor.visit_seq(SeqDeserializer::<_, Error>::new(
-            std::iter::empty::<String>(),
-        ))
-    }
-
-    /// A map of the file's choosing (`rate_limits.*.per_identity`) is one key.
-    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.leaf();
-        visitor.visit_map(MapDeserializer::<_, Error>::new(std::iter::empty::<(
-            String,
-            u64,
-        )>()))
-    }
-
-    /// An optional value (a table that sets only what it names) is still one key.
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.leaf();
-        visitor.visit_none()
-    }
-
-    serde::forward_to_deserialize_any! {
-        i8 i16 i32 i64 i128 u8 u16 u32 u128 f32 f64 char bytes byte_buf unit
-        unit_struct newtype_struct tuple tuple_struct enum identifier ignored_any
-    }
-}
-
-struct Fields<'k> {
-    prefix: String,
-    fields: std::slice::Iter<'static, &'static str>,
-    pending: Option<&'static str>,
-    keys: &'k RefCell<Vec<String>>,
-}
-
-impl<'de> MapAccess<'de> for Fields<'_> {
-    type Error = Error;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, Error> {
-        let Some(&field) = self.fields.next() else {
-            return Ok(None);
-        };
-        self.pending = Some(field);
-        seed.deserialize(IntoDeserializer::<Error>::into_deserializer(field))
-            .map(Some)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
-        let field = self
-            .pending
-            .take()
-            .expect("serde asks for a key before its value");
-        let key = if self.prefix.is_empty() {
-            field.to_string()
-        } else {
-            format!("{}.{field}", self.prefix)
-        };
-        seed.deserialize(KeyWalker {
-            key,
-            keys: self.keys,
-        })
-    }
-}
-
+/// Every key the TOML file may set: the leaves of the default configuration serialized (the
+/// file's shape, since the same serde attributes read it).
 fn config_keys() -> BTreeSet<String> {
-    let keys = RefCell::new(Vec::new());
-    Config::deserialize(KeyWalker {
-        key: String::new(),
-        keys: &keys,
-    })
-    .expect("the walker offers every field Config declares");
-    keys.into_inner().into_iter().collect()
+    fn walk(prefix: &str, value: &toml::Value, keys: &mut BTreeSet<String>) {
+        match value {
+            // A table whose keys the operator chooses (`rate_limits.*.per_identity`) is one key.
+            toml::Value::Table(_) if prefix.ends_with(".per_identity") => {
+                keys.insert(prefix.to_owned());
+            }
+            toml::Value::Table(table) => {
+                for (field, value) in table {
+                    let key = if prefix.is_empty() {
+                        field.clone()
+                    } else {
+                        format!("{prefix}.{field}")
+                    };
+                    walk(&key, value, keys);
+                }
+            }
+            _ => {
+                keys.insert(prefix.to_owned());
+            }
+        }
+    }
+    let value = toml::Value::try_from(Config::default()).expect("the configuration serializes");
+    let mut keys = BTreeSet::new();
+    walk("", &value, &mut keys);
+    keys
 }
 
 #[test]
@@ -229,6 +120,7 @@ fn deployment_properties_are_the_top_level_keys() {
             "driver",
             "listen",
             "log",
+            "log_format",
             "node_url",
             "path_prefix",
             "region_id",

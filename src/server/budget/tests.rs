@@ -16,7 +16,7 @@ fn is_evicted(slot: &WriteSlot<'_>) -> bool {
 
 #[test]
 fn request_charges_grow_within_the_limit_and_are_given_back() {
-    let budget = RequestBudget::new(1000);
+    let budget = Rc::new(RequestBudget::new(1000));
     let mut a = budget.charge();
     let mut b = budget.charge();
     assert!(a.set(600));

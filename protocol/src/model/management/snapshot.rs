@@ -33,7 +33,7 @@ pub struct ManagementSnapshot {
 pub struct Changed {
     /// A server row changed: any service may have an instance on that server.
     pub every_service: bool,
-    /// Case-folded service ids whose instance or zone rows changed.
+    /// Service ids (ASCII lower-case) whose instance or zone rows changed.
     pub services: BTreeSet<String>,
 }
 
@@ -131,14 +131,13 @@ impl ManagementSnapshot {
             every_service: !same_keys(&self.servers, &older.servers),
             services: BTreeSet::new(),
         };
-        for folded in symmetric_difference(&self.instances, &older.instances)
-            .chain(symmetric_difference(&self.zones, &older.zones))
-        {
-            // The service id is the second folded part of instance and zone keys.
-            if let Some(service) = folded.split('\n').nth(1) {
-                changed.services.insert(service.to_owned());
-            }
-        }
+        // The service id comes from the entry's key, never from splitting the folded key: ids
+        // may contain the separator.
+        let instances = symmetric_difference(&self.instances, &older.instances)
+            .map(|e| e.key.service_id.to_ascii_lowercase());
+        let zones = symmetric_difference(&self.zones, &older.zones)
+            .map(|e| e.key.service_id.to_ascii_lowercase());
+        changed.services.extend(instances.chain(zones));
         changed
     }
 }
@@ -172,13 +171,17 @@ fn same_keys<K>(a: &BTreeMap<String, Entry<K>>, b: &BTreeMap<String, Entry<K>>) 
     a.len() == b.len() && a.keys().zip(b.keys()).all(|(x, y)| x == y)
 }
 
+/// The entries whose key is in only one of the two maps.
 fn symmetric_difference<'a, K>(
     a: &'a BTreeMap<String, Entry<K>>,
     b: &'a BTreeMap<String, Entry<K>>,
-) -> impl Iterator<Item = &'a String> {
-    a.keys()
-        .filter(|k| !b.contains_key(*k))
-        .chain(b.keys().filter(|k| !a.contains_key(*k)))
+) -> impl Iterator<Item = &'a Entry<K>> {
+    let only = |x: &'a BTreeMap<String, Entry<K>>, y: &'a BTreeMap<String, Entry<K>>| {
+        x.iter()
+            .filter(move |(k, _)| !y.contains_key(*k))
+            .map(|(_, e)| e)
+    };
+    only(a, b).chain(only(b, a))
 }
 
 #[cfg(test)]
@@ -273,6 +276,10 @@ mod tests {
             "x",
         );
         assert!(with_server.changed_since(&new).every_service);
+        let mut odd = ManagementSnapshot::default();
+        odd.insert(instance("r\nx", "Svc\nB", "i"), "x");
+        let changed = odd.changed_since(&ManagementSnapshot::default());
+        assert_eq!(changed.services.into_iter().collect::<Vec<_>>(), ["svc\nb"]);
         assert_eq!(new.changed_since(&new), Changed::default());
     }
 }
