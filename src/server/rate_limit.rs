@@ -15,10 +15,12 @@
 //! - When its second ends, a core gives the unspent rest of its allowance back to the bucket it
 //!   was granted from, so other cores can take it.
 //!
-//! The margin (see docs/decisions.md) is one-sided: an allowance a core holds but does not spend
-//! is unavailable to the other cores, so at most `cores × (chunk − 1)` requests (under 1/64 of the
-//! limit) may be refused that Java would have admitted; with a chunk of 1 (a limit below
-//! 64 × cores) admission is exactly Java's.
+//! The margin (see docs/decisions.md): an allowance a core holds but does not spend is unavailable
+//! to the other cores, so at most `cores × (chunk − 1)` requests (under 1/64 of the limit) may be
+//! refused that Java would have admitted; with a chunk of 1 (a limit below 64 × cores) admission
+//! is exactly Java's. The only excess is a request whose core read the clock just before a second
+//! boundary: it counts in the second before, so leaves the window a second early (at most one
+//! request per core per window).
 
 mod window;
 
