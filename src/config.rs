@@ -4,10 +4,13 @@
 //! node; `artemis.example.toml` and the README list them all. Unknown keys are rejected so a typo
 //! never silently falls back to a default.
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::server::rate_limit::Limiter;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -42,6 +45,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub changes: ChangesConfig,
     pub ws: WsConfig,
+    pub rate_limits: RateLimitsConfig,
     pub testing: TestingConfig,
     /// Whether the config file set `limits.max_connections` (decides what happens when the
     /// open-file hard limit cannot fit it: an explicit value is refused, the default shrinks).
@@ -236,6 +240,131 @@ pub struct WsConfig {
     pub max_core_queued_bytes: usize,
 }
 
+/// `[rate_limits]`: Java's request rate limiters (spec §11.9), one table per limiter. Each
+/// identity (operation) of a limiter is admitted at most its limit of times in any 10 s window
+/// (ten 1 s buckets) node-wide; a request over it is answered `rate-limited` (HTTP 200, the
+/// endpoint's usual shape) and not counted.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(from = "RateLimitsFile")]
+pub struct RateLimitsConfig {
+    /// `artemis.service.registry`: register, heartbeat (HTTP and WebSocket), unregister.
+    pub registry: LimiterConfig,
+    /// `artemis.service.registry.replication`: the replication endpoints of a cluster (register,
+    /// heartbeat, unregister, get-services).
+    pub registry_replication: LimiterConfig,
+    /// `artemis.service.cluster`: up-registry-nodes, up-discovery-nodes.
+    pub cluster: LimiterConfig,
+    /// `artemis.service.status`: get-cluster, get-leases, get-legacy-leases, get-config,
+    /// get-deployment.
+    pub status: LimiterConfig,
+    /// `artemis.service.management.group`: get.route-rules, get.route-rule-groups, get.groups.
+    pub management_group: LimiterConfig,
+}
+
+/// One limiter: Java's `<id>.rate-limiter.{enabled,default-rate-limit,rate-limit-map}`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LimiterConfig {
+    pub enabled: bool,
+    /// Requests of each identity admitted per 10 s window node-wide.
+    pub default_per_10s: u64,
+    /// Identities with their own limit (identity name → requests per 10 s window).
+    pub per_identity: BTreeMap<String, u64>,
+}
+
+/// `[rate_limits]` as written: a table sets only what it names, the rest keeps that limiter's
+/// own defaults (which differ per limiter, so serde's per-type default cannot supply them).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RateLimitsFile {
+    registry: LimiterFile,
+    registry_replication: LimiterFile,
+    cluster: LimiterFile,
+    status: LimiterFile,
+    management_group: LimiterFile,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct LimiterFile {
+    enabled: Option<bool>,
+    default_per_10s: Option<u64>,
+    /// Merged into the defaults identity by identity.
+    per_identity: BTreeMap<String, u64>,
+}
+
+impl LimiterFile {
+    fn over(self, mut defaults: LimiterConfig) -> LimiterConfig {
+        if let Some(enabled) = self.enabled {
+            defaults.enabled = enabled;
+        }
+        if let Some(limit) = self.default_per_10s {
+            defaults.default_per_10s = limit;
+        }
+        defaults.per_identity.extend(self.per_identity);
+        defaults
+    }
+}
+
+impl From<RateLimitsFile> for RateLimitsConfig {
+    fn from(file: RateLimitsFile) -> Self {
+        let d = RateLimitsConfig::default();
+        RateLimitsConfig {
+            registry: file.registry.over(d.registry),
+            registry_replication: file.registry_replication.over(d.registry_replication),
+            cluster: file.cluster.over(d.cluster),
+            status: file.status.over(d.status),
+            management_group: file.management_group.over(d.management_group),
+        }
+    }
+}
+
+/// Limits a `rate_limits` table accepts (Java's ranges were narrower per limiter, e.g. at least
+/// 1,000 for the registry; artemis takes any positive limit so small nodes and tests can use
+/// small ones).
+const RATE_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 1..=1_000_000_000;
+
+impl RateLimitsConfig {
+    pub fn of(&self, limiter: Limiter) -> &LimiterConfig {
+        match limiter {
+            Limiter::Registry => &self.registry,
+            Limiter::RegistryReplication => &self.registry_replication,
+            Limiter::Cluster => &self.cluster,
+            Limiter::Status => &self.status,
+            Limiter::ManagementGroup => &self.management_group,
+        }
+    }
+
+    /// Every limit in range, every `per_identity` key an identity of its limiter.
+    fn validate(&self) -> Result<(), String> {
+        let (min, max) = (RATE_LIMIT_RANGE.start(), RATE_LIMIT_RANGE.end());
+        for limiter in Limiter::ALL {
+            let config = self.of(limiter);
+            let key = format!("rate_limits.{}", limiter.config_key());
+            if !RATE_LIMIT_RANGE.contains(&config.default_per_10s) {
+                let value = config.default_per_10s;
+                return Err(format!(
+                    "{key}.default_per_10s: {value} is outside {min}..={max}"
+                ));
+            }
+            for (identity, &value) in &config.per_identity {
+                if !limiter.identities().any(|i| i.name() == identity) {
+                    let known: Vec<&str> = limiter.identities().map(|i| i.name()).collect();
+                    return Err(format!(
+                        "{key}.per_identity: {identity:?} is not one of {}",
+                        known.join(", ")
+                    ));
+                }
+                if !RATE_LIMIT_RANGE.contains(&value) {
+                    return Err(format!(
+                        "{key}.per_identity.{identity}: {value} is outside {min}..={max}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
@@ -266,6 +395,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             changes: ChangesConfig::default(),
             ws: WsConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
             testing: TestingConfig::default(),
             max_connections_explicit: false,
         }
@@ -379,6 +509,28 @@ impl Default for WsConfig {
             max_subscription_bytes_per_session: 256 * 1024,
             max_subscription_bytes_per_core: 64 * 1024 * 1024,
             max_core_queued_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Java's limiters as shipped: their built-in limits, and the `get-leases:10` override of
+/// Java's shipped properties.
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        let limiter = |default_per_10s| LimiterConfig {
+            enabled: true,
+            default_per_10s,
+            per_identity: BTreeMap::new(),
+        };
+        RateLimitsConfig {
+            registry: limiter(100_000),
+            registry_replication: limiter(1_000_000),
+            cluster: limiter(10_000),
+            status: LimiterConfig {
+                per_identity: BTreeMap::from([("get-leases".to_string(), 10)]),
+                ..limiter(30)
+            },
+            management_group: limiter(30),
         }
     }
 }
@@ -498,6 +650,7 @@ impl Config {
         if self.management.tokens.iter().any(|t| t.trim().is_empty()) {
             return Err("management.tokens: a token must not be blank".into());
         }
+        self.rate_limits.validate()?;
         Ok(())
     }
 
@@ -774,6 +927,92 @@ mod tests {
         let mut d = Config::default();
         d.validate().unwrap();
         assert_eq!(c, d, "artemis.example.toml documents the defaults");
+    }
+
+    #[test]
+    fn a_rate_limit_table_sets_only_what_it_names() {
+        let c = Config::from_toml(
+            "[rate_limits.status]\nenabled = false\n\
+             [rate_limits.registry]\nper_identity = { heartbeat = 50 }\n\
+             [rate_limits.status.per_identity]\nget-config = 5\n",
+        )
+        .unwrap();
+        let d = RateLimitsConfig::default();
+        assert!(!c.rate_limits.status.enabled);
+        assert_eq!(c.rate_limits.status.default_per_10s, 30);
+        let status_overrides: Vec<_> = c.rate_limits.status.per_identity.into_iter().collect();
+        assert_eq!(
+            status_overrides,
+            [
+                ("get-config".to_string(), 5),
+                ("get-leases".to_string(), 10)
+            ],
+            "merged with the shipped get-leases override"
+        );
+        assert!(c.rate_limits.registry.enabled);
+        assert_eq!(c.rate_limits.registry.default_per_10s, 100_000);
+        assert_eq!(c.rate_limits.registry.per_identity["heartbeat"], 50);
+        assert_eq!(c.rate_limits.cluster, d.cluster);
+    }
+
+    #[test]
+    fn every_limiter_has_its_table_with_java_defaults() {
+        let java = [
+            (Limiter::Registry, 100_000),
+            (Limiter::RegistryReplication, 1_000_000),
+            (Limiter::Cluster, 10_000),
+            (Limiter::Status, 30),
+            (Limiter::ManagementGroup, 30),
+        ];
+        for (limiter, per_10s) in java {
+            let defaults = Config::default();
+            assert!(defaults.rate_limits.of(limiter).enabled);
+            assert_eq!(defaults.rate_limits.of(limiter).default_per_10s, per_10s);
+            let table = format!(
+                "[rate_limits.{}]\ndefault_per_10s = 7\n",
+                limiter.config_key()
+            );
+            let c = Config::from_toml(&table).unwrap();
+            assert_eq!(c.rate_limits.of(limiter).default_per_10s, 7, "{table}");
+        }
+        let err = Config::from_toml("[rate_limits.registry]\nlimit = 3\n").unwrap_err();
+        assert!(err.contains("limit"), "{err}");
+        let err = Config::from_toml("[rate_limits.discovery]\nenabled = false\n").unwrap_err();
+        assert!(err.contains("discovery"), "{err}");
+    }
+
+    #[test]
+    fn rate_limits_outside_their_range_or_for_unknown_identities_are_rejected_by_name() {
+        for limiter in Limiter::ALL {
+            let key = format!("rate_limits.{}", limiter.config_key());
+            let identity = limiter.identities().next().unwrap().name();
+            let at = |table: String| Config::from_toml(&table).unwrap().validate();
+            for value in [1, 1_000_000_000] {
+                assert_eq!(at(format!("[{key}]\ndefault_per_10s = {value}\n")), Ok(()));
+                let table = format!("[{key}.per_identity]\n\"{identity}\" = {value}\n");
+                assert_eq!(at(table), Ok(()));
+            }
+            for value in [0, 1_000_000_001] {
+                assert_eq!(
+                    at(format!("[{key}]\ndefault_per_10s = {value}\n")),
+                    Err(format!(
+                        "{key}.default_per_10s: {value} is outside 1..=1000000000"
+                    ))
+                );
+                assert_eq!(
+                    at(format!("[{key}.per_identity]\n\"{identity}\" = {value}\n")),
+                    Err(format!(
+                        "{key}.per_identity.{identity}: {value} is outside 1..=1000000000"
+                    ))
+                );
+            }
+            let err = at(format!("[{key}.per_identity]\nnope = 3\n")).unwrap_err();
+            assert!(
+                err.starts_with(&format!("{key}.per_identity: \"nope\" is not one of ")),
+                "{err}"
+            );
+            assert!(err.contains(identity), "{err}");
+        }
     }
 
     #[test]

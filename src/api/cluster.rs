@@ -4,8 +4,10 @@
 use protocol::http::Method;
 use protocol::model::{parse_optional, write_up_nodes_response, NodeInfo, RegionZoneRequest};
 
+use super::rate_limit::{refuse_over_limit, Shape};
 use super::{bad_json, query_fields, Input};
 use crate::server::core::Core;
+use crate::server::rate_limit::Identity;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -24,6 +26,13 @@ pub fn up_nodes(core: &Core, role: Role, input: &Input<'_>, out: &mut Vec<u8>) -
             Err(e) => return bad_json(out, e),
         }
     };
+    let identity = match role {
+        Role::Registry => Identity::UpRegistryNodes,
+        Role::Discovery => Identity::UpDiscoveryNodes,
+    };
+    if let Some(status) = refuse_over_limit(core, identity, Shape::ServiceNodes, out) {
+        return status;
+    }
     let config = &core.node.config;
     let allow_other_zone = match role {
         Role::Registry => config.registry.allow_from_other_zone,

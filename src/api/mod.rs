@@ -14,6 +14,7 @@ mod debug;
 pub mod discovery;
 pub mod management;
 mod monitoring;
+mod rate_limit;
 pub mod registry;
 pub mod status;
 
@@ -138,9 +139,8 @@ fn find_route(path: &str, prefix: &str) -> Option<(Endpoint, EndpointId)> {
 }
 
 impl Endpoint {
-    /// The endpoint's id in the request metrics, e.g. for
-    /// `core.metrics.requests.count_rate_limited(endpoint.metric_id())` where a rate limiter
-    /// refuses a request.
+    /// The endpoint's id in the request metrics (also where a rate limiter refuses a request:
+    /// `rate_limit.rs`).
     pub fn metric_id(self) -> EndpointId {
         let position = match self {
             Endpoint::Management(m) => management::ROUTES

@@ -8,11 +8,13 @@ use protocol::model::{
 };
 use smallvec::SmallVec;
 
+use super::rate_limit::{refuse_over_limit, Shape};
 use super::{bad_json, same_id, too_many, Input};
 use shards::ops::{PackedKeys, Register, RegisterItem, Renew, Unregister};
 
 use crate::server::core::Core;
 use crate::server::mailbox::Unavailable;
+use crate::server::rate_limit::Identity;
 use crate::server::signal::yield_now;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +25,15 @@ pub enum RegistryOp {
 }
 
 impl RegistryOp {
+    /// What `artemis.service.registry` counts it as.
+    fn rate_limit_identity(self) -> Identity {
+        match self {
+            RegistryOp::Register => Identity::Register,
+            RegistryOp::Heartbeat => Identity::Heartbeat,
+            RegistryOp::Unregister => Identity::Unregister,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             RegistryOp::Register => "register",
@@ -75,6 +86,10 @@ async fn execute(
     request: Option<InstancesRequest<'_>>,
     out: &mut Vec<u8>,
 ) -> u16 {
+    // Java's RegistryServiceImpl asks its limiter before it looks at the request.
+    if let Some(status) = refuse_over_limit(core, op.rate_limit_identity(), Shape::Instances, out) {
+        return status;
+    }
     let Some(request) = request else {
         write_instances_fail(out, error_codes::BAD_REQUEST, "request is null");
         return 200;

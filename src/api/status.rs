@@ -17,9 +17,11 @@ use protocol::model::{
 };
 use shards::ops::Leases;
 
+use super::rate_limit::{refuse_over_limit, Shape};
 use super::{bad_json, too_many, Input};
 use crate::clock::local_time;
 use crate::server::core::Core;
+use crate::server::rate_limit::Identity;
 
 /// The `appId` Java's deployment answer carried: the application this process is.
 const APP_ID: &str = "artemis";
@@ -44,11 +46,17 @@ pub fn node(core: &Core, out: &mut Vec<u8>) -> u16 {
 
 /// A single-node cluster: this node is all of it.
 pub fn cluster(core: &Core, out: &mut Vec<u8>) -> u16 {
+    if let Some(status) = refuse_over_limit(core, Identity::GetCluster, Shape::ClusterStatus, out) {
+        return status;
+    }
     write_cluster_status_response(out, &[this_node(core)]);
     200
 }
 
 pub fn config(core: &Core, out: &mut Vec<u8>) -> u16 {
+    if let Some(status) = refuse_over_limit(core, Identity::GetConfig, Shape::ConfigStatus, out) {
+        return status;
+    }
     let properties = properties::config_properties(&core.node.config);
     let sources = properties::config_sources();
     let report = ConfigReport {
@@ -60,6 +68,10 @@ pub fn config(core: &Core, out: &mut Vec<u8>) -> u16 {
 }
 
 pub fn deployment(core: &Core, out: &mut Vec<u8>) -> u16 {
+    let identity = Identity::GetDeployment;
+    if let Some(status) = refuse_over_limit(core, identity, Shape::DeploymentStatus, out) {
+        return status;
+    }
     let config = &core.node.config;
     let bound = core.node.local_addr;
     let machine_name = crate::config::host_name();
@@ -114,6 +126,14 @@ pub async fn leases(core: &Core, legacy: bool, input: &Input<'_>, out: &mut Vec<
             Err(e) => return bad_json(out, e),
         }
     };
+    let identity = if legacy {
+        Identity::GetLegacyLeases
+    } else {
+        Identity::GetLeases
+    };
+    if let Some(status) = refuse_over_limit(core, identity, Shape::LeasesStatus, out) {
+        return status;
+    }
     let limit = core.node.config.limits.max_services_per_request;
     if filter.len() > limit {
         return too_many(out, "serviceIds", filter.len(), limit);

@@ -29,6 +29,7 @@ use super::budget::Budgets;
 use super::log_limit::LogLimiter;
 use super::mailbox::{Inbox, NotServed, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
 use super::metrics::{self, CoreMetrics, NodeSample, Scrape};
+use super::rate_limit::{NodeWindows, RateLimits};
 use super::reload::Swappable;
 use super::signal::{yield_now, LocalSignal};
 use super::stream::{self, ChangeStream, FanOut};
@@ -67,6 +68,8 @@ pub struct Node {
     pub restore: Mutex<Vec<Option<Vec<RegisterItem>>>>,
     /// Filled by each core as it stops (when `registry.restore_on_start`): the registry to save.
     pub saved: Mutex<Vec<SavedInstance>>,
+    /// The rate limits' node-wide windows; cores take allowances from them (see `rate_limit`).
+    pub rate_limit_windows: Arc<NodeWindows>,
     /// `management.tokens` in force: a SIGHUP reload replaces it (`config` keeps the value read
     /// at start).
     pub management_tokens: Swappable<Vec<String>>,
@@ -127,6 +130,8 @@ pub struct Core {
     fanout: FanOut,
     /// Sessions closed because the core's push queues were full.
     push_budget_log: LogLimiter,
+    /// Java's request rate limiters, counted on this core.
+    pub rate_limits: RateLimits,
     /// What the shard did (expiries, self-preservation) and refused, for the log.
     pub activity: Activity,
     /// Subscriptions refused because the core's subscription budget was spent.
@@ -185,6 +190,7 @@ impl Core {
                 node.outboxes[id].waiting_changes(),
             ),
             push_budget_log: LogLimiter::new(1),
+            rate_limits: RateLimits::new(id, node.rate_limit_windows.clone(), node.clock.clone()),
             activity,
             subscription_budget_log: LogLimiter::new(1),
             node,

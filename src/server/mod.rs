@@ -14,6 +14,7 @@ pub mod mailbox;
 pub mod metrics;
 mod notify;
 mod outgoing;
+pub mod rate_limit;
 pub mod reload;
 pub mod signal;
 mod stream;
@@ -158,6 +159,7 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         initial_management: durable.management.clone(),
         restore: std::sync::Mutex::new(durable.restore.into_iter().map(Some).collect()),
         saved: std::sync::Mutex::new(Vec::new()),
+        rate_limit_windows: Arc::new(rate_limit::NodeWindows::new(&config.rate_limits, shards)),
         clock,
         outboxes,
         shared: Arc::new(NodeShared::new(shards, first_version)),

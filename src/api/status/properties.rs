@@ -2,6 +2,7 @@
 //! section), and the sources it was built from: what `status/config.json` and
 //! `status/deployment.json` report.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use argh::FromArgs;
@@ -39,6 +40,14 @@ impl Shown for PathBuf {
     }
 }
 
+/// A limit per identity, as Java's `rate-limit-map` was written: `get-leases:10,get-config:5`.
+impl Shown for BTreeMap<String, u64> {
+    fn shown(&self) -> String {
+        let entries: Vec<String> = self.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        entries.join(",")
+    }
+}
+
 /// A secret list: only how many entries it has is shown, never an entry.
 fn count_of_secrets(secrets: &[String]) -> String {
     format!("<{} configured>", secrets.len())
@@ -55,13 +64,14 @@ fn log_format_name(format: &crate::config::LogFormat) -> String {
     .to_owned()
 }
 
-/// `key` or `section.field` (optionally `: shown_by`) → a [`Property`] whose key is spelled from
-/// the field it reads, so the key shown is always the one whose value is shown.
+/// `key`, `section.field` or `section.table.field` (optionally `: shown_by`) → a [`Property`]
+/// whose key is spelled from the field it reads, so the key shown is always the one whose value
+/// is shown.
 macro_rules! properties {
-    ($($key:ident $(. $field:ident)? $(: $shown_by:path)?;)*) => {
+    ($($key:ident $(. $field:ident)* $(: $shown_by:path)?;)*) => {
         &[$(Property {
-            key: concat!(stringify!($key) $(, ".", stringify!($field))?),
-            value: |c: &Config| properties!(@show $($shown_by)?)(&c.$key $(.$field)?),
+            key: concat!(stringify!($key) $(, ".", stringify!($field))*),
+            value: |c: &Config| properties!(@show $($shown_by)?)(&c.$key $(.$field)*),
         },)*]
     };
     (@show) => { Shown::shown };
@@ -130,6 +140,21 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     ws.max_subscription_bytes_per_session;
     ws.max_core_queued_bytes;
     ws.max_subscription_bytes_per_core;
+    rate_limits.registry.enabled;
+    rate_limits.registry.default_per_10s;
+    rate_limits.registry.per_identity;
+    rate_limits.registry_replication.enabled;
+    rate_limits.registry_replication.default_per_10s;
+    rate_limits.registry_replication.per_identity;
+    rate_limits.cluster.enabled;
+    rate_limits.cluster.default_per_10s;
+    rate_limits.cluster.per_identity;
+    rate_limits.status.enabled;
+    rate_limits.status.default_per_10s;
+    rate_limits.status.per_identity;
+    rate_limits.management_group.enabled;
+    rate_limits.management_group.default_per_10s;
+    rate_limits.management_group.per_identity;
     testing.manual_clock;
 };
 

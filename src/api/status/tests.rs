@@ -13,6 +13,10 @@ use crate::config::Config;
 fn config_keys() -> BTreeSet<String> {
     fn walk(prefix: &str, value: &toml::Value, keys: &mut BTreeSet<String>) {
         match value {
+            // A table whose keys the operator chooses (`rate_limits.*.per_identity`) is one key.
+            toml::Value::Table(_) if prefix.ends_with(".per_identity") => {
+                keys.insert(prefix.to_owned());
+            }
             toml::Value::Table(table) => {
                 for (field, value) in table {
                     let key = if prefix.is_empty() {

@@ -1,0 +1,188 @@
+//! Java's answers to a rate-limited request (spec §11.9): the endpoint's usual response with
+//! `RATE_LIMITED` as its status and every other property at the value Java's constructor gave it
+//! (null, 0 or false), HTTP 200, so a Java client retries instead of marking the node down.
+
+use protocol::model::{write_response_status, ResponseStatus};
+
+use super::Endpoint;
+use crate::server::core::Core;
+use crate::server::rate_limit::Identity;
+
+/// The response shape of a rate-limited endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Register/Heartbeat/UnregisterResponse.
+    Instances,
+    /// GetServiceNodesResponse (`up-*-nodes.json`).
+    ServiceNodes,
+    /// GetClusterStatusResponse.
+    ClusterStatus,
+    /// GetLeasesStatusResponse.
+    LeasesStatus,
+    /// GetConfigStatusResponse.
+    ConfigStatus,
+    /// GetDeploymentStatusResponse.
+    DeploymentStatus,
+}
+
+impl Shape {
+    /// The properties before and after `responseStatus`, alphabetical as Jackson wrote them.
+    fn around_status(self) -> (&'static str, &'static str) {
+        match self {
+            Shape::Instances => (r#""failedInstances":null,"#, ""),
+            Shape::ServiceNodes => (r#""nodes":null,"#, ""),
+            Shape::ClusterStatus => (r#""nodeCount":0,"nodesStatus":null,"#, ""),
+            Shape::LeasesStatus => (
+                concat!(
+                    r#""isSafe":false,"isSafeCheckEnabled":false,"leaseCount":0,"#,
+                    r#""leaseUpdateCountLastTimeWindow":0,"leaseUpdateMaxCount":0,"#,
+                    r#""leaseUpdateMaxCountLastUpdateTime":0,"leases":null,"#
+                ),
+                "",
+            ),
+            Shape::ConfigStatus => (r#""properties":null,"#, r#","sources":null"#),
+            Shape::DeploymentStatus => (
+                concat!(
+                    r#""appId":null,"ip":null,"machineName":null,"path":null,"port":0,"#,
+                    r#""properties":null,"protocol":null,"regionId":null,"#
+                ),
+                r#","sources":null,"zoneId":null"#,
+            ),
+        }
+    }
+}
+
+/// Count one request of `identity` on this core's limiter; when it is over the limit, write
+/// Java's rate-limited answer in `shape` to `out` and return its HTTP status, for the handler to
+/// return at once.
+pub fn refuse_over_limit(
+    core: &Core,
+    identity: Identity,
+    shape: Shape,
+    out: &mut Vec<u8>,
+) -> Option<u16> {
+    if core.rate_limits.admit(identity) {
+        return None;
+    }
+    if let Some(endpoint) = endpoint_of(identity) {
+        core.metrics
+            .requests
+            .count_rate_limited(endpoint.metric_id());
+    }
+    write_rate_limited(out, shape);
+    Some(200)
+}
+
+/// The endpoint whose requests an identity counts, for the request metrics (WebSocket
+/// heartbeats count with `heartbeat.json`). None for identities of endpoints not served yet.
+fn endpoint_of(identity: Identity) -> Option<Endpoint> {
+    Some(match identity {
+        Identity::Register => Endpoint::Register,
+        Identity::Heartbeat => Endpoint::Heartbeat,
+        Identity::Unregister => Endpoint::Unregister,
+        Identity::UpRegistryNodes => Endpoint::UpRegistryNodes,
+        Identity::UpDiscoveryNodes => Endpoint::UpDiscoveryNodes,
+        Identity::GetCluster => Endpoint::ClusterStatus,
+        Identity::GetLeases => Endpoint::Leases,
+        Identity::GetLegacyLeases => Endpoint::LegacyLeases,
+        Identity::GetConfig => Endpoint::ConfigStatus,
+        Identity::GetDeployment => Endpoint::DeploymentStatus,
+        Identity::ReplicationRegister
+        | Identity::ReplicationHeartbeat
+        | Identity::ReplicationUnregister
+        | Identity::ReplicationGetServices
+        | Identity::GetRouteRules
+        | Identity::GetRouteRuleGroups
+        | Identity::GetGroups => return None,
+    })
+}
+
+fn write_rate_limited(out: &mut Vec<u8>, shape: Shape) {
+    let (before, after) = shape.around_status();
+    out.push(b'{');
+    out.extend_from_slice(before.as_bytes());
+    out.extend_from_slice(b"\"responseStatus\":");
+    write_response_status(out, &ResponseStatus::RATE_LIMITED);
+    out.extend_from_slice(after.as_bytes());
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use sonic_rs::JsonContainerTrait;
+
+    use super::*;
+
+    const RATE_LIMITED: &str =
+        r#"{"errorCode":"rate-limited","message":"Request is rate limited.","status":"fail"}"#;
+
+    fn written(shape: Shape) -> String {
+        let mut out = Vec::new();
+        write_rate_limited(&mut out, shape);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn answers_have_java_shapes() {
+        assert_eq!(
+            written(Shape::Instances),
+            format!(r#"{{"failedInstances":null,"responseStatus":{RATE_LIMITED}}}"#)
+        );
+        assert_eq!(
+            written(Shape::ServiceNodes),
+            format!(r#"{{"nodes":null,"responseStatus":{RATE_LIMITED}}}"#)
+        );
+        assert_eq!(
+            written(Shape::ClusterStatus),
+            format!(r#"{{"nodeCount":0,"nodesStatus":null,"responseStatus":{RATE_LIMITED}}}"#)
+        );
+        assert_eq!(
+            written(Shape::ConfigStatus),
+            format!(r#"{{"properties":null,"responseStatus":{RATE_LIMITED},"sources":null}}"#)
+        );
+        assert_eq!(
+            written(Shape::LeasesStatus),
+            format!(
+                "{{{}\"responseStatus\":{RATE_LIMITED}}}",
+                concat!(
+                    r#""isSafe":false,"isSafeCheckEnabled":false,"leaseCount":0,"#,
+                    r#""leaseUpdateCountLastTimeWindow":0,"leaseUpdateMaxCount":0,"#,
+                    r#""leaseUpdateMaxCountLastUpdateTime":0,"leases":null,"#
+                )
+            )
+        );
+        assert_eq!(
+            written(Shape::DeploymentStatus),
+            format!(
+                "{{{}\"responseStatus\":{RATE_LIMITED},\"sources\":null,\"zoneId\":null}}",
+                concat!(
+                    r#""appId":null,"ip":null,"machineName":null,"path":null,"port":0,"#,
+                    r#""properties":null,"protocol":null,"regionId":null,"#
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn properties_are_alphabetical_and_responses_are_json_objects() {
+        let shapes = [
+            Shape::Instances,
+            Shape::ServiceNodes,
+            Shape::ClusterStatus,
+            Shape::LeasesStatus,
+            Shape::ConfigStatus,
+            Shape::DeploymentStatus,
+        ];
+        for shape in shapes {
+            let text = written(shape);
+            let value: sonic_rs::Value = sonic_rs::from_str(&text)
+                .unwrap_or_else(|e| panic!("{shape:?} is not JSON ({e}): {text}"));
+            let object = value.as_object().expect("an object");
+            let keys: Vec<&str> = object.iter().map(|(k, _)| k).collect();
+            let mut sorted = keys.clone();
+            sorted.sort_unstable();
+            assert_eq!(keys, sorted, "{shape:?}");
+            assert!(text.contains(&format!(r#""responseStatus":{RATE_LIMITED}"#)));
+        }
+    }
+}
