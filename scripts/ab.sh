@@ -7,20 +7,21 @@
 #   scripts/ab.sh OLD_BIN NEW_BIN --open R   open loop at R requests/s: p99 and send-lag p99 (µs)
 #
 # CONFIG=FILE passes --config FILE to both servers (binaries with rate limits need one raising
-# [rate_limits.registry] default_per_10s, or Java's default 100,000 per 10 s refuses most runs).
+# [rate_limits.registry] default_per_10s, or Java's default 100,000 per 10 s refuses most runs);
+# OLD_CONFIG / NEW_CONFIG give each side its own (e.g. the same binary, a setting off vs on).
 # Prints one line per run: which binary, then the figures. Needs jq. Never run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n 2,11p "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n 2,12p "$0"; exit 2; }
 OLD=$1 NEW=$2 RATE=
 [ "${3:-}" = --open ] && RATE=${4:?--open needs a rate}
 LOAD=target/release/artemis
 [ -x "$LOAD" ] || cargo build --release
 ROUNDS=${ROUNDS:-3}
 
-run() { # label binary
+run() { # label binary config
     local dir; dir=$(mktemp -d)
-    "$2" server --listen 127.0.0.1:0 --data-dir "$dir/data" ${CONFIG:+--config "$CONFIG"} \
+    "$2" server --listen 127.0.0.1:0 --data-dir "$dir/data" ${3:+--config "$3"} \
         > "$dir/out" 2> "$dir/err" &
     local pid=$!
     for _ in $(seq 100); do grep -q 'listening on' "$dir/out" && break; sleep 0.1; done
@@ -39,6 +40,6 @@ run() { # label binary
 }
 
 for _ in $(seq "$ROUNDS"); do
-    run old "$OLD"
-    run new "$NEW"
+    run old "$OLD" "${OLD_CONFIG:-${CONFIG:-}}"
+    run new "$NEW" "${NEW_CONFIG:-${CONFIG:-}}"
 done
