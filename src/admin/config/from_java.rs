@@ -31,6 +31,9 @@ enum Kind {
     /// `lease-update-safe-checker.time-window`: Java clamps it to 10 s..5 min and rounds it
     /// down to whole seconds (`LeaseUpdateSafeChecker._timeWindowCorrector`).
     SafeCheckerWindow,
+    /// caravan's `rate-limit-map`: `identity:limit` pairs separated by commas
+    /// (`get-leases:10,get-config:5`), read into a table of limits per identity.
+    LimitMap,
 }
 
 /// A Java key artemis has a setting for.
@@ -77,6 +80,19 @@ const fn map(
 }
 
 /// In output order (top-level keys first, then one section after another).
+/// `<java id>.rate-limiter.<java key>` → `rate_limits.<limiter>.<key>`; a key the file does not
+/// set keeps artemis's default, which is Java's.
+macro_rules! rate_limit {
+    ($java_id:literal, $limiter:literal, $java_key:literal, $key:literal, $kind:expr) => {
+        map(
+            concat!($java_id, ".rate-limiter.", $java_key),
+            concat!("rate_limits.", $limiter, ".", $key),
+            $kind,
+            JavaDefault::Unset,
+        )
+    };
+}
+
 const MAPPINGS: &[Mapping] = &[
     // DeploymentConfig (`META-INF/app.properties` or the environment, spec §11.8).
     map("region.id", "region_id", Kind::Text, JavaDefault::Required),
@@ -152,6 +168,22 @@ const MAPPINGS: &[Mapping] = &[
         Kind::Number,
         JavaDefault::Value("360000"),
     ),
+    // caravan DefaultRateLimiter per limiter id (spec §11.9); artemis's defaults are Java's.
+    rate_limit!("artemis.service.registry", "registry", "enabled", "enabled", Kind::Boolean),
+    rate_limit!("artemis.service.registry", "registry", "default-rate-limit", "default_per_10s", Kind::Number),
+    rate_limit!("artemis.service.registry", "registry", "rate-limit-map", "per_identity", Kind::LimitMap),
+    rate_limit!("artemis.service.registry.replication", "registry_replication", "enabled", "enabled", Kind::Boolean),
+    rate_limit!("artemis.service.registry.replication", "registry_replication", "default-rate-limit", "default_per_10s", Kind::Number),
+    rate_limit!("artemis.service.registry.replication", "registry_replication", "rate-limit-map", "per_identity", Kind::LimitMap),
+    rate_limit!("artemis.service.cluster", "cluster", "enabled", "enabled", Kind::Boolean),
+    rate_limit!("artemis.service.cluster", "cluster", "default-rate-limit", "default_per_10s", Kind::Number),
+    rate_limit!("artemis.service.cluster", "cluster", "rate-limit-map", "per_identity", Kind::LimitMap),
+    rate_limit!("artemis.service.status", "status", "enabled", "enabled", Kind::Boolean),
+    rate_limit!("artemis.service.status", "status", "default-rate-limit", "default_per_10s", Kind::Number),
+    rate_limit!("artemis.service.status", "status", "rate-limit-map", "per_identity", Kind::LimitMap),
+    rate_limit!("artemis.service.management.group", "management_group", "enabled", "enabled", Kind::Boolean),
+    rate_limit!("artemis.service.management.group", "management_group", "default-rate-limit", "default_per_10s", Kind::Number),
+    rate_limit!("artemis.service.management.group", "management_group", "rate-limit-map", "per_identity", Kind::LimitMap),
 ];
 
 /// Settings Java had per lease manager and artemis has once, for both kinds of lease:
@@ -186,7 +218,7 @@ enum Keys {
 const NO_EQUIVALENT: &[(Keys, &str)] = &[
     (
         Keys::Containing(".rate-limiter."),
-        "artemis's config has no rate limiter settings",
+        "only enabled, default-rate-limit and rate-limit-map of Java's five limiters carry over",
     ),
     (
         Keys::Containing(".replication."),
@@ -398,6 +430,20 @@ fn read_value(kind: Kind, raw: &str) -> Result<(toml::Value, Option<String>), &'
             let note = (corrected != given)
                 .then(|| format!("{given} ms became {corrected} ms, as Java corrects it"));
             Ok((toml::Value::Integer(corrected), note))
+        }
+        Kind::LimitMap => {
+            let mut limits = toml::map::Map::new();
+            for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (identity, limit) = pair
+                    .split_once(':')
+                    .ok_or("is not a list of identity:limit pairs")?;
+                let limit = match limit.trim().parse::<i32>() {
+                    Ok(n) if n >= 0 => i64::from(n),
+                    _ => return Err("has a limit that is not a whole number from 0 to 2147483647"),
+                };
+                limits.insert(identity.trim().to_string(), toml::Value::Integer(limit));
+            }
+            Ok((toml::Value::Table(limits), None))
         }
     }
 }

@@ -66,6 +66,9 @@ allow_from_other_zone = false  # artemis.service.discovery.allow-from-other-zone
 
 [ws]
 session_ttl_ms = 600000  # artemis.service.websocket.session.ttl (line 15)
+
+[rate_limits]
+status.per_identity = { get-leases = 10 }  # artemis.service.status.rate-limiter.rate-limit-map (line 13)
 "
     );
     let c = config_of(&conversion);
@@ -97,7 +100,6 @@ session_ttl_ms = 600000  # artemis.service.websocket.session.ttl (line 15)
             "artemis.service.cluster.nodes",
             "artemis.service.cluster.node.status.force-up",
             "artemis.service.registry.instance.lease-manager.clean-task.run-interval",
-            "artemis.service.status.rate-limiter.rate-limit-map",
             "artemis.management.data.cache-refresher.dynamic-scheduled-thread.run-interval",
             "artemis.service.registy.typo",
         ]
@@ -244,7 +246,12 @@ fn values_artemis_refuses_are_errors_naming_the_java_key() {
 fn every_mapping_names_an_artemis_key_and_sections_stay_together() {
     let mut seen_sections: Vec<&str> = Vec::new();
     for m in MAPPINGS {
-        let sample = m.java_default.value().unwrap_or("x");
+        let sample = m.java_default.value().unwrap_or(match m.kind {
+            Kind::Number | Kind::SafeCheckerWindow => "10000",
+            Kind::Boolean => "true",
+            Kind::Text => "x",
+            Kind::LimitMap => "get-leases:1",
+        });
         let (value, _) = read_value(m.kind, sample).expect("the Java default reads");
         let single = [Setting {
             artemis: m.artemis,
@@ -270,4 +277,33 @@ fn every_mapping_names_an_artemis_key_and_sections_stay_together() {
         assert!(MAPPINGS.iter().any(|m| m.java == *normal), "{normal}");
         assert!(known(legacy));
     }
+}
+
+#[test]
+fn rate_limiter_settings_convert_per_limiter() {
+    let text = format!(
+        "{DEPLOYMENT}artemis.service.registry.rate-limiter.default-rate-limit=500000\n\
+         artemis.service.cluster.rate-limiter.enabled=false\n\
+         artemis.service.status.rate-limiter.rate-limit-map=get-leases:5, get-config:7\n"
+    );
+    let conversion = convert_text(&text).unwrap();
+    let c = config_of(&conversion);
+    let converted = toml::Value::try_from(&c.rate_limits).unwrap();
+    assert_eq!(
+        converted["registry"]["default_per_10s"].as_integer(),
+        Some(500_000)
+    );
+    assert_eq!(converted["cluster"]["enabled"].as_bool(), Some(false));
+    assert_eq!(
+        converted["status"]["per_identity"]["get-leases"].as_integer(),
+        Some(5)
+    );
+    assert_eq!(
+        converted["status"]["per_identity"]["get-config"].as_integer(),
+        Some(7)
+    );
+    assert!(conversion.notes.is_empty(), "{:?}", conversion.notes);
+    let bad =
+        format!("{DEPLOYMENT}artemis.service.status.rate-limiter.rate-limit-map=get-leases\n");
+    assert!(convert_text(&bad).is_err());
 }
