@@ -557,21 +557,23 @@ artemis.servce.typo=1
     let run = artemis(&["config", "from-java", &properties]);
     run.assert_code(0, "from-java");
     let notes: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(notes.len(), 3, "{}", run.stderr);
+    assert_eq!(notes.len(), 2, "{}", run.stderr);
     assert!(notes.iter().all(|n| n.starts_with("# ")), "{}", run.stderr);
     assert!(
         notes[0].contains("artemis.service.cluster.nodes (line 4)"),
         "{}",
         run.stderr
     );
-    assert!(
-        notes[1].contains("rate-limiter.rate-limit-map (line 9)"),
-        "{}",
-        run.stderr
-    );
     assert_eq!(
-        notes[2],
+        notes[1],
         "# unknown key, not converted: artemis.servce.typo (line 10)"
+    );
+    // The rate-limit override carries over as a per-identity limit of the status limiter.
+    assert!(
+        run.stdout
+            .contains("status.per_identity = { get-leases = 10 }  # artemis.service.status.rate-limiter.rate-limit-map (line 9)"),
+        "{}",
+        run.stdout
     );
 
     let toml = dir.write("artemis.toml", &run.stdout);
