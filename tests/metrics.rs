@@ -27,6 +27,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("artemis_websocket_sessions_opened_total", "counter"),
     ("artemis_websocket_sessions_dropped_total", "counter"),
     ("artemis_push_batches_sent_total", "counter"),
+    ("artemis_push_batches_dropped_total", "counter"),
     ("artemis_push_queue_bytes", "gauge"),
     ("artemis_connections_open", "gauge"),
     ("artemis_connections_accepted_total", "counter"),

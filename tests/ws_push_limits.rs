@@ -92,6 +92,16 @@ fn a_subscriber_that_does_not_read_is_closed_with_1013() {
     assert_eq!(code, Some(1013), "close code of a subscriber too slow");
     assert!(texts < ROUNDS * PER_ROUND, "the queue limit never applied");
     expect_tcp_closed(&mut idle, "non-reading subscriber");
+    // The metrics say what was dropped: one session, and the batches it had not been sent.
+    let metrics = server.client().request("GET", "/metrics", &[], b"").text();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+    };
+    assert_eq!(value("artemis_websocket_sessions_dropped_total"), 1.0);
+    assert!(value("artemis_push_batches_dropped_total") >= 1.0);
     // A new subscriber of the same service gets the next change.
     let mut again = subscriber(&server, "unread-svc");
     let inst = Inst::new("unread-svc", "after");

@@ -66,6 +66,8 @@ pub struct CoreMetrics {
     ws_sessions: [ChannelSessions; Channel::ALL.len()],
     /// Change batches written to WebSocket sessions in full (one per session it reached).
     pub push_batches_sent: Counter,
+    /// Change batches dropped unsent because their session fell behind (one per session).
+    pub push_batches_dropped: Counter,
     /// WebSocket sessions the server closed with 1013 (try again later) because they fell behind
     /// or changes were lost: what they had queued was dropped.
     pub ws_sessions_dropped: Counter,
@@ -97,6 +99,7 @@ impl CoreMetrics {
             ws_sessions_open: std::array::from_fn(|c| self.ws_sessions[c].open.get()),
             ws_sessions_opened: std::array::from_fn(|c| self.ws_sessions[c].opened.get()),
             push_batches_sent: self.push_batches_sent.get(),
+            push_batches_dropped: self.push_batches_dropped.get(),
             ws_sessions_dropped: self.ws_sessions_dropped.get(),
             push_queue_bytes: push_queue_bytes as u64,
         }
@@ -135,6 +138,7 @@ pub struct CoreSample {
     pub ws_sessions_open: [u64; Channel::ALL.len()],
     pub ws_sessions_opened: [u64; Channel::ALL.len()],
     pub push_batches_sent: u64,
+    pub push_batches_dropped: u64,
     pub ws_sessions_dropped: u64,
     pub push_queue_bytes: u64,
 }
@@ -155,6 +159,7 @@ impl CoreSample {
             self.ws_sessions_opened[c] += other.ws_sessions_opened[c];
         }
         self.push_batches_sent += other.push_batches_sent;
+        self.push_batches_dropped += other.push_batches_dropped;
         self.ws_sessions_dropped += other.ws_sessions_dropped;
         self.push_queue_bytes += other.push_queue_bytes;
     }

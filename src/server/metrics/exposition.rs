@@ -158,6 +158,13 @@ pub fn write_exposition(
     );
     e.sample(&[], core.push_batches_sent);
     e.family(
+        "artemis_push_batches_dropped_total",
+        Kind::Counter,
+        "Change batches dropped unsent because their WebSocket session fell behind and was closed \
+         with 1013 (it reconnects and reloads), counted once per session.",
+    );
+    e.sample(&[], core.push_batches_dropped);
+    e.family(
         "artemis_push_queue_bytes",
         Kind::Gauge,
         "Bytes queued for WebSocket sessions (a change batch shared by sessions counts once).",

@@ -30,6 +30,9 @@ pub struct Session {
     /// It jumps the data queue: a pong must not wait behind a backlog of changes.
     pong: RefCell<Option<Vec<u8>>>,
     closing: Cell<Option<(u16, &'static str)>>,
+    /// Change batches dropped unsent when the session overflowed (the one that did not fit
+    /// included), for the metrics.
+    dropped_batches: Cell<u64>,
     waker: Cell<Option<Waker>>,
     reader_waker: Cell<Option<Waker>>,
     space_waker: Cell<Option<Waker>>,
@@ -48,6 +51,7 @@ impl Session {
             queued_bytes: Cell::new(0),
             pong: RefCell::new(None),
             closing: Cell::new(None),
+            dropped_batches: Cell::new(0),
             waker: Cell::new(None),
             reader_waker: Cell::new(None),
             space_waker: Cell::new(None),
@@ -92,6 +96,9 @@ impl Session {
         let mut queue = self.queue.borrow_mut();
         if queue.len() >= self.max_entries || self.queued_bytes.get() > self.max_bytes {
             drop(queue);
+            if matches!(entry, Frames::Shared(_)) {
+                self.dropped_batches.set(self.dropped_batches.get() + 1);
+            }
             self.overflow(TOO_SLOW);
             return;
         }
@@ -127,6 +134,12 @@ impl Session {
         self.closing.set(Some((close::TRY_AGAIN_LATER, reason)));
         let dropped = std::mem::take(&mut *self.queue.borrow_mut());
         self.queued_bytes.set(0);
+        let batches = dropped
+            .iter()
+            .filter(|entry| matches!(entry, Frames::Shared(_)))
+            .count();
+        self.dropped_batches
+            .set(self.dropped_batches.get() + batches as u64);
         drop(dropped);
         self.wake_all();
     }
@@ -137,6 +150,11 @@ impl Session {
                 w.wake();
             }
         }
+    }
+
+    /// Change batches dropped unsent since the last call.
+    pub fn take_dropped_batches(&self) -> u64 {
+        self.dropped_batches.replace(0)
     }
 
     pub fn is_closing(&self) -> bool {

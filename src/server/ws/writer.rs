@@ -141,6 +141,9 @@ pub async fn write_loop(
             if code == close::TRY_AGAIN_LATER {
                 metrics.ws_sessions_dropped.add(1);
             }
+            metrics
+                .push_batches_dropped
+                .add(session.take_dropped_batches());
             let mut frame = Vec::new();
             write_close(&mut frame, code, reason);
             pending.push(Piece::Control(frame));
