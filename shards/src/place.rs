@@ -1,13 +1,6 @@
 //! Where an instance runs — its region, zone and server (`ip`) — which is what pull-outs of a
-//! server or a zone match. Kept per instance as one shared string: every instance on the same
-//! server (usually many services' worth) points at one interned copy, so a record pays a pointer,
-//! not three strings.
-
-use std::sync::Arc;
-
-use hashbrown::HashTable;
-
-use crate::key::table_hash;
+//! server or a zone match: as a registration carries it ([`join`]), and read back from the
+//! stored JSON when pull-outs change ([`of_stored`]).
 
 /// Separates the parts of a place; ids never contain it.
 const SEPARATOR: char = '\u{0}';
@@ -32,50 +25,41 @@ pub fn parts(place: &str) -> (&str, &str, &str) {
     (region, zone, ip)
 }
 
-/// The shard's interned places. Exact-byte identity (case is kept; matching folds case later).
-#[derive(Default)]
-pub struct Places {
-    table: HashTable<Arc<str>>,
+/// `(region, zone, ip)` of an instance as the shard stores it: the output of
+/// [`protocol::model::write_instance`], whose keys are in alphabetical order, so `ip` is the
+/// first `"ip":` (only strings and nulls precede it) and `regionId` / `zoneId` are the last of
+/// theirs (they follow `metadata`, whose keys may repeat those names). Records keep no separate
+/// copy of these: pull-outs are rare, so re-reading them from the JSON then is cheaper than
+/// paying for them on every instance. Values are the raw JSON string contents (an id with an
+/// escape sequence keeps it, so it matches a key spelled the same way); null or missing is "".
+pub fn of_stored(json: &[u8]) -> (&str, &str, &str) {
+    let region = find(json, b"\"regionId\":", true);
+    let zone = find(json, b"\"zoneId\":", true);
+    let ip = find(json, b"\"ip\":", false);
+    (region, zone, ip)
 }
 
-impl Places {
-    /// The shared copy of `place`, stored on first use.
-    pub fn intern(&mut self, place: &str) -> Arc<str> {
-        let hash = hash(place);
-        if let Some(found) = self.table.find(hash, |p| &**p == place) {
-            return found.clone();
-        }
-        let shared: Arc<str> = place.into();
-        self.table
-            .insert_unique(hash, shared.clone(), |p| self::hash(p));
-        shared
+/// The string value after the first (or last) occurrence of `key`.
+fn find<'j>(json: &'j [u8], key: &[u8], last: bool) -> &'j str {
+    let mut positions = json
+        .windows(key.len())
+        .enumerate()
+        .filter(|(_, w)| *w == key);
+    let at = if last {
+        positions.next_back()
+    } else {
+        positions.next()
+    };
+    let Some((at, _)) = at else { return "" };
+    let rest = &json[at + key.len()..];
+    if rest.first() != Some(&b'"') {
+        return ""; // null
     }
-
-    /// A record holding `place` is going away: forget the place once nothing else uses it.
-    pub fn release(&mut self, place: Arc<str>) {
-        // Two holders left: the table and the caller's `place`.
-        if Arc::strong_count(&place) == 2 {
-            if let Ok(entry) = self
-                .table
-                .find_entry(hash(&place), |p| Arc::ptr_eq(p, &place))
-            {
-                entry.remove();
-            }
-        }
+    let mut end = 1;
+    while end < rest.len() && rest[end] != b'"' {
+        end += if rest[end] == b'\\' { 2 } else { 1 };
     }
-
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
-}
-
-fn hash(place: &str) -> u64 {
-    // Case-insensitive hash, exact comparison: equal strings always hash equal.
-    table_hash(place)
+    std::str::from_utf8(&rest[1..end.min(rest.len())]).unwrap_or("")
 }
 
 #[cfg(test)]
@@ -90,15 +74,17 @@ mod tests {
     }
 
     #[test]
-    fn one_copy_per_place_and_forgotten_with_its_last_user() {
-        let mut places = Places::default();
-        let a = places.intern("r\0z\0ip");
-        let b = places.intern("r\0z\0ip");
-        assert!(Arc::ptr_eq(&a, &b));
-        assert_eq!(places.len(), 1);
-        places.release(a);
-        assert_eq!(places.len(), 1, "b still uses it");
-        places.release(b);
-        assert!(places.is_empty());
+    fn places_are_read_back_from_the_stored_json() {
+        use protocol::model::{parse, write_instance, Instance};
+        let sent = br#"{"instanceId":"i\"ip\":1","ip":"10.0.0.9","metadata":{"ip":"x","regionId":"y","zoneId":"z"},"regionId":"SHA","serviceId":"s","zoneId":"Z1"}"#;
+        let instance: Instance = parse(sent).unwrap();
+        let mut stored = Vec::new();
+        write_instance(&mut stored, &instance);
+        assert_eq!(of_stored(&stored), ("SHA", "Z1", "10.0.0.9"));
+        let nulls: Instance = parse(br#"{"instanceId":"i"}"#).unwrap();
+        stored.clear();
+        write_instance(&mut stored, &nulls);
+        assert_eq!(of_stored(&stored), ("", "", ""));
+        assert_eq!(of_stored(b"{}"), ("", "", ""));
     }
 }

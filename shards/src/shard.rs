@@ -12,7 +12,7 @@ use protocol::model::{write_service, ChangeKind, ServiceLists};
 
 use crate::changes::{Changes, DeltaError, NodeShared, Push};
 use crate::key::{same_key, table_hash};
-use crate::place::{self, Places};
+use crate::place;
 use crate::safe::{SafeChecker, SafeConfig, SafeStatus};
 use crate::wheel::{Due, TimingWheel, WheelEntry};
 
@@ -62,8 +62,6 @@ struct Record {
     hidden: bool,
     instance_id: Arc<str>,
     json: Arc<[u8]>,
-    /// Interned `region \0 zone \0 ip` (see [`crate::place`]).
-    place: Arc<str>,
 }
 
 struct LeaseSlot {
@@ -104,7 +102,6 @@ struct Update<'a> {
     instance_id: &'a str,
     legacy: bool,
     json: Arc<[u8]>,
-    place: &'a str,
     hidden: bool,
 }
 
@@ -152,7 +149,6 @@ struct Registry {
     services_json: Option<Arc<[u8]>>,
     evicted_total: u64,
     changes: Changes,
-    places: Places,
     /// The pull-outs in effect; instances they cover are `hidden`.
     management: Arc<ManagementSnapshot>,
 }
@@ -184,7 +180,6 @@ impl Shard {
                 legacy_count: 0,
                 services_json: None,
                 evicted_total: 0,
-                places: Places::default(),
                 management: Arc::default(),
             },
             last_safe_check_s: now_ms / 1000,
@@ -580,12 +575,10 @@ impl Registry {
                 instance_id,
                 legacy,
                 json,
-                place,
                 hidden,
             };
             return self.update(slot, index, update, now_ms);
         }
-        let place = self.places.intern(place);
         let record = Record {
             service: slot,
             position: 0,
@@ -595,7 +588,6 @@ impl Registry {
             hidden,
             instance_id: instance_id.into(),
             json,
-            place,
         };
         let index = match self.free_leases.pop() {
             Some(index) => {
@@ -677,7 +669,7 @@ impl Registry {
         record.created_ms = now_ms;
         record.renewed_ms = now_ms;
         if record.json == update.json {
-            // Same JSON, same place: the pull-out state cannot differ either.
+            // Same JSON, same region, zone and ip: the pull-out state cannot differ either.
             return (index, schedule, Registered::Unchanged);
         }
         let was_hidden = record.hidden;
@@ -686,15 +678,6 @@ impl Registry {
         let old_json = std::mem::replace(&mut record.json, update.json);
         record.hidden = update.hidden;
         let (id, json) = (record.instance_id.clone(), record.json.clone());
-        if *record.place != *update.place {
-            let interned = self.places.intern(update.place);
-            let record = self.leases[index as usize]
-                .record
-                .as_mut()
-                .expect("found lease is live");
-            let old_place = std::mem::replace(&mut record.place, interned);
-            self.places.release(old_place);
-        }
         match (was_hidden, update.hidden) {
             (false, false) => self.changed(slot, ChangeKind::Change, &id, &json, now_ms),
             // Subscribers last saw the old data: that is what leaves.
@@ -712,7 +695,11 @@ impl Registry {
         let mut flipped = 0;
         for index in members {
             let record = self.record(index);
-            let hidden = self.is_pulled_out(&service_id, &record.instance_id, &record.place);
+            let (region, zone, ip) = place::of_stored(&record.json);
+            let hidden = !self.management.is_empty()
+                && self
+                    .management
+                    .is_down(region, &service_id, &record.instance_id, ip, zone);
             if hidden == record.hidden {
                 continue;
             }
@@ -792,7 +779,6 @@ impl Registry {
                 now_ms,
             );
         }
-        self.places.release(record.place);
 
         let service = self.service_slab[record.service as usize]
             .as_mut()

@@ -14,9 +14,17 @@ fn config() -> ShardConfig {
 const PLACE: &str = "r\u{0}z\u{0}10.0.0.1";
 
 fn json(service: &str, instance: &str) -> Arc<[u8]> {
-    format!(r#"{{"instanceId":"{instance}","serviceId":"{service}"}}"#)
-        .into_bytes()
-        .into()
+    json_at(service, instance, PLACE)
+}
+
+/// An instance's stored JSON (keys in `write_instance`'s order) at a joined place.
+fn json_at(service: &str, instance: &str, place: &str) -> Arc<[u8]> {
+    let (region, zone, ip) = crate::place::parts(place);
+    format!(
+        r#"{{"instanceId":"{instance}","ip":"{ip}","regionId":"{region}","serviceId":"{service}","zoneId":"{zone}"}}"#
+    )
+    .into_bytes()
+    .into()
 }
 
 fn register(shard: &mut Shard, service: &str, instance: &str, now: u64) -> Registered {
@@ -726,9 +734,13 @@ mod management {
     fn server_and_zone_pull_outs_match_the_place() {
         let mut s = Shard::standalone(config(), 0);
         s.subscribe_all(1);
-        s.register("a", "x", false, json("a", "x"), "R\u{0}z1\u{0}10.0.0.9", 0);
-        s.register("b", "y", false, json("b", "y"), "R\u{0}z2\u{0}10.0.0.9", 0);
-        s.register("b", "w", false, json("b", "w"), "R\u{0}z2\u{0}10.0.0.7", 0);
+        for (service, id, place) in [
+            ("a", "x", "R\u{0}z1\u{0}10.0.0.9"),
+            ("b", "y", "R\u{0}z2\u{0}10.0.0.9"),
+            ("b", "w", "R\u{0}z2\u{0}10.0.0.7"),
+        ] {
+            s.register(service, id, false, json_at(service, id, place), place, 0);
+        }
         pushes(&mut s);
         let server = Target::Server(ServerKey {
             region_id: "r".into(),
@@ -763,8 +775,9 @@ mod management {
             zone_id: "bad".into(),
         });
         s.apply_management(snapshot(1, &[zone]), 0);
-        s.register("svc", "i", false, json("svc", "i"), "r\u{0}good\u{0}ip", 1);
-        let moved: Arc<[u8]> = br#"{"instanceId":"i","zoneId":"bad"}"#.to_vec().into();
+        let good = "r\u{0}good\u{0}ip";
+        s.register("svc", "i", false, json_at("svc", "i", good), good, 1);
+        let moved = json_at("svc", "i", "r\u{0}bad\u{0}ip");
         assert_eq!(
             s.register("svc", "i", false, moved, "r\u{0}bad\u{0}ip", 2),
             Registered::Replaced
