@@ -26,10 +26,24 @@ pub(super) struct Migration {
     pub(super) sql: &'static str,
 }
 
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    description: "Java Artemis management tables and the saved registry",
-    sql: V1_SQL,
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        description: "Java Artemis management tables and the saved registry",
+        sql: V1_SQL,
+    },
+    Migration {
+        description: "indexes for the operation-log filters by key",
+        sql: V2_SQL,
+    },
+];
+
+/// The log endpoints filter by the key of what was operated on; without these, every such
+/// query scans its whole log table on the persistence thread, which writes wait behind.
+const V2_SQL: &str = "
+CREATE INDEX instance_log_key ON instance_log (SERVICE_ID, INSTANCE_ID, REGION_ID);
+CREATE INDEX server_log_key ON server_log (SERVER_ID, REGION_ID);
+CREATE INDEX service_zone_log_key ON service_zone_log (SERVICE_ID, ZONE_ID, REGION_ID);
+";
 
 /// The schema version this code writes, and the newest it can open.
 pub(super) fn current_version() -> i64 {

@@ -950,3 +950,37 @@ fn a_missing_directory_is_an_open_error_naming_the_file() {
     );
     assert!(!path.exists());
 }
+
+#[test]
+fn a_version_1_database_is_upgraded_in_place_keeping_its_rows() {
+    let dir = TempDir::new("upgrade");
+    let mut store = open_new(&dir);
+    store
+        .commit(&[write(instance("r", "s", "i"), "x", false, "a")], 1)
+        .unwrap();
+    // Back to what the first release wrote: no log indexes, version 1.
+    store
+        .conn
+        .execute_batch(
+            "DROP INDEX instance_log_key; DROP INDEX server_log_key; \
+             DROP INDEX service_zone_log_key; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    drop(store);
+    let store = open_new(&dir);
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, current_version());
+    let indexes = strings(
+        &store.conn,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%_log_key' ORDER BY name",
+    );
+    assert_eq!(
+        indexes,
+        ["instance_log_key", "server_log_key", "service_zone_log_key"]
+    );
+    assert_eq!(count(&store, "instance"), 1);
+    assert_eq!(count(&store, "instance_log"), 1);
+}
