@@ -116,14 +116,15 @@ fn wait_for_rss_below(server: &Server, bound: u64) -> u64 {
 #[test]
 fn slow_readers_share_one_services_body_and_the_slowest_are_closed_past_the_write_budget() {
     // A body of about 6 MiB (more if the kernel buffers more), and a budget that fits one
-    // version of it but not two.
+    // version of it but not two. Leases outlive the test: on a slow run, expiring the bulky
+    // instances would change the data (and what the change log holds) mid-measurement.
     let wanted = (kernel_send_buffer_max() + 2 * MIB).max(5 * MIB);
     let write_budget = wanted * 8 / 5;
     let server = Server::start_sha(
         &[],
         Some(&format!(
             "shards = {CORES}\n[limits]\nmax_queued_write_bytes_per_core = {write_budget}\n\
-             write_timeout_ms = 120000\n"
+             write_timeout_ms = 120000\n[lease]\nttl_ms = 3600000\n"
         )),
     );
     let mut control = server.client();
