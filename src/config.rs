@@ -51,6 +51,18 @@ pub struct Config {
     /// open-file hard limit cannot fit it: an explicit value is refused, the default shrinks).
     #[serde(skip)]
     pub max_connections_explicit: bool,
+    /// Where the values came from besides the defaults (`status/config.json` reports it).
+    #[serde(skip)]
+    pub sources: ConfigSources,
+}
+
+/// The layers a configuration was built from on top of the built-in defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfigSources {
+    /// The config file, as its path was given.
+    pub file: Option<PathBuf>,
+    /// Whether any command-line flag overrode a value.
+    pub flags: bool,
 }
 
 /// The shape of a log line. Under journald (`JOURNAL_STREAM` names stderr) no format writes a
@@ -398,6 +410,7 @@ impl Default for Config {
             rate_limits: RateLimitsConfig::default(),
             testing: TestingConfig::default(),
             max_connections_explicit: false,
+            sources: ConfigSources::default(),
         }
     }
 }
@@ -542,7 +555,7 @@ impl Default for HttpConfig {
 }
 
 /// Values from the command line, which win over the file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Overrides {
     pub listen: Option<String>,
     pub region_id: Option<String>,
@@ -576,6 +589,10 @@ impl Config {
                 config
             }
             None => Config::default(),
+        };
+        config.sources = ConfigSources {
+            file: path.map(Path::to_path_buf),
+            flags: overrides != Overrides::default(),
         };
         config.apply(overrides);
         config.validate()?;

@@ -58,7 +58,7 @@ pub fn config(core: &Core, out: &mut Vec<u8>) -> u16 {
         return status;
     }
     let properties = properties::config_properties(&core.node.config);
-    let sources = properties::config_sources();
+    let sources = properties::config_sources(&core.node.config);
     let report = ConfigReport {
         properties: &properties,
         sources: &sources,
@@ -77,7 +77,7 @@ pub fn deployment(core: &Core, out: &mut Vec<u8>) -> u16 {
     let machine_name = crate::config::host_name();
     let ip = machine::reachable_ip(bound.ip()).to_string();
     let properties = properties::deployment_properties(config);
-    let sources = properties::config_sources();
+    let sources = properties::config_sources(config);
     let path = if config.path_prefix.is_empty() {
         "/"
     } else {

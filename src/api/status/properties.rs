@@ -5,9 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use argh::FromArgs;
-
-use crate::cli::{Cli, Command};
 use crate::config::Config;
 
 /// One configuration key and how its value is shown.
@@ -183,38 +180,14 @@ const FLAGS_PRIORITY: i64 = 2;
 pub const DEFAULTS_SOURCE: &str = "defaults";
 pub const FLAGS_SOURCE: &str = "command line";
 
-/// The layers this process's configuration was built from: the built-in defaults, the config
-/// file when one was given (by its path as given), the command-line flags when any were. The
-/// configuration does not keep its file's path, so it is read back from this process's command
-/// line with the parser `main` used.
-pub fn config_sources() -> Vec<(String, i64)> {
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    sources_of_command_line(&args)
-}
-
-/// The sources a command line (program name first) builds the configuration from; only the
-/// defaults when it is not an `artemis server` command line.
-pub(super) fn sources_of_command_line(args: &[String]) -> Vec<(String, i64)> {
+/// The layers `config` was built from: the built-in defaults, the config file when one was given
+/// (by its path as given), the command-line flags when any were.
+pub fn config_sources(config: &Config) -> Vec<(String, i64)> {
     let mut sources = vec![(DEFAULTS_SOURCE.to_string(), DEFAULTS_PRIORITY)];
-    let Some((program, rest)) = args.split_first() else {
-        return sources;
-    };
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let Ok(Cli {
-        command: Command::Server(server),
-    }) = Cli::from_args(&[program.as_str()], &rest)
-    else {
-        return sources;
-    };
-    // The subcommand's name, then options (a name and a value) and switches; argh takes no
-    // `--name=value` form, so every word past these belongs to a flag.
-    let config_words = if server.config.is_some() { 2 } else { 0 };
-    if let Some(path) = server.config {
+    if let Some(path) = &config.sources.file {
         sources.push((path.display().to_string(), FILE_PRIORITY));
     }
-    if rest.len() > 1 + config_words {
+    if config.sources.flags {
         sources.push((FLAGS_SOURCE.to_string(), FLAGS_PRIORITY));
     }
     sources

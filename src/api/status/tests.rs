@@ -3,10 +3,10 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 
 use super::machine::reachable_ip;
 use super::properties::{
-    config_properties, deployment_properties, sources_of_command_line, DEFAULTS_SOURCE,
-    FLAGS_SOURCE, PROPERTIES,
+    config_properties, config_sources, deployment_properties, DEFAULTS_SOURCE, FLAGS_SOURCE,
+    PROPERTIES,
 };
-use crate::config::Config;
+use crate::config::{Config, Overrides};
 
 /// Every key the TOML file may set: the leaves of the default configuration serialized (the
 /// file's shape, since the same serde attributes read it).
@@ -131,43 +131,49 @@ fn deployment_properties_are_the_top_level_keys() {
     assert_eq!(value_of(&deployment, "listen"), "127.0.0.1:8080");
 }
 
-fn sources(command_line: &[&str]) -> Vec<(String, i64)> {
-    let args: Vec<String> = command_line.iter().map(|s| s.to_string()).collect();
-    sources_of_command_line(&args)
-}
-
 fn source(id: &str, priority: i64) -> (String, i64) {
     (id.to_string(), priority)
 }
 
-#[test]
-fn sources_are_defaults_then_file_then_flags() {
-    let defaults = source(DEFAULTS_SOURCE, 0);
-    let flags = source(FLAGS_SOURCE, 2);
-    assert_eq!(
-        sources(&["artemis", "server"]),
-        std::slice::from_ref(&defaults)
-    );
-    assert_eq!(
-        sources(&["artemis", "server", "--config", "/etc/artemis.toml"]),
-        [defaults.clone(), source("/etc/artemis.toml", 1)]
-    );
-    assert_eq!(
-        sources(&["/usr/bin/artemis", "server", "--listen", "0.0.0.0:8080"]),
-        [defaults.clone(), flags.clone()]
-    );
-    assert_eq!(
-        sources(&["artemis", "server", "--manual-clock", "--config", "a.toml"]),
-        [defaults.clone(), source("a.toml", 1), flags]
-    );
+/// The sources of the configuration `Config::load` builds from `path` and `overrides`.
+fn sources_of(path: Option<&std::path::Path>, overrides: Overrides) -> Vec<(String, i64)> {
+    config_sources(&Config::load(path, overrides).expect("a valid configuration"))
 }
 
 #[test]
-fn anything_but_a_server_command_line_has_only_the_defaults() {
-    let defaults = [source(DEFAULTS_SOURCE, 0)];
-    assert_eq!(sources(&[]), defaults);
-    assert_eq!(sources(&["artemis-tests", "--nocapture"]), defaults);
-    assert_eq!(sources(&["artemis", "server", "--no-such-flag"]), defaults);
+fn sources_are_defaults_then_file_then_flags() {
+    let dir = std::env::temp_dir().join(format!("artemis-sources-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("artemis.toml");
+    std::fs::write(&file, "zone_id = \"z\"\n").unwrap();
+    let defaults = source(DEFAULTS_SOURCE, 0);
+    let flags = source(FLAGS_SOURCE, 2);
+    let with_flag = || Overrides {
+        listen: Some("0.0.0.0:8080".into()),
+        ..Overrides::default()
+    };
+    let file_source = source(&file.display().to_string(), 1);
+    assert_eq!(
+        sources_of(None, Overrides::default()),
+        std::slice::from_ref(&defaults)
+    );
+    assert_eq!(
+        sources_of(Some(&file), Overrides::default()),
+        [defaults.clone(), file_source.clone()]
+    );
+    assert_eq!(
+        sources_of(None, with_flag()),
+        [defaults.clone(), flags.clone()]
+    );
+    let manual_clock = Overrides {
+        manual_clock: true,
+        ..Overrides::default()
+    };
+    assert_eq!(
+        sources_of(Some(&file), manual_clock),
+        [defaults, file_source, flags]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
