@@ -67,6 +67,12 @@ pub struct ServerArgs {
     /// tests only: the lease clock moves only by POST /debug/clock/advance?ms=N
     #[argh(switch)]
     pub manual_clock: bool,
+    /// every node of the cluster, Java's syntax: zoneA:url1,url2;zoneB:url3 (this node included)
+    #[argh(option)]
+    pub cluster_nodes: Option<String>,
+    /// report up at once, without copying the registry from a peer (the first node of a cluster)
+    #[argh(switch)]
+    pub force_up: bool,
 }
 
 /// `artemis <version> (<git commit>)`; the commit is "unknown" for a build outside a git checkout.
@@ -128,6 +134,8 @@ impl ServerArgs {
             path_prefix: self.path_prefix.clone(),
             driver: self.driver.clone(),
             manual_clock: self.manual_clock,
+            cluster_nodes: self.cluster_nodes.clone(),
+            force_up: self.force_up,
         }
     }
 }

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::server::rate_limit::Limiter;
 
+pub mod cluster;
+pub use cluster::ClusterConfig;
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -46,6 +49,7 @@ pub struct Config {
     pub changes: ChangesConfig,
     pub ws: WsConfig,
     pub rate_limits: RateLimitsConfig,
+    pub cluster: ClusterConfig,
     pub testing: TestingConfig,
     /// Whether the config file set `limits.max_connections` (decides what happens when the
     /// open-file hard limit cannot fit it: an explicit value is refused, the default shrinks).
@@ -408,6 +412,7 @@ impl Default for Config {
             changes: ChangesConfig::default(),
             ws: WsConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            cluster: ClusterConfig::default(),
             testing: TestingConfig::default(),
             max_connections_explicit: false,
             sources: ConfigSources::default(),
@@ -567,6 +572,8 @@ pub struct Overrides {
     pub path_prefix: Option<String>,
     pub driver: Option<String>,
     pub manual_clock: bool,
+    pub cluster_nodes: Option<String>,
+    pub force_up: bool,
 }
 
 impl Config {
@@ -630,6 +637,12 @@ impl Config {
         if o.manual_clock {
             self.testing.manual_clock = true;
         }
+        if let Some(v) = o.cluster_nodes {
+            self.cluster.nodes = cluster::NodesSpec::Java(v);
+        }
+        if o.force_up {
+            self.cluster.force_up = true;
+        }
     }
 
     /// Check every value and normalise the derived ones. Errors name the offending key.
@@ -668,6 +681,7 @@ impl Config {
             return Err("management.tokens: a token must not be blank".into());
         }
         self.rate_limits.validate()?;
+        self.cluster.validate()?;
         Ok(())
     }
 
@@ -837,6 +851,15 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     management.max_log_rows: 1, 10_000_000;
     persistence.queue_capacity: 1, 1 << 24;
     persistence.max_batch: 1, 1 << 20;
+    cluster.health_check_interval_ms: 100, HOUR_MS;
+    cluster.health_check_timeout_ms: 10, HOUR_MS;
+    cluster.heartbeat_batch_window_ms: 0, 60 * SECOND_MS;
+    cluster.heartbeat_batch_size: 1, 100_000;
+    cluster.write_batch_size: 1, 100_000;
+    cluster.peer_queue_capacity: 16, 1 << 26;
+    cluster.request_timeout_ms: 10, HOUR_MS;
+    cluster.bootstrap_timeout_ms: 100, HOUR_MS;
+    cluster.bootstrap_wait_ms: 0, DAY_MS;
 };
 
 /// `artemis-service`, `/artemis-service/` → `/artemis-service`; "" and "/" → "".

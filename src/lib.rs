@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod logging;
 pub mod server;

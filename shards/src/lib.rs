@@ -14,4 +14,4 @@ pub mod wheel;
 pub use changes::{DeltaError, NodeShared, Push};
 pub use router::{Router, Split};
 pub use safe::{RenewalCounters, SafeConfig, SafeStatus};
-pub use shard::{InstanceView, LeaseView, Registered, Shard, ShardConfig};
+pub use shard::{InstanceView, LeaseView, Registered, Replica, ReplicaKind, Shard, ShardConfig};

@@ -11,7 +11,7 @@ use protocol::model::management::ManagementSnapshot;
 use protocol::model::{parse, Instance, LeaseMapWriter, LeaseStatus, LocalTime};
 use smallvec::SmallVec;
 
-use crate::{DeltaError, Registered, SafeStatus, Shard};
+use crate::{DeltaError, Registered, ReplicaKind, SafeStatus, Shard};
 
 /// One operation on a shard, executed by the shard's owner at time `now_ms` (the server's
 /// monotonic clock).
@@ -33,50 +33,101 @@ pub struct RegisterItem {
     pub place: Box<str>,
 }
 
+/// Where a write came from: a client's writes are replicated to the cluster's peers, a peer's
+/// (or a bootstrap copy) never are — loop prevention is structural, as in Java (spec §9.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Client,
+    Peer,
+}
+
 /// Register (or re-register) instances.
-pub struct Register(pub Vec<RegisterItem>);
+pub struct Register(pub Vec<RegisterItem>, pub Origin);
 
 impl ShardOp for Register {
     type Reply = PerItem<Registered>;
     fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
+        let replicate = self.1 == Origin::Client && shard.replicating();
         self.0
             .into_iter()
             .map(|i| {
-                shard.register(
+                let json = replicate.then(|| i.json.clone());
+                let registered = shard.register(
                     &i.service_id,
                     &i.instance_id,
                     i.legacy,
                     i.json,
                     &i.place,
                     now_ms,
-                )
+                );
+                if let Some(json) = json {
+                    shard.record_replica(ReplicaKind::Register, json);
+                }
+                registered
             })
             .collect()
     }
 }
 
 /// Renew leases; per key: was the lease live (and is now renewed).
-pub struct Renew(pub PackedKeys);
+pub struct Renew(pub PackedKeys, pub Origin);
 
 impl ShardOp for Renew {
     type Reply = PerItem<bool>;
     fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
+        if self.1 == Origin::Peer || !shard.replicating() {
+            return self
+                .0
+                .iter()
+                .map(|(service, instance)| shard.heartbeat(service, instance, now_ms))
+                .collect();
+        }
         self.0
             .iter()
-            .map(|(service, instance)| shard.heartbeat(service, instance, now_ms))
+            .map(
+                |(service, instance)| match shard.heartbeat_json(service, instance, now_ms) {
+                    Some(json) => {
+                        shard.record_replica(ReplicaKind::Heartbeat, json);
+                        true
+                    }
+                    None => false,
+                },
+            )
             .collect()
     }
 }
 
 /// Remove instances at once; per key: was it registered.
-pub struct Unregister(pub PackedKeys);
+pub struct Unregister {
+    pub keys: PackedKeys,
+    pub origin: Origin,
+    /// Per key, the instance as the client sent it (when the node has peers): replicated when
+    /// this node does not hold the instance, since a peer may still hold it.
+    pub sent: Option<Vec<Arc<[u8]>>>,
+}
 
 impl ShardOp for Unregister {
     type Reply = PerItem<bool>;
     fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
-        self.0
+        if self.origin == Origin::Peer || !shard.replicating() {
+            return self
+                .keys
+                .iter()
+                .map(|(service, instance)| shard.unregister(service, instance, now_ms))
+                .collect();
+        }
+        let sent = self.sent.unwrap_or_default();
+        self.keys
             .iter()
-            .map(|(service, instance)| shard.unregister(service, instance, now_ms))
+            .enumerate()
+            .map(|(n, (service, instance))| {
+                let removed = shard.unregister_json(service, instance, now_ms);
+                let found = removed.is_some();
+                if let Some(json) = removed.or_else(|| sent.get(n).cloned()) {
+                    shard.record_replica(ReplicaKind::Unregister, json);
+                }
+                found
+            })
             .collect()
     }
 }
@@ -335,7 +386,7 @@ impl ShardOp for Expire {
 }
 
 /// (serviceId, instanceId) pairs packed into one allocation: heartbeats are the hot path.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct PackedKeys {
     text: String,
     /// End offsets in `text` of each service id and the instance id that follows it.
@@ -414,22 +465,33 @@ mod tests {
     #[test]
     fn ops_answer_per_item_in_batch_order() {
         let mut shard = Shard::standalone(ShardConfig::default(), 1);
-        let registered =
-            Register(vec![item("s", "a"), item("s", "b"), item("s", "a")]).execute(&mut shard, 1);
+        let registered = Register(
+            vec![item("s", "a"), item("s", "b"), item("s", "a")],
+            Origin::Client,
+        )
+        .execute(&mut shard, 1);
         assert_eq!(
             registered.as_slice(),
             [Registered::New, Registered::New, Registered::Unchanged]
         );
         let keys = PackedKeys::from_pairs([("s", "b"), ("s", "zz"), ("S", "A")].into_iter());
         assert_eq!(
-            Renew(keys).execute(&mut shard, 2).as_slice(),
+            Renew(keys, Origin::Client)
+                .execute(&mut shard, 2)
+                .as_slice(),
             [true, false, true]
         );
         let found = Lookup(vec!["S".into(), "t".into()]).execute(&mut shard, 2);
         assert!(found[0].is_some() && found[1].is_none());
         let keys = PackedKeys::from_pairs([("s", "a"), ("s", "a")].into_iter());
         assert_eq!(
-            Unregister(keys).execute(&mut shard, 3).as_slice(),
+            Unregister {
+                keys,
+                origin: Origin::Client,
+                sent: None,
+            }
+            .execute(&mut shard, 3)
+            .as_slice(),
             [true, false]
         );
         let part = Services.execute(&mut shard, 3);
@@ -441,7 +503,11 @@ mod tests {
     #[test]
     fn leases_list_at_most_max_listed_but_count_all() {
         let mut shard = Shard::standalone(ShardConfig::default(), 1);
-        Register(vec![item("s", "a"), item("s", "b"), item("t", "c")]).execute(&mut shard, 1);
+        Register(
+            vec![item("s", "a"), item("s", "b"), item("t", "c")],
+            Origin::Client,
+        )
+        .execute(&mut shard, 1);
         let part = Leases {
             legacy: false,
             filter: None,
@@ -452,5 +518,59 @@ mod tests {
         assert_eq!(part.lease_count, 3);
         let text = String::from_utf8(part.json).unwrap();
         assert_eq!(text.matches("\"ttl\":").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn client_writes_are_recorded_for_peers_and_peer_writes_are_not() {
+        let mut shard = Shard::standalone(ShardConfig::default(), 1);
+        Register(vec![item("s", "a")], Origin::Client).execute(&mut shard, 1);
+        assert!(
+            !shard.has_replicas(),
+            "a node without peers records nothing"
+        );
+
+        shard.set_replicating(true);
+        Register(vec![item("s", "a"), item("s", "b")], Origin::Client).execute(&mut shard, 1);
+        Register(vec![item("s", "c")], Origin::Peer).execute(&mut shard, 1);
+        let keys = PackedKeys::from_pairs([("s", "a"), ("s", "zz")].into_iter());
+        assert_eq!(
+            Renew(keys.clone(), Origin::Client)
+                .execute(&mut shard, 2)
+                .as_slice(),
+            &[true, false]
+        );
+        assert_eq!(
+            Renew(keys.clone(), Origin::Peer)
+                .execute(&mut shard, 2)
+                .as_slice(),
+            &[true, false]
+        );
+        let sent: Vec<Arc<[u8]>> =
+            vec![b"{\"a\":1}".to_vec().into(), b"{\"zz\":1}".to_vec().into()];
+        let removed = Unregister {
+            keys,
+            origin: Origin::Client,
+            sent: Some(sent),
+        }
+        .execute(&mut shard, 3);
+        assert_eq!(removed.as_slice(), &[true, false]);
+
+        let replicas: Vec<(ReplicaKind, String)> = shard
+            .drain_replicas()
+            .map(|r| (r.kind, String::from_utf8(r.json.to_vec()).unwrap()))
+            .collect();
+        let stored = |i: &str| format!(r#"{{"instanceId":"{i}","serviceId":"s"}}"#);
+        assert_eq!(
+            replicas,
+            vec![
+                (ReplicaKind::Register, stored("a")),
+                (ReplicaKind::Register, stored("b")),
+                (ReplicaKind::Heartbeat, stored("a")),
+                (ReplicaKind::Unregister, stored("a")),
+                // Unknown here: the instance as the client sent it goes to the peers.
+                (ReplicaKind::Unregister, r#"{"zz":1}"#.to_string()),
+            ]
+        );
+        assert!(!shard.has_replicas());
     }
 }

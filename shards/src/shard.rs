@@ -132,6 +132,25 @@ pub struct Shard {
     wheel: TimingWheel,
     registry: Registry,
     last_safe_check_s: u64,
+    /// Whether writes are recorded for cluster peers (the node has some).
+    replicating: bool,
+    /// Writes made since the owner last drained them, for the cluster peers.
+    replicas: Vec<Replica>,
+}
+
+/// Which replication endpoint a write goes to (spec §9.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicaKind {
+    Register,
+    Heartbeat,
+    Unregister,
+}
+
+/// One successful local write, for the cluster peers: the instance as stored (shared bytes).
+#[derive(Clone, Debug)]
+pub struct Replica {
+    pub kind: ReplicaKind,
+    pub json: Arc<[u8]>,
 }
 
 /// Everything but the wheel, so the wheel can call back into it while advancing.
@@ -183,6 +202,8 @@ impl Shard {
                 management: Arc::default(),
             },
             last_safe_check_s: now_ms / 1000,
+            replicating: false,
+            replicas: Vec::new(),
         }
     }
 
@@ -285,7 +306,61 @@ impl Shard {
     /// Renew a live lease. False if the instance is unknown or its lease already expired (the
     /// client must register again).
     pub fn heartbeat(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> bool {
-        self.registry.renew(service_id, instance_id, now_ms)
+        self.registry
+            .renew(service_id, instance_id, now_ms)
+            .is_some()
+    }
+
+    /// [`Shard::heartbeat`], and on success the stored JSON of the renewed instance (what a
+    /// cluster peer is sent).
+    pub fn heartbeat_json(
+        &mut self,
+        service_id: &str,
+        instance_id: &str,
+        now_ms: u64,
+    ) -> Option<Arc<[u8]>> {
+        let index = self.registry.renew(service_id, instance_id, now_ms)?;
+        let record = self.registry.leases[index as usize].record.as_ref();
+        Some(record.expect("a renewed lease is live").json.clone())
+    }
+
+    /// [`Shard::unregister`], returning the stored JSON of the removed instance.
+    pub fn unregister_json(
+        &mut self,
+        service_id: &str,
+        instance_id: &str,
+        now_ms: u64,
+    ) -> Option<Arc<[u8]>> {
+        let index = self.registry.find(service_id, instance_id)?;
+        let record = self.registry.leases[index as usize].record.as_ref();
+        let json = record.expect("a found lease is live").json.clone();
+        self.registry.remove(index, now_ms);
+        Some(json)
+    }
+
+    /// Whether writes made here are recorded for cluster peers ([`Shard::drain_replicas`]).
+    pub fn set_replicating(&mut self, on: bool) {
+        self.replicating = on;
+    }
+
+    pub fn replicating(&self) -> bool {
+        self.replicating
+    }
+
+    /// Record a write for the cluster peers (ignored when the node has none).
+    pub fn record_replica(&mut self, kind: ReplicaKind, json: Arc<[u8]>) {
+        if self.replicating {
+            self.replicas.push(Replica { kind, json });
+        }
+    }
+
+    /// The writes to send to cluster peers, oldest first, since the last drain.
+    pub fn drain_replicas(&mut self) -> std::vec::Drain<'_, Replica> {
+        self.replicas.drain(..)
+    }
+
+    pub fn has_replicas(&self) -> bool {
+        !self.replicas.is_empty()
     }
 
     /// Remove an instance at once. False if it was not registered (still a success on the wire).
@@ -730,10 +805,9 @@ impl Registry {
             .is_down(region, service_id, instance_id, ip, zone)
     }
 
-    fn renew(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> bool {
-        let Some(index) = self.find(service_id, instance_id) else {
-            return false;
-        };
+    /// Renew a live lease; its index, or None when unknown or expired.
+    fn renew(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> Option<u32> {
+        let index = self.find(service_id, instance_id)?;
         let record = self.leases[index as usize]
             .record
             .as_mut()
@@ -746,7 +820,7 @@ impl Registry {
         // Expiry is sticky (Java `Lease.isExpired`): a lease that self-preservation is holding
         // stays visible, but its owner must register again.
         if now_ms > record.renewed_ms + ttl {
-            return false;
+            return None;
         }
         record.renewed_ms = now_ms;
         if record.legacy {
@@ -754,7 +828,7 @@ impl Registry {
         } else {
             self.safe.record_renewal(now_ms);
         }
-        true
+        Some(index)
     }
 
     fn remove(&mut self, index: u32, now_ms: u64) {

@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 
 use super::rate_limit::{refuse_over_limit, Shape};
 use super::{bad_json, same_id, too_many, Input};
-use shards::ops::{PackedKeys, Register, RegisterItem, Renew, Unregister};
+use shards::ops::{Origin, PackedKeys, Register, RegisterItem, Renew, Unregister};
 
 use crate::server::core::Core;
 use crate::server::mailbox::Unavailable;
@@ -156,18 +156,41 @@ async fn run_slice(
     // Per item: did its shard find it (heartbeat), or could its shard be reached at all.
     let found: SmallVec<[Option<Result<bool, Unavailable>>; 8]> = match op {
         RegistryOp::Register => {
-            let register =
-                |positions: &[u32]| Register(at(slice, positions).map(register_item).collect());
+            let register = |positions: &[u32]| {
+                Register(
+                    at(slice, positions).map(register_item).collect(),
+                    Origin::Client,
+                )
+            };
             let answers = core.call_owners(owned, register).await;
             answers
                 .into_iter()
                 .map(|a| a.map(|r| r.map(|_| true)))
                 .collect()
         }
-        RegistryOp::Heartbeat => core.call_owners(owned, |p| Renew(keys(p))).await,
+        RegistryOp::Heartbeat => {
+            core.call_owners(owned, |p| Renew(keys(p), Origin::Client))
+                .await
+        }
         // Unregistering an unknown instance is still a success on the wire.
         RegistryOp::Unregister => {
-            let answers = core.call_owners(owned, |p| Unregister(keys(p))).await;
+            // With peers, the instance as sent goes with it: a peer may hold it when this node
+            // does not.
+            let with_peers = core.node.cluster.has_peers();
+            let unregister = |positions: &[u32]| Unregister {
+                keys: keys(positions),
+                origin: Origin::Client,
+                sent: with_peers.then(|| {
+                    at(slice, positions)
+                        .map(|i| {
+                            let mut json = Vec::with_capacity(256);
+                            write_instance(&mut json, i);
+                            json.into()
+                        })
+                        .collect()
+                }),
+            };
+            let answers = core.call_owners(owned, unregister).await;
             answers
                 .into_iter()
                 .map(|a| a.map(|r| r.map(|_| true)))

@@ -38,6 +38,7 @@ use super::trim::Trimmer;
 use super::watchdog::Heartbeats;
 use super::ws::open_sessions::OpenSessions;
 use crate::clock::Clock;
+use crate::cluster::ClusterState;
 use crate::config::Config;
 
 /// Node-wide state shared by every core: immutable after start, apart from atomics that are
@@ -46,6 +47,8 @@ use crate::config::Config;
 pub struct Node {
     pub config: Config,
     pub url: String,
+    /// The cluster's nodes, this node's status, and what it knows of its peers.
+    pub cluster: Arc<ClusterState>,
     pub router: Router,
     pub clock: Clock,
     pub outboxes: Vec<Outbox>,
@@ -151,6 +154,9 @@ impl Core {
         let now = node.clock.now_ms();
         let mut shard = Shard::new(id, config, node.shared.clone(), now);
         shard.apply_management(node.initial_management.clone(), now);
+        // Restored instances (registered below, not through an operation) are not replicated:
+        // the peers hold their own copy, and bootstrap reconciles a node that was away.
+        shard.set_replicating(node.cluster.has_peers());
         let restore = node.restore.lock().unwrap_or_else(|e| e.into_inner())[id].take();
         for item in restore.into_iter().flatten() {
             shard.register(
@@ -284,6 +290,7 @@ impl Core {
         let now = self.node.clock.now_ms();
         let reply = op.execute(&mut self.shard.borrow_mut(), now);
         self.publish_changes();
+        self.publish_replicas();
         reply
     }
 
@@ -354,6 +361,16 @@ impl Core {
             &self.fanout,
             &self.node.outboxes,
         );
+    }
+
+    /// Hand the writes the shard recorded for the cluster's peers to this core's senders.
+    fn publish_replicas(&self) {
+        let mut shard = self.shard.borrow_mut();
+        if !shard.has_replicas() {
+            return;
+        }
+        // Placeholder until the per-peer senders land: nothing is sent yet.
+        shard.drain_replicas().for_each(drop);
     }
 
     pub fn new_session(&self) -> Rc<Session> {
@@ -506,6 +523,7 @@ impl Core {
                 reply,
             });
             self.publish_changes();
+            self.publish_replicas();
             served += 1;
         }
         if served > 0 {

@@ -41,6 +41,7 @@ use self::reload::{Reloader, Swappable};
 use self::supervise::Supervisor;
 use self::watchdog::{Heartbeats, Watchdog};
 use crate::clock::Clock;
+use crate::cluster::{ClusterState, Topology};
 use crate::config::Config;
 
 /// Why the node stopped with an error, and the process exit code that says so.
@@ -72,6 +73,10 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     let addr = config.listen_addr()?;
     let driver = pick_driver(&config.driver)?;
     let router = Router::new(shards);
+    let cluster_secret = config.cluster.load_secret().map_err(|message| Failure {
+        message,
+        exit_code: 2,
+    })?;
     notifier.status("opening the store");
     // Before any socket is bound: a database that cannot be opened stops the start.
     let durable = durable::open(&config, &router).map_err(|e| Failure {
@@ -142,6 +147,18 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     }
 
     let url = config.advertised_url(bound);
+    // The node's own entry in `cluster.nodes` is known only now (its URL may name the port the
+    // listener got).
+    let topology = Topology::from_config(&config, &url).map_err(|message| Failure {
+        message,
+        exit_code: 2,
+    })?;
+    let cluster = Arc::new(ClusterState::new(
+        topology,
+        config.cluster.force_up,
+        cluster_secret,
+    ));
+    crate::cluster::resolver::start(&cluster);
     let clock = if config.testing.manual_clock {
         tracing::warn!(
             "testing.manual_clock is on: leases expire only when a test moves the clock"
@@ -154,6 +171,7 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     let restore_on_start = config.registry.restore_on_start;
     let node = Arc::new(Node {
         url,
+        cluster,
         router,
         store: durable.handle.clone(),
         initial_management: durable.management.clone(),

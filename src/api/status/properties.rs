@@ -50,6 +50,30 @@ fn count_of_secrets(secrets: &[String]) -> String {
     format!("<{} configured>", secrets.len())
 }
 
+/// A secret: whether it is set, never its value.
+fn secret_is_set(secret: &str) -> String {
+    if secret.is_empty() { "" } else { "<set>" }.to_string()
+}
+
+/// The cluster's nodes in Java's syntax (`zoneA:url1,url2;zoneB:url3`), normalised.
+fn cluster_nodes(nodes: &crate::config::cluster::NodesSpec) -> String {
+    let Ok(entries) = nodes.entries() else {
+        return String::new();
+    };
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for e in entries {
+        match groups.iter_mut().find(|(zone, _)| *zone == e.zone_id) {
+            Some((_, urls)) => urls.push(e.url),
+            None => groups.push((e.zone_id, vec![e.url])),
+        }
+    }
+    let groups: Vec<String> = groups
+        .into_iter()
+        .map(|(zone, urls)| format!("{zone}:{}", urls.join(",")))
+        .collect();
+    groups.join(";")
+}
+
 /// The format's name as the config file spells it.
 fn log_format_name(format: &crate::config::LogFormat) -> String {
     use crate::config::LogFormat;
@@ -152,6 +176,20 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     rate_limits.management_group.enabled;
     rate_limits.management_group.default_per_10s;
     rate_limits.management_group.per_identity;
+    cluster.nodes: cluster_nodes;
+    cluster.force_up;
+    cluster.secret: secret_is_set;
+    cluster.secret_file;
+    cluster.listen;
+    cluster.health_check_interval_ms;
+    cluster.health_check_timeout_ms;
+    cluster.heartbeat_batch_window_ms;
+    cluster.heartbeat_batch_size;
+    cluster.write_batch_size;
+    cluster.peer_queue_capacity;
+    cluster.request_timeout_ms;
+    cluster.bootstrap_timeout_ms;
+    cluster.bootstrap_wait_ms;
     testing.manual_clock;
 };
 

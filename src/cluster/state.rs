@@ -1,0 +1,219 @@
+//! What this node knows about the cluster right now: its own status (spec §11.8) and, per peer,
+//! the last polled status and the replication figures towards it. Atomics only: written by the
+//! health poller and the replicators, read by the status endpoints, never per request on a
+//! hot path except [`ClusterState::can_serve_registry`] (one relaxed load).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+
+use super::topology::Topology;
+
+/// A node's status as Java names it (`ServiceNodeStatus.Status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum NodeStatus {
+    Starting = 0,
+    Up = 1,
+    Down = 2,
+    Unknown = 3,
+}
+
+impl NodeStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeStatus::Starting => "starting",
+            NodeStatus::Up => "up",
+            NodeStatus::Down => "down",
+            NodeStatus::Unknown => "unknown",
+        }
+    }
+
+    /// Java's spelling, case-insensitively; anything else is `unknown`.
+    pub fn from_name(name: &str) -> NodeStatus {
+        [NodeStatus::Starting, NodeStatus::Up, NodeStatus::Down]
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
+            .unwrap_or(NodeStatus::Unknown)
+    }
+
+    fn from_u8(v: u8) -> NodeStatus {
+        match v {
+            0 => NodeStatus::Starting,
+            1 => NodeStatus::Up,
+            2 => NodeStatus::Down,
+            _ => NodeStatus::Unknown,
+        }
+    }
+}
+
+/// A status cell shared between threads.
+#[derive(Debug)]
+pub struct StatusCell(AtomicU8);
+
+impl StatusCell {
+    pub fn new(status: NodeStatus) -> Self {
+        StatusCell(AtomicU8::new(status as u8))
+    }
+
+    pub fn get(&self) -> NodeStatus {
+        NodeStatus::from_u8(self.0.load(Ordering::Relaxed))
+    }
+
+    pub fn set(&self, status: NodeStatus) {
+        self.0.store(status as u8, Ordering::Relaxed);
+    }
+}
+
+/// What the last poll of a peer's `node.json` said (`ServiceNodeStatus`).
+#[derive(Debug)]
+pub struct PeerHealth {
+    pub status: StatusCell,
+    pub can_service_registry: AtomicBool,
+    pub can_service_discovery: AtomicBool,
+    pub allow_registry_from_other_zone: AtomicBool,
+    pub allow_discovery_from_other_zone: AtomicBool,
+    /// Wall-clock epoch ms of the last poll that got an answer (0: never).
+    pub last_seen_ms: AtomicU64,
+}
+
+impl Default for PeerHealth {
+    fn default() -> Self {
+        PeerHealth {
+            status: StatusCell::new(NodeStatus::Unknown),
+            can_service_registry: AtomicBool::new(false),
+            can_service_discovery: AtomicBool::new(false),
+            allow_registry_from_other_zone: AtomicBool::new(false),
+            allow_discovery_from_other_zone: AtomicBool::new(false),
+            last_seen_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl PeerHealth {
+    /// Java's `canServiceRegistry(status)`: `up` ⇒ yes, `down` ⇒ no, else the flag.
+    pub fn can_serve_registry(&self) -> bool {
+        match self.status.get() {
+            NodeStatus::Up => true,
+            NodeStatus::Down | NodeStatus::Unknown => false,
+            NodeStatus::Starting => self.can_service_registry.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn can_serve_discovery(&self) -> bool {
+        match self.status.get() {
+            NodeStatus::Up => true,
+            NodeStatus::Down | NodeStatus::Unknown => false,
+            NodeStatus::Starting => self.can_service_discovery.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Replication towards one peer, summed over the cores (each core has its own sender).
+#[derive(Debug, Default)]
+pub struct PeerReplication {
+    /// Writes queued for the peer, not yet acknowledged by it.
+    pub queued: AtomicU64,
+    /// Milliseconds from queueing to the peer's answer, of the last batch it acknowledged.
+    pub lag_ms: AtomicU64,
+    /// Wall-clock epoch ms of the last acknowledged batch (0: never).
+    pub last_ack_ms: AtomicU64,
+    /// Instances the peer acknowledged.
+    pub sent_total: AtomicU64,
+    /// Requests that failed (unreachable, timeout, error answer).
+    pub failed_requests_total: AtomicU64,
+    /// Heartbeats dropped because the queue was full (a later one supersedes them).
+    pub dropped_heartbeats_total: AtomicU64,
+    /// Full resyncs started (queue overflow, or the peer unreachable longer than the lease TTL).
+    pub resyncs_total: AtomicU64,
+    /// Cores whose sender is resyncing the peer now.
+    pub resyncing: AtomicU64,
+}
+
+/// One peer: its health and the replication towards it.
+#[derive(Debug, Default)]
+pub struct PeerState {
+    pub health: PeerHealth,
+    pub replication: PeerReplication,
+}
+
+/// The cluster as this node sees it.
+#[derive(Debug)]
+pub struct ClusterState {
+    pub topology: Topology,
+    /// This node's own status.
+    pub status: StatusCell,
+    /// Per peer, indexed by peer id.
+    pub peers: Vec<PeerState>,
+    /// `cluster.secret` (or the contents of `cluster.secret_file`), read at start.
+    pub secret: Option<String>,
+}
+
+impl ClusterState {
+    /// A node with peers starts `starting` unless forced up; a single node is `up` at once.
+    pub fn new(topology: Topology, force_up: bool, secret: Option<String>) -> ClusterState {
+        let status = if force_up || topology.peers.is_empty() {
+            NodeStatus::Up
+        } else {
+            NodeStatus::Starting
+        };
+        let peers = topology
+            .peers
+            .iter()
+            .map(|_| PeerState::default())
+            .collect();
+        ClusterState {
+            topology,
+            status: StatusCell::new(status),
+            peers,
+            secret,
+        }
+    }
+
+    pub fn has_peers(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    /// Java's `canServiceRegistry` for this node: only `up` serves (a starting node has not
+    /// copied the registry yet).
+    pub fn can_serve_registry(&self) -> bool {
+        self.status.get() == NodeStatus::Up
+    }
+
+    pub fn can_serve_discovery(&self) -> bool {
+        self.status.get() == NodeStatus::Up
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_round_trip_and_unknown_names_are_unknown() {
+        for s in [NodeStatus::Starting, NodeStatus::Up, NodeStatus::Down] {
+            assert_eq!(NodeStatus::from_name(s.name()), s);
+        }
+        assert_eq!(NodeStatus::from_name("UP"), NodeStatus::Up);
+        assert_eq!(NodeStatus::from_name("sleeping"), NodeStatus::Unknown);
+    }
+
+    #[test]
+    fn a_single_node_is_up_and_a_clustered_one_starts() {
+        let single = ClusterState::new(Topology::single(), false, None);
+        assert_eq!(single.status.get(), NodeStatus::Up);
+        assert!(single.can_serve_registry() && !single.has_peers());
+    }
+
+    #[test]
+    fn peer_serving_follows_javas_rule() {
+        let h = PeerHealth::default();
+        assert!(!h.can_serve_registry(), "never polled");
+        h.status.set(NodeStatus::Starting);
+        assert!(!h.can_serve_registry());
+        h.can_service_registry.store(true, Ordering::Relaxed);
+        assert!(h.can_serve_registry(), "starting with the flag set");
+        h.status.set(NodeStatus::Down);
+        assert!(!h.can_serve_registry());
+        h.status.set(NodeStatus::Up);
+        assert!(h.can_serve_registry() && h.can_serve_discovery());
+    }
+}
