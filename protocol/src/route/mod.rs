@@ -23,9 +23,9 @@
 //!   `close-by-visit` first narrows the groups to those in the caller's zone, else its
 //!   region, else all.
 //!
-//! Java's open-source client stops at `newRouteRules`; the strategies themselves lived in
-//! Ctrip's internal framework. The selection here follows what the strategy names, the
-//! weights and `ServiceGroups.isLocalZone` imply.
+//! Java's open-source client stops at `newRouteRules`: it names the strategies but has no
+//! implementation of them. The selection here follows what the names, the weights and
+//! `ServiceGroups.isLocalZone` (same region and zone as the caller) imply.
 
 mod keys;
 mod locality;

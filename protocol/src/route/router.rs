@@ -1,5 +1,6 @@
 //! Picking the instance a call goes to, under one of a service's route rules.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -83,10 +84,16 @@ impl Router {
     }
 
     fn route(&self, route_id: &str) -> &Route {
-        let wanted = java_lower_case(route_id);
+        // Against an already lower-cased id, ignoring ASCII case is the same as comparing
+        // lower-cased ids, so only a non-ASCII id needs lower-casing (allocating) first.
+        let wanted = if route_id.is_ascii() {
+            Cow::Borrowed(route_id)
+        } else {
+            Cow::Owned(java_lower_case(route_id))
+        };
         self.routes
             .iter()
-            .find(|route| route.lower_id == wanted)
+            .find(|route| route.lower_id.eq_ignore_ascii_case(&wanted))
             .unwrap_or(&self.routes[self.default_route])
     }
 }

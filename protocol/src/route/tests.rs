@@ -459,6 +459,16 @@ fn unknown_route_ids_fall_back_to_the_default_rule_and_ids_ignore_case() {
     assert_eq!(router.rule("R").route_id, "r");
     assert_eq!(router.rule("nope").route_id, DEFAULT_ROUTE_RULE);
     assert_eq!(router.rule("").route_id, DEFAULT_ROUTE_RULE);
+    let mut svc = weighted_service(None, &[5], &[1]);
+    svc.route_rules[0].route_id = Some("Règle-K".into());
+    let accented = Router::new(&svc, &zone_a());
+    assert_eq!(accented.rule("RÈGLE-k").route_id, "Règle-K");
+    assert_eq!(
+        accented.rule("règle-\u{212A}").route_id,
+        "Règle-K",
+        "Kelvin sign"
+    );
+    assert_eq!(accented.rule("regle-k").route_id, DEFAULT_ROUTE_RULE);
     let picked = router.pick("nope", &mut Rng::new(3)).unwrap();
     assert_eq!(picked.instance_id.as_deref(), Some("g0-0"));
 }
