@@ -107,6 +107,8 @@ impl PeerClient {
         if result.is_err() {
             self.disconnect();
         }
+        // Sent (or given up): an empty buffer can be released by `release_buffers`.
+        self.write_buf.clear();
         result
     }
 

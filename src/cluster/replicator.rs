@@ -8,6 +8,10 @@
 //! batches to the peer's `api/replication/registry/*.json` with the [`PeerClient`] and reports
 //! into the node's `ClusterState.peers[i].replication`.
 //!
+//! A resync (queue overflow, or a peer that answered nothing for a lease TTL) sends every
+//! instance of the shard as registers; unregisters the peer missed are not sent again: those
+//! instances expire on the peer by their TTL, since nobody heartbeats them any more.
+//!
 //! Every peer is sent to whatever its polled status: a starting peer accepts replication (Java's
 //! replication endpoints have no node-up check), so writes made during its bootstrap reach it.
 //!

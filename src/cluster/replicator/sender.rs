@@ -66,6 +66,8 @@ impl Sender {
                 Next::Idle => self.wait(None).await,
                 Next::Wait(until) => self.wait(Some(until - now)).await,
                 Next::Resync => {
+                    // The mark was made just now: its warning goes before the resync's line.
+                    self.report(&mut reported, &warnings);
                     let snapshot = (self.snapshot)();
                     tracing::info!(
                         core = self.core,
