@@ -10,8 +10,9 @@
 //! - A full queue drops a new heartbeat (the next one supersedes it) but never a
 //!   register/unregister: that clears the queue and marks the peer for a full resync, which puts
 //!   a snapshot of the shard ([`PeerQueue::begin_resync`]) ahead of what was queued after the
-//!   mark. So does a peer that acknowledged nothing for `stall_ms` (the lease TTL) while writes
-//!   were pending.
+//!   mark. So does a peer that neither took nor refused any pending write for `stall_ms` (the
+//!   lease TTL): while it stays silent, a new resync (with a fresh snapshot) starts every
+//!   `stall_ms`, so nothing older than that is kept for it.
 //! - Entries the peer did not take but may take later go back to the head in their order and
 //!   wait a backoff (50 ms doubling up to 2 s); entries it refused for good are dropped.
 
@@ -36,7 +37,7 @@ pub struct Limits {
     pub heartbeat_window_ms: u64,
     pub heartbeat_batch: usize,
     pub write_batch: usize,
-    /// Writes pending without an answer from the peer for longer than this: resync.
+    /// Writes pending with no entry taken or refused by the peer for longer than this: resync.
     pub stall_ms: u64,
 }
 
@@ -243,6 +244,7 @@ impl PeerQueue {
             ReplicaKind::Register | ReplicaKind::Unregister => self.limits.write_batch,
         };
         let n = self.head_run.min(max);
+        assert!(n > 0, "a non-empty queue has a head run");
         out.clear();
         out.extend(self.waiting.drain(..n));
         self.head_run -= n;
