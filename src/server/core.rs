@@ -605,7 +605,8 @@ impl Core {
         // From here other cores' calls to this shard answer `Unavailable` instead of waiting.
         stop_inbox.fire();
         inbox_task.await;
-        // The shard takes no more writes: nothing more to replicate.
+        // The shard takes no more writes. Whatever is still queued for the peers is abandoned:
+        // they keep those instances until their own lease TTL.
         self.replicator.stop();
         if self.node.config.registry.restore_on_start {
             self.save_instances();
