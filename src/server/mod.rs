@@ -346,7 +346,8 @@ struct Bound {
 }
 
 /// `cluster.listen` as an address, or None when it is empty. The same address as `listen`
-/// would only fail to bind later with a misleading "in use": it is a configuration error.
+/// (port 0 aside, which picks a free port each time) would only fail to bind later with a
+/// misleading "in use": it is a configuration error.
 fn cluster_listen_addr(config: &Config, main: SocketAddr) -> Result<Option<SocketAddr>, Failure> {
     let text = config.cluster.listen.trim();
     if text.is_empty() {
@@ -359,7 +360,7 @@ fn cluster_listen_addr(config: &Config, main: SocketAddr) -> Result<Option<Socke
     let addr: SocketAddr = text
         .parse()
         .map_err(|e| config_error(format!("cluster.listen: {text:?}: {e}")))?;
-    if addr == main {
+    if addr == main && addr.port() != 0 {
         return Err(config_error(format!(
             "cluster.listen: {addr} is the address of listen; give the cluster listener its own \
              address, or leave cluster.listen empty to serve peers on the main port"
