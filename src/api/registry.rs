@@ -16,7 +16,7 @@ use super::rate_limit::{refuse_over_limit, Shape};
 use super::{bad_json, same_id, too_many, Input};
 use shards::ops::{Origin, PackedKeys, Register, RegisterItem, Renew, Unregister};
 
-use crate::server::core::Core;
+use crate::server::core::{Answers, Core};
 use crate::server::mailbox::Unavailable;
 use crate::server::rate_limit::Identity;
 use crate::server::signal::yield_now;
@@ -183,8 +183,7 @@ async fn run_slice(
             )
         }))
     };
-    // Per item: did its shard find it (heartbeat), or could its shard be reached at all.
-    let mut found: SmallVec<[Option<Result<bool, Unavailable>>; 8]> = match op {
+    let mut found: Found = match op {
         RegistryOp::Register => register_owned(core, origin, slice, owned).await,
         RegistryOp::Heartbeat => core.call_owners(owned, |p| Renew(keys(p), origin)).await,
         // Unregistering an unknown instance is still a success on the wire.
@@ -205,11 +204,7 @@ async fn run_slice(
                         .collect()
                 }),
             };
-            let answers = core.call_owners(owned, unregister).await;
-            answers
-                .into_iter()
-                .map(|a| a.map(|r| r.map(|_| true)))
-                .collect()
+            reached(core.call_owners(owned, unregister).await)
         }
     };
     if op == RegistryOp::Heartbeat && origin == Origin::Peer {
@@ -241,21 +236,28 @@ async fn run_slice(
     }
 }
 
-/// Register the instances of `slice` that `owned` gives a service (the others go nowhere);
-/// per item, None where it went nowhere, else whether its shard could be reached.
+/// Per item of a batch: None where it went to no shard, else whether its shard found it (a
+/// heartbeat's renewal; any other operation counts as found) or could not be reached.
+type Found = SmallVec<[Option<Result<bool, Unavailable>>; 8]>;
+
+/// [`Found`] for an operation whose shard answers count as found.
+fn reached<T>(answers: Answers<T>) -> Found {
+    answers
+        .into_iter()
+        .map(|a| a.map(|r| r.map(|_| true)))
+        .collect()
+}
+
+/// Register the instances of `slice` that `owned` gives a service (the others go nowhere).
 async fn register_owned<'a>(
     core: &Core,
     origin: Origin,
     slice: &[Option<Instance<'_>>],
     owned: impl Iterator<Item = Option<&'a str>>,
-) -> SmallVec<[Option<Result<bool, Unavailable>>; 8]> {
+) -> Found {
     let register =
         |positions: &[u32]| Register(at(slice, positions).map(register_item).collect(), origin);
-    let answers = core.call_owners(owned, register).await;
-    answers
-        .into_iter()
-        .map(|a| a.map(|r| r.map(|_| true)))
-        .collect()
+    reached(core.call_owners(owned, register).await)
 }
 
 /// [`check`], and a (rate-limited) log line for each refused instance.
