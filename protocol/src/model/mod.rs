@@ -13,18 +13,25 @@ mod instance;
 mod json_writer;
 pub mod management;
 mod parse;
+mod peer_answers;
 mod requests;
 mod responses;
 mod service;
 mod status;
 mod status_reports;
 
-pub use cluster::{write_node_status, write_service_node, NodeInfo};
+pub use cluster::{
+    write_node_status, write_service_node, NodeFlags, NodeInfo, NodeStatus, ReplicationFigures,
+};
 pub use instance::{is_null_or_whitespace, FieldLimits, Instance, Metadata, MetadataEntry, Str};
 pub use json_writer::{
     write_bool, write_i64, write_instance, write_metadata, write_opt_str, write_str,
 };
 pub use parse::{parse, parse_optional, JsonError, MAX_DEPTH};
+pub use peer_answers::{
+    answered_success, AnswerStatus, NodeStatusAnswer, PeerNodeStatus, ServiceInstances,
+    ServicesAnswer,
+};
 pub use requests::{
     DiscoveryConfig, GetLeasesRequest, GetServiceRequest, GetServicesDeltaRequest,
     InstancesRequest, LookupRequest, RegionZoneRequest,
