@@ -1,6 +1,6 @@
 //! The cluster's lines of a scrape: this node's status, and per peer (label `peer`, its URL) its
-//! polled status and the replication towards it, read from [`ClusterState`]'s atomics. A node
-//! without peers writes the families without samples.
+//! polled status and the replication towards it, read from [`ClusterState`]'s atomics. A single
+//! node (no peers) has no cluster to report and writes none of these families.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -59,6 +59,9 @@ const REPLICATION: [PeerFamily; 6] = [
 ];
 
 pub fn write_cluster(e: &mut Exposition<'_>, cluster: &ClusterState) {
+    if !cluster.has_peers() {
+        return;
+    }
     e.family(
         "artemis_node_up",
         Kind::Gauge,

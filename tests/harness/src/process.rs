@@ -197,6 +197,17 @@ impl Server {
         Server::spawn(dir, data_dir.to_path_buf(), cmd, args)
     }
 
+    /// Starts the server on the fixed address `listen` (a node of a cluster, whose address its
+    /// peers are told before it starts) with a fresh data dir, extra `args`, and optionally a TOML
+    /// config file; panics as [`Server::start`] does.
+    pub fn start_listening(listen: &str, args: &[&str], config_toml: Option<&str>) -> Server {
+        let dir = TempDir::new("srv");
+        let data_dir = dir.path().join("data");
+        fs::create_dir_all(&data_dir).expect("create temp data dir");
+        let cmd = server_command_at(&dir, listen, &data_dir, config_toml);
+        Server::spawn(dir, data_dir, cmd, args)
+    }
+
     fn spawn(dir: TempDir, data_dir: PathBuf, mut cmd: Command, args: &[&str]) -> Server {
         cmd.args(driver_args())
             .args(args)
