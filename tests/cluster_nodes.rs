@@ -5,6 +5,7 @@
 //! reports `up` only once it serves the copy.
 
 use std::net::SocketAddr;
+use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use harness::*;
@@ -23,13 +24,23 @@ fn config(bootstrap_wait_ms: u64) -> String {
 
 /// The node on `addr` of the cluster of `all`; `force_up` for the first node of a cluster.
 fn start_node(addr: SocketAddr, all: &[SocketAddr], force_up: bool, wait_ms: u64) -> Server {
+    start_node_with_env(addr, all, force_up, wait_ms, &[])
+}
+
+fn start_node_with_env(
+    addr: SocketAddr,
+    all: &[SocketAddr],
+    force_up: bool,
+    wait_ms: u64,
+    env: &[(&str, &str)],
+) -> Server {
     let nodes = cluster_nodes_arg(all);
     let mut args: Vec<&str> = SHA_ARGS.to_vec();
     args.extend(["--cluster-nodes", &nodes]);
     if force_up {
         args.push("--force-up");
     }
-    Server::start_listening(&addr.to_string(), &args, Some(&config(wait_ms)))
+    Server::start_listening_with_env(&addr.to_string(), &args, Some(&config(wait_ms)), env)
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
@@ -178,6 +189,48 @@ fn a_node_goes_up_with_what_it_has_once_no_peer_was_up_for_the_wait() {
         stderr.contains("no peer of the cluster has been up"),
         "the node warns it went up without a copy:\n{stderr}"
     );
+}
+
+#[test]
+fn systemd_hears_ready_only_once_the_node_is_up() {
+    let dir = std::env::temp_dir().join(format!("artemis-cluster-notify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&path);
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let addrs = [free_local_addr(), free_local_addr()];
+    let env = [("NOTIFY_SOCKET", path.to_str().unwrap())];
+    let a = start_node_with_env(addrs[0], &addrs, false, 1_500, &env);
+
+    let mut received: Vec<String> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let is_ready = |m: &String| m.lines().any(|l| l == "READY=1");
+    wait_for("READY=1", || {
+        if let Ok(n) = socket.recv(&mut buf) {
+            received.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        received.iter().any(is_ready)
+    });
+    // READY=1 came once the node was up, after it said what it waited for.
+    assert_eq!(own_status(&a), "up");
+    let ready = received.iter().position(is_ready).unwrap();
+    let waiting = "STATUS=starting: waiting for an up peer to copy the registry from";
+    assert!(
+        received[..ready].iter().any(|m| m == waiting),
+        "{received:?}"
+    );
+    let status = received[ready]
+        .lines()
+        .find_map(|l| l.strip_prefix("STATUS="));
+    assert!(
+        status.is_some_and(|s| s.starts_with("serving ") && s.ends_with(&addrs[0].to_string())),
+        "{received:?}"
+    );
+    drop(a);
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
