@@ -21,6 +21,7 @@ use crate::cluster::bootstrap::{
     copy_request, fetch, instances, new_client, read_copy, register_item, up_peers, CopyChecks,
     PeerWait,
 };
+use crate::cluster::client::PeerClient;
 use crate::cluster::{health, NodeStatus};
 
 /// Pause between two rounds of looking for a peer to copy from (Java's init interval).
@@ -86,6 +87,10 @@ async fn copy_or_give_up(core: &Core, notifier: &Notifier) -> Option<Outcome> {
     let timeout = Duration::from_millis(settings.bootstrap_timeout_ms);
     let mut status = StatusLine::default();
     let mut failures = 0u64;
+    let mut copier = Copier {
+        client: new_client(cluster),
+        peer: None,
+    };
     loop {
         if node.shutdown.load(Ordering::Relaxed) {
             return None;
@@ -114,7 +119,7 @@ async fn copy_or_give_up(core: &Core, notifier: &Notifier) -> Option<Outcome> {
                 notifier,
                 format!("starting: copying the registry from {url}"),
             );
-            match copy_from(core, peer, &request, timeout).await {
+            match copier.copy(core, peer, &request, timeout).await {
                 Ok(copied) => {
                     return Some(Outcome::Copied {
                         peer: url.clone(),
@@ -166,19 +171,33 @@ struct Copied {
     refused: usize,
 }
 
-/// Fetch the peer's registry and register it here.
-async fn copy_from(
-    core: &Core,
-    peer: usize,
-    request: &[u8],
-    timeout: Duration,
-) -> Result<Copied, CopyFailure> {
-    let cluster = &core.node.cluster;
-    let body = fetch(&mut new_client(cluster), cluster, peer, request, timeout)
-        .await
-        .map_err(CopyFailure::Peer)?;
-    let copy = read_copy(&body).map_err(CopyFailure::Peer)?;
-    register_copy(core, &copy).await
+/// The client copies are fetched with, kept across attempts (its connection only while the
+/// attempts go to the same peer).
+struct Copier {
+    client: PeerClient,
+    /// The peer the client's connection is to.
+    peer: Option<usize>,
+}
+
+impl Copier {
+    /// Fetch the peer's registry and register it here.
+    async fn copy(
+        &mut self,
+        core: &Core,
+        peer: usize,
+        request: &[u8],
+        timeout: Duration,
+    ) -> Result<Copied, CopyFailure> {
+        if self.peer.replace(peer) != Some(peer) {
+            self.client.disconnect();
+        }
+        let cluster = &core.node.cluster;
+        let body = fetch(&mut self.client, cluster, peer, request, timeout)
+            .await
+            .map_err(CopyFailure::Peer)?;
+        let copy = read_copy(&body).map_err(CopyFailure::Peer)?;
+        register_copy(core, &copy).await
+    }
 }
 
 /// Register every instance of the copy that passes the checks, slice by slice.

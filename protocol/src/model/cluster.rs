@@ -54,6 +54,8 @@ pub struct ReplicationFigures {
     pub sent_total: u64,
     pub failed_requests_total: u64,
     pub dropped_heartbeats_total: u64,
+    /// Instances the peer refused for good (not sent again).
+    pub rejected_total: u64,
     pub resyncs_total: u64,
     pub resyncing: bool,
 }
@@ -103,6 +105,8 @@ fn write_replication(out: &mut Vec<u8>, r: &ReplicationFigures) {
     write_i64(out, r.last_ack_time);
     out.extend_from_slice(b",\"queued\":");
     count(out, r.queued);
+    out.extend_from_slice(b",\"rejectedTotal\":");
+    count(out, r.rejected_total);
     out.extend_from_slice(b",\"resyncing\":");
     write_bool(out, r.resyncing);
     out.extend_from_slice(b",\"resyncsTotal\":");
@@ -205,6 +209,7 @@ mod tests {
                 sent_total: 4,
                 failed_requests_total: 5,
                 dropped_heartbeats_total: 6,
+                rejected_total: 8,
                 resyncs_total: 7,
                 resyncing: true,
             }),
@@ -216,7 +221,8 @@ mod tests {
                 r#""canServiceDiscovery":null,"canServiceRegistry":null,"#,
                 r#""node":{"url":"u","zone":{"metadata":null,"regionId":"r","zoneId":"z"}},"#,
                 r#""replication":{"droppedHeartbeatsTotal":6,"failedRequestsTotal":5,"lagMs":2,"#,
-                r#""lastAckTime":3,"queued":1,"resyncing":true,"resyncsTotal":7,"sentTotal":4},"#,
+                r#""lastAckTime":3,"queued":1,"rejectedTotal":8,"resyncing":true,"resyncsTotal":7,"#,
+                r#""sentTotal":4},"#,
                 r#""status":"unknown"}"#
             )
         );

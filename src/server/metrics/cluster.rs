@@ -17,7 +17,7 @@ type PeerFamily = (
     fn(&PeerReplication) -> &AtomicU64,
 );
 
-const REPLICATION: [PeerFamily; 6] = [
+const REPLICATION: [PeerFamily; 7] = [
     (
         "artemis_replication_queued",
         Kind::Gauge,
@@ -48,6 +48,13 @@ const REPLICATION: [PeerFamily; 6] = [
         "Heartbeats for the peer dropped because its queue was full (a later one supersedes \
          them).",
         |r| &r.dropped_heartbeats_total,
+    ),
+    (
+        "artemis_replication_rejected_total",
+        Kind::Counter,
+        "Instances the peer refused for good (bad-request, no-permission, internal-service-error, \
+         service-unavailable): dropped, not sent again.",
+        |r| &r.rejected_total,
     ),
     (
         "artemis_replication_resyncs_total",
