@@ -134,23 +134,24 @@ pub struct PollNotes {
     pub warn_unreachable: bool,
 }
 
-/// Store a poll's result in the peer's health and say what to log. `now_ms` is monotonic
-/// (it times the warnings), `wall_ms` the epoch ms recorded as the peer's last answer.
+/// Store a poll's result in the peer's health (`answer` None: no usable answer) and say what to
+/// log. `now_ms` is monotonic (it times the warnings), `wall_ms` the epoch ms recorded as the
+/// peer's last answer.
 pub fn record(
     health: &PeerHealth,
-    result: Result<&PolledStatus, ()>,
+    answer: Option<&PolledStatus>,
     now_ms: u64,
     wall_ms: u64,
 ) -> PollNotes {
-    let previous = health.record(result.ok(), wall_ms);
+    let previous = health.record(answer, wall_ms);
     let current = health.status.get();
     let changed = (previous != current).then_some((previous, current));
-    let warn_unreachable = match result {
-        Ok(_) => {
+    let warn_unreachable = match answer {
+        Some(_) => {
             health.unreachable_warned_ms.store(0, Ordering::Relaxed);
             false
         }
-        Err(()) => {
+        None => {
             let warned = health.unreachable_warned_ms.load(Ordering::Relaxed);
             let due = warned == 0 || now_ms.saturating_sub(warned) >= UNREACHABLE_WARN_EVERY_MS;
             if due {
@@ -177,7 +178,7 @@ pub async fn poll_and_record(
 ) {
     let result = poll(client, cluster, peer, timeout).await;
     let health = &cluster.peers[peer].health;
-    let notes = record(health, result.as_ref().map_err(|_| ()), now_ms(), wall_ms());
+    let notes = record(health, result.as_ref().ok(), now_ms(), wall_ms());
     let url = &cluster.topology.peers[peer].entry.url;
     if let Some((from, to)) = notes.changed {
         tracing::info!(peer = %url, from = from.name(), to = to.name(), "peer status changed");

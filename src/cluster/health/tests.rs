@@ -70,7 +70,7 @@ fn transitions_and_unreachable_warnings_follow_the_clock() {
     let health = PeerHealth::default();
     assert!(!health.polled());
     // First answer: unknown (never polled) → up, the answer's time kept.
-    let notes = record(&health, Ok(&up()), 5, 1_700_000_000_000);
+    let notes = record(&health, Some(&up()), 5, 1_700_000_000_000);
     assert_eq!(notes.changed, Some((NodeStatus::Unknown, NodeStatus::Up)));
     assert!(!notes.warn_unreachable);
     assert!(health.polled() && health.is_up() && health.can_serve_registry());
@@ -82,9 +82,9 @@ fn transitions_and_unreachable_warnings_follow_the_clock() {
         1_700_000_000_000
     );
     // Same answer again: nothing to log.
-    assert_eq!(record(&health, Ok(&up()), 10, 1), PollNotes::default());
+    assert_eq!(record(&health, Some(&up()), 10, 1), PollNotes::default());
     // Silent: unknown at once, flags off, warned once.
-    let notes = record(&health, Err(()), 1_000, 2);
+    let notes = record(&health, None, 1_000, 2);
     assert_eq!(notes.changed, Some((NodeStatus::Up, NodeStatus::Unknown)));
     assert!(notes.warn_unreachable);
     assert!(
@@ -99,17 +99,17 @@ fn transitions_and_unreachable_warnings_follow_the_clock() {
         "kept from the last answer"
     );
     // Still silent within the minute: no change, no warning.
-    let notes = record(&health, Err(()), 1_000 + UNREACHABLE_WARN_EVERY_MS - 1, 3);
+    let notes = record(&health, None, 1_000 + UNREACHABLE_WARN_EVERY_MS - 1, 3);
     assert_eq!(notes, PollNotes::default());
     assert_eq!(health.failed_polls.load(Ordering::Relaxed), 2);
     // A minute after the warning: warned again.
-    let notes = record(&health, Err(()), 1_000 + UNREACHABLE_WARN_EVERY_MS, 4);
+    let notes = record(&health, None, 1_000 + UNREACHABLE_WARN_EVERY_MS, 4);
     assert!(notes.warn_unreachable && notes.changed.is_none());
     // Back: up again, the count of silent polls reset, and the next silence warns at once.
-    let notes = record(&health, Ok(&up()), 70_000, 5);
+    let notes = record(&health, Some(&up()), 70_000, 5);
     assert_eq!(notes.changed, Some((NodeStatus::Unknown, NodeStatus::Up)));
     assert_eq!(health.failed_polls.load(Ordering::Relaxed), 0);
-    assert!(record(&health, Err(()), 70_010, 6).warn_unreachable);
+    assert!(record(&health, None, 70_010, 6).warn_unreachable);
     assert_eq!(health.polls.load(Ordering::Relaxed), 7);
 }
 
@@ -122,7 +122,7 @@ fn a_peer_reporting_starting_serves_by_its_flags() {
         can_service_discovery: true,
         ..up()
     };
-    let notes = record(&health, Ok(&starting), 1, 1);
+    let notes = record(&health, Some(&starting), 1, 1);
     assert_eq!(
         notes.changed,
         Some((NodeStatus::Unknown, NodeStatus::Starting))
