@@ -1,11 +1,14 @@
 //! Nodes of one cluster as real processes on local ports (spec §8, §9.3, §11.8): what a node says
 //! of its peers follows them coming up and going away (node.json, cluster.json, up-*-nodes.json,
 //! /metrics); a node without an up peer stays `starting` (and not ready) until
-//! `cluster.bootstrap_wait_ms` passes; a node started next to an up peer copies its registry and
-//! reports `up` only once it serves the copy.
+//! `cluster.bootstrap_wait_ms` passes; a node started next to an up peer (an artemis node, or a
+//! stand-in answering as a Java node does) copies its registry and reports `up` only once it
+//! serves the copy.
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::*;
@@ -266,4 +269,159 @@ fn a_node_reports_up_only_once_it_serves_the_registry_copied_from_an_up_peer() {
         "{}",
         b.stderr()
     );
+}
+
+/// A peer that answers as a Java node does: `node.json` says up, `services.json` gives
+/// `registry` (a `services` JSON list); anything else is 404. Keeps the bodies of the
+/// `services.json` requests it got, inflated.
+struct JavaShapedPeer {
+    addr: SocketAddr,
+    copy_requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl JavaShapedPeer {
+    fn start(region: &str, zone: &str, registry: String) -> JavaShapedPeer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let node_status = format!(
+            r#"{{"nodeStatus":{{"allowDiscoveryFromOtherZone":false,"allowRegistryFromOtherZone":false,"canServiceDiscovery":true,"canServiceRegistry":true,"node":{{"url":"http://{addr}/","zone":{{"metadata":null,"regionId":"{region}","zoneId":"{zone}"}}}},"status":"up"}},"responseStatus":{{"errorCode":"success","message":"","status":"success"}}}}"#
+        );
+        let services = format!(
+            r#"{{"responseStatus":{{"errorCode":"success","message":"","status":"success"}},"services":{registry}}}"#
+        );
+        let copy_requests = Arc::new(Mutex::new(Vec::new()));
+        let kept = copy_requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (node_status, services, kept) =
+                    (node_status.clone(), services.clone(), kept.clone());
+                std::thread::spawn(move || {
+                    serve_java_shaped(stream, &node_status, &services, &kept);
+                });
+            }
+        });
+        JavaShapedPeer {
+            addr,
+            copy_requests,
+        }
+    }
+}
+
+/// One connection: requests with Content-Length bodies, answered in turn (keep-alive).
+fn serve_java_shaped(
+    stream: TcpStream,
+    node_status: &str,
+    services: &str,
+    kept: &Mutex<Vec<String>>,
+) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        let (mut length, mut gzipped) = (0usize, false);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap();
+            }
+            if name.eq_ignore_ascii_case("content-encoding") {
+                gzipped = value.trim().eq_ignore_ascii_case("gzip");
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let (status, answer) = match path.as_str() {
+            "/api/status/node.json" => (200, node_status),
+            "/api/replication/registry/services.json" => {
+                assert!(gzipped, "peers send gzip bodies, as Java nodes do");
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(&body[..])
+                    .read_to_string(&mut text)
+                    .unwrap();
+                kept.lock().unwrap().push(text);
+                (200, services)
+            }
+            _ => (404, "{}"),
+        };
+        let head = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            answer.len()
+        );
+        if writer.write_all(head.as_bytes()).is_err()
+            || writer.write_all(answer.as_bytes()).is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_node_copies_the_registry_of_a_java_shaped_peer_before_it_reports_up() {
+    let instance = |service: &str, id: &str, region: &str| {
+        format!(
+            r#"{{"groupId":null,"healthCheckUrl":null,"instanceId":"{id}","ip":"10.0.0.7","machineName":null,"metadata":{{"java_registry":"yes"}},"port":8080,"protocol":"http","regionId":"{region}","serviceId":"{service}","status":"up","url":"http://10.0.0.7:8080/{id}","zoneId":"SHAJQ"}}"#
+        )
+    };
+    let service = |id: &str, instances: &[String]| {
+        format!(
+            r#"{{"instances":[{}],"logicInstances":null,"metadata":null,"routeRules":null,"serviceId":"{id}"}}"#,
+            instances.join(",")
+        )
+    };
+    let registry = format!(
+        "[{},{},null]",
+        service(
+            "java-svc-a",
+            &[
+                instance("java-svc-a", "a1", "SHA"),
+                instance("java-svc-a", "a2", "sha")
+            ]
+        ),
+        // An instance of another region is not this node's to hold.
+        service(
+            "java-svc-b",
+            &[
+                instance("java-svc-b", "b1", "SHA"),
+                instance("java-svc-b", "x", "FRA")
+            ]
+        ),
+    );
+    let peer = JavaShapedPeer::start(REGION, ZONE, registry);
+    let own = free_local_addr();
+    let b = start_node(own, &[own, peer.addr], false, 3_600_000);
+    wait_for("B up", || own_status(&b) == "up");
+    let mut c = b.client();
+    assert_eq!(lookup_ids(&mut c, "java-svc-a"), ["a1", "a2"]);
+    assert_eq!(lookup_ids(&mut c, "java-svc-b"), ["b1"]);
+    let a1 = lookup_one(&mut c, "java-svc-a")["instances"][0].clone();
+    assert_eq!(
+        a1["metadata"]["java_registry"].as_str(),
+        Some("yes"),
+        "{}",
+        dump(&a1)
+    );
+    let requests = peer.copy_requests.lock().unwrap().clone();
+    assert_eq!(
+        requests.first().map(String::as_str),
+        Some(r#"{"regionId":"SHA","zoneId":"SHAJQ"}"#),
+        "{requests:?}"
+    );
+    let stderr = b.stderr();
+    assert!(stderr.contains("copied instance left out"), "{stderr}");
 }
