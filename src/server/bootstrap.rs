@@ -33,13 +33,15 @@ const SERVING_CHECK: Duration = Duration::from_millis(10);
 /// Failed copy attempts are logged at the first and then every this many (about every 30 s).
 const LOG_EVERY_FAILURES: u64 = 30;
 
-/// Copy the registry and report `up`; returns at once if the node is not `starting`.
-/// `serving_status` is the systemd `STATUS=` the node shows once it is up.
+/// Copy the registry and report `up` (started only on a `starting` node). `serving_status` is
+/// the systemd `STATUS=` the node shows once it is up.
 pub async fn run(core: Rc<Core>, notifier: Arc<Notifier>, serving_status: String) {
     let node = &core.node;
-    if node.cluster.status.get() != NodeStatus::Starting {
-        return;
-    }
+    assert_eq!(
+        node.cluster.status.get(),
+        NodeStatus::Starting,
+        "only the bootstrap takes a node out of starting"
+    );
     // Nothing else tells this task when the other cores serve; a short poll of the counter they
     // bump costs nothing next to the copy.
     while node.serving_cores.load(Ordering::Relaxed) < node.router.shards() {
