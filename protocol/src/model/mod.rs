@@ -14,6 +14,7 @@ mod json_writer;
 pub mod management;
 mod parse;
 mod peer_answers;
+mod replication;
 mod requests;
 mod responses;
 mod service;
@@ -21,7 +22,8 @@ mod status;
 mod status_reports;
 
 pub use cluster::{
-    write_node_status, write_service_node, NodeFlags, NodeInfo, NodeStatus, ReplicationFigures,
+    node_status_text, write_node_status, write_service_node, NodeFlags, NodeInfo, NodeStatus,
+    ReplicationFigures,
 };
 pub use instance::{is_null_or_whitespace, FieldLimits, Instance, Metadata, MetadataEntry, Str};
 pub use json_writer::{
@@ -32,6 +34,7 @@ pub use peer_answers::{
     answered_success, AnswerStatus, NodeStatusAnswer, PeerNodeStatus, ServiceInstances,
     ServicesAnswer,
 };
+pub use replication::{write_replication_services_failure, ReplicationServicesWriter};
 pub use requests::{
     DiscoveryConfig, GetLeasesRequest, GetServiceRequest, GetServicesDeltaRequest,
     InstancesRequest, LookupRequest, RegionZoneRequest,
@@ -41,7 +44,7 @@ pub use service::{
     write_instance_change, write_service, write_service_changes, ChangeKind, ServiceLists,
 };
 pub use status::{
-    error_codes, fail, status_strings, write_error_body, write_failed_instance,
+    error_codes, fail, status_strings, write_error_body, write_fail_body, write_failed_instance,
     write_instances_fail, write_instances_status, write_response_status, InstancesResponseWriter,
     ResponseStatus,
 };
