@@ -4,13 +4,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
+use protocol::model::management::groups::{
+    Group, GroupData, GroupFilter, GroupInstance, GroupInstanceFilter, GroupLogFilter,
+    GroupLogKind, GroupLogRow, RouteRuleFilter, RouteRuleGroup, RouteRuleGroupFilter,
+    ServiceInstance, ServiceInstanceFilter, ServiceRouteRule,
+};
 use protocol::model::management::{
     LogFilter, LogKind, LogRow, ManagementSnapshot, ManagementWrite,
 };
 
 use super::{Handle, Limits, Persistence, Stats};
-use crate::test_support::{instance, server, write, TempDir};
-use crate::{Reply, SavedInstance, SqliteStore, Store, StoreError, StoreErrorKind};
+use crate::test_support::{instance, server, write, CommitTraffic, TempDir};
+use crate::{Change, Reply, SavedInstance, SqliteStore, Store, StoreError, StoreErrorKind};
 
 /// Guards against a hung test only; every answer here comes long before it.
 const HANG_GUARD: Duration = Duration::from_secs(60);
@@ -25,12 +30,12 @@ struct GatedStore {
 }
 
 impl Store for GatedStore {
-    fn commit(&mut self, writes: &[ManagementWrite], now_ms: i64) -> Result<(), StoreError> {
+    fn commit(&mut self, changes: &[Change], now_ms: i64) -> Result<Option<GroupData>, StoreError> {
         if std::mem::take(&mut self.armed) {
             self.entered.send(()).unwrap();
             self.gate.recv().unwrap();
         }
-        self.inner.commit(writes, now_ms)
+        self.inner.commit(changes, now_ms)
     }
     fn load_management(&mut self) -> Result<ManagementSnapshot, StoreError> {
         self.inner.load_management()
@@ -42,6 +47,41 @@ impl Store for GatedStore {
         limit: usize,
     ) -> Result<Vec<LogRow>, StoreError> {
         self.inner.logs(kind, filter, limit)
+    }
+    fn group_logs(
+        &mut self,
+        kind: GroupLogKind,
+        filter: &GroupLogFilter,
+        limit: usize,
+    ) -> Result<Vec<GroupLogRow>, StoreError> {
+        self.inner.group_logs(kind, filter, limit)
+    }
+    fn route_rules(
+        &mut self,
+        filter: &RouteRuleFilter,
+    ) -> Result<Vec<ServiceRouteRule>, StoreError> {
+        self.inner.route_rules(filter)
+    }
+    fn route_rule_groups(
+        &mut self,
+        filter: &RouteRuleGroupFilter,
+    ) -> Result<Vec<RouteRuleGroup>, StoreError> {
+        self.inner.route_rule_groups(filter)
+    }
+    fn groups(&mut self, filter: &GroupFilter) -> Result<Vec<Group>, StoreError> {
+        self.inner.groups(filter)
+    }
+    fn group_instances(
+        &mut self,
+        filter: &GroupInstanceFilter,
+    ) -> Result<Vec<GroupInstance>, StoreError> {
+        self.inner.group_instances(filter)
+    }
+    fn service_instances(
+        &mut self,
+        filter: &ServiceInstanceFilter,
+    ) -> Result<Vec<ServiceInstance>, StoreError> {
+        self.inner.service_instances(filter)
     }
     fn save_registry(&mut self, instances: &[SavedInstance]) -> Result<(), StoreError> {
         self.inner.save_registry(instances)
@@ -331,7 +371,7 @@ fn the_first_snapshot_builds_on_the_initial_one() {
     let dir = TempDir::new("initial");
     let mut store = SqliteStore::open(dir.file("artemis.db")).unwrap();
     store
-        .commit(&[write(instance("r", "s", "old"), "x", false, "op")], 1)
+        .commit_traffic(&[write(instance("r", "s", "old"), "x", false, "op")], 1)
         .unwrap();
     let initial = store.load_management().unwrap();
     let limits = Limits {
