@@ -129,17 +129,7 @@ pub enum GroupLogRow {
 }
 
 impl GroupLogRow {
-    pub fn kind(&self) -> GroupLogKind {
-        match self {
-            GroupLogRow::GroupOperation(_) => GroupLogKind::GroupOperation,
-            GroupLogRow::Group(_) => GroupLogKind::Group,
-            GroupLogRow::RouteRule(_) => GroupLogKind::RouteRule,
-            GroupLogRow::RouteRuleGroup(_) => GroupLogKind::RouteRuleGroup,
-            GroupLogRow::GroupInstance(_) => GroupLogKind::GroupInstance,
-            GroupLogRow::ServiceInstance(_) => GroupLogKind::ServiceInstance,
-        }
-    }
-
+    /// What every log row has.
     pub fn meta(&self) -> &LogMeta {
         match self {
             GroupLogRow::GroupOperation(r) => &r.meta,
