@@ -13,7 +13,6 @@ mod schema;
 mod tests;
 
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use protocol::model::management::groups::{

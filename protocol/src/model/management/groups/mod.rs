@@ -20,7 +20,7 @@
 //! # Reading (the endpoints)
 //! The get-all-* endpoints and get-group-tags / get-group-operations read the snapshot's
 //! [`GroupData`]. get-route-rules, get-route-rule-groups, get-groups, get-group-instances and
-//! get-service-instances go to the store with the [`queries`] filter [`validate`] builds, as
+//! get-service-instances go to the store with the filter [`validate`] builds ([`RouteRuleFilter`], ...), as
 //! Java reads its database for them; the six log endpoints likewise with a [`GroupLogFilter`].
 //! [`responses`] writes every answer.
 //!

@@ -1,4 +1,15 @@
 use super::*;
+use crate::model::management::groups::logs::{GroupLogFilter, GroupLogKind};
+use crate::model::management::groups::queries::{
+    GroupFilter, GroupInstanceFilter, RouteRuleFilter, ServiceInstanceFilter,
+};
+use crate::model::management::groups::requests::*;
+use crate::model::management::groups::write::{
+    GroupChange, GroupOperator, GroupWrite, NewGroup, NewRouteRule, NewRouteRuleGroup,
+    NewServiceInstance,
+};
+use crate::model::management::requests::RegionRequest;
+use crate::model::management::validate::REQUEST_IS_NULL;
 use crate::model::parse;
 
 /// The context every write below carries unless a test changes it.
