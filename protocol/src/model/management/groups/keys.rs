@@ -5,7 +5,7 @@
 use crate::model::is_null_or_whitespace;
 
 /// The group of an instance whose `groupId` is blank (`ServiceGroups.DEFAULT_GROUP_ID`).
-pub const DEFAULT_GROUP_ID: &str = "default";
+const DEFAULT_GROUP_ID: &str = "default";
 
 /// caravan `StringValues.concatPathParts` then `toLowerCase`: blank parts are skipped, the others
 /// trimmed (Java's `String.trim`) and joined by `/`, leading `/` of every part after the first
@@ -32,7 +32,7 @@ pub fn group_key(parts: &[&str]) -> String {
 }
 
 /// `ServiceGroups.isDefaultGroupId`: blank, or `default` ignoring case and surrounding spaces.
-pub fn is_default_group_id(group_id: Option<&str>) -> bool {
+fn is_default_group_id(group_id: Option<&str>) -> bool {
     is_null_or_whitespace(group_id)
         || group_id.is_some_and(|g| {
             g.trim_matches(|c: char| c <= ' ')

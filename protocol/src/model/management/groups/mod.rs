@@ -49,7 +49,7 @@ pub mod validate;
 mod write;
 
 pub use data::GroupData;
-pub use keys::{group_key, instance_group_key, is_default_group_id, DEFAULT_GROUP_ID};
+pub use keys::{group_key, instance_group_key};
 pub use logs::{
     GroupInstanceLog, GroupLog, GroupLogFilter, GroupLogKind, GroupLogRow, GroupOperationLog,
     LogMeta, RouteRuleGroupLog, RouteRuleLog, ServiceInstanceLog,
