@@ -12,6 +12,7 @@
 //! - [`memory`]: the server's resident memory.
 //! - [`management`]: one-call pull-out / pull-in, operation reads, logs and management views.
 //! - [`durable`]: a node's data dir kept across restarts, and its SQLite database file.
+//! - [`cluster`]: several nodes replicating to each other, killed, stopped and restarted.
 //!
 //! Everything is re-exported at the root, so a test file needs only `use harness::*;`.
 //!
@@ -19,6 +20,7 @@
 
 pub mod api;
 pub mod assertions;
+pub mod cluster;
 pub mod durable;
 pub mod http;
 pub mod latency;
@@ -30,6 +32,7 @@ pub mod ws;
 
 pub use api::*;
 pub use assertions::*;
+pub use cluster::*;
 pub use durable::*;
 pub use http::*;
 pub use latency::*;
