@@ -104,6 +104,10 @@ pub struct LoadArgs {
     /// lookup: instances of each looked-up service (sets --instances to services x this)
     #[argh(option)]
     pub instances_per_service: Option<usize>,
+    /// push: the node the subscribers connect to (default: --target); with a cluster, another
+    /// node than --target measures register → replication → push on that node
+    #[argh(option)]
+    pub watch: Option<String>,
     /// push: WebSocket subscribers, spread round-robin over the --services services; latency is
     /// from a registration's send to each subscriber's receipt of the change (default 1000)
     #[argh(option, default = "1000")]
@@ -160,6 +164,9 @@ struct Plan {
     pub batch: usize,
     pub population: Population,
     pub subscribers: usize,
+    /// push: where the subscribers connect (the target unless `--watch` names another node).
+    pub watch_addr: SocketAddr,
+    pub watch_endpoint: Endpoint,
     pub mix: Vec<(Op, u32)>,
     pub populate: bool,
     /// Instances to pull out after populating.
@@ -252,6 +259,22 @@ impl Plan {
                 "--cleanup: {scenario} registers nothing to clean up"
             ));
         }
+        let (watch_addr, watch_endpoint) = match &args.watch {
+            Some(url) if scenario == Scenario::Push => {
+                let (host, addr, path) =
+                    parse_target(url).map_err(|e| e.replacen("--target", "--watch", 1))?;
+                let path = path.trim_end_matches('/').to_string();
+                (addr, Endpoint { host, path })
+            }
+            Some(_) => return Err("--watch: only for the push scenario".into()),
+            None => (
+                addr,
+                Endpoint {
+                    host: host.clone(),
+                    path: path.clone(),
+                },
+            ),
+        };
         Ok(Plan {
             scenario,
             url: args.target.clone(),
@@ -268,6 +291,8 @@ impl Plan {
             batch: args.batch,
             population,
             subscribers: args.subscribers,
+            watch_addr,
+            watch_endpoint,
             mix,
             populate,
             pulled_out: args.pulled_out,

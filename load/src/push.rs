@@ -129,13 +129,13 @@ fn thread_main(
 ) -> Result<(Stats, u64), String> {
     let plan = &shared.plan;
     let mut rt = runtime().map_err(|e| gate.fail(e))?;
-    let path = format!("{}/ws/discovery/instance-change", plan.endpoint.path);
+    let path = format!("{}/ws/discovery/instance-change", plan.watch_endpoint.path);
     // Connect and subscribe before the clock starts.
     let subs: Result<Vec<WsConn>, String> = rt.block_on(async {
         let mut subs = Vec::new();
         let mut body = Vec::new();
         for i in (t..plan.subscribers).step_by(threads) {
-            let mut ws = WsConn::connect(plan.addr, &plan.endpoint.host, &path)
+            let mut ws = WsConn::connect(plan.watch_addr, &plan.watch_endpoint.host, &path)
                 .await
                 .map_err(|e| format!("push: subscriber cannot connect to {path}: {e}"))?;
             body.clear();

@@ -2,4 +2,5 @@ pub mod http;
 pub mod model;
 pub mod prometheus;
 pub mod rng;
+pub mod route;
 pub mod ws;
