@@ -89,7 +89,7 @@ impl ClusterSpec {
         self
     }
 
-    fn config_toml(&self) -> String {
+    pub(crate) fn config_toml(&self) -> String {
         let mut toml = String::from("[cluster]\n");
         for (key, value) in &self.cluster_keys {
             toml.push_str(&format!("{key} = {value}\n"));
@@ -162,7 +162,7 @@ impl ClusterSpec {
 }
 
 /// `n` distinct ports free right now: listeners bound together on 127.0.0.1:0, then closed.
-fn free_ports(n: usize) -> Vec<u16> {
+pub(crate) fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
         .collect();
