@@ -12,7 +12,8 @@
 //! - [`memory`]: the server's resident memory.
 //! - [`management`]: one-call pull-out / pull-in, operation reads, logs and management views.
 //! - [`durable`]: a node's data dir kept across restarts, and its SQLite database file.
-//! - [`cluster`]: several nodes replicating to each other, killed, stopped and restarted.
+//! - [`local_cluster`]: several nodes replicating to each other, killed, stopped, frozen and
+//!   restarted.
 //!
 //! Everything is re-exported at the root, so a test file needs only `use harness::*;`.
 //!
@@ -20,10 +21,10 @@
 
 pub mod api;
 pub mod assertions;
-pub mod cluster;
 pub mod durable;
 pub mod http;
 pub mod latency;
+pub mod local_cluster;
 pub mod management;
 pub mod memory;
 pub mod payload;
@@ -32,10 +33,10 @@ pub mod ws;
 
 pub use api::*;
 pub use assertions::*;
-pub use cluster::*;
 pub use durable::*;
 pub use http::*;
 pub use latency::*;
+pub use local_cluster::*;
 pub use management::*;
 pub use memory::*;
 pub use payload::*;

@@ -140,7 +140,7 @@ fn cluster_config_has_one_cluster_table_with_overrides_applied() {
 
 #[test]
 fn free_ports_are_distinct() {
-    let ports = cluster::free_ports(8);
+    let ports = local_cluster::free_ports(8);
     let mut unique = ports.clone();
     unique.sort();
     unique.dedup();
