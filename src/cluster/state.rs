@@ -122,6 +122,9 @@ pub struct PeerReplication {
     pub failed_requests_total: AtomicU64,
     /// Heartbeats dropped because the queue was full (a later one supersedes them).
     pub dropped_heartbeats_total: AtomicU64,
+    /// Instances the peer refused for good (bad-request, no-permission,
+    /// internal-service-error, service-unavailable): dropped, not sent again.
+    pub rejected_total: AtomicU64,
     /// Full resyncs started (queue overflow, or the peer unreachable longer than the lease TTL).
     pub resyncs_total: AtomicU64,
     /// Cores whose sender is resyncing the peer now.

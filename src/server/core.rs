@@ -38,6 +38,7 @@ use super::trim::Trimmer;
 use super::watchdog::Heartbeats;
 use super::ws::open_sessions::OpenSessions;
 use crate::clock::Clock;
+use crate::cluster::replicator::Replicator;
 use crate::cluster::ClusterState;
 use crate::config::Config;
 
@@ -139,6 +140,8 @@ pub struct Core {
     pub activity: Activity,
     /// Subscriptions refused because the core's subscription budget was spent.
     subscription_budget_log: LogLimiter,
+    /// This shard's writes on their way to the cluster's peers (one sender per peer).
+    replicator: Replicator,
 }
 
 /// Per item of a batch, in request order: None where the item went to no shard, else its owner's
@@ -199,6 +202,7 @@ impl Core {
             rate_limits: RateLimits::new(id, node.rate_limit_windows.clone(), node.clock.clone()),
             activity,
             subscription_budget_log: LogLimiter::new(1),
+            replicator: Replicator::new(&node.cluster, &node.config),
             node,
         }
     }
@@ -369,8 +373,15 @@ impl Core {
         if !shard.has_replicas() {
             return;
         }
-        // Placeholder until the per-peer senders land: nothing is sent yet.
-        shard.drain_replicas().for_each(drop);
+        self.replicator.publish(shard.drain_replicas());
+    }
+
+    /// Every instance of this core's shard, hidden ones too: what a peer's resync sends.
+    fn replica_snapshot(&self) -> Vec<Arc<[u8]>> {
+        let shard = self.shard.borrow();
+        let mut all = Vec::with_capacity(shard.instance_count());
+        shard.for_each_instance(None, |view| all.push(view.json.clone()));
+        all
     }
 
     pub fn new_session(&self) -> Rc<Session> {
@@ -568,6 +579,12 @@ impl Core {
         monoio::spawn(self.clone().run_lease_clock());
         let core = self.clone();
         monoio::spawn(async move { core.trimmer.run(core.id).await });
+        let core = self.clone();
+        self.replicator.start(
+            self.id,
+            &self.node.cluster,
+            Rc::new(move || core.replica_snapshot()),
+        );
         // The shard was restored in `Core::new`: from here this core serves.
         self.node.serving_cores.fetch_add(1, Ordering::Relaxed);
         self.accept_loop::<A>(listener).await;
@@ -588,6 +605,9 @@ impl Core {
         // From here other cores' calls to this shard answer `Unavailable` instead of waiting.
         stop_inbox.fire();
         inbox_task.await;
+        // The shard takes no more writes. Whatever is still queued for the peers is abandoned:
+        // they keep those instances until their own lease TTL.
+        self.replicator.stop();
         if self.node.config.registry.restore_on_start {
             self.save_instances();
         }
