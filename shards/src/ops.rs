@@ -8,9 +8,12 @@ use std::sync::Arc;
 
 use protocol::model::management::responses::{write_management_instance, write_management_service};
 use protocol::model::management::ManagementSnapshot;
-use protocol::model::{parse, Instance, LeaseMapWriter, LeaseStatus, LocalTime};
+use protocol::model::{
+    parse, write_service, Instance, LeaseMapWriter, LeaseStatus, LocalTime, ServiceLists,
+};
 use smallvec::SmallVec;
 
+use crate::shard::WalkCursor;
 use crate::{DeltaError, Registered, ReplicaKind, SafeStatus, Shard};
 
 /// One operation on a shard, executed by the shard's owner at time `now_ms` (the server's
@@ -324,6 +327,61 @@ impl ShardOp for ManagementServices {
     }
 }
 
+/// One step of this shard's part of the replication `services.json` (spec §9.3), the source a
+/// peer copies the whole registry from: every instance as stored (both lease classes, pulled-out
+/// ones included), grouped by service, at most `max_instances` per step so that a large
+/// registry is listed in steps that each hold the core briefly. A service cut by a step's end
+/// continues in the next step as another Service object with the same id (a copying peer
+/// registers every instance of every listed service, so the split changes nothing for it).
+pub struct RawServices {
+    pub from: WalkCursor,
+    pub max_instances: usize,
+}
+
+pub struct RawServicesStep {
+    /// Comma-separated raw Service objects, no brackets; empty when the step listed nothing.
+    pub json: Vec<u8>,
+    /// Where the next step starts; None once the shard listed every instance.
+    pub next: Option<WalkCursor>,
+}
+
+impl ShardOp for RawServices {
+    type Reply = RawServicesStep;
+    fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
+        let mut json = Vec::new();
+        let mut instances = Vec::new();
+        let mut current: Option<Arc<str>> = None;
+        let flush = |json: &mut Vec<u8>, service: &str, instances: &mut Vec<u8>| {
+            instances.push(b']');
+            if !json.is_empty() {
+                json.push(b',');
+            }
+            write_service(json, Some(service), ServiceLists::Raw(instances));
+            instances.clear();
+        };
+        let next = shard.walk_instances(self.from, self.max_instances, |view| {
+            if current
+                .as_ref()
+                .is_none_or(|c| !Arc::ptr_eq(c, view.service_id))
+            {
+                // Instances arrive grouped by service.
+                if let Some(service) = current.take() {
+                    flush(&mut json, &service, &mut instances);
+                }
+                current = Some(view.service_id.clone());
+                instances.push(b'[');
+            } else {
+                instances.push(b',');
+            }
+            instances.extend_from_slice(view.json);
+        });
+        if let Some(service) = current {
+            flush(&mut json, &service, &mut instances);
+        }
+        RawServicesStep { json, next }
+    }
+}
+
 /// A core now has (or no longer has) one more subscriber for a service. Counted per core, so
 /// subscribe and unsubscribe of different sessions commute (see `crate::interest`).
 pub struct Subscribe {
@@ -498,6 +556,45 @@ mod tests {
         assert!(std::str::from_utf8(&part.json)
             .unwrap()
             .contains(r#""instanceId":"b""#));
+    }
+
+    #[test]
+    fn raw_services_list_every_instance_in_steps_with_javas_raw_shape() {
+        let mut shard = Shard::standalone(ShardConfig::default(), 1);
+        let items = vec![item("s", "a"), item("s", "b"), item("t", "c")];
+        Register(items, Origin::Client).execute(&mut shard, 1);
+        let whole = RawServices {
+            from: WalkCursor::default(),
+            max_instances: 10,
+        }
+        .execute(&mut shard, 1);
+        assert!(whole.next.is_none());
+        let text = String::from_utf8(whole.json).unwrap();
+        use sonic_rs::JsonContainerTrait;
+        let value: sonic_rs::Value = sonic_rs::from_str(&format!("[{text}]")).unwrap();
+        let services = value.as_array().unwrap();
+        assert_eq!(services.len(), 2, "{text}");
+        assert!(text.contains(r#""logicInstances":null,"metadata":null,"routeRules":null"#));
+        assert!(text.contains(
+            r#"{"instances":[{"instanceId":"a","serviceId":"s"},{"instanceId":"b","serviceId":"s"}],"#
+        ));
+
+        // One instance per step: three steps, the service "s" split over two of them.
+        let mut from = Some(WalkCursor::default());
+        let mut steps = Vec::new();
+        while let Some(cursor) = from {
+            let step = RawServices {
+                from: cursor,
+                max_instances: 1,
+            }
+            .execute(&mut shard, 1);
+            steps.push(String::from_utf8(step.json).unwrap());
+            from = step.next;
+        }
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        assert!(steps
+            .iter()
+            .all(|s| s.matches("\"instanceId\"").count() == 1));
     }
 
     #[test]

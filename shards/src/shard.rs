@@ -118,6 +118,18 @@ pub struct InstanceView<'a> {
     pub ttl_ms: u64,
 }
 
+/// Where a walk over every instance ([`Shard::walk_instances`]) resumes. The start is
+/// `WalkCursor::default()`.
+#[derive(Clone, Debug, Default)]
+pub struct WalkCursor {
+    /// The service slot the walk paused in.
+    slot: u32,
+    /// How many members of that service were visited.
+    member: u32,
+    /// The service the walk paused in, to notice that it left its slot meanwhile.
+    service: Option<Arc<str>>,
+}
+
 /// The instance data of a lease, for status pages.
 pub struct LeaseView<'a> {
     pub service_id: &'a str,
@@ -546,6 +558,69 @@ impl Shard {
                 });
             }
         }
+    }
+
+    /// Visit at most `max` instances (both lease classes, hidden ones included), service by
+    /// service in the order of the service slots, starting at `from`; returns where to resume,
+    /// or None once every instance was visited. Between two calls the registry may change: an
+    /// instance registered or removed meanwhile may be visited or not, and one moved within its
+    /// service by a removal may be visited twice or not at all; every instance present
+    /// throughout is visited.
+    pub fn walk_instances(
+        &self,
+        from: WalkCursor,
+        max: usize,
+        mut visit: impl FnMut(InstanceView<'_>),
+    ) -> Option<WalkCursor> {
+        assert!(max > 0, "a walk step visits at least one instance");
+        let r = &self.registry;
+        let mut slot = from.slot as usize;
+        let mut member = from.member as usize;
+        // The paused service left its slot (and another may have taken it): start over there.
+        let same_service = r
+            .service_slab
+            .get(slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|s| {
+                from.service
+                    .as_ref()
+                    .is_some_and(|paused| Arc::ptr_eq(paused, &s.id))
+            });
+        if !same_service {
+            member = 0;
+        }
+        let mut visited = 0;
+        while slot < r.service_slab.len() {
+            let Some(service) = &r.service_slab[slot] else {
+                slot += 1;
+                continue;
+            };
+            while member < service.members.len() {
+                if visited == max {
+                    return Some(WalkCursor {
+                        slot: slot as u32,
+                        member: member as u32,
+                        service: Some(service.id.clone()),
+                    });
+                }
+                let record = r.record(service.members[member]);
+                visit(InstanceView {
+                    service_id: &service.id,
+                    instance_id: &record.instance_id,
+                    json: &record.json,
+                    legacy: record.legacy,
+                    hidden: record.hidden,
+                    created_ms: record.created_ms,
+                    renewed_ms: record.renewed_ms,
+                    ttl_ms: r.ttl(record.legacy),
+                });
+                visited += 1;
+                member += 1;
+            }
+            slot += 1;
+            member = 0;
+        }
+        None
     }
 
     /// Number of entries in the lease wheel (live leases plus stale entries not yet passed).

@@ -1,18 +1,22 @@
-//! lookup.json / service.json / services.json / services-delta.json (spec §6).
+//! lookup.json / service.json / services.json / services-delta.json (spec §6). While this node
+//! cannot serve discovery (§11.8) each answers as Java's `DiscoveryServiceImpl` did: lookup
+//! swallows the refusal per config (a Service with null lists, overall success), the others
+//! fail `service-unavailable` with Java's "not in up state" message.
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use protocol::http::Method;
 use protocol::model::{
-    error_codes, fail, is_null_or_whitespace, parse_optional, write_delta_not_found,
-    write_delta_response, write_lookup_failure, write_lookup_response, write_service_response,
-    write_services_response, GetServiceRequest, GetServicesDeltaRequest, LookupRequest,
-    RegionZoneRequest, ResponseStatus, ServiceLists,
+    error_codes, fail, is_null_or_whitespace, parse_optional, write_delta_failure,
+    write_delta_not_found, write_delta_response, write_lookup_failure, write_lookup_response,
+    write_service_response, write_services_failure, write_services_response, GetServiceRequest,
+    GetServicesDeltaRequest, LookupRequest, RegionZoneRequest, ResponseStatus, ServiceLists,
 };
 use shards::ops::{Delta, Lookup, Services, ServicesPart};
 
-use super::{bad_json, query_fields, same_id, too_many, Input};
+use super::cluster::Role;
+use super::{bad_json, not_up_message, query_fields, same_id, too_many, Input};
 use crate::server::core::Core;
 use crate::server::signal::yield_now;
 
@@ -38,6 +42,12 @@ fn region_zone_allowed(
         ));
     }
     Ok(())
+}
+
+/// Java's refusal while this node cannot serve discovery: `service-unavailable` with the
+/// node's status in the message; None while it can.
+fn unavailable(core: &Core) -> Option<String> {
+    (!core.node.cluster.can_serve_discovery()).then(|| not_up_message(core, Role::Discovery))
 }
 
 /// Service ids looked up before the core yields to its other tasks, so a lookup of thousands of
@@ -88,12 +98,14 @@ pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     if configs.len() > limit {
         return too_many(out, "request.discoveryConfigs", configs.len(), limit);
     }
-    let allowed = region_zone_allowed(
-        core,
-        request.region_id.as_deref(),
-        request.zone_id.as_deref(),
-    )
-    .is_ok();
+    // Java's lookup swallows a node that cannot serve like a wrong region: per config.
+    let allowed = core.node.cluster.can_serve_discovery()
+        && region_zone_allowed(
+            core,
+            request.region_id.as_deref(),
+            request.zone_id.as_deref(),
+        )
+        .is_ok();
     let ids: Vec<Option<&str>> = configs
         .iter()
         .map(|c| c.as_ref().and_then(|c| c.service_id.as_deref()))
@@ -153,6 +165,11 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
         );
         return 200;
     };
+    if let Some(message) = unavailable(core) {
+        let status = fail(error_codes::SERVICE_UNAVAILABLE, &message);
+        write_service_response(out, &status, None);
+        return 200;
+    }
     if let Err(message) = region_zone_allowed(core, region.as_deref(), zone.as_deref()) {
         write_service_response(out, &fail(error_codes::NO_PERMISSION, &message), None);
         return 200;
@@ -185,6 +202,11 @@ pub async fn services(
         if let Err(e) = parse_optional::<RegionZoneRequest>(input.body) {
             return bad_json(out, e);
         }
+    }
+    if let Some(message) = unavailable(core) {
+        let status = fail(error_codes::SERVICE_UNAVAILABLE, &message);
+        write_services_failure(out, &status);
+        return 200;
     }
     let mut parts = core
         .map_reduce(
@@ -277,6 +299,11 @@ pub async fn services_delta(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -
         Ok(r) => r,
         Err(e) => return bad_json(out, e),
     };
+    if let Some(message) = unavailable(core) {
+        let status = fail(error_codes::SERVICE_UNAVAILABLE, &message);
+        write_delta_failure(out, &status);
+        return 200;
+    }
     let since = request.map_or(0, |r| r.version);
     let Ok(since) = u64::try_from(since) else {
         write_delta_not_found(out);

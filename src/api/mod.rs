@@ -16,6 +16,7 @@ pub mod management;
 mod monitoring;
 mod rate_limit;
 pub mod registry;
+pub mod replication;
 pub mod status;
 
 use std::sync::Arc;
@@ -24,12 +25,12 @@ use std::time::Instant;
 use protocol::http::{
     write_head_response, write_response, HttpError, Method, Request, ResponseHead,
 };
-use protocol::model::{write_error_body, JsonError, HEALTH_UP};
+use protocol::model::{node_status_text, write_error_body, JsonError, HEALTH_UP};
 
 use protocol::ws::HandshakeError;
 
 use crate::server::app::App;
-use crate::server::conn::Scratch;
+use crate::server::conn::{ConnectionInfo, Scratch};
 use crate::server::core::Core;
 use crate::server::metrics::EndpointId;
 use crate::server::ws::Channel;
@@ -39,6 +40,12 @@ pub enum Endpoint {
     Register,
     Heartbeat,
     Unregister,
+    /// The replication twins of the three above (a peer's writes, spec §9.2).
+    ReplicationRegister,
+    ReplicationHeartbeat,
+    ReplicationUnregister,
+    /// The registry copy a starting peer pulls (spec §9.3).
+    ReplicationServices,
     Lookup,
     Service,
     Services,
@@ -64,6 +71,22 @@ const ROUTES: &[(&str, Endpoint)] = &[
     ("/api/registry/heartbeat.json", Endpoint::Heartbeat),
     ("/api/registry/register.json", Endpoint::Register),
     ("/api/registry/unregister.json", Endpoint::Unregister),
+    (
+        "/api/replication/registry/register.json",
+        Endpoint::ReplicationRegister,
+    ),
+    (
+        "/api/replication/registry/heartbeat.json",
+        Endpoint::ReplicationHeartbeat,
+    ),
+    (
+        "/api/replication/registry/unregister.json",
+        Endpoint::ReplicationUnregister,
+    ),
+    (
+        "/api/replication/registry/services.json",
+        Endpoint::ReplicationServices,
+    ),
     ("/api/discovery/lookup.json", Endpoint::Lookup),
     ("/api/discovery/service.json", Endpoint::Service),
     ("/api/discovery/services.json", Endpoint::Services),
@@ -175,6 +198,9 @@ impl Endpoint {
                     Endpoint::Register
                         | Endpoint::Heartbeat
                         | Endpoint::Unregister
+                        | Endpoint::ReplicationRegister
+                        | Endpoint::ReplicationHeartbeat
+                        | Endpoint::ReplicationUnregister
                         | Endpoint::Lookup
                         | Endpoint::ServicesDelta
                         | Endpoint::AdvanceClock
@@ -191,9 +217,24 @@ impl Endpoint {
             Endpoint::Register
                 | Endpoint::Heartbeat
                 | Endpoint::Unregister
+                | Endpoint::ReplicationRegister
+                | Endpoint::ReplicationHeartbeat
+                | Endpoint::ReplicationUnregister
+                | Endpoint::ReplicationServices
                 | Endpoint::Lookup
                 | Endpoint::Service
                 | Endpoint::Management(_)
+        )
+    }
+
+    /// Served to the cluster's nodes only ([`replication::auth`]).
+    fn is_replication(self) -> bool {
+        matches!(
+            self,
+            Endpoint::ReplicationRegister
+                | Endpoint::ReplicationHeartbeat
+                | Endpoint::ReplicationUnregister
+                | Endpoint::ReplicationServices
         )
     }
 
@@ -202,6 +243,9 @@ impl Endpoint {
             Endpoint::Register
             | Endpoint::Heartbeat
             | Endpoint::Unregister
+            | Endpoint::ReplicationRegister
+            | Endpoint::ReplicationHeartbeat
+            | Endpoint::ReplicationUnregister
             | Endpoint::Lookup
             | Endpoint::ServicesDelta
             | Endpoint::AdvanceClock => "POST, OPTIONS",
@@ -221,6 +265,10 @@ pub struct Input<'a> {
     pub body: &'a [u8],
     /// The `Authorization` header, for management writes.
     pub authorization: Option<&'a [u8]>,
+    /// The `X-Artemis-Cluster-Secret` header, for replication.
+    pub cluster_secret: Option<&'a [u8]>,
+    /// Where the request came from, for replication.
+    pub connection: ConnectionInfo,
 }
 
 const JSON: &str = "application/json";
@@ -326,6 +374,7 @@ async fn answer(
     let config = &core.node.config;
     // Once shutdown starts, answer what is in flight and tell the client the connection ends.
     let keep_alive = request.keep_alive && !core.shutdown.is_fired();
+    let connection = scratch.connection;
     let body_out = &mut scratch.body;
     body_out.clear();
     let framing = Framing::of(request.method);
@@ -394,6 +443,8 @@ async fn answer(
         query: request.query,
         body,
         authorization: request.header("Authorization"),
+        cluster_secret: request.header(crate::config::cluster::SECRET_HEADER),
+        connection,
     };
     let shared = &mut scratch.shared_body;
     let status = dispatch(core, endpoint, &input, body_out, shared).await;
@@ -430,10 +481,33 @@ async fn dispatch(
     shared: &mut Option<Arc<[u8]>>,
 ) -> u16 {
     use registry::RegistryOp;
+    use shards::ops::Origin;
+    if endpoint.is_replication() {
+        if let Some(status) = replication::auth::refuse_unauthorized(core, input, out) {
+            return status;
+        }
+    }
+    let (client, peer) = (Origin::Client, Origin::Peer);
     match endpoint {
-        Endpoint::Register => registry::handle(core, RegistryOp::Register, input, out).await,
-        Endpoint::Heartbeat => registry::handle(core, RegistryOp::Heartbeat, input, out).await,
-        Endpoint::Unregister => registry::handle(core, RegistryOp::Unregister, input, out).await,
+        Endpoint::Register => {
+            registry::handle(core, RegistryOp::Register, client, input, out).await
+        }
+        Endpoint::Heartbeat => {
+            registry::handle(core, RegistryOp::Heartbeat, client, input, out).await
+        }
+        Endpoint::Unregister => {
+            registry::handle(core, RegistryOp::Unregister, client, input, out).await
+        }
+        Endpoint::ReplicationRegister => {
+            registry::handle(core, RegistryOp::Register, peer, input, out).await
+        }
+        Endpoint::ReplicationHeartbeat => {
+            registry::handle(core, RegistryOp::Heartbeat, peer, input, out).await
+        }
+        Endpoint::ReplicationUnregister => {
+            registry::handle(core, RegistryOp::Unregister, peer, input, out).await
+        }
+        Endpoint::ReplicationServices => replication::services(core, input, out, shared).await,
         Endpoint::Lookup => discovery::lookup(core, input, out).await,
         Endpoint::Service => discovery::service(core, input, out).await,
         Endpoint::Services => discovery::services(core, input, out, shared).await,
@@ -583,9 +657,35 @@ fn preflight(request: &Request<'_>, out: &mut Vec<u8>, keep_alive: bool) {
 
 /// 400 for a body that is not the JSON the endpoint expects.
 pub fn bad_json(out: &mut Vec<u8>, error: JsonError) -> u16 {
+    bad_request(out, error.message())
+}
+
+/// 400 with `message`.
+pub fn bad_request(out: &mut Vec<u8>, message: &str) -> u16 {
     out.clear();
-    write_error_body(out, error.message());
+    write_error_body(out, message);
     400
+}
+
+/// Java's refusal of a registry or discovery request while this node cannot serve it (spec
+/// §5.2 step 3, §6, §11.8), typo included: "Serivce registry is not in up state. Current status:
+/// { node: .., status: .., canServiceRegistry: .., canServiceDiscovery: .. }".
+pub fn not_up_message(core: &Core, role: cluster::Role) -> String {
+    let state = &core.node.cluster;
+    // Java's flags stay null until the node's initialisation sets them, which is what makes it
+    // `up` here: a node that cannot serve has set none.
+    let flag = |can: bool| can.then_some(true);
+    let status = node_status_text(
+        &cluster::node_info(core),
+        state.status.get().name(),
+        flag(state.can_serve_registry()),
+        flag(state.can_serve_discovery()),
+    );
+    let what = match role {
+        cluster::Role::Registry => "registry",
+        cluster::Role::Discovery => "discovery",
+    };
+    format!("Serivce {what} is not in up state. Current status: {status}")
 }
 
 /// 413 for a batch over its configured limit.
@@ -666,6 +766,19 @@ mod tests {
             route("/api/status/message/connections.json", ""),
             Some(Endpoint::WsConnections)
         );
+        for (path, endpoint) in [
+            ("register", Endpoint::ReplicationRegister),
+            ("heartbeat", Endpoint::ReplicationHeartbeat),
+            ("unregister", Endpoint::ReplicationUnregister),
+            ("services", Endpoint::ReplicationServices),
+        ] {
+            let path = format!("/api/replication/registry/{path}.json");
+            assert_eq!(route(&path, ""), Some(endpoint), "{path}");
+            let prefixed = format!("/artemis-service{path}");
+            assert_eq!(route(&prefixed, "/artemis-service"), Some(endpoint));
+            assert!(endpoint.is_replication());
+        }
+        assert!(!Endpoint::Register.is_replication());
     }
 
     #[test]
@@ -680,6 +793,11 @@ mod tests {
         assert!(Endpoint::ConfigStatus.allows(Method::Post));
         assert!(Endpoint::ConfigStatus.allows(Method::Get));
         assert!(!Endpoint::Lookup.allows(Method::Delete));
+        // Java's replication controller: writes by POST, the registry copy by POST or GET.
+        assert!(Endpoint::ReplicationHeartbeat.allows(Method::Post));
+        assert!(!Endpoint::ReplicationHeartbeat.allows(Method::Get));
+        assert!(Endpoint::ReplicationServices.allows(Method::Get));
+        assert!(Endpoint::ReplicationServices.requires_body());
     }
 
     #[test]

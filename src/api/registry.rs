@@ -1,4 +1,8 @@
-//! register.json / heartbeat.json / unregister.json (spec §5): one algorithm for the three.
+//! register.json / heartbeat.json / unregister.json (spec §5), and their replication twins
+//! (`/api/replication/registry/*.json`, spec §9.2): one algorithm for the six. What a write's
+//! [`Origin`] changes is Java's `RegistryTool.replicationExecute`: a peer's write is counted by
+//! the replication rate limiter, skips the node-up and zone checks, is never replicated on, and
+//! a peer's heartbeat for an instance this node does not hold registers it.
 
 use std::borrow::Cow;
 
@@ -12,7 +16,7 @@ use super::rate_limit::{refuse_over_limit, Shape};
 use super::{bad_json, same_id, too_many, Input};
 use shards::ops::{Origin, PackedKeys, Register, RegisterItem, Renew, Unregister};
 
-use crate::server::core::Core;
+use crate::server::core::{Answers, Core};
 use crate::server::mailbox::Unavailable;
 use crate::server::rate_limit::Identity;
 use crate::server::signal::yield_now;
@@ -25,20 +29,28 @@ pub enum RegistryOp {
 }
 
 impl RegistryOp {
-    /// What `artemis.service.registry` counts it as.
-    fn rate_limit_identity(self) -> Identity {
-        match self {
-            RegistryOp::Register => Identity::Register,
-            RegistryOp::Heartbeat => Identity::Heartbeat,
-            RegistryOp::Unregister => Identity::Unregister,
+    /// What `artemis.service.registry` (a client's write) or
+    /// `artemis.service.registry.replication` (a peer's) counts it as.
+    fn rate_limit_identity(self, origin: Origin) -> Identity {
+        match (self, origin) {
+            (RegistryOp::Register, Origin::Client) => Identity::Register,
+            (RegistryOp::Heartbeat, Origin::Client) => Identity::Heartbeat,
+            (RegistryOp::Unregister, Origin::Client) => Identity::Unregister,
+            (RegistryOp::Register, Origin::Peer) => Identity::ReplicationRegister,
+            (RegistryOp::Heartbeat, Origin::Peer) => Identity::ReplicationHeartbeat,
+            (RegistryOp::Unregister, Origin::Peer) => Identity::ReplicationUnregister,
         }
     }
 
-    fn name(self) -> &'static str {
-        match self {
-            RegistryOp::Register => "register",
-            RegistryOp::Heartbeat => "heartbeat",
-            RegistryOp::Unregister => "unregister",
+    /// The operation as the refusal log names it.
+    fn name(self, origin: Origin) -> &'static str {
+        match (self, origin) {
+            (RegistryOp::Register, Origin::Client) => "register",
+            (RegistryOp::Heartbeat, Origin::Client) => "heartbeat",
+            (RegistryOp::Unregister, Origin::Client) => "unregister",
+            (RegistryOp::Register, Origin::Peer) => "replicated register",
+            (RegistryOp::Heartbeat, Origin::Peer) => "replicated heartbeat",
+            (RegistryOp::Unregister, Origin::Peer) => "replicated unregister",
         }
     }
 }
@@ -58,12 +70,20 @@ const NOT_FOUND_REASON: &str = "Instance is not exising! Need re-register.";
 /// millisecond of work in a release build, so a 10,000-instance batch never holds the core for long.
 const INSTANCES_PER_SLICE: usize = 1000;
 
-pub async fn handle(core: &Core, op: RegistryOp, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+/// One request of a registry endpoint (`Origin::Client`) or of its replication twin
+/// (`Origin::Peer`).
+pub async fn handle(
+    core: &Core,
+    op: RegistryOp,
+    origin: Origin,
+    input: &Input<'_>,
+    out: &mut Vec<u8>,
+) -> u16 {
     let request: Option<InstancesRequest> = match parse_optional(input.body) {
         Ok(r) => r,
         Err(e) => return bad_json(out, e),
     };
-    execute(core, op, request, out).await
+    execute(core, op, origin, request, out).await
 }
 
 /// One message of the WebSocket heartbeat channel: the same code as `heartbeat.json`.
@@ -73,7 +93,7 @@ pub async fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) {
         // unparsable to Jackson; Java answered anything unparsable with a plain success (spec
         // §14.6), and the client only needs one reply per message.
         Ok(request) if !text.trim().is_empty() => {
-            execute(core, RegistryOp::Heartbeat, request, reply).await;
+            execute(core, RegistryOp::Heartbeat, Origin::Client, request, reply).await;
         }
         _ => write_instances_status(reply, &ResponseStatus::SUCCESS),
     }
@@ -83,11 +103,13 @@ pub async fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) {
 async fn execute(
     core: &Core,
     op: RegistryOp,
+    origin: Origin,
     request: Option<InstancesRequest<'_>>,
     out: &mut Vec<u8>,
 ) -> u16 {
     // Java's RegistryServiceImpl asks its limiter before it looks at the request.
-    if let Some(status) = refuse_over_limit(core, op.rate_limit_identity(), Shape::Instances, out) {
+    let identity = op.rate_limit_identity(origin);
+    if let Some(status) = refuse_over_limit(core, identity, Shape::Instances, out) {
         return status;
     }
     let Some(request) = request else {
@@ -105,6 +127,12 @@ async fn execute(
             return 200;
         }
     };
+    // A peer's writes are what bring a starting node up to date: only clients wait for `up`.
+    if origin == Origin::Client && !core.node.cluster.can_serve_registry() {
+        let message = super::not_up_message(core, super::cluster::Role::Registry);
+        write_instances_fail(out, error_codes::SERVICE_UNAVAILABLE, &message);
+        return 200;
+    }
     let limit = core.node.config.limits.max_instances_per_request;
     if instances.len() > limit {
         return too_many(out, "request.instances", instances.len(), limit);
@@ -118,8 +146,8 @@ async fn execute(
             yield_now().await;
         }
         let start = verdicts.len();
-        verdicts.extend(slice.iter().map(|i| checked(core, op, i.as_ref())));
-        run_slice(core, op, slice, &mut verdicts[start..]).await;
+        verdicts.extend(slice.iter().map(|i| checked(core, op, origin, i.as_ref())));
+        run_slice(core, op, origin, slice, &mut verdicts[start..]).await;
     }
 
     let mut writer = InstancesResponseWriter::begin(out);
@@ -133,10 +161,12 @@ async fn execute(
 }
 
 /// Send the instances of `slice` that passed the checks to their shards, and fail those a shard
-/// did not find (heartbeat) or could not be reached for.
+/// did not find (a client's heartbeat) or could not be reached for. A peer's heartbeat for an
+/// instance its shard did not find registers it, in a second round.
 async fn run_slice(
     core: &Core,
     op: RegistryOp,
+    origin: Origin,
     slice: &[Option<Instance<'_>>],
     verdicts: &mut [Verdict],
 ) {
@@ -153,33 +183,17 @@ async fn run_slice(
             )
         }))
     };
-    // Per item: did its shard find it (heartbeat), or could its shard be reached at all.
-    let found: SmallVec<[Option<Result<bool, Unavailable>>; 8]> = match op {
-        RegistryOp::Register => {
-            let register = |positions: &[u32]| {
-                Register(
-                    at(slice, positions).map(register_item).collect(),
-                    Origin::Client,
-                )
-            };
-            let answers = core.call_owners(owned, register).await;
-            answers
-                .into_iter()
-                .map(|a| a.map(|r| r.map(|_| true)))
-                .collect()
-        }
-        RegistryOp::Heartbeat => {
-            core.call_owners(owned, |p| Renew(keys(p), Origin::Client))
-                .await
-        }
+    let mut found: Found = match op {
+        RegistryOp::Register => register_owned(core, origin, slice, owned).await,
+        RegistryOp::Heartbeat => core.call_owners(owned, |p| Renew(keys(p), origin)).await,
         // Unregistering an unknown instance is still a success on the wire.
         RegistryOp::Unregister => {
-            // With peers, the instance as sent goes with it: a peer may hold it when this node
-            // does not.
-            let with_peers = core.node.cluster.has_peers();
+            // A client's unregister goes to the peers with the instance as sent: a peer may
+            // hold it when this node does not.
+            let with_peers = origin == Origin::Client && core.node.cluster.has_peers();
             let unregister = |positions: &[u32]| Unregister {
                 keys: keys(positions),
-                origin: Origin::Client,
+                origin,
                 sent: with_peers.then(|| {
                     at(slice, positions)
                         .map(|i| {
@@ -190,13 +204,22 @@ async fn run_slice(
                         .collect()
                 }),
             };
-            let answers = core.call_owners(owned, unregister).await;
-            answers
-                .into_iter()
-                .map(|a| a.map(|r| r.map(|_| true)))
-                .collect()
+            reached(core.call_owners(owned, unregister).await)
         }
     };
+    if op == RegistryOp::Heartbeat && origin == Origin::Peer {
+        // Java's self-healing: the peer holds the instance, so this node takes it as sent.
+        let unknown = slice.iter().zip(&found).map(|(i, found)| match found {
+            Some(Ok(false)) => i.as_ref().and_then(|i| i.service_id.as_deref()),
+            _ => None,
+        });
+        let registered = register_owned(core, Origin::Peer, slice, unknown).await;
+        for (found, registered) in found.iter_mut().zip(registered) {
+            if registered.is_some() {
+                *found = registered;
+            }
+        }
+    }
     for (verdict, found) in verdicts.iter_mut().zip(found) {
         match found {
             Some(Ok(true)) | None => {}
@@ -213,13 +236,37 @@ async fn run_slice(
     }
 }
 
+/// Per item of a batch: None where it went to no shard, else whether its shard found it (a
+/// heartbeat's renewal; any other operation counts as found) or could not be reached.
+type Found = SmallVec<[Option<Result<bool, Unavailable>>; 8]>;
+
+/// [`Found`] for an operation whose shard answers count as found.
+fn reached<T>(answers: Answers<T>) -> Found {
+    answers
+        .into_iter()
+        .map(|a| a.map(|r| r.map(|_| true)))
+        .collect()
+}
+
+/// Register the instances of `slice` that `owned` gives a service (the others go nowhere).
+async fn register_owned<'a>(
+    core: &Core,
+    origin: Origin,
+    slice: &[Option<Instance<'_>>],
+    owned: impl Iterator<Item = Option<&'a str>>,
+) -> Found {
+    let register =
+        |positions: &[u32]| Register(at(slice, positions).map(register_item).collect(), origin);
+    reached(core.call_owners(owned, register).await)
+}
+
 /// [`check`], and a (rate-limited) log line for each refused instance.
-fn checked(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
-    let verdict = check(core, op, instance);
+fn checked(core: &Core, op: RegistryOp, origin: Origin, instance: Option<&Instance>) -> Verdict {
+    let verdict = check(core, op, origin, instance);
     if let (Verdict::Failed(_, reason), Some(instance)) = (&verdict, instance) {
         core.activity.refused(
             core.id,
-            op.name(),
+            op.name(origin),
             instance.service_id.as_deref().unwrap_or("null"),
             instance.instance_id.as_deref().unwrap_or("null"),
             reason,
@@ -228,11 +275,12 @@ fn checked(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict 
     verdict
 }
 
-/// Java's per-instance checks, in Java's order: region, zone, required fields; then, for what is
-/// stored (register), the field lengths (`limits.max_id_bytes`, `limits.max_metadata_bytes`),
-/// answered like a blank required field. A heartbeat or unregister with an over-long field
+/// Java's per-instance checks, in Java's order: region, zone (clients only), required fields;
+/// then, for what may be stored (a register, or a peer's heartbeat, which registers an unknown
+/// instance), the field lengths (`limits.max_id_bytes`, `limits.max_metadata_bytes`), answered
+/// like a blank required field. A client's heartbeat or any unregister with an over-long field
 /// simply finds nothing.
-fn check(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
+fn check(core: &Core, op: RegistryOp, origin: Origin, instance: Option<&Instance>) -> Verdict {
     let Some(instance) = instance else {
         return Verdict::Skip;
     };
@@ -245,7 +293,8 @@ fn check(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
         );
         return Verdict::Failed(error_codes::NO_PERMISSION, reason.into());
     }
-    if !config.registry.allow_from_other_zone
+    if origin == Origin::Client
+        && !config.registry.allow_from_other_zone
         && !same_id(instance.zone_id.as_deref(), &config.zone_id)
     {
         let reason = format!(
@@ -261,7 +310,12 @@ fn check(core: &Core, op: RegistryOp, instance: Option<&Instance>) -> Verdict {
             format!("Exception: {message}").into(),
         );
     }
-    if op == RegistryOp::Register {
+    let may_store = match op {
+        RegistryOp::Register => true,
+        RegistryOp::Heartbeat => origin == Origin::Peer,
+        RegistryOp::Unregister => false,
+    };
+    if may_store {
         let limits = FieldLimits {
             max_id_bytes: config.limits.max_id_bytes,
             max_metadata_bytes: config.limits.max_metadata_bytes,

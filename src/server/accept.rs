@@ -1,5 +1,6 @@
 //! Admitting connections: the file descriptors `limits.max_connections` needs (reserved once at
-//! start-up), and each core's accept loop on the node's shared listening socket, which keeps to
+//! start-up), and each core's accept loop on each of the node's shared listening sockets (the
+//! main one, and `cluster.listen`'s when it is set), which keeps to
 //! that limit, leaves new connections to the other cores while it holds more than its share, and,
 //! should the process or the system run out of descriptors anyway, pauses instead of spinning.
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use monoio::net::TcpListener;
 
+use super::conn::{ConnectionInfo, ListenerRole};
 use super::core::Core;
 use super::log_limit::{LogLimiter, INTERVAL};
 use crate::config::Config;
@@ -21,9 +23,9 @@ use crate::config::Config;
 /// internals). A running node holds about 5; the rest is margin, because running out of
 /// descriptors for these fails in places that cannot shed load the way accept can.
 const FIXED_DESCRIPTORS: u64 = 64;
-/// Descriptors each core keeps open: its listener, its event-loop driver (io_uring or epoll) and
-/// that driver's waker eventfd (3 measured), with margin for the io_uring probe the `auto`
-/// driver runs at start-up.
+/// Descriptors each core keeps open: its listener (two with `cluster.listen`), its event-loop
+/// driver (io_uring or epoll) and that driver's waker eventfd (3 or 4), with margin for the
+/// io_uring probe the `auto` driver runs at start-up.
 const DESCRIPTORS_PER_CORE: u64 = 8;
 
 /// Retry delays of an accept that ran out of descriptors: doubling from the first to the last, so
@@ -198,7 +200,7 @@ const LIMIT_REACHED: &str = "connection limit reached; closing new connection";
 const OUT_OF_DESCRIPTORS: &str = "out of file descriptors; new connections wait until one closes";
 const ACCEPT_FAILED: &str = "accept failed";
 /// The messages of the core's client errors ([`Core::bad_request_log`]), for their summary.
-const CLIENT_ERRORS: &str = "bad request or websocket protocol error";
+const CLIENT_ERRORS: &str = "bad request, websocket protocol error or refused replication request";
 
 impl Default for AcceptLogs {
     fn default() -> Self {
@@ -216,13 +218,25 @@ enum Accepted {
 }
 
 impl Core {
-    /// Accept connections on this core's listener until shutdown, spawning one task per
-    /// connection; connections over `limits.max_connections` (node-wide) are closed at once.
+    /// Accept connections on this core's descriptor of the main listener until shutdown (see
+    /// [`Core::accept_on`]).
     pub(super) async fn accept_loop<A: App>(self: &Rc<Self>, listener: TcpListener) {
+        self.accept_on::<A>(listener, ListenerRole::Main).await;
+    }
+
+    /// The same for the `cluster.listen` listener, as a task of its own beside the main one.
+    pub(super) async fn accept_cluster_loop<A: App>(self: Rc<Self>, listener: TcpListener) {
+        self.accept_on::<A>(listener, ListenerRole::Cluster).await;
+    }
+
+    /// Accept connections on one listener until shutdown, spawning one task per connection;
+    /// connections over `limits.max_connections` (node-wide, both listeners together) are closed
+    /// at once.
+    async fn accept_on<A: App>(self: &Rc<Self>, listener: TcpListener, role: ListenerRole) {
         let max = self.node.config.limits.max_connections;
         let closures = Rc::new(Closures::default());
         let logs = Rc::new(AcceptLogs::default());
-        monoio::spawn(self.clone().report_suppressed_logs(logs.clone()));
+        monoio::spawn(self.clone().report_suppressed_logs(logs.clone(), role));
         let mut backoff = FIRST_BACKOFF;
         let cores = self.node.router.shards();
         loop {
@@ -255,6 +269,7 @@ impl Core {
                     if logs.out_of_descriptors.allow() {
                         tracing::warn!(
                             core = self.id,
+                            listener = ?role,
                             error = %e,
                             connections = self.node.connections.load(Ordering::Relaxed),
                             retry_ms = backoff.as_millis() as u64,
@@ -277,7 +292,7 @@ impl Core {
                 }
                 Accepted::Connection(Err(e)) => {
                     if logs.failed.allow() {
-                        tracing::warn!(core = self.id, error = %e, "{ACCEPT_FAILED}");
+                        tracing::warn!(core = self.id, listener = ?role, error = %e, "{ACCEPT_FAILED}");
                     }
                     monoio::time::sleep(ERROR_PAUSE).await;
                     continue;
@@ -287,7 +302,7 @@ impl Core {
             if open >= max {
                 self.node.connections.fetch_sub(1, Ordering::Relaxed);
                 if logs.limit_reached.allow() {
-                    tracing::warn!(core = self.id, %peer, max, "{LIMIT_REACHED}");
+                    tracing::warn!(core = self.id, listener = ?role, %peer, max, "{LIMIT_REACHED}");
                 }
                 drop(stream);
                 self.metrics.connections_refused.add(1);
@@ -298,8 +313,12 @@ impl Core {
             self.live_connections.set(self.live_connections.get() + 1);
             let core = self.clone();
             let closures = closures.clone();
+            let info = ConnectionInfo {
+                remote: peer,
+                listener: role,
+            };
             monoio::spawn(async move {
-                super::conn::serve::<A>(&core, stream, peer).await;
+                super::conn::serve::<A>(&core, stream, info).await;
                 let live = core.live_connections.get();
                 assert!(live > 0, "a served connection was counted");
                 core.live_connections.set(live - 1);
@@ -312,8 +331,9 @@ impl Core {
     }
 
     /// Every [`INTERVAL`] until shutdown (and once more then), log how many warnings of this core
-    /// were suppressed in it.
-    async fn report_suppressed_logs(self: Rc<Self>, logs: Rc<AcceptLogs>) {
+    /// were suppressed in it: those of one listener's accept loop, and (by the main listener's
+    /// reporter, so once per core) the core's client errors.
+    async fn report_suppressed_logs(self: Rc<Self>, logs: Rc<AcceptLogs>, role: ListenerRole) {
         loop {
             let shutdown = monoio::select! {
                 _ = monoio::time::sleep(INTERVAL) => false,
@@ -322,7 +342,9 @@ impl Core {
             logs.limit_reached.report(LIMIT_REACHED, self.id);
             logs.out_of_descriptors.report(OUT_OF_DESCRIPTORS, self.id);
             logs.failed.report(ACCEPT_FAILED, self.id);
-            self.bad_request_log.report(CLIENT_ERRORS, self.id);
+            if role == ListenerRole::Main {
+                self.bad_request_log.report(CLIENT_ERRORS, self.id);
+            }
             if shutdown {
                 break;
             }

@@ -39,8 +39,26 @@ pub const RETAINED_BUFFER: usize = 16 * 1024;
 /// so a burst of pipelined requests cannot build an unbounded pile of responses.
 const FLUSH_THRESHOLD: usize = 256 * 1024;
 
-/// Per-connection scratch space reused across requests.
+/// Which of the node's listening sockets a connection arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerRole {
+    /// `listen`: clients (and peers too, unless `cluster.listen` is set).
+    Main,
+    /// `cluster.listen`: the peers' own address.
+    Cluster,
+}
+
+/// Where a connection comes from, for the endpoints that decide by it (replication).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub remote: SocketAddr,
+    pub listener: ListenerRole,
+}
+
+/// Per-connection scratch space reused across requests, and what the app may need to know of
+/// the connection.
 pub struct Scratch {
+    pub connection: ConnectionInfo,
     /// The body of a chunked request, once complete.
     pub dechunked: RequestCopy,
     /// The body of a gzip request, inflated.
@@ -54,8 +72,9 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    fn new(budget: &Rc<RequestBudget>) -> Self {
+    fn new(budget: &Rc<RequestBudget>, connection: ConnectionInfo) -> Self {
         Scratch {
+            connection,
             dechunked: RequestCopy::new(budget.charge()),
             inflated: RequestCopy::new(budget.charge()),
             body: Vec::new(),
@@ -129,7 +148,8 @@ enum ReadOutcome {
 ///
 /// On shutdown the connection drains: a request in progress is still answered (with
 /// `Connection: close`), a connection waiting between requests closes at once.
-pub async fn serve<A: App>(core: &Core, stream: TcpStream, peer: SocketAddr) {
+pub async fn serve<A: App>(core: &Core, stream: TcpStream, info: ConnectionInfo) {
+    let peer = info.remote;
     let mut connection = Connection::<A> {
         app: PhantomData,
         core,
@@ -139,7 +159,7 @@ pub async fn serve<A: App>(core: &Core, stream: TcpStream, peer: SocketAddr) {
         buf: Vec::with_capacity(INITIAL_READ_BUFFER),
         request_bytes: core.budgets.requests.charge(),
         out: Outgoing::new(core.budgets.writes.slot(), &core.trimmer),
-        scratch: Scratch::new(&core.budgets.requests),
+        scratch: Scratch::new(&core.budgets.requests, info),
         client: ClientState::Silent,
     };
     let mut step = Step::Read;

@@ -1,10 +1,11 @@
-//! The node's one listening socket, shared by every core.
+//! The node's listening sockets (`listen`, and `cluster.listen` when set), each shared by every
+//! core.
 //!
-//! Core 0 binds it *without* SO_REUSEPORT, so the kernel refuses the address to any other socket
-//! (another artemis, whatever its data dir, gets "address in use"). Every other core accepts on
-//! its own duplicate of that descriptor: one socket, one accept queue, and each core's event loop
-//! waits on it independently, so accepting stays per core and needs no cross-core hand-off. A
-//! connection goes to whichever core's accept the kernel completes first.
+//! Core 0 binds each *without* SO_REUSEPORT, so the kernel refuses the address to any other
+//! socket (another artemis, whatever its data dir, gets "address in use"). Every other core
+//! accepts on its own duplicate of that descriptor: one socket, one accept queue, and each core's
+//! event loop waits on it independently, so accepting stays per core and needs no cross-core
+//! hand-off. A connection goes to whichever core's accept the kernel completes first.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -14,10 +15,11 @@ use monoio::net::{ListenerOpts, TcpListener};
 /// Pending connections the kernel queues for the node before it refuses new ones.
 const BACKLOG: i32 = 4096;
 
-/// Bind `addr` exclusively, in the calling core's event loop. The event loop decides the
-/// socket's blocking mode (non-blocking for epoll, left blocking for io_uring), which its
-/// duplicates share, so every core must run the same driver, as [`super::run`] ensures.
-pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+/// Bind `addr` (the value of the config key `key`) exclusively, in the calling core's event
+/// loop. The event loop decides the socket's blocking mode (non-blocking for epoll, left blocking
+/// for io_uring), which its duplicates share, so every core must run the same driver, as
+/// [`super::run`] ensures.
+pub fn bind(key: &str, addr: SocketAddr) -> Result<TcpListener, String> {
     // SO_REUSEADDR only lets a restarted node bind while its old connections sit in TIME_WAIT;
     // unlike SO_REUSEPORT it does not let a second listener share the address.
     let opts = ListenerOpts::new()
@@ -26,9 +28,9 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
         .backlog(BACKLOG);
     TcpListener::bind_with_config(addr, &opts).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            format!("listen: cannot bind {addr}: address in use (another process listens there)")
+            format!("{key}: cannot bind {addr}: address in use (another process listens there)")
         } else {
-            format!("listen: cannot bind {addr}: {e}")
+            format!("{key}: cannot bind {addr}: {e}")
         }
     })
 }

@@ -71,6 +71,7 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     let _data_dir = data_dir::lock(&config.data_dir)?;
     let shards = config.shard_count();
     let addr = config.listen_addr()?;
+    let cluster_addr = cluster_listen_addr(&config, addr)?;
     let driver = pick_driver(&config.driver)?;
     let router = Router::new(shards);
     let cluster_secret = config.cluster.load_secret().map_err(|message| Failure {
@@ -108,8 +109,8 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         max_decoded_body_bytes: config.limits.max_decoded_body_bytes,
     };
 
-    // Core 0 binds the node's one listening socket (so a port of 0 resolves to one real port)
-    // and duplicates it for the other cores; each core reports back once it listens.
+    // Core 0 binds the node's listening sockets (so a port of 0 resolves to one real port) and
+    // duplicates them for the other cores; each core reports back once it listens.
     let (bound_tx, bound_rx) = std::sync::mpsc::channel::<Result<Bound, String>>();
     // Each core says when it serves: its shard is built (restored registry included).
     let (serving_tx, serving_rx) = std::sync::mpsc::channel::<usize>();
@@ -137,13 +138,22 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         0,
         Listen::Bind {
             addr,
+            cluster: cluster_addr,
             others: shards - 1,
         },
     )?;
     let bound = first.local;
     assert_eq!(first.shares.len(), shards - 1, "one share per other core");
-    for (id, share) in (1..shards).zip(first.shares) {
-        spawn_core(id, Listen::Share(share))?;
+    let (cluster_bound, mut cluster_shares) = match first.cluster {
+        Some((local, shares)) => {
+            assert_eq!(shares.len(), shards - 1, "one cluster share per other core");
+            (Some(local), shares.into_iter().map(Some).collect())
+        }
+        None => (None, Vec::new()),
+    };
+    cluster_shares.resize_with(shards - 1, || None);
+    for ((id, main), cluster) in (1..shards).zip(first.shares).zip(cluster_shares) {
+        spawn_core(id, Listen::Share { main, cluster })?;
     }
 
     let url = config.advertised_url(bound);
@@ -200,6 +210,11 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     wait_until_serving(&serving_rx, &threads)?;
     if durable.clear_saved_registry {
         durable::clear_saved_registry(&durable.handle);
+    }
+    if let Some(cluster) = cluster_bound {
+        tracing::info!(address = %cluster, "cluster listener serving; replication is accepted there only");
+        // Machine-readable, like the listening line below (which comes last).
+        println!("artemis cluster listener on {cluster}");
     }
     tracing::info!(
         address = %bound,
@@ -307,18 +322,51 @@ struct CoreStart {
     serving: std::sync::mpsc::Sender<usize>,
 }
 
-/// How a core gets its listener.
+/// How a core gets its listeners: the main one, and the cluster one with `cluster.listen`.
 enum Listen {
-    /// Core 0: bind the address, and duplicate the socket for the `others` cores.
-    Bind { addr: SocketAddr, others: usize },
-    /// Every other core: accept on a duplicate of core 0's socket.
-    Share(OwnedFd),
+    /// Core 0: bind the addresses, and duplicate the sockets for the `others` cores.
+    Bind {
+        addr: SocketAddr,
+        cluster: Option<SocketAddr>,
+        others: usize,
+    },
+    /// Every other core: accept on duplicates of core 0's sockets.
+    Share {
+        main: OwnedFd,
+        cluster: Option<OwnedFd>,
+    },
 }
 
-/// A core listens: on which address, and (from core 0) the duplicates for the other cores.
+/// A core listens: on which address, and (from core 0) the duplicates for the other cores; the
+/// same for the cluster listener when there is one.
 struct Bound {
     local: SocketAddr,
     shares: Vec<OwnedFd>,
+    cluster: Option<(SocketAddr, Vec<OwnedFd>)>,
+}
+
+/// `cluster.listen` as an address, or None when it is empty. The same address as `listen`
+/// (port 0 aside, which picks a free port each time) would only fail to bind later with a
+/// misleading "in use": it is a configuration error.
+fn cluster_listen_addr(config: &Config, main: SocketAddr) -> Result<Option<SocketAddr>, Failure> {
+    let text = config.cluster.listen.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let config_error = |message: String| Failure {
+        message,
+        exit_code: 2,
+    };
+    let addr: SocketAddr = text
+        .parse()
+        .map_err(|e| config_error(format!("cluster.listen: {text:?}: {e}")))?;
+    if addr == main && addr.port() != 0 {
+        return Err(config_error(format!(
+            "cluster.listen: {addr} is the address of listen; give the cluster listener its own \
+             address, or leave cluster.listen empty to serve peers on the main port"
+        )));
+    }
+    Ok(Some(addr))
 }
 
 #[derive(Clone, Copy)]
@@ -358,10 +406,10 @@ fn core_thread<A: App>(
 ) {
     let CoreStart { bound, serving } = started;
     let body = async move {
-        let listener = match listen_on(id, listen) {
-            Ok((listener, local)) => {
+        let (listener, cluster_listener) = match listen_on(id, listen) {
+            Ok((listeners, local)) => {
                 let _ = bound.send(Ok(local));
-                listener
+                listeners
             }
             Err(e) => {
                 let _ = bound.send(Err(e));
@@ -379,6 +427,10 @@ fn core_thread<A: App>(
         let core = Rc::new(Core::new(id, node));
         let _ = serving.send(id);
         drop(serving);
+        if let Some(cluster_listener) = cluster_listener {
+            // Starts once `run` first waits, after it set the core up.
+            monoio::spawn(core.clone().accept_cluster_loop::<A>(cluster_listener));
+        }
         core.run::<A>(listener, inbox).await;
     };
     let result = match driver {
@@ -400,24 +452,68 @@ fn core_thread<A: App>(
     }
 }
 
-/// This core's listener, inside its event loop (which registers the socket with its driver).
-fn listen_on(id: usize, listen: Listen) -> Result<(TcpListener, Bound), String> {
-    let (listener, shares) = match listen {
-        Listen::Bind { addr, others } => {
-            let listener = listener::bind(addr)?;
-            let shares = listener::share(&listener, others)
-                .map_err(|e| format!("listen: cannot share the socket of {addr}: {e}"))?;
-            (listener, shares)
+/// A core's listeners: the main one, and the cluster one with `cluster.listen`.
+type Listeners = (TcpListener, Option<TcpListener>);
+
+/// This core's listeners, inside its event loop (which registers the sockets with its driver).
+fn listen_on(id: usize, listen: Listen) -> Result<(Listeners, Bound), String> {
+    match listen {
+        Listen::Bind {
+            addr,
+            cluster,
+            others,
+        } => {
+            let (main, local, shares) = bind_shared("listen", addr, others)?;
+            let (cluster_listener, cluster) = match cluster {
+                Some(addr) => {
+                    let (listener, local, shares) = bind_shared("cluster.listen", addr, others)?;
+                    (Some(listener), Some((local, shares)))
+                }
+                None => (None, None),
+            };
+            let bound = Bound {
+                local,
+                shares,
+                cluster,
+            };
+            Ok(((main, cluster_listener), bound))
         }
-        Listen::Share(fd) => {
-            let listener = listener::adopt(fd).map_err(|e| {
-                format!("listen: core {id} cannot accept on the shared socket: {e}")
-            })?;
-            (listener, Vec::new())
+        Listen::Share { main, cluster } => {
+            let main = adopt_shared("listen", id, main)?;
+            let local = local_addr("listen", &main)?;
+            let cluster = cluster
+                .map(|fd| adopt_shared("cluster.listen", id, fd))
+                .transpose()?;
+            let bound = Bound {
+                local,
+                shares: Vec::new(),
+                cluster: None,
+            };
+            Ok(((main, cluster), bound))
         }
-    };
-    let local = listener
+    }
+}
+
+/// Bind `addr` (config key `key`) and duplicate the socket for `others` cores.
+fn bind_shared(
+    key: &str,
+    addr: SocketAddr,
+    others: usize,
+) -> Result<(TcpListener, SocketAddr, Vec<OwnedFd>), String> {
+    let listener = listener::bind(key, addr)?;
+    let shares = listener::share(&listener, others)
+        .map_err(|e| format!("{key}: cannot share the socket of {addr}: {e}"))?;
+    let local = local_addr(key, &listener)?;
+    Ok((listener, local, shares))
+}
+
+fn adopt_shared(key: &str, id: usize, fd: OwnedFd) -> Result<TcpListener, String> {
+    listener::adopt(fd)
+        .map_err(|e| format!("{key}: core {id} cannot accept on the shared socket: {e}"))
+}
+
+fn local_addr(key: &str, listener: &TcpListener) -> Result<SocketAddr, String> {
+    listener
         .local_addr()
-        .map_err(|e| format!("listen: no local address: {e}"))?;
-    Ok((listener, Bound { local, shares }))
+        .map_err(|e| format!("{key}: no local address: {e}"))
 }

@@ -47,6 +47,31 @@ pub fn write_node_status(
     out.push(b'}');
 }
 
+/// Java's `ServiceNodeStatus.toString()`, which the "not in up state" messages embed:
+/// `{ node: <region/zone/url, lower-cased>, status: .., canServiceRegistry: .., canServiceDiscovery: .. }`.
+/// A flag Java never set prints as `null`.
+pub fn node_status_text(
+    node: &NodeInfo,
+    status: &str,
+    can_registry: Option<bool>,
+    can_discovery: Option<bool>,
+) -> String {
+    fn flag(value: Option<bool>) -> &'static str {
+        match value {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "null",
+        }
+    }
+    // `ServiceNode.toString()`.
+    let node = format!("{}/{}/{}", node.region_id, node.zone_id, node.url).to_lowercase();
+    format!(
+        "{{ node: {node}, status: {status}, canServiceRegistry: {}, canServiceDiscovery: {} }}",
+        flag(can_registry),
+        flag(can_discovery)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +119,23 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"allowDiscoveryFromOtherZone":true,"allowRegistryFromOtherZone":false,"canServiceDiscovery":true,"canServiceRegistry":false,"node":{"url":"u","zone":{"metadata":null,"regionId":"r","zoneId":"z"}},"status":"starting"}"#
+        );
+    }
+
+    #[test]
+    fn node_status_text_is_javas_to_string() {
+        let node = NodeInfo {
+            url: "http://Host:8080/Artemis/",
+            region_id: "SHA",
+            zone_id: "SHAJQ",
+        };
+        assert_eq!(
+            node_status_text(&node, "starting", None, None),
+            "{ node: sha/shajq/http://host:8080/artemis/, status: starting, canServiceRegistry: null, canServiceDiscovery: null }"
+        );
+        assert_eq!(
+            node_status_text(&node, "down", Some(true), Some(false)),
+            "{ node: sha/shajq/http://host:8080/artemis/, status: down, canServiceRegistry: true, canServiceDiscovery: false }"
         );
     }
 }

@@ -13,18 +13,20 @@ mod instance;
 mod json_writer;
 pub mod management;
 mod parse;
+mod replication;
 mod requests;
 mod responses;
 mod service;
 mod status;
 mod status_reports;
 
-pub use cluster::{write_node_status, write_service_node, NodeInfo};
+pub use cluster::{node_status_text, write_node_status, write_service_node, NodeInfo};
 pub use instance::{is_null_or_whitespace, FieldLimits, Instance, Metadata, MetadataEntry, Str};
 pub use json_writer::{
     write_bool, write_i64, write_instance, write_metadata, write_opt_str, write_str,
 };
 pub use parse::{parse, parse_optional, JsonError, MAX_DEPTH};
+pub use replication::{write_replication_services_failure, ReplicationServicesWriter};
 pub use requests::{
     DiscoveryConfig, GetLeasesRequest, GetServiceRequest, GetServicesDeltaRequest,
     InstancesRequest, LookupRequest, RegionZoneRequest,
@@ -34,7 +36,7 @@ pub use service::{
     write_instance_change, write_service, write_service_changes, ChangeKind, ServiceLists,
 };
 pub use status::{
-    error_codes, fail, status_strings, write_error_body, write_failed_instance,
+    error_codes, fail, status_strings, write_error_body, write_fail_body, write_failed_instance,
     write_instances_fail, write_instances_status, write_response_status, InstancesResponseWriter,
     ResponseStatus,
 };

@@ -79,6 +79,14 @@ pub fn write_services_response<'a>(
     out.push(b'}');
 }
 
+/// `services.json` refused (the node cannot serve discovery):
+/// `{"responseStatus":{..},"services":null,"version":0}`.
+pub fn write_services_failure(out: &mut Vec<u8>, status: &ResponseStatus) {
+    out.extend_from_slice(b"{\"responseStatus\":");
+    write_response_status(out, status);
+    out.extend_from_slice(b",\"services\":null,\"version\":0}");
+}
+
 /// `services-delta.json` success (spec §6.4). `fragments` are delta-map entries
 /// (`"serviceId":[InstanceChange,..]`, comma-separated), one fragment per shard.
 pub fn write_delta_response<'a>(
@@ -97,11 +105,16 @@ pub fn write_delta_response<'a>(
 
 /// `services-delta.json` when no exact delta exists: the client fetches `services.json` again.
 pub fn write_delta_not_found(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"delta\":null,\"responseStatus\":");
-    write_response_status(
+    write_delta_failure(
         out,
         &fail(error_codes::DATA_NOT_FOUND, "Delta is not found."),
     );
+}
+
+/// `services-delta.json` failed: `{"delta":null,"responseStatus":{..},"version":0}`.
+pub fn write_delta_failure(out: &mut Vec<u8>, status: &ResponseStatus) {
+    out.extend_from_slice(b"{\"delta\":null,\"responseStatus\":");
+    write_response_status(out, status);
     out.extend_from_slice(b",\"version\":0}");
 }
 
@@ -333,6 +346,20 @@ mod tests {
         );
         assert!(text(write_delta_not_found)
             .starts_with(r#"{"delta":null,"responseStatus":{"errorCode":"data-not-found""#));
+    }
+
+    #[test]
+    fn discovery_failures_null_their_data_and_zero_the_version() {
+        let down = fail(error_codes::SERVICE_UNAVAILABLE, "down");
+        let status = r#"{"errorCode":"service-unavailable","message":"down","status":"fail"}"#;
+        assert_eq!(
+            text(|o| write_services_failure(o, &down)),
+            format!(r#"{{"responseStatus":{status},"services":null,"version":0}}"#)
+        );
+        assert_eq!(
+            text(|o| write_delta_failure(o, &down)),
+            format!(r#"{{"delta":null,"responseStatus":{status},"version":0}}"#)
+        );
     }
 
     #[test]

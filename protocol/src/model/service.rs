@@ -12,6 +12,10 @@ pub enum ServiceLists<'a> {
     Empty,
     /// Java's "swallowed failure" shape: every list null (wrong region, bad config).
     Null,
+    /// A service as the registry holds it, before any discovery filter (replication
+    /// `services.json`): its serialized `[{instance},...]`, the other lists null (Java's
+    /// `new Service(id)` with only its instances set).
+    Raw(&'a [u8]),
 }
 
 /// `service_id` None is written as `null` (Java's answer for a config without a serviceId).
@@ -20,6 +24,7 @@ pub fn write_service(out: &mut Vec<u8>, service_id: Option<&str>, lists: Service
         ServiceLists::Instances(json) => (json, b"[]"),
         ServiceLists::Empty => (b"[]", b"[]"),
         ServiceLists::Null => (b"null", b"null"),
+        ServiceLists::Raw(json) => (json, b"null"),
     };
     out.extend_from_slice(b"{\"instances\":");
     out.extend_from_slice(instances);
@@ -125,6 +130,12 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"instances":[{"a":1}],"logicInstances":[],"metadata":null,"routeRules":[],"serviceId":"My\"Svc"}"#
+        );
+        out.clear();
+        write_service(&mut out, Some("raw"), ServiceLists::Raw(b"[{\"a\":1}]"));
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"instances":[{"a":1}],"logicInstances":null,"metadata":null,"routeRules":null,"serviceId":"raw"}"#
         );
     }
 }

@@ -185,11 +185,14 @@ pub fn write_instances_fail(out: &mut Vec<u8>, error_code: &str, message: &str) 
 /// Body of an HTTP 4xx protocol fault:
 /// `{"responseStatus":{"errorCode":"bad-request","message":..,"status":"fail"}}`.
 pub fn write_error_body(out: &mut Vec<u8>, message: &str) {
+    write_fail_body(out, error_codes::BAD_REQUEST, message);
+}
+
+/// Body of an HTTP 4xx refusal with its own error code:
+/// `{"responseStatus":{"errorCode":..,"message":..,"status":"fail"}}`.
+pub fn write_fail_body(out: &mut Vec<u8>, error_code: &str, message: &str) {
     out.extend_from_slice(b"{\"responseStatus\":");
-    write_response_status(
-        out,
-        &ResponseStatus::fail(error_codes::BAD_REQUEST, message),
-    );
+    write_response_status(out, &ResponseStatus::fail(error_code, message));
     out.push(b'}');
 }
 
@@ -358,6 +361,10 @@ mod tests {
         assert_eq!(
             text(|o| write_error_body(o, "invalid JSON body: EOF \"x\"")),
             r#"{"responseStatus":{"errorCode":"bad-request","message":"invalid JSON body: EOF \"x\"","status":"fail"}}"#
+        );
+        assert_eq!(
+            text(|o| write_fail_body(o, error_codes::NO_PERMISSION, "refused")),
+            r#"{"responseStatus":{"errorCode":"no-permission","message":"refused","status":"fail"}}"#
         );
     }
 }

@@ -787,6 +787,21 @@ mod management {
     }
 
     #[test]
+    fn a_walk_lists_hidden_instances_too() {
+        let mut s = Shard::standalone(config(), 0);
+        register(&mut s, "svc", "i1", 0);
+        register(&mut s, "svc", "i2", 0);
+        s.apply_management(snapshot(1, &[instance("svc", "i1")]), 1);
+        let mut seen = Vec::new();
+        let next = s.walk_instances(WalkCursor::default(), 10, |v| {
+            seen.push((v.instance_id.to_string(), v.hidden))
+        });
+        assert!(next.is_none());
+        seen.sort();
+        assert_eq!(seen, [("i1".to_string(), true), ("i2".to_string(), false)]);
+    }
+
+    #[test]
     fn managed_instances_list_hidden_ones_too() {
         let mut s = Shard::standalone(config(), 0);
         register(&mut s, "svc", "i1", 0);
@@ -799,6 +814,84 @@ mod management {
         seen.sort();
         assert_eq!(seen, [("i1".to_string(), true), ("i2".to_string(), false)]);
     }
+}
+
+/// Walk the whole shard in steps of at most `step` instances; (service, instance) in visit order.
+fn walk_all(s: &Shard, step: usize) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    let mut cursor = Some(WalkCursor::default());
+    while let Some(from) = cursor {
+        let before = seen.len();
+        cursor = s.walk_instances(from, step, |v| {
+            seen.push((v.service_id.to_string(), v.instance_id.to_string()))
+        });
+        assert!(seen.len() - before <= step, "a step visits at most {step}");
+        if cursor.is_some() {
+            assert_eq!(seen.len() - before, step, "only the last step is short");
+        }
+    }
+    seen
+}
+
+#[test]
+fn a_walk_in_any_step_size_visits_every_instance_once_grouped_by_service() {
+    let mut rng = Rng::new(0x5eed_0011);
+    let mut s = Shard::standalone(config(), 0);
+    let mut expected = Vec::new();
+    for n in 0..200 {
+        let service = format!("svc{}", rng.below(13));
+        let instance = format!("i{n}");
+        register(&mut s, &service, &instance, 0);
+        expected.push((service, instance));
+    }
+    // Some removals, so the walk meets freed service slots and reordered members.
+    for _ in 0..40 {
+        let (service, instance) = expected.swap_remove(rng.below(expected.len()));
+        assert!(s.unregister(&service, &instance, 1));
+    }
+    expected.sort();
+    for step in [1, 2, 3, 7, 64, 1000] {
+        let seen = walk_all(&s, step);
+        let mut services: Vec<&str> = seen.iter().map(|(svc, _)| svc.as_str()).collect();
+        services.dedup();
+        let distinct: std::collections::HashSet<&str> = services.iter().copied().collect();
+        assert_eq!(
+            services.len(),
+            distinct.len(),
+            "step {step}: a service's instances are adjacent"
+        );
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected, "step {step}");
+    }
+    assert!(walk_all(&Shard::standalone(config(), 0), 5).is_empty());
+}
+
+#[test]
+fn a_walk_paused_in_a_removed_service_starts_the_slot_s_new_service_from_its_first_member() {
+    let mut s = Shard::standalone(config(), 0);
+    for i in 0..4 {
+        register(&mut s, "old", &format!("o{i}"), 0);
+    }
+    let mut seen = Vec::new();
+    let paused = s
+        .walk_instances(WalkCursor::default(), 2, |v| {
+            seen.push(v.instance_id.to_string())
+        })
+        .expect("two of four visited");
+    for i in 0..4 {
+        s.unregister("old", &format!("o{i}"), 1);
+    }
+    // The freed slot is reused by the next new service.
+    for i in 0..3 {
+        register(&mut s, "new", &format!("n{i}"), 2);
+    }
+    let mut rest = Vec::new();
+    assert!(s
+        .walk_instances(paused, 10, |v| rest.push(v.instance_id.to_string()))
+        .is_none());
+    rest.sort();
+    assert_eq!(rest, ["n0", "n1", "n2"]);
 }
 
 #[test]

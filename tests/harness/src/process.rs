@@ -19,6 +19,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The line the server prints on stdout once it listens (after binding port 0).
 const LISTENING_PREFIX: &str = "artemis listening on ";
+/// The line it prints before that one when `cluster.listen` is set.
+const CLUSTER_LISTENING_PREFIX: &str = "artemis cluster listener on ";
 
 /// `lease.ttl_ms` in [`manual_clock_short_ttl`].
 pub const SHORT_TTL_MS: u64 = 1000;
@@ -150,19 +152,32 @@ fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     status
 }
 
-/// Forwards the address from the server's listening line, and keeps draining stdout afterwards
-/// so the server never blocks on a full pipe.
-fn watch_for_listening_line(stdout: ChildStdout) -> mpsc::Receiver<String> {
+/// A listening line of the server: which listener, at which address.
+enum Listening {
+    Main(String),
+    Cluster(String),
+}
+
+/// Forwards the addresses from the server's listening lines, and keeps draining stdout
+/// afterwards so the server never blocks on a full pipe.
+fn watch_for_listening_line(stdout: ChildStdout) -> mpsc::Receiver<Listening> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if let Some(addr) = line.strip_prefix(LISTENING_PREFIX) {
-                let _ = tx.send(addr.trim().to_string());
+                let _ = tx.send(Listening::Main(addr.trim().to_string()));
+            } else if let Some(addr) = line.strip_prefix(CLUSTER_LISTENING_PREFIX) {
+                let _ = tx.send(Listening::Cluster(addr.trim().to_string()));
             }
         }
     });
     rx
+}
+
+fn parse_addr(addr: &str) -> SocketAddr {
+    addr.parse()
+        .unwrap_or_else(|e| panic!("bad listening line address {addr:?}: {e}"))
 }
 
 /// A server that exited before it listened: its exit status (None if it had not ended 5 s after
@@ -181,6 +196,8 @@ const STDOUT_LOG: &str = "stdout.log";
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// The `cluster.listen` listener's address, when the config sets one.
+    pub cluster_addr: Option<SocketAddr>,
     exit: Option<ExitStatus>,
     dir: TempDir,
     data_dir: PathBuf,
@@ -238,28 +255,33 @@ impl Server {
             child,
             // Port 0 until the listening line says which port the server bound.
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            cluster_addr: None,
             exit: None,
             dir,
             data_dir,
         };
-        match listening.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(addr) => {
-                server.addr = addr
-                    .parse()
-                    .unwrap_or_else(|e| panic!("bad listening line address {addr:?}: {e}"));
-                Ok(server)
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-                "artemis did not print its listening line within {STARTUP_TIMEOUT:?}; stderr:\n{}",
-                server.stderr()
-            ),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                // stdout closed without the line: the process is exiting.
-                let status = server.wait_exit(Duration::from_secs(5));
-                Err(EarlyExit {
-                    status,
-                    stderr: server.stderr(),
-                })
+        let deadline = std::time::Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            let wait = deadline.saturating_duration_since(std::time::Instant::now());
+            match listening.recv_timeout(wait) {
+                // The cluster listener's line comes first.
+                Ok(Listening::Cluster(addr)) => server.cluster_addr = Some(parse_addr(&addr)),
+                Ok(Listening::Main(addr)) => {
+                    server.addr = parse_addr(&addr);
+                    return Ok(server);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "artemis did not print its listening line within {STARTUP_TIMEOUT:?}; stderr:\n{}",
+                    server.stderr()
+                ),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // stdout closed without the line: the process is exiting.
+                    let status = server.wait_exit(Duration::from_secs(5));
+                    return Err(EarlyExit {
+                        status,
+                        stderr: server.stderr(),
+                    });
+                }
             }
         }
     }
