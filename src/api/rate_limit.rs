@@ -87,13 +87,13 @@ fn endpoint_of(identity: Identity) -> Option<Endpoint> {
         Identity::GetLegacyLeases => Endpoint::LegacyLeases,
         Identity::GetConfig => Endpoint::ConfigStatus,
         Identity::GetDeployment => Endpoint::DeploymentStatus,
-        Identity::ReplicationRegister
-        | Identity::ReplicationHeartbeat
-        | Identity::ReplicationUnregister
-        | Identity::ReplicationGetServices
-        | Identity::GetRouteRules
-        | Identity::GetRouteRuleGroups
-        | Identity::GetGroups => return None,
+        Identity::ReplicationRegister => Endpoint::ReplicationRegister,
+        Identity::ReplicationHeartbeat => Endpoint::ReplicationHeartbeat,
+        Identity::ReplicationUnregister => Endpoint::ReplicationUnregister,
+        Identity::ReplicationGetServices => Endpoint::ReplicationServices,
+        Identity::GetRouteRules | Identity::GetRouteRuleGroups | Identity::GetGroups => {
+            return None
+        }
     })
 }
 

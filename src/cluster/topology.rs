@@ -107,17 +107,28 @@ impl Topology {
         }
     }
 
-    /// From `cluster.nodes`, recognising this node by its advertised URL. Errors say what to fix.
-    pub fn from_config(config: &Config, advertised_url: &str) -> Result<Topology, String> {
+    /// From `cluster.nodes`, recognising this node by one of its own URLs: the advertised one,
+    /// or that of its cluster listener (`cluster.listen`). Errors say what to fix.
+    pub fn from_config(config: &Config, own_urls: &[&str]) -> Result<Topology, String> {
         let entries = config.cluster.nodes.entries()?;
         if entries.is_empty() {
             return Ok(Topology::single());
         }
-        let own = normalize_url(advertised_url).unwrap_or_else(|| advertised_url.to_string());
+        let own: Vec<String> = own_urls
+            .iter()
+            .map(|u| normalize_url(u).unwrap_or_else(|| u.to_string()))
+            .collect();
         let mut local = None;
         let mut peers = Vec::new();
         for entry in entries {
-            if entry.url == own {
+            if own.contains(&entry.url) {
+                if local.is_some() {
+                    return Err(format!(
+                        "cluster.nodes: this node is listed twice ({} and {})",
+                        local.as_ref().map_or("", |l: &NodeEntry| l.url.as_str()),
+                        entry.url
+                    ));
+                }
                 local = Some(entry);
                 continue;
             }
@@ -131,14 +142,15 @@ impl Topology {
         }
         let Some(local) = local else {
             return Err(format!(
-                "cluster.nodes: none of the nodes is this node ({own}); list this node's URL, or \
-                 set node_url to the URL the list uses for it"
+                "cluster.nodes: none of the nodes is this node ({}); list this node's URL, or \
+                 set node_url to the URL the list uses for it",
+                own.join(" or ")
             ));
         };
         if local.zone_id != config.zone_id {
             return Err(format!(
-                "cluster.nodes: this node ({own}) is listed in zone {:?} but zone_id is {:?}",
-                local.zone_id, config.zone_id
+                "cluster.nodes: this node ({}) is listed in zone {:?} but zone_id is {:?}",
+                local.url, local.zone_id, config.zone_id
             ));
         }
         Ok(Topology {
@@ -165,7 +177,7 @@ mod tests {
     #[test]
     fn the_local_node_is_found_by_its_url_and_the_rest_are_peers() {
         let c = config("z1:http://127.0.0.1:8080,http://127.0.0.1:8081/;z2:http://10.0.0.9/a");
-        let t = Topology::from_config(&c, "http://127.0.0.1:8081/").unwrap();
+        let t = Topology::from_config(&c, &["http://127.0.0.1:8081/"]).unwrap();
         assert_eq!(t.local.unwrap().url, "http://127.0.0.1:8081/");
         let urls: Vec<&str> = t.peers.iter().map(|p| p.entry.url.as_str()).collect();
         assert_eq!(urls, ["http://127.0.0.1:8080/", "http://10.0.0.9/a/"]);
@@ -181,16 +193,28 @@ mod tests {
     #[test]
     fn a_list_without_this_node_or_in_another_zone_is_refused() {
         let c = config("z1:http://127.0.0.1:8080");
-        let err = Topology::from_config(&c, "http://127.0.0.1:9999/").unwrap_err();
+        let err = Topology::from_config(&c, &["http://127.0.0.1:9999/"]).unwrap_err();
         assert!(err.contains("none of the nodes is this node"), "{err}");
         let c = config("z2:http://127.0.0.1:8080");
-        let err = Topology::from_config(&c, "http://127.0.0.1:8080/").unwrap_err();
+        let err = Topology::from_config(&c, &["http://127.0.0.1:8080/"]).unwrap_err();
         assert!(err.contains("zone"), "{err}");
     }
 
     #[test]
+    fn the_cluster_listener_url_also_names_this_node() {
+        let c = config("z1:http://10.0.0.1:9090,http://10.0.0.2:9090");
+        let own = ["http://client-name:8080/", "http://10.0.0.2:9090/"];
+        let t = Topology::from_config(&c, &own).unwrap();
+        assert_eq!(t.local.unwrap().url, "http://10.0.0.2:9090/");
+        assert_eq!(t.peers.len(), 1);
+        let c = config("z1:http://client-name:8080,http://10.0.0.2:9090");
+        let err = Topology::from_config(&c, &own).unwrap_err();
+        assert!(err.contains("listed twice"), "{err}");
+    }
+
+    #[test]
     fn no_nodes_is_a_single_node() {
-        let t = Topology::from_config(&Config::default(), "http://x:1/").unwrap();
+        let t = Topology::from_config(&Config::default(), &["http://x:1/"]).unwrap();
         assert!(t.local.is_none() && t.peers.is_empty());
     }
 

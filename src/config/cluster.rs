@@ -21,7 +21,11 @@ pub struct ClusterConfig {
     pub secret: String,
     /// A file holding the secret (trailing whitespace ignored), instead of `secret`.
     pub secret_file: String,
-    /// A separate address for peer traffic (replication and node status); empty: the main port.
+    /// A separate address for replication (every `/api/replication/*` endpoint, the registry
+    /// copy included; node status is served on both ports); empty: the main port serves it, as
+    /// Java does. When set, the main port refuses replication, and `nodes` may list this node by
+    /// the URL of its cluster listener (`http://<cluster.listen><path_prefix>/`) so peers reach it
+    /// there.
     pub listen: String,
     /// How often every peer's `/api/status/node.json` is polled.
     pub health_check_interval_ms: u64,

@@ -159,7 +159,17 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     let url = config.advertised_url(bound);
     // The node's own entry in `cluster.nodes` is known only now (its URL may name the port the
     // listener got).
-    let topology = Topology::from_config(&config, &url).map_err(|message| Failure {
+    let cluster_url = cluster_bound.map(|addr| {
+        let host = match addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("http://{host}:{}{}/", addr.port(), config.path_prefix)
+    });
+    let own_urls: Vec<&str> = std::iter::once(url.as_str())
+        .chain(cluster_url.as_deref())
+        .collect();
+    let topology = Topology::from_config(&config, &own_urls).map_err(|message| Failure {
         message,
         exit_code: 2,
     })?;
