@@ -1,5 +1,7 @@
 //! `artemis nodes`: the cluster's nodes and their status (`/api/status/cluster.json`, spec §8.2),
-//! or the one node's status (`node.json`) from a node that does not serve `cluster.json`.
+//! or the one node's status (`node.json`) from a node that does not serve `cluster.json`. For
+//! the peers of the node asked, the replication queue and lag towards them (an artemis
+//! extension of `cluster.json`; the columns appear when a node reports them).
 //! Also the node's own status, which other commands read for its region.
 
 use std::process::ExitCode;
@@ -36,6 +38,16 @@ pub struct NodeStatus {
     pub status: Option<String>,
     pub can_service_registry: Option<bool>,
     pub can_service_discovery: Option<bool>,
+    /// The replication towards a peer, as the node asked reports it.
+    pub replication: Option<Replication>,
+}
+
+/// The figures of `cluster.json`'s `replication` object that the table shows.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Replication {
+    pub queued: Option<u64>,
+    pub lag_ms: Option<u64>,
 }
 
 /// `ServiceNode`.
@@ -78,19 +90,47 @@ fn run(args: &NodesArgs) -> Outcome {
     if args.json {
         return emit_json(&raw);
     }
-    let mut table = Table::new(&["URL", "REGION", "ZONE", "STATUS", "REGISTRY", "DISCOVERY"]);
-    for s in &statuses {
+    emit(table(&statuses).render().as_bytes())
+}
+
+/// One row per node; QUEUED and LAG_MS (`-` for the node asked) when any node reports
+/// replication, that is when the node asked has peers.
+fn table(statuses: &[NodeStatus]) -> Table {
+    const BASE: [&str; 6] = ["URL", "REGION", "ZONE", "STATUS", "REGISTRY", "DISCOVERY"];
+    let replicating = statuses.iter().any(|s| s.replication.is_some());
+    let mut table = if replicating {
+        let mut header = BASE.to_vec();
+        header.extend(["QUEUED", "LAG_MS"]);
+        Table::new(&header)
+    } else {
+        Table::new(&BASE)
+    };
+    for s in statuses {
         let zone = s.node.as_ref().and_then(|n| n.zone.as_ref());
-        table.row(vec![
+        let mut row = vec![
             cell(s.node.as_ref().and_then(|n| n.url.as_deref())),
             cell(zone.and_then(|z| z.region_id.as_deref())),
             cell(zone.and_then(|z| z.zone_id.as_deref())),
             cell(s.status.as_deref()),
             yes_no(s.can_service_registry),
             yes_no(s.can_service_discovery),
-        ]);
+        ];
+        if replicating {
+            let figure = |f: fn(&Replication) -> Option<u64>| {
+                cell(
+                    s.replication
+                        .as_ref()
+                        .and_then(f)
+                        .map(|n| n.to_string())
+                        .as_deref(),
+                )
+            };
+            row.push(figure(|r| r.queued));
+            row.push(figure(|r| r.lag_ms));
+        }
+        table.row(row);
     }
-    emit(table.render().as_bytes())
+    table
 }
 
 /// Every node's status and the raw answer: `cluster.json`, or `node.json` when the node has no
@@ -147,4 +187,58 @@ fn yes_no(value: Option<bool>) -> String {
         None => "-",
     }
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses(json: &str) -> Vec<NodeStatus> {
+        protocol::model::parse::<ClusterStatusAnswer>(json.as_bytes())
+            .unwrap()
+            .nodes_status
+            .unwrap()
+    }
+
+    const SELF: &str = r#"{"node":{"url":"http://a/","zone":{"regionId":"SHA","zoneId":"z1"}},"status":"up","canServiceRegistry":true,"canServiceDiscovery":true}"#;
+
+    #[test]
+    fn peers_show_their_queue_and_lag() {
+        let peer = r#"{"node":{"url":"http://b/","zone":{"regionId":"SHA","zoneId":"z2"}},"status":"unknown","canServiceRegistry":null,"canServiceDiscovery":null,"replication":{"queued":12,"lagMs":3,"sentTotal":5}}"#;
+        let text = table(&statuses(&format!(r#"{{"nodesStatus":[{SELF},{peer}]}}"#))).render();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                vec![
+                    "URL",
+                    "REGION",
+                    "ZONE",
+                    "STATUS",
+                    "REGISTRY",
+                    "DISCOVERY",
+                    "QUEUED",
+                    "LAG_MS"
+                ],
+                vec!["http://a/", "SHA", "z1", "up", "yes", "yes", "-", "-"],
+                vec!["http://b/", "SHA", "z2", "unknown", "-", "-", "12", "3"],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_node_has_no_replication_columns() {
+        let text = table(&statuses(&format!(r#"{{"nodesStatus":[{SELF}]}}"#))).render();
+        assert_eq!(
+            text.lines()
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["URL", "REGION", "ZONE", "STATUS", "REGISTRY", "DISCOVERY"]
+        );
+    }
 }

@@ -14,10 +14,19 @@ pub async fn metrics(core: &Core, out: &mut Vec<u8>) -> u16 {
     200
 }
 
-/// 200 once every core restored its shard and serves; 503, with the reason, while the node
-/// starts or shuts down.
+/// 200 once every core restored its shard and serves and the node is `up` (a node of a cluster
+/// first copies the registry from a peer); 503, with the reason, while the node starts or shuts
+/// down.
 pub fn ready(core: &Core, out: &mut Vec<u8>) -> u16 {
     let (status, reason) = match core.node.readiness() {
+        Readiness::Serving if !core.node.cluster.is_up() => (
+            "starting",
+            format!(
+                "the node is {}: it copies the registry from an up peer of its cluster before \
+                 it serves",
+                core.node.cluster.status.get().name()
+            ),
+        ),
         Readiness::Serving => {
             out.extend_from_slice(br#"{"status":"ready"}"#);
             return 200;

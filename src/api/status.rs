@@ -26,30 +26,20 @@ use crate::server::rate_limit::Identity;
 /// The `appId` Java's deployment answer carried: the application this process is.
 const APP_ID: &str = "artemis";
 
-/// This node's `ServiceNodeStatus`.
-fn this_node(core: &Core) -> NodeStatus<'_> {
-    let config = &core.node.config;
-    NodeStatus {
-        node: super::cluster::node_info(core),
-        status: "up",
-        can_discovery: true,
-        can_registry: true,
-        allow_registry_other_zone: config.registry.allow_from_other_zone,
-        allow_discovery_other_zone: config.discovery.allow_from_other_zone,
-    }
-}
-
 pub fn node(core: &Core, out: &mut Vec<u8>) -> u16 {
-    write_node_status_response(out, &this_node(core));
+    write_node_status_response(out, &super::cluster::local_status(core));
     200
 }
 
-/// A single-node cluster: this node is all of it.
+/// Every configured node: this one first, then the peers in configuration order.
 pub fn cluster(core: &Core, out: &mut Vec<u8>) -> u16 {
     if let Some(status) = refuse_over_limit(core, Identity::GetCluster, Shape::ClusterStatus, out) {
         return status;
     }
-    write_cluster_status_response(out, &[this_node(core)]);
+    let nodes: Vec<NodeStatus> = std::iter::once(super::cluster::local_status(core))
+        .chain(super::cluster::peer_statuses(core))
+        .collect();
+    write_cluster_status_response(out, &nodes);
     200
 }
 

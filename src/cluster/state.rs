@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
+use super::health::PolledStatus;
 use super::topology::Topology;
 
 /// A node's status as Java names it (`ServiceNodeStatus.Status`).
@@ -73,6 +74,13 @@ pub struct PeerHealth {
     pub allow_discovery_from_other_zone: AtomicBool,
     /// Wall-clock epoch ms of the last poll that got an answer (0: never).
     pub last_seen_ms: AtomicU64,
+    /// Polls done, answered or not: 0 means nothing is known about the peer yet.
+    pub polls: AtomicU64,
+    /// Polls in a row that got no usable answer (0 once the peer answers).
+    pub failed_polls: AtomicU64,
+    /// When the last "unreachable" warning about the peer was logged, in the poller's monotonic
+    /// ms (0: not since it last answered); see [`super::health`].
+    pub unreachable_warned_ms: AtomicU64,
 }
 
 impl Default for PeerHealth {
@@ -84,6 +92,9 @@ impl Default for PeerHealth {
             allow_registry_from_other_zone: AtomicBool::new(false),
             allow_discovery_from_other_zone: AtomicBool::new(false),
             last_seen_ms: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            failed_polls: AtomicU64::new(0),
+            unreachable_warned_ms: AtomicU64::new(0),
         }
     }
 }
@@ -104,6 +115,52 @@ impl PeerHealth {
             NodeStatus::Down | NodeStatus::Unknown => false,
             NodeStatus::Starting => self.can_service_discovery.load(Ordering::Relaxed),
         }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.status.get() == NodeStatus::Up
+    }
+
+    /// Whether any poll of the peer finished (answered or not).
+    pub fn polled(&self) -> bool {
+        self.polls.load(Ordering::Relaxed) > 0
+    }
+
+    /// Store a poll's outcome: what the peer answered, or None when it gave no usable answer
+    /// (it is `unknown` then, its flags off, as Java's `newUnknownNodeStatus`). `wall_ms` is
+    /// the epoch ms of the poll. Returns the status the peer had before.
+    pub fn record(&self, polled: Option<&PolledStatus>, wall_ms: u64) -> NodeStatus {
+        let previous = self.status.get();
+        let flags = polled.map_or([false; 4], |p| {
+            [
+                p.can_service_registry,
+                p.can_service_discovery,
+                p.allow_registry_from_other_zone,
+                p.allow_discovery_from_other_zone,
+            ]
+        });
+        let cells = [
+            &self.can_service_registry,
+            &self.can_service_discovery,
+            &self.allow_registry_from_other_zone,
+            &self.allow_discovery_from_other_zone,
+        ];
+        for (cell, value) in cells.into_iter().zip(flags) {
+            cell.store(value, Ordering::Relaxed);
+        }
+        match polled {
+            Some(p) => {
+                self.last_seen_ms.store(wall_ms, Ordering::Relaxed);
+                self.failed_polls.store(0, Ordering::Relaxed);
+                self.status.set(p.status);
+            }
+            None => {
+                self.failed_polls.fetch_add(1, Ordering::Relaxed);
+                self.status.set(NodeStatus::Unknown);
+            }
+        }
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        previous
     }
 }
 
@@ -183,6 +240,15 @@ impl ClusterState {
 
     pub fn can_serve_discovery(&self) -> bool {
         self.status.get() == NodeStatus::Up
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.status.get() == NodeStatus::Up
+    }
+
+    /// Whether any peer's last poll found it `up`.
+    pub fn any_peer_up(&self) -> bool {
+        self.peers.iter().any(|p| p.health.is_up())
     }
 }
 

@@ -6,6 +6,7 @@
 //! operation, which runs on the core owning the shard) and sums them ([`NodeSample`]);
 //! [`write_exposition`] writes the sum in the Prometheus text format.
 
+mod cluster;
 mod exposition;
 mod histogram;
 mod requests;

@@ -3,6 +3,7 @@
 pub mod accept;
 mod activity;
 pub mod app;
+mod bootstrap;
 pub mod budget;
 pub mod conn;
 pub mod core;
@@ -41,7 +42,7 @@ use self::reload::{Reloader, Swappable};
 use self::supervise::Supervisor;
 use self::watchdog::{Heartbeats, Watchdog};
 use crate::clock::Clock;
-use crate::cluster::{ClusterState, Topology};
+use crate::cluster::{ClusterState, NodeStatus, Topology};
 use crate::config::Config;
 
 /// Why the node stopped with an error, and the process exit code that says so.
@@ -66,7 +67,8 @@ impl From<String> for Failure {
 pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     // First: a signal during start-up waits for the node to serve, then drains or reloads it.
     supervise::block_signals();
-    let notifier = Notifier::from_env();
+    // Shared with core 0, whose bootstrap reports `READY=1` when a node of a cluster is up.
+    let notifier = Arc::new(Notifier::from_env());
     // Held until run returns, that is for the process's whole life.
     let _data_dir = data_dir::lock(&config.data_dir)?;
     let shards = config.shard_count();
@@ -119,11 +121,14 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     let mut inboxes = inboxes.into_iter();
     let mut spawn_core = |id: usize, listen: Listen| {
         let node_slot = node_slot.clone();
+        // Core 0 runs the cluster's tasks (health poller, bootstrap).
+        let notifier = (id == 0).then(|| notifier.clone());
         let inbox = inboxes.next().expect("one inbox per shard");
         let bound_tx = bound_tx.clone();
         let started = CoreStart {
             bound: bound_tx,
             serving: serving_tx.clone(),
+            notifier,
         };
         let thread = std::thread::Builder::new()
             .name(format!("artemis-core-{id}"))
@@ -212,6 +217,8 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         heartbeats: Heartbeats::new(shards),
         config,
     });
+    // Decided before any core runs: only the bootstrap changes the status, once the cores serve.
+    let bootstrapping = node.cluster.status.get() == NodeStatus::Starting;
     let _ = node_slot.set(node.clone());
     for t in &threads {
         t.thread().unpark();
@@ -237,8 +244,15 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     );
     // A machine-readable line for scripts and tests that start the server on port 0.
     println!("artemis listening on {bound}");
-    let serving_status = format!("serving {} on {bound}", counted(shards, "shard"));
-    notifier.ready(&serving_status);
+    let serving_status = serving_status(&node);
+    if bootstrapping {
+        tracing::info!(
+            peers = node.cluster.peers.len(),
+            "the node is starting: it copies the registry from an up peer before it reports up"
+        );
+    } else {
+        notifier.ready(&serving_status);
+    }
 
     let watchdog = Watchdog::interval_from_env()
         .map(|interval| Watchdog::new(interval, node.heartbeats.snapshot(), Instant::now()));
@@ -292,6 +306,15 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The systemd `STATUS=` of a node that serves.
+fn serving_status(node: &Node) -> String {
+    format!(
+        "serving {} on {}",
+        counted(node.router.shards(), "shard"),
+        node.local_addr
+    )
+}
+
 /// "1 shard", "2 shards": for status lines people read.
 fn counted(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -326,10 +349,12 @@ fn wait_until_serving(
     Ok(())
 }
 
-/// What a core reports during start-up: where it listens, then that it serves.
+/// What a core reports during start-up: where it listens, then that it serves; and for core 0
+/// the notifier its cluster tasks report to.
 struct CoreStart {
     bound: std::sync::mpsc::Sender<Result<Bound, String>>,
     serving: std::sync::mpsc::Sender<usize>,
+    notifier: Option<Arc<Notifier>>,
 }
 
 /// How a core gets its listeners: the main one, and the cluster one with `cluster.listen`.
@@ -414,7 +439,11 @@ fn core_thread<A: App>(
     node_slot: Arc<std::sync::OnceLock<Arc<Node>>>,
     started: CoreStart,
 ) {
-    let CoreStart { bound, serving } = started;
+    let CoreStart {
+        bound,
+        serving,
+        notifier,
+    } = started;
     let body = async move {
         let (listener, cluster_listener) = match listen_on(id, listen) {
             Ok((listeners, local)) => {
@@ -435,6 +464,9 @@ fn core_thread<A: App>(
             std::thread::park_timeout(Duration::from_millis(50));
         };
         let core = Rc::new(Core::new(id, node));
+        if let Some(notifier) = notifier {
+            start_cluster_tasks(&core, notifier);
+        }
         let _ = serving.send(id);
         drop(serving);
         if let Some(cluster_listener) = cluster_listener {
@@ -459,6 +491,21 @@ fn core_thread<A: App>(
     };
     if let Err(e) = result {
         tracing::error!(core = id, error = %e, "cannot build the event loop");
+    }
+}
+
+/// On core 0 of a node with peers: poll the peers' health, and copy the registry from one of
+/// them while the node is `starting`.
+fn start_cluster_tasks(core: &Rc<Core>, notifier: Arc<Notifier>) {
+    let cluster = &core.node.cluster;
+    if !cluster.has_peers() {
+        return;
+    }
+    let settings = crate::cluster::health::PollerSettings::from_config(&core.node.config.cluster);
+    crate::cluster::health::spawn_poller(cluster.clone(), settings);
+    if cluster.status.get() == NodeStatus::Starting {
+        let status = serving_status(&core.node);
+        monoio::spawn(bootstrap::run(core.clone(), notifier, status));
     }
 }
 

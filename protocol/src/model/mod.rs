@@ -13,6 +13,7 @@ mod instance;
 mod json_writer;
 pub mod management;
 mod parse;
+mod peer_answers;
 mod replication;
 mod requests;
 mod responses;
@@ -20,12 +21,19 @@ mod service;
 mod status;
 mod status_reports;
 
-pub use cluster::{node_status_text, write_node_status, write_service_node, NodeInfo};
+pub use cluster::{
+    node_status_text, write_node_status, write_service_node, NodeFlags, NodeInfo, NodeStatus,
+    ReplicationFigures,
+};
 pub use instance::{is_null_or_whitespace, FieldLimits, Instance, Metadata, MetadataEntry, Str};
 pub use json_writer::{
     write_bool, write_i64, write_instance, write_metadata, write_opt_str, write_str,
 };
 pub use parse::{parse, parse_optional, JsonError, MAX_DEPTH};
+pub use peer_answers::{
+    answered_success, AnswerStatus, NodeStatusAnswer, PeerNodeStatus, ServiceInstances,
+    ServicesAnswer,
+};
 pub use replication::{write_replication_services_failure, ReplicationServicesWriter};
 pub use requests::{
     DiscoveryConfig, GetLeasesRequest, GetServiceRequest, GetServicesDeltaRequest,

@@ -2,7 +2,7 @@
 //! hand in Jackson's shape: properties alphabetical, nulls included. Handlers decide *what* to
 //! answer; these functions are the only place that knows how it is spelled on the wire.
 
-use super::cluster::{write_node_status, write_service_node, NodeInfo};
+use super::cluster::{write_node_status, write_service_node, NodeInfo, NodeStatus};
 use super::json_writer::{write_bool, write_i64, write_str};
 use super::service::{write_service, ServiceLists};
 use super::status::{error_codes, fail, write_response_status, ResponseStatus};
@@ -260,36 +260,13 @@ pub fn write_leases_response<'a>(
     out.push(b'}');
 }
 
-/// What `status/node.json` reports about this node.
-pub struct NodeStatus<'a> {
-    pub node: NodeInfo<'a>,
-    pub status: &'a str,
-    pub can_discovery: bool,
-    pub can_registry: bool,
-    pub allow_registry_other_zone: bool,
-    pub allow_discovery_other_zone: bool,
-}
-
 /// `status/node.json`: `{"nodeStatus":{..},"responseStatus":{..}}` (spec §8.2).
 pub fn write_node_status_response(out: &mut Vec<u8>, s: &NodeStatus) {
     out.extend_from_slice(b"{\"nodeStatus\":");
-    write_node_status_of(out, s);
+    write_node_status(out, s);
     out.extend_from_slice(b",\"responseStatus\":");
     write_response_status(out, &ResponseStatus::SUCCESS);
     out.push(b'}');
-}
-
-/// One `ServiceNodeStatus`.
-pub(super) fn write_node_status_of(out: &mut Vec<u8>, s: &NodeStatus) {
-    write_node_status(
-        out,
-        &s.node,
-        s.status,
-        s.can_discovery,
-        s.can_registry,
-        s.allow_registry_other_zone,
-        s.allow_discovery_other_zone,
-    );
 }
 
 /// `up-registry-nodes.json` / `up-discovery-nodes.json` (spec §8.1): the nodes that may serve the

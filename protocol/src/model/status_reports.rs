@@ -3,8 +3,8 @@
 //! `status/message/connections.json`. Bean properties are alphabetical as Jackson wrote them;
 //! map entries keep the order the caller gives (Java filled `LinkedHashMap`s).
 
+use super::cluster::{write_node_status, NodeStatus};
 use super::json_writer::{write_i64, write_opt_str, write_str};
-use super::responses::{write_node_status_of, NodeStatus};
 use super::status::{write_response_status, ResponseStatus};
 
 /// A configuration as `GetConfigStatusResponse` reports it: every property as a string, and the
@@ -41,7 +41,7 @@ pub fn write_cluster_status_response(out: &mut Vec<u8>, nodes: &[NodeStatus]) {
         if n > 0 {
             out.push(b',');
         }
-        write_node_status_of(out, node);
+        write_node_status(out, node);
     }
     out.extend_from_slice(b"],\"responseStatus\":");
     write_response_status(out, &ResponseStatus::SUCCESS);
@@ -126,7 +126,7 @@ fn write_sources(out: &mut Vec<u8>, sources: &[(String, i64)]) {
 mod tests {
     use super::*;
     use crate::model::fixtures::text;
-    use crate::model::NodeInfo;
+    use crate::model::{NodeFlags, NodeInfo};
 
     const OK: &str = r#"{"errorCode":"success","message":"","status":"success"}"#;
 
@@ -138,10 +138,13 @@ mod tests {
                 zone_id: "z1",
             },
             status: "up",
-            can_discovery: true,
-            can_registry: false,
-            allow_registry_other_zone: true,
-            allow_discovery_other_zone: false,
+            flags: NodeFlags {
+                can_discovery: Some(true),
+                can_registry: Some(false),
+                allow_registry_other_zone: Some(true),
+                allow_discovery_other_zone: Some(false),
+            },
+            replication: None,
         }
     }
 

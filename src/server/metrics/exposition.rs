@@ -3,6 +3,7 @@
 
 use protocol::prometheus::{Exposition, Kind};
 
+use super::cluster::write_cluster;
 use super::histogram::{HistogramSample, BOUNDS_NS};
 use super::requests::{EndpointId, Outcome};
 use super::scrape::NodeSample;
@@ -235,6 +236,8 @@ pub fn write_exposition(
         "Time a management write waited for the store to commit it (or to fail).",
     );
     histogram(&mut e, &[], &core.store_writes);
+
+    write_cluster(&mut e, &node.cluster);
 }
 
 fn histogram(e: &mut Exposition<'_>, labels: &[(&str, &str)], sample: &HistogramSample) {

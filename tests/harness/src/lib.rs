@@ -12,6 +12,7 @@
 //! - [`memory`]: the server's resident memory.
 //! - [`management`]: one-call pull-out / pull-in, operation reads, logs and management views.
 //! - [`durable`]: a node's data dir kept across restarts, and its SQLite database file.
+//! - [`cluster`]: addresses for the nodes of a local cluster, and what a node says of the cluster.
 //! - [`local_cluster`]: several nodes replicating to each other, killed, stopped, frozen and
 //!   restarted.
 //!
@@ -21,6 +22,7 @@
 
 pub mod api;
 pub mod assertions;
+pub mod cluster;
 pub mod durable;
 pub mod http;
 pub mod latency;
@@ -33,6 +35,7 @@ pub mod ws;
 
 pub use api::*;
 pub use assertions::*;
+pub use cluster::*;
 pub use durable::*;
 pub use http::*;
 pub use latency::*;

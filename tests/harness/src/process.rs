@@ -222,6 +222,28 @@ impl Server {
         Server::spawn(dir, data_dir.to_path_buf(), cmd, args)
     }
 
+    /// Starts the server on the fixed address `listen` (a node of a cluster, whose address its
+    /// peers are told before it starts) with a fresh data dir, extra `args`, and optionally a TOML
+    /// config file; panics as [`Server::start`] does.
+    pub fn start_listening(listen: &str, args: &[&str], config_toml: Option<&str>) -> Server {
+        Server::start_listening_with_env(listen, args, config_toml, &[])
+    }
+
+    /// [`Server::start_listening`] with extra environment variables (systemd's `NOTIFY_SOCKET`).
+    pub fn start_listening_with_env(
+        listen: &str,
+        args: &[&str],
+        config_toml: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let dir = TempDir::new("srv");
+        let data_dir = dir.path().join("data");
+        fs::create_dir_all(&data_dir).expect("create temp data dir");
+        let mut cmd = server_command_at(&dir, listen, &data_dir, config_toml);
+        cmd.envs(env.iter().copied());
+        Server::spawn(dir, data_dir, cmd, args)
+    }
+
     /// [`Server::start_at`] that reports a server exiting before it listens (a taken port, a
     /// refused config) instead of panicking.
     pub fn try_start_at(listen: &str, data_dir: &Path, args: &[&str]) -> Result<Server, EarlyExit> {

@@ -1,0 +1,170 @@
+//! The registry copy a starting node takes from an `up` peer (spec §9.3): which peers to ask and
+//! in what order, when to stop waiting for one, the request, and the answer turned into
+//! instances to register. The server's bootstrap runner (`server::bootstrap`) drives it and
+//! registers the instances.
+
+use std::time::Duration;
+
+use protocol::model::{answered_success, parse, write_str, FieldLimits, Instance, ServicesAnswer};
+use shards::ops::RegisterItem;
+
+use super::client::PeerClient;
+use super::topology::Topology;
+use super::ClusterState;
+
+/// The peer endpoint that answers with its whole registry.
+pub const SERVICES_PATH: &str = "api/replication/registry/services.json";
+
+/// Largest registry copy accepted (about two million instances of a typical size): bounds what
+/// a misbehaving peer can make a starting node buffer.
+const MAX_REGISTRY_COPY_BYTES: usize = 1 << 30;
+
+/// The peers to copy from, in the order to try them: this node's zone first, then the other
+/// zones, each in configuration order (Java's `localZoneOtherNodes`, then `otherZoneNodes`).
+pub fn copy_order(topology: &Topology) -> Vec<usize> {
+    let local_zone = topology.local.as_ref().map(|l| l.zone_id.as_str());
+    let in_zone = |p: &&super::topology::Peer| Some(p.entry.zone_id.as_str()) == local_zone;
+    let (mut order, others): (Vec<_>, Vec<_>) = topology.peers.iter().partition(in_zone);
+    order.extend(others);
+    order.into_iter().map(|p| p.id).collect()
+}
+
+/// The peers whose last poll found them `up`, in [`copy_order`].
+pub fn up_peers(cluster: &ClusterState) -> Vec<usize> {
+    copy_order(&cluster.topology)
+        .into_iter()
+        .filter(|&id| cluster.peers[id].health.is_up())
+        .collect()
+}
+
+/// When a starting node stops waiting for an `up` peer: once none has been seen `up` for
+/// `cluster.bootstrap_wait_ms` (counted from the start until one is seen), it goes `up` with
+/// what it has. Times are monotonic ms from the caller's clock.
+#[derive(Debug)]
+pub struct PeerWait {
+    wait_ms: u64,
+    /// When an `up` peer was last seen (the start until one is).
+    last_up_ms: u64,
+}
+
+impl PeerWait {
+    pub fn new(start_ms: u64, wait_ms: u64) -> PeerWait {
+        PeerWait {
+            wait_ms,
+            last_up_ms: start_ms,
+        }
+    }
+
+    /// Note whether an `up` peer is known at `now_ms`; true when the wait is over.
+    pub fn over(&mut self, now_ms: u64, peer_up: bool) -> bool {
+        if peer_up {
+            self.last_up_ms = now_ms;
+            return false;
+        }
+        now_ms.saturating_sub(self.last_up_ms) >= self.wait_ms
+    }
+}
+
+/// `{"regionId":..,"zoneId":..}`: the body of the copy request.
+pub fn copy_request(region_id: &str, zone_id: &str) -> Vec<u8> {
+    let mut body = b"{\"regionId\":".to_vec();
+    write_str(&mut body, region_id);
+    body.extend_from_slice(b",\"zoneId\":");
+    write_str(&mut body, zone_id);
+    body.push(b'}');
+    body
+}
+
+/// A client able to take a whole registry in one answer.
+pub fn new_client(cluster: &ClusterState) -> PeerClient {
+    PeerClient::new(cluster.secret.clone(), MAX_REGISTRY_COPY_BYTES)
+}
+
+/// Ask `peer` for its registry; the answer's body on HTTP 200.
+pub async fn fetch(
+    client: &mut PeerClient,
+    cluster: &ClusterState,
+    peer: usize,
+    request: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let address = &cluster.topology.peers[peer].address;
+    let answer = client
+        .post_json(address, SERVICES_PATH, request, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    if answer.status != 200 {
+        return Err(format!("answered HTTP {}", answer.status));
+    }
+    Ok(answer.body)
+}
+
+/// Read a copy: a successful `responseStatus` and a list of services (an empty list is a
+/// registry without instances, a copy like any other; a null list is no copy, as in Java).
+pub fn read_copy(body: &[u8]) -> Result<ServicesAnswer<'_>, String> {
+    let answer: ServicesAnswer = parse(body).map_err(|e| e.to_string())?;
+    if !answered_success(answer.response_status.as_ref()) {
+        let status = answer.response_status.unwrap_or_default();
+        return Err(format!(
+            "answered {} ({}): {}",
+            status.status.as_deref().unwrap_or("no status"),
+            status.error_code.as_deref().unwrap_or("no error code"),
+            status.message.as_deref().unwrap_or_default()
+        ));
+    }
+    if answer.services.is_none() {
+        return Err("answered without a services list".into());
+    }
+    Ok(answer)
+}
+
+/// Every instance of a copy, null entries skipped.
+pub fn instances<'c, 'a>(copy: &'c ServicesAnswer<'a>) -> impl Iterator<Item = &'c Instance<'a>> {
+    copy.services
+        .iter()
+        .flatten()
+        .flatten()
+        .filter_map(|s| s.instances.as_ref())
+        .flatten()
+        .flatten()
+}
+
+/// What this node checks of a copied instance before it stores it: the replication path's
+/// checks (spec §9.2: the region, not the zone; the required fields) and the field limits every
+/// stored instance keeps to.
+#[derive(Clone, Copy, Debug)]
+pub struct CopyChecks<'a> {
+    pub region_id: &'a str,
+    pub limits: FieldLimits,
+}
+
+/// The instance as the owning shard stores it (as a client's register would), or why it is
+/// left out.
+pub fn register_item(instance: &Instance, checks: &CopyChecks) -> Result<RegisterItem, String> {
+    let region = instance.region_id.as_deref();
+    if !region.is_some_and(|r| !r.trim().is_empty() && r.eq_ignore_ascii_case(checks.region_id)) {
+        return Err(format!(
+            "region {} is not this node's",
+            region.unwrap_or("null")
+        ));
+    }
+    instance.check_required().map_err(str::to_string)?;
+    instance.check_lengths(checks.limits)?;
+    let text = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().unwrap_or_default().to_string();
+    let mut json = Vec::with_capacity(256);
+    protocol::model::write_instance(&mut json, instance);
+    Ok(RegisterItem {
+        service_id: text(&instance.service_id).into(),
+        instance_id: text(&instance.instance_id).into(),
+        legacy: instance.is_legacy(),
+        json: json.into(),
+        place: shards::place::join(
+            instance.region_id.as_deref().unwrap_or_default(),
+            instance.zone_id.as_deref().unwrap_or_default(),
+            instance.ip.as_deref().unwrap_or_default(),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests;
