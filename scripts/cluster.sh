@@ -6,7 +6,8 @@
 #   scripts/cluster.sh start [nodes=3] [base_port=8080]  start the nodes not running (node i on
 #                                                        base_port+i-1), wait until each is up
 #   scripts/cluster.sh stop                              SIGTERM every node, wait for its exit
-#   scripts/cluster.sh status                            each node's status; per peer, queue and lag
+#   scripts/cluster.sh status                            each node's status and `artemis nodes`
+#                                                        (per peer: status, queue and lag)
 #   scripts/cluster.sh logs [id]                         node id's log, or every log's last lines
 #   scripts/cluster.sh restart                           stop, then start the same nodes
 #   scripts/cluster.sh clean                             stop, then remove .cluster/
@@ -66,36 +67,18 @@ any_running() {
     return 1
 }
 
-# HTTP and JSON through python3 (curl and jq are not everywhere). Modes:
-#   status URL          prints "STATUS" of the node's node.json, or "unreachable"
-#   peers URL           one line per peer from cluster.json: url, status, queued, lag
-python_http() {
-    python3 - "$@" <<'EOF'
+# A node's own status from its node.json ("starting", "up", ...), or "unreachable"; python3
+# because curl and jq are not everywhere.
+node_status() {
+    python3 - "$1" <<'EOF'
 import json, sys, urllib.request
-
-def post(url, path):
-    req = urllib.request.Request(url + path, data=b"{}",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.load(r)
-
-mode, url = sys.argv[1], sys.argv[2]
+req = urllib.request.Request(sys.argv[1] + "api/status/node.json", data=b"{}",
+                             headers={"Content-Type": "application/json"})
 try:
-    if mode == "status":
-        print(post(url, "api/status/node.json")["nodeStatus"]["status"])
-    elif mode == "peers":
-        for n in post(url, "api/status/cluster.json").get("nodesStatus") or []:
-            peer = n.get("node", {}).get("url")
-            if peer == url:
-                continue
-            rep = n.get("replication") or {}
-            lag = rep.get("lagMs")
-            print("    peer %-26s %-9s queued %-7s lag %s%s" % (
-                peer, n.get("status"), rep.get("queued", "-"),
-                "-" if lag is None else "%s ms" % lag,
-                "  (resyncing)" if rep.get("resyncing") else ""))
-except Exception as e:  # a node that is down or still binding
-    print("unreachable" if mode == "status" else "    cluster.json: %s" % e)
+    with urllib.request.urlopen(req, timeout=5) as r:
+        print(json.load(r)["nodeStatus"]["status"])
+except Exception:  # down, still binding, or not an artemis node
+    print("unreachable")
 EOF
 }
 
@@ -128,12 +111,21 @@ write_config() { # node $1's config file
     } >"$dir/artemis.toml"
 }
 
+alive() { # process $1 exists and has not exited (a zombie has state Z)
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
+
 wait_up() { # waits until node $1's node.json says up
-    local i=$1 url status="" deadline=$((SECONDS + UP_TIMEOUT_S))
+    local i=$1 url status="" deadline=$((SECONDS + UP_TIMEOUT_S)) pid
     url=$(node_url "$i")
+    pid=$(cat "$(node_dir "$i")/pid")
     while [ "$SECONDS" -lt "$deadline" ]; do
-        [ -n "$(pid_of "$i")" ] || die "node $i exited; see $(node_dir "$i")/artemis.log"
-        status=$(python_http status "$url")
+        # Not pid_of: right after the start the process may not have exec'd the server yet.
+        alive "$pid" || die "node $i exited; see $(node_dir "$i")/artemis.log"
+        status=$(node_status "$url")
         [ "$status" = up ] && return 0
         sleep 0.2
     done
@@ -180,16 +172,17 @@ cmd_start() {
 }
 
 cmd_stop() {
-    local i pid deadline
+    local i pid deadline pids=()
     load_layout || { echo "no cluster in $STATE"; return 0; }
     for i in $(seq 1 "$NODES"); do
         pid=$(pid_of "$i")
+        pids[i]=$pid
         if [ -n "$pid" ]; then
             kill -TERM "$pid" 2>/dev/null || true # it may have exited since
         fi
     done
     for i in $(seq 1 "$NODES"); do
-        pid=$(pid_of "$i")
+        pid=${pids[i]}
         deadline=$((SECONDS + STOP_TIMEOUT_S))
         while [ -n "$pid" ] && [ -n "$(pid_of "$i")" ] && [ "$SECONDS" -lt "$deadline" ]; do
             sleep 0.1
@@ -204,8 +197,9 @@ cmd_stop() {
 }
 
 cmd_status() {
-    local i pid url
+    local i pid url bin
     load_layout || { echo "no cluster in $STATE"; return 0; }
+    bin=${ARTEMIS_BIN:-$ROOT/target/release/artemis}
     for i in $(seq 1 "$NODES"); do
         pid=$(pid_of "$i")
         url=$(node_url "$i")
@@ -213,8 +207,10 @@ cmd_status() {
             echo "node $i  $url  stopped"
             continue
         fi
-        echo "node $i  $url  pid $pid  $(python_http status "$url")"
-        python_http peers "$url"
+        echo "node $i  $url  pid $pid  $(node_status "$url")"
+        # cluster.json as `artemis nodes` shows it: every node's status as this one last polled
+        # it, and per peer the writes queued for it and the replication lag.
+        "$bin" nodes --server "$url" 2>&1 | sed 's/^/    /' || true
     done
 }
 

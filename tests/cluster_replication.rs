@@ -179,10 +179,28 @@ fn a_killed_node_serves_the_whole_registry_as_soon_as_it_reports_up_again() {
     );
 }
 
-/// Per-peer queue entries on each core; with 2 shards a node queues at most twice this per
-/// peer.
+/// Per-peer queue entries on each core (`cluster.peer_queue_capacity`).
 const QUEUE_CAPACITY: u64 = 16;
 const SHARDS: u64 = 2;
+
+/// Asserts node `from` holds a bounded queue for `to`: its writes, at most [`QUEUE_CAPACITY`]
+/// per core, plus one entry per instance of the resync snapshot of the `held` instances
+/// `from` holds. It must not grow with the writes made while `to` is away.
+fn assert_queue_bounded(cluster: &Cluster, from: usize, to: usize, held: usize, writes: usize) {
+    let bound = QUEUE_CAPACITY * SHARDS + held as u64;
+    assert!(
+        (writes as u64) > 2 * bound,
+        "the test makes too few writes ({writes}) to tell a bounded queue from an unbounded one"
+    );
+    let queued = cluster.replication_figure(from, to, "queued");
+    assert!(
+        queued <= bound,
+        "node {from} queues {queued} writes for node {to} after {writes} writes while it was \
+         away: more than {QUEUE_CAPACITY} per core on {SHARDS} cores plus a snapshot of the \
+         {held} instances it holds: {}",
+        dump(&cluster.peer_entry(from, to))
+    );
+}
 
 fn small_queue_cluster(size: usize) -> ClusterSpec {
     ClusterSpec::new(size)
@@ -202,24 +220,22 @@ fn a_stopped_node_leaves_the_others_serving_with_bounded_queues_and_catches_up_a
     register_in_batches(&cluster, A, &on_a);
     register_in_batches(&cluster, B, &on_b);
     let mut client = cluster.client(A);
-    for _ in 0..3 {
+    const HEARTBEAT_ROUNDS: usize = 10;
+    for _ in 0..HEARTBEAT_ROUNDS {
         for batch in on_a.chunks(50) {
             let (status, v) = heartbeat(&mut client, batch);
             assert_registry_ok(status, &v, "heartbeat on A while C is down");
         }
     }
+    // Registers again (a client restarting): writes that are never dropped.
+    register_in_batches(&cluster, A, &on_a);
+    let writes = on_a.len() * (HEARTBEAT_ROUNDS + 2) + on_b.len();
     let all: Vec<Inst> = [on_a, on_b].concat();
     for node in [A, B] {
         wait_served(&cluster, node, service, &ids(&all), "while C is down");
     }
 
-    let queued = cluster.replication_figure(A, C, "queued");
-    assert!(
-        queued <= QUEUE_CAPACITY * SHARDS,
-        "A queues {queued} writes for the stopped C, more than {QUEUE_CAPACITY} per core \
-         on {SHARDS} cores: {}",
-        dump(&cluster.peer_entry(A, C))
-    );
+    assert_queue_bounded(&cluster, A, C, all.len(), writes);
     assert!(
         cluster.replication_figure(A, C, "resyncsTotal") >= 1,
         "300 registers for a stopped peer with a queue of {QUEUE_CAPACITY} must mark it for \
@@ -268,6 +284,12 @@ fn a_frozen_peer_catches_up_by_resync_without_a_restart() {
     cluster.freeze(B);
     let insts = instances(service, "f", 200);
     register_in_batches(&cluster, A, &insts);
+    let mut client = cluster.client(A);
+    const HEARTBEAT_ROUNDS: usize = 5;
+    for _ in 0..HEARTBEAT_ROUNDS {
+        let (status, v) = heartbeat(&mut client, &insts);
+        assert_registry_ok(status, &v, "heartbeat on A while B is frozen");
+    }
     assert!(
         wait_until(CLUSTER_TIMEOUT, || cluster.replication_figure(
             A,
@@ -278,7 +300,13 @@ fn a_frozen_peer_catches_up_by_resync_without_a_restart() {
          never marked it for a resync: {}",
         dump(&cluster.peer_entry(A, B))
     );
-    assert!(cluster.replication_figure(A, B, "queued") <= QUEUE_CAPACITY * SHARDS);
+    assert_queue_bounded(
+        &cluster,
+        A,
+        B,
+        insts.len(),
+        insts.len() * (HEARTBEAT_ROUNDS + 1),
+    );
 
     // B never restarts, so it copies nothing itself: only A's resync can bring it the writes
     // its queue could not hold.

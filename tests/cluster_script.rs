@@ -102,16 +102,6 @@ fn is_running(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
 }
 
-/// The number after `queued ` in a status line.
-fn queued(line: &str) -> Option<u64> {
-    line.split_once("queued ")?
-        .1
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// Starts the script's cluster on a free run of ports; another process may take one of them
 /// before a node binds it, so a start that failed on a taken port is tried again.
 fn start_cluster() -> (State, u16) {
@@ -167,29 +157,60 @@ fn cluster_script_starts_reports_stops_and_cleans_a_replicating_cluster() {
         "node 3 of the script's cluster does not serve a register on node 1"
     );
 
-    let status = state.ok(&["status"]);
-    for node in 1..=NODES {
-        let url = format!("http://127.0.0.1:{}/", base + node - 1);
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(&format!("node {node} ")))
-            .unwrap_or_else(|| panic!("no line for node {node}:\n{status}"));
-        assert!(
-            line.contains(&url) && line.ends_with(" up"),
-            "node {node}: {line}\n{status}"
+    // Each node polls its peers every 5 s (the default): wait until every node lists every
+    // node as up (up-registry-nodes.json, which has no tight rate limit as cluster.json has).
+    let urls: Vec<String> = (1..=NODES)
+        .map(|node| format!("http://127.0.0.1:{}/", base + node - 1))
+        .collect();
+    let sees_all_up = |node: u16| {
+        let (_, v) = Client::connect(addr(node)).post_json(
+            "/api/cluster/up-registry-nodes.json",
+            &format!(r#"{{"regionId":"{REGION}","zoneId":"{ZONE}"}}"#),
         );
-    }
-    let peer_lines: Vec<&str> = status.lines().filter(|l| l.contains("peer ")).collect();
-    assert_eq!(
-        peer_lines.len(),
-        (NODES * (NODES - 1)) as usize,
-        "one line per peer of each node:\n{status}"
+        v["nodes"].as_array().map(|a| a.len()) == Some(NODES as usize)
+    };
+    assert!(
+        wait_until(CLUSTER_TIMEOUT, || (1..=NODES).all(sees_all_up)),
+        "the script's nodes do not all see each other up"
     );
-    for line in &peer_lines {
+
+    let status = state.ok(&["status"]);
+    let sections: Vec<&str> = status.split("node ").skip(1).collect();
+    assert_eq!(sections.len(), NODES as usize, "{status}");
+    for (node, section) in (1..=NODES).zip(&sections) {
+        let url = &urls[node as usize - 1];
+        let head = section.lines().next().unwrap_or_default();
         assert!(
-            line.contains(" up ") && queued(line).is_some() && line.contains("lag "),
-            "peer line {line:?}:\n{status}"
+            head.starts_with(&format!("{node}  {url}  pid ")) && head.ends_with("  up"),
+            "node {node}'s line: {head:?}\n{status}"
         );
+        // `artemis nodes`: URL REGION ZONE STATUS REGISTRY DISCOVERY QUEUED LAG_MS.
+        let rows: Vec<Vec<&str>> = section
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|cells| cells.first().is_some_and(|c| c.starts_with("http://")))
+            .collect();
+        assert_eq!(
+            rows.len(),
+            NODES as usize,
+            "node {node}'s table:\n{section}"
+        );
+        for row in &rows {
+            assert_eq!(row.len(), 8, "row {row:?}:\n{section}");
+            assert_eq!(row[3], "up", "row {row:?}:\n{section}");
+            if row[0] == url {
+                assert_eq!(
+                    &row[6..],
+                    ["-", "-"],
+                    "the node itself has no queue:\n{section}"
+                );
+            } else {
+                assert!(
+                    row[6].parse::<u64>().is_ok() && row[7].parse::<u64>().is_ok(),
+                    "peer row {row:?} shows no queue and lag:\n{section}"
+                );
+            }
+        }
     }
 
     assert!(
