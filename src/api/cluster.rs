@@ -41,8 +41,19 @@ pub fn up_nodes(core: &Core, role: Role, input: &Input<'_>, out: &mut Vec<u8>) -
         return status;
     }
     let request = (region.as_deref(), zone.as_deref());
+    // Clients are given the URL each peer advertises (its `cluster.nodes` entry may be the URL of
+    // its cluster listener, on a private interface).
+    let advertised: Vec<Option<std::sync::Arc<str>>> = (core.node.cluster.peers.iter())
+        .map(|p| p.health.advertised_url())
+        .collect();
+    let peers = peer_statuses(core).zip(&advertised).map(|(mut node, url)| {
+        if let Some(url) = url {
+            node.node.url = url;
+        }
+        node
+    });
     let nodes: Vec<NodeInfo> = std::iter::once(local_status(core))
-        .chain(peer_statuses(core))
+        .chain(peers)
         .filter(|node| serves(node, role, request))
         .map(|node| node.node)
         .collect();

@@ -31,9 +31,12 @@ const MAX_NODE_STATUS_BYTES: usize = 64 * 1024;
 pub const UNREACHABLE_WARN_EVERY_MS: u64 = 60_000;
 
 /// What a peer's `node.json` said about it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolledStatus {
     pub status: NodeStatus,
+    /// The URL the peer advertises to clients (None when it did not say): what up-nodes lists,
+    /// which differs from its `cluster.nodes` entry when it has a cluster listener.
+    pub advertised_url: Option<String>,
     pub can_service_registry: bool,
     pub can_service_discovery: bool,
     pub allow_registry_from_other_zone: bool,
@@ -54,8 +57,15 @@ impl PolledStatus {
         let status = parsed
             .node_status
             .ok_or_else(|| "answered without a nodeStatus".to_string())?;
+        let advertised_url = status
+            .node
+            .as_ref()
+            .and_then(|n| n.url.as_deref())
+            .filter(|u| !u.trim().is_empty())
+            .map(str::to_string);
         Ok(PolledStatus {
             status: NodeStatus::from_name(status.status.as_deref().unwrap_or_default()),
+            advertised_url,
             can_service_registry: status.can_service_registry.unwrap_or(false),
             can_service_discovery: status.can_service_discovery.unwrap_or(false),
             allow_registry_from_other_zone: status.allow_registry_from_other_zone.unwrap_or(false),

@@ -4,6 +4,7 @@
 //! hot path except [`ClusterState::can_serve_registry`] (one relaxed load).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::health::PolledStatus;
 use super::topology::Topology;
@@ -68,6 +69,9 @@ impl StatusCell {
 #[derive(Debug)]
 pub struct PeerHealth {
     pub status: StatusCell,
+    /// The URL the peer last said it advertises (`node.url` of its node.json); None until then.
+    /// Read by the cluster endpoints only (rate-limited, not a hot path).
+    advertised_url: Mutex<Option<Arc<str>>>,
     pub can_service_registry: AtomicBool,
     pub can_service_discovery: AtomicBool,
     pub allow_registry_from_other_zone: AtomicBool,
@@ -87,6 +91,7 @@ impl Default for PeerHealth {
     fn default() -> Self {
         PeerHealth {
             status: StatusCell::new(NodeStatus::Unknown),
+            advertised_url: Mutex::new(None),
             can_service_registry: AtomicBool::new(false),
             can_service_discovery: AtomicBool::new(false),
             allow_registry_from_other_zone: AtomicBool::new(false),
@@ -129,8 +134,25 @@ impl PeerHealth {
     /// Store a poll's outcome: what the peer answered, or None when it gave no usable answer
     /// (it is `unknown` then, its flags off, as Java's `newUnknownNodeStatus`). `wall_ms` is
     /// the epoch ms of the poll. Returns the status the peer had before.
+    /// The URL the peer advertises to clients, once a poll said it.
+    pub fn advertised_url(&self) -> Option<Arc<str>> {
+        self.advertised_url
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn record(&self, polled: Option<&PolledStatus>, wall_ms: u64) -> NodeStatus {
         let previous = self.status.get();
+        if let Some(url) = polled.and_then(|p| p.advertised_url.as_deref()) {
+            let mut slot = self
+                .advertised_url
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if slot.as_deref() != Some(url) {
+                *slot = Some(Arc::from(url));
+            }
+        }
         let flags = polled.map_or([false; 4], |p| {
             [
                 p.can_service_registry,

@@ -31,7 +31,7 @@ pub use json_writer::{
 };
 pub use parse::{parse, parse_optional, JsonError, MAX_DEPTH};
 pub use peer_answers::{
-    answered_success, AnswerStatus, NodeStatusAnswer, PeerNodeStatus, ServiceInstances,
+    answered_success, AnswerStatus, NodeStatusAnswer, PeerNode, PeerNodeStatus, ServiceInstances,
     ServicesAnswer,
 };
 pub use replication::{write_replication_services_failure, ReplicationServicesWriter};

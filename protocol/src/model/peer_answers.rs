@@ -32,10 +32,18 @@ pub fn answered_success(status: Option<&AnswerStatus>) -> bool {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeerNodeStatus<'a> {
     pub status: Str<'a>,
+    /// `node`: the URL the peer advertises to clients.
+    pub node: Option<PeerNode<'a>>,
     pub can_service_registry: Option<bool>,
     pub can_service_discovery: Option<bool>,
     pub allow_registry_from_other_zone: Option<bool>,
     pub allow_discovery_from_other_zone: Option<bool>,
+}
+
+/// A `ServiceNode` as a peer describes itself: only its URL matters here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerNode<'a> {
+    pub url: Str<'a>,
 }
 
 /// `GetClusterNodeStatusResponse`: `{"nodeStatus":{..},"responseStatus":{..}}`.
@@ -68,8 +76,15 @@ lenient_object! {
 }
 
 lenient_object! {
+    PeerNode<'de>, "a ServiceNode object", {
+        "url" => url: LenientStr<'de>,
+    }
+}
+
+lenient_object! {
     PeerNodeStatus<'de>, "a ServiceNodeStatus object", {
         "status" => status: LenientStr<'de>,
+        "node" => node: Nullable<PeerNode<'de>>,
         "canServiceRegistry" => can_service_registry: Nullable<bool>,
         "canServiceDiscovery" => can_service_discovery: Nullable<bool>,
         "allowRegistryFromOtherZone" => allow_registry_from_other_zone: Nullable<bool>,
@@ -119,6 +134,11 @@ mod tests {
         assert_eq!(status.can_service_discovery, Some(true));
         assert_eq!(status.allow_registry_from_other_zone, Some(false));
         assert_eq!(status.allow_discovery_from_other_zone, Some(true));
+        let node = status.node.unwrap();
+        assert_eq!(
+            node.url.as_deref(),
+            Some("http://127.0.0.1:8080/artemis-service/")
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ fn cluster(nodes: &str) -> ClusterState {
         ..Config::default()
     };
     config.cluster.nodes = NodesSpec::Java(nodes.into());
-    let topology = Topology::from_config(&config, "http://127.0.0.1:8081/").unwrap();
+    let topology = Topology::from_config(&config, &["http://127.0.0.1:8081/"]).unwrap();
     ClusterState::new(topology, false, None)
 }
 
@@ -25,6 +25,7 @@ fn urls(cluster: &ClusterState, ids: &[usize]) -> Vec<String> {
 fn set_status(cluster: &ClusterState, id: usize, status: NodeStatus) {
     let polled = PolledStatus {
         status,
+        advertised_url: None,
         can_service_registry: false,
         can_service_discovery: false,
         allow_registry_from_other_zone: false,

@@ -30,6 +30,7 @@ fn node_json_answers_are_read_into_a_status() {
         polled,
         PolledStatus {
             status: NodeStatus::Up,
+            advertised_url: Some("http://10.0.0.2:8080/".into()),
             can_service_registry: true,
             can_service_discovery: true,
             allow_registry_from_other_zone: false,
@@ -58,6 +59,7 @@ fn answers_that_are_no_node_status_are_refused() {
 fn up() -> PolledStatus {
     PolledStatus {
         status: NodeStatus::Up,
+        advertised_url: None,
         can_service_registry: true,
         can_service_discovery: true,
         allow_registry_from_other_zone: true,
