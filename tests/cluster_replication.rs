@@ -3,6 +3,7 @@
 //! restarted, peers authenticated by the cluster secret, and a replicated-heartbeat storm.
 //! Nodes are A = 0 (started `--force-up`), B = 1, C = 2.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,16 @@ use harness::*;
 const A: usize = 0;
 const B: usize = 1;
 const C: usize = 2;
+
+/// Held by the replicated-heartbeat storm, which keeps a core busy for seconds, and by the test
+/// that paces heartbeats against real lease TTLs, so that one never runs beside the other.
+static CPU_HEAVY_OR_TIMED: Mutex<()> = Mutex::new(());
+
+fn exclusive() -> MutexGuard<'static, ()> {
+    CPU_HEAVY_OR_TIMED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Instances `prefix-0 .. prefix-<n-1>` of `service`.
 fn instances(service: &str, prefix: &str, n: usize) -> Vec<Inst> {
@@ -92,10 +103,11 @@ fn a_write_on_one_node_reaches_every_other_node_and_its_subscribers() {
 
 #[test]
 fn heartbeats_sent_to_one_node_keep_the_instance_alive_on_the_others() {
-    const TTL: Duration = Duration::from_millis(3000);
+    const TTL: Duration = Duration::from_millis(4000);
     const PERIODS: u32 = 4;
     // Pacing, not synchronisation: a client heartbeats at a fixed rate, well inside the TTL.
     const EVERY: Duration = Duration::from_millis(250);
+    let _exclusive = exclusive();
     let ttl_ms = TTL.as_millis().to_string();
     let cluster = ClusterSpec::new(3)
         .args(&["--lease-ttl-ms", &ttl_ms])
@@ -397,6 +409,7 @@ fn a_storm_of_replicated_heartbeats_for_100k_instances_keeps_memory_bounded() {
     const SERVICES: usize = 100;
     const PER_REQUEST: usize = 1000;
     const ROUNDS: usize = 3;
+    let _exclusive = exclusive();
     let cluster = ClusterSpec::new(2).secret(SECRET).start();
     let target = cluster.node(B);
     // The bodies, built once: every round heartbeats the same instances.
