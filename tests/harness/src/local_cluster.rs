@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::assertions::dump;
 use crate::durable::NodeHome;
@@ -28,8 +28,8 @@ pub const REPLICATE_SERVICES: &str = "/api/replication/registry/services.json";
 /// The header a replication request carries the cluster's secret in.
 pub const SECRET_HEADER: &str = "X-Artemis-Cluster-Secret";
 
-pub const NODE_STATUS: &str = "/api/status/node.json";
-pub const CLUSTER_STATUS: &str = "/api/status/cluster.json";
+const NODE_STATUS: &str = "/api/status/node.json";
+const CLUSTER_STATUS: &str = "/api/status/cluster.json";
 
 /// Attempts at starting a cluster whose pre-picked ports another process took in the meantime.
 const PORT_ATTEMPTS: usize = 5;
@@ -111,7 +111,7 @@ impl ClusterSpec {
     /// Starts every node (they listen) without waiting for them to be `up`. Ports are picked
     /// free beforehand and can be taken by another process before a node binds them: the
     /// whole cluster then starts again on new ones.
-    pub fn start_nodes(&self) -> Cluster {
+    fn start_nodes(&self) -> Cluster {
         let toml = self.config_toml();
         for _ in 0..PORT_ATTEMPTS {
             let ports = free_ports(self.size);
@@ -378,10 +378,4 @@ pub fn post_replication(
         headers.push((SECRET_HEADER, secret));
     }
     client.request("POST", path, &headers, &gzip(body.as_bytes()))
-}
-
-/// Polls `f` every 20 ms until it returns true or `timeout` passes; returns how long it took.
-pub fn time_until(timeout: Duration, f: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    wait_until(timeout, f).then(|| start.elapsed())
 }
