@@ -150,7 +150,7 @@ SECTION="$WORK/section.md"
     echo "| heartbeat batch 1, node A of the 3-node cluster | $(fmt_int "$CL_MED") req/s | ${CLUSTER_RPS[*]} |"
     echo "| heartbeat batch 1, single node | $(fmt_int "$SI_MED") req/s | ${SINGLE_RPS[*]} |"
     echo "| cluster node / single node | $RATIO % | |"
-    echo "| full copy: restarted empty node C up with $(fmt_int "$COPY_INSTANCES") instances | $COPY_MED s | ${COPY_S[*]} (last copy served: $COPIED instances) |"
+    echo "| full copy: an empty node C restarted, up once it serves the registry copied from A ($(fmt_int "$COPIED") instances, $(fmt_int "$COPY_INSTANCES") of them registered for this step) | $COPY_MED s | ${COPY_S[*]} |"
     echo
     echo "Commands: \`artemis load --target A --scenario heartbeat --rate 20000 --instances 10000\` in the"
     echo "background, \`artemis load --target A --watch C --scenario push --subscribers 100 --services 10"

@@ -1,6 +1,7 @@
-//! Durable state of an artemis node (issue 9): the traffic-control rows operators write
-//! (instance, server and zone pull-outs), their operation logs, and the registry snapshot a
-//! graceful stop leaves for the next start.
+//! Durable state of an artemis node: the management rows operators write (instance, server and
+//! zone pull-outs, issue 9; groups, route rules, tags, group and logical instances, group
+//! pull-outs and canary IPs, issue 12), their logs, and the registry snapshot a graceful stop
+//! leaves for the next start.
 //!
 //! [`Store`] is the storage contract, free of SQLite types so a shared MySQL store can implement
 //! it later; [`SqliteStore`] is the implementation used today. [`Persistence`] runs one store on
@@ -19,5 +20,5 @@ mod thread;
 pub use error::{OpenError, StoreError, StoreErrorKind};
 pub use reply::Reply;
 pub use sqlite::SqliteStore;
-pub use store::{SavedInstance, Store};
+pub use store::{Change, SavedInstance, Store};
 pub use thread::{Handle, Limits, Persistence, Stats};

@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use protocol::model::management::groups::GroupData;
 use protocol::model::management::{
     InstanceKey, ManagementWrite, Operator, ServerKey, Target, ZoneKey,
 };
+
+use crate::{Change, Store, StoreError};
 
 /// A fresh directory under the system temp dir, removed (with its files) on drop.
 pub(crate) struct TempDir(PathBuf);
@@ -73,5 +76,25 @@ pub(crate) fn write(
             reason: format!("reason of {operator_id}"),
             extensions: format!("{{\"by\":\"{operator_id}\"}}"),
         },
+    }
+}
+
+/// Committing pull-outs alone, as most traffic tests do.
+pub(crate) trait CommitTraffic {
+    fn commit_traffic(
+        &mut self,
+        writes: &[ManagementWrite],
+        now_ms: i64,
+    ) -> Result<Option<GroupData>, StoreError>;
+}
+
+impl<S: Store + ?Sized> CommitTraffic for S {
+    fn commit_traffic(
+        &mut self,
+        writes: &[ManagementWrite],
+        now_ms: i64,
+    ) -> Result<Option<GroupData>, StoreError> {
+        let changes: Vec<Change> = writes.iter().cloned().map(Change::Traffic).collect();
+        self.commit(&changes, now_ms)
     }
 }

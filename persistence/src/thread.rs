@@ -1,10 +1,10 @@
 //! The persistence thread: one named OS thread owns the [`Store`]; everything else talks to it
 //! through a [`Handle`] and never blocks on storage.
 //!
-//! Management writes are group-committed: after taking one write the thread drains every write
-//! already queued (up to [`Limits::max_batch`]) and commits them in one transaction, so the cost
-//! of an fsync is shared by every write that arrived while the previous one was being made
-//! durable.
+//! Management writes (traffic and group writes alike) are group-committed: after taking one
+//! write the thread drains every write already queued (up to [`Limits::max_batch`]) and commits
+//! them in one transaction, so the cost of an fsync is shared by every write that arrived while
+//! the previous one was being made durable.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,12 +12,17 @@ use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use protocol::model::management::groups::{
+    Group, GroupFilter, GroupInstance, GroupInstanceFilter, GroupLogFilter, GroupLogKind,
+    GroupLogRow, GroupWrite, RouteRuleFilter, RouteRuleGroup, RouteRuleGroupFilter,
+    ServiceInstance, ServiceInstanceFilter, ServiceRouteRule,
+};
 use protocol::model::management::{
     LogFilter, LogKind, LogRow, ManagementSnapshot, ManagementWrite,
 };
 
 use crate::reply::{reply_channel, Completer};
-use crate::{Reply, SavedInstance, Store, StoreError, StoreErrorKind};
+use crate::{Change, Reply, SavedInstance, Store, StoreError, StoreErrorKind};
 
 #[cfg(test)]
 mod tests;
@@ -59,8 +64,12 @@ struct Shared {
     closed: AtomicBool,
 }
 
+/// A read run on the store, answering its own reply (dropped unrun, it answers an error).
+type Read = Box<dyn FnOnce(&mut dyn Store) + Send>;
+
 enum Job {
-    Write(ManagementWrite, Completer<Arc<ManagementSnapshot>>),
+    Write(Change, Completer<Arc<ManagementSnapshot>>),
+    Read(Read),
     Logs {
         kind: LogKind,
         filter: LogFilter,
@@ -128,11 +137,66 @@ impl Persistence {
 }
 
 impl Handle {
-    /// Commit one management write (rows and log rows). Answers, once durable, with the
+    /// Commit one pull-out or pull-in (rows and log rows). Answers, once durable, with the
     /// management state that includes it.
     pub fn write(&self, write: ManagementWrite) -> Reply<Arc<ManagementSnapshot>> {
+        self.commit(Change::Traffic(write))
+    }
+
+    /// Commit one group write (rows and log rows). Answers, once durable, with the management
+    /// state that includes it.
+    pub fn write_groups(&self, write: GroupWrite) -> Reply<Arc<ManagementSnapshot>> {
+        self.commit(Change::Groups(write))
+    }
+
+    fn commit(&self, change: Change) -> Reply<Arc<ManagementSnapshot>> {
         let (completer, reply) = reply_channel();
-        self.send(Job::Write(write, completer), reply)
+        self.send(Job::Write(change, completer), reply)
+    }
+
+    /// Run `query` on the store, in queue order with the other jobs.
+    fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Reply<T> {
+        let (completer, reply) = reply_channel();
+        let job: Read = Box::new(move |store| completer.complete(query(store)));
+        self.send(Job::Read(job), reply)
+    }
+
+    /// Group log rows of one table, newest first, at most `limit` (see [`Store::group_logs`]).
+    pub fn group_logs(
+        &self,
+        kind: GroupLogKind,
+        filter: GroupLogFilter,
+        limit: usize,
+    ) -> Reply<Vec<GroupLogRow>> {
+        self.read(move |store| store.group_logs(kind, &filter, limit))
+    }
+
+    /// Live route rules matching `filter` (get-route-rules).
+    pub fn route_rules(&self, filter: RouteRuleFilter) -> Reply<Vec<ServiceRouteRule>> {
+        self.read(move |store| store.route_rules(&filter))
+    }
+
+    /// Route-rule-group rows matching `filter` (get-route-rule-groups).
+    pub fn route_rule_groups(&self, filter: RouteRuleGroupFilter) -> Reply<Vec<RouteRuleGroup>> {
+        self.read(move |store| store.route_rule_groups(&filter))
+    }
+
+    /// Live groups matching `filter` (get-groups).
+    pub fn groups(&self, filter: GroupFilter) -> Reply<Vec<Group>> {
+        self.read(move |store| store.groups(&filter))
+    }
+
+    /// Group instance rows matching `filter` (get-group-instances).
+    pub fn group_instances(&self, filter: GroupInstanceFilter) -> Reply<Vec<GroupInstance>> {
+        self.read(move |store| store.group_instances(&filter))
+    }
+
+    /// Logical instances matching `filter` (get-service-instances).
+    pub fn service_instances(&self, filter: ServiceInstanceFilter) -> Reply<Vec<ServiceInstance>> {
+        self.read(move |store| store.service_instances(&filter))
     }
 
     /// Log rows of one table, newest first, at most `limit` (see [`Store::logs`]).
@@ -245,9 +309,13 @@ impl Worker {
     /// Do one job; false when it asks the thread to stop.
     fn handle(&mut self, job: Job) -> bool {
         match job {
-            Job::Write(write, reply) => {
-                let next = self.commit_batch(write, reply);
+            Job::Write(change, reply) => {
+                let next = self.commit_batch(change, reply);
                 next.is_none_or(|job| self.handle(job))
+            }
+            Job::Read(read) => {
+                read(&mut *self.store);
+                true
             }
             Job::Logs {
                 kind,
@@ -275,7 +343,7 @@ impl Worker {
     /// the commit, so jobs still run in the order they were queued.
     fn commit_batch(
         &mut self,
-        first: ManagementWrite,
+        first: Change,
         reply: Completer<Arc<ManagementSnapshot>>,
     ) -> Option<Job> {
         let mut writes = vec![first];
@@ -296,10 +364,15 @@ impl Worker {
         }
         let count = writes.len() as u64;
         match self.store.commit(&writes, now_ms()) {
-            Ok(()) => {
+            Ok(groups) => {
                 let mut snapshot = (*self.current).clone();
                 for write in &writes {
-                    snapshot.apply(write);
+                    if let Change::Traffic(write) = write {
+                        snapshot.apply(write);
+                    }
+                }
+                if let Some(groups) = groups {
+                    snapshot.set_groups(Arc::new(groups));
                 }
                 snapshot.generation += 1;
                 self.current = Arc::new(snapshot);

@@ -7,7 +7,7 @@
 use protocol::model::management::{
     InstanceKey, ManagementSnapshot, ManagementWrite, ServerKey, Target, ZoneKey,
 };
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, Transaction};
 
 /// Java upserts the row and refreshes who asked (`on duplicate key update operator_id, token`).
 /// The key columns keep their first spelling, as the snapshot's entries do.
@@ -45,25 +45,20 @@ const LOG_ZONE: &str = "INSERT INTO service_zone_log
     (REGION_ID, SERVICE_ID, ZONE_ID, OPERATION, OPERATOR_ID, TOKEN, REASON, COMPLETE, CREATE_TIME, DataChange_LastTime)
     VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?8)";
 
-/// Every write in one IMMEDIATE transaction (the write lock is taken up front, so the commit
-/// cannot fail half-way on a lock upgrade). Any error returns before `commit`, and dropping the
-/// transaction rolls everything back.
-pub(super) fn commit(
-    conn: &mut Connection,
-    writes: &[ManagementWrite],
+/// One write's rows and log rows, inside the caller's transaction.
+pub(super) fn apply(
+    tx: &Transaction<'_>,
+    write: &ManagementWrite,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for write in writes {
-        for (target, operation) in &write.targets {
-            match target {
-                Target::Instance(key) => instance(&tx, key, operation, write, now_ms)?,
-                Target::Server(key) => server(&tx, key, operation, write, now_ms)?,
-                Target::Zone(key) => zone(&tx, key, operation, write, now_ms)?,
-            }
+    for (target, operation) in &write.targets {
+        match target {
+            Target::Instance(key) => instance(tx, key, operation, write, now_ms)?,
+            Target::Server(key) => server(tx, key, operation, write, now_ms)?,
+            Target::Zone(key) => zone(tx, key, operation, write, now_ms)?,
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 fn instance(

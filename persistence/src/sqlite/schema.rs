@@ -35,7 +35,21 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         description: "indexes for the operation-log filters by key",
         sql: V2_SQL,
     },
+    Migration {
+        description: "indexes for the group-log filters and route-rule-group lookups by group",
+        sql: V3_SQL,
+    },
 ];
+
+/// The group log endpoints filter by service (group and route-rule logs) or by group
+/// (route-rule-group logs), which Java's secondary keys do not lead with; route-rule-group rows
+/// are looked up by group (get-route-rule-groups, the canary write).
+const V3_SQL: &str = "
+CREATE INDEX service_group_log_by_service ON service_group_log (SERVICE_ID, REGION_ID, ZONE_ID, NAME);
+CREATE INDEX service_route_rule_log_by_service ON service_route_rule_log (SERVICE_ID, NAME);
+CREATE INDEX service_route_rule_group_log_by_group ON service_route_rule_group_log (GROUP_ID);
+CREATE INDEX service_route_rule_group_by_group ON service_route_rule_group (GROUP_ID);
+";
 
 /// The log endpoints filter by the key of what was operated on; without these, every such
 /// query scans its whole log table on the persistence thread, which writes wait behind.

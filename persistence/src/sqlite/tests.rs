@@ -7,7 +7,7 @@ use rusqlite::Connection;
 
 use super::schema::current_version;
 use super::SqliteStore;
-use crate::test_support::{instance, server, write, zone, TempDir};
+use crate::test_support::{instance, server, write, zone, CommitTraffic, TempDir};
 use crate::{SavedInstance, Store, StoreErrorKind};
 
 /// Java's `artemis-managment.sql` (spec §10.8): every table, its columns in order, and its
@@ -435,7 +435,7 @@ fn pull_out_writes_rows_and_logs_and_pull_in_deletes_the_rows() {
         write(server("sha", "10.0.0.1"), "pullout", false, "bob"),
         write(zone("sha", "svc", "z1"), "pullout", false, "carol"),
     ];
-    store.commit(&writes, 1_000).unwrap();
+    store.commit_traffic(&writes, 1_000).unwrap();
     let snapshot = store.load_management().unwrap();
     assert_eq!(snapshot.generation, 0);
     assert!(snapshot.is_down("sha", "svc", "i1", "10.0.0.9", "z9"));
@@ -464,7 +464,7 @@ fn pull_out_writes_rows_and_logs_and_pull_in_deletes_the_rows() {
             ..w.clone()
         })
         .collect();
-    store.commit(&pull_in, 2_000).unwrap();
+    store.commit_traffic(&pull_in, 2_000).unwrap();
     assert!(store.load_management().unwrap().is_empty());
     for table in ["instance", "server", "service_zone"] {
         assert_eq!(count(&store, table), 0, "{table}");
@@ -528,13 +528,13 @@ fn keys_and_operations_are_unique_ignoring_case_and_keep_their_first_spelling() 
     let dir = TempDir::new("case");
     let mut store = open_new(&dir);
     store
-        .commit(
+        .commit_traffic(
             &[write(instance("SHA", "Svc", "I1"), "PullOut", false, "a")],
             1,
         )
         .unwrap();
     store
-        .commit(
+        .commit_traffic(
             &[write(instance("sha", "svc", "i1"), "pullout", false, "b")],
             2,
         )
@@ -555,7 +555,7 @@ fn keys_and_operations_are_unique_ignoring_case_and_keep_their_first_spelling() 
     assert_eq!(entry.operations, ["PullOut"]);
 
     store
-        .commit(
+        .commit_traffic(
             &[write(instance("Sha", "SVC", "i1"), "PULLOUT", true, "c")],
             3,
         )
@@ -585,7 +585,7 @@ fn rows_logs_and_the_registry_survive_a_reopen() {
     {
         let mut store = open_new(&dir);
         store
-            .commit(
+            .commit_traffic(
                 &[
                     write(instance("r", "svc", "i1"), "x", false, "a"),
                     write(zone("r", "svc", "z"), "y", false, "a"),
@@ -636,7 +636,9 @@ fn sample_logs(store: &mut SqliteStore) {
         write(instance("sha", "svc-b", "i1"), "drain", true, "bob"),
     ];
     for (n, w) in writes.iter().enumerate() {
-        store.commit(std::slice::from_ref(w), n as i64).unwrap();
+        store
+            .commit_traffic(std::slice::from_ref(w), n as i64)
+            .unwrap();
     }
 }
 
@@ -763,7 +765,7 @@ fn server_and_zone_logs_filter_by_their_own_ids() {
     let dir = TempDir::new("filters2");
     let mut store = open_new(&dir);
     store
-        .commit(
+        .commit_traffic(
             &[
                 write(server("sha", "10.0.0.1"), "x", false, "a"),
                 write(server("sha", "10.0.0.2"), "x", false, "a"),
@@ -806,12 +808,12 @@ fn a_read_only_file_refuses_writes_and_keeps_everything_as_it_was() {
     let path = dir.file("artemis.db");
     let mut store = open_new(&dir);
     store
-        .commit(&[write(instance("r", "s", "i0"), "x", false, "a")], 1)
+        .commit_traffic(&[write(instance("r", "s", "i0"), "x", false, "a")], 1)
         .unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
 
     let error = store
-        .commit(&[write(instance("r", "s", "i1"), "x", false, "a")], 2)
+        .commit_traffic(&[write(instance("r", "s", "i1"), "x", false, "a")], 2)
         .unwrap_err();
     assert_eq!(error.kind, StoreErrorKind::ReadOnly);
     assert_eq!(
@@ -838,7 +840,7 @@ fn a_read_only_file_refuses_writes_and_keeps_everything_as_it_was() {
 
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     store
-        .commit(&[write(instance("r", "s", "i1"), "x", false, "a")], 3)
+        .commit_traffic(&[write(instance("r", "s", "i1"), "x", false, "a")], 3)
         .unwrap();
     assert_eq!(count(&store, "instance"), 2);
 }
@@ -848,7 +850,7 @@ fn a_full_disk_fails_the_whole_transaction() {
     let dir = TempDir::new("full");
     let mut store = open_new(&dir);
     store
-        .commit(&[write(instance("r", "s", "before"), "x", false, "a")], 1)
+        .commit_traffic(&[write(instance("r", "s", "before"), "x", false, "a")], 1)
         .unwrap();
     // A page budget stands in for a full disk: SQLite reports SQLITE_FULL either way.
     let pages: i64 = store
@@ -867,7 +869,7 @@ fn a_full_disk_fails_the_whole_transaction() {
             w
         })
         .collect();
-    let error = store.commit(&batch, 2).unwrap_err();
+    let error = store.commit_traffic(&batch, 2).unwrap_err();
     assert_eq!(error.kind, StoreErrorKind::Full, "{error}");
     assert!(error.message.contains("artemis.db"), "{error}");
 
@@ -877,7 +879,7 @@ fn a_full_disk_fails_the_whole_transaction() {
         .unwrap();
     assert_eq!(count(&store, "instance"), 1);
     assert_eq!(count(&store, "instance_log"), 1);
-    store.commit(&batch, 3).unwrap();
+    store.commit_traffic(&batch, 3).unwrap();
     assert_eq!(count(&store, "instance"), 201);
 }
 
@@ -921,7 +923,7 @@ fn a_damaged_database_is_refused_and_left_untouched() {
     {
         let mut store = open_new(&dir);
         store
-            .commit(&[write(instance("r", "s", "i"), "x", false, "a")], 1)
+            .commit_traffic(&[write(instance("r", "s", "i"), "x", false, "a")], 1)
             .unwrap();
     }
     // Overwrite the third page (a table's root page) and keep the header intact.
@@ -951,20 +953,66 @@ fn a_missing_directory_is_an_open_error_naming_the_file() {
     assert!(!path.exists());
 }
 
+/// Undoes schema version 3.
+const V3_INDEXES_DROPPED: &str = "DROP INDEX service_group_log_by_service; \
+    DROP INDEX service_route_rule_log_by_service; \
+    DROP INDEX service_route_rule_group_log_by_group; \
+    DROP INDEX service_route_rule_group_by_group;";
+
+/// The indexes schema version 3 adds.
+fn v3_indexes(store: &SqliteStore) -> Vec<String> {
+    strings(
+        &store.conn,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%by\\_%' ESCAPE '\\' \
+         ORDER BY name",
+    )
+}
+
+#[test]
+fn a_version_2_database_is_upgraded_in_place_keeping_its_rows() {
+    let dir = TempDir::new("upgrade2");
+    let mut store = open_new(&dir);
+    store
+        .commit_traffic(&[write(instance("r", "s", "i"), "x", false, "a")], 1)
+        .unwrap();
+    store
+        .conn
+        .execute_batch(&format!("{V3_INDEXES_DROPPED} PRAGMA user_version = 2;"))
+        .unwrap();
+    assert!(v3_indexes(&store).is_empty());
+    drop(store);
+    let store = open_new(&dir);
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, current_version());
+    assert_eq!(
+        v3_indexes(&store),
+        [
+            "service_group_log_by_service",
+            "service_route_rule_group_by_group",
+            "service_route_rule_group_log_by_group",
+            "service_route_rule_log_by_service",
+        ]
+    );
+    assert_eq!(count(&store, "instance"), 1);
+}
+
 #[test]
 fn a_version_1_database_is_upgraded_in_place_keeping_its_rows() {
     let dir = TempDir::new("upgrade");
     let mut store = open_new(&dir);
     store
-        .commit(&[write(instance("r", "s", "i"), "x", false, "a")], 1)
+        .commit_traffic(&[write(instance("r", "s", "i"), "x", false, "a")], 1)
         .unwrap();
     // Back to what the first release wrote: no log indexes, version 1.
     store
         .conn
-        .execute_batch(
+        .execute_batch(&format!(
             "DROP INDEX instance_log_key; DROP INDEX server_log_key; \
-             DROP INDEX service_zone_log_key; PRAGMA user_version = 1;",
-        )
+             DROP INDEX service_zone_log_key; {V3_INDEXES_DROPPED} PRAGMA user_version = 1;"
+        ))
         .unwrap();
     drop(store);
     let store = open_new(&dir);

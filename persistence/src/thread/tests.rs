@@ -4,13 +4,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
+use protocol::model::management::groups::{
+    Group, GroupChange, GroupData, GroupFilter, GroupInstance, GroupInstanceFilter, GroupLogFilter,
+    GroupLogKind, GroupLogRow, GroupOperator, GroupWrite, NewGroup, NewRouteRule,
+    NewRouteRuleGroup, NewServiceInstance, RouteRuleFilter, RouteRuleGroup, RouteRuleGroupFilter,
+    ServiceInstance, ServiceInstanceFilter, ServiceRouteRule,
+};
 use protocol::model::management::{
     LogFilter, LogKind, LogRow, ManagementSnapshot, ManagementWrite,
 };
 
 use super::{Handle, Limits, Persistence, Stats};
-use crate::test_support::{instance, server, write, TempDir};
-use crate::{Reply, SavedInstance, SqliteStore, Store, StoreError, StoreErrorKind};
+use crate::test_support::{instance, server, write, CommitTraffic, TempDir};
+use crate::{Change, Reply, SavedInstance, SqliteStore, Store, StoreError, StoreErrorKind};
 
 /// Guards against a hung test only; every answer here comes long before it.
 const HANG_GUARD: Duration = Duration::from_secs(60);
@@ -25,12 +31,12 @@ struct GatedStore {
 }
 
 impl Store for GatedStore {
-    fn commit(&mut self, writes: &[ManagementWrite], now_ms: i64) -> Result<(), StoreError> {
+    fn commit(&mut self, changes: &[Change], now_ms: i64) -> Result<Option<GroupData>, StoreError> {
         if std::mem::take(&mut self.armed) {
             self.entered.send(()).unwrap();
             self.gate.recv().unwrap();
         }
-        self.inner.commit(writes, now_ms)
+        self.inner.commit(changes, now_ms)
     }
     fn load_management(&mut self) -> Result<ManagementSnapshot, StoreError> {
         self.inner.load_management()
@@ -42,6 +48,41 @@ impl Store for GatedStore {
         limit: usize,
     ) -> Result<Vec<LogRow>, StoreError> {
         self.inner.logs(kind, filter, limit)
+    }
+    fn group_logs(
+        &mut self,
+        kind: GroupLogKind,
+        filter: &GroupLogFilter,
+        limit: usize,
+    ) -> Result<Vec<GroupLogRow>, StoreError> {
+        self.inner.group_logs(kind, filter, limit)
+    }
+    fn route_rules(
+        &mut self,
+        filter: &RouteRuleFilter,
+    ) -> Result<Vec<ServiceRouteRule>, StoreError> {
+        self.inner.route_rules(filter)
+    }
+    fn route_rule_groups(
+        &mut self,
+        filter: &RouteRuleGroupFilter,
+    ) -> Result<Vec<RouteRuleGroup>, StoreError> {
+        self.inner.route_rule_groups(filter)
+    }
+    fn groups(&mut self, filter: &GroupFilter) -> Result<Vec<Group>, StoreError> {
+        self.inner.groups(filter)
+    }
+    fn group_instances(
+        &mut self,
+        filter: &GroupInstanceFilter,
+    ) -> Result<Vec<GroupInstance>, StoreError> {
+        self.inner.group_instances(filter)
+    }
+    fn service_instances(
+        &mut self,
+        filter: &ServiceInstanceFilter,
+    ) -> Result<Vec<ServiceInstance>, StoreError> {
+        self.inner.service_instances(filter)
     }
     fn save_registry(&mut self, instances: &[SavedInstance]) -> Result<(), StoreError> {
         self.inner.save_registry(instances)
@@ -331,7 +372,7 @@ fn the_first_snapshot_builds_on_the_initial_one() {
     let dir = TempDir::new("initial");
     let mut store = SqliteStore::open(dir.file("artemis.db")).unwrap();
     store
-        .commit(&[write(instance("r", "s", "old"), "x", false, "op")], 1)
+        .commit_traffic(&[write(instance("r", "s", "old"), "x", false, "op")], 1)
         .unwrap();
     let initial = store.load_management().unwrap();
     let limits = Limits {
@@ -345,4 +386,165 @@ fn the_first_snapshot_builds_on_the_initial_one() {
     assert!(snapshot.is_down("r", "s", "i1", "", ""));
     drop(handle);
     persistence.join().unwrap();
+}
+
+fn group_write(change: GroupChange) -> GroupWrite {
+    GroupWrite {
+        change,
+        operator: GroupOperator {
+            operation: "op".into(),
+            operator_id: "alice".into(),
+            reason: None,
+            extensions: "{}".into(),
+        },
+    }
+}
+
+fn new_group(name: &str) -> NewGroup {
+    NewGroup {
+        service_id: "svc".into(),
+        region_id: "sha".into(),
+        zone_id: "z1".into(),
+        name: name.into(),
+        app_id: "app".into(),
+        description: None,
+        status: "active".into(),
+    }
+}
+
+#[test]
+fn group_and_traffic_writes_share_a_batch_and_its_snapshot() {
+    let dir = TempDir::new("mixed");
+    let held = start_held(
+        &dir,
+        Limits {
+            queue_capacity: 16,
+            max_batch: 16,
+        },
+    );
+    let groups = held
+        .handle
+        .write_groups(group_write(GroupChange::UpsertGroups(vec![new_group(
+            "g1",
+        )])));
+    let traffic = held.handle.write(pull_out(1));
+    let pulled = held
+        .handle
+        .write_groups(group_write(GroupChange::OperateGroups {
+            operations: vec![(1, "pullout".into())],
+            complete: false,
+        }));
+    held.release();
+    let first = answer(held.first).unwrap();
+    assert!(first.groups().groups().next().is_none());
+    let snapshots: Vec<_> = [groups, traffic, pulled]
+        .into_iter()
+        .map(|r| answer(r).unwrap())
+        .collect();
+    assert!(snapshots.iter().all(|s| Arc::ptr_eq(s, &snapshots[0])));
+    let snapshot = &snapshots[0];
+    assert_eq!(snapshot.generation, 2);
+    assert!(snapshot.is_down("r", "s", "i1", "", ""));
+    assert!(snapshot.is_down("r", "s", "first", "", ""));
+    assert!(snapshot.is_group_down("svc", "sha", "z1", Some("g1"), "any"));
+    assert_eq!(snapshot.changed_since(&first).services.len(), 2);
+    assert_eq!(held.handle.stats().transactions, 2);
+}
+
+#[test]
+fn a_traffic_batch_keeps_the_group_data_it_found() {
+    let dir = TempDir::new("keep-groups");
+    let store = SqliteStore::open(dir.file("artemis.db")).unwrap();
+    let limits = Limits {
+        queue_capacity: 8,
+        max_batch: 8,
+    };
+    let (persistence, handle) =
+        Persistence::start(Box::new(store), ManagementSnapshot::default(), limits).unwrap();
+    let with_groups = answer(
+        handle.write_groups(group_write(GroupChange::UpsertGroups(vec![new_group(
+            "g1",
+        )]))),
+    )
+    .unwrap();
+    let after = answer(handle.write(pull_out(1))).unwrap();
+    assert!(Arc::ptr_eq(with_groups.groups(), after.groups()));
+    assert!(after.changed_since(&with_groups).reload.is_empty());
+    drop(handle);
+    persistence.join().unwrap();
+}
+
+#[test]
+fn group_reads_and_logs_run_on_the_thread() {
+    let dir = TempDir::new("group-reads");
+    let store = SqliteStore::open(dir.file("artemis.db")).unwrap();
+    let limits = Limits {
+        queue_capacity: 8,
+        max_batch: 8,
+    };
+    let (persistence, handle) =
+        Persistence::start(Box::new(store), ManagementSnapshot::default(), limits).unwrap();
+    let writes = [
+        GroupChange::UpsertRouteRules(vec![NewRouteRule {
+            service_id: "svc".into(),
+            name: "r".into(),
+            description: None,
+            status: "active".into(),
+            strategy: "weighted-round-robin".into(),
+        }]),
+        GroupChange::UpsertGroups(vec![new_group("g1")]),
+        GroupChange::UpsertRouteRuleGroups(vec![NewRouteRuleGroup {
+            route_rule_id: 1,
+            group_id: 1,
+            unreleased_weight: Some(4),
+        }]),
+        GroupChange::InsertGroupInstances(vec![(1, "i1".into())]),
+        GroupChange::UpsertServiceInstances(vec![NewServiceInstance {
+            service_id: "svc".into(),
+            instance_id: "l1".into(),
+            ip: "ip".into(),
+            machine_name: "m".into(),
+            metadata: "{}".into(),
+            port: 80,
+            protocol: "http".into(),
+            region_id: "sha".into(),
+            zone_id: "z1".into(),
+            group_id: "g".into(),
+            health_check_url: "h".into(),
+            url: "u".into(),
+            description: None,
+        }]),
+    ];
+    for change in writes {
+        answer(handle.write_groups(group_write(change))).unwrap();
+    }
+    assert_eq!(
+        answer(handle.route_rules(RouteRuleFilter::default()))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        answer(handle.route_rule_groups(RouteRuleGroupFilter::default())).unwrap()[0]
+            .unreleased_weight,
+        Some(4)
+    );
+    assert_eq!(
+        answer(handle.groups(GroupFilter::default())).unwrap().len(),
+        1
+    );
+    assert_eq!(
+        answer(handle.group_instances(GroupInstanceFilter::default())).unwrap()[0].instance_id,
+        "i1"
+    );
+    assert_eq!(
+        answer(handle.service_instances(ServiceInstanceFilter::default())).unwrap()[0].instance_id,
+        "l1"
+    );
+    let logs = answer(handle.group_logs(GroupLogKind::Group, GroupLogFilter::default(), 10));
+    assert_eq!(logs.unwrap().len(), 1);
+    handle.shutdown();
+    persistence.join().unwrap();
+    let late = answer(handle.groups(GroupFilter::default())).unwrap_err();
+    assert!(late.message.contains("stopped"), "{late}");
 }

@@ -8,7 +8,11 @@
 //! On the wire: [`requests`] are the endpoints' bodies as Java reads them, [`validate`] applies
 //! Java's checks and builds the types above (or the refusal Java answers), and [`responses`]
 //! writes every answer.
+//!
+//! [`groups`] is the other half: groups, route rules, tags, group and logical instances, group
+//! pull-outs and canary IPs (issue 12), carried in the same snapshot.
 
+pub mod groups;
 mod keys;
 mod lenient_bool;
 mod logs;

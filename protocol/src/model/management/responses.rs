@@ -14,7 +14,8 @@ use crate::model::{
 /// Which response class an answer belongs to, for [`write_status_response`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseKind {
-    /// operate-instance, operate-server, zone/operate-zone-operations: `{"responseStatus"}`.
+    /// operate-instance, operate-server, zone/operate-zone-operations, every group write and
+    /// canary/update-canary-ips: `{"responseStatus"}`.
     Operate,
     /// instance-operations, server-operations, zone/get-zone-operations.
     Operations,
@@ -24,12 +25,30 @@ pub enum ResponseKind {
     ZoneOperationsList,
     /// instance-down, server-down, zone/is-zone-down (Java's primitive `down` stays false).
     Down,
-    /// The operation-log endpoints.
+    /// The operation-log endpoints, group logs included.
     Logs,
     /// Management `services.json` (Java's primitive `version` stays 0).
     Services,
     /// Management `service.json`.
     Service,
+    /// group/get-all-route-rules, group/get-route-rules.
+    RouteRules,
+    /// group/get-all-route-rule-groups, group/get-route-rule-groups.
+    RouteRuleGroups,
+    /// group/get-all-groups, group/get-groups.
+    Groups,
+    /// group/get-all-group-tags.
+    AllGroupTags,
+    /// group/get-group-tags.
+    GroupTags,
+    /// group/get-all-group-operations.
+    AllGroupOperations,
+    /// group/get-group-operations.
+    GroupOperations,
+    /// group/get-group-instances.
+    GroupInstances,
+    /// group/get-service-instances.
+    ServiceInstances,
 }
 
 /// A response holding only `status`: its other properties are null (false/0 for primitives).
@@ -45,6 +64,15 @@ pub fn write_status_response(out: &mut Vec<u8>, kind: ResponseKind, status: &Res
         ResponseKind::Logs => (b"{\"logs\":null,", b"}"),
         ResponseKind::Services => (b"{", b",\"services\":null,\"version\":0}"),
         ResponseKind::Service => (b"{\"groups\":null,", b",\"service\":null}"),
+        ResponseKind::RouteRules => (b"{", b",\"routeRules\":null}"),
+        ResponseKind::RouteRuleGroups => (b"{", b",\"routeRuleGroups\":null}"),
+        ResponseKind::Groups => (b"{\"groups\":null,", b"}"),
+        ResponseKind::AllGroupTags => (b"{\"allGroupTags\":null,", b"}"),
+        ResponseKind::GroupTags => (b"{\"groupTags\":null,", b"}"),
+        ResponseKind::AllGroupOperations => (b"{\"allGroupOperations\":null,", b"}"),
+        ResponseKind::GroupOperations => (b"{\"groupOperations\":null,", b"}"),
+        ResponseKind::GroupInstances => (b"{\"groupInstances\":null,", b"}"),
+        ResponseKind::ServiceInstances => (b"{", b",\"serviceInstances\":null}"),
     };
     out.extend_from_slice(before);
     out.extend_from_slice(b"\"responseStatus\":");

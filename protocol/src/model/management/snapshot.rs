@@ -1,7 +1,9 @@
-//! The pulled-out state of the node at one generation.
+//! The management state of the node at one generation: its pull-outs and its group data.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
+use super::groups::GroupData;
 use super::keys::{fold_into, InstanceKey, ServerKey, ZoneKey};
 
 thread_local! {
@@ -17,8 +19,9 @@ pub struct Entry<K> {
     pub operations: Vec<String>,
 }
 
-/// Every pull-out row, keyed by the case-folded key. Built by the persistence thread after a
-/// commit and never changed afterwards: shards hold it behind an `Arc`.
+/// Every pull-out row, keyed by the case-folded key, and the group data. Built by the
+/// persistence thread after a commit and never changed afterwards: shards hold it behind an
+/// `Arc`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ManagementSnapshot {
     /// Increases with every committed change; a shard ignores a snapshot older than its own.
@@ -26,18 +29,26 @@ pub struct ManagementSnapshot {
     instances: BTreeMap<String, Entry<InstanceKey>>,
     servers: BTreeMap<String, Entry<ServerKey>>,
     zones: BTreeMap<String, Entry<ZoneKey>>,
+    /// Shared between snapshots until a group write replaces it.
+    groups: Arc<GroupData>,
 }
 
-/// Which services a new snapshot may show or hide instances of, compared with an older one.
+/// What a new snapshot changes for discovery, compared with an older one.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Changed {
     /// A server row changed: any service may have an instance on that server.
     pub every_service: bool,
-    /// Service ids (ASCII lower-case) whose instance or zone rows changed.
+    /// Service ids (ASCII lower-case) whose instance or zone rows changed, or one of whose
+    /// groups was pulled out or in: the visibility of their instances must be checked again.
     pub services: BTreeSet<String>,
+    /// Service ids (ASCII lower-case) whose served `routeRules` or `logicInstances` changed:
+    /// their cached bytes must be rebuilt and a `reload` pushed to their subscribers.
+    pub reload: BTreeSet<String>,
 }
 
 impl ManagementSnapshot {
+    /// No instance, server or zone is pulled out (groups are asked with
+    /// [`GroupData::has_pulled_out_groups`]).
     pub fn is_empty(&self) -> bool {
         self.instances.is_empty() && self.servers.is_empty() && self.zones.is_empty()
     }
@@ -125,12 +136,41 @@ impl ManagementSnapshot {
         })
     }
 
-    /// What differs from `older`: the services whose visible instances may change.
+    /// The group data.
+    pub fn groups(&self) -> &Arc<GroupData> {
+        &self.groups
+    }
+
+    /// Replace the group data (after a commit that held a group write).
+    pub fn set_groups(&mut self, groups: Arc<GroupData>) {
+        self.groups = groups;
+    }
+
+    /// The group half of Java's `isInstanceDown` (spec §11.6): one of the instance's groups is
+    /// pulled out (see [`GroupData::is_group_down`]).
+    pub fn is_group_down(
+        &self,
+        service: &str,
+        region: &str,
+        zone: &str,
+        group: Option<&str>,
+        instance: &str,
+    ) -> bool {
+        self.groups
+            .is_instance_down(service, region, zone, group, instance)
+    }
+
+    /// What differs from `older`: the services whose visible instances may change, and those
+    /// whose served group view changed.
     pub fn changed_since(&self, older: &ManagementSnapshot) -> Changed {
         let mut changed = Changed {
             every_service: !same_keys(&self.servers, &older.servers),
-            services: BTreeSet::new(),
+            ..Changed::default()
         };
+        if !Arc::ptr_eq(&self.groups, &older.groups) {
+            changed.reload = self.groups.reloads_since(&older.groups);
+            changed.services = self.groups.pull_outs_since(&older.groups);
+        }
         // The service id comes from the entry's key, never from splitting the folded key: ids
         // may contain the separator.
         let instances = symmetric_difference(&self.instances, &older.instances)
@@ -281,5 +321,63 @@ mod tests {
         let changed = odd.changed_since(&ManagementSnapshot::default());
         assert_eq!(changed.services.into_iter().collect::<Vec<_>>(), ["svc\nb"]);
         assert_eq!(new.changed_since(&new), Changed::default());
+    }
+
+    fn groups_with(operations: Vec<(i64, i64, String)>, weight: Option<i32>) -> Arc<GroupData> {
+        use crate::model::management::groups::{
+            Group, GroupRows, RouteRuleGroup, ServiceRouteRule,
+        };
+        Arc::new(GroupData::new(GroupRows {
+            route_rules: vec![ServiceRouteRule {
+                route_rule_id: 1,
+                service_id: "SvcA".into(),
+                name: "r".into(),
+                description: None,
+                status: "active".into(),
+                strategy: "weighted-round-robin".into(),
+            }],
+            route_rule_groups: vec![RouteRuleGroup {
+                route_rule_group_id: 1,
+                route_rule_id: 1,
+                group_id: 2,
+                weight,
+                unreleased_weight: None,
+            }],
+            groups: vec![Group {
+                group_id: 2,
+                service_id: "SvcA".into(),
+                region_id: "r".into(),
+                zone_id: "z".into(),
+                name: "g".into(),
+                app_id: "a".into(),
+                description: None,
+                status: "active".into(),
+            }],
+            operations,
+            ..GroupRows::default()
+        }))
+    }
+
+    #[test]
+    fn group_changes_name_reloads_and_pull_outs_apart() {
+        let mut old = ManagementSnapshot::default();
+        old.set_groups(groups_with(vec![], Some(3)));
+        let mut released = old.clone();
+        released.set_groups(groups_with(vec![], Some(4)));
+        let changed = released.changed_since(&old);
+        assert_eq!(changed.reload.iter().collect::<Vec<_>>(), ["svca"]);
+        assert!(changed.services.is_empty());
+
+        let mut pulled = old.clone();
+        pulled.set_groups(groups_with(vec![(1, 2, "pullout".into())], Some(3)));
+        let changed = pulled.changed_since(&old);
+        assert!(changed.reload.is_empty());
+        assert_eq!(changed.services.iter().collect::<Vec<_>>(), ["svca"]);
+        assert!(pulled.is_group_down("svca", "R", "z", Some("G"), "i"));
+        assert!(!pulled.is_group_down("svca", "r", "z", None, "i"));
+        assert!(pulled.is_empty(), "groups are not traffic pull-outs");
+
+        // The same data shared by both snapshots changes nothing.
+        assert_eq!(pulled.clone().changed_since(&pulled), Changed::default());
     }
 }
