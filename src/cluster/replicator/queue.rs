@@ -133,15 +133,8 @@ pub struct Figures {
     /// Entries the peer refused for good.
     pub rejected: u64,
     pub resyncs: u64,
-    /// The last request the peer accepted entries of.
-    pub last_ack: Option<Ack>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ack {
-    pub at_ms: u64,
-    /// From the queueing of the batch's oldest accepted entry to the answer.
-    pub lag_ms: u64,
+    /// When the peer last accepted entries of a request.
+    pub last_ack_ms: Option<u64>,
 }
 
 /// How a completed batch went, for the sender's log lines.
@@ -186,7 +179,8 @@ pub struct PeerQueue {
     failures: u32,
     /// No request before this time (backoff after a failure).
     retry_at: u64,
-    /// The lag of the last request the peer accepted entries of.
+    /// The lag of the last request the peer accepted entries of: from the queueing of its
+    /// oldest accepted entry to the answer.
     last_ack_lag_ms: Option<u64>,
     figures: Figures,
 }
@@ -347,9 +341,8 @@ impl PeerQueue {
             f.failed_requests += 1;
         }
         if let Some(oldest) = oldest_accepted {
-            let lag_ms = now.saturating_sub(oldest);
-            f.last_ack = Some(Ack { at_ms: now, lag_ms });
-            self.last_ack_lag_ms = Some(lag_ms);
+            f.last_ack_ms = Some(now);
+            self.last_ack_lag_ms = Some(now.saturating_sub(oldest));
         }
         if done.retried > 0 {
             self.failures = self.failures.saturating_add(1);
@@ -526,13 +519,11 @@ impl PeerQueue {
     /// Drop the live heartbeats waiting (later heartbeats, or a resync's registers, supersede
     /// them); how many.
     fn drop_queued_heartbeats(&mut self) -> usize {
-        let resync = self.resync_waiting();
-        let mut live = self.waiting.split_off(resync);
-        let before = live.len();
-        live.retain(|e| e.kind != ReplicaKind::Heartbeat);
-        let dropped = before - live.len();
-        self.waiting.append(&mut live);
-        self.recount_head_run(resync);
+        let before = self.waiting.len();
+        // A resync's entries are registers/unregisters: only live ones go.
+        self.waiting.retain(|e| e.kind != ReplicaKind::Heartbeat);
+        let dropped = before - self.waiting.len();
+        self.recount_head_run(self.resync_waiting());
         self.figures.dropped_heartbeats += dropped as u64;
         dropped
     }

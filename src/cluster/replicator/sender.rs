@@ -174,7 +174,7 @@ impl Sender {
             dropped_unregisters,
             rejected,
             resyncs,
-            last_ack,
+            last_ack_ms,
         } = figures;
         for (total, delta) in [
             (&r.sent_total, sent),
@@ -188,13 +188,13 @@ impl Sender {
                 total.fetch_add(delta, Ordering::Relaxed);
             }
         }
-        if let Some(ack) = last_ack {
-            let wall = self.clock.wall_ms(ack.at_ms).max(0) as u64;
+        if let Some(at_ms) = last_ack_ms {
+            let wall = self.clock.wall_ms(at_ms).max(0) as u64;
             r.last_ack_ms.store(wall, Ordering::Relaxed);
         }
         // The cores share the gauge: one with nothing new to say (no answer, nothing pending)
         // leaves it to those that have.
-        if last_ack.is_some() || queued > 0 {
+        if last_ack_ms.is_some() || queued > 0 {
             if let Some(lag_ms) = lag_ms {
                 r.lag_ms.store(lag_ms, Ordering::Relaxed);
             }

@@ -264,33 +264,30 @@ fn a_partial_answer_requeues_only_what_may_be_retried_in_order() {
 }
 
 #[test]
-fn the_last_ack_lag_is_measured_from_the_oldest_accepted_entry_of_its_batch() {
+fn the_lag_is_the_last_acks_or_the_oldest_pending_writes_age_whichever_is_larger() {
     let mut q = PeerQueue::new(limits());
     push(&mut q, Register, "a", 100);
     push(&mut q, Register, "b", 130);
     assert_eq!(q.next(140), Next::Send);
     let mut batch = Vec::new();
     let ticket = q.take_batch(&mut batch);
+    assert_eq!(q.lag_ms(145), Some(45), "in flight since 100");
     q.complete(ticket, &batch, &[Verdict::Retry, Verdict::Accepted], 150);
+    assert_eq!(q.take_figures().last_ack_ms, Some(150));
     assert_eq!(
-        q.take_figures().last_ack,
-        Some(Ack {
-            at_ms: 150,
-            lag_ms: 20
-        }),
-        "the retried entry is not acknowledged"
+        q.lag_ms(150),
+        Some(50),
+        "the retried entry is still pending"
     );
     send(&mut q, 400, Verdict::Accepted);
-    assert_eq!(
-        q.take_figures().last_ack,
-        Some(Ack {
-            at_ms: 400,
-            lag_ms: 300
-        })
-    );
+    assert_eq!(q.take_figures().last_ack_ms, Some(400));
+    assert_eq!(q.lag_ms(400), Some(300));
+    assert_eq!(q.lag_ms(900), Some(300), "nothing pending: the last ack's");
     push(&mut q, Register, "c", 500);
-    send(&mut q, 500, Verdict::Rejected);
-    assert_eq!(q.take_figures().last_ack, None, "nothing acknowledged");
+    assert_eq!(q.lag_ms(1_000), Some(500));
+    send(&mut q, 1_000, Verdict::Rejected);
+    assert_eq!(q.take_figures().last_ack_ms, None, "nothing acknowledged");
+    assert_eq!(q.lag_ms(2_000), Some(300));
 }
 
 #[test]
