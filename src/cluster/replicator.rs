@@ -8,9 +8,9 @@
 //! batches to the peer's `api/replication/registry/*.json` with the [`PeerClient`] and reports
 //! into the node's `ClusterState.peers[i].replication`.
 //!
-//! A resync (queue overflow, or a peer that answered nothing for a lease TTL) sends every
-//! instance of the shard as registers; unregisters the peer missed are not sent again: those
-//! instances expire on the peer by their TTL, since nobody heartbeats them any more.
+//! A resync (a queue full of registers/unregisters, or a peer that answered nothing for a lease
+//! TTL) sends the queued unregisters of instances the shard no longer holds, then every instance
+//! of the shard as registers; a resync asked for while one is being sent follows it.
 //!
 //! Every peer is sent to whatever its polled status: a starting peer accepts replication (Java's
 //! replication endpoints have no node-up check), so writes made during its bootstrap reach it.
@@ -18,6 +18,7 @@
 //! [`PeerClient`]: super::client::PeerClient
 
 mod answer;
+mod key;
 mod queue;
 mod sender;
 mod wake;

@@ -191,7 +191,9 @@ impl PeerHealth {
 pub struct PeerReplication {
     /// Writes queued for the peer, not yet acknowledged by it.
     pub queued: AtomicU64,
-    /// Milliseconds from queueing to the peer's answer, of the last batch it acknowledged.
+    /// The larger of the last acknowledged batch's lag (from queueing to the peer's answer)
+    /// and the age of the oldest write still pending for the peer, as last reported by a core
+    /// with something pending or newly acknowledged.
     pub lag_ms: AtomicU64,
     /// Wall-clock epoch ms of the last acknowledged batch (0: never).
     pub last_ack_ms: AtomicU64,
@@ -201,10 +203,13 @@ pub struct PeerReplication {
     pub failed_requests_total: AtomicU64,
     /// Heartbeats dropped because the queue was full (a later one supersedes them).
     pub dropped_heartbeats_total: AtomicU64,
+    /// Unregisters dropped because a pending resync had more of them than the queue's capacity
+    /// (those instances expire on the peer by their lease).
+    pub dropped_unregisters_total: AtomicU64,
     /// Instances the peer refused for good (bad-request, no-permission,
     /// internal-service-error, service-unavailable): dropped, not sent again.
     pub rejected_total: AtomicU64,
-    /// Full resyncs started (queue overflow, or the peer unreachable longer than the lease TTL).
+    /// Full resyncs asked for (queue overflow, or the peer unreachable longer than the lease TTL).
     pub resyncs_total: AtomicU64,
     /// Cores whose sender is resyncing the peer now.
     pub resyncing: AtomicU64,

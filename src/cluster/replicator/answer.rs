@@ -4,9 +4,10 @@
 
 use std::borrow::Cow;
 
-use protocol::model::{error_codes, parse, status_strings, Instance};
+use protocol::model::{error_codes, parse, status_strings};
 use serde::Deserialize;
 
+use super::key::InstanceKey;
 use super::queue::{Entry, Verdict};
 use crate::cluster::client::{Answer, PeerError};
 
@@ -129,11 +130,16 @@ pub fn judge(
     let mut keys: Option<Vec<Option<InstanceKey>>> = None;
     for failed in failed.into_iter().flatten() {
         let code = failed.error_code.as_deref().unwrap_or(error_codes::UNKNOWN);
-        let Some(key) = failed.instance.as_ref().and_then(InstanceKey::of_failed) else {
+        let Some(key) = failed.instance.as_ref().and_then(KeyPart::key) else {
             continue;
         };
         // Only partial failures need the keys of the batch's entries.
-        let keys = keys.get_or_insert_with(|| batch.iter().map(entry_key).collect());
+        let keys = keys.get_or_insert_with(|| {
+            batch
+                .iter()
+                .map(|e| InstanceKey::of_json(&e.json))
+                .collect()
+        });
         let verdict = classify(code);
         for (n, entry_key) in keys.iter().enumerate() {
             if entry_key.as_ref() == Some(&key) {
@@ -147,34 +153,10 @@ pub fn judge(
     problem
 }
 
-/// An instance's identity as Java compares it (`InstanceKey`: ids lower-cased; one region).
-#[derive(Debug, PartialEq, Eq)]
-struct InstanceKey {
-    service_id: String,
-    instance_id: String,
-}
-
-impl InstanceKey {
-    fn of_failed(instance: &KeyPart) -> Option<InstanceKey> {
-        Some(InstanceKey {
-            service_id: instance.service_id.as_deref()?.to_lowercase(),
-            instance_id: instance.instance_id.as_deref()?.to_lowercase(),
-        })
+impl KeyPart<'_> {
+    fn key(&self) -> Option<InstanceKey> {
+        InstanceKey::of_ids(self.service_id.as_deref(), self.instance_id.as_deref())
     }
-
-    fn of(instance: &Instance) -> Option<InstanceKey> {
-        Some(InstanceKey {
-            service_id: instance.service_id.as_deref()?.to_lowercase(),
-            instance_id: instance.instance_id.as_deref()?.to_lowercase(),
-        })
-    }
-}
-
-fn entry_key(entry: &Entry) -> Option<InstanceKey> {
-    parse::<Instance>(&entry.json)
-        .ok()
-        .as_ref()
-        .and_then(InstanceKey::of)
 }
 
 #[cfg(test)]
@@ -191,7 +173,7 @@ mod tests {
             kind: ReplicaKind::Heartbeat,
             json: Arc::from(json.into_bytes()),
             queued_ms: 1,
-            snapshot: false,
+            resync: false,
         }
     }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use shards::ReplicaKind;
 
 use super::answer::{judge, Problem};
+use super::key::InstanceKey;
 use super::queue::{Completed, Figures, Next};
 use super::warn::WarnLimit;
 use super::{PeerLink, Snapshot};
@@ -46,6 +47,7 @@ struct Warnings {
     failed: WarnLimit,
     rejected: WarnLimit,
     dropped: WarnLimit,
+    dropped_unregisters: WarnLimit,
     resync: WarnLimit,
 }
 
@@ -69,13 +71,18 @@ impl Sender {
                     // The mark was made just now: its warning goes before the resync's line.
                     self.report(&mut reported, &warnings);
                     let snapshot = (self.snapshot)();
+                    let began = self.link.queue.borrow_mut().begin_resync(
+                        snapshot,
+                        InstanceKey::of_json,
+                        now,
+                    );
                     tracing::info!(
                         core = self.core,
                         peer = %self.url(),
-                        instances = snapshot.len(),
-                        "resyncing the peer: sending every instance of this core's shard"
+                        instances = began.registers,
+                        unregisters = began.unregisters,
+                        "resyncing the peer: sending the unregisters it missed, then every instance of this core's shard"
                     );
-                    self.link.queue.borrow_mut().begin_resync(snapshot, now);
                 }
                 Next::Send => {
                     let ticket = self.link.queue.borrow_mut().take_batch(&mut batch);
@@ -139,12 +146,14 @@ impl Sender {
 
     /// Move the queue's figures into the node's, and warn about drops and resyncs.
     fn report(&self, reported: &mut Reported, warnings: &Warnings) {
-        let (figures, queued, resyncing) = {
+        let now = self.clock.now_ms();
+        let (figures, queued, resyncing, lag_ms) = {
             let mut queue = self.link.queue.borrow_mut();
             (
                 queue.take_figures(),
                 queue.unacked() as u64,
                 queue.resyncing(),
+                queue.lag_ms(now),
             )
         };
         let r = self.replication();
@@ -162,14 +171,16 @@ impl Sender {
             sent,
             failed_requests,
             dropped_heartbeats,
+            dropped_unregisters,
             rejected,
             resyncs,
-            last_ack,
+            last_ack_ms,
         } = figures;
         for (total, delta) in [
             (&r.sent_total, sent),
             (&r.failed_requests_total, failed_requests),
             (&r.dropped_heartbeats_total, dropped_heartbeats),
+            (&r.dropped_unregisters_total, dropped_unregisters),
             (&r.rejected_total, rejected),
             (&r.resyncs_total, resyncs),
         ] {
@@ -177,18 +188,31 @@ impl Sender {
                 total.fetch_add(delta, Ordering::Relaxed);
             }
         }
-        if let Some(ack) = last_ack {
-            r.lag_ms.store(ack.lag_ms, Ordering::Relaxed);
-            let wall = self.clock.wall_ms(ack.at_ms).max(0) as u64;
+        if let Some(at_ms) = last_ack_ms {
+            let wall = self.clock.wall_ms(at_ms).max(0) as u64;
             r.last_ack_ms.store(wall, Ordering::Relaxed);
         }
-        let now = self.clock.now_ms();
+        // The cores share the gauge: one with nothing new to say (no answer, nothing pending)
+        // leaves it to those that have.
+        if last_ack_ms.is_some() || queued > 0 {
+            if let Some(lag_ms) = lag_ms {
+                r.lag_ms.store(lag_ms, Ordering::Relaxed);
+            }
+        }
         if let Some(n) = warnings.dropped.admit(now, dropped_heartbeats) {
             tracing::warn!(
                 core = self.core,
                 peer = %self.url(),
                 dropped = n,
                 "replication queue to the peer is full: heartbeats dropped (the next ones supersede them)"
+            );
+        }
+        if let Some(n) = warnings.dropped_unregisters.admit(now, dropped_unregisters) {
+            tracing::warn!(
+                core = self.core,
+                peer = %self.url(),
+                dropped = n,
+                "replication to the peer awaits a resync with more unregisters than its queue holds: unregisters dropped (those instances expire on the peer by their lease)"
             );
         }
         if let Some(n) = warnings.resync.admit(now, resyncs) {
