@@ -11,6 +11,7 @@
 //! - [`assertions`]: checks of the wire format shared by the suites.
 //! - [`memory`]: the server's resident memory.
 //! - [`management`]: one-call pull-out / pull-in, operation reads, logs and management views.
+//! - [`groups`]: group, route-rule and canary writes and reads, and the group logs.
 //! - [`durable`]: a node's data dir kept across restarts, and its SQLite database file.
 //! - [`cluster`]: addresses for the nodes of a local cluster, and what a node says of the cluster.
 //!
@@ -22,6 +23,7 @@ pub mod api;
 pub mod assertions;
 pub mod cluster;
 pub mod durable;
+pub mod groups;
 pub mod http;
 pub mod latency;
 pub mod management;
@@ -34,6 +36,7 @@ pub use api::*;
 pub use assertions::*;
 pub use cluster::*;
 pub use durable::*;
+pub use groups::*;
 pub use http::*;
 pub use latency::*;
 pub use management::*;
