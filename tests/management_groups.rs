@@ -1262,6 +1262,63 @@ fn the_filtered_reads_are_rate_limited_in_their_shapes_and_counted() {
     }
 }
 
+#[test]
+fn a_store_failure_answers_the_endpoints_message_and_keeps_nothing() {
+    const SVC: &str = "ro-groups-svc";
+    let server = start();
+    let db = server.data_dir().join(DB_FILE);
+    let mut c = server.client();
+    group_write(
+        &mut c,
+        "insert-groups",
+        "create",
+        sonic_rs::json!({"groups": [group_json(SVC, ZONE, "blue", "app")]}),
+    );
+    let before = group_state(&mut c);
+
+    set_mode(&db, 0o444);
+    let writes = [
+        (
+            group_path("insert-groups"),
+            sonic_rs::json!({"groups": [group_json(SVC, ZONE, "green", "app")]}),
+            "insert groups failed.",
+        ),
+        (
+            group_path("insert-route-rules"),
+            sonic_rs::json!({"routeRules": [route_rule_json(SVC, "r", WRR)]}),
+            "insert route-rules failed.",
+        ),
+        (
+            UPDATE_CANARY_IPS.to_string(),
+            sonic_rs::json!({"serviceId": SVC, "appId": "app", "canaryIps": ["10.0.0.1"]}),
+            "update canary ips",
+        ),
+    ];
+    for (path, fields, failed) in &writes {
+        let body = group_write_body("refused", fields.clone());
+        let v = management_post(&mut c, path, &body);
+        let message = assert_fail_with_some_message(&v, "internal-service-error", path);
+        assert!(
+            message.starts_with(failed),
+            "{path}: Java's message first, then the reason: {message}"
+        );
+    }
+    assert_eq!(
+        group_state(&mut c),
+        before,
+        "nothing of the failed writes is in effect"
+    );
+
+    set_mode(&db, 0o644);
+    group_write(
+        &mut c,
+        "insert-groups",
+        "create",
+        sonic_rs::json!({"groups": [group_json(SVC, ZONE, "green", "app")]}),
+    );
+    assert_eq!(all_groups(&mut c).len(), 2, "writable again");
+}
+
 /// Every group read and log, as text: what a restart must keep.
 fn group_state(c: &mut Client) -> Vec<String> {
     let mut state = Vec::new();

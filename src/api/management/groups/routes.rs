@@ -158,3 +158,44 @@ pub const ROUTES: &[(&str, Manage)] = &[
         GroupLogs(L::ServiceInstance),
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_has_one_path_where_java_mapped_it() {
+        let mut endpoints = Vec::new();
+        let mut kinds = Vec::new();
+        for &(path, route) in ROUTES {
+            assert_eq!(
+                ROUTES.iter().filter(|&&(p, _)| p == path).count(),
+                1,
+                "{path} is routed once"
+            );
+            match route {
+                Group(G::UpdateCanaryIps) => {
+                    assert_eq!(path, "/api/management/canary/update-canary-ips.json");
+                    endpoints.push(G::UpdateCanaryIps);
+                }
+                Group(endpoint) => {
+                    assert!(path.starts_with("/api/management/group/"), "{path}");
+                    assert!(!endpoints.contains(&endpoint), "{endpoint:?} routed twice");
+                    endpoints.push(endpoint);
+                }
+                GroupLogs(kind) => {
+                    assert!(path.starts_with("/api/management/log/"), "{path}");
+                    assert!(!kinds.contains(&kind), "{kind:?} routed twice");
+                    kinds.push(kind);
+                }
+                other => panic!("{path} routes to {other:?}"),
+            }
+        }
+        assert_eq!(
+            endpoints.len(),
+            32 + 1,
+            "32 group endpoints and update-canary-ips"
+        );
+        assert_eq!(kinds.len(), 6, "six group logs");
+    }
+}
