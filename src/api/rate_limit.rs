@@ -2,8 +2,10 @@
 //! `RATE_LIMITED` as its status and every other property at the value Java's constructor gave it
 //! (null, 0 or false), HTTP 200, so a Java client retries instead of marking the node down.
 
+use protocol::model::management::groups::validate::GroupEndpoint;
 use protocol::model::{write_response_status, ResponseStatus};
 
+use super::management::Manage;
 use super::Endpoint;
 use crate::server::core::Core;
 use crate::server::rate_limit::Identity;
@@ -23,6 +25,12 @@ pub enum Shape {
     ConfigStatus,
     /// GetDeploymentStatusResponse.
     DeploymentStatus,
+    /// GetRouteRulesResponse (`group/get-route-rules.json`).
+    RouteRules,
+    /// GetRouteRuleGroupsResponse (`group/get-route-rule-groups.json`).
+    RouteRuleGroups,
+    /// GetGroupsResponse (`group/get-groups.json`).
+    Groups,
 }
 
 impl Shape {
@@ -48,6 +56,9 @@ impl Shape {
                 ),
                 r#","sources":null,"zoneId":null"#,
             ),
+            Shape::RouteRules => ("", r#","routeRules":null"#),
+            Shape::RouteRuleGroups => ("", r#","routeRuleGroups":null"#),
+            Shape::Groups => (r#""groups":null,"#, ""),
         }
     }
 }
@@ -64,19 +75,17 @@ pub fn refuse_over_limit(
     if core.rate_limits.admit(identity) {
         return None;
     }
-    if let Some(endpoint) = endpoint_of(identity) {
-        core.metrics
-            .requests
-            .count_rate_limited(endpoint.metric_id());
-    }
+    core.metrics
+        .requests
+        .count_rate_limited(endpoint_of(identity).metric_id());
     write_rate_limited(out, shape);
     Some(200)
 }
 
 /// The endpoint whose requests an identity counts, for the request metrics (WebSocket
-/// heartbeats count with `heartbeat.json`). None for identities of endpoints not served yet.
-fn endpoint_of(identity: Identity) -> Option<Endpoint> {
-    Some(match identity {
+/// heartbeats count with `heartbeat.json`).
+fn endpoint_of(identity: Identity) -> Endpoint {
+    match identity {
         Identity::Register => Endpoint::Register,
         Identity::Heartbeat => Endpoint::Heartbeat,
         Identity::Unregister => Endpoint::Unregister,
@@ -91,10 +100,14 @@ fn endpoint_of(identity: Identity) -> Option<Endpoint> {
         Identity::ReplicationHeartbeat => Endpoint::ReplicationHeartbeat,
         Identity::ReplicationUnregister => Endpoint::ReplicationUnregister,
         Identity::ReplicationGetServices => Endpoint::ReplicationServices,
-        Identity::GetRouteRules | Identity::GetRouteRuleGroups | Identity::GetGroups => {
-            return None
+        Identity::GetRouteRules => {
+            Endpoint::Management(Manage::Group(GroupEndpoint::GetRouteRules))
         }
-    })
+        Identity::GetRouteRuleGroups => {
+            Endpoint::Management(Manage::Group(GroupEndpoint::GetRouteRuleGroups))
+        }
+        Identity::GetGroups => Endpoint::Management(Manage::Group(GroupEndpoint::GetGroups)),
+    }
 }
 
 fn write_rate_limited(out: &mut Vec<u8>, shape: Shape) {
@@ -111,6 +124,7 @@ fn write_rate_limited(out: &mut Vec<u8>, shape: Shape) {
 mod tests {
     use sonic_rs::JsonContainerTrait;
 
+    use super::super::route;
     use super::*;
 
     const RATE_LIMITED: &str =
@@ -161,6 +175,34 @@ mod tests {
                 )
             )
         );
+        assert_eq!(
+            written(Shape::RouteRules),
+            format!(r#"{{"responseStatus":{RATE_LIMITED},"routeRules":null}}"#)
+        );
+        assert_eq!(
+            written(Shape::RouteRuleGroups),
+            format!(r#"{{"responseStatus":{RATE_LIMITED},"routeRuleGroups":null}}"#)
+        );
+        assert_eq!(
+            written(Shape::Groups),
+            format!(r#"{{"groups":null,"responseStatus":{RATE_LIMITED}}}"#)
+        );
+    }
+
+    #[test]
+    fn the_group_identities_count_with_their_endpoints() {
+        for (identity, path) in [
+            (Identity::GetRouteRules, "get-route-rules"),
+            (Identity::GetRouteRuleGroups, "get-route-rule-groups"),
+            (Identity::GetGroups, "get-groups"),
+        ] {
+            let path = format!("/api/management/group/{path}.json");
+            assert_eq!(
+                Some(endpoint_of(identity)),
+                route(&path, ""),
+                "{identity:?}"
+            );
+        }
     }
 
     #[test]
@@ -172,6 +214,9 @@ mod tests {
             Shape::LeasesStatus,
             Shape::ConfigStatus,
             Shape::DeploymentStatus,
+            Shape::RouteRules,
+            Shape::RouteRuleGroups,
+            Shape::Groups,
         ];
         for shape in shapes {
             let text = written(shape);

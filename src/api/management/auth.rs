@@ -44,6 +44,12 @@ pub fn check_write(
     }
 }
 
+/// The request's `Authorization: Bearer` token: the group writes' checks accept it in place of
+/// the body's `token`.
+pub fn bearer_token<'a>(input: &Input<'a>) -> Option<&'a str> {
+    bearer(input.authorization)
+}
+
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
 fn bearer(header: Option<&[u8]>) -> Option<&str> {
     let value = std::str::from_utf8(header?).ok()?.trim();

@@ -1,5 +1,6 @@
-//! Traffic control (spec §10.1, §10.2, §10.5, §10.6): pull-outs of instances, servers and zones,
-//! their views, and their operation logs.
+//! The management API. Traffic control (spec §10.1, §10.2, §10.5, §10.6): pull-outs of
+//! instances, servers and zones, their views, and their operation logs; and, in [`groups`],
+//! groups, route rules, canary IPs and their logs (§10.4, §10.6, §10.7).
 //!
 //! Writes go to the persistence thread (never blocking the core), are answered only once their
 //! transaction committed and every shard applies the new pull-out snapshot (so the next lookup
@@ -8,11 +9,15 @@
 //! once a write was answered; log reads go to the store.
 
 mod auth;
+mod commit;
+mod groups;
 mod logs;
 mod reads;
 mod views;
 mod writes;
 
+use protocol::model::management::groups::validate::GroupEndpoint;
+use protocol::model::management::groups::GroupLogKind;
 use protocol::model::management::responses::{write_status_response, ResponseKind};
 use protocol::model::{parse_optional, ResponseStatus};
 use serde::Deserialize;
@@ -20,7 +25,7 @@ use serde::Deserialize;
 use super::{bad_json, Input};
 use crate::server::core::Core;
 
-/// The traffic-control endpoints.
+/// The management endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Manage {
     OperateInstance,
@@ -41,9 +46,30 @@ pub enum Manage {
     InstanceLogs,
     ServerLogs,
     ZoneLogs,
+    /// A `group/*.json` endpoint or `canary/update-canary-ips.json`.
+    Group(GroupEndpoint),
+    /// One of the six group log endpoints.
+    GroupLogs(GroupLogKind),
 }
 
-pub const ROUTES: &[(&str, Manage)] = &[
+/// Every management route: traffic control's, then the groups'. One table, because a route's
+/// position in it is its metrics id (`super::find_route`).
+pub const ROUTES: [(&str, Manage); TRAFFIC_ROUTES.len() + groups::ROUTES.len()] = {
+    let mut all = [TRAFFIC_ROUTES[0]; TRAFFIC_ROUTES.len() + groups::ROUTES.len()];
+    let mut i = 0;
+    while i < TRAFFIC_ROUTES.len() {
+        all[i] = TRAFFIC_ROUTES[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < groups::ROUTES.len() {
+        all[i + j] = groups::ROUTES[j];
+        j += 1;
+    }
+    all
+};
+
+const TRAFFIC_ROUTES: &[(&str, Manage)] = &[
     (
         "/api/management/operate-instance.json",
         Manage::OperateInstance,
@@ -130,6 +156,8 @@ pub async fn handle(core: &Core, endpoint: Manage, input: &Input<'_>, out: &mut 
         Manage::InstanceLogs => logs::query(core, logs_kind(endpoint), input, out).await,
         Manage::ServerLogs => logs::query(core, logs_kind(endpoint), input, out).await,
         Manage::ZoneLogs => logs::query(core, logs_kind(endpoint), input, out).await,
+        Manage::Group(endpoint) => groups::handle(core, endpoint, input, out).await,
+        Manage::GroupLogs(kind) => groups::group_logs(core, kind, input, out).await,
     }
 }
 

@@ -11,7 +11,7 @@ use super::histogram::{Histogram, HistogramSample};
 
 /// Endpoint ids the table has room for (the app's route table plus a few pseudo-endpoints; the
 /// app checks at compile time that its ids fit).
-pub const MAX_ENDPOINTS: usize = 64;
+pub const MAX_ENDPOINTS: usize = 128;
 
 /// An endpoint, numbered by the app: below [`MAX_ENDPOINTS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

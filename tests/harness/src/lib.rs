@@ -11,6 +11,7 @@
 //! - [`assertions`]: checks of the wire format shared by the suites.
 //! - [`memory`]: the server's resident memory.
 //! - [`management`]: one-call pull-out / pull-in, operation reads, logs and management views.
+//! - [`groups`]: group, route-rule and canary writes and reads, and the group logs.
 //! - [`durable`]: a node's data dir kept across restarts, and its SQLite database file.
 //! - [`cluster`]: addresses for the nodes of a local cluster, and what a node says of the cluster.
 //! - [`local_cluster`]: several nodes replicating to each other, killed, stopped, frozen and
@@ -24,6 +25,7 @@ pub mod api;
 pub mod assertions;
 pub mod cluster;
 pub mod durable;
+pub mod groups;
 pub mod http;
 pub mod latency;
 pub mod local_cluster;
@@ -37,6 +39,7 @@ pub use api::*;
 pub use assertions::*;
 pub use cluster::*;
 pub use durable::*;
+pub use groups::*;
 pub use http::*;
 pub use latency::*;
 pub use local_cluster::*;
