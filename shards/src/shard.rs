@@ -3,6 +3,8 @@
 //! A shard is owned by exactly one core's thread and is never shared, so it needs no locks. Time is
 //! passed in explicitly (milliseconds on a monotonic clock) so tests can drive expiry precisely.
 
+#[cfg(test)]
+mod group_fixtures;
 mod management;
 mod served;
 
