@@ -397,7 +397,7 @@ fn random_operations_match_a_model() {
 }
 
 /// The text messages of a push's concatenated frames.
-pub(super) fn messages(frames: &[u8]) -> Vec<String> {
+fn messages(frames: &[u8]) -> Vec<String> {
     let mut rest = frames;
     let mut out = Vec::new();
     while !rest.is_empty() {
