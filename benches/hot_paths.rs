@@ -1,15 +1,21 @@
 //! Criterion benches of the per-request hot paths, in-process (no network):
-//! parsing a register request, a shard heartbeat, and serving a cached lookup.
+//! parsing a register request, a shard heartbeat, and serving a cached lookup (with and without
+//! route rules, which are part of the cached bytes).
 //!
 //! Run: `cargo bench --bench hot_paths` (results go to BENCHMARKS.md by hand).
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use protocol::http::{Limits, Parsed, RequestParser};
+use protocol::model::management::groups::{
+    Group, GroupData, GroupInstance, GroupRows, GroupTag, RouteRuleGroup, ServiceRouteRule,
+};
+use protocol::model::management::ManagementSnapshot;
 use protocol::model::{parse_optional, write_instance, InstancesRequest};
 use protocol::model::{write_service, ServiceLists};
-use shards::{Shard, ShardConfig};
+use shards::{Served, Shard, ShardConfig};
 
 fn instance_json(service: &str, n: usize) -> String {
     format!(
@@ -112,22 +118,90 @@ fn shard_heartbeat(c: &mut Criterion) {
     group.finish();
 }
 
+/// Group data with 3 active route rules for `service`, each over 4 active groups (one tag and
+/// one listed instance each, weights released): what a service with route rules serves.
+fn route_rules(service: &str) -> Arc<ManagementSnapshot> {
+    let mut rows = GroupRows::default();
+    for rule in 0..3i64 {
+        rows.route_rules.push(ServiceRouteRule {
+            route_rule_id: rule,
+            service_id: service.into(),
+            name: format!("rule-{rule}"),
+            description: None,
+            status: "active".into(),
+            strategy: "weighted-round-robin".into(),
+        });
+        for n in 0..4i64 {
+            let group_id = rule * 4 + n;
+            rows.groups.push(Group {
+                group_id,
+                service_id: service.into(),
+                region_id: "SHA".into(),
+                zone_id: "SHAJQ".into(),
+                name: format!("group-{group_id}"),
+                app_id: "1001".into(),
+                description: None,
+                status: "active".into(),
+            });
+            rows.route_rule_groups.push(RouteRuleGroup {
+                route_rule_group_id: group_id,
+                route_rule_id: rule,
+                group_id,
+                weight: Some(10 * (n as i32 + 1)),
+                unreleased_weight: None,
+            });
+            let tag = GroupTag {
+                group_id,
+                tag: "env".into(),
+                value: "blue".into(),
+            };
+            rows.tags.push((group_id, tag));
+            rows.group_instances.push(GroupInstance {
+                id: group_id,
+                group_id,
+                instance_id: format!("10.0.0.{group_id}:8080"),
+            });
+        }
+    }
+    let mut snapshot = ManagementSnapshot::default();
+    snapshot.generation = 1;
+    snapshot.set_groups(Arc::new(GroupData::new(rows)));
+    Arc::new(snapshot)
+}
+
+/// The Service fields a shard serves for a registered service.
+fn served_fields(shard: &mut Shard, service: &str) -> Arc<[u8]> {
+    match shard.served(service) {
+        Served::Registered(fields) => fields,
+        Served::GroupsOnly(_) | Served::Unknown => panic!("{service} is registered"),
+    }
+}
+
 fn cached_lookup(c: &mut Criterion) {
-    let mut shard = populated_shard(10, 100);
+    let mut plain = populated_shard(10, 100);
+    let mut with_rules = populated_shard(10, 100);
+    with_rules.apply_management(route_rules("service-3"), 1);
+    let rules = served_fields(&mut with_rules, "service-3");
+    let rules = std::str::from_utf8(&rules).expect("UTF-8");
+    assert_eq!(rules.matches("\"routeId\"").count(), 3, "{rules}");
+    assert_eq!(rules.matches("\"groupKey\"").count(), 12, "{rules}");
     let mut out = Vec::with_capacity(64 * 1024);
     let mut group = c.benchmark_group("lookup");
-    let size = shard.instances_json("service-3").expect("populated").len();
-    group.throughput(Throughput::Bytes(size as u64));
-    group.bench_function("cached_100_instances", |b| {
-        b.iter(|| {
-            out.clear();
-            let json = shard
-                .instances_json(black_box("SERVICE-3"))
-                .expect("populated");
-            write_service(&mut out, Some("SERVICE-3"), ServiceLists::Instances(&json));
-            black_box(out.len())
-        })
-    });
+    for (name, shard) in [
+        ("cached_100_instances", &mut plain),
+        ("cached_100_instances_3_rules_x_4_groups", &mut with_rules),
+    ] {
+        let size = served_fields(shard, "service-3").len();
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                let fields = served_fields(shard, black_box("SERVICE-3"));
+                write_service(&mut out, Some("SERVICE-3"), ServiceLists::Served(&fields));
+                black_box(out.len())
+            })
+        });
+    }
     group.throughput(Throughput::Elements(1));
     group.bench_function("serialize_instance", |b| {
         let raw = format!(r#"{{"instances":[{}]}}"#, instance_json("s", 1));

@@ -6,9 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
-use protocol::model::{write_instance_change, write_service_changes, ChangeKind};
+use protocol::model::{
+    write_instance_change, write_reload_instance, write_service_changes, ChangeKind,
+};
 use protocol::ws::{write_frame, OpCode};
 
+use crate::router::Router;
 use crate::safe::RenewalCounters;
 
 /// State every shard of a node shares. Each field is written without locks: the version counter
@@ -16,6 +19,8 @@ use crate::safe::RenewalCounters;
 pub struct NodeShared {
     pub renewals: RenewalCounters,
     pub legacy_renewals: RenewalCounters,
+    /// Which shard owns a service: the one that announces what concerns the service alone.
+    pub router: Router,
     first_version: u64,
     version: AtomicU64,
 }
@@ -27,6 +32,7 @@ impl NodeShared {
         NodeShared {
             renewals: RenewalCounters::new(shards),
             legacy_renewals: RenewalCounters::new(shards),
+            router: Router::new(shards),
             first_version,
             version: AtomicU64::new(first_version),
         }
@@ -47,14 +53,34 @@ impl NodeShared {
     }
 }
 
-/// One logged change (only `new`/`change`/`delete`: what deltas are made of).
+/// One logged change: what deltas are made of.
 struct Entry {
     version: u64,
     time_ms: i64,
-    present: bool,
+    kind: ChangeKind,
     service: Arc<str>,
+    /// The instance's id; a `reload` has the fake instance's, which deltas never compare.
     instance_id: Arc<str>,
     instance_json: Arc<[u8]>,
+}
+
+impl Entry {
+    /// What the change is compacted with: later changes of the same instance replace it, and
+    /// a later `reload` of the service replaces an earlier one.
+    fn key(&self) -> (String, Option<String>) {
+        let instance =
+            (self.kind != ChangeKind::Reload).then(|| self.instance_id.to_ascii_lowercase());
+        (self.service.to_ascii_lowercase(), instance)
+    }
+
+    /// As a delta lists it: the instance present (`new`), gone (`delete`) or the service to
+    /// look up again (`reload`).
+    fn delta_kind(&self) -> ChangeKind {
+        match self.kind {
+            ChangeKind::New | ChangeKind::Change => ChangeKind::New,
+            kind @ (ChangeKind::Delete | ChangeKind::Reload) => kind,
+        }
+    }
 }
 
 /// The last `capacity` changes of one shard.
@@ -99,9 +125,11 @@ impl ChangeLog {
         self.entries.push_back(entry);
     }
 
-    /// The changes after `since`, compacted to the last change of each instance, as the entries
-    /// of the delta map: `"serviceId":[InstanceChange,...]`, comma-separated, no braces.
-    /// Applying them (new = upsert, delete = remove) to the state at `since` gives the state now.
+    /// The changes after `since`, compacted to the last change of each instance (and the last
+    /// `reload` of each service), as the entries of the delta map:
+    /// `"serviceId":[InstanceChange,...]`, comma-separated, no braces. Applying them (new =
+    /// upsert, delete = remove, reload = look the service up again) to the state at `since`
+    /// gives the state now.
     pub fn delta_since(&self, since: u64, out: &mut Vec<u8>) -> Result<(), DeltaError> {
         if since < self.floor {
             return Err(DeltaError::TooOld);
@@ -109,21 +137,14 @@ impl ChangeLog {
         let start = self.entries.partition_point(|e| e.version <= since);
         let recent = self.entries.range(start..);
         // Last change per instance, then grouped per service in order of first appearance.
-        let mut last: HashMap<(String, String), usize> = HashMap::new();
+        let mut last: HashMap<(String, Option<String>), usize> = HashMap::new();
         for (i, e) in recent.clone().enumerate() {
-            let key = (
-                e.service.to_ascii_lowercase(),
-                e.instance_id.to_ascii_lowercase(),
-            );
-            last.insert(key, i);
+            last.insert(e.key(), i);
         }
         let mut groups: Vec<(String, Arc<str>, Vec<usize>)> = Vec::new();
         let mut group_of: HashMap<String, usize> = HashMap::new();
         for (i, e) in recent.clone().enumerate() {
-            let key = (
-                e.service.to_ascii_lowercase(),
-                e.instance_id.to_ascii_lowercase(),
-            );
+            let key = e.key();
             if last.get(&key) != Some(&i) {
                 continue;
             }
@@ -141,12 +162,7 @@ impl ChangeLog {
             }
             let changes = members.iter().map(|&i| {
                 let e = recent[i];
-                let kind = if e.present {
-                    ChangeKind::New
-                } else {
-                    ChangeKind::Delete
-                };
-                (e.time_ms, kind, &e.instance_json[..])
+                (e.time_ms, e.delta_kind(), &e.instance_json[..])
             });
             write_service_changes(out, service, changes);
         }
@@ -242,7 +258,7 @@ impl Changes {
         self.log.push(Entry {
             version: self.shared.next_version(),
             time_ms,
-            present: kind != ChangeKind::Delete,
+            kind,
             service: service.clone(),
             instance_id: instance_id.clone(),
             instance_json: instance_json.clone(),
@@ -275,6 +291,14 @@ impl Changes {
         let push = &mut self.pushes[index];
         write_frame(&mut push.frames, OpCode::Text, true, &self.message);
         push.changes += 1;
+    }
+
+    /// Record a `reload` of a service: its subscribers look it up again, and deltas list it.
+    pub fn record_reload(&mut self, service: &Arc<str>, now_ms: u64) {
+        let mut instance = Vec::new();
+        write_reload_instance(&mut instance, service);
+        let id: Arc<str> = ChangeKind::Reload.as_str().into();
+        self.record(ChangeKind::Reload, service, &id, &instance.into(), now_ms);
     }
 
     /// The pushes recorded since the last drain: one per service (and set of interested cores).

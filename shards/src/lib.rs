@@ -14,4 +14,6 @@ pub mod wheel;
 pub use changes::{DeltaError, NodeShared, Push};
 pub use router::{Router, Split};
 pub use safe::{RenewalCounters, SafeConfig, SafeStatus};
-pub use shard::{InstanceView, LeaseView, Registered, Replica, ReplicaKind, Shard, ShardConfig};
+pub use shard::{
+    InstanceView, LeaseView, Registered, Replica, ReplicaKind, Served, Shard, ShardConfig,
+};

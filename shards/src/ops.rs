@@ -14,7 +14,7 @@ use protocol::model::{
 use smallvec::SmallVec;
 
 use crate::shard::WalkCursor;
-use crate::{DeltaError, Registered, ReplicaKind, SafeStatus, Shard};
+use crate::{DeltaError, Registered, ReplicaKind, SafeStatus, Served, Shard};
 
 /// One operation on a shard, executed by the shard's owner at time `now_ms` (the server's
 /// monotonic clock).
@@ -135,13 +135,13 @@ impl ShardOp for Unregister {
     }
 }
 
-/// The cached `[{instance},...]` of each service id (None: no instance registered).
+/// What discovery serves of each service id (its cached bytes).
 pub struct Lookup(pub Vec<Box<str>>);
 
 impl ShardOp for Lookup {
-    type Reply = Vec<Option<Arc<[u8]>>>;
+    type Reply = Vec<Served>;
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
-        self.0.iter().map(|id| shard.instances_json(id)).collect()
+        self.0.iter().map(|id| shard.served(id)).collect()
     }
 }
 
@@ -540,7 +540,10 @@ mod tests {
             [true, false, true]
         );
         let found = Lookup(vec!["S".into(), "t".into()]).execute(&mut shard, 2);
-        assert!(found[0].is_some() && found[1].is_none());
+        assert!(matches!(
+            found.as_slice(),
+            [Served::Registered(_), Served::Unknown]
+        ));
         let keys = PackedKeys::from_pairs([("s", "a"), ("s", "a")].into_iter());
         assert_eq!(
             Unregister {

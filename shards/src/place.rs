@@ -1,6 +1,6 @@
-//! Where an instance runs — its region, zone and server (`ip`) — which is what pull-outs of a
-//! server or a zone match: as a registration carries it ([`join`]), and read back from the
-//! stored JSON when pull-outs change ([`of_stored`]).
+//! Where an instance runs — its region, zone and server (`ip`), and its group — which is what
+//! pull-outs of a server, a zone or a group match: as a registration carries it ([`join`]), and
+//! read back from the stored JSON when pull-outs change ([`of_stored`], [`group_of_stored`]).
 
 /// Separates the parts of a place; ids never contain it.
 const SEPARATOR: char = '\u{0}';
@@ -37,6 +37,12 @@ pub fn of_stored(json: &[u8]) -> (&str, &str, &str) {
     let zone = find(json, b"\"zoneId\":", true);
     let ip = find(json, b"\"ip\":", false);
     (region, zone, ip)
+}
+
+/// The `groupId` of an instance as the shard stores it (what group pull-outs match), "" when
+/// null: the first key [`protocol::model::write_instance`] writes, so its first occurrence.
+pub fn group_of_stored(json: &[u8]) -> &str {
+    find(json, b"\"groupId\":", false)
 }
 
 /// The string value after the first (or last) occurrence of `key`.
@@ -81,6 +87,12 @@ mod tests {
         let mut stored = Vec::new();
         write_instance(&mut stored, &instance);
         assert_eq!(of_stored(&stored), ("SHA", "Z1", "10.0.0.9"));
+        assert_eq!(group_of_stored(&stored), "");
+        let grouped: Instance =
+            parse(br#"{"groupId":"G1","metadata":{"groupId":"x"},"instanceId":"i"}"#).unwrap();
+        stored.clear();
+        write_instance(&mut stored, &grouped);
+        assert_eq!(group_of_stored(&stored), "G1");
         let nulls: Instance = parse(br#"{"instanceId":"i"}"#).unwrap();
         stored.clear();
         write_instance(&mut stored, &nulls);

@@ -3,6 +3,11 @@
 //! A shard is owned by exactly one core's thread and is never shared, so it needs no locks. Time is
 //! passed in explicitly (milliseconds on a monotonic clock) so tests can drive expiry precisely.
 
+#[cfg(test)]
+mod group_fixtures;
+mod management;
+mod served;
+
 use std::sync::Arc;
 
 use hashbrown::HashTable;
@@ -10,9 +15,9 @@ use hashbrown::HashTable;
 use protocol::model::management::ManagementSnapshot;
 use protocol::model::{write_service, ChangeKind, ServiceLists};
 
+use self::served::{Member, ServedFields};
 use crate::changes::{Changes, DeltaError, NodeShared, Push};
 use crate::key::{same_key, table_hash};
-use crate::place;
 use crate::safe::{SafeChecker, SafeConfig, SafeStatus};
 use crate::wheel::{Due, TimingWheel, WheelEntry};
 
@@ -58,7 +63,8 @@ struct Record {
     legacy: bool,
     created_ms: u64,
     renewed_ms: u64,
-    /// Hidden by a pull-out: kept and renewed, but not served or announced.
+    /// Hidden by a pull-out (of itself, its server, zone or group): kept and renewed, but not
+    /// served or announced.
     hidden: bool,
     instance_id: Arc<str>,
     json: Arc<[u8]>,
@@ -74,8 +80,22 @@ struct Service {
     id: Arc<str>,
     instances: HashTable<u32>,
     members: Vec<u32>,
-    /// `[{instance},...]` as served by lookup; rebuilt lazily after a change.
-    instances_json: Option<Arc<[u8]>>,
+    /// What discovery serves of it; rebuilt lazily after a change.
+    served: Option<ServedFields>,
+}
+
+/// What discovery serves of a service id, as one shard knows it.
+#[derive(Clone, Debug, Default)]
+pub enum Served {
+    /// Instances of it are registered: its Service fields before `serviceId`
+    /// ([`protocol::model::write_service_fields`]).
+    Registered(Arc<[u8]>),
+    /// None is registered, but the group data serves logical instances or route rules for it:
+    /// its Service fields, with no instance.
+    GroupsOnly(Arc<[u8]>),
+    /// Neither registered nor known to the group data.
+    #[default]
+    Unknown,
 }
 
 /// What a registration did, for change notification.
@@ -178,9 +198,12 @@ struct Registry {
     instance_count: usize,
     legacy_count: usize,
     services_json: Option<Arc<[u8]>>,
+    /// What discovery serves of services with no instance here but with group data (logical
+    /// instances, route rules), by id: built at their first lookup, dropped with the snapshot.
+    groups_only: HashTable<(Arc<str>, Arc<[u8]>)>,
     evicted_total: u64,
     changes: Changes,
-    /// The pull-outs in effect; instances they cover are `hidden`.
+    /// The pull-outs and group data in effect; instances the pull-outs cover are `hidden`.
     management: Arc<ManagementSnapshot>,
 }
 
@@ -210,6 +233,7 @@ impl Shard {
                 instance_count: 0,
                 legacy_count: 0,
                 services_json: None,
+                groups_only: HashTable::new(),
                 evicted_total: 0,
                 management: Arc::default(),
             },
@@ -289,7 +313,7 @@ impl Shard {
     }
 
     /// Register (or re-register) an instance. `json` is its serialized form as discovery serves
-    /// it; `place` its joined region, zone and ip ([`place::join`]).
+    /// it; `place` its joined region, zone and ip ([`crate::place::join`]).
     pub fn register(
         &mut self,
         service_id: &str,
@@ -386,10 +410,15 @@ impl Shard {
         }
     }
 
-    /// `[{instance},...]` of a service, or None when no instance of it is registered here.
-    pub fn instances_json(&mut self, service_id: &str) -> Option<Arc<[u8]>> {
-        let slot = self.registry.find_service(service_id)?;
-        Some(self.registry.service_instances_json(slot))
+    /// What discovery serves of a service (its cached bytes).
+    pub fn served(&mut self, service_id: &str) -> Served {
+        match self.registry.find_service(service_id) {
+            Some(slot) => Served::Registered(self.registry.service_served(slot).fields),
+            None => self
+                .registry
+                .groups_only(service_id)
+                .map_or(Served::Unknown, Served::GroupsOnly),
+        }
     }
 
     /// The services of this shard as comma-separated Service objects (no brackets), for
@@ -401,8 +430,8 @@ impl Shard {
         let mut out = Vec::new();
         let slots: Vec<u32> = self.registry.services.iter().copied().collect();
         for slot in slots {
-            let instances = self.registry.service_instances_json(slot);
-            if &*instances == b"[]" {
+            let served = self.registry.service_served(slot);
+            if !served.has_instances {
                 // Every instance is pulled out: listed again when one comes back (with a `new`
                 // change, so deltas stay exact).
                 continue;
@@ -411,7 +440,7 @@ impl Shard {
                 out.push(b',');
             }
             let id = &self.registry.service(slot).id;
-            write_service(&mut out, Some(&**id), ServiceLists::Instances(&instances));
+            write_service(&mut out, Some(&**id), ServiceLists::Served(&served.fields));
         }
         let json: Arc<[u8]> = out.into();
         self.registry.services_json = Some(json.clone());
@@ -496,38 +525,6 @@ impl Shard {
                 }
             }
         }
-    }
-
-    /// Put a newer set of pull-outs in effect: instances it covers are hidden (`delete` to their
-    /// subscribers), instances it no longer covers come back (`new`). An older or equal
-    /// generation is ignored, so snapshots may arrive in any order. Returns how many instances
-    /// changed visibility.
-    pub fn apply_management(&mut self, snapshot: Arc<ManagementSnapshot>, now_ms: u64) -> usize {
-        let r = &mut self.registry;
-        if snapshot.generation <= r.management.generation {
-            return 0;
-        }
-        let changed = snapshot.changed_since(&r.management);
-        r.management = snapshot;
-        let slots: Vec<u32> = if changed.every_service {
-            r.services.iter().copied().collect()
-        } else {
-            changed
-                .services
-                .iter()
-                .filter_map(|service| r.find_service(service))
-                .collect()
-        };
-        let mut flipped = 0;
-        for slot in slots {
-            flipped += r.recheck_service(slot, now_ms);
-        }
-        flipped
-    }
-
-    /// The pull-outs in effect.
-    pub fn management(&self) -> &Arc<ManagementSnapshot> {
-        &self.registry.management
     }
 
     /// Visit every instance (both lease classes, hidden ones included) of one service or of all,
@@ -690,7 +687,7 @@ impl Registry {
             id: service_id.into(),
             instances: HashTable::new(),
             members: Vec::new(),
-            instances_json: None,
+            served: None,
         };
         let slot = match self.free_services.pop() {
             Some(slot) => {
@@ -719,7 +716,7 @@ impl Registry {
             place,
         } = incoming;
         let slot = self.service_or_insert(service_id);
-        let hidden = self.is_pulled_out(service_id, instance_id, place);
+        let hidden = self.is_pulled_out(service_id, instance_id, place, &json);
         if let Some(index) = self.find(service_id, instance_id) {
             let update = Update {
                 instance_id,
@@ -838,48 +835,6 @@ impl Registry {
         (index, schedule, Registered::Replaced)
     }
 
-    /// Re-evaluate the pull-outs for every instance of a service; returns how many flipped.
-    fn recheck_service(&mut self, slot: u32, now_ms: u64) -> usize {
-        let service_id = self.service(slot).id.clone();
-        let members = self.service(slot).members.clone();
-        let mut flipped = 0;
-        for index in members {
-            let record = self.record(index);
-            let (region, zone, ip) = place::of_stored(&record.json);
-            let hidden = !self.management.is_empty()
-                && self
-                    .management
-                    .is_down(region, &service_id, &record.instance_id, ip, zone);
-            if hidden == record.hidden {
-                continue;
-            }
-            let record = self.leases[index as usize]
-                .record
-                .as_mut()
-                .expect("member is live");
-            record.hidden = hidden;
-            let (id, json) = (record.instance_id.clone(), record.json.clone());
-            let kind = if hidden {
-                ChangeKind::Delete
-            } else {
-                ChangeKind::New
-            };
-            self.changed(slot, kind, &id, &json, now_ms);
-            flipped += 1;
-        }
-        flipped
-    }
-
-    /// Is an instance covered by a pull-out of itself, its server or its zone?
-    fn is_pulled_out(&self, service_id: &str, instance_id: &str, place: &str) -> bool {
-        if self.management.is_empty() {
-            return false;
-        }
-        let (region, zone, ip) = place::parts(place);
-        self.management
-            .is_down(region, service_id, instance_id, ip, zone)
-    }
-
     /// Renew a live lease; its index, or None when unknown or expired.
     fn renew(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> Option<u32> {
         let index = self.find(service_id, instance_id)?;
@@ -982,36 +937,47 @@ impl Registry {
     /// A service's served bytes must be rebuilt (no change to announce).
     fn invalidate(&mut self, slot: u32) {
         self.services_json = None;
-        self.service_mut(slot).instances_json = None;
+        self.service_mut(slot).served = None;
     }
 
-    fn service_instances_json(&mut self, slot: u32) -> Arc<[u8]> {
-        let service = self.service_slab[slot as usize]
-            .as_ref()
-            .expect("service table points at a live service");
-        if let Some(cached) = &service.instances_json {
+    /// What discovery serves of a registered service: cached, or built now and cached.
+    fn service_served(&mut self, slot: u32) -> ServedFields {
+        let service = self.service(slot);
+        if let Some(cached) = &service.served {
             return cached.clone();
         }
         let leases = &self.leases;
-        let visible = || {
-            service.members.iter().filter_map(|&i| {
-                let record = leases[i as usize].record.as_ref().expect("member is live");
-                (!record.hidden).then_some(&record.json)
-            })
-        };
-        let size: usize = visible().map(|json| json.len() + 1).sum();
-        let mut out = Vec::with_capacity(size + 2);
-        out.push(b'[');
-        for (n, json) in visible().enumerate() {
-            if n > 0 {
-                out.push(b',');
+        let members = service.members.iter().map(|&i| {
+            let record = leases[i as usize].record.as_ref().expect("member is live");
+            Member {
+                instance_id: &record.instance_id,
+                json: &record.json,
+                hidden: record.hidden,
             }
-            out.extend_from_slice(json);
+        });
+        let served = served::build(&service.id, members, &self.management);
+        self.service_mut(slot).served = Some(served.clone());
+        served
+    }
+
+    /// What discovery serves of a service with no instance here, when the group data serves
+    /// something for it: cached, or built now and cached.
+    fn groups_only(&mut self, service_id: &str) -> Option<Arc<[u8]>> {
+        let hash = table_hash(service_id);
+        if let Some((_, fields)) = self
+            .groups_only
+            .find(hash, |(id, _)| same_key(id, service_id))
+        {
+            return Some(fields.clone());
         }
-        out.push(b']');
-        let json: Arc<[u8]> = out.into();
-        self.service_mut(slot).instances_json = Some(json.clone());
-        json
+        self.management.groups().service(service_id)?;
+        let served = served::build(service_id, std::iter::empty(), &self.management);
+        self.groups_only.insert_unique(
+            hash,
+            (service_id.into(), served.fields.clone()),
+            |(id, _)| table_hash(id),
+        );
+        Some(served.fields)
     }
 
     fn on_due(&mut self, entry: WheelEntry, now_ms: u64) -> Due {

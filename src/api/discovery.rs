@@ -14,6 +14,7 @@ use protocol::model::{
     GetServicesDeltaRequest, LookupRequest, RegionZoneRequest, ResponseStatus, ServiceLists,
 };
 use shards::ops::{Delta, Lookup, Services, ServicesPart};
+use shards::Served;
 
 use super::cluster::Role;
 use super::{bad_json, not_up_message, query_fields, same_id, too_many, Input};
@@ -54,9 +55,9 @@ fn unavailable(core: &Core) -> Option<String> {
 /// services does not hold the core.
 const SERVICES_PER_SLICE: usize = 1000;
 
-/// Instances JSON of each requested service id (None where the id is not looked up or unknown),
-/// fetched from the owning shards in parallel, slice by slice.
-async fn fetch_instances(core: &Core, ids: &[Option<&str>]) -> Vec<Option<Arc<[u8]>>> {
+/// What discovery serves of each requested service id (`Unknown` where the id is not looked
+/// up), fetched from the owning shards in parallel, slice by slice.
+async fn fetch_served(core: &Core, ids: &[Option<&str>]) -> Vec<Served> {
     let mut found = Vec::with_capacity(ids.len());
     for (n, slice) in ids.chunks(SERVICES_PER_SLICE).enumerate() {
         if n > 0 {
@@ -75,7 +76,7 @@ async fn fetch_instances(core: &Core, ids: &[Option<&str>]) -> Vec<Option<Arc<[u
         found.extend(
             answers
                 .into_iter()
-                .map(|a| a.and_then(Result::ok).flatten()),
+                .map(|a| a.and_then(Result::ok).unwrap_or_default()),
         );
     }
     found
@@ -114,17 +115,21 @@ pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
         .iter()
         .map(|id| id.filter(|id| allowed && !is_null_or_whitespace(Some(id))))
         .collect();
-    let found = fetch_instances(core, &valid).await;
+    let found = fetch_served(core, &valid).await;
 
+    // Java runs its filters on an unknown service as on `new Service(id)`: empty instances, and
+    // whatever logical instances and route rules the group data has for it.
     let services = ids
         .iter()
         .zip(&valid)
         .zip(&found)
-        .map(|((id, valid), json)| {
-            let lists = match (valid, json) {
+        .map(|((id, valid), served)| {
+            let lists = match (valid, served) {
                 (None, _) => ServiceLists::Null,
-                (Some(_), Some(json)) => ServiceLists::Instances(json),
-                (Some(_), None) => ServiceLists::Empty,
+                (Some(_), Served::Registered(fields) | Served::GroupsOnly(fields)) => {
+                    ServiceLists::Served(fields)
+                }
+                (Some(_), Served::Unknown) => ServiceLists::Empty,
             };
             (*id, lists)
         });
@@ -178,11 +183,12 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     let reply = core
         .call(shard, Lookup(vec![service_id.as_ref().into()]))
         .await;
-    let json = reply.ok().and_then(|mut found| found.pop()).flatten();
-    // Java runs its filters on a null service and answers a Service with null lists.
-    let lists = match &json {
-        Some(json) => ServiceLists::Instances(json),
-        None => ServiceLists::Null,
+    let served = reply.ok().and_then(|mut found| found.pop());
+    // Java runs its filters on a null service and answers a Service with null lists, whatever
+    // the group data has for it.
+    let lists = match &served {
+        Some(Served::Registered(fields)) => ServiceLists::Served(fields),
+        _ => ServiceLists::Null,
     };
     write_service_response(out, &ResponseStatus::SUCCESS, Some((&service_id, lists)));
     200

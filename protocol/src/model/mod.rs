@@ -41,7 +41,8 @@ pub use requests::{
 };
 pub use responses::*;
 pub use service::{
-    write_instance_change, write_service, write_service_changes, ChangeKind, ServiceLists,
+    write_instance_change, write_reload_instance, write_service, write_service_changes,
+    write_service_fields, ChangeKind, ServiceLists,
 };
 pub use status::{
     error_codes, fail, status_strings, write_error_body, write_fail_body, write_failed_instance,

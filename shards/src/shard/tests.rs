@@ -2,7 +2,7 @@ use super::*;
 use crate::changes::NodeShared;
 use protocol::rng::Rng;
 
-fn config() -> ShardConfig {
+pub(super) fn config() -> ShardConfig {
     ShardConfig {
         ttl_ms: 20_000,
         legacy_ttl_ms: 90_000,
@@ -38,10 +38,24 @@ fn register(shard: &mut Shard, service: &str, instance: &str, now: u64) -> Regis
     )
 }
 
-fn lookup(shard: &mut Shard, service: &str) -> Option<String> {
-    shard
-        .instances_json(service)
-        .map(|j| String::from_utf8(j.to_vec()).unwrap())
+/// The cached Service fields of a registered service.
+pub(super) fn fields(shard: &mut Shard, service: &str) -> Option<Arc<[u8]>> {
+    match shard.served(service) {
+        Served::Registered(fields) => Some(fields),
+        Served::GroupsOnly(_) | Served::Unknown => None,
+    }
+}
+
+/// One list field (`instances`, `logicInstances`, `routeRules`) of Service fields, as served.
+pub(super) fn list(fields: &[u8], name: &str) -> String {
+    let object = format!("{{{}}}", std::str::from_utf8(fields).unwrap());
+    let value = sonic_rs::get(&object, &[name]).unwrap_or_else(|e| panic!("{name}: {e}"));
+    value.as_raw_str().to_owned()
+}
+
+/// The `instances` a lookup of a registered service serves.
+pub(super) fn lookup(shard: &mut Shard, service: &str) -> Option<String> {
+    fields(shard, service).map(|f| list(&f, "instances"))
 }
 
 /// Tick the shard every 10 ms from `from` to `to` inclusive, like the runtime's timer does.
@@ -161,17 +175,22 @@ fn unregister_removes_at_once_and_unknown_is_harmless() {
 fn lookup_cache_is_invalidated_by_changes_but_not_heartbeats() {
     let mut s = Shard::standalone(config(), 0);
     register(&mut s, "svc", "i1", 0);
-    let first = s.instances_json("svc").unwrap();
-    let again = s.instances_json("svc").unwrap();
+    let first = fields(&mut s, "svc").unwrap();
+    let again = fields(&mut s, "SVC").unwrap();
     assert!(Arc::ptr_eq(&first, &again), "served from cache");
     s.heartbeat("svc", "i1", 1);
-    assert!(Arc::ptr_eq(&first, &s.instances_json("svc").unwrap()));
+    assert!(Arc::ptr_eq(&first, &fields(&mut s, "svc").unwrap()));
     let v = s.node_version();
     register(&mut s, "svc", "i2", 2);
     assert!(s.node_version() > v);
-    let after = s.instances_json("svc").unwrap();
+    let after = fields(&mut s, "svc").unwrap();
     assert!(!Arc::ptr_eq(&first, &after));
     assert_eq!(after.iter().filter(|&&b| b == b'{').count(), 2);
+    assert_eq!(
+        list(&after, "logicInstances") + &list(&after, "routeRules"),
+        "[][]",
+        "empty lists, not null, without group data"
+    );
 }
 
 #[test]
@@ -394,7 +413,7 @@ fn messages(frames: &[u8]) -> Vec<String> {
 }
 
 /// Every pushed change: (service key, message, cores), in push order.
-fn pushes(s: &mut Shard) -> Vec<(String, String, Vec<u16>)> {
+pub(super) fn pushes(s: &mut Shard) -> Vec<(String, String, Vec<u16>)> {
     let mut out = Vec::new();
     for p in s.drain_pushes() {
         let messages = messages(&p.frames);
@@ -541,7 +560,23 @@ fn state_of(s: &mut Shard) -> State {
     state
 }
 
-fn apply_delta(state: &mut State, delta: &[u8]) {
+/// What `services.json` serves as each listed service's `routeRules` (service lower-cased).
+fn rules_of(s: &mut Shard) -> std::collections::BTreeMap<String, String> {
+    use sonic_rs::JsonValueTrait;
+    let json = String::from_utf8(s.services_json().to_vec()).unwrap();
+    let services: Vec<sonic_rs::Value> = sonic_rs::from_str(&format!("[{json}]")).unwrap();
+    services
+        .iter()
+        .map(|service| {
+            let id = service["serviceId"].as_str().unwrap().to_ascii_lowercase();
+            (id, sonic_rs::to_string(&service["routeRules"]).unwrap())
+        })
+        .collect()
+}
+
+/// Apply a delta to a state; the (lower-cased) services it says to look up again.
+fn apply_delta(state: &mut State, delta: &[u8]) -> std::collections::BTreeSet<String> {
+    let mut reloads = std::collections::BTreeSet::new();
     use sonic_rs::{JsonContainerTrait, JsonValueTrait};
     let text = format!("{{{}}}", String::from_utf8(delta.to_vec()).unwrap());
     let map: sonic_rs::Value = sonic_rs::from_str(&text).unwrap();
@@ -565,15 +600,21 @@ fn apply_delta(state: &mut State, delta: &[u8]) {
                         instances.remove(&key);
                     }
                 }
+                "reload" => {
+                    reloads.insert(service.clone());
+                }
                 other => panic!("unexpected change type {other} in a delta"),
             }
         }
     }
     state.retain(|_, instances| !instances.is_empty());
+    reloads
 }
 
-/// Property: for random bursts of changes, the delta since any earlier version, applied to the
-/// state at that version, gives the current state.
+/// Property: for random bursts of changes (registrations, removals, expiry, route rule weights
+/// released, the services' default groups pulled out and in), the delta since any earlier
+/// version, applied to the state at that version, gives the current state, and says to look
+/// up again every service whose route rules changed meanwhile.
 #[test]
 fn deltas_are_exact_for_random_bursts() {
     let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
@@ -581,7 +622,19 @@ fn deltas_are_exact_for_random_bursts() {
     cfg.self_preservation.enabled = false;
     let mut s = Shard::new(0, cfg, Arc::new(NodeShared::new(1, 5_000)), 0);
     let mut now = 0u64;
-    let mut snapshots: Vec<(u64, State)> = vec![(s.node_version(), state_of(&mut s))];
+    // Each service's default group at PLACE, alone in a rule.
+    let mut groups = super::group_fixtures::Groups::default();
+    let rules: Vec<(i64, i64)> = (0..5)
+        .map(|n| {
+            let service = format!("svc{n}");
+            let group = groups.group(&service, "r", "z", "default");
+            let rule = groups.rule(&service, "main");
+            groups.link(rule, group, Some(1));
+            (rule, group)
+        })
+        .collect();
+    let mut generation = 0;
+    let mut snapshots = vec![(s.node_version(), state_of(&mut s), rules_of(&mut s))];
     for round in 0..60 {
         for _ in 0..rng.below(40) {
             let service = format!("Svc{}", rng.below(5));
@@ -591,7 +644,7 @@ fn deltas_are_exact_for_random_bursts() {
             } else {
                 service
             };
-            match rng.below(4) {
+            match rng.below(5) {
                 0 | 1 => {
                     let body = format!(
                         r#"{{"instanceId":"{instance}","serviceId":"{spelled}","status":"s{}"}}"#,
@@ -609,21 +662,42 @@ fn deltas_are_exact_for_random_bursts() {
                 2 => {
                     s.unregister(&spelled, &instance, now);
                 }
-                _ => {
+                3 => {
                     now += rng.below(8_000) as u64;
                     while s.tick(now, usize::MAX) {}
                 }
+                _ => {
+                    let (rule, group) = rules[rng.below(rules.len())];
+                    if rng.chance(50) {
+                        groups.release(rule, group, rng.below(4) as i32);
+                    } else if groups.is_pulled_out(group) {
+                        groups.pull_in(group);
+                    } else {
+                        groups.pull_out(group);
+                    }
+                    generation += 1;
+                    s.apply_management(groups.snapshot(generation, &[]), now);
+                }
             }
         }
-        snapshots.push((s.node_version(), state_of(&mut s)));
+        snapshots.push((s.node_version(), state_of(&mut s), rules_of(&mut s)));
         let current = state_of(&mut s);
-        for (version, then) in &snapshots {
+        let current_rules = rules_of(&mut s);
+        for (version, then, then_rules) in &snapshots {
             let mut out = Vec::new();
             s.delta_since(*version, &mut out)
                 .unwrap_or_else(|e| panic!("round {round}: delta since {version}: {e:?}"));
             let mut rebuilt = then.clone();
-            apply_delta(&mut rebuilt, &out);
+            let reloads = apply_delta(&mut rebuilt, &out);
             assert_eq!(rebuilt, current, "round {round}, delta since {version}");
+            for (service, rules) in &current_rules {
+                if then_rules.get(service).is_some_and(|then| then != rules) {
+                    assert!(
+                        reloads.contains(service),
+                        "round {round}: {service}'s rules changed since {version}"
+                    );
+                }
+            }
         }
     }
 }

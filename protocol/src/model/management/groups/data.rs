@@ -190,6 +190,11 @@ impl GroupData {
         self.views.get(&service_id.to_ascii_lowercase())
     }
 
+    /// Every service discovery serves group data for: its ASCII-lower-case id and its view.
+    pub fn services(&self) -> impl Iterator<Item = (&str, &ServiceView)> {
+        self.views.iter().map(|(id, view)| (id.as_str(), view))
+    }
+
     /// Whether any live group is pulled out.
     pub fn has_pulled_out_groups(&self) -> bool {
         !self.pulled_out.is_empty()
