@@ -150,6 +150,7 @@ fn figures(r: &PeerReplication) -> ReplicationFigures {
         sent_total: get(&r.sent_total),
         failed_requests_total: get(&r.failed_requests_total),
         dropped_heartbeats_total: get(&r.dropped_heartbeats_total),
+        dropped_unregisters_total: get(&r.dropped_unregisters_total),
         rejected_total: get(&r.rejected_total),
         resyncs_total: get(&r.resyncs_total),
         resyncing: get(&r.resyncing) > 0,

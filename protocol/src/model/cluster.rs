@@ -54,6 +54,9 @@ pub struct ReplicationFigures {
     pub sent_total: u64,
     pub failed_requests_total: u64,
     pub dropped_heartbeats_total: u64,
+    /// Unregisters kept for a resync that did not fit its bound (the peer expires those
+    /// instances by their lease).
+    pub dropped_unregisters_total: u64,
     /// Instances the peer refused for good (not sent again).
     pub rejected_total: u64,
     pub resyncs_total: u64,
@@ -97,6 +100,8 @@ fn write_replication(out: &mut Vec<u8>, r: &ReplicationFigures) {
     let count = |out: &mut Vec<u8>, n: u64| write_i64(out, i64::try_from(n).unwrap_or(i64::MAX));
     out.extend_from_slice(b"{\"droppedHeartbeatsTotal\":");
     count(out, r.dropped_heartbeats_total);
+    out.extend_from_slice(b",\"droppedUnregistersTotal\":");
+    count(out, r.dropped_unregisters_total);
     out.extend_from_slice(b",\"failedRequestsTotal\":");
     count(out, r.failed_requests_total);
     out.extend_from_slice(b",\"lagMs\":");
@@ -234,6 +239,7 @@ mod tests {
                 sent_total: 4,
                 failed_requests_total: 5,
                 dropped_heartbeats_total: 6,
+                dropped_unregisters_total: 9,
                 rejected_total: 8,
                 resyncs_total: 7,
                 resyncing: true,
@@ -245,7 +251,8 @@ mod tests {
                 r#"{"allowDiscoveryFromOtherZone":null,"allowRegistryFromOtherZone":null,"#,
                 r#""canServiceDiscovery":null,"canServiceRegistry":null,"#,
                 r#""node":{"url":"u","zone":{"metadata":null,"regionId":"r","zoneId":"z"}},"#,
-                r#""replication":{"droppedHeartbeatsTotal":6,"failedRequestsTotal":5,"lagMs":2,"#,
+                r#""replication":{"droppedHeartbeatsTotal":6,"droppedUnregistersTotal":9,"#,
+                r#""failedRequestsTotal":5,"lagMs":2,"#,
                 r#""lastAckTime":3,"queued":1,"rejectedTotal":8,"resyncing":true,"resyncsTotal":7,"#,
                 r#""sentTotal":4},"#,
                 r#""status":"unknown"}"#

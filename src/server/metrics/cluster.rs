@@ -17,7 +17,7 @@ type PeerFamily = (
     fn(&PeerReplication) -> &AtomicU64,
 );
 
-const REPLICATION: [PeerFamily; 7] = [
+const REPLICATION: [PeerFamily; 8] = [
     (
         "artemis_replication_queued",
         Kind::Gauge,
@@ -27,7 +27,8 @@ const REPLICATION: [PeerFamily; 7] = [
     (
         "artemis_replication_lag_ms",
         Kind::Gauge,
-        "Milliseconds from queueing to the peer's answer, of the last batch it acknowledged.",
+        "Replication lag towards the peer in milliseconds: the larger of the last acknowledged \
+         batch's queue-to-answer time and the age of the oldest write still pending.",
         |r| &r.lag_ms,
     ),
     (
@@ -48,6 +49,13 @@ const REPLICATION: [PeerFamily; 7] = [
         "Heartbeats for the peer dropped because its queue was full (a later one supersedes \
          them).",
         |r| &r.dropped_heartbeats_total,
+    ),
+    (
+        "artemis_replication_dropped_unregisters_total",
+        Kind::Counter,
+        "Unregisters kept for a resync of the peer that did not fit its bound: the peer expires \
+         those instances by their lease.",
+        |r| &r.dropped_unregisters_total,
     ),
     (
         "artemis_replication_rejected_total",
