@@ -682,6 +682,23 @@ impl Config {
         }
         self.rate_limits.validate()?;
         self.cluster.validate()?;
+        // A peer with the same limits would refuse a larger batch (413), and a refused batch
+        // is never retried.
+        for (key, size) in [
+            (
+                "cluster.heartbeat_batch_size",
+                self.cluster.heartbeat_batch_size,
+            ),
+            ("cluster.write_batch_size", self.cluster.write_batch_size),
+        ] {
+            if !self.cluster.nodes.is_empty() && size > self.limits.max_instances_per_request {
+                return Err(format!(
+                    "{key}: {size} is more than limits.max_instances_per_request ({}), which \
+                     peers apply to replicated batches too",
+                    self.limits.max_instances_per_request
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -854,8 +871,8 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     cluster.health_check_interval_ms: 100, HOUR_MS;
     cluster.health_check_timeout_ms: 10, HOUR_MS;
     cluster.heartbeat_batch_window_ms: 0, 60 * SECOND_MS;
-    cluster.heartbeat_batch_size: 1, 100_000;
-    cluster.write_batch_size: 1, 100_000;
+    cluster.heartbeat_batch_size: 1, 10_000;
+    cluster.write_batch_size: 1, 10_000;
     cluster.peer_queue_capacity: 16, 1 << 26;
     cluster.request_timeout_ms: 10, HOUR_MS;
     cluster.bootstrap_timeout_ms: 100, HOUR_MS;
@@ -880,6 +897,17 @@ fn normalize_prefix(prefix: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replicated_batches_fit_the_peers_request_limit() {
+        let toml = "[limits]\nmax_instances_per_request = 100\n\
+                    [cluster]\nnodes = \"z:http://127.0.0.1:1\"\nwrite_batch_size = 100\n";
+        let mut c = Config::from_toml(toml).unwrap();
+        let err = c.validate().unwrap_err();
+        assert!(err.starts_with("cluster.heartbeat_batch_size"), "{err}");
+        c.cluster.heartbeat_batch_size = 100;
+        assert_eq!(c.validate(), Ok(()));
+    }
 
     #[test]
     fn defaults_are_valid() {

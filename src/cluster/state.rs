@@ -218,7 +218,6 @@ pub struct PeerState {
 }
 
 /// The cluster as this node sees it.
-#[derive(Debug)]
 pub struct ClusterState {
     pub topology: Topology,
     /// This node's own status.
@@ -227,6 +226,18 @@ pub struct ClusterState {
     pub peers: Vec<PeerState>,
     /// `cluster.secret` (or the contents of `cluster.secret_file`), read at start.
     pub secret: Option<String>,
+}
+
+/// Written out without the secret, which must never reach a log line.
+impl std::fmt::Debug for ClusterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterState")
+            .field("topology", &self.topology)
+            .field("status", &self.status)
+            .field("peers", &self.peers)
+            .field("secret", &self.secret.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClusterState {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Header a replication request carries when `cluster.secret` is set.
 pub const SECRET_HEADER: &str = "X-Artemis-Cluster-Secret";
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
     /// Every node of the cluster, this one included: Java's `zoneA:url1,url2;zoneB:url3`, or a
@@ -49,6 +49,19 @@ pub struct ClusterConfig {
     /// at once would otherwise wait forever. A node no peer answers stays `starting` until one
     /// does (`--force-up` starts a node without a copy).
     pub bootstrap_wait_ms: u64,
+}
+
+/// Written out without the secret, which must never reach a log line.
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("nodes", &self.nodes)
+            .field("force_up", &self.force_up)
+            .field("secret", &if self.secret.is_empty() { "" } else { "<set>" })
+            .field("secret_file", &self.secret_file)
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ClusterConfig {
@@ -183,6 +196,14 @@ impl ClusterConfig {
             if secret.is_empty() {
                 return Err(format!(
                     "cluster.secret_file: {} is empty",
+                    self.secret_file
+                ));
+            }
+            // It goes into a request header: a line break would end the header early.
+            if secret.chars().any(|c| c.is_control()) {
+                return Err(format!(
+                    "cluster.secret_file: {} holds control characters (only trailing whitespace \
+                     is ignored)",
                     self.secret_file
                 ));
             }

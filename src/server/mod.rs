@@ -164,13 +164,7 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     let url = config.advertised_url(bound);
     // The node's own entry in `cluster.nodes` is known only now (its URL may name the port the
     // listener got).
-    let cluster_url = cluster_bound.map(|addr| {
-        let host = match addr.ip() {
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        };
-        format!("http://{host}:{}{}/", addr.port(), config.path_prefix)
-    });
+    let cluster_url = cluster_bound.map(|addr| cluster_listener_url(addr, &url, &config));
     let own_urls: Vec<&str> = std::iter::once(url.as_str())
         .chain(cluster_url.as_deref())
         .collect();
@@ -313,6 +307,28 @@ fn serving_status(node: &Node) -> String {
         counted(node.router.shards(), "shard"),
         node.local_addr
     )
+}
+
+/// The URL peers reach this node's cluster listener at: its address, or for a wildcard address
+/// (`0.0.0.0`, `[::]`) the host of the advertised URL with the listener's port.
+fn cluster_listener_url(addr: SocketAddr, advertised: &str, config: &Config) -> String {
+    let host = if addr.ip().is_unspecified() {
+        let authority = advertised
+            .strip_prefix("http://")
+            .or_else(|| advertised.strip_prefix("https://"))
+            .unwrap_or(advertised);
+        let authority = authority.split('/').next().unwrap_or_default();
+        match authority.rfind(':') {
+            Some(i) if !authority[i..].contains(']') => authority[..i].to_string(),
+            _ => authority.to_string(),
+        }
+    } else {
+        match addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        }
+    };
+    format!("http://{host}:{}{}/", addr.port(), config.path_prefix)
 }
 
 /// "1 shard", "2 shards": for status lines people read.
@@ -573,4 +589,28 @@ fn local_addr(key: &str, listener: &TcpListener) -> Result<SocketAddr, String> {
     listener
         .local_addr()
         .map_err(|e| format!("{key}: no local address: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_wildcard_cluster_listener_is_reached_at_the_advertised_host() {
+        let config = crate::config::Config::default();
+        let url = |addr: &str, advertised: &str| {
+            super::cluster_listener_url(addr.parse().unwrap(), advertised, &config)
+        };
+        assert_eq!(
+            url("10.0.0.5:9090", "http://pub:8080/"),
+            "http://10.0.0.5:9090/"
+        );
+        assert_eq!(
+            url("0.0.0.0:9090", "http://pub:8080/x/"),
+            "http://pub:9090/"
+        );
+        assert_eq!(
+            url("[::]:9090", "http://[fd00::1]:8080/"),
+            "http://[fd00::1]:9090/"
+        );
+        assert_eq!(url("[::1]:9090", "http://a/"), "http://[::1]:9090/");
+    }
 }

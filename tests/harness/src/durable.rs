@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::payload::SHA_ARGS;
-use crate::process::{run_server_at, Server};
+use crate::process::{run_server_at, EarlyExit, Server};
 
 /// The database file inside a node's data dir.
 pub const DB_FILE: &str = "artemis.db";
@@ -74,6 +74,12 @@ impl NodeHome {
     /// Starts a server on this home (a free port each time); panics if it does not come up.
     pub fn start(&self) -> Server {
         Server::start_at("127.0.0.1:0", &self.data_dir, &self.arg_refs())
+    }
+
+    /// Starts a server on this home listening on `listen` (a fixed port: a node others know by
+    /// its URL); `Err` if it exits before listening.
+    pub fn try_start_on(&self, listen: &str) -> Result<Server, EarlyExit> {
+        Server::try_start_at(listen, &self.data_dir, &self.arg_refs())
     }
 
     /// Starts a server on this home at the fixed address `listen` (a node of a cluster, whose

@@ -45,12 +45,16 @@ impl Response {
 /// A TCP connection to `addr` whose reads and writes fail after [`IO_TIMEOUT`] instead of hanging
 /// the test, with Nagle off so small requests go out at once.
 pub(crate) fn tcp_connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
-        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_nodelay(true).unwrap();
-    stream
+    try_tcp_connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+}
+
+/// [`tcp_connect`] that returns the error instead of panicking (a node that is down).
+pub(crate) fn try_tcp_connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// A read that gave up because its timeout passed (the error kind differs between platforms).
@@ -86,6 +90,15 @@ impl Client {
             buf: Vec::new(),
             host: addr.to_string(),
         }
+    }
+
+    /// A connection to `addr`, or the error if nothing accepts it there.
+    pub fn try_connect(addr: SocketAddr) -> io::Result<Client> {
+        Ok(Client {
+            stream: try_tcp_connect(addr)?,
+            buf: Vec::new(),
+            host: addr.to_string(),
+        })
     }
 
     pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {

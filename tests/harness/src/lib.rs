@@ -13,6 +13,8 @@
 //! - [`management`]: one-call pull-out / pull-in, operation reads, logs and management views.
 //! - [`durable`]: a node's data dir kept across restarts, and its SQLite database file.
 //! - [`cluster`]: addresses for the nodes of a local cluster, and what a node says of the cluster.
+//! - [`local_cluster`]: several nodes replicating to each other, killed, stopped, frozen and
+//!   restarted.
 //!
 //! Everything is re-exported at the root, so a test file needs only `use harness::*;`.
 //!
@@ -24,6 +26,7 @@ pub mod cluster;
 pub mod durable;
 pub mod http;
 pub mod latency;
+pub mod local_cluster;
 pub mod management;
 pub mod memory;
 pub mod payload;
@@ -36,6 +39,7 @@ pub use cluster::*;
 pub use durable::*;
 pub use http::*;
 pub use latency::*;
+pub use local_cluster::*;
 pub use management::*;
 pub use memory::*;
 pub use payload::*;

@@ -180,6 +180,14 @@ fn parse_addr(addr: &str) -> SocketAddr {
         .unwrap_or_else(|e| panic!("bad listening line address {addr:?}: {e}"))
 }
 
+/// A server that exited before it listened: its exit status (None if it had not ended 5 s after
+/// closing stdout) and what it wrote to stderr.
+#[derive(Debug)]
+pub struct EarlyExit {
+    pub status: Option<ExitStatus>,
+    pub stderr: String,
+}
+
 const STDERR_LOG: &str = "stderr.log";
 const STDOUT_LOG: &str = "stdout.log";
 
@@ -236,7 +244,29 @@ impl Server {
         Server::spawn(dir, data_dir, cmd, args)
     }
 
-    fn spawn(dir: TempDir, data_dir: PathBuf, mut cmd: Command, args: &[&str]) -> Server {
+    /// [`Server::start_at`] that reports a server exiting before it listens (a taken port, a
+    /// refused config) instead of panicking.
+    pub fn try_start_at(listen: &str, data_dir: &Path, args: &[&str]) -> Result<Server, EarlyExit> {
+        let dir = TempDir::new("srv");
+        let cmd = server_command_at(&dir, listen, data_dir, None);
+        Server::try_spawn(dir, data_dir.to_path_buf(), cmd, args)
+    }
+
+    fn spawn(dir: TempDir, data_dir: PathBuf, cmd: Command, args: &[&str]) -> Server {
+        Server::try_spawn(dir, data_dir, cmd, args).unwrap_or_else(|e| {
+            panic!(
+                "artemis exited ({:?}) before listening; args {args:?}\nstderr:\n{}",
+                e.status, e.stderr
+            )
+        })
+    }
+
+    fn try_spawn(
+        dir: TempDir,
+        data_dir: PathBuf,
+        mut cmd: Command,
+        args: &[&str],
+    ) -> Result<Server, EarlyExit> {
         cmd.args(driver_args())
             .args(args)
             .stdout(Stdio::piped())
@@ -260,7 +290,7 @@ impl Server {
                 Ok(Listening::Cluster(addr)) => server.cluster_addr = Some(parse_addr(&addr)),
                 Ok(Listening::Main(addr)) => {
                     server.addr = parse_addr(&addr);
-                    return server;
+                    return Ok(server);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => panic!(
                     "artemis did not print its listening line within {STARTUP_TIMEOUT:?}; stderr:\n{}",
@@ -269,10 +299,10 @@ impl Server {
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     // stdout closed without the line: the process is exiting.
                     let status = server.wait_exit(Duration::from_secs(5));
-                    panic!(
-                        "artemis exited ({status:?}) before listening; args {args:?}\nstderr:\n{}",
-                        server.stderr()
-                    );
+                    return Err(EarlyExit {
+                        status,
+                        stderr: server.stderr(),
+                    });
                 }
             }
         }

@@ -120,3 +120,29 @@ fn key_comparison_ignores_case_but_not_content() {
     assert!(!same_key(&zone_key("sha", "SVC", "zoneb"), &want));
     assert!(!same_key(&server_key("SHA", "10.0.0.1"), &want));
 }
+
+#[test]
+fn cluster_config_has_one_cluster_table_with_overrides_applied() {
+    let toml = ClusterSpec::new(2)
+        .cluster("health_check_interval_ms", "50")
+        .secret("s-1")
+        .toml("[self_preservation]\nenabled = false")
+        .config_toml();
+    assert_eq!(toml.matches("[cluster]").count(), 1, "{toml}");
+    assert!(toml.contains("health_check_interval_ms = 50\n"), "{toml}");
+    assert!(!toml.contains("health_check_interval_ms = 200"), "{toml}");
+    assert!(toml.contains("secret = \"s-1\"\n"), "{toml}");
+    assert!(
+        toml.ends_with("[self_preservation]\nenabled = false\n"),
+        "{toml}"
+    );
+}
+
+#[test]
+fn free_ports_are_distinct() {
+    let ports = local_cluster::free_ports(8);
+    let mut unique = ports.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "{ports:?}");
+}
