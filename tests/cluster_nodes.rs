@@ -1,9 +1,10 @@
 //! Nodes of one cluster as real processes on local ports (spec §8, §9.3, §11.8): what a node says
 //! of its peers follows them coming up and going away (node.json, cluster.json, up-*-nodes.json,
-//! /metrics); a node without an up peer stays `starting` (and not ready) until
+//! /metrics); a node no peer answers stays `starting` (and not ready), however long it waits; a
+//! node whose peers answer but are all `starting` goes `up` with its saved registry once
 //! `cluster.bootstrap_wait_ms` passes; a node started next to an up peer (an artemis node, or a
-//! stand-in answering as a Java node does) copies its registry and reports `up` only once it
-//! serves the copy.
+//! stand-in answering as a Java node does) copies its registry, drops the one it saved at its
+//! last stop, and reports `up` only once it serves the copy.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -44,6 +45,21 @@ fn start_node_with_env(
         args.push("--force-up");
     }
     Server::start_listening_with_env(&addr.to_string(), &args, Some(&config(wait_ms)), env)
+}
+
+/// `--cluster-nodes` naming `all`, plus `--force-up` if asked: a start of a [`NodeHome`].
+fn cluster_args(all: &[SocketAddr], force_up: bool) -> Vec<String> {
+    let mut args = vec!["--cluster-nodes".to_string(), cluster_nodes_arg(all)];
+    if force_up {
+        args.push("--force-up".into());
+    }
+    args
+}
+
+fn start_home(home: &NodeHome, addr: SocketAddr, all: &[SocketAddr], force_up: bool) -> Server {
+    let args = cluster_args(all, force_up);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    home.start_listening(addr, &args)
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
@@ -142,10 +158,12 @@ fn peers_coming_up_and_going_away_show_in_every_status() {
 }
 
 #[test]
-fn a_node_without_an_up_peer_stays_starting() {
+fn a_node_no_peer_answers_stays_starting_past_the_wait() {
+    const WAIT_MS: u64 = 1_500;
     let addrs = [free_local_addr(), free_local_addr()];
-    // The peer never runs, and the wait is far longer than the test.
-    let a = start_node(addrs[0], &addrs, false, 3_600_000);
+    // The peer never runs.
+    let started = Instant::now();
+    let a = start_node(addrs[0], &addrs, false, WAIT_MS);
     let own = node_status(&a);
     assert_eq!(own["status"].as_str(), Some("starting"), "{}", dump(&own));
     assert_eq!(own["canServiceRegistry"].as_bool(), Some(false));
@@ -164,33 +182,114 @@ fn a_node_without_an_up_peer_stays_starting() {
     assert_eq!(up_node_urls(&a, "registry"), None);
     assert_eq!(up_node_urls(&a, "discovery"), None);
     assert_eq!(metric(&a, "artemis_node_up"), Some(0.0));
-    // Its first poll of the peer is over (the peer counts as unknown), and it still waits.
-    wait_for("the peer's first poll logged", || {
-        a.stderr().contains("peer gives no status")
+    // The wait is over (the warning says so), and without a peer's answer the node still
+    // waits: it may be cut off from a cluster that serves.
+    wait_for("the cut-off warning", || {
+        a.stderr().contains("no peer of the cluster answers")
     });
+    assert!(started.elapsed() >= Duration::from_millis(WAIT_MS));
+    assert!(a.stderr().contains("--force-up"), "{}", a.stderr());
     assert_eq!(own_status(&a), "starting");
     assert_eq!(ready(&a).0, 503);
+    assert_eq!(metric(&a, "artemis_node_up"), Some(0.0));
 }
 
 #[test]
-fn a_node_goes_up_with_what_it_has_once_no_peer_was_up_for_the_wait() {
+fn a_node_next_to_a_starting_peer_goes_up_with_its_saved_registry_after_the_wait() {
     const WAIT_MS: u64 = 1_500;
     let addrs = [free_local_addr(), free_local_addr()];
+    let home = NodeHome::new(Some(&config(WAIT_MS)), &[]);
+    // A first run of A (forced up, its peer away) leaves a saved registry.
+    let mut a = start_home(&home, addrs[0], &addrs, true);
+    let saved = Inst::new("saved-svc", "s1");
+    register(&mut a.client(), std::slice::from_ref(&saved));
+    a.stop_gracefully();
+
+    // The whole cluster restarts: B waits far longer than the test, so it answers `starting`.
+    let b = start_node(addrs[1], &addrs, false, 3_600_000);
     let started = Instant::now();
-    let a = start_node(addrs[0], &addrs, false, WAIT_MS);
+    let a = start_home(&home, addrs[0], &addrs, false);
+    wait_for("A sees B starting", || {
+        status_of(&a, &node_url(addrs[1])) == "starting"
+    });
+    assert_eq!(
+        own_status(&a),
+        "starting",
+        "the saved registry is not served yet"
+    );
     wait_for("A up after the wait", || own_status(&a) == "up");
-    // The wait counts from after the process started, so it cannot be over sooner.
     assert!(
         started.elapsed() >= Duration::from_millis(WAIT_MS),
         "up after {:?}",
         started.elapsed()
     );
     assert_eq!(ready(&a).0, 200);
-    assert_eq!(up_node_urls(&a, "registry"), Some(vec![node_url(addrs[0])]));
+    assert_eq!(lookup_ids(&mut a.client(), "saved-svc"), ["s1"]);
     let stderr = a.stderr();
     assert!(
-        stderr.contains("no peer of the cluster has been up"),
-        "the node warns it went up without a copy:\n{stderr}"
+        stderr.contains("none has been up for cluster.bootstrap_wait_ms")
+            && stderr.contains("restored=1"),
+        "A says it went up without a copy, with its saved registry:\n{stderr}"
+    );
+
+    // B copies A's registry as soon as A is up: the cluster serves the saved registry.
+    wait_for("B up", || own_status(&b) == "up");
+    assert_eq!(lookup_ids(&mut b.client(), "saved-svc"), ["s1"]);
+}
+
+#[test]
+fn a_node_stopped_while_starting_saves_its_saved_registry_again() {
+    let addrs = [free_local_addr(), free_local_addr()];
+    let home = NodeHome::new(Some(&config(3_600_000)), &[]);
+    let mut a = start_home(&home, addrs[0], &addrs, true);
+    register(&mut a.client(), &[Inst::new("aside-svc", "a1")]);
+    a.stop_gracefully();
+    // No peer answers: the node keeps the saved registry aside, and stops so.
+    let mut a = start_home(&home, addrs[0], &addrs, false);
+    assert_eq!(own_status(&a), "starting");
+    a.stop_gracefully();
+    // The operator forces it up: the registry saved two stops ago is still there.
+    let a = start_home(&home, addrs[0], &addrs, true);
+    assert_eq!(lookup_ids(&mut a.client(), "aside-svc"), ["a1"]);
+}
+
+#[test]
+fn a_node_restarted_next_to_an_up_peer_serves_the_peers_registry_not_its_saved_one() {
+    let (own, away) = (free_local_addr(), free_local_addr());
+    let home = NodeHome::new(Some(&config(3_600_000)), &[]);
+    let mut b = start_home(&home, own, &[own, away], true);
+    let kept = Inst::new("restart-svc", "kept").metadata(&[("version", "old")]);
+    let gone = Inst::new("restart-svc", "gone");
+    register(&mut b.client(), &[kept.clone(), gone.clone()]);
+    b.stop_gracefully();
+
+    // While B was down, the cluster unregistered `gone` and updated `kept`: the up peer holds
+    // only the new `kept`.
+    let kept_now = kept.clone().metadata(&[("version", "new")]);
+    let registry = format!(
+        r#"[{{"instances":[{}],"logicInstances":null,"metadata":null,"routeRules":null,"serviceId":"restart-svc"}}]"#,
+        kept_now.json()
+    );
+    let peer = JavaShapedPeer::start(REGION, ZONE, "up", registry);
+    let b = start_home(&home, own, &[own, peer.addr], false);
+    wait_for("B up", || own_status(&b) == "up");
+    let mut c = b.client();
+    assert_eq!(lookup_ids(&mut c, "restart-svc"), ["kept"]);
+    let served = lookup_one(&mut c, "restart-svc")["instances"][0].clone();
+    assert_eq!(
+        served["metadata"]["version"].as_str(),
+        Some("new"),
+        "{}",
+        dump(&served)
+    );
+    let stderr = b.stderr();
+    let copied = stderr
+        .lines()
+        .find(|l| l.contains("registry copied from a peer"))
+        .unwrap_or_else(|| panic!("no copy logged:\n{stderr}"));
+    assert!(
+        copied.contains("instances=1") && copied.contains("saved_discarded=2"),
+        "{copied}"
     );
 }
 
@@ -204,9 +303,11 @@ fn systemd_hears_ready_only_once_the_node_is_up() {
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let addrs = [free_local_addr(), free_local_addr()];
+    // The peer answers `starting`: this node goes up without a copy once the wait is over.
+    let peer = JavaShapedPeer::start(REGION, ZONE, "starting", "[]".into());
+    let own = free_local_addr();
     let env = [("NOTIFY_SOCKET", path.to_str().unwrap())];
-    let a = start_node_with_env(addrs[0], &addrs, false, 1_500, &env);
+    let a = start_node_with_env(own, &[own, peer.addr], false, 1_500, &env);
 
     let mut received: Vec<String> = Vec::new();
     let mut buf = [0u8; 4096];
@@ -229,7 +330,7 @@ fn systemd_hears_ready_only_once_the_node_is_up() {
         .lines()
         .find_map(|l| l.strip_prefix("STATUS="));
     assert!(
-        status.is_some_and(|s| s.starts_with("serving ") && s.ends_with(&addrs[0].to_string())),
+        status.is_some_and(|s| s.starts_with("serving ") && s.ends_with(&own.to_string())),
         "{received:?}"
     );
     drop(a);
@@ -273,7 +374,7 @@ fn a_node_reports_up_only_once_it_serves_the_registry_copied_from_an_up_peer() {
     assert!(copied.contains("instances=75"), "{copied}");
 }
 
-/// A peer that answers as a Java node does: `node.json` says up, `services.json` gives
+/// A peer that answers as a Java node does: `node.json` says `status`, `services.json` gives
 /// `registry` (a `services` JSON list); anything else is 404. Keeps the bodies of the
 /// `services.json` requests it got, inflated.
 struct JavaShapedPeer {
@@ -282,11 +383,11 @@ struct JavaShapedPeer {
 }
 
 impl JavaShapedPeer {
-    fn start(region: &str, zone: &str, registry: String) -> JavaShapedPeer {
+    fn start(region: &str, zone: &str, status: &str, registry: String) -> JavaShapedPeer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let node_status = format!(
-            r#"{{"nodeStatus":{{"allowDiscoveryFromOtherZone":false,"allowRegistryFromOtherZone":false,"canServiceDiscovery":true,"canServiceRegistry":true,"node":{{"url":"http://{addr}/","zone":{{"metadata":null,"regionId":"{region}","zoneId":"{zone}"}}}},"status":"up"}},"responseStatus":{{"errorCode":"success","message":"","status":"success"}}}}"#
+            r#"{{"nodeStatus":{{"allowDiscoveryFromOtherZone":false,"allowRegistryFromOtherZone":false,"canServiceDiscovery":true,"canServiceRegistry":true,"node":{{"url":"http://{addr}/","zone":{{"metadata":null,"regionId":"{region}","zoneId":"{zone}"}}}},"status":"{status}"}},"responseStatus":{{"errorCode":"success","message":"","status":"success"}}}}"#
         );
         let services = format!(
             r#"{{"responseStatus":{{"errorCode":"success","message":"","status":"success"}},"services":{registry}}}"#
@@ -404,7 +505,7 @@ fn a_node_copies_the_registry_of_a_java_shaped_peer_before_it_reports_up() {
             ]
         ),
     );
-    let peer = JavaShapedPeer::start(REGION, ZONE, registry);
+    let peer = JavaShapedPeer::start(REGION, ZONE, "up", registry);
     let own = free_local_addr();
     let b = start_node(own, &[own, peer.addr], false, 3_600_000);
     wait_for("B up", || own_status(&b) == "up");

@@ -37,7 +37,8 @@ pub struct RegisterItem {
 }
 
 /// Where a write came from: a client's writes are replicated to the cluster's peers, a peer's
-/// (or a bootstrap copy) never are — loop prevention is structural, as in Java (spec §9.2).
+/// never are — loop prevention is structural, as in Java (spec §9.2). A registry copy is neither:
+/// see [`RegisterMissing`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
     Client,
@@ -67,6 +68,43 @@ impl ShardOp for Register {
                     shard.record_replica(ReplicaKind::Register, json);
                 }
                 registered
+            })
+            .collect()
+    }
+}
+
+/// Register the instances the shard does not hold, as a registry copy (never replicated): a
+/// starting node's copy from a peer, or its own saved registry. Per item: registered (true) or
+/// left as held (false).
+///
+/// A copy is older than anything the shard holds: while a node starts, peers replicate their
+/// clients' writes to it, and a held instance was written by such a register or by a
+/// heartbeat that registered it again. Writing the copy over it would bring back older data for
+/// good (heartbeats never update stored data). The one write a copy cannot see is an
+/// unregister: an instance unregistered while the copy was on its way comes back from the copy,
+/// and stays until its lease expires (no client heartbeats it any more). No tombstones are kept
+/// for that short window.
+pub struct RegisterMissing(pub Vec<RegisterItem>);
+
+impl ShardOp for RegisterMissing {
+    type Reply = PerItem<bool>;
+    fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
+        self.0
+            .into_iter()
+            .map(|i| {
+                if shard.holds(&i.service_id, &i.instance_id) {
+                    return false;
+                }
+                let registered = shard.register(
+                    &i.service_id,
+                    &i.instance_id,
+                    i.legacy,
+                    i.json,
+                    &i.place,
+                    now_ms,
+                );
+                assert_eq!(registered, Registered::New, "the shard did not hold it");
+                true
             })
             .collect()
     }
@@ -618,6 +656,35 @@ mod tests {
         assert_eq!(part.lease_count, 3);
         let text = String::from_utf8(part.json).unwrap();
         assert_eq!(text.matches("\"ttl\":").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn a_registry_copy_fills_in_missing_instances_and_keeps_held_ones() {
+        let mut shard = Shard::standalone(ShardConfig::default(), 1);
+        shard.set_replicating(true);
+        // Written by a peer while the copy was on its way: newer than the copy.
+        let mut newer = item("s", "a");
+        newer.json = br#"{"instanceId":"a","serviceId":"s","newer":true}"#.to_vec().into();
+        Register(vec![newer], Origin::Peer).execute(&mut shard, 1);
+
+        let copy = vec![item("s", "a"), item("s", "b"), item("t", "c")];
+        let filled = RegisterMissing(copy).execute(&mut shard, 2);
+        assert_eq!(filled.as_slice(), [false, true, true]);
+        assert_eq!(shard.instance_count(), 3);
+        let s = Lookup(vec!["s".into()]).execute(&mut shard, 2)[0]
+            .clone()
+            .unwrap();
+        let s = std::str::from_utf8(&s).unwrap();
+        assert!(
+            s.contains(r#""newer":true"#),
+            "the held instance is kept: {s}"
+        );
+        assert!(s.contains(r#""instanceId":"b""#), "{s}");
+        assert!(!shard.has_replicas(), "a copy is never replicated");
+
+        // A copy listing an instance twice registers it once.
+        let twice = RegisterMissing(vec![item("u", "d"), item("u", "d")]).execute(&mut shard, 3);
+        assert_eq!(twice.as_slice(), [true, false]);
     }
 
     #[test]

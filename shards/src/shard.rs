@@ -339,6 +339,11 @@ impl Shard {
         outcome
     }
 
+    /// Whether the shard holds the instance (its lease may be due but not expired yet).
+    pub fn holds(&self, service_id: &str, instance_id: &str) -> bool {
+        self.registry.find(service_id, instance_id).is_some()
+    }
+
     /// Renew a live lease. False if the instance is unknown or its lease already expired (the
     /// client must register again).
     pub fn heartbeat(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> bool {

@@ -3,6 +3,7 @@
 //! instances to register. The server's bootstrap runner (`server::bootstrap`) drives it and
 //! registers the instances.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use protocol::model::{answered_success, parse, write_str, FieldLimits, Instance, ServicesAnswer};
@@ -37,31 +38,95 @@ pub fn up_peers(cluster: &ClusterState) -> Vec<usize> {
         .collect()
 }
 
+/// What a round of the bootstrap saw of the peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeersSeen {
+    /// At least one peer is `up`: there is a registry to copy.
+    Up,
+    /// Some peer answered its last poll, none is `up`.
+    AnsweringNoneUp,
+    /// No peer answered its last poll.
+    Silent,
+}
+
+/// What the peers' last polls said.
+pub fn peers_seen(cluster: &ClusterState) -> PeersSeen {
+    let healths = || cluster.peers.iter().map(|p| &p.health);
+    if healths().any(|h| h.is_up()) {
+        PeersSeen::Up
+    } else if healths().any(|h| h.polled() && h.failed_polls.load(Ordering::Relaxed) == 0) {
+        PeersSeen::AnsweringNoneUp
+    } else {
+        PeersSeen::Silent
+    }
+}
+
+/// Where the wait for an `up` peer stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitVerdict {
+    /// Keep looking for an `up` peer.
+    Wait,
+    /// No peer was `up` for the whole wait, and none answered in it either: the node may be
+    /// cut off from a cluster that serves, so it keeps waiting. `warn`: time to say so again.
+    CutOff { warn: bool },
+    /// No peer was `up` for the whole wait while some answered: the whole cluster is starting,
+    /// and this node goes `up` without a copy (or no node ever would).
+    Over,
+}
+
+/// A cut-off node repeats its warning this often.
+pub const CUT_OFF_WARN_EVERY_MS: u64 = 60_000;
+
 /// When a starting node stops waiting for an `up` peer: once none has been seen `up` for
-/// `cluster.bootstrap_wait_ms` (counted from the start until one is seen), it goes `up` with
-/// what it has. Times are monotonic ms from the caller's clock.
+/// `cluster.bootstrap_wait_ms` (counted from the start, and again from each time one is seen)
+/// while at least one peer answered in that time. Peers that answer but are not `up` are the
+/// evidence of a whole cluster restarting; silent peers are no evidence of anything. Times are
+/// monotonic ms from the caller's clock.
 #[derive(Debug)]
 pub struct PeerWait {
     wait_ms: u64,
-    /// When an `up` peer was last seen (the start until one is).
-    last_up_ms: u64,
+    /// The start of this wait: the start, or when an `up` peer was last seen.
+    since_ms: u64,
+    /// Some peer answered since `since_ms`.
+    answered: bool,
+    /// When this wait last warned of being cut off.
+    warned_ms: Option<u64>,
 }
 
 impl PeerWait {
     pub fn new(start_ms: u64, wait_ms: u64) -> PeerWait {
         PeerWait {
             wait_ms,
-            last_up_ms: start_ms,
+            since_ms: start_ms,
+            answered: false,
+            warned_ms: None,
         }
     }
 
-    /// Note whether an `up` peer is known at `now_ms`; true when the wait is over.
-    pub fn over(&mut self, now_ms: u64, peer_up: bool) -> bool {
-        if peer_up {
-            self.last_up_ms = now_ms;
-            return false;
+    /// Note what a round saw of the peers at `now_ms` (not before the last look).
+    pub fn look(&mut self, now_ms: u64, seen: PeersSeen) -> WaitVerdict {
+        assert!(now_ms >= self.since_ms, "the caller's clock is monotonic");
+        match seen {
+            PeersSeen::Up => {
+                *self = PeerWait::new(now_ms, self.wait_ms);
+                return WaitVerdict::Wait;
+            }
+            PeersSeen::AnsweringNoneUp => self.answered = true,
+            PeersSeen::Silent => {}
         }
-        now_ms.saturating_sub(self.last_up_ms) >= self.wait_ms
+        if now_ms - self.since_ms < self.wait_ms {
+            return WaitVerdict::Wait;
+        }
+        if self.answered {
+            return WaitVerdict::Over;
+        }
+        let warn = self
+            .warned_ms
+            .is_none_or(|at| now_ms - at >= CUT_OFF_WARN_EVERY_MS);
+        if warn {
+            self.warned_ms = Some(now_ms);
+        }
+        WaitVerdict::CutOff { warn }
     }
 }
 

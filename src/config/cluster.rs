@@ -44,8 +44,10 @@ pub struct ClusterConfig {
     pub request_timeout_ms: u64,
     /// How long the full-registry copy from a peer (bootstrap, resync) may take.
     pub bootstrap_timeout_ms: u64,
-    /// A starting node that found no `up` peer to copy from for this long goes `up` with what
-    /// it has (a whole cluster restarting at once would otherwise wait forever).
+    /// A starting node goes `up` without a copy (with the registry saved at its last stop) once
+    /// no peer was `up` for this long while at least one answered: a whole cluster restarting
+    /// at once would otherwise wait forever. A node no peer answers stays `starting` until one
+    /// does (`--force-up` starts a node without a copy).
     pub bootstrap_wait_ms: u64,
 }
 

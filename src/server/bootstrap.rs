@@ -1,9 +1,11 @@
 //! The start of a node of a cluster (spec §9.3, §11.8): once every core serves, it copies the
-//! registry from an `up` peer (this zone's first), registers the copy on the owning shards as a
-//! peer's writes (never replicated back), and only then reports `up` (`node.json`, `/ready`,
-//! systemd's `READY=1`). Without an `up` peer it retries every second; when none has been `up`
-//! for `cluster.bootstrap_wait_ms` it goes `up` with the registry it has (a whole cluster
-//! restarting at once would otherwise wait forever).
+//! registry from an `up` peer (this zone's first), registers the copy on the owning shards where
+//! they hold nothing newer (never replicated back), discards the registry saved at its last stop
+//! (the peer's is newer), and only then reports `up` (`node.json`, `/ready`, systemd's
+//! `READY=1`). Without an `up` peer it retries every second. When peers answer but none has been
+//! `up` for `cluster.bootstrap_wait_ms`, the whole cluster is starting: it registers its saved
+//! registry and goes `up` without a copy (or no node ever would). A node no peer answers keeps
+//! waiting, and says so (it may be cut off from a cluster that serves).
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -11,15 +13,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::model::{FieldLimits, Instance, ServicesAnswer};
-use shards::ops::{Origin, Register, RegisterItem};
+use shards::ops::{RegisterItem, RegisterMissing, ShardOp};
+use shards::Shard;
 
-use super::core::Core;
+use super::core::{Core, Node};
 use super::mailbox::Unavailable;
 use super::notify::Notifier;
 use super::signal::yield_now;
 use crate::cluster::bootstrap::{
-    copy_request, fetch, instances, new_client, read_copy, register_item, up_peers, CopyChecks,
-    PeerWait,
+    copy_request, fetch, instances, new_client, peers_seen, read_copy, register_item, up_peers,
+    CopyChecks, PeerWait, WaitVerdict,
 };
 use crate::cluster::client::PeerClient;
 use crate::cluster::{health, NodeStatus};
@@ -53,20 +56,33 @@ pub async fn run(core: Rc<Core>, notifier: Arc<Notifier>, serving_status: String
     let Some(outcome) = copy_or_give_up(&core, &notifier).await else {
         return;
     };
-    node.cluster.status.set(NodeStatus::Up);
     match outcome {
-        Outcome::Copied { peer, copied } => tracing::info!(
-            peer = %peer,
-            instances = copied.registered,
-            left_out = copied.refused,
-            "registry copied from a peer; the node is up"
-        ),
-        Outcome::NoPeerUp { wait_ms } => tracing::warn!(
-            wait_ms,
-            "no peer of the cluster has been up for cluster.bootstrap_wait_ms; the node is up \
-             with the registry it has (clients re-register on their next heartbeat's \
-             data-not-found)"
-        ),
+        Outcome::Copied { peer, copied } => {
+            let discarded = discard_saved(node);
+            node.cluster.status.set(NodeStatus::Up);
+            tracing::info!(
+                peer = %peer,
+                instances = copied.registered + copied.held,
+                held_newer = copied.held,
+                left_out = copied.refused,
+                saved_discarded = discarded,
+                "registry copied from a peer; the node is up"
+            );
+        }
+        Outcome::NoPeerUp { wait_ms } => {
+            let Ok(restored) = register_saved(&core).await else {
+                return;
+            };
+            node.cluster.status.set(NodeStatus::Up);
+            tracing::warn!(
+                wait_ms,
+                restored,
+                "peers answer but none has been up for cluster.bootstrap_wait_ms (the whole \
+                 cluster is starting); the node is up without a copy, with the instances saved \
+                 at its last stop (restored); clients re-register on their next heartbeat's \
+                 data-not-found"
+            );
+        }
     }
     notifier.ready(&serving_status);
 }
@@ -110,11 +126,26 @@ async fn copy_or_give_up(core: &Core, notifier: &Notifier) -> Option<Outcome> {
             .await;
         }
         let candidates = up_peers(cluster);
-        if wait.over(start.elapsed().as_millis() as u64, !candidates.is_empty()) {
-            return Some(Outcome::NoPeerUp {
-                wait_ms: settings.bootstrap_wait_ms,
-            });
-        }
+        let now_ms = start.elapsed().as_millis() as u64;
+        let waiting = match wait.look(now_ms, peers_seen(cluster)) {
+            WaitVerdict::Wait => "starting: waiting for an up peer to copy the registry from",
+            WaitVerdict::Over => {
+                return Some(Outcome::NoPeerUp {
+                    wait_ms: settings.bootstrap_wait_ms,
+                })
+            }
+            WaitVerdict::CutOff { warn } => {
+                if warn {
+                    tracing::warn!(
+                        waited_ms = now_ms,
+                        "no peer of the cluster answers: the node stays starting until one \
+                         does (it may be cut off from peers that serve); start it with \
+                         --force-up to serve without a copy"
+                    );
+                }
+                "starting: no peer answers; waiting for one (--force-up serves without a copy)"
+            }
+        };
         for peer in candidates {
             let url = &cluster.topology.peers[peer].entry.url;
             status.show(
@@ -137,10 +168,7 @@ async fn copy_or_give_up(core: &Core, notifier: &Notifier) -> Option<Outcome> {
                 }
             }
         }
-        status.show(
-            notifier,
-            "starting: waiting for an up peer to copy the registry from".to_string(),
-        );
+        status.show(notifier, waiting.to_string());
         monoio::time::sleep(RETRY_EVERY).await;
     }
 }
@@ -165,10 +193,12 @@ enum CopyFailure {
     ShuttingDown,
 }
 
-/// What a copy registered.
+/// What became of a copy's instances.
 #[derive(Debug, Default)]
 struct Copied {
     registered: usize,
+    /// Instances the node already held, from peers' writes while it copied: newer, kept.
+    held: usize,
     /// Instances the checks left out.
     refused: usize,
 }
@@ -230,20 +260,21 @@ async fn register_copy(core: &Core, copy: &ServicesAnswer<'_>) -> Result<Copied,
             }
         }
         if slice.len() == INSTANCES_PER_SLICE {
-            copied.registered += register_slice(core, &mut slice).await?;
+            register_slice(core, &mut slice, &mut copied).await?;
             yield_now().await;
         }
     }
-    copied.registered += register_slice(core, &mut slice).await?;
+    register_slice(core, &mut slice, &mut copied).await?;
     Ok(copied)
 }
 
-/// Register a slice on the owning shards as a peer's writes (so it is not replicated back);
-/// empties it.
+/// Register a slice of the copy on the owning shards (see [`RegisterMissing`]) and count the
+/// outcome in `copied`; empties the slice.
 async fn register_slice(
     core: &Core,
     slice: &mut Vec<(&Instance<'_>, RegisterItem)>,
-) -> Result<usize, CopyFailure> {
+    copied: &mut Copied,
+) -> Result<(), CopyFailure> {
     let (sources, items): (Vec<&Instance>, Vec<RegisterItem>) = slice.drain(..).unzip();
     let mut items: Vec<Option<RegisterItem>> = items.into_iter().map(Some).collect();
     let owners = sources.iter().map(|i| i.service_id.as_deref());
@@ -253,13 +284,72 @@ async fn register_slice(
                 .take()
                 .expect("each item goes to one shard")
         });
-        Register(taken.collect(), Origin::Peer)
+        RegisterMissing(taken.collect())
     };
-    let answers = core.call_owners(owners, register).await;
-    for answer in &answers {
-        if let Some(Err(Unavailable)) = answer {
-            return Err(CopyFailure::ShuttingDown);
+    for answer in core.call_owners(owners, register).await {
+        match answer {
+            Some(Ok(true)) => copied.registered += 1,
+            Some(Ok(false)) => copied.held += 1,
+            Some(Err(Unavailable)) => return Err(CopyFailure::ShuttingDown),
+            None => unreachable!("a checked instance has a service id"),
         }
     }
-    Ok(answers.iter().filter(|a| a.is_some()).count())
+    Ok(())
+}
+
+/// The registry saved at the last stop, discarded once a peer's copy is registered: the peer's
+/// registry is the cluster's, and the saved one may hold instances unregistered since.
+/// Returns how many instances it held.
+fn discard_saved(node: &Node) -> usize {
+    (0..node.router.shards())
+        .map(|shard| node.take_saved(shard, usize::MAX).len())
+        .sum()
+}
+
+/// Register the saved registry, shard by shard and slice by slice, where the shards hold
+/// nothing newer (see [`RegisterMissing`]); how many instances it registered. Unavailable when
+/// the node is shutting down.
+async fn register_saved(core: &Core) -> Result<usize, Unavailable> {
+    let mut registered = 0;
+    for shard in 0..core.node.router.shards() {
+        loop {
+            let step = RegisterSaved {
+                node: core.node.clone(),
+                max: INSTANCES_PER_SLICE,
+            };
+            let step = core.call(shard, step).await?;
+            registered += step.registered;
+            if step.done {
+                break;
+            }
+            yield_now().await;
+        }
+    }
+    Ok(registered)
+}
+
+/// Register up to `max` of the shard's saved instances kept aside. They are taken on the owning
+/// core itself: those a stop leaves untaken stay aside, and that core saves them again.
+struct RegisterSaved {
+    node: Arc<Node>,
+    max: usize,
+}
+
+struct SavedStep {
+    registered: usize,
+    /// No saved instance of the shard is left aside.
+    done: bool,
+}
+
+impl ShardOp for RegisterSaved {
+    type Reply = SavedStep;
+    fn execute(self, shard: &mut Shard, now_ms: u64) -> SavedStep {
+        let items = self.node.take_saved(shard.id(), self.max);
+        let done = items.len() < self.max;
+        let registered = RegisterMissing(items).execute(shard, now_ms);
+        SavedStep {
+            registered: registered.iter().filter(|&&r| r).count(),
+            done,
+        }
+    }
 }

@@ -18,7 +18,8 @@ use monoio::net::TcpListener;
 use persistence::SavedInstance;
 use protocol::model::management::ManagementSnapshot;
 use shards::ops::{
-    Expire, RegisterItem, ShardOp, Subscribe, SubscribeAll, Unsubscribe, UnsubscribeAll,
+    Expire, RegisterItem, RegisterMissing, ShardOp, Subscribe, SubscribeAll, Unsubscribe,
+    UnsubscribeAll,
 };
 use shards::{NodeShared, Router, Shard};
 use smallvec::SmallVec;
@@ -39,7 +40,7 @@ use super::watchdog::Heartbeats;
 use super::ws::open_sessions::OpenSessions;
 use crate::clock::Clock;
 use crate::cluster::replicator::Replicator;
-use crate::cluster::ClusterState;
+use crate::cluster::{ClusterState, NodeStatus};
 use crate::config::Config;
 
 /// Node-wide state shared by every core: immutable after start, apart from atomics that are
@@ -68,7 +69,10 @@ pub struct Node {
     pub store: persistence::Handle,
     /// The pull-outs loaded at start; every shard applies them before it serves.
     pub initial_management: Arc<ManagementSnapshot>,
-    /// Per core, taken once by it: the saved instances it registers before it serves.
+    /// Per shard, the saved instances not registered yet (see [`Node::take_saved`]). A core
+    /// registers its shard's before it serves, but a node that starts `starting` keeps them
+    /// aside: the bootstrap discards them once a peer's copy is registered (the peer's registry
+    /// is newer), or registers them when the node goes `up` without a copy.
     pub restore: Mutex<Vec<Option<Vec<RegisterItem>>>>,
     /// Filled by each core as it stops (when `registry.restore_on_start`): the registry to save.
     pub saved: Mutex<Vec<SavedInstance>>,
@@ -95,6 +99,19 @@ pub enum Readiness {
 }
 
 impl Node {
+    /// Up to `max` of the saved instances of `shard` not registered yet; each is taken once.
+    pub fn take_saved(&self, shard: usize, max: usize) -> Vec<RegisterItem> {
+        let mut slots = self.restore.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(slot) = slots[shard].as_mut() else {
+            return Vec::new();
+        };
+        let taken = slot.split_off(slot.len().saturating_sub(max));
+        if slot.is_empty() {
+            slots[shard] = None;
+        }
+        taken
+    }
+
     pub fn readiness(&self) -> Readiness {
         if self.shutdown.load(Ordering::Relaxed) {
             return Readiness::ShuttingDown;
@@ -157,19 +174,12 @@ impl Core {
         let now = node.clock.now_ms();
         let mut shard = Shard::new(id, config, node.shared.clone(), now);
         shard.apply_management(node.initial_management.clone(), now);
-        // Restored instances (registered below, not through an operation) are not replicated:
-        // the peers hold their own copy, and bootstrap reconciles a node that was away.
         shard.set_replicating(node.cluster.has_peers());
-        let restore = node.restore.lock().unwrap_or_else(|e| e.into_inner())[id].take();
-        for item in restore.into_iter().flatten() {
-            shard.register(
-                &item.service_id,
-                &item.instance_id,
-                item.legacy,
-                item.json,
-                &item.place,
-                now,
-            );
+        // Every core is built before the bootstrap may take the node out of `starting`.
+        if node.cluster.status.get() != NodeStatus::Starting {
+            // A single node, or one forced up: the saved registry is all it has. Registered as a
+            // copy, never replicated: peers hold their own registry.
+            RegisterMissing(node.take_saved(id, usize::MAX)).execute(&mut shard, now);
         }
         // Nobody subscribed yet: the restore's changes only count in versions and deltas.
         shard.drain_pushes().for_each(drop);
@@ -615,8 +625,13 @@ impl Core {
 
     /// Hand this shard's instances to the node for saving (the shard is no longer served).
     fn save_instances(&self) {
-        let mut saved = Vec::with_capacity(self.shard.borrow().instance_count());
-        self.shard.borrow().for_each_instance(None, |view| {
+        let shard = self.shard.borrow();
+        // Stopped while still starting, the node has its saved registry aside: save it again,
+        // or the next start (maybe forced up) would have lost it. What the shard holds was
+        // written since, by peers, and wins.
+        let aside = self.node.take_saved(self.id, usize::MAX);
+        let mut saved = Vec::with_capacity(shard.instance_count() + aside.len());
+        shard.for_each_instance(None, |view| {
             saved.push(SavedInstance {
                 service_id: view.service_id.to_string(),
                 instance_id: view.instance_id.to_string(),
@@ -624,6 +639,15 @@ impl Core {
                 json: view.json.to_vec(),
             });
         });
+        let missing = aside
+            .into_iter()
+            .filter(|i| !shard.holds(&i.service_id, &i.instance_id));
+        saved.extend(missing.map(|i| SavedInstance {
+            service_id: i.service_id.into(),
+            instance_id: i.instance_id.into(),
+            legacy: i.legacy,
+            json: i.json.to_vec(),
+        }));
         self.node
             .saved
             .lock()

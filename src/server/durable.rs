@@ -20,7 +20,7 @@ pub struct Durable {
     pub handle: Handle,
     /// Generation 1: every shard starts from it.
     pub management: Arc<ManagementSnapshot>,
-    /// Per shard: the saved instances it owns, to register before it serves.
+    /// Per shard: the saved instances it owns, to register (see `Node::restore` for when).
     pub restore: Vec<Vec<RegisterItem>>,
     /// The saved registry must be emptied once every core holds it (or, with
     /// `registry.restore_on_start` off, because it must never be restored later).
@@ -106,9 +106,9 @@ fn partition(saved: Vec<SavedInstance>, router: &Router) -> Vec<Vec<RegisterItem
     per_shard
 }
 
-/// Once every core registered the restored instances, forget them in the store: a crash later
-/// must not bring back instances from this old stop. They are in memory already, so a failure
-/// here only logs.
+/// Once every core serves, forget the restored instances in the store: a crash later must not
+/// bring back instances from this old stop. They are in memory already (registered, or kept
+/// aside by a starting node), so a failure here only logs.
 pub fn clear_saved_registry(handle: &Handle) {
     match handle.save_registry(Vec::new()).wait_timeout(CLEAR_WAIT) {
         Some(Ok(())) => {}

@@ -71,19 +71,100 @@ fn only_up_peers_are_asked_for_a_copy() {
 }
 
 #[test]
-fn the_wait_ends_when_no_peer_was_up_for_the_whole_wait() {
+fn peers_are_seen_up_answering_or_silent() {
+    let c = cluster("z1:http://127.0.0.1:8081,http://10.0.0.1:1,http://10.0.0.2:1");
+    assert_eq!(peers_seen(&c), PeersSeen::Silent, "never polled");
+    c.peers[0].health.record(None, 1);
+    assert_eq!(peers_seen(&c), PeersSeen::Silent, "no answer");
+    set_status(&c, 1, NodeStatus::Starting);
+    assert_eq!(peers_seen(&c), PeersSeen::AnsweringNoneUp);
+    set_status(&c, 1, NodeStatus::Down);
+    assert_eq!(
+        peers_seen(&c),
+        PeersSeen::AnsweringNoneUp,
+        "down is an answer"
+    );
+    set_status(&c, 0, NodeStatus::Up);
+    assert_eq!(peers_seen(&c), PeersSeen::Up);
+    // Its next poll gets no answer: the other peer still answers.
+    c.peers[0].health.record(None, 2);
+    assert_eq!(peers_seen(&c), PeersSeen::AnsweringNoneUp);
+    c.peers[1].health.record(None, 2);
+    assert_eq!(peers_seen(&c), PeersSeen::Silent);
+}
+
+#[test]
+fn the_wait_is_over_when_peers_answered_and_none_was_up_for_the_whole_wait() {
     let mut wait = PeerWait::new(1_000, 500);
-    assert!(!wait.over(1_000, false));
-    assert!(!wait.over(1_499, false));
-    assert!(wait.over(1_500, false), "no peer up since the start");
-    // A peer seen up restarts the wait.
+    assert_eq!(wait.look(1_000, PeersSeen::Silent), WaitVerdict::Wait);
+    assert_eq!(
+        wait.look(1_200, PeersSeen::AnsweringNoneUp),
+        WaitVerdict::Wait
+    );
+    assert_eq!(wait.look(1_499, PeersSeen::Silent), WaitVerdict::Wait);
+    // The peer that answered at 1_200 is silent now: it still answered in the wait.
+    assert_eq!(wait.look(1_500, PeersSeen::Silent), WaitVerdict::Over);
+
+    // A peer seen up starts the wait again, and the answers before it no longer count.
     let mut wait = PeerWait::new(1_000, 500);
-    assert!(!wait.over(1_400, true));
-    assert!(!wait.over(1_899, false));
-    assert!(wait.over(1_900, false));
-    // A wait of 0 ends at the first look without an up peer.
-    assert!(PeerWait::new(7, 0).over(7, false));
-    assert!(!PeerWait::new(7, 0).over(7, true));
+    assert_eq!(
+        wait.look(1_100, PeersSeen::AnsweringNoneUp),
+        WaitVerdict::Wait
+    );
+    assert_eq!(wait.look(1_400, PeersSeen::Up), WaitVerdict::Wait);
+    assert_eq!(
+        wait.look(1_899, PeersSeen::AnsweringNoneUp),
+        WaitVerdict::Wait
+    );
+    assert_eq!(wait.look(1_900, PeersSeen::Silent), WaitVerdict::Over);
+    let mut wait = PeerWait::new(1_000, 500);
+    wait.look(1_100, PeersSeen::AnsweringNoneUp);
+    wait.look(1_400, PeersSeen::Up);
+    assert!(matches!(
+        wait.look(1_900, PeersSeen::Silent),
+        WaitVerdict::CutOff { .. }
+    ));
+
+    // A wait of 0 is over at the first look that finds peers answering and none up.
+    assert_eq!(
+        PeerWait::new(7, 0).look(7, PeersSeen::AnsweringNoneUp),
+        WaitVerdict::Over
+    );
+    assert_eq!(
+        PeerWait::new(7, 0).look(7, PeersSeen::Up),
+        WaitVerdict::Wait
+    );
+}
+
+#[test]
+fn a_node_no_peer_answers_keeps_waiting_and_warns_now_and_then() {
+    let warned = |v: WaitVerdict| match v {
+        WaitVerdict::CutOff { warn } => warn,
+        other => panic!("cut off expected, got {other:?}"),
+    };
+    let mut wait = PeerWait::new(0, 500);
+    assert_eq!(wait.look(499, PeersSeen::Silent), WaitVerdict::Wait);
+    assert!(warned(wait.look(500, PeersSeen::Silent)), "warns at once");
+    assert!(!warned(wait.look(1_500, PeersSeen::Silent)));
+    let again = 500 + CUT_OFF_WARN_EVERY_MS;
+    assert!(!warned(wait.look(again - 1, PeersSeen::Silent)));
+    assert!(
+        warned(wait.look(again, PeersSeen::Silent)),
+        "and again later"
+    );
+    assert!(!warned(wait.look(again + 1, PeersSeen::Silent)));
+    // Hours later a peer answers, starting: the wait has long been over.
+    assert_eq!(
+        wait.look(10_000_000, PeersSeen::AnsweringNoneUp),
+        WaitVerdict::Over
+    );
+
+    // After a peer was seen up, being cut off is a new wait that warns at once again.
+    let mut wait = PeerWait::new(0, 500);
+    assert!(warned(wait.look(500, PeersSeen::Silent)));
+    assert_eq!(wait.look(600, PeersSeen::Up), WaitVerdict::Wait);
+    assert_eq!(wait.look(1_099, PeersSeen::Silent), WaitVerdict::Wait);
+    assert!(warned(wait.look(1_100, PeersSeen::Silent)));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! helpers here read and damage its SQLite database file the way an operator's disk could.
 
 use std::fs;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -79,6 +80,15 @@ impl NodeHome {
     /// its URL); `Err` if it exits before listening.
     pub fn try_start_on(&self, listen: &str) -> Result<Server, EarlyExit> {
         Server::try_start_at(listen, &self.data_dir, &self.arg_refs())
+    }
+
+    /// Starts a server on this home at the fixed address `listen` (a node of a cluster, whose
+    /// address its peers are told), with `extra` arguments for this start only; panics if it
+    /// does not come up.
+    pub fn start_listening(&self, listen: SocketAddr, extra: &[&str]) -> Server {
+        let mut args = self.arg_refs();
+        args.extend_from_slice(extra);
+        Server::start_at(&listen.to_string(), &self.data_dir, &args)
     }
 
     /// Starts a server on this home expecting it to exit on its own (a refused start); returns
