@@ -87,10 +87,16 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         exit_code: 2,
     })?;
     let restoring: usize = durable.restore.iter().map(Vec::len).sum();
+    // A cluster node that will copy the registry from a peer only sets its saved one aside.
+    let saved_verb = if config.cluster.nodes.is_empty() || config.cluster.force_up {
+        "restoring"
+    } else {
+        "setting aside"
+    };
     notifier.status(&format!(
-        "starting {}, restoring {}",
+        "starting {}, {saved_verb} {}",
         counted(shards, "shard"),
-        counted(restoring, "instance")
+        counted(restoring, "saved instance")
     ));
 
     let mut outboxes = Vec::with_capacity(shards);
