@@ -671,9 +671,10 @@ mod tests {
         let filled = RegisterMissing(copy).execute(&mut shard, 2);
         assert_eq!(filled.as_slice(), [false, true, true]);
         assert_eq!(shard.instance_count(), 3);
-        let s = Lookup(vec!["s".into()]).execute(&mut shard, 2)[0]
-            .clone()
-            .unwrap();
+        let served = Lookup(vec!["s".into()]).execute(&mut shard, 2)[0].clone();
+        let crate::Served::Registered(s) = served else {
+            panic!("s is registered: {served:?}");
+        };
         let s = std::str::from_utf8(&s).unwrap();
         assert!(
             s.contains(r#""newer":true"#),
