@@ -28,6 +28,7 @@ BIN="$ROOT/target/release/artemis"
 COMMIT=$(git rev-parse --short HEAD)
 [ -n "$(git status --porcelain --untracked-files=no)" ] && COMMIT="$COMMIT (with uncommitted changes)"
 
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 WORK=$(mktemp -d /tmp/artemis-bench-cluster.XXXXXX)
 PIDS=()
 cleanup() {
@@ -141,6 +142,7 @@ SECTION="$WORK/section.md"
     echo "\`scripts/bench-cluster.sh\` at $COMMIT, $(nproc) cores, $RUNS run(s) each, medians; three release"
     echo "nodes on 127.0.0.1 (A \`--force-up\`, B and C bootstrap from it) share the machine with the"
     echo "load generator. Config: registry and replication rate limits raised (\`bench.toml\`)."
+    echo "Load average (1 min) at the start $LOAD_START, at the end $(cut -d' ' -f1 /proc/loadavg)."
     echo
     echo "| measure | result | runs |"
     echo "|---|---|---|"
