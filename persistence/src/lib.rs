@@ -16,6 +16,8 @@ mod reply;
 mod sqlite;
 mod store;
 #[cfg(test)]
+mod suite;
+#[cfg(test)]
 mod test_support;
 mod thread;
 

@@ -38,7 +38,12 @@ fn pool_opts(options: &MySqlOptions, connect_timeout: Duration) -> OptsBuilder {
     let constraints = PoolConstraints::new(1, options.pool_size)
         .expect("persistence.pool_size is at least 1 (checked with the configuration)");
     OptsBuilder::from_opts(options.url.opts.clone())
-        .pass(options.password.clone())
+        .pass(
+            options
+                .password
+                .clone()
+                .or_else(|| options.url.password.clone()),
+        )
         .tcp_connect_timeout(Some(connect_timeout))
         .read_timeout(Some(options.query_timeout))
         .write_timeout(Some(options.query_timeout))
