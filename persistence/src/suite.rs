@@ -7,7 +7,7 @@
 //! Times are whole seconds from [`T0`], which both stores keep exactly (MySQL's time columns
 //! hold seconds).
 
-mod fixture;
+pub(crate) mod fixture;
 mod groups;
 mod traffic;
 

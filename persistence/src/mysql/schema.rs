@@ -69,21 +69,21 @@ pub(super) fn expected(ddl: &'static str) -> Expected {
     }
 }
 
-/// Create every missing table; check every present one. `Err` says which table artemis cannot
-/// use and why.
+/// Check every present table, then create the missing ones: a database with a table artemis
+/// cannot use is left exactly as it was. `Err` says which table and why.
 pub(super) fn ensure(conn: &mut impl Queryable) -> Result<(), SchemaError> {
-    for &(table, ddl) in TABLES {
-        let present: Option<String> = conn.exec_first(
-            "SELECT TABLE_NAME FROM information_schema.TABLES
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-            (table,),
-        )?;
-        if present.is_none() {
-            tracing::info!("creating the missing table {table} (Java Artemis's schema)");
-            conn.query_drop(ddl)?;
-        } else {
-            check(conn, table, &expected(ddl))?;
-        }
+    let present: Vec<String> = conn.query(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+    )?;
+    let (present, missing): (Vec<_>, Vec<_>) = TABLES
+        .iter()
+        .partition(|(table, _)| present.iter().any(|name| name == table));
+    for &(table, ddl) in present {
+        check(conn, table, &expected(ddl))?;
+    }
+    for &(table, ddl) in missing {
+        tracing::info!("creating the missing table {table} (Java Artemis's schema)");
+        conn.query_drop(ddl)?;
     }
     Ok(())
 }

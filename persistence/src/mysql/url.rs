@@ -93,17 +93,15 @@ impl Parts<'_> {
     }
 }
 
-/// The user info is what precedes the last `@` of the authority (`scheme://authority/path`); the
-/// password is what follows its first `:`.
+/// The user info is what precedes the last `@` of the authority (`scheme://authority/path`, or
+/// the start of a URL written without a scheme); the password is what follows its first `:`.
 fn split_password(url: &str) -> Parts<'_> {
     let no_password = Parts {
         head: url,
         password: None,
         tail: "",
     };
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return no_password;
-    };
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
     let authority_end = url[scheme_end..]
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| scheme_end + i);
@@ -196,6 +194,7 @@ mod tests {
         );
         assert_eq!(redact_url("mysql://h/db"), "mysql://h/db");
         assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(redact_url("u:pw@h/db"), "u:***@h/db");
         assert_eq!(redact_url(""), "");
     }
 

@@ -7,342 +7,24 @@ use rusqlite::Connection;
 
 use super::schema::current_version;
 use super::SqliteStore;
+use crate::test_support::java_tables::JAVA_TABLES;
 use crate::test_support::{instance, write, CommitTraffic, TempDir};
 use crate::{SavedInstance, Store, StoreErrorKind};
 
-/// Java's `artemis-managment.sql` (spec §10.8): every table, its columns in order, and its
-/// unique key; plus artemis's `registry_instance`.
-const EXPECTED_TABLES: &[(&str, &[&str], &[&str])] = &[
-    (
-        "instance",
-        &[
-            "ID",
-            "INSTANCE_ID",
-            "SERVICE_ID",
-            "REGION_ID",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &["INSTANCE_ID", "SERVICE_ID", "REGION_ID", "OPERATION"],
-    ),
-    (
-        "instance_log",
-        &[
-            "ID",
-            "INSTANCE_ID",
-            "SERVICE_ID",
-            "REGION_ID",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "COMPLETE",
-            "EXTENSIONS",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &[],
-    ),
-    (
-        "server",
-        &[
-            "ID",
-            "SERVER_ID",
-            "REGION_ID",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &["SERVER_ID", "REGION_ID", "OPERATION"],
-    ),
-    (
-        "server_log",
-        &[
-            "ID",
-            "SERVER_ID",
-            "REGION_ID",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "COMPLETE",
-            "EXTENSIONS",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &[],
-    ),
-    (
-        "service_group",
-        &[
-            "ID",
-            "SERVICE_ID",
-            "REGION_ID",
-            "ZONE_ID",
-            "NAME",
-            "APP_ID",
-            "DESCRIPTION",
-            "STATUS",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-            "DELETED",
-            "type",
-        ],
-        &["SERVICE_ID", "REGION_ID", "ZONE_ID", "NAME"],
-    ),
-    (
-        "service_group_instance",
-        &[
-            "ID",
-            "GROUP_ID",
-            "INSTANCE_ID",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &["GROUP_ID", "INSTANCE_ID"],
-    ),
-    (
-        "service_group_instance_log",
-        &[
-            "ID",
-            "GROUP_ID",
-            "INSTANCE_ID",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "REASON",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &[],
-    ),
-    (
-        "service_group_log",
-        &[
-            "ID",
-            "GROUP_ID",
-            "PARENT_ID",
-            "NAME",
-            "STATUS",
-            "WEIGHT",
-            "TYPE",
-            "OPERATION",
-            "OPERATOR_ID",
-            "DESCRIPTION",
-            "TOKEN",
-            "EXTENSIONS",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-            "SERVICE_ID",
-            "REGION_ID",
-            "ZONE_ID",
-            "APP_ID",
-            "REASON",
-        ],
-        &[],
-    ),
-    (
-        "service_group_operation",
-        &[
-            "ID",
-            "GROUP_ID",
-            "OPERATION",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &["GROUP_ID", "OPERATION"],
-    ),
-    (
-        "service_group_operation_log",
-        &[
-            "ID",
-            "GROUP_ID",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "COMPLETE",
-            "EXTENSIONS",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-            "reason",
-        ],
-        &[],
-    ),
-    (
-        "service_group_tag",
-        &[
-            "ID",
-            "GROUP_ID",
-            "TAG",
-            "VALUE",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &["GROUP_ID", "TAG"],
-    ),
-    (
-        "service_group_tag_log",
-        &[
-            "ID",
-            "GROUP_ID",
-            "TAG",
-            "VALUE",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "EXTENSIONS",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &[],
-    ),
-    (
-        "service_instance",
-        &[
-            "ID",
-            "SERVICE_ID",
-            "INSTANCE_ID",
-            "IP",
-            "MACHINE_NAME",
-            "METADATA",
-            "PORT",
-            "PROTOCOL",
-            "REGION_ID",
-            "ZONE_ID",
-            "GROUP_ID",
-            "HEALTHY_CHECK_URL",
-            "URL",
-            "DESCRIPTION",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &["SERVICE_ID", "INSTANCE_ID"],
-    ),
-    (
-        "service_instance_log",
-        &[
-            "ID",
-            "SERVICE_ID",
-            "INSTANCE_ID",
-            "IP",
-            "MACHINE_NAME",
-            "METADATA",
-            "PORT",
-            "PROTOCOL",
-            "REGION_ID",
-            "ZONE_ID",
-            "GROUP_ID",
-            "HEALTHY_CHECK_URL",
-            "URL",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &[],
-    ),
-    (
-        "service_route_rule",
-        &[
-            "ID",
-            "SERVICE_ID",
-            "NAME",
-            "DESCRIPTION",
-            "STATUS",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-            "DELETED",
-            "strategy",
-        ],
-        &["SERVICE_ID", "NAME"],
-    ),
-    (
-        "service_route_rule_group",
-        &[
-            "ID",
-            "ROUTE_RULE_ID",
-            "GROUP_ID",
-            "WEIGHT",
-            "UNRELEASED_WEIGHT",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &["ROUTE_RULE_ID", "GROUP_ID"],
-    ),
-    (
-        "service_route_rule_group_log",
-        &[
-            "ID",
-            "ROUTE_RULE_ID",
-            "GROUP_ID",
-            "WEIGHT",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "EXTENSIONS",
-            "REASON",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &[],
-    ),
-    (
-        "service_route_rule_log",
-        &[
-            "ID",
-            "SERVICE_ID",
-            "NAME",
-            "STATUS",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "EXTENSIONS",
-            "REASON",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &[],
-    ),
-    (
-        "service_zone",
-        &[
-            "ID",
-            "SERVICE_ID",
-            "ZONE_ID",
-            "REGION_ID",
-            "OPERATION",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &["SERVICE_ID", "REGION_ID", "ZONE_ID", "OPERATION"],
-    ),
-    (
-        "service_zone_log",
-        &[
-            "ID",
-            "SERVICE_ID",
-            "ZONE_ID",
-            "REGION_ID",
-            "OPERATION",
-            "OPERATOR_ID",
-            "TOKEN",
-            "REASON",
-            "COMPLETE",
-            "CREATE_TIME",
-            "DataChange_LastTime",
-        ],
-        &[],
-    ),
-    (
+/// Java's tables, plus artemis's `registry_instance`.
+fn expected_tables() -> Vec<(
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+)> {
+    let mut tables = JAVA_TABLES.to_vec();
+    tables.push((
         "registry_instance",
         &["ID", "SERVICE_ID", "INSTANCE_ID", "LEGACY", "INSTANCE_JSON"],
         &["SERVICE_ID", "INSTANCE_ID"],
-    ),
-];
+    ));
+    tables
+}
 
 fn strings(conn: &Connection, sql: &str) -> Vec<String> {
     let mut statement = conn.prepare(sql).unwrap();
@@ -372,12 +54,12 @@ fn a_new_database_has_every_table_column_and_unique_key_of_java() {
         conn,
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'",
     );
-    let mut expected: Vec<String> = EXPECTED_TABLES.iter().map(|t| t.0.to_owned()).collect();
+    let mut expected: Vec<String> = expected_tables().iter().map(|t| t.0.to_owned()).collect();
     tables.sort();
     expected.sort();
     assert_eq!(tables, expected);
 
-    for (table, columns, unique) in EXPECTED_TABLES {
+    for (table, columns, unique) in expected_tables() {
         let actual = strings(
             conn,
             &format!("SELECT name FROM pragma_table_info('{table}')"),

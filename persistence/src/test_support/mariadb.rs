@@ -16,7 +16,7 @@ use std::fs;
 use std::io;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
@@ -74,7 +74,6 @@ impl MariaDb {
     /// MariaDB is not installed or does not start.
     pub fn start() -> MariaDb {
         let install_db = program("mariadb-install-db");
-        let mariadbd = program("mariadbd");
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "artemis-mariadb-{}-{}",
@@ -101,35 +100,7 @@ impl MariaDb {
         );
         let socket = dir.join("mariadb.sock");
         let port = free_port();
-        let mut command = Command::new(mariadbd);
-        command
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--socket={}", socket.display()))
-            .arg(format!("--port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--pid-file={}", dir.join("mariadb.pid").display()))
-            .arg(format!("--log-error={}", dir.join("error.log").display()))
-            .arg("--skip-name-resolve")
-            // Tests need no durability across a power loss; each commit still reaches the OS.
-            .arg("--innodb-flush-log-at-trx-commit=2")
-            .arg("--innodb-buffer-pool-size=64M")
-            .args(run_as())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start mariadbd: {e}"));
+        let child = spawn_server(&dir, &socket, port);
         let mut server = MariaDb {
             child,
             dir,
@@ -142,6 +113,18 @@ impl MariaDb {
              GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'%';"
         ));
         server
+    }
+
+    /// Kill the server at once (a crash, as far as clients can tell); its data stays.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start the server again on the same data, port and socket, after [`MariaDb::kill`].
+    pub fn start_again(&mut self) {
+        self.child = spawn_server(&self.dir, &self.socket, self.port);
+        self.wait_until_ready();
     }
 
     fn wait_until_ready(&mut self) {
@@ -223,10 +206,43 @@ impl MariaDb {
 
 impl Drop for MariaDb {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `mariadbd` on the data dir installed in `dir`, killed by the kernel if the thread that
+/// started it ends first.
+fn spawn_server(dir: &Path, socket: &Path, port: u16) -> Child {
+    let mut command = Command::new(program("mariadbd"));
+    command
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--socket={}", socket.display()))
+        .arg(format!("--port={port}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--pid-file={}", dir.join("mariadb.pid").display()))
+        .arg(format!("--log-error={}", dir.join("error.log").display()))
+        .arg("--skip-name-resolve")
+        // Tests need no durability across a power loss; each commit still reaches the OS.
+        .arg("--innodb-flush-log-at-trx-commit=2")
+        .arg("--innodb-buffer-pool-size=64M")
+        .args(run_as())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start mariadbd: {e}"))
 }
 
 static SHARED_PID: AtomicU32 = AtomicU32::new(0);
