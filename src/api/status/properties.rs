@@ -56,7 +56,7 @@ fn secret_is_set(secret: &str) -> String {
 }
 
 /// A database URL with its password (if any) replaced by `***`.
-fn url_without_password(url: &String) -> String {
+fn url_without_password(url: &str) -> String {
     persistence::redact_url(url)
 }
 
