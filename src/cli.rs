@@ -73,6 +73,10 @@ pub struct ServerArgs {
     /// report up at once, without copying the registry from a peer (the first node of a cluster)
     #[argh(switch)]
     pub force_up: bool,
+    /// shared management database, mysql://user@host:3306/db (default: the node's SQLite file);
+    /// prefer persistence.password_file or ARTEMIS_PERSISTENCE_PASSWORD to a password here
+    #[argh(option)]
+    pub persistence_url: Option<String>,
 }
 
 /// `artemis <version> (<git commit>)`; the commit is "unknown" for a build outside a git checkout.
@@ -136,6 +140,7 @@ impl ServerArgs {
             manual_clock: self.manual_clock,
             cluster_nodes: self.cluster_nodes.clone(),
             force_up: self.force_up,
+            persistence_url: self.persistence_url.clone(),
         }
     }
 }
@@ -197,5 +202,16 @@ mod tests {
         };
         assert_eq!(args.listen.as_deref(), Some("localhost:0"));
         assert_eq!(args.shards, Some(2));
+        let Parsed::Run(cli) = parse_words("artemis server --persistence-url mysql://u@h/db")
+        else {
+            panic!("--persistence-url refused");
+        };
+        let Command::Server(args) = cli.command else {
+            panic!("not the server command: {cli:?}");
+        };
+        assert_eq!(
+            args.overrides().persistence_url.as_deref(),
+            Some("mysql://u@h/db")
+        );
     }
 }

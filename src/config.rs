@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::server::rate_limit::Limiter;
 
 pub mod cluster;
+pub mod persistence;
 pub use cluster::ClusterConfig;
+pub use persistence::PersistenceConfig;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -131,16 +133,6 @@ pub struct ManagementConfig {
     pub tokens: Vec<String>,
     /// Rows one operation-log query returns at most (newest first).
     pub max_log_rows: usize,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct PersistenceConfig {
-    /// Store requests (writes, log queries) waiting for the persistence thread; past it a write
-    /// is answered `service-unavailable` at once.
-    pub queue_capacity: usize,
-    /// Writes committed together in one transaction (one fsync) at most.
-    pub max_batch: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -470,15 +462,6 @@ impl Default for ManagementConfig {
     }
 }
 
-impl Default for PersistenceConfig {
-    fn default() -> Self {
-        PersistenceConfig {
-            queue_capacity: 4096,
-            max_batch: 1024,
-        }
-    }
-}
-
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
@@ -574,6 +557,7 @@ pub struct Overrides {
     pub manual_clock: bool,
     pub cluster_nodes: Option<String>,
     pub force_up: bool,
+    pub persistence_url: Option<String>,
 }
 
 impl Config {
@@ -643,6 +627,9 @@ impl Config {
         if o.force_up {
             self.cluster.force_up = true;
         }
+        if let Some(v) = o.persistence_url {
+            self.persistence.url = v;
+        }
     }
 
     /// Check every value and normalise the derived ones. Errors name the offending key.
@@ -682,6 +669,7 @@ impl Config {
         }
         self.rate_limits.validate()?;
         self.cluster.validate()?;
+        self.persistence.validate()?;
         // A peer with the same limits would refuse a larger batch (413), and a refused batch
         // is never retried.
         for (key, size) in [
@@ -702,7 +690,8 @@ impl Config {
         Ok(())
     }
 
-    /// The embedded management store: `<data_dir>/artemis.db`.
+    /// The node's SQLite file `<data_dir>/artemis.db`: the management store unless
+    /// `persistence.url` names a shared one, and the saved registry in any case.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("artemis.db")
     }
@@ -868,6 +857,9 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     management.max_log_rows: 1, 10_000_000;
     persistence.queue_capacity: 1, 1 << 24;
     persistence.max_batch: 1, 1 << 20;
+    persistence.pool_size: 1, 1024;
+    persistence.connect_timeout_ms: 100, HOUR_MS;
+    persistence.query_timeout_ms: 100, HOUR_MS;
     cluster.health_check_interval_ms: 100, HOUR_MS;
     cluster.health_check_timeout_ms: 10, HOUR_MS;
     cluster.heartbeat_batch_window_ms: 0, 60 * SECOND_MS;

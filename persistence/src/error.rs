@@ -16,6 +16,9 @@ pub enum StoreErrorKind {
     Io,
     /// The persistence queue is full, or another process holds the database lock.
     Busy,
+    /// The database server cannot be reached: the connection was refused, lost or timed out.
+    /// The next job connects again.
+    Unavailable,
     /// Anything else, including a stopped persistence thread.
     Other,
 }

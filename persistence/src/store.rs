@@ -1,5 +1,5 @@
-//! The storage contract the persistence thread drives. It names no SQLite type: a shared
-//! MySQL/MariaDB store for clusters implements the same trait later.
+//! The storage contract the persistence thread drives, implemented on SQLite (one node) and on
+//! MySQL/MariaDB (the store a cluster shares).
 
 use protocol::model::management::groups::{
     Group, GroupData, GroupFilter, GroupInstance, GroupInstanceFilter, GroupLogFilter,

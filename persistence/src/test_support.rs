@@ -1,4 +1,8 @@
-//! Helpers shared by the unit tests: a private temporary directory per test and sample writes.
+//! Helpers shared by the unit tests: a private temporary directory per test, sample writes, and
+//! a real MariaDB server.
+
+pub(crate) mod java_tables;
+pub(crate) mod mariadb;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -2,11 +2,15 @@
 //! cannot be opened stops the start with exit code 2, and is never recreated), its pull-outs and
 //! the registry a graceful stop saved are loaded before any core serves, and at the next
 //! graceful stop the registry is saved again (see docs/decisions.md for what survives what).
+//!
+//! The management store is the node's SQLite file, or the MySQL/MariaDB database of
+//! `persistence.url` that the cluster shares; the saved registry is the node's own and stays in
+//! its SQLite file either way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use persistence::{Handle, Limits, Persistence, SavedInstance, SqliteStore, Store};
+use persistence::{Handle, Limits, MySqlStore, Persistence, SavedInstance, SqliteStore, Store};
 use protocol::model::management::ManagementSnapshot;
 use protocol::model::{parse, Instance};
 use shards::ops::RegisterItem;
@@ -27,15 +31,26 @@ pub struct Durable {
     pub clear_saved_registry: bool,
 }
 
-/// Why the store could not be started. Exit code 2: the operator must look at the file.
+/// Why the store could not be started. Exit code 2: the operator must look at the database.
 pub struct StoreFailure(pub String);
 
-/// Open `<data_dir>/artemis.db`, load it, and start the persistence thread.
+/// Open `<data_dir>/artemis.db` (and the shared database, when configured), load them, and
+/// start the persistence thread.
 pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
     let path = config.database_path();
-    let mut store = SqliteStore::open(&path).map_err(|e| StoreFailure(e.to_string()))?;
-    let loading =
-        |e: persistence::StoreError| StoreFailure(format!("cannot load {}: {e}", path.display()));
+    let local = SqliteStore::open(&path).map_err(|e| StoreFailure(e.to_string()))?;
+    let shared = config.persistence.mysql_options().map_err(StoreFailure)?;
+    let (mut store, name): (Box<dyn Store>, String) = match shared {
+        None => (Box::new(local), path.display().to_string()),
+        Some(options) => {
+            let name = options.url.redacted().to_owned();
+            tracing::info!(database = %name, "management data in the shared MySQL database");
+            let store =
+                MySqlStore::open(&options, local).map_err(|e| StoreFailure(e.to_string()))?;
+            (Box::new(store), name)
+        }
+    };
+    let loading = |e: persistence::StoreError| StoreFailure(format!("cannot load {name}: {e}"));
     let mut management = store.load_management().map_err(loading)?;
     management.generation = 1;
     let (restore, clear_saved_registry) = if config.registry.restore_on_start {
@@ -55,7 +70,7 @@ pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
         queue_capacity: config.persistence.queue_capacity,
         max_batch: config.persistence.max_batch,
     };
-    let (persistence, handle) = Persistence::start(Box::new(store), management.clone(), limits)
+    let (persistence, handle) = Persistence::start(store, management.clone(), limits)
         .map_err(|e| StoreFailure(format!("cannot start the persistence thread: {e}")))?;
     Ok(Durable {
         persistence,

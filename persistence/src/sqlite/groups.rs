@@ -11,8 +11,6 @@ mod log;
 mod members;
 mod read;
 mod rules;
-#[cfg(test)]
-mod tests;
 
 use protocol::model::management::groups::{GroupChange, GroupWrite};
 use rusqlite::Transaction;

@@ -55,6 +55,11 @@ fn secret_is_set(secret: &str) -> String {
     if secret.is_empty() { "" } else { "<set>" }.to_string()
 }
 
+/// A database URL with its password (if any) replaced by `***`.
+fn url_without_password(url: &str) -> String {
+    persistence::redact_url(url)
+}
+
 /// The cluster's nodes in Java's syntax (`zoneA:url1,url2;zoneB:url3`), normalised.
 fn cluster_nodes(nodes: &crate::config::cluster::NodesSpec) -> String {
     let Ok(entries) = nodes.entries() else {
@@ -100,7 +105,7 @@ macro_rules! properties {
 }
 
 /// Every key of [`Config`], in the order of its definition. Secrets go through a function that
-/// hides them (`management.tokens` shows its count only).
+/// hides them (`management.tokens` shows its count only, `persistence.url` no password).
 pub(super) const PROPERTIES: &[Property] = properties! {
     listen;
     region_id;
@@ -129,6 +134,11 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     management.max_log_rows;
     persistence.queue_capacity;
     persistence.max_batch;
+    persistence.url: url_without_password;
+    persistence.password_file;
+    persistence.pool_size;
+    persistence.connect_timeout_ms;
+    persistence.query_timeout_ms;
     limits.max_connections;
     limits.max_header_bytes;
     limits.max_headers;

@@ -13,6 +13,8 @@
 //! - [`management`]: one-call pull-out / pull-in, operation reads, logs and management views.
 //! - [`groups`]: group, route-rule and canary writes and reads, and the group logs.
 //! - [`durable`]: a node's data dir kept across restarts, and its SQLite database file.
+//! - [`mariadb`]: a real MariaDB server for the shared management store (the persistence
+//!   crate's test server, the same source file), one per test binary.
 //! - [`cluster`]: addresses for the nodes of a local cluster, and what a node says of the cluster.
 //! - [`local_cluster`]: several nodes replicating to each other, killed, stopped, frozen and
 //!   restarted.
@@ -30,6 +32,9 @@ pub mod http;
 pub mod latency;
 pub mod local_cluster;
 pub mod management;
+// The persistence crate's own test server, so both kinds of tests start MariaDB the same way.
+#[path = "../../../persistence/src/test_support/mariadb.rs"]
+pub mod mariadb;
 pub mod memory;
 pub mod payload;
 pub mod process;

@@ -1,6 +1,5 @@
-//! The group tables on a real SQLite file: every write kind with its log rows, soft deletes,
-//! idempotent upserts by natural key, the filtered reads, the log filters, reopening, and a
-//! failed batch.
+//! The group tables: every write kind with its log rows, soft deletes, idempotent upserts by
+//! natural key, the filtered reads, the log filters, reopening, and a failed batch.
 
 use protocol::model::management::groups::{
     GroupChange, GroupData, GroupFilter, GroupInstanceFilter, GroupLogFilter, GroupLogKind,
@@ -9,13 +8,28 @@ use protocol::model::management::groups::{
     ServiceInstanceFilter,
 };
 
-use crate::sqlite::SqliteStore;
-use crate::test_support::{instance, write, TempDir};
+use super::{at, for_each_store, Fixture};
+use crate::test_support::{instance, write};
 use crate::{Change, Store};
 
-fn open(dir: &TempDir) -> SqliteStore {
-    SqliteStore::open(dir.file("artemis.db")).expect("open the database")
-}
+for_each_store!(
+    weights_are_served_only_once_released,
+    upserts_by_natural_key_are_idempotent_and_keep_the_first_spelling,
+    soft_deleted_rules_and_groups_are_neither_loaded_nor_read_and_come_back_with_their_ids,
+    deleting_links_is_hard_and_logs_the_rows_deleted,
+    create_route_rule_inserts_what_is_missing_and_links_unreleased_weights,
+    tags_are_upserted_and_deleted_by_any_condition_without_logs,
+    group_pull_out_and_in_are_recorded_and_logged,
+    operate_group_operation_creates_the_group_without_a_group_log,
+    group_instances_are_listed_once_and_served_as_instance_ids,
+    logical_instances_are_upserted_served_and_logged,
+    canary_ips_create_the_rule_and_group_once_and_replace_the_members,
+    filtered_reads_match_ignoring_case_and_skip_deleted_rows,
+    group_logs_filter_by_their_own_fields_newest_first,
+    reopening_loads_the_snapshot_the_last_commit_answered,
+    a_failed_batch_changes_nothing,
+    a_traffic_only_batch_answers_no_group_data,
+);
 
 fn operator(operation: &str) -> GroupOperator {
     GroupOperator {
@@ -33,20 +47,13 @@ fn change(change: GroupChange) -> Change {
     })
 }
 
-/// Commit group changes at `now_ms`, answering the group data the commit read back.
-fn commit(store: &mut SqliteStore, changes: Vec<GroupChange>, now_ms: i64) -> GroupData {
+/// Commit group changes at `at(second)`, answering the group data the commit read back.
+fn commit(store: &mut impl Store, changes: Vec<GroupChange>, second: i64) -> GroupData {
     let changes: Vec<Change> = changes.into_iter().map(change).collect();
     store
-        .commit(&changes, now_ms)
+        .commit(&changes, at(second))
         .expect("commit")
         .expect("a group write answers the group data")
-}
-
-fn count(store: &SqliteStore, table: &str) -> i64 {
-    store
-        .conn
-        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap()
 }
 
 fn rule(service: &str, name: &str, status: &str) -> NewRouteRule {
@@ -97,11 +104,11 @@ fn logic(service: &str, instance: &str, ip: &str) -> NewServiceInstance {
     }
 }
 
-fn logs(store: &mut SqliteStore, kind: GroupLogKind, filter: GroupLogFilter) -> Vec<GroupLogRow> {
+fn logs(store: &mut impl Store, kind: GroupLogKind, filter: GroupLogFilter) -> Vec<GroupLogRow> {
     store.group_logs(kind, &filter, 100).unwrap()
 }
 
-fn log_ids(store: &mut SqliteStore, kind: GroupLogKind, filter: GroupLogFilter) -> Vec<i64> {
+fn log_ids(store: &mut impl Store, kind: GroupLogKind, filter: GroupLogFilter) -> Vec<i64> {
     logs(store, kind, filter)
         .iter()
         .map(|row| row.meta().id)
@@ -109,7 +116,7 @@ fn log_ids(store: &mut SqliteStore, kind: GroupLogKind, filter: GroupLogFilter) 
 }
 
 /// A service with one active rule over two active groups, linked with unreleased weights.
-fn rule_with_two_groups(store: &mut SqliteStore) -> GroupData {
+fn rule_with_two_groups(store: &mut impl Store) -> GroupData {
     commit(
         store,
         vec![
@@ -121,11 +128,9 @@ fn rule_with_two_groups(store: &mut SqliteStore) -> GroupData {
     )
 }
 
-#[test]
-fn weights_are_served_only_once_released() {
-    let dir = TempDir::new("release");
-    let mut store = open(&dir);
-    let data = rule_with_two_groups(&mut store);
+fn weights_are_served_only_once_released<F: Fixture>() {
+    let mut f = F::new("release");
+    let data = rule_with_two_groups(f.store());
     let served = |data: &GroupData| -> Vec<i32> {
         data.service("svc").unwrap().route_rules[0]
             .groups
@@ -141,7 +146,7 @@ fn weights_are_served_only_once_released() {
     );
 
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::ReleaseRouteRuleGroups(vec![
             link(1, 1, Some(3)),
             link(1, 2, Some(7)),
@@ -171,7 +176,7 @@ fn weights_are_served_only_once_released() {
         }]
     );
     let weights: Vec<Option<i32>> = logs(
-        &mut store,
+        f.store(),
         GroupLogKind::RouteRuleGroup,
         GroupLogFilter::default(),
     )
@@ -184,12 +189,10 @@ fn weights_are_served_only_once_released() {
     assert_eq!(weights, [Some(7), Some(3), Some(7), Some(3)]);
 }
 
-#[test]
-fn upserts_by_natural_key_are_idempotent_and_keep_the_first_spelling() {
-    let dir = TempDir::new("upsert");
-    let mut store = open(&dir);
+fn upserts_by_natural_key_are_idempotent_and_keep_the_first_spelling<F: Fixture>() {
+    let mut f = F::new("upsert");
     commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::UpsertRouteRules(vec![rule(
             "Svc", "Main", "active",
         )])],
@@ -199,7 +202,7 @@ fn upserts_by_natural_key_are_idempotent_and_keep_the_first_spelling() {
     updated.strategy = "close-by-visit".into();
     updated.description = None;
     let data = commit(
-        &mut store,
+        f.store(),
         vec![
             GroupChange::UpsertRouteRules(vec![updated.clone()]),
             GroupChange::UpsertRouteRules(vec![updated]),
@@ -224,18 +227,18 @@ fn upserts_by_natural_key_are_idempotent_and_keep_the_first_spelling() {
         ),
         ("inactive", "close-by-visit", None)
     );
-    assert_eq!(count(&store, "service_route_rule_log"), 3);
+    assert_eq!(f.count("service_route_rule_log"), 3);
 
     let mut regrouped = group("SVC", "Z1", "G1");
     commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::UpsertGroups(vec![group("svc", "z1", "g1")])],
         3,
     );
     regrouped.app_id = "other".into();
     regrouped.status = "inactive".into();
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::UpsertGroups(vec![regrouped])],
         4,
     );
@@ -249,16 +252,16 @@ fn upserts_by_natural_key_are_idempotent_and_keep_the_first_spelling() {
         ),
         ("svc", "other", "inactive")
     );
-    assert_eq!(count(&store, "service_group_log"), 2);
+    assert_eq!(f.count("service_group_log"), 2);
 }
 
-#[test]
-fn soft_deleted_rules_and_groups_are_neither_loaded_nor_read_and_come_back_with_their_ids() {
-    let dir = TempDir::new("soft");
-    let mut store = open(&dir);
-    rule_with_two_groups(&mut store);
+fn soft_deleted_rules_and_groups_are_neither_loaded_nor_read_and_come_back_with_their_ids<
+    F: Fixture,
+>() {
+    let mut f = F::new("soft");
+    rule_with_two_groups(f.store());
     let data = commit(
-        &mut store,
+        f.store(),
         vec![
             GroupChange::DeleteRouteRules(vec![1, 1, 99]),
             GroupChange::DeleteGroups(vec![2]),
@@ -271,14 +274,15 @@ fn soft_deleted_rules_and_groups_are_neither_loaded_nor_read_and_come_back_with_
         data.service("svc").is_none(),
         "a deleted rule is not served"
     );
-    assert_eq!(count(&store, "service_route_rule"), 1, "soft, not hard");
-    assert!(store
+    assert_eq!(f.count("service_route_rule"), 1, "soft, not hard");
+    assert!(f
+        .store()
         .route_rules(&RouteRuleFilter::default())
         .unwrap()
         .is_empty());
-    assert_eq!(store.groups(&GroupFilter::default()).unwrap().len(), 1);
+    assert_eq!(f.store().groups(&GroupFilter::default()).unwrap().len(), 1);
     assert_eq!(
-        count(&store, "service_route_rule_log"),
+        f.count("service_route_rule_log"),
         2,
         "one log row per rule actually deleted"
     );
@@ -286,7 +290,7 @@ fn soft_deleted_rules_and_groups_are_neither_loaded_nor_read_and_come_back_with_
     assert_eq!(data.route_rule_groups().count(), 2);
 
     let data = commit(
-        &mut store,
+        f.store(),
         vec![
             GroupChange::UpsertRouteRules(vec![rule("svc", "main", "active")]),
             GroupChange::UpsertGroups(vec![group("svc", "z2", "g2")]),
@@ -301,13 +305,11 @@ fn soft_deleted_rules_and_groups_are_neither_loaded_nor_read_and_come_back_with_
     assert_eq!(data.service("svc").unwrap().route_rules[0].groups.len(), 2);
 }
 
-#[test]
-fn deleting_links_is_hard_and_logs_the_rows_deleted() {
-    let dir = TempDir::new("links");
-    let mut store = open(&dir);
-    rule_with_two_groups(&mut store);
+fn deleting_links_is_hard_and_logs_the_rows_deleted<F: Fixture>() {
+    let mut f = F::new("links");
+    rule_with_two_groups(f.store());
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::DeleteRouteRuleGroups(vec![2, 5])],
         2_000,
     );
@@ -318,33 +320,31 @@ fn deleting_links_is_hard_and_logs_the_rows_deleted() {
         [1]
     );
     let newest = logs(
-        &mut store,
+        f.store(),
         GroupLogKind::RouteRuleGroup,
         GroupLogFilter::default(),
     );
     match &newest[0] {
         GroupLogRow::RouteRuleGroup(r) => {
             assert_eq!((r.route_rule_id, r.group_id, r.weight), (1, 2, Some(7)));
-            assert_eq!(r.meta.create_time_ms, 2_000);
+            assert_eq!(r.meta.create_time_ms, at(2_000));
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(newest.len(), 3);
 }
 
-#[test]
-fn create_route_rule_inserts_what_is_missing_and_links_unreleased_weights() {
-    let dir = TempDir::new("create");
-    let mut store = open(&dir);
+fn create_route_rule_inserts_what_is_missing_and_links_unreleased_weights<F: Fixture>() {
+    let mut f = F::new("create");
     commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::UpsertRouteRules(vec![rule(
             "svc", "main", "inactive",
         )])],
         1,
     );
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::CreateRouteRule {
             rule: rule("svc", "MAIN", "active"),
             groups: vec![group("svc", "z1", "g1"), group("svc", "z2", "g2")],
@@ -363,18 +363,16 @@ fn create_route_rule_inserts_what_is_missing_and_links_unreleased_weights() {
         .map(|l| (l.route_rule_id, l.group_id, l.weight, l.unreleased_weight))
         .collect();
     assert_eq!(links, [(1, 1, None, Some(9)), (1, 2, None, Some(7))]);
-    assert_eq!(count(&store, "service_route_rule_log"), 2);
-    assert_eq!(count(&store, "service_group_log"), 2);
-    assert_eq!(count(&store, "service_route_rule_group_log"), 3);
+    assert_eq!(f.count("service_route_rule_log"), 2);
+    assert_eq!(f.count("service_group_log"), 2);
+    assert_eq!(f.count("service_route_rule_group_log"), 3);
 }
 
-#[test]
-fn tags_are_upserted_and_deleted_by_any_condition_without_logs() {
-    let dir = TempDir::new("tags");
-    let mut store = open(&dir);
-    rule_with_two_groups(&mut store);
+fn tags_are_upserted_and_deleted_by_any_condition_without_logs<F: Fixture>() {
+    let mut f = F::new("tags");
+    rule_with_two_groups(f.store());
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::UpsertGroupTags(vec![
             (1, "color".into(), "blue".into()),
             (1, "size".into(), "l".into()),
@@ -398,7 +396,7 @@ fn tags_are_upserted_and_deleted_by_any_condition_without_logs() {
         ])
     );
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::DeleteGroupTags {
             group_id: None,
             tag: Some("Color".into()),
@@ -412,7 +410,7 @@ fn tags_are_upserted_and_deleted_by_any_condition_without_logs() {
     );
     assert!(data.group_tags(2).is_none());
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::DeleteGroupTags {
             group_id: Some(1),
             tag: None,
@@ -421,25 +419,23 @@ fn tags_are_upserted_and_deleted_by_any_condition_without_logs() {
         4,
     );
     assert_eq!(data.all_group_tags().count(), 0);
-    assert_eq!(count(&store, "service_group_tag_log"), 0);
+    assert_eq!(f.count("service_group_tag_log"), 0);
 }
 
-#[test]
-fn group_pull_out_and_in_are_recorded_and_logged() {
-    let dir = TempDir::new("operations");
-    let mut store = open(&dir);
-    rule_with_two_groups(&mut store);
+fn group_pull_out_and_in_are_recorded_and_logged<F: Fixture>() {
+    let mut f = F::new("operations");
+    rule_with_two_groups(f.store());
     let out = GroupChange::OperateGroups {
         operations: vec![(2, "pullout".into()), (2, "pullout".into())],
         complete: false,
     };
-    let data = commit(&mut store, vec![out], 2);
+    let data = commit(f.store(), vec![out], 2);
     assert_eq!(data.group_operations(2).unwrap().operations, ["pullout"]);
     assert!(data.is_instance_down("svc", "sha", "z2", Some("g2"), "i1"));
     assert!(!data.is_instance_down("svc", "sha", "z1", Some("g1"), "i1"));
 
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::OperateGroups {
             operations: vec![(2, "PULLOUT".into())],
             complete: true,
@@ -449,7 +445,7 @@ fn group_pull_out_and_in_are_recorded_and_logged() {
     assert!(data.group_operations(2).is_none());
     assert!(!data.has_pulled_out_groups());
     let completes: Vec<bool> = logs(
-        &mut store,
+        f.store(),
         GroupLogKind::GroupOperation,
         GroupLogFilter::default(),
     )
@@ -462,7 +458,7 @@ fn group_pull_out_and_in_are_recorded_and_logged() {
     assert_eq!(completes, [true, false, false]);
     assert_eq!(
         log_ids(
-            &mut store,
+            f.store(),
             GroupLogKind::GroupOperation,
             GroupLogFilter {
                 complete: Some(false),
@@ -474,10 +470,8 @@ fn group_pull_out_and_in_are_recorded_and_logged() {
     );
 }
 
-#[test]
-fn operate_group_operation_creates_the_group_without_a_group_log() {
-    let dir = TempDir::new("operate-one");
-    let mut store = open(&dir);
+fn operate_group_operation_creates_the_group_without_a_group_log<F: Fixture>() {
+    let mut f = F::new("operate-one");
     let write = Change::Groups(GroupWrite {
         change: GroupChange::OperateGroup {
             group: group("svc", "z9", "new"),
@@ -485,24 +479,22 @@ fn operate_group_operation_creates_the_group_without_a_group_log() {
         },
         operator: operator("maintenance"),
     });
-    let data = store.commit(&[write], 1).unwrap().unwrap();
+    let data = f.store().commit(&[write], at(1)).unwrap().unwrap();
     let created = data.groups().next().unwrap().clone();
     assert_eq!(created.group_key(), "svc/sha/z9/new");
     assert_eq!(
         data.group_operations(created.group_id).unwrap().operations,
         ["maintenance"]
     );
-    assert_eq!(count(&store, "service_group_log"), 0);
-    assert_eq!(count(&store, "service_group_operation_log"), 1);
+    assert_eq!(f.count("service_group_log"), 0);
+    assert_eq!(f.count("service_group_operation_log"), 1);
 }
 
-#[test]
-fn group_instances_are_listed_once_and_served_as_instance_ids() {
-    let dir = TempDir::new("members");
-    let mut store = open(&dir);
-    rule_with_two_groups(&mut store);
+fn group_instances_are_listed_once_and_served_as_instance_ids<F: Fixture>() {
+    let mut f = F::new("members");
+    rule_with_two_groups(f.store());
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::InsertGroupInstances(vec![
             (1, "i1".into()),
             (1, "i2".into()),
@@ -514,8 +506,9 @@ fn group_instances_are_listed_once_and_served_as_instance_ids() {
         data.service("svc").unwrap().route_rules[0].groups[0].instance_ids,
         ["i1", "i2"]
     );
-    assert_eq!(count(&store, "service_group_instance_log"), 3);
-    let listed = store
+    assert_eq!(f.count("service_group_instance_log"), 3);
+    let listed = f
+        .store()
         .group_instances(&GroupInstanceFilter {
             group_id: Some(1),
             instance_id: Some("I2".into()),
@@ -524,12 +517,12 @@ fn group_instances_are_listed_once_and_served_as_instance_ids() {
     assert_eq!(listed.len(), 1);
     let id = listed[0].id;
     commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::DeleteGroupInstances(vec![id, 404])],
         3,
     );
     assert_eq!(
-        store
+        f.store()
             .group_instances(&GroupInstanceFilter::default())
             .unwrap()
             .iter()
@@ -537,22 +530,20 @@ fn group_instances_are_listed_once_and_served_as_instance_ids() {
             .collect::<Vec<_>>(),
         ["i1"]
     );
-    assert_eq!(count(&store, "service_group_instance_log"), 4);
+    assert_eq!(f.count("service_group_instance_log"), 4);
 }
 
-#[test]
-fn logical_instances_are_upserted_served_and_logged() {
-    let dir = TempDir::new("logic");
-    let mut store = open(&dir);
+fn logical_instances_are_upserted_served_and_logged<F: Fixture>() {
+    let mut f = F::new("logic");
     commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::UpsertServiceInstances(vec![logic(
             "svc", "l1", "10.0.0.1",
         )])],
         1,
     );
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::UpsertServiceInstances(vec![logic(
             "SVC", "L1", "10.0.0.2",
         )])],
@@ -561,7 +552,8 @@ fn logical_instances_are_upserted_served_and_logged() {
     let view = data.service("svc").unwrap();
     assert_eq!(view.logic_instances.len(), 1);
     assert_eq!(view.logic_instances[0].row.ip, "10.0.0.2");
-    let read = store
+    let read = f
+        .store()
         .service_instances(&ServiceInstanceFilter {
             service_id: Some("svc".into()),
             instance_id: None,
@@ -569,13 +561,13 @@ fn logical_instances_are_upserted_served_and_logged() {
         .unwrap();
     assert_eq!(read.len(), 1);
     let data = commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::DeleteServiceInstances(vec![read[0].id])],
         3,
     );
     assert!(data.service("svc").is_none());
     let rows = logs(
-        &mut store,
+        f.store(),
         GroupLogKind::ServiceInstance,
         GroupLogFilter::default(),
     );
@@ -595,7 +587,7 @@ fn logical_instances_are_upserted_served_and_logged() {
     }
 }
 
-fn canary(store: &mut SqliteStore, ips: &[&str], now_ms: i64) -> GroupData {
+fn canary(store: &mut impl Store, ips: &[&str], second: i64) -> GroupData {
     commit(
         store,
         vec![GroupChange::UpdateCanary {
@@ -604,15 +596,13 @@ fn canary(store: &mut SqliteStore, ips: &[&str], now_ms: i64) -> GroupData {
             region_id: "SHA".into(),
             instance_ids: ips.iter().map(|ip| ip.to_string()).collect(),
         }],
-        now_ms,
+        second,
     )
 }
 
-#[test]
-fn canary_ips_create_the_rule_and_group_once_and_replace_the_members() {
-    let dir = TempDir::new("canary");
-    let mut store = open(&dir);
-    let data = canary(&mut store, &["10.0.0.1", "10.0.0.2"], 1);
+fn canary_ips_create_the_rule_and_group_once_and_replace_the_members<F: Fixture>() {
+    let mut f = F::new("canary");
+    let data = canary(f.store(), &["10.0.0.1", "10.0.0.2"], 1);
     let rules = &data.service("svc").unwrap().route_rules;
     assert_eq!(
         rules,
@@ -629,10 +619,10 @@ fn canary_ips_create_the_rule_and_group_once_and_replace_the_members() {
     );
     let link = data.route_rule_groups().next().unwrap().clone();
     assert_eq!((link.weight, link.unreleased_weight), (None, Some(5)));
-    assert_eq!(count(&store, "service_route_rule_log"), 0);
-    assert_eq!(count(&store, "service_group_log"), 0);
+    assert_eq!(f.count("service_route_rule_log"), 0);
+    assert_eq!(f.count("service_group_log"), 0);
 
-    let data = canary(&mut store, &["10.0.0.2", "10.0.0.3"], 2);
+    let data = canary(f.store(), &["10.0.0.2", "10.0.0.3"], 2);
     assert_eq!(
         data.service("svc").unwrap().route_rules[0].groups[0].instance_ids,
         ["10.0.0.2", "10.0.0.3"]
@@ -641,7 +631,7 @@ fn canary_ips_create_the_rule_and_group_once_and_replace_the_members() {
     assert_eq!(data.groups().count(), 1);
     assert_eq!(data.route_rule_groups().count(), 1);
     let logged: Vec<String> = logs(
-        &mut store,
+        f.store(),
         GroupLogKind::GroupInstance,
         GroupLogFilter::default(),
     )
@@ -652,19 +642,17 @@ fn canary_ips_create_the_rule_and_group_once_and_replace_the_members() {
     })
     .collect();
     assert_eq!(logged, ["10.0.0.3", "10.0.0.1", "10.0.0.2", "10.0.0.1"]);
-    let data = canary(&mut store, &[], 3);
+    let data = canary(f.store(), &[], 3);
     assert!(data.service("svc").unwrap().route_rules[0].groups[0]
         .instance_ids
         .is_empty());
 }
 
-#[test]
-fn filtered_reads_match_ignoring_case_and_skip_deleted_rows() {
-    let dir = TempDir::new("reads");
-    let mut store = open(&dir);
-    rule_with_two_groups(&mut store);
+fn filtered_reads_match_ignoring_case_and_skip_deleted_rows<F: Fixture>() {
+    let mut f = F::new("reads");
+    rule_with_two_groups(f.store());
     commit(
-        &mut store,
+        f.store(),
         vec![
             GroupChange::UpsertRouteRules(vec![rule("other", "main", "inactive")]),
             GroupChange::DeleteGroups(vec![1]),
@@ -682,7 +670,7 @@ fn filtered_reads_match_ignoring_case_and_skip_deleted_rows() {
         ..RouteRuleFilter::default()
     };
     assert_eq!(
-        names(store.route_rules(&by_name).unwrap()),
+        names(f.store().route_rules(&by_name).unwrap()),
         [(1, "svc".into()), (2, "other".into())]
     );
     let by_status = RouteRuleFilter {
@@ -690,7 +678,7 @@ fn filtered_reads_match_ignoring_case_and_skip_deleted_rows() {
         ..RouteRuleFilter::default()
     };
     assert_eq!(
-        names(store.route_rules(&by_status).unwrap()),
+        names(f.store().route_rules(&by_status).unwrap()),
         [(2, "other".into())]
     );
     let by_id = RouteRuleFilter {
@@ -698,9 +686,10 @@ fn filtered_reads_match_ignoring_case_and_skip_deleted_rows() {
         service_id: Some("svc".into()),
         ..RouteRuleFilter::default()
     };
-    assert!(store.route_rules(&by_id).unwrap().is_empty());
+    assert!(f.store().route_rules(&by_id).unwrap().is_empty());
 
-    let groups = store
+    let groups = f
+        .store()
         .groups(&GroupFilter {
             service_id: Some("SVC".into()),
             ..GroupFilter::default()
@@ -708,7 +697,8 @@ fn filtered_reads_match_ignoring_case_and_skip_deleted_rows() {
         .unwrap();
     assert_eq!(groups.iter().map(|g| g.group_id).collect::<Vec<_>>(), [2]);
 
-    let links = store
+    let links = f
+        .store()
         .route_rule_groups(&RouteRuleGroupFilter {
             group_id: Some(2),
             ..RouteRuleGroupFilter::default()
@@ -718,12 +708,10 @@ fn filtered_reads_match_ignoring_case_and_skip_deleted_rows() {
     assert_eq!(links[0].unreleased_weight, Some(7));
 }
 
-#[test]
-fn group_logs_filter_by_their_own_fields_newest_first() {
-    let dir = TempDir::new("group-logs");
-    let mut store = open(&dir);
+fn group_logs_filter_by_their_own_fields_newest_first<F: Fixture>() {
+    let mut f = F::new("group-logs");
     commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::UpsertGroups(vec![
             group("svc-a", "z1", "g1"),
             group("svc-b", "z1", "g1"),
@@ -732,7 +720,7 @@ fn group_logs_filter_by_their_own_fields_newest_first() {
         1,
     );
     commit(
-        &mut store,
+        f.store(),
         vec![GroupChange::UpsertRouteRules(vec![
             rule("svc-a", "r1", "active"),
             rule("svc-b", "r1", "active"),
@@ -744,37 +732,34 @@ fn group_logs_filter_by_their_own_fields_newest_first() {
         ..GroupLogFilter::default()
     };
     assert_eq!(
-        log_ids(&mut store, GroupLogKind::Group, by_service.clone()),
+        log_ids(f.store(), GroupLogKind::Group, by_service.clone()),
         [3, 1]
     );
-    assert_eq!(
-        log_ids(&mut store, GroupLogKind::RouteRule, by_service),
-        [1]
-    );
+    assert_eq!(log_ids(f.store(), GroupLogKind::RouteRule, by_service), [1]);
     let by_zone = GroupLogFilter {
         zone_id: Some("z1".into()),
         operator_id: Some("ALICE".into()),
         operation: Some("op".into()),
         ..GroupLogFilter::default()
     };
-    assert_eq!(log_ids(&mut store, GroupLogKind::Group, by_zone), [2, 1]);
+    assert_eq!(log_ids(f.store(), GroupLogKind::Group, by_zone), [2, 1]);
     let foreign = GroupLogFilter {
         instance_id: Some("none".into()),
         ..GroupLogFilter::default()
     };
     assert_eq!(
-        log_ids(&mut store, GroupLogKind::Group, foreign),
+        log_ids(f.store(), GroupLogKind::Group, foreign),
         [3, 2, 1],
         "a field the table lacks matches every row"
     );
     assert_eq!(
-        store
+        f.store()
             .group_logs(GroupLogKind::Group, &GroupLogFilter::default(), 2)
             .unwrap()
             .len(),
         2
     );
-    match &logs(&mut store, GroupLogKind::Group, GroupLogFilter::default())[0] {
+    match &logs(f.store(), GroupLogKind::Group, GroupLogFilter::default())[0] {
         GroupLogRow::Group(r) => {
             assert_eq!(
                 (r.app_id.as_str(), r.status.as_str(), r.meta.token.as_str()),
@@ -786,13 +771,11 @@ fn group_logs_filter_by_their_own_fields_newest_first() {
     }
 }
 
-#[test]
-fn reopening_loads_the_snapshot_the_last_commit_answered() {
-    let dir = TempDir::new("reopen");
-    let mut store = open(&dir);
-    rule_with_two_groups(&mut store);
+fn reopening_loads_the_snapshot_the_last_commit_answered<F: Fixture>() {
+    let mut f = F::new("reopen");
+    rule_with_two_groups(f.store());
     commit(
-        &mut store,
+        f.store(),
         vec![
             GroupChange::UpsertGroupTags(vec![(1, "k".into(), "v".into())]),
             GroupChange::OperateGroups {
@@ -804,28 +787,19 @@ fn reopening_loads_the_snapshot_the_last_commit_answered() {
         ],
         2,
     );
-    let last = canary(&mut store, &["10.0.0.7"], 3);
-    drop(store);
-    let mut store = open(&dir);
-    let loaded = store.load_management().unwrap();
+    let last = canary(f.store(), &["10.0.0.7"], 3);
+    f.reopen();
+    let loaded = f.store().load_management().unwrap();
     assert_eq!(**loaded.groups(), last);
 }
 
-#[test]
-fn a_failed_batch_changes_nothing() {
-    let dir = TempDir::new("failed-batch");
-    let mut store = open(&dir);
-    rule_with_two_groups(&mut store);
+fn a_failed_batch_changes_nothing<F: Fixture>() {
+    let mut f = F::new("failed-batch");
+    rule_with_two_groups(f.store());
     // Any statement can fail half-way (a full disk, an I/O error): a trigger makes the last
     // change of the batch fail after the others have run inside the transaction.
-    store
-        .conn
-        .execute_batch(
-            "CREATE TRIGGER boom BEFORE INSERT ON service_instance WHEN NEW.INSTANCE_ID = 'boom'
-             BEGIN SELECT RAISE(ABORT, 'boom'); END;",
-        )
-        .unwrap();
-    let before = store.load_management().unwrap();
+    f.fail_logical_instance_inserts("boom");
+    let before = f.store().load_management().unwrap();
     let tables = [
         "service_group",
         "service_group_log",
@@ -834,7 +808,7 @@ fn a_failed_batch_changes_nothing() {
         "instance_log",
         "service_group_operation",
     ];
-    let counts: Vec<i64> = tables.iter().map(|t| count(&store, t)).collect();
+    let counts: Vec<i64> = tables.iter().map(|t| f.count(t)).collect();
     let batch = [
         change(GroupChange::UpsertGroups(vec![group("svc", "z3", "g3")])),
         Change::Traffic(write(instance("sha", "svc", "i1"), "pullout", false, "bob")),
@@ -851,11 +825,11 @@ fn a_failed_batch_changes_nothing() {
             "svc", "boom", "ip",
         )])),
     ];
-    let error = store.commit(&batch, 5).unwrap_err();
+    let error = f.store().commit(&batch, at(5)).unwrap_err();
     assert!(error.message.contains("boom"), "{error}");
-    let after: Vec<i64> = tables.iter().map(|t| count(&store, t)).collect();
+    let after: Vec<i64> = tables.iter().map(|t| f.count(t)).collect();
     assert_eq!(after, counts);
-    assert_eq!(store.load_management().unwrap(), before);
+    assert_eq!(f.store().load_management().unwrap(), before);
     let weights: Vec<Option<i32>> = before
         .groups()
         .route_rule_groups()
@@ -864,11 +838,10 @@ fn a_failed_batch_changes_nothing() {
     assert_eq!(weights, [None, None]);
 }
 
-#[test]
-fn a_traffic_only_batch_answers_no_group_data() {
-    let dir = TempDir::new("traffic-only");
-    let mut store = open(&dir);
-    let answer = store
+fn a_traffic_only_batch_answers_no_group_data<F: Fixture>() {
+    let mut f = F::new("traffic-only");
+    let answer = f
+        .store()
         .commit(
             &[Change::Traffic(write(
                 instance("r", "s", "i"),
@@ -876,12 +849,12 @@ fn a_traffic_only_batch_answers_no_group_data() {
                 false,
                 "a",
             ))],
-            1,
+            at(1),
         )
         .unwrap();
     assert_eq!(answer, None);
     assert_eq!(
-        **store.load_management().unwrap().groups(),
+        **f.store().load_management().unwrap().groups(),
         GroupData::default()
     );
 }
