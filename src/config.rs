@@ -860,6 +860,7 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     persistence.pool_size: 1, 1024;
     persistence.connect_timeout_ms: 100, HOUR_MS;
     persistence.query_timeout_ms: 100, HOUR_MS;
+    persistence.poll_interval_ms: 10, HOUR_MS;
     cluster.health_check_interval_ms: 100, HOUR_MS;
     cluster.health_check_timeout_ms: 10, HOUR_MS;
     cluster.heartbeat_batch_window_ms: 0, 60 * SECOND_MS;

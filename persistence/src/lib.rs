@@ -25,5 +25,5 @@ pub use self::mysql::{redact_url, MySqlOpenError, MySqlOptions, MySqlStore, MySq
 pub use error::{OpenError, StoreError, StoreErrorKind};
 pub use reply::Reply;
 pub use sqlite::SqliteStore;
-pub use store::{Change, SavedInstance, Store};
+pub use store::{Change, Fingerprint, SavedInstance, Store};
 pub use thread::{Handle, Limits, Persistence, Stats};

@@ -16,6 +16,7 @@
 
 mod connect;
 mod errors;
+mod fingerprint;
 mod group_logs;
 mod groups;
 mod logs;
@@ -38,7 +39,7 @@ use protocol::model::management::groups::{
 use protocol::model::management::{LogFilter, LogKind, LogRow, ManagementSnapshot};
 
 pub use self::url::{redact_url, MySqlUrl};
-use crate::{Change, SavedInstance, SqliteStore, Store, StoreError};
+use crate::{Change, Fingerprint, SavedInstance, SqliteStore, Store, StoreError};
 
 /// How to reach the shared database.
 #[derive(Clone)]
@@ -204,6 +205,12 @@ impl Store for MySqlStore {
             snapshot.set_groups(std::sync::Arc::new(GroupData::new(groups::load(tx)?)));
             Ok(snapshot)
         })
+    }
+
+    fn fingerprint(&mut self) -> Result<Option<Fingerprint>, StoreError> {
+        let mut conn = self.connection()?;
+        let sums = fingerprint::read(&mut conn).map_err(|e| self.error(&e))?;
+        Ok(Some(Fingerprint(sums)))
     }
 
     fn logs(

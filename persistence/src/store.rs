@@ -24,6 +24,11 @@ pub struct SavedInstance {
     pub json: Vec<u8>,
 }
 
+/// What [`Store::fingerprint`] answers: meaningful only compared with an earlier one of the
+/// same store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint(pub Vec<i64>);
+
 /// One durable operator write of either management half; writes of both kinds share a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -50,6 +55,14 @@ pub trait Store: Send {
     /// Every pull-out row, in the order first written, and every live group row (the
     /// snapshot's `generation` is left 0).
     fn load_management(&mut self) -> Result<ManagementSnapshot, StoreError>;
+
+    /// A cheap summary of the management rows that differs whenever they changed, for a store
+    /// that other processes write too (other nodes on a shared database): the persistence
+    /// thread compares it between polls and reloads only when it differs. `None` (the
+    /// default) for a store only this node writes: there is nothing to poll.
+    fn fingerprint(&mut self) -> Result<Option<Fingerprint>, StoreError> {
+        Ok(None)
+    }
 
     /// Log rows of one traffic table, newest first, at most `limit`. A blank value, or a field
     /// the table does not have (e.g. `server_id` on instance logs), matches every row.

@@ -5,11 +5,17 @@
 //! write the thread drains every write already queued (up to [`Limits::max_batch`]) and commits
 //! them in one transaction, so the cost of an fsync is shared by every write that arrived while
 //! the previous one was being made durable.
+//!
+//! With a store other nodes write too (a shared MySQL database), the thread also polls it
+//! every [`Limits::poll_interval`] (or at once when asked, [`Handle::poll_now`]): when the
+//! store's [`Fingerprint`] changed it reloads the management rows, and when they differ from
+//! the state it holds it makes them the next generation and hands them to the server
+//! ([`Handle::next_polled`]), which puts them in effect on every shard.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use protocol::model::management::groups::{
@@ -22,10 +28,15 @@ use protocol::model::management::{
 };
 
 use crate::reply::{reply_channel, Completer};
-use crate::{Change, Reply, SavedInstance, Store, StoreError, StoreErrorKind};
+use crate::{Change, Fingerprint, Reply, SavedInstance, Store, StoreError, StoreErrorKind};
 
+mod health;
 #[cfg(test)]
 mod tests;
+mod watch;
+
+use health::Health;
+use watch::Watch;
 
 /// Queue bounds of the persistence thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +45,8 @@ pub struct Limits {
     pub queue_capacity: usize,
     /// Most management writes committed in one transaction.
     pub max_batch: usize,
+    /// How often to poll a store other nodes write too; `None` never polls.
+    pub poll_interval: Option<Duration>,
 }
 
 /// Counters since start, readable from any thread (a benchmark divides `transactions` by
@@ -62,6 +75,9 @@ struct Shared {
     /// sender right after queueing. Checked after queueing, so no job is left unanswered in
     /// the queue whatever the interleaving (see [`Handle::send`]).
     closed: AtomicBool,
+    /// The last poll or commit found the database unreachable.
+    store_down: AtomicBool,
+    watch: Watch,
 }
 
 /// A read run on the store, answering its own reply (dropped unrun, it answers an error).
@@ -78,6 +94,8 @@ enum Job {
     },
     SaveRegistry(Vec<SavedInstance>, Completer<()>),
     LoadRegistry(Completer<Vec<SavedInstance>>),
+    /// Poll the store now (another node just wrote to it).
+    PollNow,
     Shutdown,
 }
 
@@ -117,6 +135,8 @@ impl Persistence {
             queue: queue.clone(),
             max_batch: limits.max_batch,
             shared: shared.clone(),
+            poll: limits.poll_interval.map(Poll::new),
+            health: Health::new(),
         };
         let thread = std::thread::Builder::new()
             .name("artemis-persistence".into())
@@ -236,6 +256,34 @@ impl Handle {
         self.discard_if_closed();
     }
 
+    /// The next management state a poll found in the store that differs from the state the
+    /// thread held (a write of another node), with a higher generation than any before it.
+    /// Snapshots published while nobody waits are not queued: the newest one is kept. One
+    /// waiter at a time; answered with an error once the thread stops.
+    pub fn next_polled(&self) -> Reply<Arc<ManagementSnapshot>> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Reply::answered(Err(stopped()));
+        }
+        let reply = self.shared.watch.wait();
+        if self.shared.closed.load(Ordering::SeqCst) {
+            // The thread may have closed the watch before this waiter was registered.
+            self.shared.watch.close();
+        }
+        reply
+    }
+
+    /// Ask the thread to poll the store as soon as the jobs queued before are done. Dropped
+    /// when the queue is full: the thread is busy, and polls when due anyway.
+    pub fn poll_now(&self) {
+        let _ = self.jobs.try_send(Job::PollNow);
+        self.discard_if_closed();
+    }
+
+    /// False while the last poll or commit found the database unreachable.
+    pub fn store_up(&self) -> bool {
+        !self.shared.store_down.load(Ordering::Relaxed)
+    }
+
     pub fn stats(&self) -> Stats {
         let c = &self.shared;
         Stats {
@@ -295,15 +343,95 @@ struct Worker {
     queue: Receiver<Job>,
     max_batch: usize,
     shared: Arc<Shared>,
+    /// `None` for a store only this node writes.
+    poll: Option<Poll>,
+    health: Health,
+}
+
+/// When the next poll is due and what the last one saw.
+struct Poll {
+    interval: Duration,
+    due: Instant,
+    /// The fingerprint the held state was last reloaded at; `None` forces a reload.
+    seen: Option<Fingerprint>,
+}
+
+impl Poll {
+    fn new(interval: Duration) -> Poll {
+        assert!(!interval.is_zero(), "the poll interval must be positive");
+        Poll {
+            interval,
+            due: Instant::now() + interval,
+            seen: None,
+        }
+    }
 }
 
 impl Worker {
     fn run(mut self) {
-        while let Ok(job) = self.queue.recv() {
+        loop {
+            let job = match &self.poll {
+                None => self.queue.recv().ok(),
+                Some(poll) => match self.queue.recv_deadline(poll.due) {
+                    Ok(job) => Some(job),
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        self.poll_store();
+                        continue;
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => None,
+                },
+            };
+            let Some(job) = job else { return };
             if !self.handle(job) {
                 return;
             }
+            // A steady stream of jobs must not starve the poll.
+            if self
+                .poll
+                .as_ref()
+                .is_some_and(|poll| poll.due <= Instant::now())
+            {
+                self.poll_store();
+            }
         }
+    }
+
+    /// Poll once, publish what changed, and schedule the next poll.
+    fn poll_store(&mut self) {
+        let outcome = self.reload_if_changed();
+        self.health
+            .observe(outcome.as_ref().map(|_| ()), &self.shared.store_down);
+        if let Some(poll) = &mut self.poll {
+            poll.due = Instant::now() + poll.interval;
+        }
+        if let Ok(Some(snapshot)) = outcome {
+            self.shared.watch.publish(snapshot);
+        }
+    }
+
+    /// The store's rows as the next generation, when they differ from the held state. The
+    /// fingerprint is read before the rows, so a change committed between the two reads is
+    /// either in the rows or seen by the next poll.
+    fn reload_if_changed(&mut self) -> Result<Option<Arc<ManagementSnapshot>>, StoreError> {
+        let Some(poll) = &mut self.poll else {
+            return Ok(None);
+        };
+        let Some(fingerprint) = self.store.fingerprint()? else {
+            return Ok(None);
+        };
+        if poll.seen.as_ref() == Some(&fingerprint) {
+            return Ok(None);
+        }
+        let mut loaded = self.store.load_management()?;
+        poll.seen = Some(fingerprint);
+        loaded.generation = self.current.generation;
+        if loaded == *self.current {
+            // Most often this node's own write, already in the held state.
+            return Ok(None);
+        }
+        loaded.generation += 1;
+        self.current = Arc::new(loaded);
+        Ok(Some(self.current.clone()))
     }
 
     /// Do one job; false when it asks the thread to stop.
@@ -332,6 +460,12 @@ impl Worker {
             }
             Job::LoadRegistry(reply) => {
                 reply.complete(self.store.load_registry());
+                true
+            }
+            Job::PollNow => {
+                if let Some(poll) = &mut self.poll {
+                    poll.due = Instant::now();
+                }
                 true
             }
             Job::Shutdown => false,
@@ -378,12 +512,16 @@ impl Worker {
                 self.current = Arc::new(snapshot);
                 self.shared.transactions.fetch_add(1, Ordering::Relaxed);
                 self.shared.writes.fetch_add(count, Ordering::Relaxed);
+                self.health.observe(Ok(()), &self.shared.store_down);
                 for reply in replies {
                     reply.complete(Ok(self.current.clone()));
                 }
             }
             Err(error) => {
                 tracing::warn!("{count} management write(s) failed: {error}");
+                if error.kind == StoreErrorKind::Unavailable {
+                    self.health.observe(Err(&error), &self.shared.store_down);
+                }
                 self.shared
                     .failed_writes
                     .fetch_add(count, Ordering::Relaxed);
@@ -401,6 +539,7 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.watch.close();
         // Dropping a job answers it with an error.
         while self.queue.try_recv().is_ok() {}
     }

@@ -31,6 +31,9 @@ pub struct PersistenceConfig {
     pub connect_timeout_ms: u64,
     /// How long one statement may wait for the shared database (its answer, or a row lock).
     pub query_timeout_ms: u64,
+    /// How often a node polls the shared database for management rows other nodes wrote
+    /// (ignored with the SQLite store, which only this node writes).
+    pub poll_interval_ms: u64,
 }
 
 /// Written out with the URL's password replaced by `***`: it must never reach a log line.
@@ -44,6 +47,7 @@ impl std::fmt::Debug for PersistenceConfig {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("query_timeout_ms", &self.query_timeout_ms)
+            .field("poll_interval_ms", &self.poll_interval_ms)
             .finish()
     }
 }
@@ -58,6 +62,7 @@ impl Default for PersistenceConfig {
             pool_size: 4,
             connect_timeout_ms: 10_000,
             query_timeout_ms: 10_000,
+            poll_interval_ms: 500,
         }
     }
 }

@@ -589,6 +589,9 @@ impl Core {
         monoio::spawn(self.clone().run_lease_clock());
         let core = self.clone();
         monoio::spawn(async move { core.trimmer.run(core.id).await });
+        if self.id == 0 {
+            monoio::spawn(super::polled::run(self.clone()));
+        }
         let core = self.clone();
         self.replicator.start(
             self.id,

@@ -15,6 +15,7 @@ pub mod mailbox;
 pub mod metrics;
 mod notify;
 mod outgoing;
+mod polled;
 pub mod rate_limit;
 pub mod reload;
 pub mod signal;

@@ -141,6 +141,7 @@ fn writes_queued_while_a_commit_runs_share_the_next_transaction() {
     let limits = Limits {
         queue_capacity: 64,
         max_batch: 64,
+        poll_interval: None,
     };
     let held = start_held(&dir, limits);
     let submitters: Vec<_> = (0..4)
@@ -190,6 +191,7 @@ fn a_batch_holds_at_most_max_batch_writes() {
         Limits {
             queue_capacity: 64,
             max_batch: 4,
+            poll_interval: None,
         },
     );
     let replies: Vec<_> = (0..10).map(|n| held.handle.write(pull_out(n))).collect();
@@ -211,6 +213,7 @@ fn other_jobs_run_in_queue_order_between_write_batches() {
         Limits {
             queue_capacity: 64,
             max_batch: 64,
+            poll_interval: None,
         },
     );
     let before = held.handle.write(pull_out(1));
@@ -242,6 +245,7 @@ fn a_full_queue_refuses_at_once_with_busy() {
         Limits {
             queue_capacity: 2,
             max_batch: 64,
+            poll_interval: None,
         },
     );
     let queued: Vec<_> = (0..2).map(|n| held.handle.write(pull_out(n))).collect();
@@ -283,6 +287,7 @@ fn a_failed_commit_fails_every_write_of_the_batch_and_keeps_the_snapshot() {
         Limits {
             queue_capacity: 64,
             max_batch: 64,
+            poll_interval: None,
         },
     );
     let batch: Vec<_> = (0..3).map(|n| held.handle.write(pull_out(n))).collect();
@@ -329,6 +334,7 @@ fn the_registry_round_trips_through_the_thread() {
     let limits = Limits {
         queue_capacity: 8,
         max_batch: 8,
+        poll_interval: None,
     };
     let (persistence, handle) =
         Persistence::start(Box::new(store), ManagementSnapshot::default(), limits).unwrap();
@@ -352,6 +358,7 @@ fn shutdown_answers_later_jobs_with_an_error_and_ends_the_thread() {
         Limits {
             queue_capacity: 8,
             max_batch: 8,
+            poll_interval: None,
         },
     );
     held.handle.shutdown();
@@ -378,6 +385,7 @@ fn the_first_snapshot_builds_on_the_initial_one() {
     let limits = Limits {
         queue_capacity: 8,
         max_batch: 8,
+        poll_interval: None,
     };
     let (persistence, handle) = Persistence::start(Box::new(store), initial, limits).unwrap();
     let snapshot = answer(handle.write(pull_out(1))).unwrap();
@@ -420,6 +428,7 @@ fn group_and_traffic_writes_share_a_batch_and_its_snapshot() {
         Limits {
             queue_capacity: 16,
             max_batch: 16,
+            poll_interval: None,
         },
     );
     let groups = held
@@ -458,6 +467,7 @@ fn a_traffic_batch_keeps_the_group_data_it_found() {
     let limits = Limits {
         queue_capacity: 8,
         max_batch: 8,
+        poll_interval: None,
     };
     let (persistence, handle) =
         Persistence::start(Box::new(store), ManagementSnapshot::default(), limits).unwrap();
@@ -481,6 +491,7 @@ fn group_reads_and_logs_run_on_the_thread() {
     let limits = Limits {
         queue_capacity: 8,
         max_batch: 8,
+        poll_interval: None,
     };
     let (persistence, handle) =
         Persistence::start(Box::new(store), ManagementSnapshot::default(), limits).unwrap();

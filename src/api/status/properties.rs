@@ -139,6 +139,7 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     persistence.pool_size;
     persistence.connect_timeout_ms;
     persistence.query_timeout_ms;
+    persistence.poll_interval_ms;
     limits.max_connections;
     limits.max_header_bytes;
     limits.max_headers;
