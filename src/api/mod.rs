@@ -46,6 +46,8 @@ pub enum Endpoint {
     ReplicationUnregister,
     /// The registry copy a starting peer pulls (spec §9.3).
     ReplicationServices,
+    /// A peer committed a management write to the shared database: poll it now (not Java's).
+    ReplicationManagementNudge,
     Lookup,
     Service,
     Services,
@@ -86,6 +88,10 @@ const ROUTES: &[(&str, Endpoint)] = &[
     (
         "/api/replication/registry/services.json",
         Endpoint::ReplicationServices,
+    ),
+    (
+        "/api/replication/management/nudge.json",
+        Endpoint::ReplicationManagementNudge,
     ),
     ("/api/discovery/lookup.json", Endpoint::Lookup),
     ("/api/discovery/service.json", Endpoint::Service),
@@ -201,6 +207,7 @@ impl Endpoint {
                         | Endpoint::ReplicationRegister
                         | Endpoint::ReplicationHeartbeat
                         | Endpoint::ReplicationUnregister
+                        | Endpoint::ReplicationManagementNudge
                         | Endpoint::Lookup
                         | Endpoint::ServicesDelta
                         | Endpoint::AdvanceClock
@@ -235,6 +242,7 @@ impl Endpoint {
                 | Endpoint::ReplicationHeartbeat
                 | Endpoint::ReplicationUnregister
                 | Endpoint::ReplicationServices
+                | Endpoint::ReplicationManagementNudge
         )
     }
 
@@ -246,6 +254,7 @@ impl Endpoint {
             | Endpoint::ReplicationRegister
             | Endpoint::ReplicationHeartbeat
             | Endpoint::ReplicationUnregister
+            | Endpoint::ReplicationManagementNudge
             | Endpoint::Lookup
             | Endpoint::ServicesDelta
             | Endpoint::AdvanceClock => "POST, OPTIONS",
@@ -508,6 +517,7 @@ async fn dispatch(
             registry::handle(core, RegistryOp::Unregister, peer, input, out).await
         }
         Endpoint::ReplicationServices => replication::services(core, input, out, shared).await,
+        Endpoint::ReplicationManagementNudge => replication::nudge(core, out),
         Endpoint::Lookup => discovery::lookup(core, input, out).await,
         Endpoint::Service => discovery::service(core, input, out).await,
         Endpoint::Services => discovery::services(core, input, out, shared).await,

@@ -2,7 +2,9 @@
 //! `/api/replication/registry/{register,heartbeat,unregister}.json`, which run the registry
 //! algorithm with peer origin (`registry::handle`: never replicated on, no node-up or zone check,
 //! a heartbeat for an unknown instance registers it); a starting peer copies the whole registry
-//! from `services.json` ([`services`]). Beyond Java, only peers get in ([`auth`]).
+//! from `services.json` ([`services`]). Beyond Java, only peers get in ([`auth`]), and a peer
+//! that committed a management write to the shared database asks this node to poll it at once
+//! ([`nudge`]).
 
 pub mod auth;
 #[cfg(test)]
@@ -11,6 +13,7 @@ mod tests;
 use std::sync::Arc;
 
 use protocol::http::Method;
+use protocol::model::management::responses::{write_status_response, ResponseKind};
 use protocol::model::{
     error_codes, fail, parse_optional, write_replication_services_failure, RegionZoneRequest,
     ReplicationServicesWriter, ResponseStatus,
@@ -32,6 +35,15 @@ const INSTANCES_PER_STEP: usize = 2000;
 /// Room left for the response head within `limits.max_queued_write_bytes_per_core`, which an
 /// answer (head and body) must fit to be sent at all. Heads are well under 1 KiB.
 const HEAD_ROOM: usize = 4096;
+
+/// `management/nudge.json` (not Java's): a peer committed a management write to the database
+/// both share, so the persistence thread polls it now instead of at its next interval. The body
+/// is ignored; with a store only this node writes it changes nothing.
+pub fn nudge(core: &Core, out: &mut Vec<u8>) -> u16 {
+    core.node.store.poll_now();
+    write_status_response(out, ResponseKind::Operate, &ResponseStatus::SUCCESS);
+    200
+}
 
 /// `services.json` (spec §9.3): every service with every instance as stored, pulled-out ones
 /// included, unfiltered, without a version. Java's checks: the replication rate limiter, the

@@ -68,6 +68,11 @@ impl Default for PersistenceConfig {
 }
 
 impl PersistenceConfig {
+    /// Management data lives in a database other nodes write too (`persistence.url` is set).
+    pub fn is_shared(&self) -> bool {
+        !self.url.is_empty()
+    }
+
     /// The URL and the password file are checked here; the password itself is read at start
     /// ([`PersistenceConfig::mysql_options`]).
     pub fn validate(&self) -> Result<(), String> {

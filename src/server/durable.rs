@@ -40,8 +40,6 @@ pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
     let path = config.database_path();
     let local = SqliteStore::open(&path).map_err(|e| StoreFailure(e.to_string()))?;
     let shared = config.persistence.mysql_options().map_err(StoreFailure)?;
-    // Only a shared database changes under the node's feet: other nodes write it too.
-    let shared_store = shared.is_some();
     let (mut store, name): (Box<dyn Store>, String) = match shared {
         None => (Box::new(local), path.display().to_string()),
         Some(options) => {
@@ -71,7 +69,10 @@ pub fn open(config: &Config, router: &Router) -> Result<Durable, StoreFailure> {
     let limits = Limits {
         queue_capacity: config.persistence.queue_capacity,
         max_batch: config.persistence.max_batch,
-        poll_interval: shared_store
+        // Only a shared database changes under the node's feet: other nodes write it too.
+        poll_interval: config
+            .persistence
+            .is_shared()
             .then(|| Duration::from_millis(config.persistence.poll_interval_ms)),
     };
     let (persistence, handle) = Persistence::start(store, management.clone(), limits)

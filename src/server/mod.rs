@@ -14,6 +14,7 @@ mod log_limit;
 pub mod mailbox;
 pub mod metrics;
 mod notify;
+pub mod nudge;
 mod outgoing;
 mod polled;
 pub mod rate_limit;

@@ -2,7 +2,7 @@
 //! on every shard, then acknowledged; and how a store failure is answered.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use persistence::{Handle, Reply, StoreError, StoreErrorKind};
 use protocol::model::management::responses::{write_status_response, ResponseKind};
@@ -12,6 +12,7 @@ use shards::ops::ApplyManagement;
 
 use super::refuse;
 use crate::server::core::Core;
+use crate::server::nudge;
 
 /// Send a validated write with `send`, wait until it is durable, apply the snapshot that
 /// includes it on every shard, and answer `{"responseStatus"}`. `failed` is Java's message for
@@ -36,6 +37,11 @@ pub async fn commit(
         let refusal = fail(error_codes::SERVICE_UNAVAILABLE, message);
         return refuse(out, ResponseKind::Operate, &refusal);
     }
+    if core.node.config.persistence.is_shared() {
+        // The peers on the same database see the write at their next poll; ask for it now.
+        let timeout = Duration::from_millis(core.node.config.cluster.request_timeout_ms);
+        nudge::peers(&core.node.cluster, timeout);
+    }
     out.clear();
     write_status_response(out, ResponseKind::Operate, &ResponseStatus::SUCCESS);
     200
@@ -53,7 +59,8 @@ async fn apply_everywhere(core: &Core, snapshot: Arc<ManagementSnapshot>) -> boo
 
 /// A store job that failed, answered in `kind`'s shape: Java's `failed` message for the
 /// endpoint and what went wrong; `service-unavailable` when the store was too busy to take it
-/// (the client may retry), `internal-service-error` otherwise.
+/// or the shared database cannot be reached (the client may retry; nothing was kept),
+/// `internal-service-error` otherwise.
 pub fn store_failed(
     core: &Core,
     out: &mut Vec<u8>,
@@ -62,12 +69,18 @@ pub fn store_failed(
     error: &StoreError,
 ) -> u16 {
     let code = match error.kind {
-        StoreErrorKind::Busy => error_codes::SERVICE_UNAVAILABLE,
+        StoreErrorKind::Busy | StoreErrorKind::Unavailable => error_codes::SERVICE_UNAVAILABLE,
         _ => error_codes::INTERNAL_SERVICE_ERROR,
     };
     if core.bad_request_log.allow() {
         tracing::warn!(error = %error, "management store job failed: {failed}");
     }
-    let message = format!("{failed} {error}");
+    let message = match error.kind {
+        StoreErrorKind::Unavailable => format!(
+            "{failed} the management database is unreachable, nothing was changed; retry \
+             later: {error}"
+        ),
+        _ => format!("{failed} {error}"),
+    };
     refuse(out, kind, &fail(code, &message))
 }

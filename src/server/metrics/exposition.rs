@@ -230,6 +230,16 @@ pub fn write_exposition(
         "Store jobs of any kind refused because the store's queue was full.",
     );
     e.sample(&[], store.refused_busy);
+    // Only a shared database can be out of reach while the node runs.
+    if node.config.persistence.is_shared() {
+        e.family(
+            "artemis_store_up",
+            Kind::Gauge,
+            "1 while the shared management database answers, 0 while the last poll or write \
+             found it unreachable.",
+        );
+        e.sample(&[], u64::from(node.store.store_up()));
+    }
     e.family(
         "artemis_management_store_write_duration_seconds",
         Kind::Histogram,
