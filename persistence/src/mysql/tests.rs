@@ -4,6 +4,8 @@
 //! timeout), and connections lost while running. The store contract itself is tested in
 //! `crate::suite`, on both stores.
 
+mod polling;
+
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
