@@ -127,9 +127,13 @@ a, b = client(a_port), client(b_port)
 registration = {"instances": [dict(where, serviceId=service, instanceId=instance, ip="10.0.0.1",
     port=8080, protocol="http", url="http://10.0.0.1:8080/", machineName="m1", status="up",
     healthCheckUrl="http://10.0.0.1:8080/health")]}
-post(a, "/api/registry/register.json", registration)
-if register_on_b == "1":
-    post(b, "/api/registry/register.json", registration)
+def register():
+    """Registering again renews the lease, which would expire during a long run."""
+    post(a, "/api/registry/register.json", registration)
+    if register_on_b == "1":
+        post(b, "/api/registry/register.json", registration)
+
+register()
 lookup = dict(where, discoveryConfigs=[dict(where, serviceId=service)])
 
 def visible_on_b():
@@ -156,6 +160,7 @@ wait_on_b(True)
 rng = random.Random(13)
 times = []
 for _ in range(samples):
+    register()
     time.sleep(rng.uniform(0, 0.5))
     operate(False)
     times.append(wait_on_b(False) * 1e6)
