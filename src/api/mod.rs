@@ -789,6 +789,14 @@ mod tests {
             assert!(endpoint.is_replication());
         }
         assert!(!Endpoint::Register.is_replication());
+        // Not Java's: a peer asks this node to poll the shared database; peers only, POST only.
+        let nudge = Endpoint::ReplicationManagementNudge;
+        assert_eq!(
+            route("/api/replication/management/nudge.json", ""),
+            Some(nudge)
+        );
+        assert!(nudge.is_replication());
+        assert!(nudge.allows(Method::Post) && !nudge.allows(Method::Get));
     }
 
     #[test]
