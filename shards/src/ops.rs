@@ -349,7 +349,11 @@ impl ShardOp for ManagementServices {
             if written.is_err() {
                 // Stored JSON is the server's own output: failing to read it back is a bug.
                 debug_assert!(false, "stored instance JSON must parse");
-                instances.truncate(mark - 1);
+                // Drop it with its separator, keeping the list's opening bracket.
+                instances.truncate(mark);
+                if instances.last() == Some(&b',') {
+                    instances.pop();
+                }
                 return;
             }
             members.push(ManagedMember {
