@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Lookup with route rules (issue 12): req/s of a lookup of a 100-instance service that has 3 route
-# rules x 4 groups (released weights, tags, 25 listed instance ids per group), as a ratio of the
-# same lookup of a 100-instance service without group data. Target: within 10 % (the served view
-# is cached bytes, built once per change).
+# rules x 4 groups (released weights, one tag per group), as a ratio of the same lookup of a
+# 100-instance service without group data. Target: within 10 % (the served view is cached bytes,
+# built once per change). A third service has the same rules with 25 instance ids listed in each
+# group, which makes its answer larger: the cost of those bytes on the wire.
 #
 # One release node on 127.0.0.1; `artemis load --scenario lookup` populates services
-# `grp-00000` and `plain-00000` (100 instances each); curl writes the group data of `grp-00000`
-# through the management API; then the two lookups are measured in alternating rounds (which goes
-# first alternates too), so the shared machine's drift hits both alike. Writes its section of
+# `plain-00000`, `grp-00000` and `ids-00000` (100 instances each); curl writes the group data
+# through the management API; then the lookups are measured in rounds, the order of the services
+# rotating each round, so the shared machine's drift hits all alike. A run during which other
+# processes used 0.2 cores or more is repeated (at most twice). Writes its section of
 # BENCHMARKS.md between `<!-- groups:begin -->` and `<!-- groups:end -->` (appended when absent).
 #
 #   scripts/bench-groups.sh            3 rounds, 10 s measured after 2 s warm-up
@@ -22,7 +24,7 @@ QUICK=0
 case "${1:-}" in
     --quick) QUICK=1 ;;
     "") ;;
-    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
     *) echo "bench-groups.sh: unknown argument $1" >&2; exit 2 ;;
 esac
 if [ "$QUICK" = 1 ]; then RUNS=1; DUR=3s; WARM=1s; else RUNS=3; DUR=10s; WARM=2s; fi
@@ -71,17 +73,16 @@ done
 [ -n "$ADDR" ] || { cat "$WORK/server.log" >&2; echo "bench-groups.sh: the server did not start" >&2; exit 1; }
 URL="http://$ADDR"
 
-RULED=grp-00000
-PLAIN=plain-00000
+SIDES=(plain grp ids)
 LOOKUP=(--scenario lookup --instances-per-service 100 --services 1 --connections 64 --threads 2)
 
-log "populating $RULED and $PLAIN (100 instances each)"
-for prefix in grp plain; do
-    "$BIN" load --target "$URL" "${LOOKUP[@]}" --service-prefix "$prefix" --duration 0s --json \
-        >"$WORK/populate-$prefix.json"
+log "populating ${SIDES[*]/%/-00000} (100 instances each)"
+for side in "${SIDES[@]}"; do
+    "$BIN" load --target "$URL" "${LOOKUP[@]}" --service-prefix "$side" --duration 0s --json \
+        >"$WORK/populate-$side.json"
 done
 
-# post PATH BODY: a management write; fails the script unless it answered success.
+# post PATH BODY: a management write or read; fails the script unless it answered success.
 post() {
     local answer
     answer=$(curl -s -m 30 -X POST -H 'Content-Type: application/json' -d "$2" "$URL$1")
@@ -94,56 +95,71 @@ post() {
 OC='"operation":"bench","operatorId":"bench","token":"bench-token","reason":"bench","extensions":"{}"'
 G=/api/management/group
 
-log "writing 3 route rules x 4 groups on $RULED"
-GROUPS_JSON=$(for g in 0 1 2 3; do
-    printf '{"serviceId":"%s","regionId":"default","zoneId":"default","name":"g%s","appId":"bench","status":"active"}\n' "$RULED" "$g"
-done | jq -s -c .)
-post "$G/insert-groups.json" "{$OC,\"groups\":$GROUPS_JSON}" >/dev/null
-RULES_JSON=$(for r in 0 1 2; do
-    strategy=$([ "$r" = 2 ] && echo close-by-visit || echo weighted-round-robin)
-    printf '{"serviceId":"%s","name":"rule-%s","status":"active","strategy":"%s"}\n' "$RULED" "$r" "$strategy"
-done | jq -s -c .)
-post "$G/insert-route-rules.json" "{$OC,\"routeRules\":$RULES_JSON}" >/dev/null
-GROUP_IDS=($(post "$G/get-all-groups.json" '{}' | jq -r --arg s "$RULED" '.groups[] | select(.serviceId == $s) | .groupId'))
-RULE_IDS=($(post "$G/get-all-route-rules.json" '{}' | jq -r --arg s "$RULED" '.routeRules[] | select(.serviceId == $s) | .routeRuleId'))
-[ "${#GROUP_IDS[@]}" = 4 ] && [ "${#RULE_IDS[@]}" = 3 ] || { echo "bench-groups.sh: groups ${GROUP_IDS[*]}, rules ${RULE_IDS[*]}" >&2; exit 1; }
-# Rule r gives group g the weight 10 * (1 + (g + r) % 4): each rule a different split.
-LINKS=$(for r in 0 1 2; do for g in 0 1 2 3; do
-    printf '{"routeRuleId":%s,"groupId":%s,"unreleasedWeight":%s}\n' "${RULE_IDS[$r]}" "${GROUP_IDS[$g]}" $((10 * (1 + (g + r) % 4)))
-done; done | jq -s -c .)
-post "$G/insert-route-rule-groups.json" "{$OC,\"routeRuleGroups\":$LINKS}" >/dev/null
-post "$G/release-route-rule-groups.json" "{$OC,\"routeRuleGroups\":$LINKS}" >/dev/null
-# Group g lists instances 25g .. 25g+24 of the service (ids 10.0.0.N:8080, N = index + 1) and
-# carries one tag.
-MEMBERS=$(for g in 0 1 2 3; do for k in $(seq $((25 * g + 1)) $((25 * g + 25))); do
-    printf '{"groupId":%s,"instanceId":"10.0.0.%s:8080"}\n' "${GROUP_IDS[$g]}" "$k"
-done; done | jq -s -c .)
-post "$G/insert-group-instances.json" "{$OC,\"groupInstances\":$MEMBERS}" >/dev/null
-TAGS=$(for g in 0 1 2 3; do
-    printf '{"groupId":%s,"tags":{"idc":"idc-%s"}}\n' "${GROUP_IDS[$g]}" "$g"
-done | jq -s -c .)
-post "$G/insert-group-tags.json" "{$OC,\"groupTagsList\":$TAGS}" >/dev/null
+# write_rules SERVICE LISTED: groups g0..g3 (one tag each), rules rule-0 and rule-1
+# (weighted-round-robin) and rule-2 (close-by-visit), rule r giving group g the released weight
+# 10 * (1 + (g + r) % 4); with LISTED = 1 group g also lists instances 25g .. 25g+24 (ids
+# 10.0.0.N:8080, N = index + 1).
+write_rules() {
+    local service=$1 listed=$2 groups rules links members tags group_ids rule_ids
+    groups=$(for g in 0 1 2 3; do
+        printf '{"serviceId":"%s","regionId":"default","zoneId":"default","name":"g%s","appId":"bench","status":"active"}\n' "$service" "$g"
+    done | jq -s -c .)
+    post "$G/insert-groups.json" "{$OC,\"groups\":$groups}" >/dev/null
+    rules=$(for r in 0 1 2; do
+        printf '{"serviceId":"%s","name":"rule-%s","status":"active","strategy":"%s"}\n' "$service" "$r" \
+            "$([ "$r" = 2 ] && echo close-by-visit || echo weighted-round-robin)"
+    done | jq -s -c .)
+    post "$G/insert-route-rules.json" "{$OC,\"routeRules\":$rules}" >/dev/null
+    group_ids=($(post "$G/get-all-groups.json" '{}' | jq -r --arg s "$service" '.groups[] | select(.serviceId == $s) | .groupId'))
+    rule_ids=($(post "$G/get-all-route-rules.json" '{}' | jq -r --arg s "$service" '.routeRules[] | select(.serviceId == $s) | .routeRuleId'))
+    if [ "${#group_ids[@]}" != 4 ] || [ "${#rule_ids[@]}" != 3 ]; then
+        echo "bench-groups.sh: $service has groups ${group_ids[*]} and rules ${rule_ids[*]}" >&2
+        exit 1
+    fi
+    links=$(for r in 0 1 2; do for g in 0 1 2 3; do
+        printf '{"routeRuleId":%s,"groupId":%s,"unreleasedWeight":%s}\n' "${rule_ids[$r]}" "${group_ids[$g]}" $((10 * (1 + (g + r) % 4)))
+    done; done | jq -s -c .)
+    post "$G/insert-route-rule-groups.json" "{$OC,\"routeRuleGroups\":$links}" >/dev/null
+    post "$G/release-route-rule-groups.json" "{$OC,\"routeRuleGroups\":$links}" >/dev/null
+    tags=$(for g in 0 1 2 3; do
+        printf '{"groupId":%s,"tags":{"idc":"idc-%s"}}\n' "${group_ids[$g]}" "$g"
+    done | jq -s -c .)
+    post "$G/insert-group-tags.json" "{$OC,\"groupTagsList\":$tags}" >/dev/null
+    [ "$listed" = 1 ] || return 0
+    members=$(for g in 0 1 2 3; do for k in $(seq $((25 * g + 1)) $((25 * g + 25))); do
+        printf '{"groupId":%s,"instanceId":"10.0.0.%s:8080"}\n' "${group_ids[$g]}" "$k"
+    done; done | jq -s -c .)
+    post "$G/insert-group-instances.json" "{$OC,\"groupInstances\":$members}" >/dev/null
+}
 
-# lookup SERVICE: the served Service.
+log "writing 3 route rules x 4 groups on grp-00000 and ids-00000"
+write_rules grp-00000 0
+write_rules ids-00000 1
+
+# lookup SERVICE: the lookup answer.
 lookup() {
     curl -s -m 30 -X POST -H 'Content-Type: application/json' \
         -d "{\"discoveryConfigs\":[{\"serviceId\":\"$1\",\"regionId\":\"default\",\"zoneId\":\"default\"}],\"regionId\":\"default\",\"zoneId\":\"default\"}" \
         "$URL/api/discovery/lookup.json"
 }
-lookup "$RULED" >"$WORK/ruled.json"
-lookup "$PLAIN" >"$WORK/plain.json"
-SHAPE=$(jq -c '[.services[0].routeRules[] | [.routeId, [.groups[] | .weight, (.instanceIds | length)]]]' "$WORK/ruled.json")
-WANT='[["rule-0",[10,25,20,25,30,25,40,25]],["rule-1",[20,25,30,25,40,25,10,25]],["rule-2",[30,25,40,25,10,25,20,25]]]'
-if [ "$SHAPE" != "$WANT" ]; then
-    echo "bench-groups.sh: $RULED is served with $SHAPE, expected $WANT" >&2
-    exit 1
-fi
-for f in ruled plain; do
-    [ "$(jq '.services[0].instances | length' "$WORK/$f.json")" = 100 ] \
-        || { echo "bench-groups.sh: $f lookup has not 100 instances" >&2; exit 1; }
+# The served rules, as [route id, [weight, listed ids] per group].
+shape() { jq -c '[.services[0].routeRules[] | [.routeId, [.groups[] | .weight, (.instanceIds | length)]]]' "$1"; }
+declare -A WANT_SHAPE=(
+    [plain]='[]'
+    [grp]='[["rule-0",[10,0,20,0,30,0,40,0]],["rule-1",[20,0,30,0,40,0,10,0]],["rule-2",[30,0,40,0,10,0,20,0]]]'
+    [ids]='[["rule-0",[10,25,20,25,30,25,40,25]],["rule-1",[20,25,30,25,40,25,10,25]],["rule-2",[30,25,40,25,10,25,20,25]]]'
+)
+declare -A BYTES=()
+for side in "${SIDES[@]}"; do
+    lookup "$side-00000" >"$WORK/$side.json"
+    if [ "$(shape "$WORK/$side.json")" != "${WANT_SHAPE[$side]}" ]; then
+        echo "bench-groups.sh: $side-00000 is served with $(shape "$WORK/$side.json"), expected ${WANT_SHAPE[$side]}" >&2
+        exit 1
+    fi
+    [ "$(jq '.services[0].instances | length' "$WORK/$side.json")" = 100 ] \
+        || { echo "bench-groups.sh: $side-00000 is not served with 100 instances" >&2; exit 1; }
+    BYTES[$side]=$(wc -c <"$WORK/$side.json")
 done
-RULED_BYTES=$(wc -c <"$WORK/ruled.json")
-PLAIN_BYTES=$(wc -c <"$WORK/plain.json")
 
 CLK_TCK=$(getconf CLK_TCK)
 # Busy CPU of the whole machine, in seconds: user + nice + system + irq + softirq + steal.
@@ -162,27 +178,34 @@ wait_quiet() {
     log "   machine still busy after 2 minutes (${other} cores); measuring anyway"
 }
 
-# measure SIDE ROUND: one measured lookup run; its req/s, p99 and the cores the rest of the
-# machine (neither the server nor the generator) used meanwhile.
+# measure SIDE ROUND: one measured lookup run of SIDE-00000 (its req/s and p99 in
+# WORK/SIDE-ROUND.json), and the cores the rest of the machine (neither the server nor the
+# generator) used meanwhile (WORK/SIDE-ROUND.json.foreign). Repeated, at most twice, when that was
+# 0.2 cores or more.
 measure() {
-    local side=$1 round=$2 prefix out b0 b1 s0 s1 t0 t1
-    prefix=$([ "$side" = ruled ] && echo grp || echo plain)
+    local side=$1 round=$2 out attempt b0 b1 s0 s1 t0 t1 foreign
     out="$WORK/$side-$round.json"
-    wait_quiet
-    b0=$(busy_s); s0=$(server_s); t0=$(date +%s.%N)
-    "$BIN" load --target "$URL" "${LOOKUP[@]}" --service-prefix "$prefix" --no-populate \
-        --duration "$DUR" --warmup "$WARM" --json >"$out"
-    b1=$(busy_s); s1=$(server_s); t1=$(date +%s.%N)
-    awk -v a="$b0" -v b="$b1" -v c="$s0" -v d="$s1" -v t0="$t0" -v t1="$t1" \
-        -v cl="$(jq '(.client_cpu_user_s // 0) + (.client_cpu_sys_s // 0)' "$out")" \
-        'BEGIN { f = ((b - a) - (d - c) - cl) / (t1 - t0); if (f < 0) f = 0; printf "%.2f", f }' >"$out.foreign"
-    log "   $side round $round: $(jq -r '.requests_per_s | floor' "$out") lookups/s"
+    for attempt in 1 2 3; do
+        wait_quiet
+        b0=$(busy_s); s0=$(server_s); t0=$(date +%s.%N)
+        "$BIN" load --target "$URL" "${LOOKUP[@]}" --service-prefix "$side" --no-populate \
+            --duration "$DUR" --warmup "$WARM" --json >"$out"
+        b1=$(busy_s); s1=$(server_s); t1=$(date +%s.%N)
+        foreign=$(awk -v a="$b0" -v b="$b1" -v c="$s0" -v d="$s1" -v t0="$t0" -v t1="$t1" \
+            -v cl="$(jq '(.client_cpu_user_s // 0) + (.client_cpu_sys_s // 0)' "$out")" \
+            'BEGIN { f = ((b - a) - (d - c) - cl) / (t1 - t0); if (f < 0) f = 0; printf "%.2f", f }')
+        echo "$foreign" >"$out.foreign"
+        log "   $side round $round: $(jq -r '.requests_per_s | floor' "$out") lookups/s (other processes: $foreign cores)"
+        awk -v f="$foreign" 'BEGIN { exit !(f < 0.2) }' && break
+        [ "$attempt" = 3 ] || log "   disturbed; repeating"
+    done
 }
 
 for r in $(seq "$RUNS"); do
     log "round $r of $RUNS"
-    for side in $([ $((r % 2)) = 1 ] && echo plain ruled || echo ruled plain); do
-        measure "$side" "$r"
+    # Round r starts with side r - 1 (mod 3): each side goes first once in three rounds.
+    for k in 0 1 2; do
+        measure "${SIDES[$(((r - 1 + k) % 3))]}" "$r"
     done
 done
 LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -192,13 +215,15 @@ fmt_int() { printf "%.0f" "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 # runs SIDE JQ: the JQ figure of every round, comma-separated.
 runs() { local r out=(); for r in $(seq "$RUNS"); do out+=("$(jq -r "$2" "$WORK/$1-$r.json")"); done; local IFS=,; echo "${out[*]}"; }
 foreign() { local r out=(); for r in $(seq "$RUNS"); do out+=("$(cat "$WORK/$1-$r.json.foreign")"); done; local IFS=,; echo "${out[*]}"; }
-RULED_RPS=$(runs ruled '.requests_per_s | floor')
-PLAIN_RPS=$(runs plain '.requests_per_s | floor')
-RULED_MED=$(median ${RULED_RPS//,/ })
-PLAIN_MED=$(median ${PLAIN_RPS//,/ })
-RATIO=$(awk -v a="$RULED_MED" -v b="$PLAIN_MED" 'BEGIN { printf "%.3f", a / b }')
+declare -A RPS=() MED=()
+for side in "${SIDES[@]}"; do
+    RPS[$side]=$(runs "$side" '.requests_per_s | floor')
+    MED[$side]=$(median ${RPS[$side]//,/ })
+done
+ratio() { awk -v a="${MED[$1]}" -v b="${MED[plain]}" 'BEGIN { printf "%.3f", a / b }'; }
+RATIO=$(ratio grp)
 MET=$(awk -v r="$RATIO" 'BEGIN { exit !(r >= 0.90) }' && echo "**yes**" || echo "**no**")
-MODE=$([ "$QUICK" = 1 ] && echo "quick mode: 1 round, $DUR measured" || echo "$RUNS alternating rounds, $DUR measured after $WARM warm-up, medians")
+MODE=$([ "$QUICK" = 1 ] && echo "quick mode: 1 round, $DUR measured" || echo "$RUNS rounds, $DUR measured after $WARM warm-up, medians")
 
 SECTION="$WORK/section.md"
 {
@@ -211,24 +236,27 @@ SECTION="$WORK/section.md"
     echo "raised, 1 h lease TTL so the populated instances outlive the run) shares the machine with the"
     echo "generator. Load average (1/5/15 min) at start / end: $LOADAVG_START / $LOADAVG_END."
     echo
-    echo "| lookup of a 100-instance service | lookups/s (median) | runs | p99 µs (runs) | other processes (cores, runs) | answer |"
-    echo "|---|---|---|---|---|---|"
-    echo "| with 3 route rules × 4 groups (\`$RULED\`) | $(fmt_int "$RULED_MED") | $RULED_RPS | $(runs ruled '.latency_us.p99 | floor') | $(foreign ruled) | $RULED_BYTES bytes |"
-    echo "| without group data (\`$PLAIN\`) | $(fmt_int "$PLAIN_MED") | $PLAIN_RPS | $(runs plain '.latency_us.p99 | floor') | $(foreign plain) | $PLAIN_BYTES bytes |"
+    echo "| lookup of a 100-instance service | lookups/s (median) | runs | p99 µs (runs) | other processes (cores, runs) | answer | / without |"
+    echo "|---|---|---|---|---|---|---|"
+    echo "| without group data (\`plain-00000\`) | $(fmt_int "${MED[plain]}") | ${RPS[plain]} | $(runs plain '.latency_us.p99 | floor') | $(foreign plain) | ${BYTES[plain]} bytes | 1 |"
+    echo "| with 3 route rules × 4 groups (\`grp-00000\`) | $(fmt_int "${MED[grp]}") | ${RPS[grp]} | $(runs grp '.latency_us.p99 | floor') | $(foreign grp) | ${BYTES[grp]} bytes | **$RATIO** |"
+    echo "| same, each group listing 25 instance ids (\`ids-00000\`) | $(fmt_int "${MED[ids]}") | ${RPS[ids]} | $(runs ids '.latency_us.p99 | floor') | $(foreign ids) | ${BYTES[ids]} bytes | $(ratio ids) |"
     echo
-    echo "Ratio with rules / without: **$RATIO** (target ≥ 0.90, within 10 %): $MET. Errors: $(runs ruled .errors) / $(runs plain .errors)."
+    echo "Target: with rules within 10 % of without (ratio ≥ 0.90): $MET. Errors: $(runs plain .errors) /"
+    echo "$(runs grp .errors) / $(runs ids .errors)."
     echo
-    echo "Group data of \`$RULED\`, written with curl through the management API: groups \`g0\`..\`g3\`"
-    echo "(each listing 25 of the 100 instance ids and carrying one tag); rules \`rule-0\`, \`rule-1\`"
-    echo "(weighted-round-robin) and \`rule-2\` (close-by-visit), each linking all four groups with"
-    echo "released weights 10/20/30/40 in a different order (checked in the served answer before"
-    echo "measuring). Populate: \`artemis load --scenario lookup --instances-per-service 100 --services 1"
-    echo "--service-prefix grp|plain --duration 0s\`. Measured: \`artemis load --target ADDR --scenario"
-    echo "lookup --instances-per-service 100 --services 1 --connections 64 --threads 2 --service-prefix"
-    echo "grp|plain --no-populate --duration $DUR --warmup $WARM\`, the two services in alternating order"
-    echo "each round, every run after the rest of the machine went quiet (< 0.2 cores, at most 2 min)."
-    echo "The larger answer (the rules' JSON) costs its extra bytes on the wire; the rules themselves"
-    echo "are part of the service's cached bytes, built when group data or instances change."
+    echo "Group data, written with curl through the management API: groups \`g0\`..\`g3\` with one tag"
+    echo "each; rules \`rule-0\`, \`rule-1\` (weighted-round-robin) and \`rule-2\` (close-by-visit), each"
+    echo "linking all four groups with released weights 10/20/30/40 in a different order; for"
+    echo "\`ids-00000\` each group also lists 25 of the 100 instance ids (checked in the served answers"
+    echo "before measuring). Populate: \`artemis load --scenario lookup --instances-per-service 100"
+    echo "--services 1 --service-prefix SIDE --duration 0s\`. Measured: \`artemis load --target ADDR"
+    echo "--scenario lookup --instances-per-service 100 --services 1 --connections 64 --threads 2"
+    echo "--service-prefix SIDE --no-populate --duration $DUR --warmup $WARM\`, the order of the three"
+    echo "services rotating each round, every run after the rest of the machine went quiet (< 0.2"
+    echo "cores, at most 2 min) and repeated (at most twice) when other processes used 0.2 cores or"
+    echo "more during it. The rules are part of each service's cached bytes (built when its group data"
+    echo "or instances change): nothing is computed per lookup, the answer is larger by the rules' JSON."
     echo "<!-- groups:end -->"
 } >"$SECTION"
 if grep -q '<!-- groups:begin -->' BENCHMARKS.md; then
