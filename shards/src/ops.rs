@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use protocol::model::management::groups::RegisteredInstance;
 use protocol::model::management::responses::{write_management_instance, write_management_service};
 use protocol::model::management::ManagementSnapshot;
 use protocol::model::{
@@ -13,6 +14,7 @@ use protocol::model::{
 };
 use smallvec::SmallVec;
 
+use crate::place;
 use crate::shard::WalkCursor;
 use crate::{DeltaError, Registered, ReplicaKind, SafeStatus, Served, Shard};
 
@@ -309,25 +311,55 @@ impl ShardOp for ApplyManagement {
 
 /// The management views' part of this shard (spec §10.2): every instance of one service (`Some`)
 /// or of every service, pulled-out ones included, as comma-separated Service objects with each
-/// instance's `status` "up"/"down" and its lease times in `metadata`. Empty when the shard has
-/// none. Each shard formats its own services, so a large registry is not re-serialized on the
-/// asking core alone.
+/// instance's `status` "up"/"down" and its lease times in `metadata`, and the service's logical
+/// instances and route rules from this shard's group data. Empty when the shard has none. Each
+/// shard formats its own services, so a large registry is not re-serialized on the asking core
+/// alone.
 pub struct ManagementServices(pub Option<Box<str>>);
+
+/// One registered instance of the service being written: its stored JSON (where it runs, for
+/// resolving canary groups) and where its management JSON lies in the instances buffer.
+struct ManagedMember {
+    instance_id: Arc<str>,
+    stored: Arc<[u8]>,
+    written: std::ops::Range<usize>,
+}
 
 impl ShardOp for ManagementServices {
     type Reply = Vec<u8>;
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
         let offset = shard.wall_ms(0);
+        let management = shard.management().clone();
         let mut out = Vec::new();
         let mut instances = Vec::new();
+        let mut members: Vec<ManagedMember> = Vec::new();
         let mut current: Option<Arc<str>> = None;
-        let flush = |out: &mut Vec<u8>, service: &str, instances: &mut Vec<u8>| {
+        let flush = |out: &mut Vec<u8>,
+                     service: &str,
+                     instances: &mut Vec<u8>,
+                     members: &mut Vec<ManagedMember>| {
             instances.push(b']');
             if !out.is_empty() {
                 out.push(b',');
             }
-            write_management_service(out, service, Some(instances));
+            let registered: Vec<RegisteredInstance<'_>> = members
+                .iter()
+                .map(|m| {
+                    let (region_id, zone_id, _) = place::of_stored(&m.stored);
+                    RegisteredInstance {
+                        service_id: service,
+                        region_id,
+                        zone_id,
+                        group_id: Some(place::group_of_stored(&m.stored)),
+                        instance_id: &m.instance_id,
+                        json: &instances[m.written.clone()],
+                    }
+                })
+                .collect();
+            let groups = management.groups().service(service);
+            write_management_service(out, service, Some(instances), groups, &registered);
             instances.clear();
+            members.clear();
         };
         shard.for_each_instance(self.0.as_deref(), |view| {
             if current
@@ -336,7 +368,7 @@ impl ShardOp for ManagementServices {
             {
                 // Instances arrive grouped by service.
                 if let Some(service) = current.take() {
-                    flush(&mut out, &service, &mut instances);
+                    flush(&mut out, &service, &mut instances, &mut members);
                 }
                 current = Some(view.service_id.clone());
                 instances.push(b'[');
@@ -355,11 +387,21 @@ impl ShardOp for ManagementServices {
             if written.is_err() {
                 // Stored JSON is the server's own output: failing to read it back is a bug.
                 debug_assert!(false, "stored instance JSON must parse");
-                instances.truncate(mark - 1);
+                // Drop it with its separator, keeping the list's opening bracket.
+                instances.truncate(mark);
+                if instances.last() == Some(&b',') {
+                    instances.pop();
+                }
+                return;
             }
+            members.push(ManagedMember {
+                instance_id: view.instance_id.clone(),
+                stored: view.json.clone(),
+                written: mark..instances.len(),
+            });
         });
         if let Some(service) = current {
-            flush(&mut out, &service, &mut instances);
+            flush(&mut out, &service, &mut instances, &mut members);
         }
         out
     }

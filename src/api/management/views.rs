@@ -1,6 +1,8 @@
 //! Management `services.json` and `service.json` (spec §10.2): every registered instance,
-//! pulled-out ones included, with `status` "up"/"down" and its lease times in `metadata`.
-//! Built per request, each shard formatting its own part (an operator view, not a hot path).
+//! pulled-out ones included, with `status` "up"/"down" and its lease times in `metadata`, the
+//! service's logical instances and route rules (Java's group filter only), and for
+//! `service.json` the service's groups. Built per request, each shard formatting its own part
+//! (an operator view, not a hot path).
 
 use protocol::model::management::requests::ManagementServiceRequest;
 use protocol::model::management::responses::{
@@ -45,11 +47,17 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
         .call(owner, ManagementServices(Some(service_id.into())))
         .await
         .unwrap_or_default();
+    // The groups come from this core's snapshot: like the owner's, it holds every group write
+    // acknowledged before this request (a write is acknowledged once every core applied it).
+    let management = core.management();
+    let groups = management.groups();
     if service.is_empty() {
-        // Nobody registered it: Java's `new Service(serviceId)` with null instances.
-        write_management_service(&mut service, service_id, None);
+        // Nobody registered it: Java's `new Service(serviceId)` with null instances, still
+        // given its logical instances and route rules by the group filter.
+        let view = groups.service(service_id);
+        write_management_service(&mut service, service_id, None, view, &[]);
     }
     out.clear();
-    write_management_service_response(out, &service);
+    write_management_service_response(out, &service, groups, service_id);
     200
 }

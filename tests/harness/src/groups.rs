@@ -215,3 +215,44 @@ pub fn assert_read_shape(v: &Value, keys: &[&str], ctx: &str) {
         .collect();
     assert_eq!(got, keys, "{ctx}: {}", dump(v));
 }
+
+/// Pulls the groups `group_ids` out under `operation` (`operate-group-operations`,
+/// `operationComplete` false), or ends that operation on them (`complete` true).
+pub fn operate_groups(c: &mut Client, group_ids: &[i64], operation: &str, complete: bool) {
+    let list: Vec<Value> = group_ids
+        .iter()
+        .map(|id| sonic_rs::json!({"groupId": id, "operations": [operation]}))
+        .collect();
+    group_write(
+        c,
+        "operate-group-operations",
+        operation,
+        sonic_rs::json!({"groupOperationsList": list, "operationComplete": complete}),
+    );
+}
+
+/// Makes `weights` (`(group id, weight)`) the weights discovery serves for route rule `rule`:
+/// proposes them as unreleased weights (`update-route-rule-groups`), then releases them
+/// (`release-route-rule-groups`, which copies each named link's unreleased weight, whatever
+/// weight the request carries).
+pub fn propose_and_release(c: &mut Client, rule: i64, weights: &[(i64, i64)]) {
+    let links: Vec<Value> = weights
+        .iter()
+        .map(|(group, weight)| {
+            sonic_rs::json!({"routeRuleId": rule, "groupId": group, "unreleasedWeight": weight})
+        })
+        .collect();
+    let links = sonic_rs::json!({ "routeRuleGroups": links });
+    group_write(c, "update-route-rule-groups", "propose", links.clone());
+    group_write(c, "release-route-rule-groups", "release", links);
+}
+
+/// The canary IPs of `service` become exactly `ips` (`update-canary-ips`, app `app_id`).
+pub fn update_canary_ips(c: &mut Client, service: &str, app_id: &str, ips: &[&str]) {
+    group_write_to(
+        c,
+        UPDATE_CANARY_IPS,
+        "canary",
+        sonic_rs::json!({"serviceId": service, "appId": app_id, "canaryIps": ips}),
+    );
+}

@@ -190,6 +190,33 @@ pub fn assert_change(v: &Value, kind: &str, inst: &Inst, ctx: &str) {
     assert_instance_eq(&v["instance"], inst, ctx);
 }
 
+/// Java's fake instance of a `reload` change of `service_id`
+/// (`InstanceChanges.newReloadInstanceChange`).
+pub fn reload_instance(service_id: &str) -> Value {
+    sonic_rs::json!({
+        "groupId": null, "healthCheckUrl": null, "instanceId": "reload", "ip": "0.0.0.0",
+        "machineName": null, "metadata": null, "port": 0, "protocol": null, "regionId": null,
+        "serviceId": service_id, "status": null, "url": "http://serviceId/reload", "zoneId": null,
+    })
+}
+
+/// Reads the next push and asserts it is a `reload` of `service_id`.
+pub fn expect_reload(ws: &mut Ws, service_id: &str, ctx: &str) {
+    let v = next_change(ws, ctx);
+    assert_eq!(
+        v["changeType"].as_str(),
+        Some("reload"),
+        "{ctx}: changeType: {}",
+        dump(&v)
+    );
+    assert_eq!(
+        v["instance"],
+        reload_instance(service_id),
+        "{ctx}: the reload's fake instance: {}",
+        dump(&v)
+    );
+}
+
 pub fn send_ping(ws: &mut Ws, payload: &[u8], ctx: &str) {
     ws.send(Message::Ping(Bytes::copy_from_slice(payload)))
         .unwrap_or_else(|e| panic!("{ctx}: send ping: {e}"));

@@ -5,10 +5,13 @@
 
 use std::borrow::Cow;
 
+use super::groups::responses::write_service_groups;
+use super::groups::{GroupData, RegisteredInstance, ServiceView};
 use super::{Entry, InstanceKey, LogKind, LogRow, ServerKey, ZoneKey};
 use crate::model::{
     parse, write_bool, write_i64, write_instance, write_response_status, write_service,
-    write_services_response, write_str, Instance, JsonError, ResponseStatus, ServiceLists,
+    write_service_fields, write_services_response, write_str, Instance, JsonError, ResponseStatus,
+    ServiceLists,
 };
 
 /// Which response class an answer belongs to, for [`write_status_response`].
@@ -339,16 +342,35 @@ pub fn write_management_instance(
     Ok(())
 }
 
-/// One Service of the management views. `instances` is the `[..]` list of
-/// [`write_management_instance`] objects, or `None` for a service nobody registered (Java's
-/// `new Service(serviceId)` leaves `instances` null); `logicInstances` and `routeRules` are
-/// empty until groups exist.
-pub fn write_management_service(out: &mut Vec<u8>, service_id: &str, instances: Option<&[u8]>) {
-    write_service(
-        out,
-        Some(service_id),
-        ServiceLists::Instances(instances.unwrap_or(b"null")),
+/// One Service of the management views (`ManagementRepository.getService(s)`). `instances` is
+/// the `[..]` list of [`write_management_instance`] objects, or `None` for a service nobody
+/// registered (Java's `new Service(serviceId)` leaves `instances` null). `groups` is the
+/// service's group data, `None` when it has none (`[]` for both lists). Java runs only the
+/// group filter here: `logicInstances` lists every logical instance, pulled out or not, and
+/// `routeRules` the served rules with the canary groups resolved against `registered` — the
+/// management instances themselves (status and lease times included), as Java resolves them
+/// after overwriting the instances.
+pub fn write_management_service(
+    out: &mut Vec<u8>,
+    service_id: &str,
+    instances: Option<&[u8]>,
+    groups: Option<&ServiceView>,
+    registered: &[RegisteredInstance<'_>],
+) {
+    let mut fields = Vec::with_capacity(instances.map_or(0, <[u8]>::len) + 96);
+    write_service_fields(
+        &mut fields,
+        |out| out.extend_from_slice(instances.unwrap_or(b"null")),
+        |out| match groups {
+            Some(view) => view.write_logic_instances(out, |_| true),
+            None => out.extend_from_slice(b"[]"),
+        },
+        |out| match groups {
+            Some(view) => view.write_route_rules(out, registered),
+            None => out.extend_from_slice(b"[]"),
+        },
     );
+    write_service(out, Some(service_id), ServiceLists::Served(&fields));
 }
 
 /// Management `services.json`: `{"responseStatus","services":[..],"version"}` where `version`
@@ -362,10 +384,18 @@ pub fn write_management_services_response<'a>(
     write_services_response(out, fragments, now_ms);
 }
 
-/// Management `service.json` success: `{"groups":[],"responseStatus","service":{..}}`, `service`
-/// written by [`write_management_service`]; no service has groups until groups exist.
-pub fn write_management_service_response(out: &mut Vec<u8>, service: &[u8]) {
-    out.extend_from_slice(b"{\"groups\":[],\"responseStatus\":");
+/// Management `service.json` success: `{"groups":[..],"responseStatus","service":{..}}`,
+/// `service` written by [`write_management_service`], `groups` every live group of
+/// `service_id` ([`write_service_groups`]).
+pub fn write_management_service_response(
+    out: &mut Vec<u8>,
+    service: &[u8],
+    groups: &GroupData,
+    service_id: &str,
+) {
+    out.extend_from_slice(b"{\"groups\":");
+    write_service_groups(out, groups, service_id);
+    out.extend_from_slice(b",\"responseStatus\":");
     write_response_status(out, &ResponseStatus::SUCCESS);
     out.extend_from_slice(b",\"service\":");
     out.extend_from_slice(service);

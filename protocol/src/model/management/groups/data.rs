@@ -171,6 +171,11 @@ impl GroupData {
         self.tags.get(&group_id)
     }
 
+    /// Every group-instance row, by id: the instance ids listed in each group.
+    pub fn group_instances(&self) -> impl Iterator<Item = &GroupInstance> {
+        self.group_instances.values()
+    }
+
     /// Every group's operations, by group id (get-all-group-operations).
     pub fn all_group_operations(&self) -> impl Iterator<Item = &GroupOperations> {
         self.operations.values()

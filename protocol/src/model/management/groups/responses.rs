@@ -3,6 +3,9 @@
 //! go through [`write_status_response`](crate::model::management::responses::write_status_response)
 //! with the matching [`ResponseKind`](crate::model::management::responses::ResponseKind).
 
+use std::collections::BTreeMap;
+
+use super::data::GroupData;
 use super::logs::{
     GroupInstanceLog, GroupLog, GroupLogRow, GroupOperationLog, LogMeta, RouteRuleGroupLog,
     RouteRuleLog, ServiceInstanceLog,
@@ -151,6 +154,47 @@ pub fn write_group(out: &mut Vec<u8>, group: &Group) {
     out.extend_from_slice(b",\"zoneId\":");
     write_str(out, &group.zone_id);
     out.push(b'}');
+}
+
+/// `GroupRepository.getServiceInstanceGroups`, the `groups` of management `service.json`:
+/// every live group of `service_id` (matched ignoring ASCII case, as discovery matches ids),
+/// active or not, by id, each as a `ServiceGroup` with its key, its listed instance ids (`[]`
+/// when none: Java reads them from a multimap) and its tags as `metadata` (`null` when none).
+/// No rule is involved, so `weight` and `instances` stay null.
+pub fn write_service_groups(out: &mut Vec<u8>, data: &GroupData, service_id: &str) {
+    let groups: Vec<&Group> = data
+        .groups()
+        .filter(|g| g.service_id.eq_ignore_ascii_case(service_id))
+        .collect();
+    let mut listed: BTreeMap<i64, Vec<&str>> =
+        groups.iter().map(|g| (g.group_id, Vec::new())).collect();
+    for member in data.group_instances() {
+        if let Some(ids) = listed.get_mut(&member.group_id) {
+            ids.push(&member.instance_id);
+        }
+    }
+    out.push(b'[');
+    for (n, group) in groups.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"groupKey\":");
+        write_str(out, &group.group_key());
+        out.extend_from_slice(b",\"instanceIds\":[");
+        for (m, id) in listed[&group.group_id].iter().enumerate() {
+            if m > 0 {
+                out.push(b',');
+            }
+            write_str(out, id);
+        }
+        out.extend_from_slice(b"],\"instances\":null,\"metadata\":");
+        match data.group_tags(group.group_id) {
+            Some(tags) => write_tags(out, &tags.tags),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"weight\":null}");
+    }
+    out.push(b']');
 }
 
 /// `GroupTags`: `{"groupId","tags":{..}}`.

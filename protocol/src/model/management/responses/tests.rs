@@ -1,5 +1,8 @@
 use super::*;
 use crate::model::fixtures::{text, SPEC_INSTANCE_JSON};
+use crate::model::management::groups::{
+    Group, GroupRows, LogicInstance, ServedGroup, ServedRouteRule, ServiceInstance,
+};
 use crate::model::{error_codes, fail};
 
 const OK: &str = r#"{"errorCode":"success","message":"","status":"success"}"#;
@@ -294,7 +297,8 @@ fn management_service_views() {
     .unwrap();
     instances.push(b']');
     let instances = String::from_utf8(instances).unwrap();
-    let service = text(|o| write_management_service(o, "myservice", Some(instances.as_bytes())));
+    let service =
+        text(|o| write_management_service(o, "myservice", Some(instances.as_bytes()), None, &[]));
     assert_eq!(
         service,
         format!(
@@ -302,11 +306,12 @@ fn management_service_views() {
         )
     );
     assert_eq!(
-        text(|o| write_management_service(o, "nobody", None)),
+        text(|o| write_management_service(o, "nobody", None, None, &[])),
         r#"{"instances":null,"logicInstances":[],"metadata":null,"routeRules":[],"serviceId":"nobody"}"#
     );
+    let no_groups = GroupData::default();
     assert_eq!(
-        text(|o| write_management_service_response(o, service.as_bytes())),
+        text(|o| write_management_service_response(o, service.as_bytes(), &no_groups, "myservice")),
         format!(r#"{{"groups":[],"responseStatus":{OK},"service":{service}}}"#)
     );
     let fragments: [&[u8]; 3] = [service.as_bytes(), b"", service.as_bytes()];
@@ -314,6 +319,129 @@ fn management_service_views() {
         text(|o| write_management_services_response(o, fragments.into_iter(), 1_700_000_000_000)),
         format!(
             r#"{{"responseStatus":{OK},"services":[{service},{service}],"version":1700000000000}}"#
+        )
+    );
+}
+
+/// A logical instance of `myservice` whose id the canary group lists.
+fn logical_row() -> ServiceInstance {
+    ServiceInstance {
+        id: 1,
+        service_id: "myservice".into(),
+        instance_id: "logic-1".into(),
+        ip: "10.9.0.1".into(),
+        machine_name: "m".into(),
+        metadata: String::new(),
+        port: 80,
+        protocol: "http".into(),
+        region_id: "SHA".into(),
+        zone_id: "SHAJQ".into(),
+        group_id: "g".into(),
+        health_check_url: "http://h".into(),
+        url: "http://u".into(),
+        description: None,
+    }
+}
+
+#[test]
+fn management_service_carries_every_logical_instance_and_canary_groups_of_management_instances() {
+    // The management copy of the registered instance: status down, lease times in metadata.
+    let mut managed = Vec::new();
+    write_management_instance(&mut managed, SPEC_INSTANCE_JSON.as_bytes(), true, 1, 2, 3).unwrap();
+    let managed = String::from_utf8(managed).unwrap();
+    let logical = LogicInstance::new(logical_row());
+    let logical_json = String::from_utf8(logical.json().to_vec()).unwrap();
+    let view = ServiceView {
+        route_rules: vec![ServedRouteRule {
+            route_id: "canary-route-rule".into(),
+            strategy: "weighted-round-robin".into(),
+            groups: vec![ServedGroup {
+                group_key: "myservice/sha/canary/app".into(),
+                weight: 5,
+                instance_ids: vec!["10.0.0.1:8080".into(), "logic-1".into()],
+                tags: None,
+            }],
+        }],
+        logic_instances: vec![logical],
+    };
+    let registered = [RegisteredInstance {
+        service_id: "myservice",
+        region_id: "SHA",
+        zone_id: "SHAJQ",
+        group_id: None,
+        instance_id: "10.0.0.1:8080",
+        json: managed.as_bytes(),
+    }];
+    let list = format!("[{managed}]");
+    let service = text(|o| {
+        write_management_service(
+            o,
+            "myservice",
+            Some(list.as_bytes()),
+            Some(&view),
+            &registered,
+        )
+    });
+    // Listed ids resolve in id order: the registered one as the view shows it, then the
+    // logical one; the logical instance is listed whatever pull-out there may be (no
+    // management filter here).
+    assert_eq!(
+        service,
+        format!(
+            concat!(
+                r#"{{"instances":{list},"logicInstances":[{logical}],"metadata":null,"#,
+                r#""routeRules":[{{"groups":[{{"groupKey":"myservice/sha/canary/app","#,
+                r#""instanceIds":["10.0.0.1:8080","logic-1"],"instances":[{managed},{logical}],"#,
+                r#""metadata":null,"weight":5}}],"routeId":"canary-route-rule","#,
+                r#""strategy":"weighted-round-robin"}}],"serviceId":"myservice"}}"#
+            ),
+            list = list,
+            logical = logical_json,
+            managed = managed,
+        )
+    );
+    // Nobody registered it: null instances, the group data still given.
+    assert_eq!(
+        text(|o| write_management_service(o, "myservice", None, Some(&view), &[])),
+        format!(
+            concat!(
+                r#"{{"instances":null,"logicInstances":[{logical}],"metadata":null,"#,
+                r#""routeRules":[{{"groups":[{{"groupKey":"myservice/sha/canary/app","#,
+                r#""instanceIds":["10.0.0.1:8080","logic-1"],"instances":[{logical}],"#,
+                r#""metadata":null,"weight":5}}],"routeId":"canary-route-rule","#,
+                r#""strategy":"weighted-round-robin"}}],"serviceId":"myservice"}}"#
+            ),
+            logical = logical_json,
+        )
+    );
+}
+
+#[test]
+fn management_service_response_lists_the_services_groups() {
+    let data = GroupData::new(GroupRows {
+        groups: vec![Group {
+            group_id: 7,
+            service_id: "myservice".into(),
+            region_id: "SHA".into(),
+            zone_id: "SHAJQ".into(),
+            name: "Blue".into(),
+            app_id: "app".into(),
+            description: None,
+            status: "inactive".into(),
+        }],
+        ..GroupRows::default()
+    });
+    let service = r#"{"instances":null,"logicInstances":[],"metadata":null,"routeRules":[],"serviceId":"MyService"}"#;
+    assert_eq!(
+        text(|o| write_management_service_response(o, service.as_bytes(), &data, "MyService")),
+        format!(
+            concat!(
+                r#"{{"groups":[{{"groupKey":"myservice/sha/shajq/blue","instanceIds":[],"#,
+                r#""instances":null,"metadata":null,"weight":null}}],"responseStatus":{ok},"#,
+                r#""service":{service}}}"#
+            ),
+            ok = OK,
+            service = service,
         )
     );
 }

@@ -159,6 +159,8 @@ fn reads_list_rows_by_id() {
     assert_eq!(ids, [10, 11, 12, 13, 14]);
     let ids: Vec<i64> = data.groups().map(|g| g.group_id).collect();
     assert_eq!(ids, [20, 21, 22]);
+    let ids: Vec<i64> = data.group_instances().map(|m| m.id).collect();
+    assert_eq!(ids, [30, 31]);
     assert_eq!(
         data.group_tags(20).unwrap().tags,
         [("a".to_owned(), "1".to_owned()), ("b".into(), "2".into())]

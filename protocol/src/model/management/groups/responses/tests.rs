@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::fixtures::text;
+use crate::model::management::groups::{GroupRows, GroupTag};
 use crate::model::management::responses::{write_status_response, ResponseKind};
 use crate::model::{error_codes, fail};
 
@@ -125,6 +126,57 @@ fn groups_carry_their_key_and_null_metadata() {
             r#"{{"groups":[{{"appId":"app","description":"d","groupId":2,"groupKey":"svc/sha/z1/g","metadata":null,"name":"G","regionId":"SHA","serviceId":"Svc","status":"active","zoneId":"z1"}}],"responseStatus":{OK}}}"#
         )
     );
+}
+
+#[test]
+fn service_groups_list_every_live_group_of_the_service_with_members_and_tags() {
+    let group = |id: i64, service: &str, name: &str, status: &str| Group {
+        group_id: id,
+        service_id: service.into(),
+        region_id: "SHA".into(),
+        zone_id: "z1".into(),
+        name: name.into(),
+        app_id: "app".into(),
+        description: None,
+        status: status.into(),
+    };
+    let member = |id: i64, group_id: i64, instance_id: &str| GroupInstance {
+        id,
+        group_id,
+        instance_id: instance_id.into(),
+    };
+    let data = GroupData::new(GroupRows {
+        groups: vec![
+            group(3, "svc", "off", "inactive"),
+            group(1, "Svc", "blue", "active"),
+            group(2, "other", "green", "active"),
+        ],
+        tags: vec![(
+            9,
+            GroupTag {
+                group_id: 1,
+                tag: "env".into(),
+                value: "prod".into(),
+            },
+        )],
+        group_instances: vec![
+            member(12, 1, "i\"2"),
+            member(11, 1, "i1"),
+            member(13, 2, "elsewhere"),
+        ],
+        ..GroupRows::default()
+    });
+    // Inactive groups too, by id; no weight or instances without a rule.
+    assert_eq!(
+        text(|o| write_service_groups(o, &data, "SVC")),
+        concat!(
+            r#"[{"groupKey":"svc/sha/z1/blue","instanceIds":["i1","i\"2"],"instances":null,"#,
+            r#""metadata":{"env":"prod"},"weight":null},"#,
+            r#"{"groupKey":"svc/sha/z1/off","instanceIds":[],"instances":null,"metadata":null,"#,
+            r#""weight":null}]"#,
+        )
+    );
+    assert_eq!(text(|o| write_service_groups(o, &data, "nobody")), "[]");
 }
 
 #[test]
