@@ -307,6 +307,14 @@ fn while_the_database_is_down_writes_fail_cleanly_and_discovery_keeps_the_last_s
         metric(&mut cb, "artemis_store_up").as_deref() == Some("0")
     });
     assert!(b_down, "B's polls notice the database is gone");
+    let (st, cluster) = b.post_json("/api/status/cluster.json", "{}");
+    assert_eq!(st, 200, "{}", dump(&cluster));
+    assert_eq!(
+        cluster["managementStoreUp"].as_bool(),
+        Some(false),
+        "cluster.json reports the shared store down: {}",
+        dump(&cluster)
+    );
     assert_eq!(
         lookup_ids(&mut cb, SVC),
         ["later"],

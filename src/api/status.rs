@@ -39,7 +39,9 @@ pub fn cluster(core: &Core, out: &mut Vec<u8>) -> u16 {
     let nodes: Vec<NodeStatus> = std::iter::once(super::cluster::local_status(core))
         .chain(super::cluster::peer_statuses(core))
         .collect();
-    write_cluster_status_response(out, &nodes);
+    let shared_store = !core.node.config.persistence.url.is_empty();
+    let store_up = shared_store.then(|| core.node.store.store_up());
+    write_cluster_status_response(out, &nodes, store_up);
     200
 }
 

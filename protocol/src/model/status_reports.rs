@@ -4,7 +4,7 @@
 //! map entries keep the order the caller gives (Java filled `LinkedHashMap`s).
 
 use super::cluster::{write_node_status, NodeStatus};
-use super::json_writer::{write_i64, write_opt_str, write_str};
+use super::json_writer::{write_bool, write_i64, write_opt_str, write_str};
 use super::status::{write_response_status, ResponseStatus};
 
 /// A configuration as `GetConfigStatusResponse` reports it: every property as a string, and the
@@ -33,8 +33,20 @@ pub struct DeploymentStatus<'a> {
 }
 
 /// `status/cluster.json`: `{"nodeCount":n,"nodesStatus":[ServiceNodeStatus..],"responseStatus"}`.
-pub fn write_cluster_status_response(out: &mut Vec<u8>, nodes: &[NodeStatus]) {
-    out.extend_from_slice(b"{\"nodeCount\":");
+/// `shared_store_up`: with a shared management store (beyond Java), whether its database answers
+/// now, written as `managementStoreUp` (before `nodeCount`: keys stay in alphabetical order).
+pub fn write_cluster_status_response(
+    out: &mut Vec<u8>,
+    nodes: &[NodeStatus],
+    shared_store_up: Option<bool>,
+) {
+    out.push(b'{');
+    if let Some(up) = shared_store_up {
+        out.extend_from_slice(b"\"managementStoreUp\":");
+        write_bool(out, up);
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"nodeCount\":");
     write_i64(out, nodes.len() as i64);
     out.extend_from_slice(b",\"nodesStatus\":[");
     for (n, node) in nodes.iter().enumerate() {
@@ -152,17 +164,17 @@ mod tests {
     fn cluster_status_counts_and_lists_every_node() {
         let one = r#"{"allowDiscoveryFromOtherZone":false,"allowRegistryFromOtherZone":true,"canServiceDiscovery":true,"canServiceRegistry":false,"node":{"url":"http://a/","zone":{"metadata":null,"regionId":"SHA","zoneId":"z1"}},"status":"up"}"#;
         assert_eq!(
-            text(|o| write_cluster_status_response(o, &[node("http://a/")])),
+            text(|o| write_cluster_status_response(o, &[node("http://a/")], None)),
             format!(r#"{{"nodeCount":1,"nodesStatus":[{one}],"responseStatus":{OK}}}"#)
         );
-        let two = text(|o| write_cluster_status_response(o, &[node("u1"), node("u2")]));
+        let two = text(|o| write_cluster_status_response(o, &[node("u1"), node("u2")], None));
         assert!(
             two.starts_with(r#"{"nodeCount":2,"nodesStatus":[{"#),
             "{two}"
         );
         assert!(two.contains(r#""url":"u1""#) && two.contains(r#""url":"u2""#));
         assert_eq!(
-            text(|o| write_cluster_status_response(o, &[])),
+            text(|o| write_cluster_status_response(o, &[], None)),
             format!(r#"{{"nodeCount":0,"nodesStatus":[],"responseStatus":{OK}}}"#)
         );
     }
