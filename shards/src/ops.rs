@@ -38,6 +38,30 @@ pub struct RegisterItem {
     pub place: Box<str>,
 }
 
+impl RegisterItem {
+    /// What the owner shard stores for an instance as sent: its ids, the legacy flag, its JSON as
+    /// discovery serves it, and its place. The one way every path (register endpoints,
+    /// replication, registry copy) builds it.
+    pub fn from_instance(instance: &Instance) -> RegisterItem {
+        fn text<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> &'a str {
+            s.as_deref().unwrap_or_default()
+        }
+        let mut json = Vec::with_capacity(256);
+        protocol::model::write_instance(&mut json, instance);
+        RegisterItem {
+            service_id: text(&instance.service_id).into(),
+            instance_id: text(&instance.instance_id).into(),
+            legacy: instance.is_legacy(),
+            json: json.into(),
+            place: crate::place::join(
+                text(&instance.region_id),
+                text(&instance.zone_id),
+                text(&instance.ip),
+            ),
+        }
+    }
+}
+
 /// Where a write came from: a client's writes are replicated to the cluster's peers, a peer's
 /// never are — loop prevention is structural, as in Java (spec §9.2). A registry copy is neither:
 /// see [`RegisterMissing`].

@@ -255,8 +255,14 @@ async fn register_owned<'a>(
     slice: &[Option<Instance<'_>>],
     owned: impl Iterator<Item = Option<&'a str>>,
 ) -> Found {
-    let register =
-        |positions: &[u32]| Register(at(slice, positions).map(register_item).collect(), origin);
+    let register = |positions: &[u32]| {
+        Register(
+            at(slice, positions)
+                .map(RegisterItem::from_instance)
+                .collect(),
+            origin,
+        )
+    };
     reached(core.call_owners(owned, register).await)
 }
 
@@ -328,26 +334,6 @@ fn check(core: &Core, op: RegistryOp, origin: Origin, instance: Option<&Instance
         }
     }
     Verdict::Ok
-}
-
-/// What the owner shard stores for an instance.
-fn register_item(instance: &Instance) -> RegisterItem {
-    fn text<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> &'a str {
-        s.as_deref().unwrap_or_default()
-    }
-    let mut json = Vec::with_capacity(256);
-    write_instance(&mut json, instance);
-    RegisterItem {
-        service_id: text(&instance.service_id).into(),
-        instance_id: text(&instance.instance_id).into(),
-        legacy: instance.is_legacy(),
-        json: json.into(),
-        place: shards::place::join(
-            text(&instance.region_id),
-            text(&instance.zone_id),
-            text(&instance.ip),
-        ),
-    }
 }
 
 /// The instances at `positions` of the batch (each passed the checks, so it exists).

@@ -215,20 +215,7 @@ pub fn register_item(instance: &Instance, checks: &CopyChecks) -> Result<Registe
     }
     instance.check_required().map_err(str::to_string)?;
     instance.check_lengths(checks.limits)?;
-    let text = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().unwrap_or_default().to_string();
-    let mut json = Vec::with_capacity(256);
-    protocol::model::write_instance(&mut json, instance);
-    Ok(RegisterItem {
-        service_id: text(&instance.service_id).into(),
-        instance_id: text(&instance.instance_id).into(),
-        legacy: instance.is_legacy(),
-        json: json.into(),
-        place: shards::place::join(
-            instance.region_id.as_deref().unwrap_or_default(),
-            instance.zone_id.as_deref().unwrap_or_default(),
-            instance.ip.as_deref().unwrap_or_default(),
-        ),
-    })
+    Ok(RegisterItem::from_instance(instance))
 }
 
 #[cfg(test)]
