@@ -152,6 +152,12 @@ pub struct LimitsConfig {
     pub max_instances_per_request: usize,
     /// Discovery configs in one lookup request / service ids in one leases request.
     pub max_services_per_request: usize,
+    /// Served views of other cores' services a core mirrors at most, per owning core (see
+    /// `shards::mirror`); past it, lookups of further services ask their owner each time.
+    pub mirror_max_services: usize,
+    /// Changed views (publications) waiting for one core's mirror at most; past it the waiting
+    /// ones are replaced by "drop everything of that owner".
+    pub mirror_queue_entries: usize,
     /// A keep-alive connection with no request for this long is closed.
     pub idle_timeout_ms: u64,
     /// A request must arrive completely within this long of its first byte (slow-client defence).
@@ -472,6 +478,8 @@ impl Default for LimitsConfig {
             max_decoded_body_bytes: 16 * 1024 * 1024,
             max_instances_per_request: 10_000,
             max_services_per_request: 10_000,
+            mirror_max_services: 100_000,
+            mirror_queue_entries: 65_536,
             idle_timeout_ms: 300_000,
             request_timeout_ms: 30_000,
             write_timeout_ms: 30_000,
@@ -830,6 +838,8 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.max_decoded_body_bytes: 1024, 1 << 30;
     limits.max_instances_per_request: 1, 1_000_000;
     limits.max_services_per_request: 1, 1_000_000;
+    limits.mirror_max_services: 0, 100_000_000;
+    limits.mirror_queue_entries: 1, 100_000_000;
     limits.idle_timeout_ms: 100, DAY_MS;
     limits.request_timeout_ms: 100, HOUR_MS;
     limits.write_timeout_ms: 100, HOUR_MS;

@@ -23,6 +23,9 @@ pub struct NodeShared {
     pub router: Router,
     first_version: u64,
     version: AtomicU64,
+    /// Per shard: the number of the publication to the mirrors that will carry the served views
+    /// changed so far (see `crate::mirror`); written by the owner when a step changed one.
+    publication_due: Box<[AtomicU64]>,
 }
 
 impl NodeShared {
@@ -35,7 +38,19 @@ impl NodeShared {
             router: Router::new(shards),
             first_version,
             version: AtomicU64::new(first_version),
+            publication_due: (0..shards).map(|_| AtomicU64::new(0)).collect(),
         }
+    }
+
+    /// The publication of `shard` that carries every served view it changed so far.
+    pub fn publication_due(&self, shard: usize) -> u64 {
+        self.publication_due[shard].load(Ordering::Acquire)
+    }
+
+    /// `shard`'s changes so far go out in its publication `seq` (called by its owner before it
+    /// answers the write that made them, so the writer reads at least `seq`).
+    pub fn set_publication_due(&self, shard: usize, seq: u64) {
+        self.publication_due[shard].store(seq, Ordering::Release);
     }
 
     /// The version the node started at: no change of any shard is older.

@@ -4,6 +4,7 @@
 pub mod changes;
 pub mod interest;
 pub mod key;
+pub mod mirror;
 pub mod ops;
 pub mod place;
 pub mod router;

@@ -22,6 +22,10 @@ use crate::{DeltaError, Registered, ReplicaKind, SafeStatus, Served, Shard};
 /// monotonic clock).
 pub trait ShardOp {
     type Reply;
+    /// Whether it may change what discovery serves: after such an operation on another core
+    /// returns, the caller's mirror waits for the owner's next publication (read-your-writes;
+    /// see `crate::mirror`). Reads and renewals say false.
+    const CHANGES_VIEWS: bool = true;
     fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply;
 }
 
@@ -141,6 +145,7 @@ pub struct Renew(pub PackedKeys, pub Origin);
 
 impl ShardOp for Renew {
     type Reply = PerItem<bool>;
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, now_ms: u64) -> Self::Reply {
         if self.1 == Origin::Peer || !shard.replicating() {
             return self
@@ -204,8 +209,39 @@ pub struct Lookup(pub Vec<Box<str>>);
 
 impl ShardOp for Lookup {
     type Reply = Vec<Served>;
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
         self.0.iter().map(|id| shard.served(id)).collect()
+    }
+}
+
+/// [`Lookup`] for another core's mirror: the views, and the number of the owner's last
+/// publication when they were read (see `crate::mirror::Mirror::fill`). The services looked up
+/// are mirrored from now on: their changes publish their new views.
+pub struct MirrorLookup(pub Vec<Box<str>>);
+
+pub struct MirrorAnswer {
+    pub views: Vec<Served>,
+    pub as_of: u64,
+}
+
+/// Per service looked up: its view and the owner's publication number then.
+impl IntoIterator for MirrorAnswer {
+    type Item = (Served, u64);
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<Served>, std::iter::Repeat<u64>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.views.into_iter().zip(std::iter::repeat(self.as_of))
+    }
+}
+
+impl ShardOp for MirrorLookup {
+    type Reply = MirrorAnswer;
+    const CHANGES_VIEWS: bool = false;
+    fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
+        MirrorAnswer {
+            views: self.0.iter().map(|id| shard.mirror_served(id)).collect(),
+            as_of: shard.publications(),
+        }
     }
 }
 
@@ -221,6 +257,7 @@ pub struct Services;
 
 impl ShardOp for Services {
     type Reply = ServicesPart;
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
         ServicesPart {
             json: shard.services_json(),
@@ -243,6 +280,7 @@ pub struct Delta(pub u64);
 
 impl ShardOp for Delta {
     type Reply = DeltaPart;
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
         let version = shard.node_version();
         let mut out = Vec::new();
@@ -272,6 +310,7 @@ pub struct Leases {
 
 impl ShardOp for Leases {
     type Reply = LeasesPart;
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
         let filter: Option<Vec<&str>> = self
             .filter
@@ -351,6 +390,7 @@ struct ManagedMember {
 
 impl ShardOp for ManagementServices {
     type Reply = Vec<u8>;
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
         let offset = shard.wall_ms(0);
         let management = shard.management().clone();
@@ -451,6 +491,7 @@ pub struct RawServicesStep {
 
 impl ShardOp for RawServices {
     type Reply = RawServicesStep;
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
         let mut json = Vec::new();
         let mut instances = Vec::new();
@@ -495,6 +536,7 @@ pub struct Subscribe {
 
 impl ShardOp for Subscribe {
     type Reply = ();
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) {
         shard.subscribe(&self.service_key, self.core);
     }
@@ -507,6 +549,7 @@ pub struct Unsubscribe {
 
 impl ShardOp for Unsubscribe {
     type Reply = ();
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) {
         shard.unsubscribe(&self.service_key, self.core);
     }
@@ -519,6 +562,7 @@ pub struct SubscribeAll {
 
 impl ShardOp for SubscribeAll {
     type Reply = ();
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) {
         shard.subscribe_all(self.core);
     }
@@ -530,6 +574,7 @@ pub struct UnsubscribeAll {
 
 impl ShardOp for UnsubscribeAll {
     type Reply = ();
+    const CHANGES_VIEWS: bool = false;
     fn execute(self, shard: &mut Shard, _now_ms: u64) {
         shard.unsubscribe_all(self.core);
     }

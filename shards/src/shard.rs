@@ -18,6 +18,7 @@ use protocol::model::{write_service, ChangeKind, ServiceLists};
 use self::served::{Member, ServedFields};
 use crate::changes::{Changes, DeltaError, NodeShared, Push};
 use crate::key::{same_key, table_hash};
+use crate::mirror::Publication;
 use crate::safe::{SafeChecker, SafeConfig, SafeStatus};
 use crate::wheel::{Due, TimingWheel, WheelEntry};
 
@@ -82,6 +83,11 @@ struct Service {
     members: Vec<u32>,
     /// What discovery serves of it; rebuilt lazily after a change.
     served: Option<ServedFields>,
+    /// Other cores mirror its served view (one of them looked it up): a change publishes the
+    /// new view to them, built once, instead of only invalidating it.
+    mirrored: bool,
+    /// Its id is in the publication being gathered (see [`Shard::take_publication`]).
+    dirty: bool,
 }
 
 /// What discovery serves of a service id, as one shard knows it.
@@ -168,6 +174,8 @@ pub struct Shard {
     replicating: bool,
     /// Writes made since the owner last drained them, for the cluster peers.
     replicas: Vec<Replica>,
+    /// Publications to the other cores' mirrors so far (the last one's number).
+    publications: u64,
 }
 
 /// Which replication endpoint a write goes to (spec §9.2).
@@ -205,6 +213,17 @@ struct Registry {
     changes: Changes,
     /// The pull-outs and group data in effect; instances the pull-outs cover are `hidden`.
     management: Arc<ManagementSnapshot>,
+    /// Served views changed since the last publication to the other cores' mirrors.
+    publishing: Publishing,
+}
+
+/// What the next publication will carry (see [`Shard::take_publication`]).
+#[derive(Default)]
+struct Publishing {
+    /// Services whose served view changed (each once: `Service::dirty`).
+    ids: Vec<Arc<str>>,
+    /// A management snapshot came into effect: every mirrored view of this shard may be stale.
+    flush: bool,
 }
 
 impl Shard {
@@ -236,10 +255,12 @@ impl Shard {
                 groups_only: HashTable::new(),
                 evicted_total: 0,
                 management: Arc::default(),
+                publishing: Publishing::default(),
             },
             last_safe_check_s: now_ms / 1000,
             replicating: false,
             replicas: Vec::new(),
+            publications: 0,
         }
     }
 
@@ -423,6 +444,68 @@ impl Shard {
                 .registry
                 .groups_only(service_id)
                 .map_or(Served::Unknown, Served::GroupsOnly),
+        }
+    }
+
+    /// [`Shard::served`] for another core's mirror: from now on a change of the service
+    /// publishes its new view (built once) rather than only invalidating it.
+    pub fn mirror_served(&mut self, service_id: &str) -> Served {
+        if let Some(slot) = self.registry.find_service(service_id) {
+            self.registry.service_mut(slot).mirrored = true;
+        }
+        self.served(service_id)
+    }
+
+    /// Whether served views changed since the last [`Shard::take_publication`].
+    pub fn has_publication(&self) -> bool {
+        let p = &self.registry.publishing;
+        p.flush || !p.ids.is_empty()
+    }
+
+    /// The number of the last publication taken (0: none yet).
+    pub fn publications(&self) -> u64 {
+        self.publications
+    }
+
+    /// Tell the node which publication will carry the views changed so far (before answering
+    /// another core's write; see [`NodeShared::publication_due`]).
+    pub fn announce_publication(&self) {
+        if self.has_publication() {
+            self.registry
+                .changes
+                .shared()
+                .set_publication_due(self.id, self.publications + 1);
+        }
+    }
+
+    /// The served views changed since the last call, for the other cores' mirrors: the new view
+    /// of each mirrored service (built now, once, shared by every core), `None` for the others
+    /// (the mirrors drop them and ask again when looked up).
+    pub fn take_publication(&mut self) -> Publication {
+        let publishing = std::mem::take(&mut self.registry.publishing);
+        self.publications += 1;
+        let mut entries = Vec::with_capacity(publishing.ids.len());
+        for id in publishing.ids {
+            let view = match self.registry.find_service(&id) {
+                Some(slot) => {
+                    let service = self.registry.service_mut(slot);
+                    service.dirty = false;
+                    if service.mirrored {
+                        Some(Served::Registered(
+                            self.registry.service_served(slot).fields,
+                        ))
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            };
+            entries.push((id, view));
+        }
+        Publication {
+            seq: self.publications,
+            flush: publishing.flush,
+            entries,
         }
     }
 
@@ -693,6 +776,8 @@ impl Registry {
             instances: HashTable::new(),
             members: Vec::new(),
             served: None,
+            mirrored: false,
+            dirty: false,
         };
         let slot = match self.free_services.pop() {
             Some(slot) => {
@@ -942,7 +1027,14 @@ impl Registry {
     /// A service's served bytes must be rebuilt (no change to announce).
     fn invalidate(&mut self, slot: u32) {
         self.services_json = None;
-        self.service_mut(slot).served = None;
+        let service = self.service_slab[slot as usize]
+            .as_mut()
+            .expect("service table points at a live service");
+        service.served = None;
+        if !service.dirty {
+            service.dirty = true;
+            self.publishing.ids.push(service.id.clone());
+        }
     }
 
     /// What discovery serves of a registered service: cached, or built now and cached.

@@ -13,7 +13,7 @@ use protocol::model::{
     write_service_response, write_services_failure, write_services_response, GetServiceRequest,
     GetServicesDeltaRequest, LookupRequest, RegionZoneRequest, ResponseStatus, ServiceLists,
 };
-use shards::ops::{Delta, Lookup, Services, ServicesPart};
+use shards::ops::{Delta, Services, ServicesPart};
 use shards::Served;
 
 use super::cluster::Role;
@@ -56,28 +56,14 @@ fn unavailable(core: &Core) -> Option<String> {
 const SERVICES_PER_SLICE: usize = 1000;
 
 /// What discovery serves of each requested service id (`Unknown` where the id is not looked
-/// up), fetched from the owning shards in parallel, slice by slice.
+/// up), from this core's shard and mirror (see [`Core::served_views`]), slice by slice.
 async fn fetch_served(core: &Core, ids: &[Option<&str>]) -> Vec<Served> {
     let mut found = Vec::with_capacity(ids.len());
     for (n, slice) in ids.chunks(SERVICES_PER_SLICE).enumerate() {
         if n > 0 {
             yield_now().await;
         }
-        let lookup = |positions: &[u32]| {
-            Lookup(
-                positions
-                    .iter()
-                    .map(|&p| slice[p as usize].unwrap_or_default().into())
-                    .collect(),
-            )
-        };
-        let answers = core.call_owners(slice.iter().copied(), lookup).await;
-        // A shard that is shutting down knows no instance.
-        found.extend(
-            answers
-                .into_iter()
-                .map(|a| a.and_then(Result::ok).unwrap_or_default()),
-        );
+        found.extend(core.served_views(slice).await);
     }
     found
 }
@@ -179,11 +165,7 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
         write_service_response(out, &fail(error_codes::NO_PERMISSION, &message), None);
         return 200;
     }
-    let shard = core.node.router.shard_of(&service_id);
-    let reply = core
-        .call(shard, Lookup(vec![service_id.as_ref().into()]))
-        .await;
-    let served = reply.ok().and_then(|mut found| found.pop());
+    let served = core.served_views(&[Some(&service_id)]).await.pop();
     // Java runs its filters on a null service and answers a Service with null lists, whatever
     // the group data has for it.
     let lists = match &served {

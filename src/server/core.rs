@@ -7,6 +7,8 @@
 //! [`Core::map_reduce`] run it on the right shards. A shard on this core runs it in place (no
 //! message, no wake-up); a remote one runs the very same `execute` on its own core.
 
+mod reads;
+
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpListener;
 use persistence::SavedInstance;
 use protocol::model::management::ManagementSnapshot;
+use shards::mirror::Mirror;
 use shards::ops::{
     Expire, RegisterItem, RegisterMissing, ShardOp, Subscribe, SubscribeAll, Unsubscribe,
     UnsubscribeAll,
@@ -28,11 +31,13 @@ use super::activity::Activity;
 use super::app::App;
 use super::budget::Budgets;
 use super::log_limit::LogLimiter;
-use super::mailbox::{Inbox, NotServed, Outbox, Pending, Reply, ReplyFuture, Request, Unavailable};
+use super::mailbox::{
+    Inbox, NotServed, Outbox, Pending, PublishedViews, Reply, ReplyFuture, Request, Unavailable,
+};
 use super::metrics::{self, CoreMetrics, NodeSample, Scrape};
 use super::rate_limit::{NodeWindows, RateLimits};
 use super::reload::Swappable;
-use super::signal::{yield_now, LocalSignal};
+use super::signal::{yield_now, LocalNotify, LocalSignal};
 use super::stream::{self, ChangeStream, FanOut};
 use super::subscribers::{Session, Subscribers};
 use super::trim::Trimmer;
@@ -159,6 +164,11 @@ pub struct Core {
     subscription_budget_log: LogLimiter,
     /// This shard's writes on their way to the cluster's peers (one sender per peer).
     replicator: Replicator,
+    /// What the other shards serve, as far as this core knows: discovery reads of their
+    /// services are answered from here (see `shards::mirror` and [`Core::served_views`]).
+    mirror: RefCell<Mirror>,
+    /// This shard changed served views: publish them at the end of the loop turn.
+    publish_wanted: LocalNotify,
 }
 
 /// Per item of a batch, in request order: None where the item went to no shard, else its owner's
@@ -213,6 +223,11 @@ impl Core {
             activity,
             subscription_budget_log: LogLimiter::new(1),
             replicator: Replicator::new(&node.cluster, &node.config),
+            mirror: RefCell::new(Mirror::new(
+                node.router.shards(),
+                limits.mirror_max_services,
+            )),
+            publish_wanted: LocalNotify::default(),
             node,
         }
     }
@@ -226,7 +241,18 @@ impl Core {
         if shard == self.id {
             return Ok(self.run_here(op));
         }
-        Ok(self.send(shard, op).await?.await)
+        let reply = self.send(shard, op).await?.await;
+        self.replied::<Op>(shard);
+        Ok(reply)
+    }
+
+    /// An operation answered by another core's shard: if it may have changed served views, this
+    /// core's mirror of that shard waits for the publication carrying them (read-your-writes).
+    fn replied<Op: ShardOp>(&self, shard: usize) {
+        if Op::CHANGES_VIEWS {
+            let due = self.node.shared.publication_due(shard);
+            self.mirror.borrow_mut().require(shard, due);
+        }
     }
 
     /// Run one operation per owning shard of a batch. `service_ids` gives each item's service
@@ -255,17 +281,18 @@ impl Core {
                 continue;
             }
             let sent = self.send(shard, make(&positions)).await;
-            remote.push((positions, sent));
+            remote.push((shard, positions, sent));
         }
         if let Some(positions) = local {
             let reply = self.run_here(make(&positions));
             scatter(&mut answers, &positions, Ok(reply));
         }
-        for (positions, sent) in remote {
+        for (shard, positions, sent) in remote {
             let reply = match sent {
                 Ok(waiting) => Ok(waiting.await),
                 Err(e) => Err(e),
             };
+            self.replied::<Op>(shard);
             scatter(&mut answers, &positions, reply);
         }
         answers
@@ -285,15 +312,16 @@ impl Core {
     {
         let mut remote: SmallVec<[_; 8]> = SmallVec::new();
         for shard in (0..self.node.router.shards()).filter(|&s| s != self.id) {
-            remote.push(self.send(shard, make()).await);
+            remote.push((shard, self.send(shard, make()).await));
         }
         let local = self.run_here(make());
         let mut acc = init;
-        for sent in remote {
+        for (shard, sent) in remote {
             let reply = match sent {
                 Ok(waiting) => Ok(waiting.await),
                 Err(e) => Err(e),
             };
+            self.replied::<Op>(shard);
             acc = fold(acc, reply);
         }
         fold(acc, Ok(local))
@@ -305,7 +333,53 @@ impl Core {
         let reply = op.execute(&mut self.shard.borrow_mut(), now);
         self.publish_changes();
         self.publish_replicas();
+        self.want_publication();
         reply
+    }
+
+    /// Publish the served views the shard changed at the end of this loop turn.
+    fn want_publication(&self) {
+        if self.shard.borrow().has_publication() {
+            self.publish_wanted.notify();
+        }
+    }
+
+    /// Runs the publications: once per loop turn at most, after the turn's other tasks, so a
+    /// service changed many times in a turn is built and sent once.
+    async fn run_publisher(self: Rc<Self>) {
+        loop {
+            self.publish_wanted.notified().await;
+            yield_now().await;
+            self.publish_views();
+        }
+    }
+
+    /// Send the served views this shard changed to every other core's mirror (one shared list).
+    fn publish_views(&self) {
+        let publication = {
+            let mut shard = self.shard.borrow_mut();
+            if !shard.has_publication() {
+                return;
+            }
+            shard.take_publication()
+        };
+        let cores = self.node.outboxes.len();
+        if cores == 1 {
+            return;
+        }
+        let views: PublishedViews = publication.entries.into();
+        let max_views = self.node.config.limits.mirror_queue_entries;
+        for (core, outbox) in self.node.outboxes.iter().enumerate() {
+            if core != self.id {
+                outbox.publish(
+                    self.id,
+                    publication.seq,
+                    publication.flush,
+                    &views,
+                    max_views,
+                );
+            }
+        }
     }
 
     /// Queue an operation for another core's shard (waiting for room in its queue).
@@ -321,6 +395,7 @@ impl Core {
             pending: &self.pending,
             token: self.pending.borrow_mut().open(),
         };
+        self.metrics.cross_core_requests.add(1);
         let request = Request {
             from: self.id,
             token: token.token,
@@ -523,6 +598,15 @@ impl Core {
         if inbox.take_lossy() {
             stream::changes_lost(&self.subscribers.borrow());
         }
+        for arriving in inbox.take_publications() {
+            self.mirror.borrow_mut().apply(
+                arriving.owner,
+                arriving.seq,
+                arriving.flush,
+                &arriving.views,
+            );
+            did += 1;
+        }
         for _ in 0..INBOX_BATCH {
             let Some(step) = inbox.try_changes() else {
                 break;
@@ -539,12 +623,15 @@ impl Core {
             // queue behind (possibly thousands of) subscriber deliveries.
             let now = self.node.clock.now_ms();
             let reply = request.job.run(&mut self.shard.borrow_mut(), now);
+            // Before the reply: the caller learns which publication carries its write.
+            self.shard.borrow().announce_publication();
             self.node.outboxes[request.from].reply(Reply {
                 token: request.token,
                 reply,
             });
             self.publish_changes();
             self.publish_replicas();
+            self.want_publication();
             served += 1;
         }
         if served > 0 {
@@ -586,6 +673,7 @@ impl Core {
         let stop_inbox = Rc::new(LocalSignal::default());
         let inbox_task = monoio::spawn(self.clone().run_inbox(inbox, stop_inbox.clone()));
         monoio::spawn(self.clone().run_fanout());
+        monoio::spawn(self.clone().run_publisher());
         monoio::spawn(self.clone().run_lease_clock());
         let core = self.clone();
         monoio::spawn(async move { core.trimmer.run(core.id).await });

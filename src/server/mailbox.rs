@@ -11,6 +11,12 @@
 //!   in bytes ([`WaitingChanges`], `changes.core_queue_bytes`); when a step does not fit it is
 //!   dropped and the inbox is marked *lossy*, and the receiving core closes its subscribers (1013)
 //!   so they reconnect and reload instead of silently missing a change.
+//! - **publications**: the served views other shards changed, for this core's mirror
+//!   (`shards::mirror`). One shared list per publication (the same `Arc` for every core), queued
+//!   under a short lock taken once per publication by the owner and once per loop turn by the
+//!   receiver. Bounded in entries (`limits.mirror_queue_entries`): past it an owner's waiting
+//!   publications collapse into one "drop all of that owner's views", which loses nothing (the
+//!   mirror asks the owner again).
 //!
 //! Senders push onto a lock-free channel and ring the inbox's doorbell; the doorbell wakes the
 //! inbox task only if it is parked, so a burst of messages costs one wake-up. The receiving core
@@ -29,7 +35,7 @@ use std::task::{Context, Poll, Waker};
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use futures_util::task::AtomicWaker;
 use shards::ops::ShardOp;
-use shards::Shard;
+use shards::{Served, Shard};
 
 mod waiting;
 pub use waiting::WaitingChanges;
@@ -68,6 +74,24 @@ pub struct Reply {
 pub struct Delivery {
     pub service_key: Arc<str>,
     pub frames: Arc<[u8]>,
+}
+
+/// The views changed in one publication: one list shared by every core.
+pub type PublishedViews = Arc<[(Arc<str>, Option<Served>)]>;
+
+/// A publication of `owner`'s changed served views, on its way to this core's mirror.
+pub struct Arriving {
+    pub owner: usize,
+    pub seq: u64,
+    pub flush: bool,
+    pub views: PublishedViews,
+}
+
+#[derive(Default)]
+struct Publications {
+    arriving: Vec<Arriving>,
+    /// Views in `arriving`.
+    views: usize,
 }
 
 /// The bytes a step's batches count in [`WaitingChanges`].
@@ -127,6 +151,9 @@ struct Shared {
     waiting: Arc<WaitingChanges>,
     /// Set when the receiving core stops serving requests (shutdown), before its last drain.
     closed: AtomicBool,
+    publications: Mutex<Publications>,
+    /// Set when `publications` is not empty.
+    published: AtomicBool,
 }
 
 /// The sending side of one core's inbox; every core holds one for each core.
@@ -162,6 +189,8 @@ pub fn inbox(
         lossy: AtomicBool::new(false),
         waiting: Arc::new(WaitingChanges::new(change_bytes)),
         closed: AtomicBool::new(false),
+        publications: Mutex::default(),
+        published: AtomicBool::new(false),
     });
     (
         Outbox {
@@ -245,6 +274,51 @@ impl Outbox {
         self.shared.doorbell.wake();
     }
 
+    /// Queue a publication of `owner`'s views for the receiving core's mirror. Past `max_views`
+    /// views waiting, the owner's waiting publications become one that drops all its views.
+    pub fn publish(
+        &self,
+        owner: usize,
+        seq: u64,
+        flush: bool,
+        views: &PublishedViews,
+        max_views: usize,
+    ) {
+        let mut queue = self
+            .shared
+            .publications
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if queue.views + views.len() <= max_views {
+            queue.views += views.len();
+            queue.arriving.push(Arriving {
+                owner,
+                seq,
+                flush,
+                views: views.clone(),
+            });
+        } else {
+            let mut dropped = 0;
+            queue.arriving.retain(|a| {
+                let keep = a.owner != owner;
+                if !keep {
+                    dropped += a.views.len();
+                }
+                keep
+            });
+            queue.views -= dropped;
+            queue.arriving.push(Arriving {
+                owner,
+                seq,
+                flush: true,
+                views: Arc::new([]),
+            });
+        }
+        drop(queue);
+        self.shared.published.store(true, Ordering::Release);
+        self.shared.doorbell.wake();
+    }
+
     /// The receiving core's count of waiting change bytes (its fan-out gives them back).
     pub fn waiting_changes(&self) -> Arc<WaitingChanges> {
         self.shared.waiting.clone()
@@ -272,6 +346,7 @@ impl Inbox {
             || !self.replies.is_empty()
             || !self.changes.is_empty()
             || self.shared.lossy.load(Ordering::Acquire)
+            || self.shared.published.load(Ordering::Acquire)
     }
 
     pub fn try_request(&self) -> Option<Request> {
@@ -292,6 +367,20 @@ impl Inbox {
 
     pub fn try_changes(&self) -> Option<Vec<Delivery>> {
         self.changes.try_recv().ok()
+    }
+
+    /// The publications waiting for this core's mirror, in arrival order (each owner's in order).
+    pub fn take_publications(&self) -> Vec<Arriving> {
+        if !self.shared.published.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        let mut queue = self
+            .shared
+            .publications
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        queue.views = 0;
+        std::mem::take(&mut queue.arriving)
     }
 
     /// Stop taking requests: senders from now on learn it (see [`Outbox::request`]). The caller

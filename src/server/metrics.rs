@@ -72,6 +72,23 @@ pub struct CoreMetrics {
     /// WebSocket sessions the server closed with 1013 (try again later) because they fell behind
     /// or changes were lost: what they had queued was dropped.
     pub ws_sessions_dropped: Counter,
+    /// Discovery reads of one service, by where the view came from.
+    pub views: ViewSources,
+    /// Shard operations sent to another core (one message each).
+    pub cross_core_requests: Counter,
+    /// Client heartbeats renewed on another core's shard (carried by those messages).
+    pub remote_renewals: Counter,
+}
+
+/// Where discovery reads found a service's view (see `Core::served_views`).
+#[derive(Default)]
+pub struct ViewSources {
+    /// This core's own shard.
+    pub shard: Counter,
+    /// The core's mirror of another shard.
+    pub mirror: Counter,
+    /// Asked of the owning core (a cross-core hop).
+    pub owner: Counter,
 }
 
 impl CoreMetrics {
@@ -103,6 +120,13 @@ impl CoreMetrics {
             push_batches_dropped: self.push_batches_dropped.get(),
             ws_sessions_dropped: self.ws_sessions_dropped.get(),
             push_queue_bytes: push_queue_bytes as u64,
+            views: [
+                self.views.shard.get(),
+                self.views.mirror.get(),
+                self.views.owner.get(),
+            ],
+            cross_core_requests: self.cross_core_requests.get(),
+            remote_renewals: self.remote_renewals.get(),
         }
     }
 }
@@ -142,6 +166,10 @@ pub struct CoreSample {
     pub push_batches_dropped: u64,
     pub ws_sessions_dropped: u64,
     pub push_queue_bytes: u64,
+    /// Discovery reads by source: shard, mirror, owner.
+    pub views: [u64; 3],
+    pub cross_core_requests: u64,
+    pub remote_renewals: u64,
 }
 
 impl CoreSample {
@@ -163,5 +191,10 @@ impl CoreSample {
         self.push_batches_dropped += other.push_batches_dropped;
         self.ws_sessions_dropped += other.ws_sessions_dropped;
         self.push_queue_bytes += other.push_queue_bytes;
+        for (sum, n) in self.views.iter_mut().zip(other.views) {
+            *sum += n;
+        }
+        self.cross_core_requests += other.cross_core_requests;
+        self.remote_renewals += other.remote_renewals;
     }
 }

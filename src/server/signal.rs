@@ -97,6 +97,35 @@ pub async fn yield_now() {
     monoio::spawn(async {}).await
 }
 
+/// Core-local, re-armable wake-up of one task: `notify` any number of times, the waiting task
+/// runs once (end-of-turn work such as the mirror publisher and the renewal flusher).
+#[derive(Default)]
+pub struct LocalNotify {
+    notified: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl LocalNotify {
+    pub fn notify(&self) {
+        if !self.notified.replace(true) {
+            if let Some(w) = self.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Resolves once notified since the last time it resolved.
+    pub fn notified(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.notified.replace(false) {
+                return Poll::Ready(());
+            }
+            self.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

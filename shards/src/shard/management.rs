@@ -25,6 +25,9 @@ impl Shard {
             return 0;
         }
         let older = std::mem::replace(&mut r.management, snapshot);
+        // Other cores mirror this shard's views, group-only ones included: they drop them all
+        // (management writes are rare; reads ask again).
+        r.publishing.flush = true;
         let changed = r.management.changed_since(&older);
         // Built from the snapshot alone.
         r.groups_only.clear();

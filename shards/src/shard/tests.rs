@@ -194,6 +194,60 @@ fn lookup_cache_is_invalidated_by_changes_but_not_heartbeats() {
 }
 
 #[test]
+fn publications_carry_mirrored_views_and_invalidate_the_rest() {
+    let mut s = Shard::standalone(config(), 0);
+    register(&mut s, "Mirrored", "m1", 0);
+    register(&mut s, "cold", "c1", 0);
+    assert!(s.has_publication(), "new services change served views");
+    let first = s.take_publication();
+    assert_eq!(first.seq, 1);
+    assert!(
+        first.entries.iter().all(|(_, view)| view.is_none()),
+        "nobody mirrors them yet"
+    );
+    assert!(!s.has_publication());
+
+    s.mirror_served("mirrored");
+    assert!(s.heartbeat("cold", "c1", 5), "a renewal changes no view");
+    assert!(!s.has_publication());
+    register(&mut s, "mirrored", "m2", 10);
+    register(&mut s, "MIRRORED", "m3", 10);
+    register(&mut s, "cold", "c2", 10);
+    let p = s.take_publication();
+    assert_eq!(p.seq, 2);
+    assert!(!p.flush);
+    assert_eq!(p.entries.len(), 2, "each changed service once");
+    let mirrored = p
+        .entries
+        .iter()
+        .find(|(id, _)| &**id == "Mirrored")
+        .unwrap();
+    match &mirrored.1 {
+        Some(Served::Registered(fields)) => {
+            let instances = list(fields, "instances");
+            assert!(
+                instances.contains("m2") && instances.contains("m3"),
+                "{instances}"
+            );
+        }
+        other => panic!("mirrored view not published: {other:?}"),
+    }
+    let cold = p.entries.iter().find(|(id, _)| &**id == "cold").unwrap();
+    assert!(cold.1.is_none(), "only invalidated");
+
+    s.unregister("cold", "c1", 20);
+    s.unregister("cold", "c2", 20);
+    let p = s.take_publication();
+    assert_eq!(
+        p.entries.len(),
+        1,
+        "the service is gone: its mirrors drop it"
+    );
+    assert!(p.entries[0].1.is_none());
+    assert_eq!(s.publications(), 3);
+}
+
+#[test]
 fn services_json_lists_every_service() {
     let mut s = Shard::standalone(config(), 0);
     assert!(s.services_json().is_empty());

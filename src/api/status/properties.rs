@@ -147,6 +147,8 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     limits.max_decoded_body_bytes;
     limits.max_instances_per_request;
     limits.max_services_per_request;
+    limits.mirror_max_services;
+    limits.mirror_queue_entries;
     limits.idle_timeout_ms;
     limits.request_timeout_ms;
     limits.write_timeout_ms;

@@ -166,6 +166,28 @@ pub fn write_exposition(
     );
     e.sample(&[], core.push_batches_dropped);
     e.family(
+        "artemis_discovery_views_total",
+        Kind::Counter,
+        "Service views read by discovery requests, by source: this core's shard, the core's \
+         mirror of another core's shard, or asked of the owning core (a cross-core hop).",
+    );
+    for (source, n) in ["shard", "mirror", "owner"].iter().zip(core.views) {
+        e.sample(&[("source", source)], n);
+    }
+    e.family(
+        "artemis_cross_core_requests_total",
+        Kind::Counter,
+        "Shard operations sent to another core, one message each (renewals are batched per \
+         destination core and loop turn).",
+    );
+    e.sample(&[], core.cross_core_requests);
+    e.family(
+        "artemis_remote_renewals_total",
+        Kind::Counter,
+        "Client heartbeats renewed on another core's shard.",
+    );
+    e.sample(&[], core.remote_renewals);
+    e.family(
         "artemis_push_queue_bytes",
         Kind::Gauge,
         "Bytes queued for WebSocket sessions (a change batch shared by sessions counts once).",

@@ -31,6 +31,7 @@ pub struct Scrape;
 
 impl ShardOp for Scrape {
     type Reply = Sample;
+    const CHANGES_VIEWS: bool = false;
 
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Sample {
         let core = THIS_CORE
