@@ -69,13 +69,15 @@ impl RegisterItem {
 /// Where a write came from: a client's writes are replicated to the cluster's peers, a peer's
 /// never are — loop prevention is structural, as in Java (spec §9.2). A registry copy is neither:
 /// see [`RegisterMissing`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Origin {
+    #[default]
     Client,
     Peer,
 }
 
 /// Register (or re-register) instances.
+#[derive(Default)]
 pub struct Register(pub Vec<RegisterItem>, pub Origin);
 
 impl ShardOp for Register {
@@ -141,6 +143,7 @@ impl ShardOp for RegisterMissing {
 }
 
 /// Renew leases; per key: was the lease live (and is now renewed).
+#[derive(Default)]
 pub struct Renew(pub PackedKeys, pub Origin);
 
 impl ShardOp for Renew {
@@ -622,6 +625,13 @@ impl PackedKeys {
         self.text.push_str(instance_id);
         let instance_end = u32::try_from(self.text.len()).expect("keys under 4 GiB");
         self.ends.push((service_end, instance_end));
+    }
+
+    /// Append every pair of `other`.
+    pub fn extend(&mut self, other: &PackedKeys) {
+        for (service, instance) in other.iter() {
+            self.push(service, instance);
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -185,6 +185,7 @@ async fn run_slice(
     };
     let mut found: Found = match op {
         RegistryOp::Register => register_owned(core, origin, slice, owned).await,
+        RegistryOp::Heartbeat if origin == Origin::Client => core.renew(owned, keys).await,
         RegistryOp::Heartbeat => core.call_owners(owned, |p| Renew(keys(p), origin)).await,
         // Unregistering an unknown instance is still a success on the wire.
         RegistryOp::Unregister => {
@@ -255,15 +256,19 @@ async fn register_owned<'a>(
     slice: &[Option<Instance<'_>>],
     owned: impl Iterator<Item = Option<&'a str>>,
 ) -> Found {
-    let register = |positions: &[u32]| {
-        Register(
-            at(slice, positions)
-                .map(RegisterItem::from_instance)
-                .collect(),
-            origin,
-        )
+    let items = |positions: &[u32]| -> Vec<RegisterItem> {
+        at(slice, positions)
+            .map(RegisterItem::from_instance)
+            .collect()
     };
-    reached(core.call_owners(owned, register).await)
+    match origin {
+        // Batched per destination core and loop turn.
+        Origin::Client => reached(core.register(owned, items).await),
+        Origin::Peer => reached(
+            core.call_owners(owned, |p| Register(items(p), origin))
+                .await,
+        ),
+    }
 }
 
 /// [`check`], and a (rate-limited) log line for each refused instance.

@@ -8,6 +8,7 @@
 //! message, no wake-up); a remote one runs the very same `execute` on its own core.
 
 mod reads;
+mod renewals;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -169,6 +170,11 @@ pub struct Core {
     mirror: RefCell<Mirror>,
     /// This shard changed served views: publish them at the end of the loop turn.
     publish_wanted: LocalNotify,
+    /// Client renewals and registrations for other cores, gathered during this loop turn (see
+    /// `renewals`).
+    renewal_batches: renewals::OpenBatches<shards::ops::Renew>,
+    register_batches: renewals::OpenBatches<shards::ops::Register>,
+    batches_wanted: LocalNotify,
 }
 
 /// Per item of a batch, in request order: None where the item went to no shard, else its owner's
@@ -228,6 +234,9 @@ impl Core {
                 limits.mirror_max_services,
             )),
             publish_wanted: LocalNotify::default(),
+            renewal_batches: Default::default(),
+            register_batches: Default::default(),
+            batches_wanted: LocalNotify::default(),
             node,
         }
     }
@@ -674,6 +683,7 @@ impl Core {
         let inbox_task = monoio::spawn(self.clone().run_inbox(inbox, stop_inbox.clone()));
         monoio::spawn(self.clone().run_fanout());
         monoio::spawn(self.clone().run_publisher());
+        monoio::spawn(self.clone().run_batch_sender());
         monoio::spawn(self.clone().run_lease_clock());
         let core = self.clone();
         monoio::spawn(async move { core.trimmer.run(core.id).await });
