@@ -1,6 +1,6 @@
 //! Discovery reads never cross cores once warm (issue 14): every core answers lookups of other
-//! cores' services from its mirror of their served views, a connection reads its own writes at
-//! once, and other connections converge on the new view.
+//! cores' services from its mirror of their served views, and no read anywhere serves a view
+//! older than a write that was answered.
 
 use std::time::{Duration, Instant};
 
@@ -142,5 +142,43 @@ fn a_pull_out_hides_the_instance_from_the_writers_next_lookup() {
         );
         pull_in_instance(&mut c, inst, "mirror-test");
         assert_eq!(lookup_ids(&mut c, svc), ["p1"], "{svc}: pulled back in");
+    }
+}
+
+#[test]
+fn a_write_answered_on_one_connection_is_seen_by_every_later_read() {
+    let server = Server::start_sha(&["--shards", "4"], None);
+    let ids = services(16);
+    let mut writer = server.client();
+    // Readers on several connections (so on every core), warmed so that their mirrors hold the
+    // views a write must replace.
+    let mut readers: Vec<Client> = (0..6).map(|_| server.client()).collect();
+    for svc in &ids {
+        register(&mut writer, &[Inst::new(svc, "base")]);
+        for r in readers.iter_mut() {
+            assert_eq!(lookup_ids(r, svc), ["base"]);
+        }
+    }
+    for round in 0..5 {
+        for svc in &ids {
+            let inst = Inst::new(svc, &format!("w{round}"));
+            register(&mut writer, std::slice::from_ref(&inst));
+            for (n, r) in readers.iter_mut().enumerate() {
+                let seen = lookup_ids(r, svc);
+                assert!(
+                    seen.contains(inst.instance_id.as_ref().unwrap()),
+                    "round {round}: {svc} registered (answered) on another connection, reader \
+                     {n} saw {seen:?}"
+                );
+            }
+            unregister(&mut writer, std::slice::from_ref(&inst));
+            for (n, r) in readers.iter_mut().enumerate() {
+                assert_eq!(
+                    lookup_ids(r, svc),
+                    ["base"],
+                    "round {round}: reader {n}, {svc}"
+                );
+            }
+        }
     }
 }

@@ -1,16 +1,19 @@
 //! A core's mirror of what the other cores' shards serve, so discovery reads never cross cores.
 //!
-//! Each shard publishes, once per loop turn of its core, the served views that changed
-//! ([`Publication`]): the new bytes of the services other cores mirror (built once, shared by
-//! reference by every core: one copy in memory), and invalidations of the rest. A core answers a
-//! lookup of another shard's service from its [`Mirror`] when the view is there and fresh enough;
-//! otherwise it asks the owner once and keeps the answer ([`Mirror::fill`]).
+//! Each shard publishes the served views that changed ([`Publication`]) in two halves: right
+//! after the operation that changed them and before its answer leaves, an invalidation of their
+//! ids (cheap); at the end of its core's loop turn, the new bytes of the services other cores
+//! mirror (built once per turn, shared by reference by every core: one copy in memory). A core
+//! applies what arrived before every read, answers a lookup of another shard's service from its
+//! [`Mirror`] when the view is there, and otherwise asks the owner once and keeps the answer
+//! ([`Mirror::fill`]).
 //!
-//! Freshness: publications of one owner are numbered. After this core's own write to an owner
-//! returns, the mirror of that owner must have applied the publication carrying the write before
-//! it serves from it again ([`Mirror::require`]): a connection reads its own writes. Another
-//! core's reader may see the previous view until the owner's next publication arrives (the end
-//! of the owner's current loop turn plus one cross-core message).
+//! Freshness: a core never serves a view older than a write that any core has answered (the
+//! invalidation was queued before the answer, and the reading core applies its queue first); a
+//! read concurrent with a write sees the view before or after it. Publications of one owner are
+//! numbered and applied in order. As a second guard, after this core's own write to an owner
+//! returns, the mirror of that owner serves again only once it applied the publication carrying
+//! the write ([`Mirror::require`]).
 
 use std::sync::Arc;
 
@@ -121,10 +124,10 @@ impl Mirror {
     /// Keep a view the owner answered when its last publication at the time, `as_of`, is applied
     /// here: every later change reaches this mirror after it. Otherwise an earlier publication
     /// still on its way could replace it with an older view, so it is not kept.
-    pub fn fill(&mut self, owner: usize, as_of: u64, service_id: &str, view: &Served) {
+    pub fn fill(&mut self, owner: usize, as_of: Option<u64>, service_id: &str, view: &Served) {
         let max_views = self.max_views;
         let o = &mut self.owners[owner];
-        if o.applied != as_of {
+        if as_of != Some(o.applied) {
             return;
         }
         let hash = table_hash(service_id);
@@ -204,12 +207,17 @@ mod tests {
     fn fills_only_when_no_older_publication_is_on_its_way() {
         let mut m = Mirror::new(2, 100);
         m.apply(1, 2, false, &[]);
-        m.fill(1, 3, "svc", &view("answer"));
+        m.fill(1, Some(3), "svc", &view("answer"));
         assert!(m.get(1, "svc").is_none(), "publication 3 is still coming");
-        m.fill(1, 2, "svc", &view("answer"));
+        m.fill(1, Some(2), "svc", &view("answer"));
         assert_eq!(bytes(m.get(1, "svc")), Some("answer".into()));
-        m.fill(1, 2, "other", &Served::Unknown);
+        m.fill(1, Some(2), "other", &Served::Unknown);
         assert_eq!(bytes(m.get(1, "other")), Some("unknown".into()));
+        m.fill(1, None, "third", &view("answer"));
+        assert!(
+            m.get(1, "third").is_none(),
+            "changes of the owner's turn still unpublished"
+        );
     }
 
     #[test]
@@ -227,7 +235,7 @@ mod tests {
             ],
         );
         assert_eq!(m.len(), 3, "two per owner at most");
-        m.fill(1, 1, "d", &view("d"));
+        m.fill(1, Some(1), "d", &view("d"));
         assert!(m.get(1, "d").is_none(), "full: not kept");
         m.apply(1, 2, true, &[("z".into(), Some(view("z")))]);
         assert!(m.get(1, "a").is_none());

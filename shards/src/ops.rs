@@ -225,13 +225,15 @@ pub struct MirrorLookup(pub Vec<Box<str>>);
 
 pub struct MirrorAnswer {
     pub views: Vec<Served>,
-    pub as_of: u64,
+    /// The owner's last publication; None while changes of this loop turn are not published
+    /// yet (a later change in the same turn would not be invalidated again: not to be kept).
+    pub as_of: Option<u64>,
 }
 
 /// Per service looked up: its view and the owner's publication number then.
 impl IntoIterator for MirrorAnswer {
-    type Item = (Served, u64);
-    type IntoIter = std::iter::Zip<std::vec::IntoIter<Served>, std::iter::Repeat<u64>>;
+    type Item = (Served, Option<u64>);
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<Served>, std::iter::Repeat<Option<u64>>>;
     fn into_iter(self) -> Self::IntoIter {
         self.views.into_iter().zip(std::iter::repeat(self.as_of))
     }
@@ -243,7 +245,7 @@ impl ShardOp for MirrorLookup {
     fn execute(self, shard: &mut Shard, _now_ms: u64) -> Self::Reply {
         MirrorAnswer {
             views: self.0.iter().map(|id| shard.mirror_served(id)).collect(),
-            as_of: shard.publications(),
+            as_of: (!shard.has_publication()).then(|| shard.publications()),
         }
     }
 }

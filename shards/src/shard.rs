@@ -217,13 +217,18 @@ struct Registry {
     publishing: Publishing,
 }
 
-/// What the next publication will carry (see [`Shard::take_publication`]).
+/// What the next publications will carry (see [`Shard::take_invalidations`] and
+/// [`Shard::take_publication`]).
 #[derive(Default)]
 struct Publishing {
-    /// Services whose served view changed (each once: `Service::dirty`).
+    /// Services whose served view changed since the last view publication (each once:
+    /// `Service::dirty`).
     ids: Vec<Arc<str>>,
+    /// `ids[..invalidated]` were invalidated already.
+    invalidated: usize,
     /// A management snapshot came into effect: every mirrored view of this shard may be stale.
     flush: bool,
+    flush_sent: bool,
 }
 
 impl Shard {
@@ -467,25 +472,33 @@ impl Shard {
         self.publications
     }
 
-    /// Tell the node which publication will carry the views changed so far (before answering
-    /// another core's write; see [`NodeShared::publication_due`]).
-    pub fn announce_publication(&self) {
-        if self.has_publication() {
-            self.registry
-                .changes
-                .shared()
-                .set_publication_due(self.id, self.publications + 1);
+    /// The first half of publishing, right after each operation and before its answer: drop
+    /// the changed views from every mirror (cheap: ids only). Until the new views follow at the
+    /// end of the loop turn ([`Shard::take_publication`]), other cores ask the owner, so no
+    /// core serves a view older than an answered write. None when nothing changed since.
+    pub fn take_invalidations(&mut self) -> Option<Publication> {
+        let p = &mut self.registry.publishing;
+        let flush = p.flush && !p.flush_sent;
+        if !flush && p.invalidated == p.ids.len() {
+            return None;
         }
+        let entries = p.ids[p.invalidated..]
+            .iter()
+            .map(|id| (id.clone(), None))
+            .collect();
+        p.invalidated = p.ids.len();
+        p.flush_sent |= flush;
+        Some(self.numbered(flush, entries))
     }
 
-    /// The served views changed since the last call, for the other cores' mirrors: the new view
-    /// of each mirrored service (built now, once, shared by every core), `None` for the others
-    /// (the mirrors drop them and ask again when looked up).
-    pub fn take_publication(&mut self) -> Publication {
+    /// The second half, once per loop turn: the new view of each changed service other cores
+    /// mirror (built now, once, shared by every core), and the invalidations not sent yet.
+    /// Clears what changed. None when there is nothing to send.
+    pub fn take_publication(&mut self) -> Option<Publication> {
         let publishing = std::mem::take(&mut self.registry.publishing);
-        self.publications += 1;
-        let mut entries = Vec::with_capacity(publishing.ids.len());
-        for id in publishing.ids {
+        let mut entries = Vec::new();
+        for (n, id) in publishing.ids.into_iter().enumerate() {
+            let invalidated = n < publishing.invalidated;
             let view = match self.registry.find_service(&id) {
                 Some(slot) => {
                     let service = self.registry.service_mut(slot);
@@ -500,11 +513,26 @@ impl Shard {
                 }
                 None => None,
             };
-            entries.push((id, view));
+            if view.is_some() || !invalidated {
+                entries.push((id, view));
+            }
         }
+        let flush = publishing.flush && !publishing.flush_sent;
+        if entries.is_empty() && !flush {
+            return None;
+        }
+        Some(self.numbered(flush, entries))
+    }
+
+    fn numbered(&mut self, flush: bool, entries: Vec<(Arc<str>, Option<Served>)>) -> Publication {
+        self.publications += 1;
+        self.registry
+            .changes
+            .shared()
+            .set_publication_due(self.id, self.publications);
         Publication {
             seq: self.publications,
-            flush: publishing.flush,
+            flush,
             entries,
         }
     }

@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use protocol::http::Method;
 use protocol::model::{
     error_codes, fail, is_null_or_whitespace, parse_optional, write_delta_failure,
-    write_delta_not_found, write_delta_response, write_lookup_failure, write_lookup_response,
-    write_service_response, write_services_failure, write_services_response, GetServiceRequest,
-    GetServicesDeltaRequest, LookupRequest, RegionZoneRequest, ResponseStatus, ServiceLists,
+    write_delta_not_found, write_delta_response, write_lookup_failure, write_lookup_response_to,
+    write_service_response, write_service_response_to, write_services_failure,
+    write_services_response, GetServiceRequest, GetServicesDeltaRequest, LookupRequest,
+    RegionZoneRequest, ServiceAnswer, ServiceLists,
 };
 use shards::ops::{Delta, Services, ServicesPart};
 use shards::Served;
@@ -19,6 +20,7 @@ use shards::Served;
 use super::cluster::Role;
 use super::{bad_json, not_up_message, query_fields, same_id, too_many, Input};
 use crate::server::core::Core;
+use crate::server::shared_body::SharedBody;
 use crate::server::signal::yield_now;
 
 /// May this node answer discovery for a client of that region and zone (Java's checks)?
@@ -70,7 +72,12 @@ async fn fetch_served(core: &Core, ids: &[Option<&str>]) -> Vec<Served> {
 
 /// `lookup.json`: one Service per requested config, in request order. Per-config failures are
 /// swallowed into a Service with null lists and the overall status stays success (spec §6.1).
-pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+pub async fn lookup(
+    core: &Core,
+    input: &Input<'_>,
+    out: &mut Vec<u8>,
+    shared: &mut SharedBody,
+) -> u16 {
     let request: Option<LookupRequest> = match parse_optional(input.body) {
         Ok(r) => r,
         Err(e) => return bad_json(out, e),
@@ -105,26 +112,32 @@ pub async fn lookup(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
 
     // Java runs its filters on an unknown service as on `new Service(id)`: empty instances, and
     // whatever logical instances and route rules the group data has for it.
+    // The served views go out by reference (a 100-instance view is tens of kilobytes).
     let services = ids
         .iter()
         .zip(&valid)
         .zip(&found)
         .map(|((id, valid), served)| {
-            let lists = match (valid, served) {
-                (None, _) => ServiceLists::Null,
+            let answer = match (valid, served) {
+                (None, _) => ServiceAnswer::Lists(ServiceLists::Null),
                 (Some(_), Served::Registered(fields) | Served::GroupsOnly(fields)) => {
-                    ServiceLists::Served(fields)
+                    ServiceAnswer::Shared(fields)
                 }
-                (Some(_), Served::Unknown) => ServiceLists::Empty,
+                (Some(_), Served::Unknown) => ServiceAnswer::Lists(ServiceLists::Empty),
             };
-            (*id, lists)
+            (*id, answer)
         });
-    write_lookup_response(out, services);
+    write_lookup_response_to(shared, services);
     200
 }
 
 /// `service.json`: one service; failures are reported, not swallowed (spec §6.2).
-pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
+pub async fn service(
+    core: &Core,
+    input: &Input<'_>,
+    out: &mut Vec<u8>,
+    shared: &mut SharedBody,
+) -> u16 {
     let (service_id, region, zone) = if input.method == Method::Get {
         let [service_id, region, zone] =
             query_fields(input.query, ["serviceId", "regionId", "zoneId"]);
@@ -168,11 +181,11 @@ pub async fn service(core: &Core, input: &Input<'_>, out: &mut Vec<u8>) -> u16 {
     let served = core.served_views(&[Some(&service_id)]).await.pop();
     // Java runs its filters on a null service and answers a Service with null lists, whatever
     // the group data has for it.
-    let lists = match &served {
-        Some(Served::Registered(fields)) => ServiceLists::Served(fields),
-        _ => ServiceLists::Null,
+    let answer = match &served {
+        Some(Served::Registered(fields)) => ServiceAnswer::Shared(fields),
+        _ => ServiceAnswer::Lists(ServiceLists::Null),
     };
-    write_service_response(out, &ResponseStatus::SUCCESS, Some((&service_id, lists)));
+    write_service_response_to(shared, &service_id, answer);
     200
 }
 
@@ -184,7 +197,7 @@ pub async fn services(
     core: &Core,
     input: &Input<'_>,
     out: &mut Vec<u8>,
-    shared: &mut Option<Arc<[u8]>>,
+    shared: &mut SharedBody,
 ) -> u16 {
     if input.method == Method::Post {
         if let Err(e) = parse_optional::<RegionZoneRequest>(input.body) {
@@ -220,7 +233,7 @@ pub async fn services(
         .map(|p| p.version)
         .min()
         .unwrap_or_else(|| core.node.shared.current_version());
-    *shared = Some(services_body(parts, version));
+    shared.shared(services_body(parts, version));
     200
 }
 

@@ -19,7 +19,6 @@ pub mod registry;
 pub mod replication;
 pub mod status;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use protocol::http::{
@@ -33,6 +32,7 @@ use crate::server::app::App;
 use crate::server::conn::{ConnectionInfo, Scratch};
 use crate::server::core::Core;
 use crate::server::metrics::EndpointId;
+use crate::server::shared_body::SharedBody;
 use crate::server::ws::Channel;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -458,12 +458,12 @@ async fn answer(
     let shared = &mut scratch.shared_body;
     let status = dispatch(core, endpoint, &input, body_out, shared).await;
     match shared.take() {
-        // The connection writes the shared body after the head, without copying it; a HEAD
-        // answer has the same head and no body.
+        // The connection writes the shared body after the head, without copying its shared
+        // parts; a HEAD answer has the same head and no body.
         Some(body) => {
-            respond_before_shared_body(core, out, status, keep_alive, &body);
+            respond_before_shared_body(core, out, status, keep_alive, body.len());
             if framing == Framing::Body {
-                *shared = Some(body);
+                *shared = body;
             }
         }
         None => {
@@ -481,13 +481,13 @@ async fn answer(
     answered(keep_alive, status)
 }
 
-/// Answer into `out`, or (large bodies built once per data version) into `shared`.
+/// Answer into `out`, or (bodies made of shared bytes) into `shared`.
 async fn dispatch(
     core: &Core,
     endpoint: Endpoint,
     input: &Input<'_>,
     out: &mut Vec<u8>,
-    shared: &mut Option<Arc<[u8]>>,
+    shared: &mut SharedBody,
 ) -> u16 {
     use registry::RegistryOp;
     use shards::ops::Origin;
@@ -518,8 +518,8 @@ async fn dispatch(
         }
         Endpoint::ReplicationServices => replication::services(core, input, out, shared).await,
         Endpoint::ReplicationManagementNudge => replication::nudge(core, out),
-        Endpoint::Lookup => discovery::lookup(core, input, out).await,
-        Endpoint::Service => discovery::service(core, input, out).await,
+        Endpoint::Lookup => discovery::lookup(core, input, out, shared).await,
+        Endpoint::Service => discovery::service(core, input, out, shared).await,
         Endpoint::Services => discovery::services(core, input, out, shared).await,
         Endpoint::ServicesDelta => discovery::services_delta(core, input, out).await,
         Endpoint::UpRegistryNodes => cluster::up_nodes(core, cluster::Role::Registry, input, out),
@@ -606,7 +606,7 @@ fn respond_before_shared_body(
     out: &mut Vec<u8>,
     status: u16,
     keep_alive: bool,
-    body: &[u8],
+    body_len: usize,
 ) {
     let cors: &[(&str, &str)] = if core.node.config.http.cors {
         CORS
@@ -619,7 +619,7 @@ fn respond_before_shared_body(
         keep_alive,
         extra_headers: cors,
     };
-    write_head_response(out, &head, body.len());
+    write_head_response(out, &head, body_len);
 }
 
 /// An error answer to a request that reached no endpoint, after which the connection closes.

@@ -10,8 +10,6 @@ pub mod auth;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
-
 use protocol::http::Method;
 use protocol::model::management::responses::{write_status_response, ResponseKind};
 use protocol::model::{
@@ -25,6 +23,7 @@ use super::{bad_json, query_fields, same_id, Endpoint, Input};
 use crate::server::core::Core;
 use crate::server::mailbox::Unavailable;
 use crate::server::rate_limit::Identity;
+use crate::server::shared_body::SharedBody;
 use crate::server::signal::yield_now;
 
 /// Instances one step of the copy lists before the core yields to its other tasks: about a
@@ -55,7 +54,7 @@ pub async fn services(
     core: &Core,
     input: &Input<'_>,
     out: &mut Vec<u8>,
-    shared: &mut Option<Arc<[u8]>>,
+    shared: &mut SharedBody,
 ) -> u16 {
     let region = if input.method == Method::Get {
         let [region] = query_fields(input.query, ["regionId"]);
@@ -95,7 +94,7 @@ pub async fn services(
         .saturating_sub(HEAD_ROOM);
     match list_registry(core, limit).await {
         Ok(body) => {
-            *shared = Some(body.into());
+            shared.shared(body.into());
         }
         Err(Unlisted::TooLarge) => {
             let message = format!(

@@ -14,7 +14,6 @@ mod request_copy;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::io::AsyncReadRent;
@@ -26,6 +25,7 @@ use super::app::App;
 use super::budget::{RequestBudget, RequestCharge};
 use super::core::Core;
 use super::outgoing::{Flushed, Outgoing};
+use super::shared_body::SharedBody;
 use super::ws;
 
 /// First read buffer size; it grows (up to the request limits) only for large requests, and
@@ -65,10 +65,11 @@ pub struct Scratch {
     pub inflated: RequestCopy,
     /// The answer's body while the app builds it.
     pub body: Vec<u8>,
-    /// A response body shared with other connections (one copy per data version): the app sets
-    /// it instead of writing the body into `out`, after writing the head (whose Content-Length
-    /// counts it). The connection queues it after `out` without copying it.
-    pub shared_body: Option<Arc<[u8]>>,
+    /// A response body (partly) shared with other connections (`services.json`, the cached
+    /// views of a lookup): the app sets it instead of writing the body into `out`, after writing
+    /// the head (whose Content-Length counts it). The connection queues it after `out` without
+    /// copying its shared parts.
+    pub shared_body: SharedBody,
 }
 
 impl Scratch {
@@ -78,7 +79,7 @@ impl Scratch {
             dechunked: RequestCopy::new(budget.charge()),
             inflated: RequestCopy::new(budget.charge()),
             body: Vec::new(),
-            shared_body: None,
+            shared_body: SharedBody::default(),
         }
     }
 
@@ -259,7 +260,7 @@ impl<A: App> Connection<'_, A> {
                             }
                         }
                     }
-                    debug_assert!(self.scratch.shared_body.is_none());
+                    debug_assert!(self.scratch.shared_body.is_empty());
                     let method = request.method;
                     let answer_start = self.out.tail.len();
                     let keep_alive = A::handle(
@@ -274,14 +275,14 @@ impl<A: App> Connection<'_, A> {
                         // The app answered the refused copy as a bad body; it is the core's
                         // budget that said no, which the client should retry later.
                         self.out.tail.truncate(answer_start);
-                        self.scratch.shared_body = None;
+                        self.scratch.shared_body = SharedBody::default();
                         A::write_busy(core, &mut self.out.tail);
                         break AfterFlush::Close;
                     }
                     if let Some(body) = self.scratch.shared_body.take() {
                         // A HEAD answer has the head (and its Content-Length) only.
                         if method != Method::Head {
-                            self.out.push_shared(body);
+                            self.out.push_body(body);
                         }
                     }
                     let freed = self.scratch.finish_request();

@@ -342,15 +342,35 @@ impl Core {
         let reply = op.execute(&mut self.shard.borrow_mut(), now);
         self.publish_changes();
         self.publish_replicas();
-        self.want_publication();
+        self.publish_invalidations();
         reply
     }
 
-    /// Publish the served views the shard changed at the end of this loop turn.
-    fn want_publication(&self) {
-        if self.shard.borrow().has_publication() {
-            self.publish_wanted.notify();
+    /// Drop the views the last operation changed from every other core's mirror, before its
+    /// answer leaves, and have the new views published at the end of the loop turn.
+    fn publish_invalidations(&self) {
+        if !self.shard.borrow().has_publication() {
+            return;
         }
+        self.publish_wanted.notify();
+        if self.node.outboxes.len() == 1 {
+            return;
+        }
+        let invalidations = self.shard.borrow_mut().take_invalidations();
+        if let Some(p) = invalidations {
+            self.send_publication(p);
+        }
+    }
+
+    /// Apply the publications other cores sent this core's mirror (before a read, so that it
+    /// never serves a view older than a write some core has answered).
+    fn apply_publications(&self) -> usize {
+        let arrived = self.node.outboxes[self.id].take_publications();
+        let mut mirror = self.mirror.borrow_mut();
+        for a in &arrived {
+            mirror.apply(a.owner, a.seq, a.flush, &a.views);
+        }
+        arrived.len()
     }
 
     /// Runs the publications: once per loop turn at most, after the turn's other tasks, so a
@@ -363,19 +383,18 @@ impl Core {
         }
     }
 
-    /// Send the served views this shard changed to every other core's mirror (one shared list).
+    /// Send the new served views of this loop turn to every other core's mirror.
     fn publish_views(&self) {
-        let publication = {
-            let mut shard = self.shard.borrow_mut();
-            if !shard.has_publication() {
-                return;
+        let publication = self.shard.borrow_mut().take_publication();
+        if let Some(p) = publication {
+            if self.node.outboxes.len() > 1 {
+                self.send_publication(p);
             }
-            shard.take_publication()
-        };
-        let cores = self.node.outboxes.len();
-        if cores == 1 {
-            return;
         }
+    }
+
+    /// One publication to every other core's mirror (one shared list).
+    fn send_publication(&self, publication: shards::mirror::Publication) {
         let views: PublishedViews = publication.entries.into();
         let max_views = self.node.config.limits.mirror_queue_entries;
         for (core, outbox) in self.node.outboxes.iter().enumerate() {
@@ -607,15 +626,7 @@ impl Core {
         if inbox.take_lossy() {
             stream::changes_lost(&self.subscribers.borrow());
         }
-        for arriving in inbox.take_publications() {
-            self.mirror.borrow_mut().apply(
-                arriving.owner,
-                arriving.seq,
-                arriving.flush,
-                &arriving.views,
-            );
-            did += 1;
-        }
+        did += self.apply_publications();
         for _ in 0..INBOX_BATCH {
             let Some(step) = inbox.try_changes() else {
                 break;
@@ -632,15 +643,14 @@ impl Core {
             // queue behind (possibly thousands of) subscriber deliveries.
             let now = self.node.clock.now_ms();
             let reply = request.job.run(&mut self.shard.borrow_mut(), now);
-            // Before the reply: the caller learns which publication carries its write.
-            self.shard.borrow().announce_publication();
+            // Before the reply: no core serves a view older than the answered write.
+            self.publish_invalidations();
             self.node.outboxes[request.from].reply(Reply {
                 token: request.token,
                 reply,
             });
             self.publish_changes();
             self.publish_replicas();
-            self.want_publication();
             served += 1;
         }
         if served > 0 {

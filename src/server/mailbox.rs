@@ -325,6 +325,26 @@ impl Outbox {
     }
 }
 
+impl Outbox {
+    /// The publications waiting for the mirror of the core this outbox leads to, taken by that
+    /// core itself (through its own outbox) before a read; see [`Inbox::take_publications`].
+    pub fn take_publications(&self) -> Vec<Arriving> {
+        take_publications(&self.shared)
+    }
+}
+
+fn take_publications(shared: &Shared) -> Vec<Arriving> {
+    if !shared.published.swap(false, Ordering::AcqRel) {
+        return Vec::new();
+    }
+    let mut queue = shared
+        .publications
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    queue.views = 0;
+    std::mem::take(&mut queue.arriving)
+}
+
 impl Inbox {
     /// Resolves when a message may be waiting.
     pub fn ready(&self) -> impl Future<Output = ()> + '_ {
@@ -367,20 +387,6 @@ impl Inbox {
 
     pub fn try_changes(&self) -> Option<Vec<Delivery>> {
         self.changes.try_recv().ok()
-    }
-
-    /// The publications waiting for this core's mirror, in arrival order (each owner's in order).
-    pub fn take_publications(&self) -> Vec<Arriving> {
-        if !self.shared.published.swap(false, Ordering::AcqRel) {
-            return Vec::new();
-        }
-        let mut queue = self
-            .shared
-            .publications
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        queue.views = 0;
-        std::mem::take(&mut queue.arriving)
     }
 
     /// Stop taking requests: senders from now on learn it (see [`Outbox::request`]). The caller

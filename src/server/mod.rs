@@ -19,6 +19,7 @@ mod outgoing;
 mod polled;
 pub mod rate_limit;
 pub mod reload;
+pub mod shared_body;
 pub mod signal;
 mod stream;
 pub mod subscribers;

@@ -16,6 +16,7 @@ use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
 use super::budget::WriteSlot;
+use super::shared_body::{Part, SharedBody};
 use super::trim::Trimmer;
 
 /// A shared body this short is copied into the owned bytes instead (one write, no bookkeeping).
@@ -70,6 +71,17 @@ impl<'a> Outgoing<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Queue an answer's body after what `tail` holds, its shared parts without copying them
+    /// (unless they are short).
+    pub fn push_body(&mut self, body: SharedBody) {
+        for part in body.into_parts() {
+            match part {
+                Part::Owned(bytes) => self.tail.extend_from_slice(&bytes),
+                Part::Shared(bytes) => self.push_shared(bytes),
+            }
+        }
     }
 
     /// Queue `body` after what `tail` holds, without copying it (unless it is short).

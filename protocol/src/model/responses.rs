@@ -2,8 +2,10 @@
 //! hand in Jackson's shape: properties alphabetical, nulls included. Handlers decide *what* to
 //! answer; these functions are the only place that knows how it is spelled on the wire.
 
+use std::sync::Arc;
+
 use super::cluster::{write_node_status, write_service_node, NodeInfo, NodeStatus};
-use super::json_writer::{write_bool, write_i64, write_str};
+use super::json_writer::{write_bool, write_i64, write_opt_str, write_str};
 use super::service::{write_service, ServiceLists};
 use super::status::{error_codes, fail, write_response_status, ResponseStatus};
 
@@ -32,6 +34,75 @@ pub fn write_lookup_failure(out: &mut Vec<u8>, status: &ResponseStatus) {
     out.extend_from_slice(b"{\"responseStatus\":");
     write_response_status(out, status);
     out.extend_from_slice(b",\"services\":null}");
+}
+
+/// Where a body made of owned bytes and shared allocations goes (the server queues the shared
+/// parts on the connection without copying them).
+pub trait BodySink {
+    /// Owned bytes to write next.
+    fn owned(&mut self) -> &mut Vec<u8>;
+    /// Shared bytes to write next.
+    fn share(&mut self, bytes: &Arc<[u8]>);
+}
+
+/// A Service of a lookup answer: lists to write, or a cached served view (the fields before
+/// `serviceId`, as [`write_service_fields`](super::service::write_service_fields) wrote them) to
+/// share.
+pub enum ServiceAnswer<'a> {
+    Lists(ServiceLists<'a>),
+    Shared(&'a Arc<[u8]>),
+}
+
+/// Served views shorter than this are copied: sharing costs a part and a separate write.
+pub const SHARE_FIELDS_FROM: usize = 4096;
+
+fn write_service_to(sink: &mut impl BodySink, service_id: Option<&str>, answer: ServiceAnswer) {
+    match answer {
+        ServiceAnswer::Shared(fields) if fields.len() >= SHARE_FIELDS_FROM => {
+            sink.owned().push(b'{');
+            sink.share(fields);
+            let out = sink.owned();
+            out.extend_from_slice(b",\"serviceId\":");
+            write_opt_str(out, service_id);
+            out.push(b'}');
+        }
+        ServiceAnswer::Shared(fields) => {
+            write_service(sink.owned(), service_id, ServiceLists::Served(fields))
+        }
+        ServiceAnswer::Lists(lists) => write_service(sink.owned(), service_id, lists),
+    }
+}
+
+/// [`write_lookup_response`], the large served views shared rather than copied.
+pub fn write_lookup_response_to<'a>(
+    sink: &mut impl BodySink,
+    services: impl Iterator<Item = (Option<&'a str>, ServiceAnswer<'a>)>,
+) {
+    let out = sink.owned();
+    out.extend_from_slice(b"{\"responseStatus\":");
+    write_response_status(out, &ResponseStatus::SUCCESS);
+    out.extend_from_slice(b",\"services\":[");
+    for (n, (service_id, answer)) in services.enumerate() {
+        if n > 0 {
+            sink.owned().push(b',');
+        }
+        write_service_to(sink, service_id, answer);
+    }
+    sink.owned().extend_from_slice(b"]}");
+}
+
+/// [`write_service_response`] of a success, the large served view shared rather than copied.
+pub fn write_service_response_to(
+    sink: &mut impl BodySink,
+    service_id: &str,
+    answer: ServiceAnswer,
+) {
+    let out = sink.owned();
+    out.extend_from_slice(b"{\"responseStatus\":");
+    write_response_status(out, &ResponseStatus::SUCCESS);
+    out.extend_from_slice(b",\"service\":");
+    write_service_to(sink, Some(service_id), answer);
+    sink.owned().push(b'}');
 }
 
 /// `service.json`: `{"responseStatus":{..},"service":{..}|null}` (spec §6.2).
@@ -303,6 +374,91 @@ pub fn write_clock_response(out: &mut Vec<u8>, now_ms: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Collects a shared-parts body as the connection would write it.
+    #[derive(Default)]
+    struct Parts {
+        bytes: Vec<u8>,
+        shared: usize,
+    }
+
+    impl BodySink for Parts {
+        fn owned(&mut self) -> &mut Vec<u8> {
+            &mut self.bytes
+        }
+        fn share(&mut self, bytes: &Arc<[u8]>) {
+            self.shared += 1;
+            self.bytes.extend_from_slice(bytes);
+        }
+    }
+
+    #[test]
+    fn shared_parts_bodies_are_byte_identical_to_the_plain_writers() {
+        let big = {
+            let mut f = Vec::new();
+            let instances = format!("[{}]", vec![r#"{"instanceId":"i"}"#; 400].join(","));
+            super::super::service::write_service_fields(
+                &mut f,
+                |o| o.extend_from_slice(instances.as_bytes()),
+                |o| o.extend_from_slice(b"[]"),
+                |o| o.extend_from_slice(b"[]"),
+            );
+            Arc::<[u8]>::from(f)
+        };
+        assert!(big.len() >= SHARE_FIELDS_FROM);
+        let small: Arc<[u8]> = Arc::from(
+            &br#""instances":[],"logicInstances":[],"metadata":null,"routeRules":[]"#[..],
+        );
+        let ids = [
+            Some("Big"),
+            None,
+            Some("small"),
+            Some("q\"uote"),
+            Some("gone"),
+        ];
+        let mut plain = Vec::new();
+        write_lookup_response(
+            &mut plain,
+            ids.iter()
+                .zip([
+                    ServiceLists::Served(&big),
+                    ServiceLists::Null,
+                    ServiceLists::Served(&small),
+                    ServiceLists::Served(&big),
+                    ServiceLists::Empty,
+                ])
+                .map(|(id, l)| (*id, l)),
+        );
+        let mut parts = Parts::default();
+        write_lookup_response_to(
+            &mut parts,
+            ids.iter()
+                .zip([
+                    ServiceAnswer::Shared(&big),
+                    ServiceAnswer::Lists(ServiceLists::Null),
+                    ServiceAnswer::Shared(&small),
+                    ServiceAnswer::Shared(&big),
+                    ServiceAnswer::Lists(ServiceLists::Empty),
+                ])
+                .map(|(id, a)| (*id, a)),
+        );
+        assert_eq!(
+            String::from_utf8(parts.bytes).unwrap(),
+            String::from_utf8(plain).unwrap()
+        );
+        assert_eq!(parts.shared, 2, "only the large views are shared");
+
+        let mut plain = Vec::new();
+        write_service_response(
+            &mut plain,
+            &ResponseStatus::SUCCESS,
+            Some(("Big", ServiceLists::Served(&big))),
+        );
+        let mut parts = Parts::default();
+        write_service_response_to(&mut parts, "Big", ServiceAnswer::Shared(&big));
+        assert_eq!(parts.bytes, plain);
+        assert_eq!(parts.shared, 1);
+    }
     use crate::model::fixtures::text;
 
     const OK: &str = r#"{"errorCode":"success","message":"","status":"success"}"#;

@@ -194,16 +194,23 @@ fn lookup_cache_is_invalidated_by_changes_but_not_heartbeats() {
 }
 
 #[test]
-fn publications_carry_mirrored_views_and_invalidate_the_rest() {
+fn publications_invalidate_at_once_and_carry_mirrored_views_at_the_turn_end() {
     let mut s = Shard::standalone(config(), 0);
+    assert!(s.take_invalidations().is_none() && s.take_publication().is_none());
     register(&mut s, "Mirrored", "m1", 0);
     register(&mut s, "cold", "c1", 0);
     assert!(s.has_publication(), "new services change served views");
-    let first = s.take_publication();
+    let first = s.take_invalidations().expect("two new services");
     assert_eq!(first.seq, 1);
+    assert_eq!(first.entries.len(), 2);
+    assert!(first.entries.iter().all(|(_, view)| view.is_none()));
     assert!(
-        first.entries.iter().all(|(_, view)| view.is_none()),
-        "nobody mirrors them yet"
+        s.take_invalidations().is_none(),
+        "each change is invalidated once"
+    );
+    assert!(
+        s.take_publication().is_none(),
+        "nobody mirrors them: nothing more to send"
     );
     assert!(!s.has_publication());
 
@@ -211,18 +218,27 @@ fn publications_carry_mirrored_views_and_invalidate_the_rest() {
     assert!(s.heartbeat("cold", "c1", 5), "a renewal changes no view");
     assert!(!s.has_publication());
     register(&mut s, "mirrored", "m2", 10);
+    let inv = s.take_invalidations().expect("changed");
+    assert_eq!((inv.seq, inv.entries.len()), (2, 1));
     register(&mut s, "MIRRORED", "m3", 10);
     register(&mut s, "cold", "c2", 10);
-    let p = s.take_publication();
-    assert_eq!(p.seq, 2);
+    assert_eq!(
+        s.take_invalidations()
+            .expect("cold is new here")
+            .entries
+            .len(),
+        1
+    );
+    let p = s.take_publication().expect("the mirrored view");
+    assert_eq!(p.seq, 4);
     assert!(!p.flush);
-    assert_eq!(p.entries.len(), 2, "each changed service once");
-    let mirrored = p
-        .entries
-        .iter()
-        .find(|(id, _)| &**id == "Mirrored")
-        .unwrap();
-    match &mirrored.1 {
+    assert_eq!(
+        p.entries.len(),
+        1,
+        "the view of the mirrored service, once; cold was dropped"
+    );
+    assert_eq!(&*p.entries[0].0, "Mirrored");
+    match &p.entries[0].1 {
         Some(Served::Registered(fields)) => {
             let instances = list(fields, "instances");
             assert!(
@@ -232,19 +248,14 @@ fn publications_carry_mirrored_views_and_invalidate_the_rest() {
         }
         other => panic!("mirrored view not published: {other:?}"),
     }
-    let cold = p.entries.iter().find(|(id, _)| &**id == "cold").unwrap();
-    assert!(cold.1.is_none(), "only invalidated");
 
+    // Without invalidations first (a single core), the turn's publication carries them.
     s.unregister("cold", "c1", 20);
     s.unregister("cold", "c2", 20);
-    let p = s.take_publication();
-    assert_eq!(
-        p.entries.len(),
-        1,
-        "the service is gone: its mirrors drop it"
-    );
-    assert!(p.entries[0].1.is_none());
-    assert_eq!(s.publications(), 3);
+    let p = s.take_publication().expect("the service is gone");
+    assert_eq!(p.entries.len(), 1);
+    assert!(p.entries[0].1.is_none(), "its mirrors drop it");
+    assert_eq!(s.publications(), 5);
 }
 
 #[test]

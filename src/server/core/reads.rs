@@ -12,6 +12,7 @@ use super::Core;
 impl Core {
     /// What discovery serves of each id (`Unknown` for `None`), in order.
     pub async fn served_views(&self, ids: &[Option<&str>]) -> Vec<Served> {
+        self.apply_publications();
         let mut found = vec![Served::Unknown; ids.len()];
         let mut missing: SmallVec<[Option<&str>; 8]> = SmallVec::with_capacity(ids.len());
         let router = &self.node.router;
