@@ -25,6 +25,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use futures_util::task::AtomicWaker;
@@ -68,6 +69,8 @@ pub struct Reply {
 pub struct Delivery {
     pub service_key: Arc<str>,
     pub frames: Arc<[u8]>,
+    /// When the shard recorded the changes (`Push::recorded`), for the fan-out's cost.
+    pub recorded: Instant,
 }
 
 /// The bytes a step's batches count in [`WaitingChanges`].
@@ -557,6 +560,7 @@ mod tests {
         vec![Delivery {
             service_key: "s".into(),
             frames: vec![b'm'; bytes].into(),
+            recorded: std::time::Instant::now(),
         }]
     }
 
