@@ -15,7 +15,10 @@
 //!
 //! A batch is delivered to a core's sessions by the core's fan-out task, in slices of
 //! [`FANOUT_SLICE`] sessions between which the core serves its other connections; every session
-//! of the core references the same bytes.
+//! of the core references the same bytes. Each batch carries the moment its shard recorded it;
+//! once it is queued on its last session of a core, that core counts the time since and the
+//! sessions it reached (`artemis_push_fanout_seconds_total` / `_sessions_total`), so the
+//! fan-out's cost per subscriber is measured inside the server, cross-core hop included.
 //!
 //! Replication to peer nodes (the cluster issue) becomes one more sink here: a bounded queue per
 //! peer whose overflow policy is a resync from the peer's last acknowledged version.
