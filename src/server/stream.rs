@@ -204,7 +204,8 @@ impl FanOut {
                     for session in slice {
                         queued += usize::from(session.send_changes(&batch));
                     }
-                    // Counted before a yield: what the core does in between is not fan-out.
+                    // Counted before the yield that may follow the last slice: what other tasks
+                    // do then is not this batch's fan-out.
                     if n + 1 == slices && queued > 0 {
                         metrics.count_fanout(delivery.recorded.elapsed(), queued);
                     }
