@@ -28,6 +28,8 @@ const FAMILIES: &[(&str, &str)] = &[
     ("artemis_websocket_sessions_dropped_total", "counter"),
     ("artemis_push_batches_sent_total", "counter"),
     ("artemis_push_batches_dropped_total", "counter"),
+    ("artemis_push_fanout_seconds_total", "counter"),
+    ("artemis_push_fanout_sessions_total", "counter"),
     ("artemis_push_queue_bytes", "gauge"),
     ("artemis_discovery_views_total", "counter"),
     ("artemis_cross_core_requests_total", "counter"),
@@ -458,6 +460,49 @@ fn websocket_sessions_heartbeats_and_pushes_are_counted() {
     assert_eq!(
         s.value("artemis_websocket_sessions_opened_total", &hb_channel),
         1.0
+    );
+}
+
+/// The fan-out's own cost: one change reaching N subscribers (spread over both cores) counts N
+/// sessions and some time; a subscriber of another service counts nothing.
+#[test]
+fn a_change_fanned_out_to_n_subscribers_counts_n_sessions_and_its_time() {
+    const N: usize = 24;
+    let server = Server::start(TWO_CORES, None);
+    let mut subs: Vec<Ws> = (0..N)
+        .map(|_| subscriber(&server, "metrics-fanout"))
+        .collect();
+    let mut bystander = subscriber(&server, "metrics-elsewhere");
+    let before = scrape(&server);
+    let seconds = |s: &Scrape| s.value("artemis_push_fanout_seconds_total", &[]);
+    let sessions = |s: &Scrape| s.value("artemis_push_fanout_sessions_total", &[]);
+
+    register(&mut server.client(), &[Inst::new("metrics-fanout", "a")]);
+    for (i, sub) in subs.iter_mut().enumerate() {
+        let change = next_change(sub, &format!("subscriber {i}"));
+        assert_eq!(change["changeType"].as_str(), Some("new"), "subscriber {i}");
+    }
+    // A session's batch is counted when it is queued, before it is written: every subscriber
+    // having received it, the counters have moved.
+    let after = scrape(&server);
+    assert_eq!(
+        sessions(&after) - sessions(&before),
+        N as f64,
+        "one per subscriber of the service"
+    );
+    assert!(
+        seconds(&after) > seconds(&before),
+        "fan-out time: {} then {}",
+        seconds(&before),
+        seconds(&after)
+    );
+
+    register(&mut server.client(), &[Inst::new("metrics-elsewhere", "b")]);
+    next_change(&mut bystander, "push of b");
+    assert_eq!(
+        sessions(&scrape(&server)) - sessions(&after),
+        1.0,
+        "only the subscriber of that service"
     );
 }
 

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use hashbrown::HashMap;
 use protocol::model::{
@@ -196,6 +197,9 @@ pub struct Push {
     /// How many changes (frames) `frames` holds.
     pub changes: u32,
     pub cores: smallvec::SmallVec<[u16; 4]>,
+    /// When the step recorded its first change for a subscriber (monotonic): the start of the
+    /// fan-out cost the server reports (`artemis_push_fanout_seconds_total`).
+    pub recorded: Instant,
 }
 
 /// A [`Push`] still collecting the step's changes.
@@ -204,6 +208,7 @@ struct PendingPush {
     frames: Vec<u8>,
     changes: u32,
     cores: smallvec::SmallVec<[u16; 4]>,
+    recorded: Instant,
 }
 
 impl PendingPush {
@@ -213,6 +218,7 @@ impl PendingPush {
             frames: self.frames.into(),
             changes: self.changes,
             cores: self.cores,
+            recorded: self.recorded,
         }
     }
 }
@@ -225,6 +231,9 @@ pub struct Changes {
     pushes: Vec<PendingPush>,
     /// Service key → its push in `pushes` that later changes of the step append to.
     push_of: HashMap<Arc<str>, usize>,
+    /// When this step recorded its first change for a subscriber: one clock read per step
+    /// (until the pushes are drained), shared by all its pushes.
+    step_recorded: Option<Instant>,
     /// Scratch for one change's message and the lower-cased service id.
     message: Vec<u8>,
     key: String,
@@ -242,6 +251,7 @@ impl Changes {
             log: ChangeLog::new(log_capacity, floor),
             pushes: Vec::new(),
             push_of: HashMap::new(),
+            step_recorded: None,
             message: Vec::new(),
             key: String::new(),
             interest: crate::interest::Interest::default(),
@@ -282,6 +292,7 @@ impl Changes {
         if cores.is_empty() {
             return;
         }
+        let recorded = *self.step_recorded.get_or_insert_with(Instant::now);
         self.message.clear();
         write_instance_change(&mut self.message, time_ms, kind, instance_json);
         self.key.clear();
@@ -298,6 +309,7 @@ impl Changes {
                     frames: Vec::new(),
                     changes: 0,
                     cores,
+                    recorded,
                 });
                 self.push_of.insert(service_key, self.pushes.len() - 1);
                 self.pushes.len() - 1
@@ -319,6 +331,7 @@ impl Changes {
     /// The pushes recorded since the last drain: one per service (and set of interested cores).
     pub fn drain_pushes(&mut self) -> impl Iterator<Item = Push> + '_ {
         self.push_of.clear();
+        self.step_recorded = None;
         self.pushes.drain(..).map(PendingPush::finish)
     }
 

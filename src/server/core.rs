@@ -681,7 +681,7 @@ impl Core {
     /// Deliver change batches to this core's sessions (see [`FanOut::run`]).
     async fn run_fanout(self: Rc<Self>) {
         self.fanout
-            .run(&self.subscribers, &self.push_budget_log)
+            .run(&self.subscribers, &self.push_budget_log, &self.metrics)
             .await;
     }
 

@@ -31,6 +31,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use futures_util::task::AtomicWaker;
@@ -74,6 +75,8 @@ pub struct Reply {
 pub struct Delivery {
     pub service_key: Arc<str>,
     pub frames: Arc<[u8]>,
+    /// When the shard recorded the changes (`Push::recorded`), for the fan-out's cost.
+    pub recorded: Instant,
 }
 
 /// The views changed in one publication: one list shared by every core.
@@ -652,6 +655,7 @@ mod tests {
         vec![Delivery {
             service_key: "s".into(),
             frames: vec![b'm'; bytes].into(),
+            recorded: std::time::Instant::now(),
         }]
     }
 

@@ -15,6 +15,7 @@ mod scrape;
 mod tests;
 
 use std::cell::Cell;
+use std::time::Duration;
 
 pub use exposition::write_exposition;
 pub use histogram::{Histogram, HistogramSample};
@@ -69,6 +70,11 @@ pub struct CoreMetrics {
     pub push_batches_sent: Counter,
     /// Change batches dropped unsent because their session fell behind (one per session).
     pub push_batches_dropped: Counter,
+    /// The fan-out's cost (see [`CoreMetrics::count_fanout`]): nanoseconds from a batch's
+    /// changes being recorded to its being queued on the last of its sessions on this core,
+    /// summed over batches, and the sessions those batches were queued on.
+    push_fanout_ns: Counter,
+    push_fanout_sessions: Counter,
     /// WebSocket sessions the server closed with 1013 (try again later) because they fell behind
     /// or changes were lost: what they had queued was dropped.
     pub ws_sessions_dropped: Counter,
@@ -102,6 +108,15 @@ impl CoreMetrics {
         }
     }
 
+    /// A change batch recorded `elapsed` ago was just queued on `sessions` sessions of this core
+    /// (the last of them now). The ratio of the two sums is the server's cost per subscriber,
+    /// from the shard to the session's queue (cross-core hop and waiting included).
+    pub fn count_fanout(&self, elapsed: Duration, sessions: usize) {
+        self.push_fanout_ns
+            .add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+        self.push_fanout_sessions.add(sessions as u64);
+    }
+
     /// The counters now; `connections_open` and `push_queue_bytes` are what the core holds now.
     pub fn sample(&self, connections_open: usize, push_queue_bytes: usize) -> CoreSample {
         CoreSample {
@@ -118,6 +133,8 @@ impl CoreMetrics {
             ws_sessions_opened: std::array::from_fn(|c| self.ws_sessions[c].opened.get()),
             push_batches_sent: self.push_batches_sent.get(),
             push_batches_dropped: self.push_batches_dropped.get(),
+            push_fanout_ns: self.push_fanout_ns.get(),
+            push_fanout_sessions: self.push_fanout_sessions.get(),
             ws_sessions_dropped: self.ws_sessions_dropped.get(),
             push_queue_bytes: push_queue_bytes as u64,
             views: [
@@ -164,6 +181,8 @@ pub struct CoreSample {
     pub ws_sessions_opened: [u64; Channel::ALL.len()],
     pub push_batches_sent: u64,
     pub push_batches_dropped: u64,
+    pub push_fanout_ns: u64,
+    pub push_fanout_sessions: u64,
     pub ws_sessions_dropped: u64,
     pub push_queue_bytes: u64,
     /// Discovery reads by source: shard, mirror, owner.
@@ -189,6 +208,8 @@ impl CoreSample {
         }
         self.push_batches_sent += other.push_batches_sent;
         self.push_batches_dropped += other.push_batches_dropped;
+        self.push_fanout_ns += other.push_fanout_ns;
+        self.push_fanout_sessions += other.push_fanout_sessions;
         self.ws_sessions_dropped += other.ws_sessions_dropped;
         self.push_queue_bytes += other.push_queue_bytes;
         for (sum, n) in self.views.iter_mut().zip(other.views) {

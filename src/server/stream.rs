@@ -15,7 +15,10 @@
 //!
 //! A batch is delivered to a core's sessions by the core's fan-out task, in slices of
 //! [`FANOUT_SLICE`] sessions between which the core serves its other connections; every session
-//! of the core references the same bytes.
+//! of the core references the same bytes. Each batch carries the moment its shard recorded it;
+//! once it is queued on its last session of a core, that core counts the time since and the
+//! sessions it reached (`artemis_push_fanout_seconds_total` / `_sessions_total`), so the
+//! fan-out's cost per subscriber is measured inside the server, cross-core hop included.
 //!
 //! Replication to peer nodes (the cluster issue) becomes one more sink here: a bounded queue per
 //! peer whose overflow policy is a resync from the peer's last acknowledged version.
@@ -29,6 +32,7 @@ use std::task::{Poll, Waker};
 
 use super::log_limit::LogLimiter;
 use super::mailbox::{step_bytes, Delivery, Outbox, WaitingChanges};
+use super::metrics::CoreMetrics;
 use super::signal::yield_now;
 use super::subscribers::{close, Session, Subscribers};
 use shards::Push;
@@ -60,6 +64,7 @@ impl ChangeStream {
                 self.to_cores[core as usize].push(Delivery {
                     service_key: push.service_key.clone(),
                     frames: push.frames.clone(),
+                    recorded: push.recorded,
                 });
             }
         }
@@ -164,7 +169,14 @@ impl FanOut {
 
     /// Deliver queued batches to `subscribers` for ever, letting the core's other tasks run
     /// every [`FANOUT_SLICE`] sessions, and keep the core's session queues within their budget.
-    pub async fn run(&self, subscribers: &RefCell<Subscribers>, log: &LogLimiter) {
+    /// Once a batch is queued on its last session here, its cost (recorded → queued) and the
+    /// sessions it reached are counted in `metrics`.
+    pub async fn run(
+        &self,
+        subscribers: &RefCell<Subscribers>,
+        log: &LogLimiter,
+        metrics: &CoreMetrics,
+    ) {
         let mut recipients: Vec<Rc<Session>> = Vec::new();
         let mut work = 0usize;
         loop {
@@ -186,9 +198,16 @@ impl FanOut {
                     }
                     subscribers.budget().share(delivery.frames)
                 };
-                for slice in recipients.chunks(FANOUT_SLICE) {
+                let mut queued = 0usize;
+                let slices = recipients.len().div_ceil(FANOUT_SLICE);
+                for (n, slice) in recipients.chunks(FANOUT_SLICE).enumerate() {
                     for session in slice {
-                        session.send_changes(&batch);
+                        queued += usize::from(session.send_changes(&batch));
+                    }
+                    // Counted before the yield that may follow the last slice: what other tasks
+                    // do then is not this batch's fan-out.
+                    if n + 1 == slices && queued > 0 {
+                        metrics.count_fanout(delivery.recorded.elapsed(), queued);
                     }
                     work += slice.len();
                     if work >= FANOUT_SLICE {
@@ -234,7 +253,61 @@ mod tests {
         vec![Delivery {
             service_key: "s".into(),
             frames: vec![b'm'; bytes].into(),
+            recorded: std::time::Instant::now(),
         }]
+    }
+
+    #[test]
+    fn fanout_counts_the_sessions_each_batch_was_queued_on_and_its_cost() {
+        let subscribers = RefCell::new(Subscribers::new(usize::MAX, usize::MAX));
+        let (sessions, other, closed) = {
+            let mut subs = subscribers.borrow_mut();
+            let sessions: Vec<Rc<Session>> =
+                (0..3).map(|_| subs.open_session(10, 1 << 20)).collect();
+            for s in &sessions {
+                subs.add("s", s).unwrap();
+            }
+            let other = subs.open_session(10, 1 << 20);
+            subs.add("t", &other).unwrap();
+            let closed = subs.open_session(10, 1 << 20);
+            subs.add("s", &closed).unwrap();
+            closed.close(close::GOING_AWAY, "gone");
+            (sessions, other, closed)
+        };
+        let metrics = CoreMetrics::default();
+        let fanout = FanOut::new(4, Arc::new(WaitingChanges::new(1 << 20)));
+        let age = std::time::Duration::from_millis(5);
+        let recorded = std::time::Instant::now() - age;
+        let delivery = |service: &str| Delivery {
+            service_key: service.into(),
+            frames: b"frame".to_vec().into(),
+            recorded,
+        };
+        // Two batches for "s" (3 open sessions and a closing one), one for a service with no
+        // session on this core.
+        fanout.push_local_step(vec![delivery("s"), delivery("nobody")]);
+        fanout.push_local_step(vec![delivery("s")]);
+        let log = LogLimiter::new(1);
+        let run = std::pin::pin!(fanout.run(&subscribers, &log, &metrics));
+        let mut cx = std::task::Context::from_waker(Waker::noop());
+        assert!(
+            run.poll(&mut cx).is_pending(),
+            "waits for more once all is delivered"
+        );
+        let sample = metrics.sample(0, 0);
+        assert_eq!(
+            sample.push_fanout_sessions, 6,
+            "two batches on the 3 open sessions of the service; never the closing one or another \
+             service's"
+        );
+        assert!(
+            sample.push_fanout_ns >= 2 * age.as_nanos() as u64,
+            "each batch counts at least its age: {}",
+            sample.push_fanout_ns
+        );
+        assert!(sessions.iter().all(|s| s.oldest_queued().is_some()));
+        assert_eq!(other.oldest_queued(), None);
+        assert_eq!(closed.oldest_queued(), None);
     }
 
     #[test]

@@ -188,6 +188,21 @@ pub fn write_exposition(
     );
     e.sample(&[], core.remote_renewals);
     e.family(
+        "artemis_push_fanout_seconds_total",
+        Kind::Counter,
+        "Time from a change batch being recorded by its shard to its being queued on the last of \
+         its subscribed WebSocket sessions on a core, summed over batches and cores (cost per \
+         subscriber: its increase over that of artemis_push_fanout_sessions_total).",
+    );
+    e.sample(&[], core.push_fanout_ns as f64 / 1e9);
+    e.family(
+        "artemis_push_fanout_sessions_total",
+        Kind::Counter,
+        "WebSocket sessions change batches were queued on by the fan-out, once per batch and \
+         session (the sessions artemis_push_fanout_seconds_total covers).",
+    );
+    e.sample(&[], core.push_fanout_sessions);
+    e.family(
         "artemis_push_queue_bytes",
         Kind::Gauge,
         "Bytes queued for WebSocket sessions (a change batch shared by sessions counts once).",

@@ -73,9 +73,10 @@ impl Session {
         }
     }
 
-    /// Queue a change batch shared with other sessions.
-    pub fn send_changes(&self, batch: &Rc<SharedFrames>) {
-        self.push(Frames::Shared(batch.clone()));
+    /// Queue a change batch shared with other sessions; false if the session is closing or was
+    /// closed because it fell behind (the batch is not queued then).
+    pub fn send_changes(&self, batch: &Rc<SharedFrames>) -> bool {
+        self.push(Frames::Shared(batch.clone()))
     }
 
     /// Queue a text message for this session alone; returns its entry's sequence number.
@@ -89,9 +90,9 @@ impl Session {
     /// A session whose backlog is already over its limits when an entry arrives is too slow:
     /// it is closed instead. The entry itself is taken whatever its size, so one batch the server
     /// accepted never closes a session that keeps up.
-    fn push(&self, entry: Frames) {
+    fn push(&self, entry: Frames) -> bool {
         if self.closing.get().is_some() {
-            return;
+            return false;
         }
         let mut queue = self.queue.borrow_mut();
         if queue.len() >= self.max_entries || self.queued_bytes.get() > self.max_bytes {
@@ -100,12 +101,13 @@ impl Session {
                 self.dropped_batches.set(self.dropped_batches.get() + 1);
             }
             self.overflow(TOO_SLOW);
-            return;
+            return false;
         }
         self.queued_bytes.set(self.queued_bytes.get() + entry.len());
         queue.push_back(entry);
         drop(queue);
         self.wake();
+        true
     }
 
     pub fn pong(&self, payload: &[u8]) {
