@@ -148,6 +148,13 @@ impl<'a> Outgoing<'a> {
     }
 }
 
+/// Most buffers in one vectored write (well under every kernel's IOV_MAX).
+const MAX_IOVECS: usize = 64;
+/// Queues up to this size leave in one vectored write (lookup answers: a head, shared views and
+/// what follows). Larger ones (`services.json`) are written segment by segment, each reported
+/// to the write budget as soon as it is out.
+const VECTORED_UP_TO: usize = 1 << 20;
+
 /// Write the sealed segments, then the tail; report each to the budget once written.
 async fn write_queue(
     stream: &mut TcpStream,
@@ -157,6 +164,10 @@ async fn write_queue(
     slot: &WriteSlot<'_>,
     trimmer: &Trimmer,
 ) -> std::io::Result<()> {
+    if !sealed.is_empty() && sealed.len() < MAX_IOVECS && *sealed_len + tail.len() <= VECTORED_UP_TO
+    {
+        return write_vectored(stream, sealed, sealed_len, tail, slot, trimmer).await;
+    }
     while let Some(segment) = sealed.pop_front() {
         match segment {
             Segment::Owned(bytes) => {
@@ -193,6 +204,96 @@ async fn write_queue(
     }
     *tail = bytes;
     Ok(())
+}
+
+/// [`write_queue`] of a few segments in one vectored write: a head, a shared body and what
+/// follows it leave in one system call (and as few TCP segments as the kernel can make).
+async fn write_vectored(
+    stream: &mut TcpStream,
+    sealed: &mut VecDeque<Segment>,
+    sealed_len: &mut usize,
+    tail: &mut Vec<u8>,
+    slot: &WriteSlot<'_>,
+    trimmer: &Trimmer,
+) -> std::io::Result<()> {
+    let mut queue = Vectored {
+        segments: std::mem::take(sealed),
+        tail: std::mem::take(tail),
+        iovecs: Vec::new(),
+    };
+    queue.point();
+    let (result, queue) = stream.write_vectored_all(queue).await;
+    result?;
+    let Vectored {
+        segments,
+        tail: mut bytes,
+        ..
+    } = queue;
+    for segment in segments {
+        match segment {
+            Segment::Owned(owned) => {
+                *sealed_len -= owned.len();
+                slot.wrote_owned(owned.len());
+                if owned.capacity() > INITIAL_TAIL {
+                    trimmer.note_freed(owned.capacity());
+                }
+            }
+            Segment::Shared(SharedBytes(body)) => {
+                *sealed_len -= body.len();
+                slot.wrote_shared(&body);
+                // The last reference: dropping it frees the body.
+                if Arc::strong_count(&body) == 1 {
+                    trimmer.note_freed(body.len());
+                }
+            }
+        }
+    }
+    slot.wrote_owned(bytes.len());
+    bytes.clear();
+    if bytes.capacity() > INITIAL_TAIL {
+        trimmer.note_freed(bytes.capacity());
+        bytes = Vec::new();
+    }
+    *tail = bytes;
+    Ok(())
+}
+
+/// The queue of one vectored write, owned by the runtime while it writes.
+struct Vectored {
+    segments: VecDeque<Segment>,
+    tail: Vec<u8>,
+    iovecs: Vec<libc::iovec>,
+}
+
+impl Vectored {
+    fn point(&mut self) {
+        let iovec = |bytes: &[u8]| libc::iovec {
+            iov_base: bytes.as_ptr() as *mut libc::c_void,
+            iov_len: bytes.len(),
+        };
+        self.iovecs = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Owned(bytes) => iovec(bytes),
+                Segment::Shared(SharedBytes(body)) => iovec(body),
+            })
+            .chain((!self.tail.is_empty()).then(|| iovec(&self.tail)))
+            .filter(|v| v.iov_len > 0)
+            .collect();
+    }
+}
+
+// SAFETY: the iovecs point into the segments' and the tail's heap allocations (Vec buffers and
+// Arc allocations), which neither move nor change while the runtime owns this value.
+unsafe impl monoio::buf::IoVecBuf for Vectored {
+    fn read_iovec_ptr(&self) -> *const libc::iovec {
+        self.iovecs.as_ptr()
+    }
+
+    fn read_iovec_len(&self) -> usize {
+        self.iovecs.len()
+    }
 }
 
 /// Shared body bytes, written by the runtime straight from the shared allocation.
