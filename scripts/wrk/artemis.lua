@@ -6,9 +6,9 @@
 -- Arguments after `--` (key=value, all optional): instances=10000 services=100 batch=1
 -- prefix=svc region=default zone=default, as `artemis load`'s flags of the same names, and
 -- threads=1, which must be wrk's -t (the threads stride through the table as the generator's do).
--- Environment: WRK_CHECK=1 also checks every response (HTTP 200, "errorCode":"success", and for
--- lookups at least one instance) and prints the counts at the end; it costs wrk a Lua call per
--- response, so bench.sh uses it only for the unmeasured warm-up run.
+-- Environment: WRK_CHECK=1 also checks every response (HTTP 200, "errorCode":"success" and
+-- "status":"success", and for lookups at least one instance) and prints the counts at the end;
+-- it costs wrk a Lua call per response, so bench.sh uses it only for the unmeasured warm-up.
 -- At the end wrk prints one line `WRK_JSON {...}` with requests, seconds, errors and latency
 -- percentiles (µs), which bench.sh reads.
 
@@ -42,7 +42,8 @@ local function service_name(o, s) return string.format("%s-%05d", o.prefix, s) e
 -- Instance i's address, as load/src/scenario.rs Population::ip: 10.a.b.c from i + 1.
 local function ip(i)
     local n = i + 1
-    return string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+    return string.format("10.%d.%d.%d",
+        math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
 end
 
 -- Population::write_instance: fields in the same (alphabetical) order.
@@ -96,7 +97,8 @@ local builders = {
         local t = {}
         local count = math.ceil(o.instances / o.batch)
         for j = 0, count - 1 do
-            t[#t + 1] = post("/api/registry/heartbeat.json", instances_body(o, j * o.batch, o.batch))
+            local body = instances_body(o, j * o.batch, o.batch)
+            t[#t + 1] = post("/api/registry/heartbeat.json", body)
         end
         return t
     end,
@@ -104,7 +106,8 @@ local builders = {
         local t = {}
         local count = math.ceil(o.instances / o.batch)
         for j = 0, count - 1 do
-            t[#t + 1] = post("/api/registry/register.json", instances_body(o, j * o.batch, o.batch))
+            local body = instances_body(o, j * o.batch, o.batch)
+            t[#t + 1] = post("/api/registry/register.json", body)
         end
         return t
     end,
@@ -154,6 +157,7 @@ function M.install(kind)
             checked = checked + 1
             local ok = status == 200 and body ~= nil
                 and body:find('"errorCode":"success"', 1, true) ~= nil
+                and body:find('"status":"success"', 1, true) ~= nil
                 and (kind ~= "lookup" or body:find('"instanceId"', 1, true) ~= nil)
             if not ok then
                 failed = failed + 1
@@ -180,7 +184,7 @@ function M.install(kind)
                 .. '"max":%d},"checked":%d,"check_failures":%d,"first_failure":"%s"}\n',
             summary.requests, summary.duration / 1e6, e.connect, e.read, e.write, e.status,
             e.timeout, p(50), p(90), p(99), p(99.9), latency.max, checks, failures,
-            (first:gsub('[%c"\\]', "?"))))
+            (first:gsub("%c", " "):gsub("\\", "\\\\"):gsub('"', '\\"'))))
     end
 end
 
