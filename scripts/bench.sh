@@ -114,8 +114,10 @@ start_server() {
     local out="$WORK/$name.out" err="$WORK/$name.log"
     local config=(--config "$WORK/bench.toml")
     case " $* " in *" --config "*) config=() ;; esac
-    # A fresh data directory every time (the throughput rounds reuse their servers' names).
+    # A fresh data directory every time (the throughput rounds reuse their servers' names). The
+    # output file exists before the server starts: the background job opens it only once it runs.
     rm -rf "$WORK/$name-data"
+    : >"$out"
     "$BIN" server --listen 127.0.0.1:0 --data-dir "$WORK/$name-data" "${config[@]}" "$@" >"$out" 2>"$err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
