@@ -166,8 +166,8 @@ load() {
 
 # wrk_load OUT KIND CONNECTIONS [lua args...]: the wrk counterpart of `load`. KIND is the script
 # scripts/wrk/KIND.lua (heartbeat, register, lookup); lua args are key=value (batch=100, ...).
-# First an unmeasured warm-up of $WARM that also checks every answer (WRK_CHECK=1: 200 and
-# "errorCode":"success", lookups non-empty), then the measured run of $DUR without any per-response
+# First an unmeasured warm-up of $WARM that also checks every answer (WRK_CHECK=1: 200, errorCode
+# and status "success", lookups non-empty), then the measured run of $DUR without any per-response
 # Lua. Writes OUT.json with the field names `artemis load --json` uses (requests_per_s,
 # instance_operations_per_s, errors, latency_us, client CPU), so both generators' runs are read
 # alike (errors: the measured run's socket errors and non-2xx answers plus the warm-up's wrong
@@ -794,7 +794,8 @@ Medians of the rounds, with every run (p99 is each run's, closed loop at saturat
 ${rows%$'\n'}
 
 Every wrk run is preceded by an unmeasured warm-up of $WARM on as many connections that checks
-every answer (HTTP 200 and \`"errorCode":"success"\`, and for lookups at least one instance); the
+every answer (HTTP 200, \`"errorCode":"success"\` and \`"status":"success"\`, and for lookups at
+least one instance); the
 measured run has no per-response Lua. \`artemis load\` checks every answer of every run. Errors
 count wrk's socket errors and non-2xx answers plus the warm-up's wrong answers, and
 \`artemis load\`'s failed checks.
