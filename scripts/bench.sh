@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# The benchmark suite (issues 4 and 9). Builds the release binary, starts servers on loopback, runs the
-# standard scenarios with `artemis load` (medians of 3 runs) and writes BENCHMARKS.md with the
-# machine, the driver, the exact command lines, the figures and the targets.
+# The benchmark suite (issues 4, 9 and 14). Builds the release binary, starts servers on loopback,
+# runs the standard scenarios (medians of 3 runs) and writes BENCHMARKS.md with the machine, the
+# driver, the exact command lines, the figures and the targets.
 #
-#   scripts/bench.sh            full suite (several minutes)
+#   scripts/bench.sh            full suite (about 20 minutes on a quiet 2-core machine)
 #   scripts/bench.sh --quick    one run each, short durations (development; still writes the file)
 #   scripts/bench.sh --out F    write the report to F instead of BENCHMARKS.md
+#   scripts/bench.sh --only throughput
+#                               only the comparison rows (issue 14): heartbeat batch 1 and 100,
+#                               lookup and register against artemis --shards <cores> and
+#                               --shards 1 and nginx answering the same heartbeat POSTs, each with
+#                               wrk and with `artemis load`, rounds alternated; it replaces just
+#                               that section of the report (combines with --quick)
 #   scripts/bench.sh --only management
 #                               only the durable-management part (issue 9: management writes and
 #                               fsyncs per write, lookup/heartbeat with 10,000 pulled out); it
 #                               replaces just that section of the report (combines with --quick)
 #
-# Needs jq, nginx for the reference server and strace for the fsync count (installed with apt-get
-# when missing and root). Never run by CI: load generator and server share this machine's cores,
-# and timings drift.
+# Two load generators: the project's own (`artemis load`) and wrk, driven by scripts/wrk/*.lua,
+# which send the very same requests (scripts/wrk/same-requests.sh checks the bytes). A full run
+# rewrites the file but keeps the hand-written notes (between `<!-- notes:begin -->` and
+# `<!-- notes:end -->`) and every hand-kept section after the notes (cluster, mysql, groups, ...).
+#
+# Every measured run first waits (at most BENCH_QUIET_WAIT_S seconds, default 180) for the rest of
+# the machine to go quiet, and is repeated (at most twice) when it was disturbed.
+# BENCH_QUIET_WAIT_S=0 neither waits nor repeats: for trying the script itself on a busy machine
+# (the report still gives the other processes' CPU during every run).
+#
+# Needs jq, wrk, nginx for the reference server and strace for the fsync count (installed with
+# apt-get when missing and root). Never run by CI: load generator and server share this machine's
+# cores, and timings drift.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -27,8 +43,11 @@ while [ $# -gt 0 ]; do
         --out) OUT="$2"; shift ;;
         --only)
             ONLY="$2"; shift
-            [ "$ONLY" = management ] || { echo "bench.sh: --only takes: management" >&2; exit 2; } ;;
-        -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+            case "$ONLY" in
+                management|throughput) ;;
+                *) echo "bench.sh: --only takes: throughput, management" >&2; exit 2 ;;
+            esac ;;
+        -h|--help) sed -n 2,32p "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -52,7 +71,9 @@ ensure_tool() { # command apt-package
 }
 ensure_tool jq jq || { echo "bench.sh: jq is required (apt-get install jq)" >&2; exit 1; }
 HAVE_NGINX=0
-if [ -z "$ONLY" ] && { ensure_tool nginx nginx-light || [ -x /usr/sbin/nginx ]; }; then HAVE_NGINX=1; fi
+if [ "$ONLY" != management ] && { ensure_tool nginx nginx-light || [ -x /usr/sbin/nginx ]; }; then HAVE_NGINX=1; fi
+HAVE_WRK=0
+if [ "$ONLY" != management ] && ensure_tool wrk wrk; then HAVE_WRK=1; fi
 HAVE_STRACE=0
 if ensure_tool strace strace; then HAVE_STRACE=1; fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -93,6 +114,10 @@ start_server() {
     local out="$WORK/$name.out" err="$WORK/$name.log"
     local config=(--config "$WORK/bench.toml")
     case " $* " in *" --config "*) config=() ;; esac
+    # A fresh data directory every time (the throughput rounds reuse their servers' names). The
+    # output file exists before the server starts: the background job opens it only once it runs.
+    rm -rf "$WORK/$name-data"
+    : >"$out"
     "$BIN" server --listen 127.0.0.1:0 --data-dir "$WORK/$name-data" "${config[@]}" "$@" >"$out" 2>"$err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -112,7 +137,7 @@ start_server() {
     local shown="$SHOWN_BIN server --listen 127.0.0.1:0 --data-dir DIR"
     [ $# -gt 0 ] && shown="$shown $*"
     shown=${shown//$WORK\//}
-    echo "- server \`$name\`: \`$shown\`" >>"$COMMANDS"
+    grep -qxF -- "- server \`$name\`: \`$shown\`" "$COMMANDS" || echo "- server \`$name\`: \`$shown\`" >>"$COMMANDS"
 }
 
 # stop_server [PID]: stops the last started server, or the one with this pid.
@@ -139,22 +164,85 @@ load() {
     fi
 }
 
+# wrk_load OUT KIND CONNECTIONS [lua args...]: the wrk counterpart of `load`. KIND is the script
+# scripts/wrk/KIND.lua (heartbeat, register, lookup); lua args are key=value (batch=100, ...).
+# First an unmeasured warm-up of $WARM that also checks every answer (WRK_CHECK=1: 200, errorCode
+# and status "success", lookups non-empty), then the measured run of $DUR without any per-response
+# Lua. Writes OUT.json with the field names `artemis load --json` uses (requests_per_s,
+# instance_operations_per_s, errors, latency_us, client CPU), so both generators' runs are read
+# alike (errors: the measured run's socket errors and non-2xx answers plus the warm-up's wrong
+# answers); returns non-zero if wrk failed.
+wrk_load() {
+    local out=$1 kind=$2 conns=$3; shift 3
+    local batch=1 a
+    for a in "$@"; do case "$a" in batch=*) batch=${a#batch=} ;; esac; done
+    local script="$ROOT/scripts/wrk/$kind.lua" url="http://$ADDR"
+    local args=(-t2 -c"$conns" -s "$script" "$url" -- threads=2 "$@")
+    local lua_shown="threads=2${*:+ $*}"
+    local shown="- \`wrk -t2 -c$conns -d$DUR --latency -s scripts/wrk/$kind.lua http://ADDR -- $lua_shown\`, after an unmeasured warm-up that checks every answer: \`WRK_CHECK=1 wrk -t2 -c$conns -d$WARM -s scripts/wrk/$kind.lua http://ADDR -- $lua_shown\`"
+    grep -qxF -- "$shown" "$COMMANDS" || echo "$shown" >>"$COMMANDS"
+    # `times` (in this shell, not a subshell) gives the CPU of this shell's finished children: wrk.
+    times >"$WORK/times-0"
+    if ! WRK_CHECK=1 wrk -d"$WARM" "${args[@]}" >"$out.warm" 2>&1; then
+        tail -n 5 "$out.warm" >&2
+        return 1
+    fi
+    times >"$WORK/times-1"
+    if ! wrk -d"$DUR" --latency "${args[@]}" >"$out.txt" 2>&1; then
+        tail -n 5 "$out.txt" >&2
+        return 1
+    fi
+    times >"$WORK/times-2"
+    local warm measured
+    warm=$(sed -n 's/^WRK_JSON //p' "$out.warm")
+    measured=$(sed -n 's/^WRK_JSON //p' "$out.txt")
+    if [ -z "$warm" ] || [ -z "$measured" ]; then
+        echo "bench.sh: wrk printed no WRK_JSON line (see $out.txt)" >&2
+        return 1
+    fi
+    jq -n --argjson w "$warm" --argjson m "$measured" --argjson batch "$batch" \
+        --argjson c0 "$(children_cpu "$WORK/times-0")" --argjson c1 "$(children_cpu "$WORK/times-1")" \
+        --argjson c2 "$(children_cpu "$WORK/times-2")" '
+        ($m.errors | .connect + .read + .write + .status + .timeout) as $errors
+        | {generator: "wrk", requests: $m.requests, seconds: $m.seconds,
+           requests_per_s: ($m.requests / $m.seconds),
+           instance_operations_per_s: ($m.requests * $batch / $m.seconds),
+           errors: ($errors + $w.check_failures), wrk_errors: $m.errors,
+           warmup_checked: $w.checked, warmup_check_failures: $w.check_failures,
+           warmup_first_failure: $w.first_failure, latency_us: $m.latency_us,
+           client_cpu_user_s: ($c2[0] - $c0[0]), client_cpu_sys_s: ($c2[1] - $c0[1]),
+           client_cpu_cores: ((($c2[0] - $c1[0]) + ($c2[1] - $c1[1])) / $m.seconds)}' >"$out"
+    # Wrong answers are reported (as errors of the run), not fatal, as with `artemis load`.
+    if [ "$(jqr .warmup_check_failures "$out")" != 0 ]; then
+        log "   wrong answers during the wrk warm-up: $(jqr .warmup_check_failures "$out") of $(jqr .warmup_checked "$out"), first: $(jqr .warmup_first_failure "$out")"
+    fi
+}
+# children_cpu FILE: `[user, system]` seconds of finished children from the output of `times`.
+children_cpu() {
+    tail -n1 "$1" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s[i] = a[1] * 60 + a[2] }
+        printf "[%.3f,%.3f]", s[1], s[2] }'
+}
+
 # The machine is shared with other work (builds, tests). Busy CPU of the whole machine, in
 # seconds: user + nice + system + irq + softirq + steal.
 busy_s() { awk -v hz="$CLK_TCK" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat; }
-# wait_quiet: wait (at most 3 minutes) until processes other than ours use < 0.2 cores.
+# wait_quiet: wait (at most BENCH_QUIET_WAIT_S, default 3 minutes) until processes other than
+# ours use < 0.2 cores.
+QUIET_WAIT_S=${BENCH_QUIET_WAIT_S:-180}
 wait_quiet() {
     local i b0 b1 o0 o1 other
-    for i in $(seq 1 90); do
+    [ "$QUIET_WAIT_S" = 0 ] && return 0
+    for i in $(seq 1 $(( (QUIET_WAIT_S + 1) / 2 ))); do
         b0=$(busy_s); o0=$(proc_cpu $OUR_PIDS); sleep 1; b1=$(busy_s); o1=$(proc_cpu $OUR_PIDS)
         other=$(awk -v a="$b0" -v b="$b1" -v c="$o0" -v d="$o1" 'BEGIN { printf "%.2f", (b - a) - (d - c) }')
         awk -v o="$other" 'BEGIN { exit !(o < 0.2) }' && return 0
         [ "$i" = 1 ] && log "   waiting for other processes to go quiet (${other} cores busy)"
         sleep 1
     done
-    log "   machine still busy after 3 minutes; measuring anyway"
+    log "   machine still busy after ${QUIET_WAIT_S} s; measuring anyway"
 }
-# timed OUT.json [load args...]: a measured run. Waits for a quiet machine, then runs `load`; a run
+# timed OUT.json [load args...]: a measured run. Waits for a quiet machine, then runs `load` (or
+# the function named by RUNNER, e.g. `RUNNER=wrk_load timed OUT KIND CONNECTIONS ...`); a run
 # during which other processes used more than 0.2 cores is repeated (at most twice). The CPU the
 # rest of the machine used during the kept run is stored in OUT.json.foreign (cores).
 FOREIGN_ALL=()
@@ -163,14 +251,14 @@ timed() {
     for attempt in 1 2 3; do
         wait_quiet
         b0=$(busy_s); s0=$(proc_cpu $OUR_PIDS); t0=$(now_s)
-        load "$@"
+        "${RUNNER:-load}" "$@"
         b1=$(busy_s); s1=$(proc_cpu $OUR_PIDS); t1=$(now_s)
         client=$(jq '(.client_cpu_user_s // 0) + (.client_cpu_sys_s // 0)' "$out")
         foreign=$(awk -v a="$b0" -v b="$b1" -v c="$s0" -v d="$s1" -v cl="$client" -v t0="$t0" -v t1="$t1" \
             'BEGIN { f = ((b - a) - (d - c) - cl) / (t1 - t0); if (f < 0) f = 0; printf "%.2f", f }')
         echo "$foreign" >"$out.foreign"
         awk -v c="$s0" -v d="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f", (d - c) / (t1 - t0) }' >"$out.server_cores"
-        if awk -v f="$foreign" 'BEGIN { exit !(f < 0.2) }'; then break; fi
+        if [ "$QUIET_WAIT_S" = 0 ] || awk -v f="$foreign" 'BEGIN { exit !(f < 0.2) }'; then break; fi
         log "   run disturbed: other processes used $foreign cores; repeating"
     done
     FOREIGN_ALL+=("$foreign")
@@ -428,21 +516,341 @@ $MGMT_END
 EOF
 }
 
-# splice_management SECTION-FILE: puts the management part into an existing report: in place of
-# its old one, else before the notes, else at the end.
-splice_management() {
-    local section=$1
+# ---------------------------------------------------------------------------------------------
+# Throughput comparison (issue 14): artemis with one shard per core, artemis with one shard and
+# nginx answering the same heartbeat POSTs, each driven by wrk and by `artemis load` with the same
+# requests. run_throughput measures, throughput_section writes its part of the report between
+# markers, so `--only throughput` can replace just that part.
+TP_BEGIN='<!-- throughput:begin -->'
+TP_END='<!-- throughput:end -->'
+CORES=$(nproc)
+TP_SERVERS=(nginx "s$CORES")
+[ "$CORES" != 1 ] && TP_SERVERS+=(s1)
+# An hour's lease: the lookup and register runs come long after a round's last heartbeat, and the
+# instances must still be there (the default 20 s lease would expire them).
+LONG_LEASE_MS=3600000
+
+# capture_heartbeat_answer: a throwaway artemis answers one successful heartbeat; its body and
+# Content-Type (HB_ANSWER, HB_CTYPE) are what nginx sends back verbatim.
+capture_heartbeat_answer() {
+    start_server answer-capture
+    local body='{"instances":[{"instanceId":"10.0.0.1:8080","ip":"10.0.0.1","port":8080,"regionId":"default","serviceId":"svc-00000","url":"http://10.0.0.1:8080/","zoneId":"default"}]}'
+    curl -sf -o /dev/null -d "$body" "http://$ADDR/api/registry/register.json"
+    curl -sf -D "$WORK/hb-answer.head" -o "$WORK/hb-answer.body" -d "$body" \
+        "http://$ADDR/api/registry/heartbeat.json"
+    stop_server
+    HB_ANSWER=$(cat "$WORK/hb-answer.body")
+    HB_CTYPE=$(awk -F': *' 'tolower($1) == "content-type" { sub(/\r$/, "", $2); print $2 }' "$WORK/hb-answer.head")
+    case "$HB_ANSWER" in
+        *'"errorCode":"success"'*) ;;
+        *) echo "bench.sh: artemis answered the heartbeat with $HB_ANSWER" >&2; exit 1 ;;
+    esac
+    # nginx would expand a `$` and end the string at a `'`.
+    case "$HB_ANSWER" in *'$'*|*"'"*|*'\'*) echo "bench.sh: cannot quote $HB_ANSWER for nginx" >&2; exit 1 ;; esac
+}
+
+# start_nginx: a fresh nginx (one worker per core) answering POST /api/registry/heartbeat.json
+# with HB_ANSWER; sets ADDR, NGINX_PID and OUR_PIDS (master and workers).
+start_nginx() {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18080)
+    rm -rf "$WORK/nginx"
+    mkdir -p "$WORK/nginx/logs"
+    cat >"$WORK/nginx/nginx.conf" <<NGINX
+worker_processes $CORES;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location = /api/registry/heartbeat.json {
+            default_type $HB_CTYPE;
+            return 200 '$HB_ANSWER';
+        }
+        location / { return 404; }
+    }
+}
+NGINX
+    "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    ADDR="127.0.0.1:$port"
+    local answer=""
+    for _ in $(seq 1 100); do
+        answer=$(curl -s -d '{}' "http://$ADDR/api/registry/heartbeat.json" || true)
+        [ "$answer" = "$HB_ANSWER" ] && break
+        sleep 0.1
+    done
+    if [ "$answer" != "$HB_ANSWER" ]; then
+        cat "$WORK/nginx/stdout.log" "$WORK/nginx/logs/error.log" >&2 || true
+        echo "bench.sh: nginx did not start" >&2
+        exit 1
+    fi
+    OUR_PIDS="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
+    local shown="nginx -p DIR -c DIR/nginx.conf\` (\`worker_processes $CORES\`, \`access_log off\`, \`keepalive_requests 1000000\`, \`location = /api/registry/heartbeat.json { default_type $HB_CTYPE; return 200 '<the captured answer>'; }\`)"
+    grep -qxF -- "- reference: \`$shown" "$COMMANDS" || echo "- reference: \`$shown" >>"$COMMANDS"
+}
+stop_nginx() {
+    kill -QUIT "$NGINX_PID" 2>/dev/null || true
+    wait "$NGINX_PID" 2>/dev/null || true
+}
+
+# tp_pair SERVER SCENARIO ROUND KIND CONNECTIONS LUA-ARGS... -- LOAD-ARGS...: one figure with both
+# generators, the same requests: WORK/tp-SERVER-SCENARIO-{wrk,load}-ROUND.json. Which generator
+# goes first alternates with the round.
+tp_pair() {
+    local server=$1 scen=$2 r=$3 kind=$4 conns=$5; shift 5
+    local lua=() gen
+    while [ "$1" != -- ]; do lua+=("$1"); shift; done; shift
+    for gen in $([ $((r % 2)) = 1 ] && echo wrk load || echo load wrk); do
+        if [ "$gen" = wrk ]; then
+            [ "$HAVE_WRK" = 1 ] || continue
+            RUNNER=wrk_load timed "$WORK/tp-$server-$scen-wrk-$r.json" "$kind" "$conns" ${lua[@]+"${lua[@]}"}
+        else
+            timed "$WORK/tp-$server-$scen-load-$r.json" --target "http://$ADDR" "$@" --no-populate \
+                --connections "$conns" "${COMMON[@]}"
+        fi
+    done
+}
+
+# tp_turn SERVER ROUND: a fresh server (nginx; s<cores> = artemis --shards <cores>; s1 = artemis
+# --shards 1), populated like every other, and its scenarios.
+tp_turn() {
+    local server=$1 r=$2 shards
+    local hb=(--scenario heartbeat --batch 1 --instances 10000 --services 100)
+    if [ "$server" = nginx ]; then
+        [ "$HAVE_NGINX" = 1 ] || return 0
+        start_nginx
+        tp_pair nginx hb "$r" heartbeat 64 -- "${hb[@]}"
+        stop_nginx
+        return
+    fi
+    shards=${server#s}
+    start_server "tp-$server" --shards "$shards" --lease-ttl-ms "$LONG_LEASE_MS"
+    # The same 10,000 instances over 100 services for every scenario: heartbeat batch 1 and 100
+    # renew them, lookups read services of 100, register re-registers them (as `--scenario
+    # register` does after populating).
+    load "$WORK/tp-$server-populate-$r.json" --target "http://$ADDR" --scenario register \
+        --instances 10000 --services 100 --duration 0s
+    local n
+    n=$(curl -s -d '{"discoveryConfigs":[{"serviceId":"svc-00042"}],"regionId":"default","zoneId":"default"}' \
+        "http://$ADDR/api/discovery/lookup.json" | jq '.services[0].instances | length')
+    [ "$n" = 100 ] || { echo "bench.sh: populated server $server holds $n instances of svc-00042, not 100" >&2; exit 1; }
+    tp_pair "$server" hb "$r" heartbeat 64 -- "${hb[@]}"
+    tp_pair "$server" lookup "$r" lookup 64 -- --scenario lookup --services 100 --instances-per-service 100
+    tp_pair "$server" reg "$r" register 64 -- --scenario register --batch 1 --instances 10000 --services 100
+    if [ "$shards" = "$CORES" ]; then
+        tp_pair "$server" hb100 "$r" heartbeat 16 batch=100 -- --scenario heartbeat --batch 100 \
+            --instances 10000 --services 100
+    fi
+    stop_server
+}
+
+run_throughput() {
+    # This part lists its own command lines; the rest of the suite's stay in their file.
+    local core_commands=$COMMANDS
+    COMMANDS="$WORK/commands-throughput.md"
+    : >"$COMMANDS"
+    echo "- \`bench.toml\` (every artemis server): \`[rate_limits.registry] default_per_10s = 1000000000\`" >>"$COMMANDS"
+    TP_DATE=$(date -u +%Y-%m-%d)
+    TP_LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+    local first_foreign=${#FOREIGN_ALL[@]} r server
+    capture_heartbeat_answer
+    for r in $(seq "$RUNS"); do
+        for server in "${TP_SERVERS[@]}"; do
+            log "throughput, round $r of $RUNS: $server"
+            tp_turn "$server" "$r"
+        done
+    done
+    TP_FOREIGN=("${FOREIGN_ALL[@]:$first_foreign}")
+    TP_LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+    COMMANDS=$core_commands
+}
+
+# tp_vals SERVER SCENARIO GENERATOR [JQ]: the figure (default requests/s) of each round's run, one
+# per line; nothing for runs that were not made.
+tp_vals() {
+    local r f
+    for r in $(seq "$RUNS"); do
+        f="$WORK/tp-$1-$2-$3-$r.json"
+        if [ -s "$f" ]; then jqr "${4:-.requests_per_s}" "$f"; fi
+    done
+}
+# tp_med SERVER SCENARIO GENERATOR [JQ]: the median, or "nan".
+tp_med() { median $(tp_vals "$@"); }
+# tp_ratios A-SERVER A-SCENARIO B-SERVER B-SCENARIO GENERATOR: A / B per round (both measured in
+# the same round, minutes apart at most), one per line.
+tp_ratios() {
+    local r a b
+    for r in $(seq "$RUNS"); do
+        a="$WORK/tp-$1-$2-$5-$r.json"; b="$WORK/tp-$3-$4-$5-$r.json"
+        if [ -s "$a" ] && [ -s "$b" ]; then
+            jq -rn --slurpfile a "$a" --slurpfile b "$b" \
+                '$a[0].requests_per_s / $b[0].requests_per_s * 1000 | round / 1000'
+        fi
+    done
+}
+# is_num V: whether V is a decimal number (not "nan", not empty; awk would take "nan" as one).
+is_num() { [[ $1 =~ ^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$ ]]; }
+# fig VALUE: a rounded figure with thousands separators, or "not measured".
+fig() { if is_num "$1"; then fmt_int "$1"; else echo "not measured"; fi; }
+commas() { paste -sd, | sed 's/,/, /g'; }
+# runs_fig SERVER SCENARIO GENERATOR [JQ]: "median (runs: a, b, c; p99 ...; errors ...)".
+runs_fig() {
+    local vals
+    vals=$(tp_vals "$@" | awk '{ printf "%s%.0f", (NR > 1 ? ", " : ""), $1 }')
+    if [ -z "$vals" ]; then echo "not measured"; return; fi
+    echo "$(fig "$(tp_med "$@")") (runs: $vals; p99 $(tp_vals "$1" "$2" "$3" .latency_us.p99 | commas) µs; errors $(tp_vals "$1" "$2" "$3" .errors | commas))"
+}
+gen_name() { if [ "$1" = wrk ]; then echo "wrk"; else echo "\`artemis load\`"; fi; }
+srv_name() { if [ "$1" = nginx ]; then echo "nginx"; else echo "artemis \`--shards ${1#s}\`"; fi; }
+pct() { awk -v m="$1" 'BEGIN { printf "%.0f%%", m * 100 }'; }
+# tp_ratio A-SERVER A-SCENARIO B-SERVER B-SCENARIO GENERATOR: the median of the per-round ratios,
+# or "nan".
+tp_ratio() { median $(tp_ratios "$@"); }
+# ratio_row N WHAT GENERATOR A-SERVER A-SCENARIO B-SERVER B-SCENARIO TARGET: a targets row.
+ratio_row() {
+    local ratios med shown verdict
+    ratios=$(tp_ratios "$4" "$5" "$6" "$7" "$3")
+    if [ -z "$ratios" ]; then
+        shown="not measured"; verdict="n/a"
+    else
+        med=$(median $ratios)
+        shown="**$(pct "$med")** (per round: $(echo "$ratios" | commas))"
+        verdict=$(met "$med" ">=" "$8")
+    fi
+    echo "| $1 | $2 | $(gen_name "$3") | $shown | ≥ $(pct "$8") | $verdict |"
+}
+
+# throughput_section: the report's comparison part, between its markers.
+throughput_section() {
+    local s="s$CORES" gen med100 hb100_rows="" rows=""
+    for gen in wrk load; do
+        med100=$(tp_med "$s" hb100 "$gen" .instance_operations_per_s)
+        hb100_rows+="| T6 | heartbeat, batch 100, \`--shards $CORES\`: instance-heartbeats/s | $(gen_name $gen) | $(fig "$med100") | ≥ 2,000,000 | $(if is_num "$med100"; then met "$med100" ">=" 2000000; else echo n/a; fi) |"$'\n'
+    done
+    for gen in wrk load; do
+        rows+="| heartbeat, batch 1 (requests/s) | $(gen_name $gen) | $(runs_fig nginx hb $gen) | $(runs_fig "$s" hb $gen) | $(runs_fig s1 hb $gen) |"$'\n'
+    done
+    for gen in wrk load; do
+        rows+="| lookup of a 100-instance service (lookups/s) | $(gen_name $gen) | — | $(runs_fig "$s" lookup $gen) | $(runs_fig s1 lookup $gen) |"$'\n'
+    done
+    for gen in wrk load; do
+        rows+="| register, batch 1 (registrations/s) | $(gen_name $gen) | — | $(runs_fig "$s" reg $gen) | $(runs_fig s1 reg $gen) |"$'\n'
+    done
+    for gen in wrk load; do
+        rows+="| heartbeat, batch 100 (instance-heartbeats/s) | $(gen_name $gen) | — | $(runs_fig "$s" hb100 $gen .instance_operations_per_s) | — |"$'\n'
+    done
+    cat <<SECTION
+$TP_BEGIN
+## Throughput: artemis against nginx, two generators (issue 14)
+
+Measured by \`$INVOCATION\` ($MODE) on $TP_DATE,
+commit \`$COMMIT\`$DIRTY; $CORES cores shared by server and generator, server driver $DRIVER; load
+average at start / end of this part: $TP_LOADAVG_START / $TP_LOADAVG_END; CPU used by other
+processes during its kept runs (cores; max / median):
+$(printf '%s\n' "${TP_FOREIGN[@]:-nan}" | sort -g | tail -n1) / $(median "${TP_FOREIGN[@]:-nan}").
+
+Rounds alternate the servers (nginx, artemis \`--shards $CORES\` (one shard per core), artemis
+\`--shards 1\`, then again), each started fresh for its turn and, for artemis, populated
+identically: 10,000 instances over 100 services (\`svc-00000\`..\`svc-00099\`, 100 instances
+each, full Java instances: ip, port, url, healthCheckUrl, machineName, protocol, status and 3
+metadata keys). Within a turn both generators send the very same requests, byte for byte (which
+one goes first alternates with the round): wrk with \`scripts/wrk/*.lua\` (2 threads, every
+request pre-built in \`init\`, so a request costs wrk a table lookup) and \`artemis load\` (2
+threads). nginx answers \`POST /api/registry/heartbeat.json\` with the body artemis answers a
+successful heartbeat, captured from a running artemis (\`$HB_ANSWER\`), so both servers read the
+same requests and write the same answer. Ratios are taken per round (the two sides measured
+minutes apart at most) and the median of those is reported.
+
+| # | target | generator | figure | target | met |
+|---|---|---|---|---|---|
+$(ratio_row T1 "heartbeat, batch 1: \`--shards $CORES\` / nginx, same requests" wrk "$s" hb nginx hb 1.0)
+$(ratio_row T1 "heartbeat, batch 1: \`--shards $CORES\` / nginx, same requests" load "$s" hb nginx hb 1.0)
+$(ratio_row T2 "lookup of a 100-instance service, \`--shards $CORES\` / nginx heartbeat rate" wrk "$s" lookup nginx hb 0.9)
+$(ratio_row T2 "lookup of a 100-instance service, \`--shards $CORES\` / nginx heartbeat rate" load "$s" lookup nginx hb 0.9)
+$(ratio_row T3 "heartbeat, batch 1: \`--shards $CORES\` / \`--shards 1\`" wrk "$s" hb s1 hb 1.0)
+$(ratio_row T3 "heartbeat, batch 1: \`--shards $CORES\` / \`--shards 1\`" load "$s" hb s1 hb 1.0)
+$(ratio_row T4 "lookup: \`--shards $CORES\` / \`--shards 1\`" wrk "$s" lookup s1 lookup 1.0)
+$(ratio_row T4 "lookup: \`--shards $CORES\` / \`--shards 1\`" load "$s" lookup s1 lookup 1.0)
+$(ratio_row T5 "register, batch 1: \`--shards $CORES\` / \`--shards 1\`" wrk "$s" reg s1 reg 1.0)
+$(ratio_row T5 "register, batch 1: \`--shards $CORES\` / \`--shards 1\`" load "$s" reg s1 reg 1.0)
+${hb100_rows%$'\n'}
+
+Medians of the rounds, with every run (p99 is each run's, closed loop at saturation):
+
+| scenario | generator | nginx, same requests | artemis \`--shards $CORES\` | artemis \`--shards 1\` |
+|---|---|---|---|---|
+${rows%$'\n'}
+
+Every wrk run is preceded by an unmeasured warm-up of $WARM on as many connections that checks
+every answer (HTTP 200, \`"errorCode":"success"\` and \`"status":"success"\`, and for lookups at
+least one instance); the
+measured run has no per-response Lua. \`artemis load\` checks every answer of every run. Errors
+count wrk's socket errors and non-2xx answers plus the warm-up's wrong answers, and
+\`artemis load\`'s failed checks.
+$(tp_client_cpu)
+
+### Command lines (throughput)
+
+ADDR is the server's address. \`artemis load\` runs with \`--no-populate\` after the explicit
+populate, so both generators find the same registry.
+
+$(cat "$WORK/commands-throughput.md")
+$TP_END
+SECTION
+}
+
+# tp_client_cpu: the CPU (cores) server and generator used in the heartbeat batch 1 runs.
+tp_client_cpu() {
+    local server gen v c r line="CPU cores used in the heartbeat batch 1 runs (server / generator, per round):"
+    for server in "${TP_SERVERS[@]}"; do
+        for gen in wrk load; do
+            v=""
+            for r in $(seq "$RUNS"); do
+                c="$WORK/tp-$server-hb-$gen-$r.json"
+                [ -s "$c" ] || continue
+                v+="${v:+, }$(cat "$c.server_cores") / $(jqr '.client_cpu_cores * 100 | round / 100' "$c")"
+            done
+            [ -n "$v" ] && line+=" $(srv_name "$server") with $(gen_name $gen): $v;"
+        done
+    done
+    echo "${line%;}."
+}
+
+# splice_section BEGIN END SECTION-FILE: puts a part of the report into an existing report: in
+# place of its old one, else before the first of the later parts (management, notes), else at the
+# end.
+splice_section() {
+    local begin=$1 end=$2 section=$3 anchor=""
     if [ ! -f "$OUT" ]; then
         { echo "# Benchmarks"; echo; cat "$section"; } >"$OUT"
-    elif grep -qxF "$MGMT_BEGIN" "$OUT"; then
-        awk -v begin="$MGMT_BEGIN" -v end="$MGMT_END" -v file="$section" '
+        return
+    fi
+    if grep -qxF "$begin" "$OUT"; then
+        awk -v begin="$begin" -v end="$end" -v file="$section" '
             $0 == begin { while ((getline line < file) > 0) print line; skip = 1; next }
             $0 == end { skip = 0; next }
             !skip' "$OUT" >"$OUT.tmp"
         mv "$OUT.tmp" "$OUT"
-    elif grep -qxF '<!-- notes:begin -->' "$OUT"; then
-        awk -v file="$section" '
-            $0 == "<!-- notes:begin -->" { while ((getline line < file) > 0) print line; print "" }
+        return
+    fi
+    for a in "$MGMT_BEGIN" '<!-- notes:begin -->'; do
+        [ "$a" != "$begin" ] && grep -qxF "$a" "$OUT" && { anchor=$a; break; }
+    done
+    if [ -n "$anchor" ]; then
+        awk -v anchor="$anchor" -v file="$section" '
+            $0 == anchor && !done { while ((getline line < file) > 0) print line; print ""; done = 1 }
             { print }' "$OUT" >"$OUT.tmp"
         mv "$OUT.tmp" "$OUT"
     else
@@ -453,27 +861,31 @@ splice_management() {
 if [ "$ONLY" = management ]; then
     run_management
     management_section >"$WORK/management.md"
-    splice_management "$WORK/management.md"
+    splice_section "$MGMT_BEGIN" "$MGMT_END" "$WORK/management.md"
     log "done: the management part of $OUT"
+    exit 0
+fi
+if [ "$ONLY" = throughput ]; then
+    run_throughput
+    throughput_section >"$WORK/throughput.md"
+    splice_section "$TP_BEGIN" "$TP_END" "$WORK/throughput.md"
+    log "done: the throughput part of $OUT"
     exit 0
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "1. heartbeat batch 1 (10,000 instances over 100 services): max throughput"
-start_server s1
-S1_RPS=(); S1_P99MAX=()
-for r in $(seq "$RUNS"); do
-    timed "$WORK/s1-max-$r.json" --target "http://$ADDR" --scenario heartbeat --batch 1 \
-        --instances 10000 --services 100 --connections 64 "${COMMON[@]}"
-    S1_SRV_CORES+=("$(cat "$WORK/s1-max-$r.json.server_cores")")
-    S1_CLI_CORES+=("$(fmt2 "$(jqr .client_cpu_cores "$WORK/s1-max-$r.json")")")
-    S1_RPS+=("$(jqr .requests_per_s "$WORK/s1-max-$r.json")")
-    S1_P99MAX+=("$(jqr .latency_us.p99 "$WORK/s1-max-$r.json")")
-    S1_ERR+=("$(jqr .errors "$WORK/s1-max-$r.json")")
-done
-S1_MAX=$(median "${S1_RPS[@]}")
+log "1-4. throughput: heartbeat, lookup, register; nginx, --shards $CORES, --shards 1; wrk and artemis load"
+run_throughput
+# Rows 1 (max), 2, 3 and 4 of the results are the built-in generator's figures against one shard
+# per core (the default), from the comparison.
+S1_MAX=$(tp_med "s$CORES" hb load)
+if ! is_num "$S1_MAX"; then
+    echo "bench.sh: no heartbeat figure from the throughput comparison" >&2
+    exit 1
+fi
 HALF=$(awk -v m="$S1_MAX" 'BEGIN { printf "%d", m / 2 }')
-log "   max ${S1_MAX} requests/s; now open loop at 50%: ${HALF}/s"
+log "1. heartbeat batch 1: max ${S1_MAX} requests/s; now open loop at 50%: ${HALF}/s"
+start_server s1
 S1_P99=(); S1_LAG=(); S1_HALF_RPS=()
 for r in $(seq "$RUNS"); do
     timed "$WORK/s1-half-$r.json" --target "http://$ADDR" --scenario heartbeat --batch 1 \
@@ -494,126 +906,87 @@ done
 stop_server
 S1_HALF_P99=$(median "${S1_P99[@]}")
 S1_HALF_P50=$(median "${S1_P50[@]}")
-S1_HALF_LAG=$(median "${S1_LAG[@]}")
 
 # ---------------------------------------------------------------------------------------------
-NGINX_MAX=""; NGINX_RPS=()
-if [ "$HAVE_NGINX" = 1 ]; then
-    log "reference: nginx returning a fixed 200 (raw-post, same client)"
-    NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18080)
-    mkdir -p "$WORK/nginx/logs"
-    cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / {
-            default_type application/json;
-            return 200 '{"failedInstances":null,"responseStatus":{"errorCode":"success","message":"","status":"success"}}';
-        }
-    }
+# fanout_counters: "SECONDS SESSIONS" summed over every line of the two fan-out counters in the
+# server's /metrics, or "none" when the server does not export them.
+fanout_counters() {
+    curl -s "http://$ADDR/metrics" | awk '
+        /^artemis_push_fanout_seconds_total[ {]/ { s += $NF; hs = 1 }
+        /^artemis_push_fanout_sessions_total[ {]/ { n += $NF; hn = 1 }
+        END { if (hs && hn) printf "%.9f %.0f\n", s, n; else print "none" }'
 }
-EOF
-    "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout.log" 2>&1 &
-    NGINX_PID=$!
-    PIDS+=("$NGINX_PID")
-    sleep 0.5
-    OUR_PIDS="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && break
-        sleep 0.1
-    done
-    ADDR="127.0.0.1:$NGINX_PORT"
-    echo "- reference: \`nginx -p DIR -c DIR/nginx.conf\` (\`worker_processes 2\`, \`access_log off\`, \`location / { return 200 '<heartbeat success body>'; }\`)" >>"$COMMANDS"
-    for r in $(seq "$RUNS"); do
-        timed "$WORK/nginx-$r.json" --target "http://$ADDR/" --scenario raw-post --connections 64 "${COMMON[@]}"
-        NGINX_SRV_CORES+=("$(cat "$WORK/nginx-$r.json.server_cores")")
-        NGINX_CLI_CORES+=("$(fmt2 "$(jqr .client_cpu_cores "$WORK/nginx-$r.json")")")
-        NGINX_RPS+=("$(jqr .requests_per_s "$WORK/nginx-$r.json")")
-        NGINX_ERR+=("$(jqr .errors "$WORK/nginx-$r.json")")
-    done
-    kill -QUIT "$NGINX_PID" 2>/dev/null || true
-    wait "$NGINX_PID" 2>/dev/null || true
-    NGINX_MAX=$(median "${NGINX_RPS[@]}")
+# push_runs SUBSCRIBERS PREFIX: the push scenario with this many subscribers on a fresh server,
+# RUNS times; per run WORK/PREFIX-N.json and, when the server counts them, the fan-out cost per
+# subscriber in WORK/PREFIX-N.json.fanout (µs, from the counters' growth over the whole run).
+# Sets PUSH_STATUS (empty when measured).
+push_runs() {
+    local subs=$1 prefix=$2 r before after
+    PUSH_STATUS=""
+    start_server "$prefix"
+    if load "$WORK/$prefix-probe.json" --target "http://$ADDR" --scenario push --subscribers 1 \
+        --services 1 --instances 10 --duration 1s --warmup 1s --rate 10; then
+        for r in $(seq "$RUNS"); do
+            before=$(fanout_counters)
+            timed "$WORK/$prefix-$r.json" --target "http://$ADDR" --scenario push --subscribers "$subs" \
+                --services 1 --instances 100 --rate 20 --connections 1 "${COMMON[@]}" || true
+            after=$(fanout_counters)
+            if [ "$before" = none ] || [ "$after" = none ]; then
+                echo none >"$WORK/$prefix-$r.json.fanout"
+            else
+                echo "$before $after" | awk '{ ds = $3 - $1; dn = $4 - $2
+                    if (dn > 0) printf "%.3f %.0f\n", ds * 1e6 / dn, dn; else print "none" }' \
+                    >"$WORK/$prefix-$r.json.fanout"
+            fi
+        done
+    else
+        PUSH_STATUS="not measured yet: $(head -c 300 "$WORK/$prefix-probe.json.err" | tr '\n' ' ')"
+    fi
+    stop_server
+}
+# push_fig PREFIX JQ: every run's figure, comma-separated.
+push_fig() { local r; for r in $(seq "$RUNS"); do jqr "$2" "$WORK/$1-$r.json"; done | commas; }
+# fanout_of PREFIX: every run's fan-out cost per subscriber (µs), one per line, or "none".
+fanout_of() { local r; for r in $(seq "$RUNS"); do cut -d' ' -f1 "$WORK/$1-$r.json.fanout"; done; }
+
+log "5. push latency, 100 and 1,000 subscribers, and the server's fan-out cost per subscriber"
+push_runs 100 s5c
+S5C_STATUS=$PUSH_STATUS
+push_runs 1000 s5
+S5_STATUS=$PUSH_STATUS
+if [ -z "$S5_STATUS" ]; then
+    mapfile -t S5_P99 < <(for r in $(seq "$RUNS"); do jqr .latency_us.p99 "$WORK/s5-$r.json"; done)
+    mapfile -t S5_P50 < <(for r in $(seq "$RUNS"); do jqr .latency_us.p50 "$WORK/s5-$r.json"; done)
 fi
-
-# ---------------------------------------------------------------------------------------------
-log "2. heartbeat batch 100"
-start_server s2
-S2_OPS=(); S2_P99=()
-for r in $(seq "$RUNS"); do
-    timed "$WORK/s2-$r.json" --target "http://$ADDR" --scenario heartbeat --batch 100 \
-        --instances 10000 --services 100 --connections 16 "${COMMON[@]}"
-    S2_OPS+=("$(jqr .instance_operations_per_s "$WORK/s2-$r.json")")
-    S2_P99+=("$(jqr .latency_us.p99 "$WORK/s2-$r.json")")
-    S2_ERR+=("$(jqr .errors "$WORK/s2-$r.json")")
-done
-stop_server
-
-# ---------------------------------------------------------------------------------------------
-log "3. lookup of a 100-instance service"
-start_server s3
-S3_RPS=(); S3_P99=()
-for r in $(seq "$RUNS"); do
-    timed "$WORK/s3-$r.json" --target "http://$ADDR" --scenario lookup --services 100 \
-        --instances-per-service 100 --connections 64 "${COMMON[@]}"
-    S3_RPS+=("$(jqr .requests_per_s "$WORK/s3-$r.json")")
-    S3_P99+=("$(jqr .latency_us.p99 "$WORK/s3-$r.json")")
-    S3_ERR+=("$(jqr .errors "$WORK/s3-$r.json")")
-done
-stop_server
-
-# ---------------------------------------------------------------------------------------------
-log "4. register (batch 1)"
-start_server s4
-S4_RPS=(); S4_P99=()
-for r in $(seq "$RUNS"); do
-    timed "$WORK/s4-$r.json" --target "http://$ADDR" --scenario register --batch 1 \
-        --instances 10000 --services 100 --connections 64 "${COMMON[@]}"
-    S4_RPS+=("$(jqr .requests_per_s "$WORK/s4-$r.json")")
-    S4_P99+=("$(jqr .latency_us.p99 "$WORK/s4-$r.json")")
-    S4_ERR+=("$(jqr .errors "$WORK/s4-$r.json")")
-done
-stop_server
-
-# ---------------------------------------------------------------------------------------------
-log "5. push latency, 1,000 subscribers"
-S5_STATUS=""
-S5_P99=(); S5_P50=(); S5_PUSHES=(); S5_ERR=()
-start_server s5
-if load "$WORK/s5-probe.json" --target "http://$ADDR" --scenario push --subscribers 1 --services 1 \
-    --instances 10 --duration 1s --warmup 1s --rate 10; then
-    for r in $(seq "$RUNS"); do
-        timed "$WORK/s5-$r.json" --target "http://$ADDR" --scenario push --subscribers 1000 \
-            --services 1 --instances 100 --rate 20 --connections 1 "${COMMON[@]}" || true
-        S5_P99+=("$(jqr .latency_us.p99 "$WORK/s5-$r.json")")
-        S5_P50+=("$(jqr .latency_us.p50 "$WORK/s5-$r.json")")
-        S5_PUSHES+=("$(jqr .instance_operations_per_s "$WORK/s5-$r.json")")
-        S5_ERR+=("$(jqr .errors "$WORK/s5-$r.json")")
-    done
-else
-    S5_STATUS="not measured yet: $(head -c 300 "$WORK/s5-probe.json.err" | tr '\n' ' ')"
+if [ -z "$S5C_STATUS" ]; then
+    mapfile -t S5C_P99 < <(for r in $(seq "$RUNS"); do jqr .latency_us.p99 "$WORK/s5c-$r.json"; done)
+    mapfile -t S5C_P50 < <(for r in $(seq "$RUNS"); do jqr .latency_us.p50 "$WORK/s5c-$r.json"; done)
 fi
-stop_server
+# fanout_line PREFIX STATUS: sets FANOUT_LINE, the fan-out cost per subscriber of every run ("n/a
+# (...)" when the server has no counters), and FANOUT_MED, their median (or "nan").
+fanout_line() {
+    local costs
+    FANOUT_MED=nan
+    if [ -n "$2" ]; then FANOUT_LINE="n/a (push not measured)"; return; fi
+    costs=$(fanout_of "$1")
+    if echo "$costs" | grep -qx none; then
+        FANOUT_LINE="n/a (server has no fan-out counters)"
+        return
+    fi
+    FANOUT_MED=$(median $costs)
+    FANOUT_LINE="$(printf '%.2f' "$FANOUT_MED") µs (runs: $(echo "$costs" | commas) µs; sessions per run: $(for r in $(seq "$RUNS"); do cut -d' ' -f2 "$WORK/$1-$r.json.fanout"; done | commas))"
+}
+fanout_line s5c "$S5C_STATUS"; S5C_FANOUT=$FANOUT_LINE; S5C_FANOUT_MED=$FANOUT_MED
+fanout_line s5 "$S5_STATUS"; S5_FANOUT=$FANOUT_LINE; S5_FANOUT_MED=$FANOUT_MED
 
 # ---------------------------------------------------------------------------------------------
 log "6. memory: RSS after registering $MEM_INSTANCES instances"
-S6_BPI=(); S6_SECS=()
+S6_BPI=(); S6_WHOLE=(); S6_SECS=()
 for r in $(seq "$RUNS"); do
     wait_quiet
     start_server "s6-$r" --lease-ttl-ms 3600000
+    # The empty server: every core serving (/ready), then a second to settle.
+    for _ in $(seq 1 100); do curl -sf -o /dev/null "http://$ADDR/ready" && break; sleep 0.1; done
     sleep 1
     before=$(rss_kib "$SERVER_PID")
     load "$WORK/s6-$r.json" --target "http://$ADDR" --scenario register --instances "$MEM_INSTANCES" \
@@ -622,6 +995,7 @@ for r in $(seq "$RUNS"); do
     after=$(rss_kib "$SERVER_PID")
     S6_BEFORE+=("$before"); S6_AFTER+=("$after")
     S6_BPI+=("$(awk -v a="$after" -v b="$before" -v n="$MEM_INSTANCES" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')")
+    S6_WHOLE+=("$(awk -v a="$after" -v n="$MEM_INSTANCES" 'BEGIN { printf "%.0f", a * 1024 / n }')")
     S6_SECS+=("$(jqr '.populate.elapsed_ms / 10 | round / 100' "$WORK/s6-$r.json")")
     stop_server
 done
@@ -680,51 +1054,79 @@ run_management
 
 # ---------------------------------------------------------------------------------------------
 log "writing $OUT"
-S2_MED=$(median "${S2_OPS[@]}")
-S3_MED=$(median "${S3_RPS[@]}")
-S4_MED=$(median "${S4_RPS[@]}")
 S6_MED=$(median "${S6_BPI[@]}")
+S6_WHOLE_MED=$(median "${S6_WHOLE[@]}")
 S7_AFTER_MED=$(median "${S7_AFTER[@]}")
 S7_TOTAL_MED=$(median "${S7_TOTAL[@]}")
 S7_P99_MED=$(median "${S7_P99[@]}")
 S7_BASE_MED=$(median "${S7_BASE[@]}")
 
-if [ -n "$NGINX_MAX" ]; then
-    RATIO=$(awk -v a="$S1_MAX" -v n="$NGINX_MAX" 'BEGIN { printf "%.2f", a / n }')
-    RATIO_PCT=$(awk -v r="$RATIO" 'BEGIN { printf "%.0f%%", r * 100 }')
-    RATIO_MET=$(met "$RATIO" ">=" 0.6)
-    NGINX_LINE="$(fmt_int "$NGINX_MAX") requests/s (runs: $(runs_list "${NGINX_RPS[@]}"); errors: $(runs_list "${NGINX_ERR[@]}"); other processes: $(others nginx) cores; CPU cores used by nginx: $(runs_list "${NGINX_SRV_CORES[@]}"), by the client: $(runs_list "${NGINX_CLI_CORES[@]}"))"
+S="s$CORES"
+S2_MED=$(tp_med "$S" hb100 load .instance_operations_per_s)
+S3_MED=$(tp_med "$S" lookup load)
+S4_MED=$(tp_med "$S" reg load)
+RATIO=$(tp_ratio "$S" hb nginx hb load)
+if is_num "$RATIO"; then
+    RATIO_PCT="**$(pct "$RATIO") of nginx** (same requests; median of the per-round ratios)"
+    RATIO_MET=$(met "$RATIO" ">=" 1.0)
 else
-    RATIO="n/a"; RATIO_PCT="not measured: nginx is not installed"; RATIO_MET="n/a"
-    NGINX_LINE="not measured yet: nginx could not be installed"
+    RATIO_PCT="nginx not measured (not installed)"; RATIO_MET="n/a"
 fi
-if [ -z "$S5_STATUS" ]; then
-    S5_MED=$(median "${S5_P99[@]}")
-    S5_LINE="p99 $(fmt_int "$S5_MED") µs, p50 $(fmt_int "$(median "${S5_P50[@]}")") µs (runs p99: $(runs_list "${S5_P99[@]}"); pushes/s: $(runs_list "${S5_PUSHES[@]}"); errors: $(runs_list "${S5_ERR[@]}"); other processes: $(others s5) cores)"
-    S5_MET=$(met "$S5_MED" "<" 2000)
-    S5_FIG="$(fmt_int "$S5_MED") µs p99"
+S3_RATIO=$(tp_ratio "$S" lookup nginx hb load)
+if is_num "$S3_RATIO"; then
+    S3_VS="= **$(pct "$S3_RATIO")** of nginx's heartbeat rate"; S3_MET=$(met "$S3_RATIO" ">=" 0.9)
 else
-    S5_LINE="$S5_STATUS"; S5_MET="n/a"; S5_FIG="not measured yet"
+    S3_VS="(nginx not measured)"; S3_MET="n/a"
 fi
+S4_RATIO=$(tp_ratio "$S" reg s1 reg load)
+if is_num "$S4_RATIO"; then
+    S4_VS="= **$(pct "$S4_RATIO")** of \`--shards 1\`"; S4_MET=$(met "$S4_RATIO" ">=" 1.0)
+else
+    S4_VS="(\`--shards 1\` not measured)"; S4_MET="n/a"
+fi
+S2_MET=$(if is_num "$S2_MED"; then met "$S2_MED" ">=" 2000000; else echo n/a; fi)
+
+# push_row N SUBSCRIBERS PREFIX STATUS P99-TARGET: the end-to-end p99 row of one push run set.
+push_row() {
+    local med
+    if [ -n "$4" ]; then
+        echo "| $1 | push, $2 subscribers, register → receipt (end to end) | \`artemis load\` | $4 | ${5:-—} | n/a |"
+        return
+    fi
+    med=$(median $(push_fig "$3" .latency_us.p99 | tr -d ,))
+    echo "| $1 | push, $2 subscribers, register → receipt (end to end) | \`artemis load\` | $(fmt_int "$med") µs p99 | ${5:-—} | $([ -n "${5:-}" ] && met "$med" "<" 2000 || echo "") |"
+}
+# push_detail PREFIX STATUS: the per-run figures of one push run set.
+push_detail() {
+    if [ -n "$2" ]; then echo "$2"; return; fi
+    echo "p99 $(fmt_int "$(median $(push_fig "$1" .latency_us.p99 | tr -d ,))") µs, p50 $(fmt_int "$(median $(push_fig "$1" .latency_us.p50 | tr -d ,))") µs (runs p99: $(push_fig "$1" .latency_us.p99); pushes/s: $(push_fig "$1" .instance_operations_per_s); errors: $(push_fig "$1" .errors); other processes: $(others "$1") cores)"
+}
+fanout_met() { if is_num "$1"; then met "$1" "<=" 2; else echo "n/a"; fi; }
+fanout_fig() { if is_num "$1"; then printf '%.2f µs per subscriber' "$1"; else echo "n/a (server has no fan-out counters)"; fi; }
 
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 RAM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 
-# Hand-written analysis between these markers survives regeneration.
+# Hand-written analysis between these markers survives regeneration, and so does everything after
+# them: the sections other scripts and people keep (cluster, mysql, groups, before/after runs).
 NOTES=""
+TAIL=""
 if [ -f "$OUT" ]; then
     NOTES=$(sed -n '/^<!-- notes:begin -->$/,/^<!-- notes:end -->$/p' "$OUT")
+    if grep -qx '<!-- notes:end -->' "$OUT"; then
+        TAIL=$(sed '1,/^<!-- notes:end -->$/d' "$OUT")
+    fi
 fi
 if [ -z "$NOTES" ]; then
     NOTES=$(printf '%s\n%s\n%s' '<!-- notes:begin -->' '## Notes' '<!-- notes:end -->')
 fi
 
-cat >"$OUT" <<EOF
+cat >"$OUT.new" <<EOF
 # Benchmarks
 
 Measured by \`scripts/bench.sh\` ($MODE) on $(date -u +%Y-%m-%d), commit \`$COMMIT\`$DIRTY.
-Regenerate with \`scripts/bench.sh\` (or \`scripts/bench.sh --quick\` while developing). CI never
-times anything.
+Regenerate with \`scripts/bench.sh\` (or \`scripts/bench.sh --quick\` while developing;
+\`--only throughput\` or \`--only management\` replace just that section). CI never times anything.
 
 ## Machine
 
@@ -735,7 +1137,7 @@ times anything.
 | RAM | $RAM |
 | kernel | $(uname -r) |
 | server event-loop driver | $DRIVER |
-| server threads | one per core ($(nproc)) |
+| server threads | one per core ($(nproc)) unless a row says \`--shards 1\` |
 | load average (1/5/15 min) at start / end of the suite | $LOADAVG_START / $(cut -d' ' -f1-3 /proc/loadavg) |
 | CPU used by other processes during the kept measured runs (cores; max / median) | $(printf '%s\n' "${FOREIGN_ALL[@]}" | sort -g | tail -n1) / $(median "${FOREIGN_ALL[@]}") |
 
@@ -744,32 +1146,39 @@ rest of the machine is quiet and is repeated (at most twice) if other processes 
 cores during it.
 
 **The load generator and the server share these $(nproc) cores** (loopback, no other machine).
-Every figure is therefore a lower bound for the server: the generator (\`artemis load\`, $(nproc)
+Every figure is therefore a lower bound for the server: the generator (\`artemis load\` or wrk, 2
 threads) uses roughly as much CPU as the server at full load, most of it in the kernel's loopback
-TCP path. The nginx reference is measured with the same client under the same constraint, which is
-why the ratio to nginx is the figure to watch rather than absolute numbers.
+TCP path. The nginx reference answers the same requests with the same answer, measured with the
+same generators under the same constraint, which is why the ratio to nginx is the figure to watch
+rather than absolute numbers.
 
 ## Results
 
-| # | scenario | result | target | met |
-|---|---|---|---|---|
-| 1 | heartbeat, batch 1, 10,000 instances / 100 services: max throughput | $(fmt_int "$S1_MAX") requests/s = **$RATIO_PCT of nginx** | ≥ 60% of nginx | $RATIO_MET |
-| 1 | heartbeat, batch 1, at 50% of max ($(fmt_int "$HALF")/s, open loop): p99 | $(fmt_int "$S1_HALF_P99") µs (p50 $(fmt_int "$S1_HALF_P50") µs) | < 1 ms | $(met "$S1_HALF_P99" "<" 1000) |
-| 2 | heartbeat, batch 100 | $(fmt_int "$S2_MED") instance-heartbeats/s | ≥ 1,000,000/s | $(met "$S2_MED" ">=" 1000000) |
-| 3 | lookup of a 100-instance service | $(fmt_int "$S3_MED") lookups/s | — | |
-| 4 | register, batch 1 | $(fmt_int "$S4_MED") registrations/s | — | |
-| 5 | push, 1,000 subscribers, register → receipt | $S5_FIG | p99 < 2 ms | $S5_MET |
-| 6 | memory at $(fmt_int "$MEM_INSTANCES") instances | $(fmt_int "$S6_MED") bytes RSS per instance | ≤ 1,024 B | $(met "$S6_MED" "<=" 1024) |
-| 7 | eviction of 100,000 instances: heartbeat p99 while it happens | $(fmt_int "$S7_P99_MED") µs (all gone $(fmt_int "$S7_AFTER_MED") ms after the last deadline) | < 5 ms | $(met "$S7_P99_MED" "<" 5000) |
+Rows 1–4 are \`artemis load\`'s figures from the throughput comparison below (artemis with one
+shard per core, the default), which also has every one of them with wrk and with \`--shards 1\`.
+
+| # | scenario | generator | result | target | met |
+|---|---|---|---|---|---|
+| 1 | heartbeat, batch 1, 10,000 instances / 100 services: max throughput | \`artemis load\` | $(fig "$S1_MAX") requests/s = $RATIO_PCT | ≥ 100% of nginx | $RATIO_MET |
+| 1 | heartbeat, batch 1, at 50% of max ($(fmt_int "$HALF")/s, open loop): p99 | \`artemis load\` | $(fmt_int "$S1_HALF_P99") µs (p50 $(fmt_int "$S1_HALF_P50") µs) | < 1 ms | $(met "$S1_HALF_P99" "<" 1000) |
+| 2 | heartbeat, batch 100 (full Java instances) | \`artemis load\` | $(fig "$S2_MED") instance-heartbeats/s | ≥ 2,000,000/s | $S2_MET |
+| 3 | lookup of a 100-instance service | \`artemis load\` | $(fig "$S3_MED") lookups/s $S3_VS | ≥ 90% of nginx's heartbeat rate | $S3_MET |
+| 4 | register, batch 1 | \`artemis load\` | $(fig "$S4_MED") registrations/s $S4_VS | ≥ 100% of \`--shards 1\` | $S4_MET |
+$(push_row 5 100 s5c "$S5C_STATUS")
+$(push_row 5 "1,000" s5 "$S5_STATUS" "p99 < 2 ms")
+| 5 | push: server-side fan-out cost per subscriber (change recorded → bytes queued), 100 / 1,000 subscribers | server's \`/metrics\` | $(fanout_fig "$S5C_FANOUT_MED") / $(fanout_fig "$S5_FANOUT_MED") | ≤ 2 µs | $(fanout_met "$S5C_FANOUT_MED") / $(fanout_met "$S5_FANOUT_MED") |
+| 6 | memory at $(fmt_int "$MEM_INSTANCES") instances: (RSS after populate − RSS of the empty server) / instances | \`artemis load\` (populate) | $(fmt_int "$S6_MED") bytes per instance | ≤ 512 B | $(met "$S6_MED" "<=" 512) |
+| 6 | memory at $(fmt_int "$MEM_INSTANCES") instances: RSS after populate / instances (whole process) | \`artemis load\` (populate) | $(fmt_int "$S6_WHOLE_MED") bytes per instance | — | |
+| 7 | eviction of 100,000 instances: heartbeat p99 while it happens | \`artemis load\` | $(fmt_int "$S7_P99_MED") µs (all gone $(fmt_int "$S7_AFTER_MED") ms after the last deadline) | < 5 ms | $(met "$S7_P99_MED" "<" 5000) |
 
 ## Details
 
-1. **Heartbeat, batch 1.** Closed loop, 64 keep-alive connections: $(fmt_int "$S1_MAX") requests/s
-   (runs: $(runs_list "${S1_RPS[@]}"); closed-loop p99 at saturation: $(runs_list "${S1_P99MAX[@]}") µs;
-   errors: $(runs_list "${S1_ERR[@]}"); CPU cores used by the server: $(runs_list "${S1_SRV_CORES[@]}"),
-   by the client: $(runs_list "${S1_CLI_CORES[@]}") of $(nproc); other processes: $(others s1-max) cores).
-   Reference nginx (fixed 200, same client, same connections): $NGINX_LINE.
-   Ratio artemis / nginx: **$RATIO**.
+1. **Heartbeat, batch 1.** Closed loop, 64 keep-alive connections, \`artemis load\` against
+   artemis with one shard per core: $(runs_fig "$S" hb load); against nginx answering the same
+   requests: $(runs_fig nginx hb load). wrk, same requests: artemis $(runs_fig "$S" hb wrk),
+   nginx $(runs_fig nginx hb wrk). Server CPU (cores) in the \`artemis load\` runs: artemis
+   $(for r in $(seq "$RUNS"); do cat "$WORK/tp-$S-hb-load-$r.json.server_cores" 2>/dev/null; echo; done | grep . | commas),
+   nginx $(for r in $(seq "$RUNS"); do cat "$WORK/tp-nginx-hb-load-$r.json.server_cores" 2>/dev/null; echo; done | grep . | commas).
    Open loop at 50% of max ($(fmt_int "$HALF") requests/s intended; achieved $(runs_list "${S1_HALF_RPS[@]}")):
    p99 $(runs_list "${S1_P99[@]}") µs (other processes: $(others s1-half) cores), measured from each
    request's *intended* send time. Part of
@@ -777,25 +1186,31 @@ why the ratio to nginx is the figure to watch rather than absolute numbers.
    which is counted as latency on purpose (no coordinated omission). With one generator thread
    instead of two (less contention for the cores) the same rate gives p99 $(runs_list "${S1_T1_P99[@]}") µs
    (send lag p99 $(runs_list "${S1_T1_LAG[@]}") µs).
-2. **Heartbeat, batch 100** (16 connections): $(fmt_int "$S2_MED") instance-heartbeats/s
-   (runs: $(runs_list "${S2_OPS[@]}"); p99 per request $(runs_list "${S2_P99[@]}") µs; errors: $(runs_list "${S2_ERR[@]}");
-   other processes: $(others s2) cores).
+2. **Heartbeat, batch 100** (16 connections, the same 10,000 instances in 100 requests of 100):
+   \`artemis load\` $(runs_fig "$S" hb100 load .instance_operations_per_s) instance-heartbeats/s;
+   wrk $(runs_fig "$S" hb100 wrk .instance_operations_per_s).
 3. **Lookup** of one of 100 services with 100 instances each (≈ 40 KB answers, 64 connections):
-   $(fmt_int "$S3_MED") lookups/s (runs: $(runs_list "${S3_RPS[@]}"); p99 $(runs_list "${S3_P99[@]}") µs;
-   errors: $(runs_list "${S3_ERR[@]}"); other processes: $(others s3) cores). Every answer is checked to
-   hold at least one instance.
-4. **Register**, batch 1, re-registering 10,000 instances round-robin: $(fmt_int "$S4_MED")/s
-   (runs: $(runs_list "${S4_RPS[@]}"); p99 $(runs_list "${S4_P99[@]}") µs; errors: $(runs_list "${S4_ERR[@]}");
-   other processes: $(others s4) cores).
-5. **Push**: $S5_LINE.
-   One HTTP connection registers instances of one service at 20 registrations/s; 1,000 WebSocket
+   \`artemis load\` $(runs_fig "$S" lookup load) lookups/s; wrk $(runs_fig "$S" lookup wrk).
+   The populate is checked (a lookup answers 100 instances) and so is every wrk warm-up answer.
+4. **Register**, batch 1, re-registering the 10,000 instances round-robin: \`artemis load\`
+   $(runs_fig "$S" reg load)/s; wrk $(runs_fig "$S" reg wrk).
+5. **Push**, 100 subscribers: $(push_detail s5c "$S5C_STATUS"). 1,000 subscribers:
+   $(push_detail s5 "$S5_STATUS").
+   One HTTP connection registers instances of one service at 20 registrations/s; the WebSocket
    subscribers of that service each receive every change; latency is from the register request's
-   send time to each subscriber's receipt (1,000 samples per registration).
-6. **Memory**: VmRSS of the server before and after registering $(fmt_int "$MEM_INSTANCES") instances
-   (1,000 services; each instance has ip, port, url, healthCheckUrl, machineName, protocol, status and
-   3 metadata keys, ≈ 420 bytes of JSON): bytes per instance per run $(runs_list "${S6_BPI[@]}")
-   (RSS before: $(runs_list "${S6_BEFORE[@]}") KiB, after: $(runs_list "${S6_AFTER[@]}") KiB;
-   registration took $(runs_list "${S6_SECS[@]}") s in batches of 1,000).
+   send time to each subscriber's receipt (one sample per subscriber per registration).
+   **Fan-out cost per subscriber**, measured inside the server: the growth of
+   \`artemis_push_fanout_seconds_total\` (per change batch delivered on a core, the time from the
+   change being recorded by its shard to its bytes being queued on the last session) divided by
+   the growth of \`artemis_push_fanout_sessions_total\` (the sessions those batches were queued
+   on), read from \`/metrics\` before and after each run (warm-up included): 100 subscribers
+   $S5C_FANOUT; 1,000 subscribers $S5_FANOUT.
+6. **Memory**: VmRSS of the server once it is ready and idle (the empty server) and after
+   registering $(fmt_int "$MEM_INSTANCES") instances (1,000 services; each instance has ip, port, url,
+   healthCheckUrl, machineName, protocol, status and 3 metadata keys, ≈ 420 bytes of JSON):
+   (after − empty) / instances per run $(runs_list "${S6_BPI[@]}") bytes; after / instances (the whole
+   process) $(runs_list "${S6_WHOLE[@]}") bytes (RSS empty: $(runs_list "${S6_BEFORE[@]}") KiB, after:
+   $(runs_list "${S6_AFTER[@]}") KiB; registration took $(runs_list "${S6_SECS[@]}") s in batches of 1,000).
 7. **Eviction**: server with \`lease.ttl_ms = 5000\` and self-preservation disabled. 10,000
    \`live-*\` instances are heartbeated at $(fmt_int "$EVICT_RATE")/s (open loop, 64 connections) for the whole
    run; 100,000 \`dead-*\` instances (100 services) are registered once and never heartbeated.
@@ -807,16 +1222,19 @@ why the ratio to nginx is the figure to watch rather than absolute numbers.
    The per-second timeline has 1 s resolution, so the eviction window's p99 includes the normal
    traffic of the rest of those seconds.
 
+$(throughput_section)
+
 $(management_section)
 
 ## Command lines
 
 ADDR is the address the server printed (\`artemis listening on ADDR\`); every server runs on
-\`127.0.0.1:0\` with a fresh data directory.
+\`127.0.0.1:0\` with a fresh data directory. The throughput and management sections list their
+own.
 
 $(cat "$COMMANDS")
 
-## How the load generator measures
+## How the load generators measure
 
 - \`artemis load\` runs one monoio event loop per thread (io_uring where available, else epoll;
   \`MONOIO_FORCE_LEGACY_DRIVER=1\` forces epoll) with keep-alive HTTP/1.1 connections. Requests are
@@ -834,8 +1252,13 @@ $(cat "$COMMANDS")
   intended send time, so a stalled server or generator shows up as latency, not as a lower rate.
   The generator's lateness is reported separately as *send lag*.
 - Latency percentiles come from HDR histograms (\`hdrhistogram\`, µs, 3 significant digits).
-- \`--scenario raw-post\` POSTs a fixed heartbeat-sized body (one instance) to the \`--target\` URL
-  and checks only for HTTP 200: it drives reference servers such as nginx with the same client.
+- wrk (\`wrk -t2\`, epoll, closed loop) sends the same requests from \`scripts/wrk/*.lua\`:
+  every request of the table \`artemis load\` would send (same head, header order, body; thread t
+  of 2 walks requests t, t + 2, ...) is built once per wrk thread in \`init\`, and \`request()\`
+  returns the next one. \`scripts/wrk/same-requests.sh\` checks that both generators send the
+  same set of requests, byte for byte. wrk checks no answer in a measured run (only status
+  codes); the unmeasured warm-up before it checks every answer. Its p99 is wrk's
+  (\`latency:percentile(99)\`).
 - \`--scenario wait-empty\` (eviction benchmark) looks up \`--services\` services one at a time until
   each answers with an empty instance list; \`--duration\` is its deadline.
 - \`--duration 0s\` only populates (used for the memory and eviction set-up).
@@ -848,4 +1271,6 @@ $(cat "$COMMANDS")
 
 $NOTES
 EOF
+if [ -n "$TAIL" ]; then printf '%s\n' "$TAIL" >>"$OUT.new"; fi
+mv "$OUT.new" "$OUT"
 log "done: $OUT"
