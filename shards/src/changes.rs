@@ -75,8 +75,9 @@ struct Entry {
     time_ms: i64,
     kind: ChangeKind,
     service: Arc<str>,
-    /// The instance's id; a `reload` has the fake instance's, which deltas never compare.
-    instance_id: Arc<str>,
+    /// The instance's id; a `reload` has the fake instance's, which deltas never compare. Its
+    /// own copy: shards keep ids inside the stored JSON, not as a shareable allocation.
+    instance_id: Box<str>,
     instance_json: Arc<[u8]>,
 }
 
@@ -275,7 +276,7 @@ impl Changes {
         &mut self,
         kind: ChangeKind,
         service: &Arc<str>,
-        instance_id: &Arc<str>,
+        instance_id: &str,
         instance_json: &Arc<[u8]>,
         now_ms: u64,
     ) {
@@ -285,7 +286,7 @@ impl Changes {
             time_ms,
             kind,
             service: service.clone(),
-            instance_id: instance_id.clone(),
+            instance_id: instance_id.into(),
             instance_json: instance_json.clone(),
         });
         let cores = self.interest.cores_for(service);
@@ -324,8 +325,8 @@ impl Changes {
     pub fn record_reload(&mut self, service: &Arc<str>, now_ms: u64) {
         let mut instance = Vec::new();
         write_reload_instance(&mut instance, service);
-        let id: Arc<str> = ChangeKind::Reload.as_str().into();
-        self.record(ChangeKind::Reload, service, &id, &instance.into(), now_ms);
+        let id = ChangeKind::Reload.as_str();
+        self.record(ChangeKind::Reload, service, id, &instance.into(), now_ms);
     }
 
     /// The pushes recorded since the last drain: one per service (and set of interested cores).

@@ -27,10 +27,10 @@ const ROUTE_SEEDS: [u64; 4] = [
     0xa076_1d64_78bd_642f,
 ];
 
-fn hash_lowercase(state: &ahash::RandomState, key: &str) -> u64 {
+fn hash_lowercase(state: &ahash::RandomState, key: &[u8]) -> u64 {
     let mut hasher = state.build_hasher();
     let mut chunk = [0u8; 64];
-    for part in key.as_bytes().chunks(chunk.len()) {
+    for part in key.chunks(chunk.len()) {
         let lowered = &mut chunk[..part.len()];
         lowered.copy_from_slice(part);
         lowered.make_ascii_lowercase();
@@ -51,15 +51,25 @@ thread_local! {
 
 /// Hash for the per-shard hash tables.
 pub fn table_hash(key: &str) -> u64 {
+    table_hash_bytes(key.as_bytes())
+}
+
+/// [`table_hash`] of a key's bytes (shards keep instance ids as bytes of the stored JSON).
+pub fn table_hash_bytes(key: &[u8]) -> u64 {
     TABLE_STATE.with(|s| hash_lowercase(s, key))
 }
 
 /// Hash that picks the owning shard.
 pub fn route_hash(key: &str) -> u64 {
-    ROUTE_STATE.with(|s| hash_lowercase(s, key))
+    ROUTE_STATE.with(|s| hash_lowercase(s, key.as_bytes()))
 }
 
 pub fn same_key(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// [`same_key`] of two keys' bytes.
+pub fn same_key_bytes(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 

@@ -388,7 +388,7 @@ pub struct ManagementServices(pub Option<Box<str>>);
 /// One registered instance of the service being written: its stored JSON (where it runs, for
 /// resolving canary groups) and where its management JSON lies in the instances buffer.
 struct ManagedMember {
-    instance_id: Arc<str>,
+    instance_id: Box<str>,
     stored: Arc<[u8]>,
     written: std::ops::Range<usize>,
 }
@@ -464,7 +464,7 @@ impl ShardOp for ManagementServices {
                 return;
             }
             members.push(ManagedMember {
-                instance_id: view.instance_id.clone(),
+                instance_id: view.instance_id.into(),
                 stored: view.json.clone(),
                 written: mark..instances.len(),
             });

@@ -28,7 +28,7 @@ pub fn parts(place: &str) -> (&str, &str, &str) {
 /// `(region, zone, ip)` of an instance as the shard stores it: the output of
 /// [`protocol::model::write_instance`], whose keys are in alphabetical order, so `ip` is the
 /// first `"ip":` (only strings and nulls precede it) and `regionId` / `zoneId` are the last of
-/// theirs (they follow `metadata`, whose keys may repeat those names). Records keep no separate
+/// theirs (they follow `metadata`, whose keys may repeat those names). Leases keep no separate
 /// copy of these: pull-outs are rare, so re-reading them from the JSON then is cheaper than
 /// paying for them on every instance. Values are the raw JSON string contents (an id with an
 /// escape sequence keeps it, so it matches a key spelled the same way); null or missing is "".

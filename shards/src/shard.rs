@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 mod group_fixtures;
+mod lease;
 mod management;
 mod served;
 
@@ -15,9 +16,10 @@ use hashbrown::HashTable;
 use protocol::model::management::ManagementSnapshot;
 use protocol::model::{write_service, ChangeKind, ServiceLists};
 
+use self::lease::{Leases, NewLease};
 use self::served::{Member, ServedFields};
 use crate::changes::{Changes, DeltaError, NodeShared, Push};
-use crate::key::{same_key, table_hash};
+use crate::key::{same_key, same_key_bytes, table_hash, table_hash_bytes};
 use crate::mirror::Publication;
 use crate::safe::{SafeChecker, SafeConfig, SafeStatus};
 use crate::wheel::{Due, TimingWheel, WheelEntry};
@@ -53,27 +55,6 @@ impl Default for ShardConfig {
             wall_clock_offset_ms: 0,
         }
     }
-}
-
-/// A registered instance as the shard stores it: the JSON the node will serve, serialized once at
-/// registration, plus just enough to find, renew and expire it.
-struct Record {
-    service: u32,
-    /// Index in the service's `members`, for O(1) removal.
-    position: u32,
-    legacy: bool,
-    created_ms: u64,
-    renewed_ms: u64,
-    /// Hidden by a pull-out (of itself, its server, zone or group): kept and renewed, but not
-    /// served or announced.
-    hidden: bool,
-    instance_id: Arc<str>,
-    json: Arc<[u8]>,
-}
-
-struct LeaseSlot {
-    generation: u32,
-    record: Option<Record>,
 }
 
 struct Service {
@@ -134,7 +115,7 @@ struct Update<'a> {
 /// One registered instance, for the management views and the shutdown snapshot.
 pub struct InstanceView<'a> {
     pub service_id: &'a Arc<str>,
-    pub instance_id: &'a Arc<str>,
+    pub instance_id: &'a str,
     pub json: &'a Arc<[u8]>,
     pub legacy: bool,
     /// Pulled out: not served by discovery.
@@ -199,8 +180,8 @@ struct Registry {
     services: HashTable<u32>,
     service_slab: Vec<Option<Service>>,
     free_services: Vec<u32>,
-    leases: Vec<LeaseSlot>,
-    free_leases: Vec<u32>,
+    /// Every registered instance, as the shard stores it ([`lease`]).
+    leases: Leases,
     safe: SafeChecker,
     legacy_safe: SafeChecker,
     instance_count: usize,
@@ -252,8 +233,7 @@ impl Shard {
                 services: HashTable::new(),
                 service_slab: Vec::new(),
                 free_services: Vec::new(),
-                leases: Vec::new(),
-                free_leases: Vec::new(),
+                leases: Leases::default(),
                 instance_count: 0,
                 legacy_count: 0,
                 services_json: None,
@@ -387,8 +367,7 @@ impl Shard {
         now_ms: u64,
     ) -> Option<Arc<[u8]>> {
         let index = self.registry.renew(service_id, instance_id, now_ms)?;
-        let record = self.registry.leases[index as usize].record.as_ref();
-        Some(record.expect("a renewed lease is live").json.clone())
+        Some(self.registry.leases.live(index).json().clone())
     }
 
     /// [`Shard::unregister`], returning the stored JSON of the removed instance.
@@ -399,8 +378,7 @@ impl Shard {
         now_ms: u64,
     ) -> Option<Arc<[u8]>> {
         let index = self.registry.find(service_id, instance_id)?;
-        let record = self.registry.leases[index as usize].record.as_ref();
-        let json = record.expect("a found lease is live").json.clone();
+        let json = self.registry.leases.live(index).json().clone();
         self.registry.remove(index, now_ms);
         Some(json)
     }
@@ -625,15 +603,15 @@ impl Shard {
         for slot in slots {
             let service = r.service(slot);
             for &index in &service.members {
-                let record = r.record(index);
-                if record.legacy != legacy {
+                let lease = r.leases.live(index);
+                if lease.legacy() != legacy {
                     continue;
                 }
                 let more = visit(LeaseView {
                     service_id: &service.id,
-                    instance_json: &record.json,
-                    created_ms: record.created_ms,
-                    renewed_ms: record.renewed_ms,
+                    instance_json: lease.json(),
+                    created_ms: lease.created_ms,
+                    renewed_ms: lease.renewed_ms,
                     ttl_ms: r.ttl(legacy),
                 });
                 if !more {
@@ -658,17 +636,7 @@ impl Shard {
         for slot in slots {
             let service = r.service(slot);
             for &index in &service.members {
-                let record = r.record(index);
-                visit(InstanceView {
-                    service_id: &service.id,
-                    instance_id: &record.instance_id,
-                    json: &record.json,
-                    legacy: record.legacy,
-                    hidden: record.hidden,
-                    created_ms: record.created_ms,
-                    renewed_ms: record.renewed_ms,
-                    ttl_ms: r.ttl(record.legacy),
-                });
+                visit(r.instance_view(&service.id, index));
             }
         }
     }
@@ -716,17 +684,7 @@ impl Shard {
                         service: Some(service.id.clone()),
                     });
                 }
-                let record = r.record(service.members[member]);
-                visit(InstanceView {
-                    service_id: &service.id,
-                    instance_id: &record.instance_id,
-                    json: &record.json,
-                    legacy: record.legacy,
-                    hidden: record.hidden,
-                    created_ms: record.created_ms,
-                    renewed_ms: record.renewed_ms,
-                    ttl_ms: r.ttl(record.legacy),
-                });
+                visit(r.instance_view(&service.id, service.members[member]));
                 visited += 1;
                 member += 1;
             }
@@ -763,11 +721,18 @@ impl Registry {
             .expect("service table points at a live service")
     }
 
-    fn record(&self, index: u32) -> &Record {
-        self.leases[index as usize]
-            .record
-            .as_ref()
-            .expect("instance table points at a live lease")
+    fn instance_view<'a>(&'a self, service_id: &'a Arc<str>, index: u32) -> InstanceView<'a> {
+        let lease = self.leases.live(index);
+        InstanceView {
+            service_id,
+            instance_id: self.leases.id(index),
+            json: lease.json(),
+            legacy: lease.legacy(),
+            hidden: lease.hidden(),
+            created_ms: lease.created_ms,
+            renewed_ms: lease.renewed_ms,
+            ttl_ms: self.ttl(lease.legacy()),
+        }
     }
 
     fn find_service(&self, service_id: &str) -> Option<u32> {
@@ -787,10 +752,8 @@ impl Registry {
         service
             .instances
             .find(table_hash(instance_id), |&index| {
-                leases[index as usize]
-                    .record
-                    .as_ref()
-                    .is_some_and(|r| same_key(&r.instance_id, instance_id))
+                leases.get(index).is_live()
+                    && same_key_bytes(leases.id_bytes(index), instance_id.as_bytes())
             })
             .copied()
     }
@@ -844,29 +807,14 @@ impl Registry {
             };
             return self.update(slot, index, update, now_ms);
         }
-        let record = Record {
-            service: slot,
-            position: 0,
-            legacy,
-            created_ms: now_ms,
-            renewed_ms: now_ms,
-            hidden,
-            instance_id: instance_id.into(),
+        let index = self.leases.insert(NewLease {
             json,
-        };
-        let index = match self.free_leases.pop() {
-            Some(index) => {
-                self.leases[index as usize].record = Some(record);
-                index
-            }
-            None => {
-                self.leases.push(LeaseSlot {
-                    generation: 0,
-                    record: Some(record),
-                });
-                u32::try_from(self.leases.len() - 1).expect("fewer than 2^32 instances per shard")
-            }
-        };
+            instance_id,
+            service: slot,
+            legacy,
+            hidden,
+            now_ms,
+        });
         let leases = &mut self.leases;
         let service = self.service_slab[slot as usize]
             .as_mut()
@@ -876,19 +824,11 @@ impl Registry {
         service
             .instances
             .insert_unique(table_hash(instance_id), index, |&i| {
-                table_hash(
-                    &leases[i as usize]
-                        .record
-                        .as_ref()
-                        .expect("live")
-                        .instance_id,
-                )
+                table_hash_bytes(leases.id_bytes(i))
             });
-        let lease = &mut leases[index as usize];
-        let generation = lease.generation;
-        let record = lease.record.as_mut().expect("just stored");
-        record.position = position;
-        let (id, json) = (record.instance_id.clone(), record.json.clone());
+        let lease = leases.get_mut(index);
+        lease.position = position;
+        let generation = lease.generation();
         self.instance_count += 1;
         if legacy {
             self.legacy_count += 1;
@@ -897,7 +837,8 @@ impl Registry {
             // Not served, so nothing to announce; the service may be new to `services.json`.
             self.invalidate(slot);
         } else {
-            self.changed(slot, ChangeKind::New, &id, &json, now_ms);
+            let json = self.leases.live(index).json().clone();
+            self.changed(slot, ChangeKind::New, index, &json, now_ms);
         }
         (index, Some(generation), Registered::New)
     }
@@ -910,18 +851,13 @@ impl Registry {
         update: Update<'_>,
         now_ms: u64,
     ) -> (u32, Option<u32>, Registered) {
-        let lease = &mut self.leases[index as usize];
-        let record = lease.record.as_mut().expect("found lease is live");
+        let lease = self.leases.get_mut(index);
+        assert!(lease.is_live(), "found lease is live");
         // The lease's wheel entry stays valid while its TTL class does: it fires no later than
         // the new deadline and reschedules itself. A class change may shorten the TTL, so
         // then a new generation orphans the old entry and a new one is scheduled.
-        let class_changed = record.legacy != update.legacy;
-        let schedule = if class_changed {
-            lease.generation = lease.generation.wrapping_add(1);
-            Some(lease.generation)
-        } else {
-            None
-        };
+        let class_changed = lease.legacy() != update.legacy;
+        let schedule = class_changed.then(|| lease.bump_generation());
         if class_changed {
             if update.legacy {
                 self.legacy_count += 1;
@@ -930,24 +866,24 @@ impl Registry {
                 self.legacy_count -= 1;
             }
         }
-        record.legacy = update.legacy;
-        record.created_ms = now_ms;
-        record.renewed_ms = now_ms;
-        if record.json == update.json {
+        let lease = self.leases.get_mut(index);
+        lease.set_legacy(update.legacy);
+        lease.created_ms = now_ms;
+        lease.renewed_ms = now_ms;
+        if **lease.json() == *update.json {
             // Same JSON, same region, zone and ip: the pull-out state cannot differ either.
             return (index, schedule, Registered::Unchanged);
         }
-        let was_hidden = record.hidden;
+        let was_hidden = lease.hidden();
+        lease.set_hidden(update.hidden);
+        let json = update.json.clone();
         // The latest registration's spelling is echoed from now on, as its JSON is.
-        record.instance_id = update.instance_id.into();
-        let old_json = std::mem::replace(&mut record.json, update.json);
-        record.hidden = update.hidden;
-        let (id, json) = (record.instance_id.clone(), record.json.clone());
+        let old_json = self.leases.replace(index, update.json, update.instance_id);
         match (was_hidden, update.hidden) {
-            (false, false) => self.changed(slot, ChangeKind::Change, &id, &json, now_ms),
+            (false, false) => self.changed(slot, ChangeKind::Change, index, &json, now_ms),
             // Subscribers last saw the old data: that is what leaves.
-            (false, true) => self.changed(slot, ChangeKind::Delete, &id, &old_json, now_ms),
-            (true, false) => self.changed(slot, ChangeKind::New, &id, &json, now_ms),
+            (false, true) => self.changed(slot, ChangeKind::Delete, index, &old_json, now_ms),
+            (true, false) => self.changed(slot, ChangeKind::New, index, &json, now_ms),
             (true, true) => self.invalidate(slot),
         }
         (index, schedule, Registered::Replaced)
@@ -956,22 +892,20 @@ impl Registry {
     /// Renew a live lease; its index, or None when unknown or expired.
     fn renew(&mut self, service_id: &str, instance_id: &str, now_ms: u64) -> Option<u32> {
         let index = self.find(service_id, instance_id)?;
-        let record = self.leases[index as usize]
-            .record
-            .as_mut()
-            .expect("found lease is live");
-        let ttl = if record.legacy {
+        let lease = self.leases.get_mut(index);
+        let legacy = lease.legacy();
+        let ttl = if legacy {
             self.config.legacy_ttl_ms
         } else {
             self.config.ttl_ms
         };
         // Expiry is sticky (Java `Lease.isExpired`): a lease that self-preservation is holding
         // stays visible, but its owner must register again.
-        if now_ms > record.renewed_ms + ttl {
+        if now_ms > lease.renewed_ms + ttl {
             return None;
         }
-        record.renewed_ms = now_ms;
-        if record.legacy {
+        lease.renewed_ms = now_ms;
+        if legacy {
             self.legacy_safe.record_renewal(now_ms);
         } else {
             self.safe.record_renewal(now_ms);
@@ -980,49 +914,45 @@ impl Registry {
     }
 
     fn remove(&mut self, index: u32, now_ms: u64) {
-        let lease = &mut self.leases[index as usize];
-        let record = lease.record.take().expect("removing a live lease");
-        lease.generation = lease.generation.wrapping_add(1);
-        self.free_leases.push(index);
+        let lease = self.leases.live(index);
+        let (slot, position, legacy, hidden) = (
+            lease.service,
+            lease.position,
+            lease.legacy(),
+            lease.hidden(),
+        );
+        let hash = table_hash_bytes(self.leases.id_bytes(index));
         assert!(self.instance_count > 0, "a live lease is counted");
         self.instance_count -= 1;
-        if record.legacy {
+        if legacy {
             assert!(self.legacy_count > 0, "a live legacy lease is counted");
             self.legacy_count -= 1;
         }
-        if record.hidden {
-            self.invalidate(record.service);
+        if hidden {
+            self.invalidate(slot);
         } else {
-            self.changed(
-                record.service,
-                ChangeKind::Delete,
-                &record.instance_id,
-                &record.json,
-                now_ms,
-            );
+            // Announced while the lease still holds its id.
+            let json = self.leases.live(index).json().clone();
+            self.changed(slot, ChangeKind::Delete, index, &json, now_ms);
         }
+        self.leases.remove(index);
 
-        let service = self.service_slab[record.service as usize]
+        let service = self.service_slab[slot as usize]
             .as_mut()
-            .expect("record points at a live service");
+            .expect("lease points at a live service");
         let removed = service
             .instances
-            .find_entry(table_hash(&record.instance_id), |&i| i == index)
+            .find_entry(hash, |&i| i == index)
             .expect("live lease is in its service table")
             .remove()
             .0;
         debug_assert_eq!(removed, index);
-        let position = record.position as usize;
-        service.members.swap_remove(position);
-        if let Some(&moved) = service.members.get(position) {
-            self.leases[moved as usize]
-                .record
-                .as_mut()
-                .expect("member is live")
-                .position = record.position;
+        service.members.swap_remove(position as usize);
+        if let Some(&moved) = service.members.get(position as usize) {
+            self.leases.get_mut(moved).position = position;
         }
         if service.members.is_empty() {
-            self.remove_service(record.service);
+            self.remove_service(slot);
         }
     }
 
@@ -1037,19 +967,13 @@ impl Registry {
         self.free_services.push(slot);
     }
 
-    /// Discovery data of a service changed: drop its cached responses and record the change.
-    fn changed(
-        &mut self,
-        slot: u32,
-        kind: ChangeKind,
-        instance_id: &Arc<str>,
-        json: &Arc<[u8]>,
-        now_ms: u64,
-    ) {
+    /// Discovery data of a service changed: drop its cached responses and record the change of
+    /// the live lease `index` (its id as now registered, `json` the data the change shows).
+    fn changed(&mut self, slot: u32, kind: ChangeKind, index: u32, json: &Arc<[u8]>, now_ms: u64) {
         self.invalidate(slot);
         let service_id = self.service(slot).id.clone();
         self.changes
-            .record(kind, &service_id, instance_id, json, now_ms);
+            .record(kind, &service_id, self.leases.id(index), json, now_ms);
     }
 
     /// A service's served bytes must be rebuilt (no change to announce).
@@ -1073,11 +997,11 @@ impl Registry {
         }
         let leases = &self.leases;
         let members = service.members.iter().map(|&i| {
-            let record = leases[i as usize].record.as_ref().expect("member is live");
+            let lease = leases.live(i);
             Member {
-                instance_id: &record.instance_id,
-                json: &record.json,
-                hidden: record.hidden,
+                instance_id: leases.id(i),
+                json: lease.json(),
+                hidden: lease.hidden(),
             }
         });
         let served = served::build(&service.id, members, &self.management);
@@ -1106,18 +1030,15 @@ impl Registry {
     }
 
     fn on_due(&mut self, entry: WheelEntry, now_ms: u64) -> Due {
-        let lease = &self.leases[entry.index as usize];
-        if lease.generation != entry.generation {
+        let lease = self.leases.get(entry.index);
+        if lease.generation() != entry.generation || !lease.is_live() {
             return Due::Done;
         }
-        let Some(record) = &lease.record else {
-            return Due::Done;
-        };
-        let deadline = record.renewed_ms + self.ttl(record.legacy);
+        let deadline = lease.renewed_ms + self.ttl(lease.legacy());
         if now_ms <= deadline {
             return Due::Reschedule(deadline + 1);
         }
-        let allowed = if record.legacy {
+        let allowed = if lease.legacy() {
             self.legacy_safe.eviction_allowed()
         } else {
             self.safe.eviction_allowed()

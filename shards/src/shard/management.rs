@@ -103,24 +103,20 @@ impl Registry {
         let members = self.service(slot).members.clone();
         let mut flipped = 0;
         for index in members {
-            let record = self.record(index);
-            let hidden = Placed::stored(&service_id, &record.instance_id, &record.json)
+            let lease = self.leases.live(index);
+            let hidden = Placed::stored(&service_id, self.leases.id(index), lease.json())
                 .is_down(&self.management);
-            if hidden == record.hidden {
+            if hidden == lease.hidden() {
                 continue;
             }
-            let record = self.leases[index as usize]
-                .record
-                .as_mut()
-                .expect("member is live");
-            record.hidden = hidden;
-            let (id, json) = (record.instance_id.clone(), record.json.clone());
+            let json = lease.json().clone();
+            self.leases.get_mut(index).set_hidden(hidden);
             let kind = if hidden {
                 ChangeKind::Delete
             } else {
                 ChangeKind::New
             };
-            self.changed(slot, kind, &id, &json, now_ms);
+            self.changed(slot, kind, index, &json, now_ms);
             flipped += 1;
         }
         flipped

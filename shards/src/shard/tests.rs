@@ -1043,3 +1043,83 @@ fn re_registering_with_another_spelling_echoes_the_new_one() {
     s.for_each_instance(None, |v| ids.push(v.instance_id.to_string()));
     assert_eq!(ids, ["I1"]);
 }
+
+/// Stored JSON as `write_instance` writes it, with a status to tell versions apart.
+fn written(service: &str, id: &str, status: &str) -> Arc<[u8]> {
+    use protocol::model::{write_instance, Instance};
+    let instance = Instance {
+        service_id: Some(service.into()),
+        instance_id: Some(id.into()),
+        status: Some(status.into()),
+        ..Instance::default()
+    };
+    let mut out = Vec::new();
+    write_instance(&mut out, &instance);
+    out.into()
+}
+
+#[test]
+fn ids_the_stored_json_escapes_are_matched_echoed_and_announced_like_others() {
+    // The JSON holds these ids escaped, so the shard keeps them apart from it (see `lease`);
+    // the plain one it reads back from the JSON. Both must behave the same.
+    let mut s = Shard::new(0, config(), Arc::new(NodeShared::new(1, 1000)), 0);
+    let odd = "Odd\"Id\\1";
+    for id in [odd, "Plain-1"] {
+        let registered = s.register("svc", id, false, written("svc", id, "up"), PLACE, 0);
+        assert_eq!(registered, Registered::New);
+    }
+    assert_eq!(s.registry.leases.kept_apart(), 1);
+    assert!(s.heartbeat("SVC", "odd\"id\\1", 10));
+    assert!(s.heartbeat("svc", "PLAIN-1", 10));
+    assert!(!s.heartbeat("svc", "Odd\"Id", 10));
+    let mut ids = Vec::new();
+    s.for_each_instance(None, |v| ids.push(v.instance_id.to_string()));
+    ids.sort();
+    assert_eq!(ids, [odd, "Plain-1"]);
+
+    // New data and a new spelling: echoed from now on; changes carry it.
+    let respelled = "ODD\"ID\\1";
+    let replaced = s.register(
+        "svc",
+        respelled,
+        false,
+        written("svc", respelled, "down"),
+        PLACE,
+        20,
+    );
+    assert_eq!(replaced, Registered::Replaced);
+    let mut ids = Vec::new();
+    s.for_each_instance(None, |v| ids.push(v.instance_id.to_string()));
+    ids.sort();
+    assert_eq!(ids, [respelled, "Plain-1"]);
+    assert!(s.unregister("svc", odd, 30));
+    assert!(!s.holds("svc", odd) && s.holds("svc", "plain-1"));
+    assert_eq!(s.registry.leases.kept_apart(), 0);
+
+    // The delta compacts the three changes of the odd instance, whatever their spelling, to its
+    // removal: the change log compares the ids it was given.
+    let mut out = Vec::new();
+    s.delta_since(1000, &mut out).unwrap();
+    let delta = String::from_utf8(out).unwrap();
+    assert_eq!(delta.matches("\"changeType\":").count(), 2, "{delta}");
+    assert!(
+        delta.contains(r#""changeType":"delete""#) && delta.contains(r#""status":"down""#),
+        "{delta}"
+    );
+}
+
+#[test]
+fn a_re_registration_moving_the_id_into_the_json_and_back_keeps_it_findable() {
+    let mut s = Shard::standalone(config(), 0);
+    // First JSON without the id (kept apart), then one holding it, then without again.
+    let bare: Arc<[u8]> = br#"{"serviceId":"svc"}"#.to_vec().into();
+    s.register("svc", "i1", false, bare.clone(), PLACE, 0);
+    s.register("svc", "i1", false, json("svc", "i1"), PLACE, 1);
+    assert!(s.heartbeat("svc", "I1", 2));
+    assert_eq!(s.registry.leases.kept_apart(), 0);
+    s.register("svc", "i1", false, bare, PLACE, 3);
+    assert_eq!(s.registry.leases.kept_apart(), 1);
+    assert!(s.heartbeat("svc", "i1", 4));
+    assert!(s.unregister("svc", "I1", 5));
+    assert_eq!((s.instance_count(), s.registry.leases.kept_apart()), (0, 0));
+}
