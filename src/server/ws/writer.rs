@@ -162,8 +162,12 @@ pub async fn write_loop(
                     return;
                 }
             }
-            // Let the core's other connections (and sessions) have their turn.
-            yield_now().await;
+            // Let the core's other connections (and sessions) have their turn before the next
+            // chunk. After the last one the session waits for its next batch anyway: a yield
+            // there would cost every session of a fan-out one more task.
+            if !pending.is_empty() {
+                yield_now().await;
+            }
         }
         metrics.push_batches_sent.add(batches as u64);
         drop(writing);
