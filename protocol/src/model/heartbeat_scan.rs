@@ -526,15 +526,45 @@ impl<'a> Scanner<'a> {
 
     /// A string token at the current `"`: valid escapes, no raw control characters, valid
     /// UTF-8. Lone surrogate escapes are left to the parser.
+    #[inline]
     fn string(&mut self) -> Scan<StrToken<'a>> {
         if self.peek() != Some(b'"') {
             return Err(Unsure);
         }
         self.i += 1;
         let start = self.i;
+        // The common case inline: plain ASCII bytes eight at a time up to the closing quote.
+        while let Some(chunk) = self.b[self.i..].first_chunk::<8>() {
+            let v = u64::from_le_bytes(*chunk);
+            let special = special_bytes(v);
+            if special == 0 && v & HIGH_BITS == 0 {
+                self.i += 8;
+                continue;
+            }
+            // The first byte that is special or non-ASCII (the lowest flag of each is exact).
+            self.i += ((special | v & HIGH_BITS).trailing_zeros() / 8) as usize;
+            if self.b[self.i] == b'"' {
+                let content = &self.b[start..self.i];
+                self.i += 1;
+                return Ok(StrToken {
+                    start,
+                    content,
+                    escaped: false,
+                });
+            }
+            break;
+        }
+        self.string_rest(start)
+    }
+
+    /// The rest of a string whose content starts at `start`, from where [`Self::string`]'s fast
+    /// path stopped (having passed only plain ASCII bytes): escapes, non-ASCII bytes, control
+    /// characters, the end of the body.
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize) -> Scan<StrToken<'a>> {
         let mut escaped = false;
-        // The bytes of the content OR-ed together: non-ASCII shows in a high bit.
-        let mut high = 0u64;
+        // Non-ASCII bytes seen: the content must then be checked as UTF-8.
+        let mut non_ascii = false;
         loop {
             // Plain bytes eight at a time up to the first quote, backslash or control character
             // (byte by byte only in the last seven bytes of the body).
@@ -544,11 +574,11 @@ impl<'a> Scanner<'a> {
                 if special != 0 {
                     let plain = special.trailing_zeros() / 8;
                     // The bytes before the special one (none when it is the first).
-                    high |= v & ((1u64 << (plain * 8)) - 1);
+                    non_ascii |= v & ((1u64 << (plain * 8)) - 1) & HIGH_BITS != 0;
                     self.i += plain as usize;
                     break;
                 }
-                high |= v;
+                non_ascii |= v & HIGH_BITS != 0;
                 self.i += 8;
             }
             let c = *self.b.get(self.i).ok_or(Unsure)?;
@@ -561,14 +591,14 @@ impl<'a> Scanner<'a> {
                 }
                 0..=0x1F => return Err(Unsure),
                 _ => {
-                    high |= u64::from(c);
+                    non_ascii |= c >= 0x80;
                     self.i += 1;
                 }
             }
         }
         let content = &self.b[start..self.i];
         self.i += 1;
-        if high & HIGH_BITS != 0 && std::str::from_utf8(content).is_err() {
+        if non_ascii && std::str::from_utf8(content).is_err() {
             return Err(Unsure);
         }
         Ok(StrToken {
