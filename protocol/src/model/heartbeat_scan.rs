@@ -7,9 +7,10 @@
 //! to reproduce every corner of that parser: wherever it meets something it is not certain to
 //! treat identically it answers [`HeartbeatScan::Fallback`] and the caller runs the full parse.
 //! That covers every invalid body (the full parse writes the error message), escapes in property
-//! names or in the four key fields and `url`, duplicate key properties, numbers or booleans in
-//! the key fields, fractions and exponents, integers of more than 18 digits, lone surrogate
-//! escapes, raw control characters in strings, and whitespace other than JSON's four. What the
+//! names or in the four key fields and `url`, a repeated key field, `url` or `instances`, numbers
+//! or booleans in the key fields and `url`, a string `port` other than up to nine digits,
+//! fractions and exponents, integers of more than 18 digits, lone surrogate escapes, raw control
+//! characters in strings, and whitespace other than JSON's four. What the
 //! Java client sends (plain ids, a metadata object, an integer port) takes the fast path.
 //!
 //! An instance is parsed in full only to echo it in a failure ([`HeartbeatKey::parse_instance`]
