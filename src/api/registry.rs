@@ -3,12 +3,18 @@
 //! [`Origin`] changes is Java's `RegistryTool.replicationExecute`: a peer's write is counted by
 //! the replication rate limiter, skips the node-up and zone checks, is never replicated on, and
 //! a peer's heartbeat for an instance this node does not hold registers it.
+//!
+//! A client's heartbeat does not build its instances: [`scan_heartbeat`] reads the four key
+//! fields (and whether `url` is blank) straight from the body, and an instance is parsed in full
+//! only to echo it in a failure. Bodies the scan is not sure about take the full parse, so every
+//! body gets the answer it always got.
 
 use std::borrow::Cow;
 
 use protocol::model::{
-    error_codes, parse_optional, write_instance, write_instances_fail, write_instances_status,
-    FieldLimits, Instance, InstancesRequest, InstancesResponseWriter, ResponseStatus,
+    error_codes, parse_optional, scan_heartbeat, write_instance, write_instances_fail,
+    write_instances_status, FieldLimits, HeartbeatKey, HeartbeatScan, Instance, InstancesRequest,
+    InstancesResponseWriter, ResponseStatus,
 };
 use smallvec::SmallVec;
 
@@ -79,32 +85,194 @@ pub async fn handle(
     input: &Input<'_>,
     out: &mut Vec<u8>,
 ) -> u16 {
+    if op == RegistryOp::Heartbeat && origin == Origin::Client {
+        match scan_heartbeat(input.body) {
+            HeartbeatScan::Fallback => {}
+            HeartbeatScan::NullRequest => {
+                return execute::<HeartbeatKey>(core, op, origin, None, out).await
+            }
+            HeartbeatScan::Request(instances) => {
+                return execute(core, op, origin, Some(instances), out).await
+            }
+        }
+    }
     let request: Option<InstancesRequest> = match parse_optional(input.body) {
         Ok(r) => r,
         Err(e) => return bad_json(out, e),
     };
-    execute(core, op, origin, request, out).await
+    execute(core, op, origin, request.map(|r| r.instances), out).await
 }
 
 /// One message of the WebSocket heartbeat channel: the same code as `heartbeat.json`.
 pub async fn ws_heartbeat(core: &Core, text: &str, reply: &mut Vec<u8>) {
-    match parse_optional::<InstancesRequest>(text.as_bytes()) {
-        // A JSON null is a null request: Java answers "request is null". An empty message is
-        // unparsable to Jackson; Java answered anything unparsable with a plain success (spec
-        // §14.6), and the client only needs one reply per message.
-        Ok(request) if !text.trim().is_empty() => {
-            execute(core, RegistryOp::Heartbeat, Origin::Client, request, reply).await;
+    const OP: RegistryOp = RegistryOp::Heartbeat;
+    // A JSON null is a null request: Java answers "request is null". An empty message is
+    // unparsable to Jackson; Java answered anything unparsable with a plain success (spec
+    // §14.6), and the client only needs one reply per message.
+    if text.trim().is_empty() {
+        write_instances_status(reply, &ResponseStatus::SUCCESS);
+        return;
+    }
+    match scan_heartbeat(text.as_bytes()) {
+        HeartbeatScan::NullRequest => {
+            execute::<HeartbeatKey>(core, OP, Origin::Client, None, reply).await;
         }
-        _ => write_instances_status(reply, &ResponseStatus::SUCCESS),
+        HeartbeatScan::Request(instances) => {
+            execute(core, OP, Origin::Client, Some(instances), reply).await;
+        }
+        HeartbeatScan::Fallback => match parse_optional::<InstancesRequest>(text.as_bytes()) {
+            Ok(request) => {
+                let instances = request.map(|r| r.instances);
+                execute(core, OP, Origin::Client, instances, reply).await;
+            }
+            Err(_) => write_instances_status(reply, &ResponseStatus::SUCCESS),
+        },
     }
 }
 
-/// Run a parsed request and write its response.
-async fn execute(
+/// What the registry algorithm reads of one instance of a batch: the whole instance (register,
+/// unregister, a peer's heartbeat, or a client's heartbeat the scan left to the parser), or the
+/// [`HeartbeatKey`] a scan of a client's heartbeat found.
+trait Item<'i>: Sized {
+    fn region_id(&self) -> Option<&str>;
+    fn zone_id(&self) -> Option<&str>;
+    fn service_id(&self) -> Option<&str>;
+    fn instance_id(&self) -> Option<&str>;
+    /// [`Instance::check_required`].
+    fn check_required(&self) -> Result<(), &'static str>;
+    /// The whole instance, for what may be stored (its field lengths) — a scanned key is only
+    /// ever a client's heartbeat, which stores nothing.
+    fn whole(&self) -> Option<&Instance<'i>>;
+    /// Appends the failure of this instance, echoing it in full.
+    fn push_failed(
+        &self,
+        writer: &mut InstancesResponseWriter,
+        out: &mut Vec<u8>,
+        code: &str,
+        reason: &str,
+    );
+    /// [`run_slice`] for a batch of this kind of item.
+    async fn run_slice(
+        core: &Core,
+        op: RegistryOp,
+        origin: Origin,
+        slice: &[Option<Self>],
+        verdicts: &mut [Verdict],
+    );
+}
+
+impl<'i> Item<'i> for Instance<'i> {
+    fn region_id(&self) -> Option<&str> {
+        self.region_id.as_deref()
+    }
+    fn zone_id(&self) -> Option<&str> {
+        self.zone_id.as_deref()
+    }
+    fn service_id(&self) -> Option<&str> {
+        self.service_id.as_deref()
+    }
+    fn instance_id(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+    fn check_required(&self) -> Result<(), &'static str> {
+        Instance::check_required(self)
+    }
+    fn whole(&self) -> Option<&Instance<'i>> {
+        Some(self)
+    }
+    fn push_failed(
+        &self,
+        writer: &mut InstancesResponseWriter,
+        out: &mut Vec<u8>,
+        code: &str,
+        reason: &str,
+    ) {
+        writer.push_failed_reason(out, code, reason, self);
+    }
+    async fn run_slice(
+        core: &Core,
+        op: RegistryOp,
+        origin: Origin,
+        slice: &[Option<Self>],
+        verdicts: &mut [Verdict],
+    ) {
+        run_slice(core, op, origin, slice, verdicts).await
+    }
+}
+
+impl<'i> Item<'i> for HeartbeatKey<'i> {
+    fn region_id(&self) -> Option<&str> {
+        self.region_id
+    }
+    fn zone_id(&self) -> Option<&str> {
+        self.zone_id
+    }
+    fn service_id(&self) -> Option<&str> {
+        self.service_id
+    }
+    fn instance_id(&self) -> Option<&str> {
+        self.instance_id
+    }
+    fn check_required(&self) -> Result<(), &'static str> {
+        HeartbeatKey::check_required(self)
+    }
+    fn whole(&self) -> Option<&Instance<'i>> {
+        None
+    }
+    fn push_failed(
+        &self,
+        writer: &mut InstancesResponseWriter,
+        out: &mut Vec<u8>,
+        code: &str,
+        reason: &str,
+    ) {
+        // The scan validated this byte range, so the parse succeeds; were scan and parser ever
+        // to disagree, the keys alone still name the instance.
+        let instance = self.parse_instance().unwrap_or_else(|_| Instance {
+            region_id: self.region_id.map(Cow::Borrowed),
+            zone_id: self.zone_id.map(Cow::Borrowed),
+            service_id: self.service_id.map(Cow::Borrowed),
+            instance_id: self.instance_id.map(Cow::Borrowed),
+            ..Instance::default()
+        });
+        writer.push_failed_reason(out, code, reason, &instance);
+    }
+    async fn run_slice(
+        core: &Core,
+        op: RegistryOp,
+        origin: Origin,
+        slice: &[Option<Self>],
+        verdicts: &mut [Verdict],
+    ) {
+        debug_assert!(op == RegistryOp::Heartbeat && origin == Origin::Client);
+        let owned = slice.iter().zip(verdicts.iter()).map(|(k, v)| match v {
+            Verdict::Ok => k.as_ref().and_then(|k| k.service_id),
+            _ => None,
+        });
+        let renew = |positions: &[u32]| {
+            let keys = positions.iter().map(|&p| {
+                let key = slice[p as usize].as_ref().expect("checked items exist");
+                (
+                    key.service_id.unwrap_or_default(),
+                    key.instance_id.unwrap_or_default(),
+                )
+            });
+            Renew(PackedKeys::from_pairs(keys), origin)
+        };
+        let found = core.call_owners(owned, renew).await;
+        settle(verdicts, found);
+    }
+}
+
+/// The `instances` of a request as sent: `None` when missing or null, null entries kept.
+type Instances<I> = Option<Vec<Option<I>>>;
+
+/// Run a read request (`None`: a null request) and write its response.
+async fn execute<'i, I: Item<'i>>(
     core: &Core,
     op: RegistryOp,
     origin: Origin,
-    request: Option<InstancesRequest<'_>>,
+    request: Option<Instances<I>>,
     out: &mut Vec<u8>,
 ) -> u16 {
     // Java's RegistryServiceImpl asks its limiter before it looks at the request.
@@ -116,7 +284,7 @@ async fn execute(
         write_instances_fail(out, error_codes::BAD_REQUEST, "request is null");
         return 200;
     };
-    let instances = match request.instances {
+    let instances = match request {
         Some(list) if !list.is_empty() => list,
         _ => {
             write_instances_fail(
@@ -147,13 +315,13 @@ async fn execute(
         }
         let start = verdicts.len();
         verdicts.extend(slice.iter().map(|i| checked(core, op, origin, i.as_ref())));
-        run_slice(core, op, origin, slice, &mut verdicts[start..]).await;
+        I::run_slice(core, op, origin, slice, &mut verdicts[start..]).await;
     }
 
     let mut writer = InstancesResponseWriter::begin(out);
     for (instance, verdict) in instances.iter().zip(&verdicts) {
         if let (Some(instance), Verdict::Failed(code, reason)) = (instance, verdict) {
-            writer.push_failed_reason(out, code, reason, instance);
+            instance.push_failed(&mut writer, out, code, reason);
         }
     }
     writer.finish(out);
@@ -221,6 +389,11 @@ async fn run_slice(
             }
         }
     }
+    settle(verdicts, found);
+}
+
+/// Fail the items whose shard did not find them (a client's heartbeat) or could not be reached.
+fn settle(verdicts: &mut [Verdict], found: Found) {
     for (verdict, found) in verdicts.iter_mut().zip(found) {
         match found {
             Some(Ok(true)) | None => {}
@@ -272,14 +445,19 @@ async fn register_owned<'a>(
 }
 
 /// [`check`], and a (rate-limited) log line for each refused instance.
-fn checked(core: &Core, op: RegistryOp, origin: Origin, instance: Option<&Instance>) -> Verdict {
+fn checked<'i>(
+    core: &Core,
+    op: RegistryOp,
+    origin: Origin,
+    instance: Option<&impl Item<'i>>,
+) -> Verdict {
     let verdict = check(core, op, origin, instance);
     if let (Verdict::Failed(_, reason), Some(instance)) = (&verdict, instance) {
         core.activity.refused(
             core.id,
             op.name(origin),
-            instance.service_id.as_deref().unwrap_or("null"),
-            instance.instance_id.as_deref().unwrap_or("null"),
+            instance.service_id().unwrap_or("null"),
+            instance.instance_id().unwrap_or("null"),
             reason,
         );
     }
@@ -291,26 +469,31 @@ fn checked(core: &Core, op: RegistryOp, origin: Origin, instance: Option<&Instan
 /// instance), the field lengths (`limits.max_id_bytes`, `limits.max_metadata_bytes`), answered
 /// like a blank required field. A client's heartbeat or any unregister with an over-long field
 /// simply finds nothing.
-fn check(core: &Core, op: RegistryOp, origin: Origin, instance: Option<&Instance>) -> Verdict {
+fn check<'i>(
+    core: &Core,
+    op: RegistryOp,
+    origin: Origin,
+    instance: Option<&impl Item<'i>>,
+) -> Verdict {
     let Some(instance) = instance else {
         return Verdict::Skip;
     };
     let config = &core.node.config;
-    if !same_id(instance.region_id.as_deref(), &config.region_id) {
+    if !same_id(instance.region_id(), &config.region_id) {
         let reason = format!(
             "regionId is not the same as the registry node. regionId: {}, registry node.regionId: {}",
-            instance.region_id.as_deref().unwrap_or("null"),
+            instance.region_id().unwrap_or("null"),
             config.region_id
         );
         return Verdict::Failed(error_codes::NO_PERMISSION, reason.into());
     }
     if origin == Origin::Client
         && !config.registry.allow_from_other_zone
-        && !same_id(instance.zone_id.as_deref(), &config.zone_id)
+        && !same_id(instance.zone_id(), &config.zone_id)
     {
         let reason = format!(
             "zoneId is not the same as the registry node. zoneId: {}, registry node.zoneId: {}",
-            instance.zone_id.as_deref().unwrap_or("null"),
+            instance.zone_id().unwrap_or("null"),
             config.zone_id
         );
         return Verdict::Failed(error_codes::NO_PERMISSION, reason.into());
@@ -326,7 +509,9 @@ fn check(core: &Core, op: RegistryOp, origin: Origin, instance: Option<&Instance
         RegistryOp::Heartbeat => origin == Origin::Peer,
         RegistryOp::Unregister => false,
     };
-    if may_store {
+    // Only whole instances are ever stored: a scanned key is a client's heartbeat.
+    debug_assert!(!may_store || instance.whole().is_some());
+    if let (true, Some(instance)) = (may_store, instance.whole()) {
         let limits = FieldLimits {
             max_id_bytes: config.limits.max_id_bytes,
             max_metadata_bytes: config.limits.max_metadata_bytes,

@@ -213,17 +213,31 @@ impl Instance<'_> {
     /// `InstanceChecker.check(instance, "instance")`: the first blank required
     /// field, as the exception message Java reports.
     pub fn check_required(&self) -> Result<(), &'static str> {
-        if is_null_or_whitespace(self.service_id.as_deref()) {
-            return Err("argument instance.serviceId is null or whitespace");
-        }
-        if is_null_or_whitespace(self.instance_id.as_deref()) {
-            return Err("argument instance.instanceId is null or whitespace");
-        }
-        if is_null_or_whitespace(self.url.as_deref()) {
-            return Err("argument instance.url is null or whitespace");
-        }
-        Ok(())
+        check_required_fields(
+            self.service_id.as_deref(),
+            self.instance_id.as_deref(),
+            is_null_or_whitespace(self.url.as_deref()),
+        )
     }
+}
+
+/// [`Instance::check_required`] from the fields it reads; `url` only matters by its blankness,
+/// which is all a heartbeat scan ([`super::heartbeat_scan`]) keeps of it.
+pub(crate) fn check_required_fields(
+    service_id: Option<&str>,
+    instance_id: Option<&str>,
+    url_blank: bool,
+) -> Result<(), &'static str> {
+    if is_null_or_whitespace(service_id) {
+        return Err("argument instance.serviceId is null or whitespace");
+    }
+    if is_null_or_whitespace(instance_id) {
+        return Err("argument instance.instanceId is null or whitespace");
+    }
+    if url_blank {
+        return Err("argument instance.url is null or whitespace");
+    }
+    Ok(())
 }
 
 impl Instance<'_> {

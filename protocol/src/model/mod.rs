@@ -9,6 +9,7 @@ mod cluster;
 mod de;
 #[cfg(test)]
 mod fixtures;
+mod heartbeat_scan;
 mod instance;
 mod json_writer;
 pub mod management;
@@ -25,6 +26,7 @@ pub use cluster::{
     node_status_text, write_node_status, write_service_node, NodeFlags, NodeInfo, NodeStatus,
     ReplicationFigures,
 };
+pub use heartbeat_scan::{scan_heartbeat, HeartbeatKey, HeartbeatScan};
 pub use instance::{is_null_or_whitespace, FieldLimits, Instance, Metadata, MetadataEntry, Str};
 pub use json_writer::{
     write_bool, write_i64, write_instance, write_metadata, write_opt_str, write_str,

@@ -93,7 +93,7 @@ pub fn parse_optional<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<Option<T
 }
 
 /// Jackson skips a UTF-8 byte order mark, so some clients may send one.
-fn strip_bom(body: &[u8]) -> &[u8] {
+pub(crate) fn strip_bom(body: &[u8]) -> &[u8] {
     body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
 }
 
