@@ -249,7 +249,7 @@ impl<'i> Item<'i> for HeartbeatKey<'i> {
             Verdict::Ok => k.as_ref().and_then(|k| k.service_id),
             _ => None,
         });
-        let renew = |positions: &[u32]| {
+        let keys = |positions: &[u32]| {
             let keys = positions.iter().map(|&p| {
                 let key = slice[p as usize].as_ref().expect("checked items exist");
                 (
@@ -257,9 +257,10 @@ impl<'i> Item<'i> for HeartbeatKey<'i> {
                     key.instance_id.unwrap_or_default(),
                 )
             });
-            Renew(PackedKeys::from_pairs(keys), origin)
+            PackedKeys::from_pairs(keys)
         };
-        let found = core.call_owners(owned, renew).await;
+        // Batched per destination core and loop turn.
+        let found = core.renew(owned, keys).await;
         settle(verdicts, found);
     }
 }
