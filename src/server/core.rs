@@ -197,8 +197,10 @@ impl Core {
             // copy, never replicated: peers hold their own registry.
             RegisterMissing(node.take_saved(id, usize::MAX)).execute(&mut shard, now);
         }
-        // Nobody subscribed yet: the restore's changes only count in versions and deltas.
+        // Nobody subscribed yet: the restore's changes only count in versions and deltas. No
+        // core mirrors anything yet either: nothing to publish.
         shard.drain_pushes().for_each(drop);
+        drop(shard.take_publication());
         let activity = Activity::new(&shard);
         let limits = &node.config.limits;
         let budgets = Budgets::new(
@@ -250,9 +252,13 @@ impl Core {
         if shard == self.id {
             return Ok(self.run_here(op));
         }
-        let reply = self.send(shard, op).await?.await;
+        let reply = match self.send(shard, op).await {
+            Ok(waiting) => Ok(waiting.await),
+            Err(e) => Err(e),
+        };
+        // Even unanswered: the owner may have applied the write.
         self.replied::<Op>(shard);
-        Ok(reply)
+        reply
     }
 
     /// An operation answered by another core's shard: if it may have changed served views, this
@@ -340,9 +346,11 @@ impl Core {
     fn run_here<Op: ShardOp>(&self, op: Op) -> Op::Reply {
         let now = self.node.clock.now_ms();
         let reply = op.execute(&mut self.shard.borrow_mut(), now);
+        // Invalidations first: a core that delivers a pushed change must not then serve the
+        // view from before it.
+        self.publish_invalidations();
         self.publish_changes();
         self.publish_replicas();
-        self.publish_invalidations();
         reply
     }
 

@@ -287,13 +287,19 @@ impl Outbox {
         views: &PublishedViews,
         max_views: usize,
     ) {
+        // A core that stopped takes nothing any more: keep nothing for it.
+        if self.shared.closed.load(Ordering::Acquire) {
+            return;
+        }
+        // A publication counts one at least (a flush carries no view).
+        let weight = views.len().max(1);
         let mut queue = self
             .shared
             .publications
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if queue.views + views.len() <= max_views {
-            queue.views += views.len();
+        if queue.views + weight <= max_views {
+            queue.views += weight;
             queue.arriving.push(Arriving {
                 owner,
                 seq,
@@ -305,11 +311,12 @@ impl Outbox {
             queue.arriving.retain(|a| {
                 let keep = a.owner != owner;
                 if !keep {
-                    dropped += a.views.len();
+                    dropped += a.views.len().max(1);
                 }
                 keep
             });
             queue.views -= dropped;
+            queue.views += 1;
             queue.arriving.push(Arriving {
                 owner,
                 seq,

@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use monoio::buf::IoBuf;
-use monoio::io::AsyncWriteRentExt;
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::budget::WriteSlot;
@@ -220,10 +220,21 @@ async fn write_vectored(
         segments: std::mem::take(sealed),
         tail: std::mem::take(tail),
         iovecs: Vec::new(),
+        first: 0,
     };
     queue.point();
-    let (result, queue) = stream.write_vectored_all(queue).await;
-    result?;
+    // `writev` takes the queue itself: if this future is dropped mid-write (timeout, eviction,
+    // shutdown), the runtime keeps the buffers alive until the kernel is done with them.
+    while !queue.is_written() {
+        let (result, back) = stream.writev(queue).await;
+        queue = back;
+        match result {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => queue.advance(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
     let Vectored {
         segments,
         tail: mut bytes,
@@ -263,9 +274,30 @@ struct Vectored {
     segments: VecDeque<Segment>,
     tail: Vec<u8>,
     iovecs: Vec<libc::iovec>,
+    /// `iovecs[..first]` are written.
+    first: usize,
 }
 
 impl Vectored {
+    fn is_written(&self) -> bool {
+        self.first == self.iovecs.len()
+    }
+
+    /// `n` more bytes are written: move the iovecs past them.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let v = &mut self.iovecs[self.first];
+            if n < v.iov_len {
+                // SAFETY: `n` is within the buffer this iovec points into.
+                v.iov_base = unsafe { (v.iov_base as *mut u8).add(n) } as *mut libc::c_void;
+                v.iov_len -= n;
+                return;
+            }
+            n -= v.iov_len;
+            self.first += 1;
+        }
+    }
+
     fn point(&mut self) {
         let iovec = |bytes: &[u8]| libc::iovec {
             iov_base: bytes.as_ptr() as *mut libc::c_void,
@@ -285,14 +317,15 @@ impl Vectored {
 }
 
 // SAFETY: the iovecs point into the segments' and the tail's heap allocations (Vec buffers and
-// Arc allocations), which neither move nor change while the runtime owns this value.
+// Arc allocations), which neither move nor change while this value exists; `writev` moves the
+// value into the operation, so the runtime keeps it until the kernel has finished with it.
 unsafe impl monoio::buf::IoVecBuf for Vectored {
     fn read_iovec_ptr(&self) -> *const libc::iovec {
-        self.iovecs.as_ptr()
+        self.iovecs[self.first..].as_ptr()
     }
 
     fn read_iovec_len(&self) -> usize {
-        self.iovecs.len()
+        self.iovecs.len() - self.first
     }
 }
 
@@ -308,5 +341,42 @@ unsafe impl IoBuf for SharedBytes {
 
     fn bytes_init(&self) -> usize {
         self.0.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pointed(lens: &[usize], tail: usize) -> Vectored {
+        let mut v = Vectored {
+            segments: lens.iter().map(|&n| Segment::Owned(vec![7; n])).collect(),
+            tail: vec![9; tail],
+            iovecs: Vec::new(),
+            first: 0,
+        };
+        v.point();
+        v
+    }
+
+    fn left(v: &Vectored) -> Vec<usize> {
+        v.iovecs[v.first..].iter().map(|i| i.iov_len).collect()
+    }
+
+    #[test]
+    fn a_partial_vectored_write_resumes_where_the_kernel_stopped() {
+        let mut v = pointed(&[10, 0, 5], 3);
+        assert_eq!(left(&v), [10, 5, 3], "empty parts are skipped");
+        let start = v.iovecs[0].iov_base as usize;
+        v.advance(4);
+        assert_eq!(left(&v), [6, 5, 3]);
+        assert_eq!(v.iovecs[0].iov_base as usize, start + 4);
+        v.advance(6);
+        assert_eq!(left(&v), [5, 3], "the first part is done");
+        v.advance(7);
+        assert_eq!(left(&v), [1]);
+        assert!(!v.is_written());
+        v.advance(1);
+        assert!(v.is_written());
     }
 }

@@ -186,26 +186,26 @@ impl Core {
         loop {
             self.batches_wanted.notified().await;
             yield_now().await;
+            // Each batch on its own task: a destination whose queue is full delays only the
+            // items bound for it.
             for (shard, batch) in self.renewal_batches.take_all() {
                 self.metrics
                     .remote_renewals
                     .add(batch.op.borrow().len() as u64);
-                self.send_batch(shard, batch).await;
+                monoio::spawn(self.clone().send_batch(shard, batch));
             }
             for (shard, batch) in self.register_batches.take_all() {
-                self.send_batch(shard, batch).await;
+                monoio::spawn(self.clone().send_batch(shard, batch));
             }
         }
     }
 
-    async fn send_batch<Op: Batchable>(&self, shard: usize, batch: Rc<TurnBatch<Op>>) {
+    /// Send one batch (waiting while the owner's request queue is full; the next turns' items
+    /// gather in new batches meanwhile) and hand its reply to the connections waiting.
+    async fn send_batch<Op: Batchable>(self: Rc<Self>, shard: usize, batch: Rc<TurnBatch<Op>>) {
         let op = batch.op.take();
-        // Waits while the owner's request queue is full; the next turn's items gather in new
-        // batches meanwhile.
         match self.send(shard, op).await {
-            Ok(reply) => {
-                monoio::spawn(async move { batch.answer(Ok(reply.await)) });
-            }
+            Ok(reply) => batch.answer(Ok(reply.await)),
             Err(e) => batch.answer(Err(e)),
         }
     }
