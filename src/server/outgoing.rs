@@ -169,41 +169,65 @@ async fn write_queue(
         return write_vectored(stream, sealed, sealed_len, tail, slot, trimmer).await;
     }
     while let Some(segment) = sealed.pop_front() {
-        match segment {
+        let segment = match segment {
             Segment::Owned(bytes) => {
                 let (result, bytes) = stream.write_all(bytes).await;
                 result?;
-                *sealed_len -= bytes.len();
-                slot.wrote_owned(bytes.len());
-                if bytes.capacity() > INITIAL_TAIL {
-                    trimmer.note_freed(bytes.capacity());
-                }
+                Segment::Owned(bytes)
             }
             Segment::Shared(body) => {
-                let (result, SharedBytes(body)) = stream.write_all(body).await;
+                let (result, body) = stream.write_all(body).await;
                 result?;
-                *sealed_len -= body.len();
-                slot.wrote_shared(&body);
-                // The last reference: dropping it frees the body.
-                if Arc::strong_count(&body) == 1 {
-                    trimmer.note_freed(body.len());
-                }
+                Segment::Shared(body)
             }
-        }
+        };
+        segment_written(segment, sealed_len, slot, trimmer);
     }
     if tail.is_empty() {
         return Ok(());
     }
-    let (result, mut bytes) = stream.write_all(std::mem::take(tail)).await;
+    let (result, bytes) = stream.write_all(std::mem::take(tail)).await;
     result?;
+    *tail = tail_written(bytes, slot, trimmer);
+    Ok(())
+}
+
+/// Report a written segment to the budget, and its memory to the trimmer when it is freed.
+fn segment_written(
+    segment: Segment,
+    sealed_len: &mut usize,
+    slot: &WriteSlot<'_>,
+    trimmer: &Trimmer,
+) {
+    match segment {
+        Segment::Owned(bytes) => {
+            *sealed_len -= bytes.len();
+            slot.wrote_owned(bytes.len());
+            if bytes.capacity() > INITIAL_TAIL {
+                trimmer.note_freed(bytes.capacity());
+            }
+        }
+        Segment::Shared(SharedBytes(body)) => {
+            *sealed_len -= body.len();
+            slot.wrote_shared(&body);
+            // The last reference: dropping it frees the body.
+            if Arc::strong_count(&body) == 1 {
+                trimmer.note_freed(body.len());
+            }
+        }
+    }
+}
+
+/// Report the written tail to the budget; the buffer to keep for the next answers (a grown one
+/// is freed, so idle connections stay small).
+fn tail_written(mut bytes: Vec<u8>, slot: &WriteSlot<'_>, trimmer: &Trimmer) -> Vec<u8> {
     slot.wrote_owned(bytes.len());
     bytes.clear();
     if bytes.capacity() > INITIAL_TAIL {
         trimmer.note_freed(bytes.capacity());
         bytes = Vec::new();
     }
-    *tail = bytes;
-    Ok(())
+    bytes
 }
 
 /// [`write_queue`] of a few segments in one vectored write: a head, a shared body and what
@@ -237,35 +261,13 @@ async fn write_vectored(
     }
     let Vectored {
         segments,
-        tail: mut bytes,
+        tail: bytes,
         ..
     } = queue;
     for segment in segments {
-        match segment {
-            Segment::Owned(owned) => {
-                *sealed_len -= owned.len();
-                slot.wrote_owned(owned.len());
-                if owned.capacity() > INITIAL_TAIL {
-                    trimmer.note_freed(owned.capacity());
-                }
-            }
-            Segment::Shared(SharedBytes(body)) => {
-                *sealed_len -= body.len();
-                slot.wrote_shared(&body);
-                // The last reference: dropping it frees the body.
-                if Arc::strong_count(&body) == 1 {
-                    trimmer.note_freed(body.len());
-                }
-            }
-        }
+        segment_written(segment, sealed_len, slot, trimmer);
     }
-    slot.wrote_owned(bytes.len());
-    bytes.clear();
-    if bytes.capacity() > INITIAL_TAIL {
-        trimmer.note_freed(bytes.capacity());
-        bytes = Vec::new();
-    }
-    *tail = bytes;
+    *tail = tail_written(bytes, slot, trimmer);
     Ok(())
 }
 
