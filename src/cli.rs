@@ -64,6 +64,9 @@ pub struct ServerArgs {
     /// event-loop driver: auto (io_uring, falling back to epoll), uring, legacy
     #[argh(option)]
     pub driver: Option<String>,
+    /// pin each core's thread to its own CPU: auto (when there are enough CPUs), off
+    #[argh(option)]
+    pub pin_cores: Option<String>,
     /// tests only: the lease clock moves only by POST /debug/clock/advance?ms=N
     #[argh(switch)]
     pub manual_clock: bool,
@@ -137,6 +140,7 @@ impl ServerArgs {
             lease_ttl_ms: self.lease_ttl_ms,
             path_prefix: self.path_prefix.clone(),
             driver: self.driver.clone(),
+            pin_cores: self.pin_cores.clone(),
             manual_clock: self.manual_clock,
             cluster_nodes: self.cluster_nodes.clone(),
             force_up: self.force_up,

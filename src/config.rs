@@ -36,6 +36,9 @@ pub struct Config {
     pub path_prefix: String,
     /// `auto` (io_uring when the kernel allows it, else epoll), `uring`, or `legacy` (epoll).
     pub driver: String,
+    /// `auto`: each core's thread is pinned to one CPU of those the process may run on, when
+    /// there are exactly as many as cores; `off`: the OS places the threads.
+    pub pin_cores: String,
     /// `RUST_LOG`-style filter used when `RUST_LOG` is not set.
     pub log: String,
     /// How log lines are written to stderr.
@@ -397,6 +400,7 @@ impl Default for Config {
             node_url: String::new(),
             path_prefix: String::new(),
             driver: "auto".into(),
+            pin_cores: "auto".into(),
             log: "info".into(),
             log_format: LogFormat::Human,
             lease: LeaseConfig::default(),
@@ -562,6 +566,7 @@ pub struct Overrides {
     pub lease_ttl_ms: Option<u64>,
     pub path_prefix: Option<String>,
     pub driver: Option<String>,
+    pub pin_cores: Option<String>,
     pub manual_clock: bool,
     pub cluster_nodes: Option<String>,
     pub force_up: bool,
@@ -626,6 +631,9 @@ impl Config {
         if let Some(v) = o.driver {
             self.driver = v;
         }
+        if let Some(v) = o.pin_cores {
+            self.pin_cores = v;
+        }
         if o.manual_clock {
             self.testing.manual_clock = true;
         }
@@ -658,6 +666,12 @@ impl Config {
             return Err(format!(
                 "driver: {:?} is not one of \"auto\", \"uring\", \"legacy\"",
                 self.driver
+            ));
+        }
+        if !matches!(self.pin_cores.as_str(), "auto" | "off") {
+            return Err(format!(
+                "pin_cores: {:?} is not one of \"auto\", \"off\"",
+                self.pin_cores
             ));
         }
         let url_ok = self.node_url.is_empty()

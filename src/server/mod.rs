@@ -2,6 +2,7 @@
 
 pub mod accept;
 mod activity;
+mod affinity;
 pub mod app;
 mod bootstrap;
 pub mod budget;
@@ -65,6 +66,28 @@ impl From<String> for Failure {
     }
 }
 
+/// The CPU of each core's thread (`pin_cores`), logged either way.
+fn pin_plan(mode: &str, shards: usize) -> Option<Vec<usize>> {
+    let allowed = match affinity::allowed_cpus() {
+        Ok(allowed) => allowed,
+        Err(e) => {
+            tracing::warn!("cores not pinned: cannot read the process's CPUs: {e}");
+            return None;
+        }
+    };
+    let plan = affinity::plan(mode, shards, &allowed);
+    match &plan {
+        Some(cpus) => tracing::info!(?cpus, "each core's thread pinned to its own CPU"),
+        None if mode == "off" => tracing::info!("cores not pinned (pin_cores = \"off\")"),
+        None => tracing::info!(
+            cpus = allowed.len(),
+            shards,
+            "cores not pinned: the process may use another number of CPUs than it has shards"
+        ),
+    }
+    plan
+}
+
 /// Start the node, serve until SIGTERM/SIGINT (reloading the configuration on SIGHUP), drain,
 /// and return. Under systemd (`NOTIFY_SOCKET`) it reports each phase.
 pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
@@ -78,6 +101,7 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
     let addr = config.listen_addr()?;
     let cluster_addr = cluster_listen_addr(&config, addr)?;
     let driver = pick_driver(&config.driver)?;
+    let pinned = pin_plan(&config.pin_cores, shards);
     let router = Router::new(shards);
     let cluster_secret = config.cluster.load_secret().map_err(|message| Failure {
         message,
@@ -134,6 +158,7 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         let notifier = (id == 0).then(|| notifier.clone());
         let inbox = inboxes.next().expect("one inbox per shard");
         let bound_tx = bound_tx.clone();
+        let cpu = pinned.as_ref().map(|cpus| cpus[id]);
         let started = CoreStart {
             bound: bound_tx,
             serving: serving_tx.clone(),
@@ -141,7 +166,14 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         };
         let thread = std::thread::Builder::new()
             .name(format!("artemis-core-{id}"))
-            .spawn(move || core_thread::<A>(id, listen, driver, inbox, node_slot, started))
+            .spawn(move || {
+                if let Some(cpu) = cpu {
+                    if let Err(e) = affinity::pin_current_thread(cpu) {
+                        tracing::warn!(core = id, cpu, "cannot pin the core's thread: {e}");
+                    }
+                }
+                core_thread::<A>(id, listen, driver, inbox, node_slot, started)
+            })
             .map_err(|e| format!("cannot start core thread: {e}"))?;
         threads.push(thread);
         bound_rx

@@ -115,6 +115,7 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     node_url;
     path_prefix;
     driver;
+    pin_cores;
     log;
     log_format: log_format_name;
     lease.ttl_ms;

@@ -123,6 +123,7 @@ fn deployment_properties_are_the_top_level_keys() {
             "log_format",
             "node_url",
             "path_prefix",
+            "pin_cores",
             "region_id",
             "shards",
             "zone_id"
