@@ -478,6 +478,26 @@ impl Driver {
     }
 }
 
+/// How each core's io_uring is set up: with `IORING_SETUP_COOP_TASKRUN` where the kernel has
+/// it (5.19+). Without it, every completion of a socket operation interrupts the core's thread
+/// (an IPI and a signal-like task-work run) even while it is busy in user space; with it the
+/// completions wait for the thread's next system call, which a busy core makes within
+/// microseconds and an idle one is parked in. Heartbeats with wrk: +25 % (`docs/decisions.md`).
+fn ring_setup() -> io_uring::Builder {
+    static COOP_TASKRUN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let coop = *COOP_TASKRUN.get_or_init(|| {
+        io_uring::IoUring::<io_uring::squeue::Entry>::builder()
+            .setup_coop_taskrun()
+            .build(2)
+            .is_ok()
+    });
+    let mut setup = io_uring::IoUring::builder();
+    if coop {
+        setup.setup_coop_taskrun();
+    }
+    setup
+}
+
 fn pick_driver(name: &str) -> Result<Driver, String> {
     match name {
         "auto" => Ok(Driver::Auto),
@@ -534,10 +554,12 @@ fn core_thread<A: App>(
     };
     let result = match driver {
         Driver::Auto => monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .uring_builder(ring_setup())
             .enable_timer()
             .build()
             .map(|mut rt| rt.block_on(body)),
         Driver::Uring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .uring_builder(ring_setup())
             .enable_timer()
             .build()
             .map(|mut rt| rt.block_on(body)),
