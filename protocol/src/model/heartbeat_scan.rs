@@ -81,6 +81,37 @@ const _: () = assert!(4 <= MAX_DEPTH);
 const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
+/// Where the first byte of `chunk` that ends a plain run of a string is: a quote, a backslash, a
+/// control character (< 0x20) or a non-ASCII byte. Exact for every byte (unlike
+/// [`special_bytes`], whose flags are exact only for the lowest one).
+#[inline(always)]
+fn first_stop_16(chunk: &[u8; 16]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86_64 baseline; the load is unaligned and reads exactly
+        // the 16 bytes of `chunk`.
+        let mask = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            let limit = _mm_set1_epi8(0x1F);
+            // Unsigned v <= 0x1F exactly when max(v, 0x1F) == 0x1F.
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
+            // Each flagged lane is 0xFF; a non-ASCII byte has its own high bit set.
+            let stops = _mm_or_si128(_mm_or_si128(quote, backslash), _mm_or_si128(control, v));
+            _mm_movemask_epi8(stops) as u32
+        };
+        (mask != 0).then(|| mask.trailing_zeros() as usize)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        chunk
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || c >= 0x80)
+    }
+}
+
 /// The bytes of `v` (eight bytes of a string, little-endian) that end a plain run: quotes,
 /// backslashes and control characters (< 0x20), each flagged by its high bit. This is the classic
 /// "has a byte below n" bit trick: a borrow only propagates past a flagged byte, so the lowest
@@ -186,7 +217,10 @@ impl<'a> StrToken<'a> {
         if self.escaped {
             return Err(Unsure);
         }
-        std::str::from_utf8(self.content).map_err(|_| Unsure)
+        debug_assert!(std::str::from_utf8(self.content).is_ok());
+        // SAFETY: a token exists only for content the scan checked to be UTF-8 (plain ASCII on
+        // the fast path, `from_utf8` in `string_rest` once a non-ASCII byte was seen).
+        Ok(unsafe { std::str::from_utf8_unchecked(self.content) })
     }
 }
 
@@ -534,7 +568,25 @@ impl<'a> Scanner<'a> {
         }
         self.i += 1;
         let start = self.i;
-        // The common case inline: plain ASCII bytes eight at a time up to the closing quote.
+        // The common case inline: plain ASCII bytes sixteen at a time up to the closing quote.
+        while let Some(chunk) = self.b[self.i..].first_chunk::<16>() {
+            let Some(at) = first_stop_16(chunk) else {
+                self.i += 16;
+                continue;
+            };
+            self.i += at;
+            if self.b[self.i] == b'"' {
+                let content = &self.b[start..self.i];
+                self.i += 1;
+                return Ok(StrToken {
+                    start,
+                    content,
+                    escaped: false,
+                });
+            }
+            return self.string_rest(start);
+        }
+        // The last fifteen bytes of the body: eight at a time, then byte by byte.
         while let Some(chunk) = self.b[self.i..].first_chunk::<8>() {
             let v = u64::from_le_bytes(*chunk);
             let special = special_bytes(v);

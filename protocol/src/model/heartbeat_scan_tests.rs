@@ -672,6 +672,35 @@ fn chunk_test_finds_the_first_byte_that_ends_a_plain_run() {
 }
 
 #[test]
+fn the_sixteen_byte_stop_is_the_first_quote_backslash_control_or_non_ascii_byte() {
+    let stop = |c: u8| c == b'"' || c == b'\\' || c < 0x20 || c >= 0x80;
+    // Every byte value at every position, among plain bytes before and after it.
+    for value in 0..=255u8 {
+        for at in 0..16 {
+            let mut chunk = [b'a'; 16];
+            chunk[at] = value;
+            let expected = stop(value).then_some(at);
+            assert_eq!(first_stop_16(&chunk), expected, "{value:#x} at {at}");
+        }
+    }
+    let mut rng = Rng::new(0x5eed_16);
+    for _ in 0..100_000 {
+        let mut chunk = [0u8; 16];
+        for c in &mut chunk {
+            *c = match rng.below(4) {
+                0 => rng.below(256) as u8,
+                _ => b' ' + rng.below(95) as u8,
+            };
+        }
+        assert_eq!(
+            first_stop_16(&chunk),
+            chunk.iter().position(|&c| stop(c)),
+            "{chunk:?}"
+        );
+    }
+}
+
+#[test]
 fn names_fold_the_same_with_or_without_sixteen_bytes_after_them() {
     for name in [
         "",
