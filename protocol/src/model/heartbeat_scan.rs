@@ -108,7 +108,7 @@ fn first_stop_16(chunk: &[u8; 16]) -> Option<usize> {
     {
         chunk
             .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || c >= 0x80)
+            .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
     }
 }
 

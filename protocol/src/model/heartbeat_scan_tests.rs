@@ -673,7 +673,7 @@ fn chunk_test_finds_the_first_byte_that_ends_a_plain_run() {
 
 #[test]
 fn the_sixteen_byte_stop_is_the_first_quote_backslash_control_or_non_ascii_byte() {
-    let stop = |c: u8| c == b'"' || c == b'\\' || c < 0x20 || c >= 0x80;
+    let stop = |c: u8| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
     // Every byte value at every position, among plain bytes before and after it.
     for value in 0..=255u8 {
         for at in 0..16 {
@@ -683,7 +683,7 @@ fn the_sixteen_byte_stop_is_the_first_quote_backslash_control_or_non_ascii_byte(
             assert_eq!(first_stop_16(&chunk), expected, "{value:#x} at {at}");
         }
     }
-    let mut rng = Rng::new(0x5eed_16);
+    let mut rng = Rng::new(0x5EED);
     for _ in 0..100_000 {
         let mut chunk = [0u8; 16];
         for c in &mut chunk {
