@@ -11,10 +11,13 @@
 # OLD_CONFIG / NEW_CONFIG give each side its own (e.g. the same binary, a setting off vs on).
 # SCENARIO=heartbeat|lookup|register (default heartbeat), BATCH (heartbeat/register, default 1);
 # OLD_ARGS / NEW_ARGS add server flags to one side (e.g. the same binary, NEW_ARGS="--shards 1").
+# CONNECTIONS (default 64). WRK=1 measures with wrk and scripts/wrk/SCENARIO.lua instead (after
+# registering the same 10,000 instances over 100 services; closed loop only); its figure is
+# requests/s, as with artemis load (times BATCH for instance-heartbeats).
 # Prints one line per run: which binary, then the figures. Needs jq. Never run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n 2,15p "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n 2,17p "$0"; exit 2; }
 OLD=$1 NEW=$2 RATE=
 [ "${3:-}" = --open ] && RATE=${4:?--open needs a rate}
 LOAD=target/release/artemis
@@ -36,8 +39,19 @@ run() { # label binary config server-args
     local pid=$!
     for _ in $(seq 100); do grep -q 'listening on' "$dir/out" && break; sleep 0.1; done
     local addr; addr=$(sed -n 's/artemis listening on //p' "$dir/out")
+    if [ -n "${WRK:-}" ]; then
+        "$LOAD" load --target "http://$addr" --scenario register --instances 10000 --services 100 \
+            --duration 0s >/dev/null 2>&1
+        local rps
+        rps=$(wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-8s}" -s "scripts/wrk/$SCENARIO.lua" \
+            "http://$addr" -- threads=2 ${BATCH:+batch=$BATCH} | awk '/Requests\/sec/ { print $2 }')
+        kill "$pid"; wait "$pid" 2>/dev/null || true
+        rm -rf "$dir"
+        echo "$1 $rps"
+        return
+    fi
     local args=(--target "http://$addr" --scenario "$SCENARIO" "${SHAPE[@]}"
-        --connections 64 --threads 2 --duration "${DURATION:-8s}" --warmup 2s --json)
+        --connections "${CONNECTIONS:-64}" --threads 2 --duration "${DURATION:-8s}" --warmup 2s --json)
     local filter='.requests_per_s'
     if [ -n "$RATE" ]; then
         args+=(--rate "$RATE")
