@@ -8,9 +8,31 @@
 //! must share, which only the scheduler can balance.
 
 use std::io;
+use std::sync::OnceLock;
+
+/// The process's CPUs as they were before any core was pinned (set by [`remember_process_cpus`]).
+static PROCESS_CPUS: OnceLock<Vec<usize>> = OnceLock::new();
+
+/// Keep the process's CPUs, so threads started later from a pinned core can be given them back.
+pub fn remember_process_cpus(cpus: &[usize]) {
+    let _ = PROCESS_CPUS.set(cpus.to_vec());
+}
+
+/// Give the calling thread the process's CPUs again. A thread inherits the affinity of the
+/// thread that starts it, so a helper started from a pinned core (a blocking name lookup) would
+/// otherwise compete with that core on its CPU. Does nothing if no core was ever pinned.
+pub fn unpin_current_thread() {
+    let Some(cpus) = PROCESS_CPUS.get() else {
+        return;
+    };
+    if let Err(e) = set_current_thread(cpus) {
+        tracing::warn!("cannot give a helper thread the process's CPUs back: {e}");
+    }
+}
 
 /// The CPUs this process may run on (its affinity mask, as set by `taskset`, cgroups or
-/// systemd's `CPUAffinity=`), in increasing order.
+/// systemd's `CPUAffinity=`), in increasing order. The mask holds 1,024 CPUs (`cpu_set_t`); on a
+/// machine with more, the call fails and the cores are not pinned.
 pub fn allowed_cpus() -> io::Result<Vec<usize>> {
     // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity writes at most its size.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -38,17 +60,24 @@ pub fn plan(mode: &str, cores: usize, allowed: &[usize]) -> Option<Vec<usize>> {
 
 /// Pin the calling thread to `cpu`.
 pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    set_current_thread(&[cpu])
+}
+
+/// Let the calling thread run on `cpus` only.
+fn set_current_thread(cpus: &[usize]) -> io::Result<()> {
     // SAFETY: as in allowed_cpus; CPU_SET writes within the set (checked below).
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     let size = std::mem::size_of::<libc::cpu_set_t>();
-    if cpu >= 8 * size {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("cpu {cpu} is beyond the affinity mask"),
-        ));
+    for &cpu in cpus {
+        if cpu >= 8 * size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cpu {cpu} is beyond the affinity mask"),
+            ));
+        }
+        // SAFETY: cpu < 8 * size, checked above.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
     }
-    // SAFETY: cpu < 8 * size, checked above.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: `set` is a live cpu_set_t of `size` bytes; 0 is the calling thread.
     if unsafe { libc::sched_setaffinity(0, size, &set) } != 0 {
         return Err(io::Error::last_os_error());
@@ -78,9 +107,12 @@ mod tests {
         let allowed = allowed_cpus().unwrap();
         assert!(!allowed.is_empty());
         let cpu = *allowed.last().unwrap();
+        let all = allowed.clone();
         std::thread::spawn(move || {
             pin_current_thread(cpu).unwrap();
             assert_eq!(allowed_cpus().unwrap(), vec![cpu]);
+            set_current_thread(&all).unwrap();
+            assert_eq!(allowed_cpus().unwrap(), all);
         })
         .join()
         .unwrap();

@@ -2,7 +2,7 @@
 
 pub mod accept;
 mod activity;
-mod affinity;
+pub mod affinity;
 pub mod app;
 mod bootstrap;
 pub mod budget;
@@ -75,6 +75,7 @@ fn pin_plan(mode: &str, shards: usize) -> Option<Vec<usize>> {
             return None;
         }
     };
+    affinity::remember_process_cpus(&allowed);
     let plan = affinity::plan(mode, shards, &allowed);
     match &plan {
         Some(cpus) => tracing::info!(?cpus, "each core's thread pinned to its own CPU"),

@@ -188,6 +188,8 @@ impl OwnHost {
             let spawned = std::thread::Builder::new()
                 .name("artemis-own-host".into())
                 .spawn(move || {
+                    // Started from a core, which may be pinned: blocking lookups belong elsewhere.
+                    crate::server::affinity::unpin_current_thread();
                     let own = cell.get().expect("initialised before the lookups start");
                     loop {
                         let resolved = own.look_up();
