@@ -568,46 +568,45 @@ impl<'a> Scanner<'a> {
         }
         self.i += 1;
         let start = self.i;
-        // The common case inline: plain ASCII bytes sixteen at a time up to the closing quote.
-        while let Some(chunk) = self.b[self.i..].first_chunk::<16>() {
-            let Some(at) = first_stop_16(chunk) else {
-                self.i += 16;
-                continue;
-            };
-            self.i += at;
-            if self.b[self.i] == b'"' {
-                let content = &self.b[start..self.i];
-                self.i += 1;
-                return Ok(StrToken {
-                    start,
-                    content,
-                    escaped: false,
-                });
-            }
-            return self.string_rest(start);
-        }
-        // The last fifteen bytes of the body: eight at a time, then byte by byte.
-        while let Some(chunk) = self.b[self.i..].first_chunk::<8>() {
-            let v = u64::from_le_bytes(*chunk);
-            let special = special_bytes(v);
-            if special == 0 && v & HIGH_BITS == 0 {
-                self.i += 8;
-                continue;
-            }
-            // The first byte that is special or non-ASCII (the lowest flag of each is exact).
-            self.i += ((special | v & HIGH_BITS).trailing_zeros() / 8) as usize;
-            if self.b[self.i] == b'"' {
-                let content = &self.b[start..self.i];
-                self.i += 1;
-                return Ok(StrToken {
-                    start,
-                    content,
-                    escaped: false,
-                });
-            }
-            break;
+        // The common case inline: plain ASCII bytes up to the closing quote.
+        if self.skip_plain_ascii() && self.b[self.i] == b'"' {
+            let content = &self.b[start..self.i];
+            self.i += 1;
+            return Ok(StrToken {
+                start,
+                content,
+                escaped: false,
+            });
         }
         self.string_rest(start)
+    }
+
+    /// Move past plain ASCII string bytes, sixteen at a time, then eight at a time in the last
+    /// fifteen bytes of the body. True when stopped at a byte that ends the run (a quote, a
+    /// backslash, a control character or a non-ASCII byte, at `self.i`); false when fewer than
+    /// eight bytes are left to look at (the slow path takes them byte by byte).
+    #[inline(always)]
+    fn skip_plain_ascii(&mut self) -> bool {
+        while let Some(chunk) = self.b[self.i..].first_chunk::<16>() {
+            match first_stop_16(chunk) {
+                Some(at) => {
+                    self.i += at;
+                    return true;
+                }
+                None => self.i += 16,
+            }
+        }
+        while let Some(chunk) = self.b[self.i..].first_chunk::<8>() {
+            let v = u64::from_le_bytes(*chunk);
+            let stops = special_bytes(v) | v & HIGH_BITS;
+            if stops != 0 {
+                // The first byte that is special or non-ASCII (the lowest flag of each is exact).
+                self.i += (stops.trailing_zeros() / 8) as usize;
+                return true;
+            }
+            self.i += 8;
+        }
+        false
     }
 
     /// The rest of a string whose content starts at `start`, from where [`Self::string`]'s fast
