@@ -387,6 +387,12 @@ impl RateLimitsConfig {
 pub struct HttpConfig {
     /// Add the CORS headers Java's CrossDomainFilter sent, and answer OPTIONS preflights.
     pub cors: bool,
+    /// Answer lookup, service and services.json requests that accept gzip with gzip (built from
+    /// fragments each core compresses once per cached view).
+    pub gzip_answers: bool,
+    /// Bytes one core's gzip cache keeps alive: the compressed fragments and the views they were
+    /// compressed from (a view larger than this alone is never compressed).
+    pub gzip_cache_bytes_per_core: usize,
 }
 
 impl Default for Config {
@@ -550,7 +556,11 @@ impl Default for RateLimitsConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { cors: true }
+        HttpConfig {
+            cors: true,
+            gzip_answers: true,
+            gzip_cache_bytes_per_core: 16 * 1024 * 1024,
+        }
     }
 }
 
@@ -866,6 +876,7 @@ const NUMERIC_KEYS: &[NumericKey] = numeric_keys! {
     limits.max_gzip_cpu_ms: 1, 60 * SECOND_MS;
     limits.max_id_bytes: 16, 1 << 20;
     limits.max_metadata_bytes: 0, 1 << 30;
+    http.gzip_cache_bytes_per_core: 0, 1 << 40;
     changes.log_capacity: 1, 100_000_000;
     changes.core_queue_capacity: 1, 1 << 24;
     changes.core_queue_bytes: 1024, 1 << 40;

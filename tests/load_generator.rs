@@ -890,3 +890,111 @@ fn help_names_the_default_scenario_and_what_ctrl_c_does() {
         );
     }
 }
+
+#[test]
+fn lookups_asking_for_gzip_get_gzip_answers_that_check_out() {
+    let server = Server::start(&["--shards", "2"], None);
+    let out = load(&[
+        "--target",
+        &server.url(),
+        "--scenario",
+        "lookup",
+        "--accept-gzip",
+        // 40 instances: a cached view large enough to be shared, so compressed.
+        "--instances-per-service",
+        "40",
+        "--services",
+        "4",
+        "--json",
+        "--fail-on-error",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--connections",
+        "4",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let v = report(&out);
+    assert!(u64_of(&v, "requests") > 100, "{v:?}");
+    assert_eq!(u64_of(&v, "errors"), 0, "{v:?}");
+    // The server did answer with gzip (so the sampled inflating ran): ask as the generator does.
+    let mut client = server.client();
+    let body = lookup_body_from("default", "default", &["svc-00001"]);
+    let headers = [("Accept-Encoding", "gzip")];
+    let mut encodings = Vec::new();
+    for _ in 0..2 {
+        let r = client.request("POST", LOOKUP, &headers, body.as_bytes());
+        encodings.push(r.header("content-encoding").map(str::to_string));
+    }
+    assert!(encodings.contains(&Some("gzip".into())), "{encodings:?}");
+}
+
+#[test]
+fn a_gzip_answer_that_does_not_inflate_is_an_error() {
+    // Answers every request with a gzip header and a body that is not a gzip member.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || answer_bad_gzip(stream));
+        }
+    });
+    let out = load(&[
+        "--target",
+        &url,
+        "--scenario",
+        "lookup",
+        "--accept-gzip",
+        "--no-populate",
+        "--json",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "0s",
+        "--connections",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let v = report(&out);
+    let requests = u64_of(&v, "requests");
+    assert!(requests > 0, "{v:?}");
+    // The first answer of the connection is inflated; the others' bodies lack the gzip magic.
+    let kinds = v.get("errors_by_kind").expect("errors_by_kind");
+    assert_eq!(u64_of(kinds, "gzip"), requests, "{v:?}");
+}
+
+fn answer_bad_gzip(mut stream: std::net::TcpStream) {
+    use std::io::Write;
+    let body = b"not gzip at all, not even close";
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    loop {
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut request_body = vec![0; length];
+        if reader.read_exact(&mut request_body).is_err() {
+            return;
+        }
+        let mut out = answer.clone().into_bytes();
+        out.extend_from_slice(body);
+        if stream.write_all(&out).is_err() {
+            return;
+        }
+    }
+}

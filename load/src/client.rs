@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use protocol::http::{parse_response, ParsedResponse, ResponseLimits};
+use protocol::http::{inflate_gzip, parse_response, GzipLimits, ParsedResponse, ResponseLimits};
+
+use crate::check::Answer;
 
 const INITIAL_BUFFER: usize = 64 * 1024;
 
@@ -50,7 +52,22 @@ pub struct Conn {
     read_buf: Vec<u8>,
     scratch: Vec<u8>,
     limits: ResponseLimits,
+    /// gzip answers inflated into here.
+    inflated: Vec<u8>,
+    /// Inflate one gzip answer in this many (1: all).
+    gzip_sampling: u64,
+    gzip_answers: u64,
 }
+
+/// Bounds on inflating an answer (a lookup of thousands of instances is a few megabytes).
+const INFLATE_LIMITS: GzipLimits = GzipLimits {
+    max_output: 256 << 20,
+    max_members: 1,
+};
+
+/// The gzip member header's first bytes (ID1, ID2, CM = deflate) and the smallest member.
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 8];
+const GZIP_MIN_LEN: usize = 18;
 
 impl Conn {
     pub async fn connect(addr: SocketAddr) -> io::Result<Conn> {
@@ -62,7 +79,16 @@ impl Conn {
             read_buf: Vec::with_capacity(INITIAL_BUFFER),
             scratch: Vec::new(),
             limits: ResponseLimits::default(),
+            inflated: Vec::new(),
+            gzip_sampling: 1,
+            gzip_answers: 0,
         })
+    }
+
+    /// Inflates only the first gzip answer and every `every`th after it; the others are checked
+    /// for their gzip header only ([`Answer::GzipUninflated`]).
+    pub fn sample_gzip(&mut self, every: u64) {
+        self.gzip_sampling = every.max(1);
     }
 
     /// Sends `request` and reads its response; `check(status, body)` runs on the complete response
@@ -71,7 +97,7 @@ impl Conn {
     pub async fn round_trip<R>(
         &mut self,
         request: &[u8],
-        check: impl FnOnce(u16, &[u8]) -> R,
+        check: impl FnOnce(u16, Answer<'_>) -> R,
     ) -> Result<(R, bool), ConnError> {
         self.write_buf.clear();
         self.write_buf.extend_from_slice(request);
@@ -85,7 +111,7 @@ impl Conn {
     /// Reads one final response (skipping 1xx ones) and runs `check` on it.
     pub async fn read_response<R>(
         &mut self,
-        check: impl FnOnce(u16, &[u8]) -> R,
+        check: impl FnOnce(u16, Answer<'_>) -> R,
     ) -> Result<(R, bool), ConnError> {
         loop {
             let step = match parse_response(&self.read_buf, &mut self.scratch, &self.limits, false)
@@ -99,7 +125,23 @@ impl Conn {
                         Step::Skip(consumed)
                     } else {
                         let keep_alive = head.keep_alive;
-                        let verdict = check(head.status, body);
+                        let answer = if head.gzip {
+                            let sampled = self.gzip_answers.is_multiple_of(self.gzip_sampling);
+                            self.gzip_answers += 1;
+                            if sampled {
+                                match inflate_gzip(body, &mut self.inflated, INFLATE_LIMITS) {
+                                    Ok(()) => Answer::Body(&self.inflated),
+                                    Err(_) => Answer::BadGzip,
+                                }
+                            } else if body.len() >= GZIP_MIN_LEN && body.starts_with(&GZIP_MAGIC) {
+                                Answer::GzipUninflated
+                            } else {
+                                Answer::BadGzip
+                            }
+                        } else {
+                            Answer::Body(body)
+                        };
+                        let verdict = check(head.status, answer);
                         self.consume(consumed);
                         return Ok((verdict, keep_alive));
                     }

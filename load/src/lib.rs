@@ -141,6 +141,12 @@ pub struct LoadArgs {
     /// exit 1 if any response was an error
     #[argh(switch)]
     pub fail_on_error: bool,
+    /// lookups send `Accept-Encoding: gzip` (the Java client's HTTP stack does); the measured
+    /// connections inflate and check the first gzip answer and every 64th after it, and check
+    /// the others' status and gzip header only (inflating each would cost the generator more
+    /// than the server spends on the request)
+    #[argh(switch)]
+    pub accept_gzip: bool,
     /// at the end (also after Ctrl-C or a failure), unregister every instance of the population
     /// (--instances over --services named by --service-prefix), first pulling back in the ones
     /// --pulled-out or the manage scenario pulled out
@@ -264,7 +270,14 @@ impl Plan {
                 let (host, addr, path) =
                     parse_target(url).map_err(|e| e.replacen("--target", "--watch", 1))?;
                 let path = path.trim_end_matches('/').to_string();
-                (addr, Endpoint { host, path })
+                (
+                    addr,
+                    Endpoint {
+                        host,
+                        path,
+                        accept_gzip: false,
+                    },
+                )
             }
             Some(_) => return Err("--watch: only for the push scenario".into()),
             None => (
@@ -272,6 +285,7 @@ impl Plan {
                 Endpoint {
                     host: host.clone(),
                     path: path.clone(),
+                    accept_gzip: false,
                 },
             ),
         };
@@ -279,7 +293,11 @@ impl Plan {
             scenario,
             url: args.target.clone(),
             addr,
-            endpoint: Endpoint { host, path },
+            endpoint: Endpoint {
+                host,
+                path,
+                accept_gzip: args.accept_gzip,
+            },
             connections: args.connections,
             threads,
             rate: args.rate,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::check::{artemis_status, check, Check, Instances};
+use crate::check::{artemis_status, check, Answer, Check, Instances};
 use crate::client::Conn;
 use crate::interrupt::Interrupt;
 use crate::runner::runtime;
@@ -160,7 +160,10 @@ pub fn send_all(
                         conn = Some(connect(addr, timeout).await?);
                     }
                     let c = conn.as_mut().expect("connected above");
-                    let exchange = c.round_trip(&request, |status, body| check(j, status, body));
+                    let exchange = c.round_trip(&request, |status, answer| match answer {
+                        Answer::Body(body) => check(j, status, body),
+                        Answer::GzipUninflated | Answer::BadGzip => Err("gzip".into()),
+                    });
                     match monoio::time::timeout(timeout, exchange).await {
                         Ok(Ok((Ok(()), keep_alive))) => {
                             answered.set(answered.get() + 1);
@@ -266,11 +269,14 @@ pub fn wait_empty(
                 conn = Some(connect(addr, timeout).await?);
             }
             let c = conn.as_mut().expect("connected above");
-            let exchange = c.round_trip(&request, |status, body| {
+            let exchange = c.round_trip(&request, |status, answer| {
                 if status != 200 {
                     return Err(format!("http-{status}"));
                 }
-                artemis_status(body)
+                match answer {
+                    Answer::Body(body) => artemis_status(body),
+                    Answer::GzipUninflated | Answer::BadGzip => Err("gzip".into()),
+                }
             });
             polls += 1;
             match monoio::time::timeout(timeout, exchange).await {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::check::{check, Check};
+use crate::check::{check_answer, Check};
 use crate::client::Conn;
 use crate::runner::{
     next_send, pacer, run_threads, runtime, settle, DueQueue, Phase, Progress, StartGate, Stats,
@@ -232,7 +232,9 @@ async fn registrar(state: Rc<ThreadState>, shared: Arc<PushShared>, due: Option<
         let sent = Instant::now();
         let since_start = (sent - window.start).as_nanos() as u64 + 1;
         shared.sent[seq as usize % RING].store(since_start, Ordering::Release);
-        let exchange = c.round_trip(&request, |status, body| check(Check::Artemis, status, body));
+        let exchange = c.round_trip(&request, |status, answer| {
+            check_answer(Check::Artemis, status, answer)
+        });
         let result = monoio::time::timeout(plan.timeout, exchange).await;
         let done = Instant::now();
         let (outcome, _) = settle(&mut conn, result);

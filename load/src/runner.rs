@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use monoio::time::error::Elapsed;
 
-use crate::check::{check, Check};
+use crate::check::{check_answer, Answer, Check};
 use crate::client::{Conn, ConnError};
 use crate::histogram::Latency;
 use crate::interrupt::Interrupt;
@@ -72,13 +72,17 @@ pub enum Client {
     Ws(WsConn),
 }
 
+/// A measured connection inflates one gzip answer in this many (see `--accept-gzip`).
+const GZIP_SAMPLING: u64 = 64;
+
 impl Client {
     pub async fn connect(shared: &Shared) -> Result<Client, ConnError> {
         match &shared.transport {
-            Transport::Http => Conn::connect(shared.addr)
-                .await
-                .map(Client::Http)
-                .map_err(ConnError::Io),
+            Transport::Http => {
+                let mut conn = Conn::connect(shared.addr).await.map_err(ConnError::Io)?;
+                conn.sample_gzip(GZIP_SAMPLING);
+                Ok(Client::Http(conn))
+            }
             Transport::WebSocket(path) => WsConn::connect(shared.addr, &shared.host, path)
                 .await
                 .map(Client::Ws),
@@ -88,7 +92,7 @@ impl Client {
     pub async fn round_trip<R>(
         &mut self,
         request: &[u8],
-        check: impl FnOnce(u16, &[u8]) -> R,
+        check: impl FnOnce(u16, Answer<'_>) -> R,
     ) -> Result<(R, bool), ConnError> {
         match self {
             Client::Http(c) => c.round_trip(request, check).await,
@@ -642,7 +646,9 @@ async fn connection(
         }
         let Some(c) = conn.as_mut() else { continue };
         let sent = Instant::now();
-        let exchange = c.round_trip(request, |status, body| check(check_kind, status, body));
+        let exchange = c.round_trip(request, |status, answer| {
+            check_answer(check_kind, status, answer)
+        });
         let result = monoio::time::timeout(shared.timeout, exchange).await;
         let done = Instant::now();
         let (verdict, responded) = settle(&mut conn, result);

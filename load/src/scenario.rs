@@ -255,6 +255,8 @@ pub struct Endpoint {
     /// For API scenarios, the path prefix without a trailing slash ("" for none); for raw-post, the
     /// full request target.
     pub path: String,
+    /// Lookups ask for gzip answers (`Accept-Encoding: gzip`, as the Java client's HTTP stack).
+    pub accept_gzip: bool,
 }
 
 impl Endpoint {
@@ -270,10 +272,18 @@ impl Endpoint {
             "POST",
             &target,
             &self.host,
-            &[
-                ("Content-Type", "application/json"),
-                ("Accept", "application/json"),
-            ],
+            if self.accept_gzip && op == Op::Lookup {
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Accept", "application/json"),
+                    ("Accept-Encoding", "gzip"),
+                ]
+            } else {
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Accept", "application/json"),
+                ]
+            },
             Some(body.len()),
         );
         out.extend_from_slice(body);
@@ -497,6 +507,7 @@ mod tests {
         let endpoint = Endpoint {
             host: "h:1".into(),
             path: "/p".into(),
+            accept_gzip: false,
         };
         let table = RequestTable::instances(&endpoint, Op::Heartbeat, &pop(), 4);
         assert_eq!(table.len(), 3);
@@ -516,6 +527,7 @@ mod tests {
         let endpoint = Endpoint {
             host: "h:1".into(),
             path: "".into(),
+            accept_gzip: false,
         };
         let pop = pop();
         let table = RequestTable::operations(&endpoint, &pop);

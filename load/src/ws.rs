@@ -12,6 +12,7 @@ use protocol::ws::{
     MessageReader, Next, OpCode, MAX_CONTROL_PAYLOAD,
 };
 
+use crate::check::Answer;
 use crate::client::ConnError;
 
 /// Largest message accepted from the server.
@@ -97,10 +98,12 @@ impl WsConn {
     pub async fn round_trip<R>(
         &mut self,
         request: &[u8],
-        check: impl FnOnce(u16, &[u8]) -> R,
+        check: impl FnOnce(u16, Answer<'_>) -> R,
     ) -> Result<(R, bool), ConnError> {
         self.send_text(request).await?;
-        let r = self.next_text(|text| check(200, text)).await?;
+        let r = self
+            .next_text(|text| check(200, Answer::Body(text)))
+            .await?;
         Ok((r, true))
     }
 

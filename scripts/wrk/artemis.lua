@@ -4,10 +4,12 @@
 -- built-in generator's).
 --
 -- Arguments after `--` (key=value, all optional): instances=10000 services=100 batch=1
--- prefix=svc region=default zone=default, as `artemis load`'s flags of the same names, and
+-- prefix=svc region=default zone=default, as `artemis load`'s flags of the same names, accept=gzip
+-- (lookups ask for gzip answers, as `artemis load --accept-gzip`), and
 -- threads=1, which must be wrk's -t (the threads stride through the table as the generator's do).
 -- Environment: WRK_CHECK=1 also checks every response (HTTP 200, "errorCode":"success" and
--- "status":"success", and for lookups at least one instance) and prints the counts at the end;
+-- "status":"success", and for lookups at least one instance; a gzip answer only for its gzip
+-- magic bytes) and prints the counts at the end;
 -- it costs wrk a Lua call per response, so bench.sh uses it only for the unmeasured warm-up.
 -- At the end wrk prints one line `WRK_JSON {...}` with requests, seconds, errors and latency
 -- percentiles (µs), which bench.sh reads.
@@ -17,7 +19,7 @@ local M = {}
 local function opts(args)
     local o = {
         instances = 10000, services = 100, batch = 1, threads = 1,
-        prefix = "svc", region = "default", zone = "default",
+        prefix = "svc", region = "default", zone = "default", accept = "",
     }
     for _, a in ipairs(args or {}) do
         local k, v = a:match("^([%w_]+)=(.*)$")
@@ -81,14 +83,18 @@ end
 
 -- Endpoint::write_post: the same head, header order and spelling. The built-in generator sends
 -- the target's authority as Host, port included.
-local function post(path, body)
+-- accept: the Accept-Encoding value (`accept=gzip`, as `artemis load --accept-gzip` sends it on
+-- lookups), or "" for none.
+local function post(path, body, accept)
     local host = wrk.host
     if wrk.port and wrk.port ~= "" then host = host .. ":" .. wrk.port end
     -- wrk.path is the URL's path: a server path prefix (e.g. /artemis-service), or "/".
     local prefix = (wrk.path or ""):gsub("/+$", "")
+    local encoding = ""
+    if accept ~= nil and accept ~= "" then encoding = "Accept-Encoding: " .. accept .. "\r\n" end
     return "POST " .. prefix .. path .. " HTTP/1.1\r\nHost: " .. host
-        .. "\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: "
-        .. #body .. "\r\n\r\n" .. body
+        .. "\r\nContent-Type: application/json\r\nAccept: application/json\r\n" .. encoding
+        .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
 end
 
 -- The request tables of load/src/scenario.rs RequestTable.
@@ -114,7 +120,7 @@ local builders = {
     lookup = function(o)
         local t = {}
         for s = 0, o.services - 1 do
-            t[#t + 1] = post("/api/discovery/lookup.json", lookup_body(o, s))
+            t[#t + 1] = post("/api/discovery/lookup.json", lookup_body(o, s), o.accept)
         end
         return t
     end,
@@ -155,7 +161,11 @@ function M.install(kind)
     if os.getenv("WRK_CHECK") == "1" then
         function response(status, headers, body)
             checked = checked + 1
-            local ok = status == 200 and body ~= nil
+            -- A gzip answer (accept=gzip) cannot be inflated here: its framing is checked, and
+            -- `artemis load --accept-gzip` checks the inflated answers.
+            local gzipped = headers ~= nil and headers["Content-Encoding"] == "gzip"
+            local ok = status == 200 and body ~= nil and gzipped and body:sub(1, 2) == "\31\139"
+            ok = ok or status == 200 and body ~= nil and not gzipped
                 and body:find('"errorCode":"success"', 1, true) ~= nil
                 and body:find('"status":"success"', 1, true) ~= nil
                 and (kind ~= "lookup" or body:find('"instanceId"', 1, true) ~= nil)

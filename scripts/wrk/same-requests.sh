@@ -87,22 +87,25 @@ capture() {
 }
 stop() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; SERVER=""; }
 
-# check NAME SCENARIO BATCH EXPECTED: 1,000 instances over 10 services, both generators, 2 s each
-# (enough to walk each table several times at the capture server's pace).
+# check NAME SCENARIO BATCH EXPECTED [gzip]: 1,000 instances over 10 services, both generators,
+# 2 s each (enough to walk each table several times at the capture server's pace); `gzip`: the
+# lookups ask for gzip answers (`--accept-gzip`, `accept=gzip`).
 FAILED=0
 check() {
-    local name=$1 scenario=$2 batch=$3 expected=$4
+    local name=$1 scenario=$2 batch=$3 expected=$4 gzip=${5:-}
+    local load_gzip=() wrk_gzip=()
+    if [ "$gzip" = gzip ]; then load_gzip=(--accept-gzip); wrk_gzip=(accept=gzip); fi
     echo "$name:"
     capture "$name-load"
     local load_port=$PORT
     "$BIN" load --target "http://127.0.0.1:$PORT" --scenario "$scenario" --batch "$batch" \
         --instances 1000 --services 10 --no-populate --connections 4 --threads 2 \
-        --duration 2s --warmup 0s --json >/dev/null 2>"$WORK/$name-load.err" \
+        --duration 2s --warmup 0s --json "${load_gzip[@]}" >/dev/null 2>"$WORK/$name-load.err" \
         || { cat "$WORK/$name-load.err" >&2; FAILED=1; }
     stop
     capture "$name-wrk"
     wrk -t2 -c4 -d2s -s "scripts/wrk/$scenario.lua" "http://127.0.0.1:$PORT" -- threads=2 \
-        instances=1000 services=10 batch="$batch" >/dev/null
+        instances=1000 services=10 batch="$batch" "${wrk_gzip[@]}" >/dev/null
     stop
     python3 "$WORK/compare.py" "$WORK/$name-load.bin" "$load_port" "$WORK/$name-wrk.bin" "$PORT" \
         "$expected" || FAILED=1
@@ -111,4 +114,5 @@ check "heartbeat, batch 1" heartbeat 1 1000
 check "heartbeat, batch 3 (the last request wraps around)" heartbeat 3 334
 check "register, batch 1" register 1 1000
 check "lookup" lookup 1 10
+check "lookup asking for gzip" lookup 1 10 gzip
 if [ "$FAILED" = 0 ]; then echo "same requests: yes"; else echo "same requests: NO"; exit 1; fi

@@ -12,6 +12,7 @@ mod body;
 pub mod cluster;
 mod debug;
 pub mod discovery;
+mod gzip;
 pub mod management;
 mod monitoring;
 mod rate_limit;
@@ -22,7 +23,7 @@ pub mod status;
 use std::time::Instant;
 
 use protocol::http::{
-    write_head_response, write_response, HttpError, Method, Request, ResponseHead,
+    accepts_gzip, write_head_response, write_response, HttpError, Method, Request, ResponseHead,
 };
 use protocol::model::{node_status_text, write_error_body, JsonError, HEALTH_UP};
 
@@ -461,7 +462,14 @@ async fn answer(
         // The connection writes the shared body after the head, without copying its shared
         // parts; a HEAD answer has the same head and no body.
         Some(body) => {
-            respond_before_shared_body(core, out, status, keep_alive, body.len());
+            let gzip = if core.node.config.http.gzip_answers && wants_gzip(request) {
+                gzip::gzip_body(core, &body).await
+            } else {
+                None
+            };
+            let encoded = gzip.is_some();
+            let body = gzip.unwrap_or(body);
+            respond_before_shared_body(core, out, status, keep_alive, body.len(), encoded);
             if framing == Framing::Body {
                 *shared = body;
             }
@@ -582,7 +590,7 @@ fn respond(
 }
 
 /// A response's extra headers.
-type Headers<'a> = smallvec::SmallVec<[(&'a str, &'a str); 4]>;
+type Headers<'a> = smallvec::SmallVec<[(&'a str, &'a str); 6]>;
 
 /// Add the CORS headers (when `http.cors` is on), then `extra`. (Filled in place: a returned
 /// `Headers` would be copied on every answer.)
@@ -600,26 +608,40 @@ fn write_framed(out: &mut Vec<u8>, framing: Framing, head: &ResponseHead<'_>, bo
     }
 }
 
-/// The head of a response whose body is shared bytes the connection writes after it.
+/// The head of a response whose body is shared bytes the connection writes after it
+/// (`gzip`: a gzip member, see `gzip`).
 fn respond_before_shared_body(
     core: &Core,
     out: &mut Vec<u8>,
     status: u16,
     keep_alive: bool,
     body_len: usize,
+    gzip: bool,
 ) {
-    let cors: &[(&str, &str)] = if core.node.config.http.cors {
-        CORS
-    } else {
-        &[]
-    };
+    let encoding: &[(&str, &str)] = if gzip { GZIP_ENCODED } else { &[] };
+    let mut headers = Headers::new();
+    add_headers(core, encoding, &mut headers);
     let head = ResponseHead {
         status,
         content_type: JSON,
         keep_alive,
-        extra_headers: cors,
+        extra_headers: &headers,
     };
     write_head_response(out, &head, body_len);
+}
+
+/// The headers of a gzip answer: a cache between client and server must not give it to a client
+/// that did not ask for gzip.
+const GZIP_ENCODED: &[(&str, &str)] = &[("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")];
+
+/// The request's Accept-Encoding fields allow gzip.
+fn wants_gzip(request: &Request<'_>) -> bool {
+    accepts_gzip(
+        request
+            .headers()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("Accept-Encoding"))
+            .map(|(_, value)| value),
+    )
 }
 
 /// An error answer to a request that reached no endpoint, after which the connection closes.

@@ -31,6 +31,7 @@ use smallvec::SmallVec;
 use super::activity::Activity;
 use super::app::App;
 use super::budget::Budgets;
+use super::gzip_cache::GzipCache;
 use super::log_limit::LogLimiter;
 use super::mailbox::{
     Inbox, NotServed, Outbox, Pending, PublishedViews, Reply, ReplyFuture, Request, Unavailable,
@@ -153,6 +154,8 @@ pub struct Core {
     pub trimmer: Trimmer,
     /// WebSocket sessions on this core and their subscriptions.
     subscribers: RefCell<Subscribers>,
+    /// gzip fragments of the shared answer bytes this core sent (see `gzip_cache`).
+    pub gzip_cache: RefCell<GzipCache>,
     /// Change batches on their way to this core's sessions.
     fanout: FanOut,
     /// Sessions closed because the core's push queues were full.
@@ -218,6 +221,7 @@ impl Core {
             bad_request_log: LogLimiter::new(20),
             budgets,
             trimmer: Trimmer::default(),
+            gzip_cache: RefCell::new(GzipCache::new(node.config.http.gzip_cache_bytes_per_core)),
             subscribers: RefCell::new(Subscribers::new(
                 node.config.ws.max_core_queued_bytes,
                 node.config.ws.max_subscription_bytes_per_core,

@@ -10,6 +10,7 @@ pub mod conn;
 pub mod core;
 mod data_dir;
 pub mod durable;
+pub mod gzip_cache;
 mod listener;
 mod log_limit;
 pub mod mailbox;

@@ -51,6 +51,11 @@ impl SharedBody {
         (!self.is_empty()).then(|| std::mem::take(self))
     }
 
+    /// The parts in order.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
     pub fn into_parts(self) -> Vec<Part> {
         self.parts
     }

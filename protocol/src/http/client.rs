@@ -61,6 +61,8 @@ pub struct ResponseHead {
     pub framing: Framing,
     /// Bytes of the status line, the header fields and the empty line.
     pub head_len: usize,
+    /// `Content-Encoding: gzip` (or x-gzip): the body is a gzip member to inflate.
+    pub gzip: bool,
 }
 
 /// Outcome of [`parse_response`].
@@ -97,6 +99,7 @@ pub fn parse_response_head(
     let mut keep_alive = http11;
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
+    let mut gzip = false;
     for line in lines {
         if line.is_empty() {
             break;
@@ -127,6 +130,8 @@ pub fn parse_response_head(
             } else {
                 return Err(ResponseError("unsupported Transfer-Encoding"));
             }
+        } else if name.eq_ignore_ascii_case(b"content-encoding") {
+            gzip = value.eq_ignore_ascii_case(b"gzip") || value.eq_ignore_ascii_case(b"x-gzip");
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in list_elements(value) {
                 if token.eq_ignore_ascii_case(b"close") {
@@ -162,6 +167,7 @@ pub fn parse_response_head(
         keep_alive,
         framing,
         head_len,
+        gzip,
     }))
 }
 

@@ -21,6 +21,7 @@ mod chunked;
 mod client;
 mod fields;
 mod gzip;
+mod gzip_answer;
 mod query;
 mod request;
 mod response;
@@ -40,6 +41,9 @@ pub(crate) use fields::{has_element, is_tchar, trim_ows};
 pub use gzip::{
     encoded_body, inflate_gzip, EncodedBody, GzipInflater, GzipLimits, Progress, INVALID_GZIP,
     TOO_MANY_MEMBERS,
+};
+pub use gzip_answer::{
+    accepts_gzip, write_gzip, DeflateFailed, DeflatedPart, GzipPart, PartDeflater,
 };
 pub use query::{canonical_path, percent_decode_path, query_pairs};
 pub use request::{ContentEncoding, HeaderIter, HeaderList, Parsed, Request, RequestParser};

@@ -163,6 +163,8 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     limits.max_id_bytes;
     limits.max_metadata_bytes;
     http.cors;
+    http.gzip_answers;
+    http.gzip_cache_bytes_per_core;
     changes.log_capacity;
     changes.core_queue_capacity;
     changes.core_queue_bytes;
