@@ -805,9 +805,9 @@ Every wrk run is preceded by an unmeasured warm-up of $WARM on as many connectio
 every answer (HTTP 200, \`"errorCode":"success"\` and \`"status":"success"\`, and for lookups at
 least one instance; a gzip answer only for its gzip header, since Lua cannot inflate it); the
 measured run has no per-response Lua. \`artemis load\` checks every answer of every run (with
-\`--accept-gzip\` it inflates and checks the first gzip answer of each connection and every 64th
-after it, and checks the status and gzip header of the others: inflating every answer would cost
-the generator more CPU than the server spends on the request). Errors
+\`--accept-gzip\` a connection inflates and checks each distinct gzip answer once and gives an
+answer with the same status, length and gzip trailer the same verdict: inflating every answer
+would cost the generator more CPU than the server spends on the request). Errors
 count wrk's socket errors and non-2xx answers plus the warm-up's wrong answers, and
 \`artemis load\`'s failed checks.
 $(tp_client_cpu)

@@ -117,6 +117,18 @@ fn discovery_answers_inflate_to_the_plain_answers() {
         arr_len(&v["services"][0]["instances"], "instances"),
         INSTANCES
     );
+    // Counted: every gzip answer above (one or two per ask_gzip), and the view and the
+    // services.json body compressed.
+    let metrics = client.request("GET", "/metrics", &[], b"").text();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics"))
+    };
+    assert!(value("artemis_gzip_answers_total") >= 5.0, "{metrics}");
+    assert!(value("artemis_gzip_compressions_total") >= 2.0, "{metrics}");
+    assert!(value("artemis_gzip_cache_bytes") > 0.0, "{metrics}");
 }
 
 #[test]

@@ -959,7 +959,7 @@ fn a_gzip_answer_that_does_not_inflate_is_an_error() {
     let v = report(&out);
     let requests = u64_of(&v, "requests");
     assert!(requests > 0, "{v:?}");
-    // The first answer of the connection is inflated; the others' bodies lack the gzip magic.
+    // The first answer is inflated and fails; the others, the same bytes, get its verdict.
     let kinds = v.get("errors_by_kind").expect("errors_by_kind");
     assert_eq!(u64_of(kinds, "gzip"), requests, "{v:?}");
 }

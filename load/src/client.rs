@@ -2,6 +2,8 @@
 //! response, hand its status and body to a checker. The read, write and chunk buffers live as long
 //! as the connection and are reused for every request.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 
@@ -54,20 +56,23 @@ pub struct Conn {
     limits: ResponseLimits,
     /// gzip answers inflated into here.
     inflated: Vec<u8>,
-    /// Inflate one gzip answer in this many (1: all).
-    gzip_sampling: u64,
-    gzip_answers: u64,
+    /// The verdicts on gzip answers inflated before, by what identifies their bytes (see
+    /// [`GzipKey`]): the server sends the same compressed bytes for the same answer, and
+    /// inflating each would cost the generator more CPU than the server spends on it.
+    verdicts: HashMap<GzipKey, Box<dyn Any>>,
 }
+
+/// A gzip answer's status, length, and trailer (CRC-32 and length of the inflated bytes).
+type GzipKey = (u16, usize, [u8; 8]);
+
+/// Verdicts kept per connection at most (then forgotten all at once).
+const MAX_VERDICTS: usize = 4096;
 
 /// Bounds on inflating an answer (a lookup of thousands of instances is a few megabytes).
 const INFLATE_LIMITS: GzipLimits = GzipLimits {
     max_output: 256 << 20,
     max_members: 1,
 };
-
-/// The gzip member header's first bytes (ID1, ID2, CM = deflate) and the smallest member.
-const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 8];
-const GZIP_MIN_LEN: usize = 18;
 
 impl Conn {
     pub async fn connect(addr: SocketAddr) -> io::Result<Conn> {
@@ -80,21 +85,14 @@ impl Conn {
             scratch: Vec::new(),
             limits: ResponseLimits::default(),
             inflated: Vec::new(),
-            gzip_sampling: 1,
-            gzip_answers: 0,
+            verdicts: HashMap::new(),
         })
-    }
-
-    /// Inflates only the first gzip answer and every `every`th after it; the others are checked
-    /// for their gzip header only ([`Answer::GzipUninflated`]).
-    pub fn sample_gzip(&mut self, every: u64) {
-        self.gzip_sampling = every.max(1);
     }
 
     /// Sends `request` and reads its response; `check(status, body)` runs on the complete response
     /// while the body is still in the buffer. Returns the check's result and whether the
     /// connection may be reused. Interim (1xx) responses are skipped.
-    pub async fn round_trip<R>(
+    pub async fn round_trip<R: Clone + 'static>(
         &mut self,
         request: &[u8],
         check: impl FnOnce(u16, Answer<'_>) -> R,
@@ -109,7 +107,7 @@ impl Conn {
     }
 
     /// Reads one final response (skipping 1xx ones) and runs `check` on it.
-    pub async fn read_response<R>(
+    pub async fn read_response<R: Clone + 'static>(
         &mut self,
         check: impl FnOnce(u16, Answer<'_>) -> R,
     ) -> Result<(R, bool), ConnError> {
@@ -125,23 +123,33 @@ impl Conn {
                         Step::Skip(consumed)
                     } else {
                         let keep_alive = head.keep_alive;
-                        let answer = if head.gzip {
-                            let sampled = self.gzip_answers.is_multiple_of(self.gzip_sampling);
-                            self.gzip_answers += 1;
-                            if sampled {
-                                match inflate_gzip(body, &mut self.inflated, INFLATE_LIMITS) {
-                                    Ok(()) => Answer::Body(&self.inflated),
-                                    Err(_) => Answer::BadGzip,
+                        let verdict = if head.gzip {
+                            let key = gzip_key(head.status, body);
+                            let known = key.and_then(|k| self.verdicts.get(&k));
+                            match known.and_then(|v| v.downcast_ref::<R>()) {
+                                Some(verdict) => verdict.clone(),
+                                None => {
+                                    let answer = match inflate_gzip(
+                                        body,
+                                        &mut self.inflated,
+                                        INFLATE_LIMITS,
+                                    ) {
+                                        Ok(()) => Answer::Body(&self.inflated),
+                                        Err(_) => Answer::BadGzip,
+                                    };
+                                    let verdict = check(head.status, answer);
+                                    if let Some(key) = key {
+                                        if self.verdicts.len() >= MAX_VERDICTS {
+                                            self.verdicts.clear();
+                                        }
+                                        self.verdicts.insert(key, Box::new(verdict.clone()));
+                                    }
+                                    verdict
                                 }
-                            } else if body.len() >= GZIP_MIN_LEN && body.starts_with(&GZIP_MAGIC) {
-                                Answer::GzipUninflated
-                            } else {
-                                Answer::BadGzip
                             }
                         } else {
-                            Answer::Body(body)
+                            check(head.status, Answer::Body(body))
                         };
-                        let verdict = check(head.status, answer);
                         self.consume(consumed);
                         return Ok((verdict, keep_alive));
                     }
@@ -168,6 +176,13 @@ impl Conn {
     async fn fill(&mut self, min_total: usize) -> Result<(), ConnError> {
         fill(&mut self.stream, &mut self.read_buf, min_total).await
     }
+}
+
+/// What identifies a gzip answer's bytes: its status, length and trailer; None if too short
+/// to be a gzip member (it is inflated, and fails, every time).
+fn gzip_key(status: u16, body: &[u8]) -> Option<GzipKey> {
+    let trailer = body.len().checked_sub(8).and_then(|at| body.get(at..))?;
+    Some((status, body.len(), trailer.try_into().ok()?))
 }
 
 enum Step {

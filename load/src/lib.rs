@@ -141,10 +141,10 @@ pub struct LoadArgs {
     /// exit 1 if any response was an error
     #[argh(switch)]
     pub fail_on_error: bool,
-    /// lookups send `Accept-Encoding: gzip` (the Java client's HTTP stack does); the measured
-    /// connections inflate and check the first gzip answer and every 64th after it, and check
-    /// the others' status and gzip header only (inflating each would cost the generator more
-    /// than the server spends on the request)
+    /// lookups send `Accept-Encoding: gzip` (the Java client's HTTP stack does); a connection
+    /// inflates and checks each distinct gzip answer once and gives an answer with the same
+    /// status, length and gzip trailer (CRC-32, length) the same verdict (inflating each would
+    /// cost the generator more CPU than the server spends on the request)
     #[argh(switch)]
     pub accept_gzip: bool,
     /// at the end (also after Ctrl-C or a failure), unregister every instance of the population

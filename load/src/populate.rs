@@ -162,7 +162,7 @@ pub fn send_all(
                     let c = conn.as_mut().expect("connected above");
                     let exchange = c.round_trip(&request, |status, answer| match answer {
                         Answer::Body(body) => check(j, status, body),
-                        Answer::GzipUninflated | Answer::BadGzip => Err("gzip".into()),
+                        Answer::BadGzip => Err("gzip".into()),
                     });
                     match monoio::time::timeout(timeout, exchange).await {
                         Ok(Ok((Ok(()), keep_alive))) => {
@@ -275,7 +275,7 @@ pub fn wait_empty(
                 }
                 match answer {
                     Answer::Body(body) => artemis_status(body),
-                    Answer::GzipUninflated | Answer::BadGzip => Err("gzip".into()),
+                    Answer::BadGzip => Err("gzip".into()),
                 }
             });
             polls += 1;

@@ -72,24 +72,20 @@ pub enum Client {
     Ws(WsConn),
 }
 
-/// A measured connection inflates one gzip answer in this many (see `--accept-gzip`).
-const GZIP_SAMPLING: u64 = 64;
-
 impl Client {
     pub async fn connect(shared: &Shared) -> Result<Client, ConnError> {
         match &shared.transport {
-            Transport::Http => {
-                let mut conn = Conn::connect(shared.addr).await.map_err(ConnError::Io)?;
-                conn.sample_gzip(GZIP_SAMPLING);
-                Ok(Client::Http(conn))
-            }
+            Transport::Http => Conn::connect(shared.addr)
+                .await
+                .map(Client::Http)
+                .map_err(ConnError::Io),
             Transport::WebSocket(path) => WsConn::connect(shared.addr, &shared.host, path)
                 .await
                 .map(Client::Ws),
         }
     }
 
-    pub async fn round_trip<R>(
+    pub async fn round_trip<R: Clone + 'static>(
         &mut self,
         request: &[u8],
         check: impl FnOnce(u16, Answer<'_>) -> R,

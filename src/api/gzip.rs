@@ -8,6 +8,8 @@
 //! assembled from their fragments and the envelope's few owned bytes as stored blocks, so a
 //! compressed answer costs the same CPU as a plain one and a tenth of the bytes to send.
 
+use std::sync::Arc;
+
 use protocol::http::{write_gzip, DeflatedPart, GzipPart};
 use smallvec::SmallVec;
 
@@ -47,41 +49,48 @@ pub async fn gzip_body(core: &Core, body: &SharedBody) -> Option<SharedBody> {
 }
 
 /// The shared parts' fragments where compressed already, and the parts to compress now; None
-/// when one is new to the cache (or none is shared).
+/// when one is to be answered plain (or none is shared).
 type KnownParts = (
     SmallVec<[Option<DeflatedPart>; 8]>,
-    SmallVec<[(usize, std::sync::Arc<[u8]>); 2]>,
+    SmallVec<[(usize, Arc<[u8]>); 2]>,
 );
 
 fn known_parts(core: &Core, body: &SharedBody) -> Option<KnownParts> {
     let mut cache = core.gzip_cache.borrow_mut();
     let mut deflated = SmallVec::new();
-    let mut pending = SmallVec::new();
-    let mut any_new = false;
+    let mut pending: SmallVec<[(usize, Arc<[u8]>); 2]> = SmallVec::new();
+    let (mut any_shared, mut any_plain) = (false, false);
     for (index, part) in body.parts().iter().enumerate() {
+        deflated.push(None);
         let Part::Shared(source) = part else {
-            deflated.push(None);
             continue;
         };
-        // Every shared part is looked up (and so remembered) even after a new one.
+        any_shared = true;
+        // Every shared part is looked up (and so remembered) even after a plain one.
         match cache.know(source) {
-            Known::Deflated(part) => deflated.push(Some(part)),
-            Known::SeenBefore => {
-                deflated.push(None);
-                pending.push((index, source.clone()));
-            }
-            Known::New => {
-                deflated.push(None);
-                any_new = true;
-            }
+            Known::Deflated(part) => deflated[index] = Some(part),
+            Known::Compress => pending.push((index, source.clone())),
+            Known::Plain => any_plain = true,
         }
     }
-    let any_shared = deflated.iter().any(Option::is_some) || !pending.is_empty() || any_new;
-    (any_shared && !any_new).then_some((deflated, pending))
+    if any_plain {
+        // Answered plain after all: the next request compresses what this one would have.
+        for (_, source) in &pending {
+            cache.forget(source);
+        }
+        return None;
+    }
+    any_shared.then_some((deflated, pending))
 }
 
 /// Compresses `source` slice by slice, yielding between slices, and caches the fragment.
-async fn deflate(core: &Core, source: &std::sync::Arc<[u8]>) -> Option<DeflatedPart> {
+async fn deflate(core: &Core, source: &Arc<[u8]>) -> Option<DeflatedPart> {
+    // Dropped with the request (a closed connection) before the end: the next one tries again.
+    let mut claim = Claim {
+        core,
+        source,
+        settled: false,
+    };
     let mut deflater = core.gzip_cache.borrow_mut().lend_deflater();
     let mut fed = Ok(());
     for (n, slice) in source.chunks(SLICE).enumerate() {
@@ -100,9 +109,43 @@ async fn deflate(core: &Core, source: &std::sync::Arc<[u8]>) -> Option<DeflatedP
             Err(e)
         }
     };
+    claim.settled = true;
     let mut cache = core.gzip_cache.borrow_mut();
     cache.give_back(deflater);
-    let part = part.ok()?;
-    cache.store(source, part.clone());
-    Some(part)
+    match part {
+        Ok(part) => {
+            core.metrics.gzip_compressions.add(1);
+            cache.store(source, part.clone());
+            Some(part)
+        }
+        Err(_) => {
+            // The deflater or its check failed (it does not for valid use): never again for
+            // these bytes, and logged (rate-limited).
+            cache.give_up(source);
+            if core.bad_request_log.allow() {
+                tracing::warn!(
+                    bytes = source.len(),
+                    "gzip: compressing shared answer bytes failed; they are answered uncompressed"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// A compression in progress; forgotten by the cache if dropped unsettled.
+struct Claim<'a> {
+    core: &'a Core,
+    source: &'a Arc<[u8]>,
+    settled: bool,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            if let Ok(mut cache) = self.core.gzip_cache.try_borrow_mut() {
+                cache.forget(self.source);
+            }
+        }
+    }
 }

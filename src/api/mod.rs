@@ -182,6 +182,15 @@ impl Endpoint {
         EndpointId::new(position.expect("every endpoint has a route"))
     }
 
+    /// Answers a client that accepts gzip with gzip (`http.gzip_answers`): the discovery reads
+    /// whose answers are built from shared views (see `gzip`).
+    fn answers_gzip(self, core: &Core) -> bool {
+        matches!(
+            self,
+            Endpoint::Lookup | Endpoint::Service | Endpoint::Services
+        ) && core.node.config.http.gzip_answers
+    }
+
     fn content_type(self) -> &'static str {
         match self {
             Endpoint::Metrics => protocol::prometheus::CONTENT_TYPE,
@@ -462,21 +471,34 @@ async fn answer(
         // The connection writes the shared body after the head, without copying its shared
         // parts; a HEAD answer has the same head and no body.
         Some(body) => {
-            let gzip = if core.node.config.http.gzip_answers && wants_gzip(request) {
+            let gzip = if endpoint.answers_gzip(core) && wants_gzip(request) {
                 gzip::gzip_body(core, &body).await
             } else {
                 None
             };
             let encoded = gzip.is_some();
+            if encoded {
+                core.metrics.gzip_answers.add(1);
+            }
             let body = gzip.unwrap_or(body);
-            respond_before_shared_body(core, out, status, keep_alive, body.len(), encoded);
+            let encoding = match (encoded, endpoint.answers_gzip(core)) {
+                (true, _) => GZIP_ENCODED,
+                (false, true) => MAY_BE_GZIP_ENCODED,
+                (false, false) => &[],
+            };
+            respond_before_shared_body(core, out, status, keep_alive, body.len(), encoding);
             if framing == Framing::Body {
                 *shared = body;
             }
         }
         None => {
             let mut headers = Headers::new();
-            add_headers(core, &[], &mut headers);
+            let vary = if endpoint.answers_gzip(core) {
+                MAY_BE_GZIP_ENCODED
+            } else {
+                &[]
+            };
+            add_headers(core, vary, &mut headers);
             let head = ResponseHead {
                 status,
                 content_type: endpoint.content_type(),
@@ -608,17 +630,16 @@ fn write_framed(out: &mut Vec<u8>, framing: Framing, head: &ResponseHead<'_>, bo
     }
 }
 
-/// The head of a response whose body is shared bytes the connection writes after it
-/// (`gzip`: a gzip member, see `gzip`).
+/// The head of a response whose body is shared bytes the connection writes after it, with the
+/// `encoding` headers.
 fn respond_before_shared_body(
     core: &Core,
     out: &mut Vec<u8>,
     status: u16,
     keep_alive: bool,
     body_len: usize,
-    gzip: bool,
+    encoding: &[(&str, &str)],
 ) {
-    let encoding: &[(&str, &str)] = if gzip { GZIP_ENCODED } else { &[] };
     let mut headers = Headers::new();
     add_headers(core, encoding, &mut headers);
     let head = ResponseHead {
@@ -633,6 +654,8 @@ fn respond_before_shared_body(
 /// The headers of a gzip answer: a cache between client and server must not give it to a client
 /// that did not ask for gzip.
 const GZIP_ENCODED: &[(&str, &str)] = &[("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")];
+/// The plain answers of endpoints that answer gzip to clients that ask for it.
+const MAY_BE_GZIP_ENCODED: &[(&str, &str)] = &[("Vary", "Accept-Encoding")];
 
 /// The request's Accept-Encoding fields allow gzip.
 fn wants_gzip(request: &Request<'_>) -> bool {

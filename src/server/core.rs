@@ -474,8 +474,12 @@ impl Core {
     /// This core's counters and what it holds now (run by [`Scrape`] on this core's thread).
     pub(super) fn metrics_sample(&self) -> metrics::CoreSample {
         let push_queue_bytes = self.subscribers.borrow().budget().used();
-        self.metrics
-            .sample(self.live_connections.get(), push_queue_bytes)
+        let gzip_cache_bytes = self.gzip_cache.borrow().held_bytes();
+        self.metrics.sample(
+            self.live_connections.get(),
+            push_queue_bytes,
+            gzip_cache_bytes,
+        )
     }
 
     /// Hand the changes the shard recorded to the change stream's sinks.

@@ -84,6 +84,10 @@ pub struct CoreMetrics {
     pub cross_core_requests: Counter,
     /// Client heartbeats renewed on another core's shard (carried by those messages).
     pub remote_renewals: Counter,
+    /// Answers sent gzip-encoded (`http.gzip_answers`).
+    pub gzip_answers: Counter,
+    /// Shared answer bytes (views, services.json bodies) this core compressed.
+    pub gzip_compressions: Counter,
 }
 
 /// Where discovery reads found a service's view (see `Core::served_views`).
@@ -118,7 +122,12 @@ impl CoreMetrics {
     }
 
     /// The counters now; `connections_open` and `push_queue_bytes` are what the core holds now.
-    pub fn sample(&self, connections_open: usize, push_queue_bytes: usize) -> CoreSample {
+    pub fn sample(
+        &self,
+        connections_open: usize,
+        push_queue_bytes: usize,
+        gzip_cache_bytes: usize,
+    ) -> CoreSample {
         CoreSample {
             requests: self.requests.sample(),
             store_writes: self.store_writes.sample(),
@@ -144,6 +153,9 @@ impl CoreMetrics {
             ],
             cross_core_requests: self.cross_core_requests.get(),
             remote_renewals: self.remote_renewals.get(),
+            gzip_answers: self.gzip_answers.get(),
+            gzip_compressions: self.gzip_compressions.get(),
+            gzip_cache_bytes: gzip_cache_bytes as u64,
         }
     }
 }
@@ -189,6 +201,9 @@ pub struct CoreSample {
     pub views: [u64; 3],
     pub cross_core_requests: u64,
     pub remote_renewals: u64,
+    pub gzip_answers: u64,
+    pub gzip_compressions: u64,
+    pub gzip_cache_bytes: u64,
 }
 
 impl CoreSample {
@@ -217,5 +232,8 @@ impl CoreSample {
         }
         self.cross_core_requests += other.cross_core_requests;
         self.remote_renewals += other.remote_renewals;
+        self.gzip_answers += other.gzip_answers;
+        self.gzip_compressions += other.gzip_compressions;
+        self.gzip_cache_bytes += other.gzip_cache_bytes;
     }
 }

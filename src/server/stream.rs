@@ -294,7 +294,7 @@ mod tests {
             run.poll(&mut cx).is_pending(),
             "waits for more once all is delivered"
         );
-        let sample = metrics.sample(0, 0);
+        let sample = metrics.sample(0, 0, 0);
         assert_eq!(
             sample.push_fanout_sessions, 6,
             "two batches on the 3 open sessions of the service; never the closing one or another \

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use flate2::{Compress, Compression, Crc, FlushCompress};
+use flate2::{Compress, Compression, Crc, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::fields::{list_elements, trim_ows};
 use crate::model::BodySink;
@@ -78,8 +78,14 @@ impl DeflatedPart {
     }
 }
 
-/// Output reserved per step of the compressor beyond half the input.
-const OUTPUT_STEP: usize = 4096;
+/// Output room kept free for every step of the compressor, beyond half the input. miniz_oxide
+/// (flate2's Rust backend) writes a block it flushes mid-call into an internal buffer when the
+/// output has less room than a whole block, and a later call with no input left may then end
+/// without the rest of the flush; with this much room every block goes straight to the output.
+/// (Each fragment is also inflated once and checked, see [`PartDeflater::finish`].)
+const OUTPUT_ROOM: usize = 128 * 1024;
+/// Output of the check's inflater per step.
+const CHECK_STEP: usize = 32 * 1024;
 
 /// Compresses bytes, fed in any number of slices (a caller can yield between slices), into one
 /// [`DeflatedPart`]. Reusable: [`finish`](Self::finish) readies it for the next part. The
@@ -118,14 +124,22 @@ impl PartDeflater {
     }
 
     /// Ends the current part on a byte boundary and returns it; the deflater starts a new one.
+    /// The fragment is inflated once and must give back exactly the bytes fed (length and
+    /// CRC-32): it is shared by every answer until its bytes change, so a fault here would
+    /// corrupt all of them.
     pub fn finish(&mut self) -> Result<DeflatedPart, DeflateFailed> {
         let flushed = self.deflate(&[], FlushCompress::Sync);
+        let checked = flushed.is_ok() && inflates_to(&self.out, &self.crc);
         let part = DeflatedPart(Arc::new(Fragment {
             deflated: Arc::from(&self.out[..]),
             crc: std::mem::replace(&mut self.crc, Crc::new()),
         }));
         self.abandon();
-        flushed.map(|()| part)
+        if checked {
+            Ok(part)
+        } else {
+            Err(DeflateFailed)
+        }
     }
 
     /// Drops the current part (a caller that gave up on it); the deflater starts a new one.
@@ -137,7 +151,7 @@ impl PartDeflater {
 
     fn deflate(&mut self, mut input: &[u8], flush: FlushCompress) -> Result<(), DeflateFailed> {
         loop {
-            self.out.reserve(input.len() / 2 + OUTPUT_STEP);
+            self.out.reserve(input.len() / 2 + OUTPUT_ROOM);
             let read_before = self.compress.total_in();
             self.compress
                 .compress_vec(input, &mut self.out, flush)
@@ -152,6 +166,41 @@ impl PartDeflater {
             }
         }
     }
+}
+
+/// The end of a sync flush: an empty stored block's LEN and NLEN, which end on a byte boundary.
+const SYNC_MARKER: [u8; 4] = [0, 0, 0xff, 0xff];
+
+/// Whether the raw deflate `fragment` ends with a sync flush and inflates, without ending the
+/// stream, to bytes of `expected`'s length and CRC-32, consuming all of itself.
+fn inflates_to(fragment: &[u8], expected: &Crc) -> bool {
+    // Without the marker the data could inflate right and still end mid-byte.
+    if !fragment.ends_with(&SYNC_MARKER) {
+        return false;
+    }
+    let mut inflater = Decompress::new(false);
+    let mut out = vec![0; CHECK_STEP];
+    let mut crc = Crc::new();
+    let mut input = fragment;
+    loop {
+        let (read_before, wrote_before) = (inflater.total_in(), inflater.total_out());
+        match inflater.decompress(input, &mut out, FlushDecompress::Sync) {
+            // A fragment must not end the stream: answers go on after it.
+            Ok(Status::StreamEnd) | Err(_) => return false,
+            Ok(Status::Ok | Status::BufError) => {}
+        }
+        let read = usize::try_from(inflater.total_in() - read_before).unwrap_or(usize::MAX);
+        let wrote = usize::try_from(inflater.total_out() - wrote_before).unwrap_or(usize::MAX);
+        let (Some(rest), Some(produced)) = (input.get(read..), out.get(..wrote)) else {
+            return false;
+        };
+        crc.update(produced);
+        input = rest;
+        if read == 0 && wrote == 0 {
+            break;
+        }
+    }
+    input.is_empty() && crc.sum() == expected.sum() && crc.amount() == expected.amount()
 }
 
 /// The fixed gzip member header: ID1 ID2, CM = deflate, no flags, no time, no extra flags,

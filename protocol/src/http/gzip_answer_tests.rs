@@ -183,3 +183,44 @@ fn accept_encoding_values() {
         assert!(!accepts(no), "{no:?}");
     }
 }
+
+/// Bodies large enough to fill the compressor's block buffer mid-call, fed whole or in the
+/// server's 64 KiB slices: every fragment ends with the complete flush (once, miniz_oxide's
+/// internal buffer could leave a fragment cut short when the output had little room).
+#[test]
+fn large_bodies_round_trip_whole_and_in_slices() {
+    let mut rng = Rng::new(7);
+    let mut deflater = PartDeflater::new();
+    for len in [60_000, 100_000, 200_000, 1_000_000, 3_000_000] {
+        let random = rng.bytes(len);
+        let json = service_like(len / 40 + 1)[..len].to_vec();
+        for bytes in [&random, &json] {
+            for slice in [len, 64 * 1024, 4096] {
+                let part = deflated(&mut deflater, bytes, slice);
+                let mut out = Collected::default();
+                write_gzip(&mut out, [GzipPart::Deflated(&part)]);
+                assert_eq!(gunzip(&out.bytes), *bytes, "len {len}, slices of {slice}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_fragment_is_checked_before_it_is_handed_out() {
+    let mut deflater = PartDeflater::new();
+    let part = deflated(&mut deflater, &service_like(2000), 100_000);
+    // The check accepts the real fragment and refuses it cut short or with other bytes' CRC.
+    let mut crc = Crc::new();
+    crc.update(&service_like(2000));
+    assert!(inflates_to(part.deflated(), &crc));
+    let whole = part.deflated();
+    for cut in [1, 4, 5, 8, whole.len() / 2] {
+        assert!(
+            !inflates_to(&whole[..whole.len() - cut], &crc),
+            "{cut} bytes cut"
+        );
+    }
+    let mut other = Crc::new();
+    other.update(b"other bytes");
+    assert!(!inflates_to(part.deflated(), &other));
+}

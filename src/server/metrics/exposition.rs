@@ -188,6 +188,26 @@ pub fn write_exposition(
     );
     e.sample(&[], core.remote_renewals);
     e.family(
+        "artemis_gzip_answers_total",
+        Kind::Counter,
+        "Answers sent gzip-encoded to clients that accept gzip (http.gzip_answers).",
+    );
+    e.sample(&[], core.gzip_answers);
+    e.family(
+        "artemis_gzip_compressions_total",
+        Kind::Counter,
+        "Shared answer bytes (service views, services.json bodies) compressed for gzip answers; \
+         each core compresses each version once.",
+    );
+    e.sample(&[], core.gzip_compressions);
+    e.family(
+        "artemis_gzip_cache_bytes",
+        Kind::Gauge,
+        "Bytes the cores' gzip caches keep alive: compressed fragments and the views they came \
+         from (bounded by http.gzip_cache_bytes_per_core on each core).",
+    );
+    e.sample(&[], core.gzip_cache_bytes);
+    e.family(
         "artemis_push_fanout_seconds_total",
         Kind::Counter,
         "Time from a change batch being recorded by its shard to its being queued on the last of \

@@ -71,10 +71,10 @@ fn sessions_are_counted_open_until_their_guard_drops() {
     let a = m.ws_session(Channel::Heartbeat);
     let b = m.ws_session(Channel::Heartbeat);
     let c = m.ws_session(Channel::AllInstanceChange);
-    let s = m.sample(0, 0);
+    let s = m.sample(0, 0, 0);
     assert_eq!(s.ws_sessions_open, [2, 0, 1]);
     drop((a, c));
-    let s = m.sample(0, 0);
+    let s = m.sample(0, 0, 0);
     assert_eq!(s.ws_sessions_open, [1, 0, 0]);
     assert_eq!(s.ws_sessions_opened, [2, 0, 1]);
     drop(b);
@@ -93,12 +93,13 @@ fn core_samples_sum() {
         .record(EndpointId::new(1), 200, Duration::from_secs(20));
     two.http.received.add(5);
     two.store_writes.observe(Duration::from_millis(2));
-    let mut sum = one.sample(3, 100);
-    sum.add(&two.sample(4, 50));
+    let mut sum = one.sample(3, 100, 1000);
+    sum.add(&two.sample(4, 50, 24));
     assert_eq!(sum.connections_open, 7);
     assert_eq!(sum.connections_accepted, 1);
     assert_eq!(sum.http_received, 15);
     assert_eq!(sum.push_queue_bytes, 150);
+    assert_eq!(sum.gzip_cache_bytes, 1024);
     assert_eq!(sum.ws_sessions_open, [0, 1, 0]);
     assert_eq!(sum.store_writes.count(), 1);
     let endpoint = sum.requests.endpoint(EndpointId::new(1));
