@@ -39,6 +39,11 @@ pub struct Config {
     /// `auto`: each core's thread is pinned to one CPU of those the process may run on, when
     /// there are exactly as many as cores; `off`: the OS places the threads.
     pub pin_cores: String,
+    /// `auto`: with cores pinned, a connection is served by the core pinned to the CPU that
+    /// receives its packets (`SO_INCOMING_CPU`), handed over when accepted or between requests,
+    /// as long as that core holds no more connections than the other (slack of 2); `off`: by
+    /// the core that accepted it.
+    pub steer_connections: String,
     /// `RUST_LOG`-style filter used when `RUST_LOG` is not set.
     pub log: String,
     /// How log lines are written to stderr.
@@ -407,6 +412,7 @@ impl Default for Config {
             path_prefix: String::new(),
             driver: "auto".into(),
             pin_cores: "auto".into(),
+            steer_connections: "auto".into(),
             log: "info".into(),
             log_format: LogFormat::Human,
             lease: LeaseConfig::default(),
@@ -682,6 +688,12 @@ impl Config {
             return Err(format!(
                 "pin_cores: {:?} is not one of \"auto\", \"off\"",
                 self.pin_cores
+            ));
+        }
+        if !matches!(self.steer_connections.as_str(), "auto" | "off") {
+            return Err(format!(
+                "steer_connections: {:?} is not one of \"auto\", \"off\"",
+                self.steer_connections
             ));
         }
         let url_ok = self.node_url.is_empty()

@@ -34,6 +34,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("artemis_discovery_views_total", "counter"),
     ("artemis_cross_core_requests_total", "counter"),
     ("artemis_remote_renewals_total", "counter"),
+    ("artemis_connections_handed_total", "counter"),
     ("artemis_gzip_answers_total", "counter"),
     ("artemis_gzip_compressions_total", "counter"),
     ("artemis_gzip_cache_bytes", "gauge"),

@@ -11,10 +11,13 @@ use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use monoio::net::TcpListener;
+use std::os::fd::AsRawFd;
 
-use super::conn::{ConnectionInfo, ListenerRole};
+use monoio::net::{TcpListener, TcpStream};
+
+use super::conn::{ConnectionInfo, ListenerRole, Served};
 use super::core::Core;
+use super::handoff::{self, Handed};
 use super::log_limit::{LogLimiter, INTERVAL};
 use crate::config::Config;
 
@@ -244,7 +247,9 @@ impl Core {
             // whichever core asks first, often all to one. A core holding more than its share
             // steps back briefly so the others take the next ones; it never refuses to accept.
             let total = self.node.connections.load(Ordering::Relaxed);
-            if over_share(self.live_connections.get(), total, cores) {
+            // (Counting the connections handed to this core and not yet taken up.)
+            let held = self.node.live_by_core[self.id].load(Ordering::Relaxed);
+            if over_share(held, total, cores) {
                 let seen = closures.count();
                 let resumed = monoio::select! {
                     _ = closures.since(seen) => true,
@@ -310,24 +315,119 @@ impl Core {
             }
             self.metrics.connections_accepted.add(1);
             let _ = stream.set_nodelay(true);
-            self.live_connections.set(self.live_connections.get() + 1);
-            let core = self.clone();
-            let closures = closures.clone();
             let info = ConnectionInfo {
                 remote: peer,
                 listener: role,
             };
-            monoio::spawn(async move {
-                super::conn::serve::<A>(&core, stream, info).await;
-                let live = core.live_connections.get();
-                assert!(live > 0, "a served connection was counted");
-                core.live_connections.set(live - 1);
-                let open = core.node.connections.fetch_sub(1, Ordering::Relaxed);
-                assert!(open > 0, "a served connection was counted node-wide");
-                closures.record();
-            });
+            if let Some(target) = self.steer(&stream) {
+                match handoff::into_std(stream) {
+                    Ok(stream) => self.hand(target, stream, info, false),
+                    Err(_) => self.closed_one(),
+                }
+                continue;
+            }
+            self.node.live_by_core[self.id].fetch_add(1, Ordering::Relaxed);
+            self.serve_connection::<A>(stream, info, false, Some(closures.clone()));
         }
         drop(listener);
+    }
+
+    /// Serve a connection this core accepted or was handed, counted in `Node::connections` and
+    /// in this core's `Node::live_by_core` already; `closures` hears when it closes.
+    fn serve_connection<A: App>(
+        self: &Rc<Self>,
+        stream: TcpStream,
+        info: ConnectionInfo,
+        moved: bool,
+        closures: Option<Rc<Closures>>,
+    ) {
+        self.live_connections.set(self.live_connections.get() + 1);
+        let core = self.clone();
+        monoio::spawn(async move {
+            let served = super::conn::serve::<A>(&core, stream, info, moved).await;
+            let live = core.live_connections.get();
+            assert!(live > 0, "a served connection was counted");
+            core.live_connections.set(live - 1);
+            core.node.live_by_core[core.id].fetch_sub(1, Ordering::Relaxed);
+            match served {
+                Served::Moved { stream, to } => match handoff::into_std(stream) {
+                    // Still counted node-wide: the other core serves it now.
+                    Ok(stream) => core.hand(to, stream, info, true),
+                    Err(_) => core.closed_one(),
+                },
+                Served::Closed => core.closed_one(),
+            }
+            if let Some(closures) = closures {
+                closures.record();
+            }
+        });
+    }
+
+    /// Queue a connection for core `to`, counted as its own from now on (so that a burst of
+    /// hand-overs sees the counts they make; see [`Core::steer`]).
+    fn hand(&self, to: usize, stream: std::net::TcpStream, info: ConnectionInfo, moved: bool) {
+        self.metrics.connections_handed.add(1);
+        self.node.live_by_core[to].fetch_add(1, Ordering::Relaxed);
+        self.node.handoffs[to].hand(Handed {
+            stream,
+            info,
+            moved,
+        });
+    }
+
+    /// A connection counted node-wide has closed.
+    fn closed_one(&self) {
+        let open = self.node.connections.fetch_sub(1, Ordering::Relaxed);
+        assert!(open > 0, "a served connection was counted node-wide");
+    }
+
+    /// The core to hand a connection to: the one pinned to the CPU that receives its packets,
+    /// when that is another core and it holds fewer connections than this one plus
+    /// [`SHARE_SLACK`] (so connections from one busy CPU never pile up on one core: the split
+    /// stays as even as accepting keeps it, and two connections on the wrong cores swap one
+    /// step at a time). See `handoff`.
+    pub(super) fn steer(&self, stream: &TcpStream) -> Option<usize> {
+        let pinned = self.node.pinned_cpus.as_deref()?;
+        if self.node.shutdown.load(Ordering::Relaxed) {
+            return None;
+        }
+        let cpu = handoff::incoming_cpu(stream.as_raw_fd())?;
+        let target = handoff::core_of_cpu(pinned, cpu, self.id)?;
+        let held = |core: usize| self.node.live_by_core[core].load(Ordering::Relaxed);
+        (held(target) < held(self.id) + SHARE_SLACK).then_some(target)
+    }
+
+    /// Serve the connections other cores hand to this one, until shutdown; those still queued
+    /// then are closed.
+    pub(super) async fn adopt_loop<A: App>(self: Rc<Self>) {
+        let handoffs = &self.node.handoffs[self.id];
+        loop {
+            let handed = monoio::select! {
+                handed = handoffs.next() => Some(handed),
+                _ = self.shutdown.wait() => None,
+            };
+            let Some(Handed {
+                stream,
+                info,
+                moved,
+            }) = handed
+            else {
+                break;
+            };
+            match TcpStream::from_std(stream) {
+                Ok(stream) => self.serve_connection::<A>(stream, info, moved, None),
+                Err(e) => {
+                    tracing::warn!(core = self.id, error = %e, "a connection handed to this core could not be served");
+                    self.node.live_by_core[self.id].fetch_sub(1, Ordering::Relaxed);
+                    self.closed_one();
+                }
+            }
+        }
+        for handed in handoffs.drain() {
+            drop(handed);
+            self.node.live_by_core[self.id].fetch_sub(1, Ordering::Relaxed);
+            self.closed_one();
+        }
     }
 
     /// Every [`INTERVAL`] until shutdown (and once more then), log how many warnings of this core

@@ -105,7 +105,23 @@ enum Step {
     Read,
     /// Hand the connection over to a WebSocket session.
     Upgrade(ws::Channel),
+    /// Between requests: hand the connection to that core (see `handoff`).
+    Move(usize),
     Close,
+}
+
+/// Reads between two checks of whether the connection's packets now arrive on another core's
+/// CPU (one `getsockopt` each; see `handoff`).
+const READS_PER_STEERING_CHECK: u32 = 128;
+
+/// How a connection's service on this core ended.
+pub enum Served {
+    Closed,
+    /// Between requests, to be served by that core from now on.
+    Moved {
+        stream: TcpStream,
+        to: usize,
+    },
 }
 
 /// Where the connection goes once its answers are written.
@@ -149,7 +165,14 @@ enum ReadOutcome {
 ///
 /// On shutdown the connection drains: a request in progress is still answered (with
 /// `Connection: close`), a connection waiting between requests closes at once.
-pub async fn serve<A: App>(core: &Core, stream: TcpStream, info: ConnectionInfo) {
+/// `moved`: served by another core until now (between requests), so already a client that sent
+/// requests (the idle timeout applies, not the first request's).
+pub async fn serve<A: App>(
+    core: &Core,
+    stream: TcpStream,
+    info: ConnectionInfo,
+    moved: bool,
+) -> Served {
     let peer = info.remote;
     let mut connection = Connection::<A> {
         app: PhantomData,
@@ -161,7 +184,12 @@ pub async fn serve<A: App>(core: &Core, stream: TcpStream, info: ConnectionInfo)
         request_bytes: core.budgets.requests.charge(),
         out: Outgoing::new(core.budgets.writes.slot(), &core.trimmer),
         scratch: Scratch::new(&core.budgets.requests, info),
-        client: ClientState::Silent,
+        client: if moved {
+            ClientState::Idle
+        } else {
+            ClientState::Silent
+        },
+        reads: 0,
     };
     let mut step = Step::Read;
     loop {
@@ -184,12 +212,20 @@ pub async fn serve<A: App>(core: &Core, stream: TcpStream, info: ConnectionInfo)
                 } = connection;
                 drop((request_bytes, out, scratch, parser));
                 ws::serve::<A>(core, stream, channel, buf, peer).await;
-                return;
+                return Served::Closed;
+            }
+            Step::Move(to) => {
+                let held = connection.buf.capacity() + connection.out.len();
+                core.trimmer.note_freed(held);
+                return Served::Moved {
+                    stream: connection.stream,
+                    to,
+                };
             }
             Step::Close => {
                 let held = connection.buf.capacity() + connection.out.len();
                 core.trimmer.note_freed(held);
-                return;
+                return Served::Closed;
             }
         };
     }
@@ -209,6 +245,8 @@ struct Connection<'a, A> {
     out: Outgoing<'a>,
     scratch: Scratch,
     client: ClientState,
+    /// Reads since the last steering check.
+    reads: u32,
 }
 
 impl<A: App> Connection<'_, A> {
@@ -363,6 +401,16 @@ impl<A: App> Connection<'_, A> {
             self.buf.is_empty(),
             "buffered bytes are always the start of a request"
         );
+        self.reads += 1;
+        if self.reads >= READS_PER_STEERING_CHECK && matches!(self.client, ClientState::Idle) {
+            self.reads = 0;
+            // Nothing buffered either way: every answer was written before this read.
+            if self.out.is_empty() {
+                if let Some(to) = self.core.steer(&self.stream) {
+                    return Step::Move(to);
+                }
+            }
+        }
         if self.buf.is_empty() && self.buf.capacity() > INITIAL_READ_BUFFER {
             self.core.trimmer.note_freed(self.buf.capacity());
             self.buf = Vec::with_capacity(INITIAL_READ_BUFFER);

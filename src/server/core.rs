@@ -90,6 +90,12 @@ pub struct Node {
     pub management_tokens: Swappable<Vec<String>>,
     /// Bumped by each core's lease clock; the watchdog pings systemd while they all move.
     pub heartbeats: Heartbeats,
+    /// The CPU each core's thread is pinned to (`pin_cores`), or None when not pinned.
+    pub pinned_cpus: Option<Vec<usize>>,
+    /// Per core, connections handed to it by the core that accepted them (`handoff`).
+    pub handoffs: Vec<super::handoff::Handoffs>,
+    /// Per core, the connections it serves (its `live_connections`, readable by the others).
+    pub live_by_core: Vec<AtomicUsize>,
 }
 
 /// Whether the node serves (`GET /ready`).
@@ -724,6 +730,7 @@ impl Core {
         );
         // The shard was restored in `Core::new`: from here this core serves.
         self.node.serving_cores.fetch_add(1, Ordering::Relaxed);
+        monoio::spawn(self.clone().adopt_loop::<A>());
         self.accept_loop::<A>(listener).await;
         let grace = Duration::from_millis(self.node.config.limits.shutdown_grace_ms);
         let deadline = Instant::now() + grace;

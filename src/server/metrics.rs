@@ -86,6 +86,9 @@ pub struct CoreMetrics {
     pub remote_renewals: Counter,
     /// Answers sent gzip-encoded (`http.gzip_answers`).
     pub gzip_answers: Counter,
+    /// Connections this core handed to the core on the CPU that receives their packets
+    /// (`handoff`), when accepted or between requests.
+    pub connections_handed: Counter,
     /// Shared answer bytes (views, services.json bodies) this core compressed.
     pub gzip_compressions: Counter,
 }
@@ -154,6 +157,7 @@ impl CoreMetrics {
             cross_core_requests: self.cross_core_requests.get(),
             remote_renewals: self.remote_renewals.get(),
             gzip_answers: self.gzip_answers.get(),
+            connections_handed: self.connections_handed.get(),
             gzip_compressions: self.gzip_compressions.get(),
             gzip_cache_bytes: gzip_cache_bytes as u64,
         }
@@ -202,6 +206,7 @@ pub struct CoreSample {
     pub cross_core_requests: u64,
     pub remote_renewals: u64,
     pub gzip_answers: u64,
+    pub connections_handed: u64,
     pub gzip_compressions: u64,
     pub gzip_cache_bytes: u64,
 }
@@ -233,6 +238,7 @@ impl CoreSample {
         self.cross_core_requests += other.cross_core_requests;
         self.remote_renewals += other.remote_renewals;
         self.gzip_answers += other.gzip_answers;
+        self.connections_handed += other.connections_handed;
         self.gzip_compressions += other.gzip_compressions;
         self.gzip_cache_bytes += other.gzip_cache_bytes;
     }

@@ -11,6 +11,7 @@ pub mod core;
 mod data_dir;
 pub mod durable;
 pub mod gzip_cache;
+pub mod handoff;
 mod listener;
 mod log_limit;
 pub mod mailbox;
@@ -252,6 +253,12 @@ pub fn run<A: App>(config: Config, reloader: Reloader) -> Result<(), Failure> {
         driver: driver.name(),
         management_tokens: Swappable::new(config.management.tokens.clone()),
         heartbeats: Heartbeats::new(shards),
+        // Steering needs to know which core runs on which CPU.
+        pinned_cpus: pinned
+            .clone()
+            .filter(|_| config.steer_connections == "auto"),
+        handoffs: (0..shards).map(|_| handoff::Handoffs::default()).collect(),
+        live_by_core: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
         config,
     });
     // Decided before any core runs: only the bootstrap changes the status, once the cores serve.

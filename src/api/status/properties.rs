@@ -116,6 +116,7 @@ pub(super) const PROPERTIES: &[Property] = properties! {
     path_prefix;
     driver;
     pin_cores;
+    steer_connections;
     log;
     log_format: log_format_name;
     lease.ttl_ms;

@@ -126,6 +126,7 @@ fn deployment_properties_are_the_top_level_keys() {
             "pin_cores",
             "region_id",
             "shards",
+            "steer_connections",
             "zone_id"
         ]
     );

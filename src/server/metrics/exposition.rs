@@ -188,6 +188,13 @@ pub fn write_exposition(
     );
     e.sample(&[], core.remote_renewals);
     e.family(
+        "artemis_connections_handed_total",
+        Kind::Counter,
+        "Connections a core handed to the core pinned to the CPU that receives their packets \
+         (SO_INCOMING_CPU), when accepted or between requests (only with pinned cores).",
+    );
+    e.sample(&[], core.connections_handed);
+    e.family(
         "artemis_gzip_answers_total",
         Kind::Counter,
         "Answers sent gzip-encoded to clients that accept gzip (http.gzip_answers).",
