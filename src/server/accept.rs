@@ -319,12 +319,13 @@ impl Core {
                 remote: peer,
                 listener: role,
             };
-            if let Some(target) = self.steer(&stream) {
-                match handoff::into_std(stream) {
-                    Ok(stream) => self.hand(target, stream, info, false),
-                    Err(_) => self.closed_one(),
+            if let Some(target) = self.steer(&stream, false) {
+                // Without a descriptor to spare it is served here.
+                if let Ok(duplicate) = handoff::duplicate(&stream) {
+                    drop(stream);
+                    self.hand(target, duplicate, info, false);
+                    continue;
                 }
-                continue;
             }
             self.node.live_by_core[self.id].fetch_add(1, Ordering::Relaxed);
             self.serve_connection::<A>(stream, info, false, Some(closures.clone()));
@@ -350,11 +351,8 @@ impl Core {
             core.live_connections.set(live - 1);
             core.node.live_by_core[core.id].fetch_sub(1, Ordering::Relaxed);
             match served {
-                Served::Moved { stream, to } => match handoff::into_std(stream) {
-                    // Still counted node-wide: the other core serves it now.
-                    Ok(stream) => core.hand(to, stream, info, true),
-                    Err(_) => core.closed_one(),
-                },
+                // Still counted node-wide: the other core serves it now.
+                Served::Moved { stream, to } => core.hand(to, stream, info, true),
                 Served::Closed => core.closed_one(),
             }
             if let Some(closures) = closures {
@@ -386,15 +384,32 @@ impl Core {
     /// [`SHARE_SLACK`] (so connections from one busy CPU never pile up on one core: the split
     /// stays as even as accepting keeps it, and two connections on the wrong cores swap one
     /// step at a time). See `handoff`.
-    pub(super) fn steer(&self, stream: &TcpStream) -> Option<usize> {
+    /// `moving`: the connection is one this core serves (counted in its count), not one it
+    /// just accepted. Nothing is steered until every core serves (a core still restoring its
+    /// shard would leave handed connections waiting), during shutdown, or if a core's thread
+    /// could not be pinned (the CPU map would be wrong).
+    pub(super) fn steer(&self, stream: &TcpStream, moving: bool) -> Option<usize> {
         let pinned = self.node.pinned_cpus.as_deref()?;
-        if self.node.shutdown.load(Ordering::Relaxed) {
+        if self.node.shutdown.load(Ordering::Acquire)
+            || self.node.serving_cores.load(Ordering::Acquire) < pinned.len()
+            || super::affinity::a_pin_failed()
+        {
             return None;
         }
         let cpu = handoff::incoming_cpu(stream.as_raw_fd())?;
         let target = handoff::core_of_cpu(pinned, cpu, self.id)?;
         let held = |core: usize| self.node.live_by_core[core].load(Ordering::Relaxed);
-        (held(target) < held(self.id) + SHARE_SLACK).then_some(target)
+        let here = held(self.id).saturating_sub(usize::from(moving));
+        (held(target) < here + SHARE_SLACK).then_some(target)
+    }
+
+    /// Close the connections handed to this core and not taken up (it has stopped adopting).
+    pub(super) fn close_handed(&self) {
+        for handed in self.node.handoffs[self.id].drain() {
+            drop(handed);
+            self.node.live_by_core[self.id].fetch_sub(1, Ordering::Relaxed);
+            self.closed_one();
+        }
     }
 
     /// Serve the connections other cores hand to this one, until shutdown; those still queued
@@ -423,11 +438,7 @@ impl Core {
                 }
             }
         }
-        for handed in handoffs.drain() {
-            drop(handed);
-            self.node.live_by_core[self.id].fetch_sub(1, Ordering::Relaxed);
-            self.closed_one();
-        }
+        self.close_handed();
     }
 
     /// Every [`INTERVAL`] until shutdown (and once more then), log how many warnings of this core

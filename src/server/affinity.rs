@@ -58,9 +58,21 @@ pub fn plan(mode: &str, cores: usize, allowed: &[usize]) -> Option<Vec<usize>> {
     Some(allowed[..cores].to_vec())
 }
 
+/// Set when a core's thread could not be pinned: the core-to-CPU map is then wrong.
+static PIN_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether some core's thread could not be pinned.
+pub fn a_pin_failed() -> bool {
+    PIN_FAILED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Pin the calling thread to `cpu`.
 pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
-    set_current_thread(&[cpu])
+    let pinned = set_current_thread(&[cpu]);
+    if pinned.is_err() {
+        PIN_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    pinned
 }
 
 /// Let the calling thread run on `cpus` only.

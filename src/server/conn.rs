@@ -105,8 +105,9 @@ enum Step {
     Read,
     /// Hand the connection over to a WebSocket session.
     Upgrade(ws::Channel),
-    /// Between requests: hand the connection to that core (see `handoff`).
-    Move(usize),
+    /// Between requests: hand the connection (this duplicate of it) to that core (see
+    /// `handoff`).
+    Move(usize, std::net::TcpStream),
     Close,
 }
 
@@ -117,9 +118,10 @@ const READS_PER_STEERING_CHECK: u32 = 128;
 /// How a connection's service on this core ended.
 pub enum Served {
     Closed,
-    /// Between requests, to be served by that core from now on.
+    /// Between requests, to be served by that core from now on (through this duplicate of its
+    /// descriptor; the original is closed).
     Moved {
-        stream: TcpStream,
+        stream: std::net::TcpStream,
         to: usize,
     },
 }
@@ -214,13 +216,10 @@ pub async fn serve<A: App>(
                 ws::serve::<A>(core, stream, channel, buf, peer).await;
                 return Served::Closed;
             }
-            Step::Move(to) => {
+            Step::Move(to, stream) => {
                 let held = connection.buf.capacity() + connection.out.len();
                 core.trimmer.note_freed(held);
-                return Served::Moved {
-                    stream: connection.stream,
-                    to,
-                };
+                return Served::Moved { stream, to };
             }
             Step::Close => {
                 let held = connection.buf.capacity() + connection.out.len();
@@ -406,8 +405,11 @@ impl<A: App> Connection<'_, A> {
             self.reads = 0;
             // Nothing buffered either way: every answer was written before this read.
             if self.out.is_empty() {
-                if let Some(to) = self.core.steer(&self.stream) {
-                    return Step::Move(to);
+                if let Some(to) = self.core.steer(&self.stream, true) {
+                    // Without a descriptor to spare it stays here.
+                    if let Ok(duplicate) = super::handoff::duplicate(&self.stream) {
+                        return Step::Move(to, duplicate);
+                    }
                 }
             }
         }

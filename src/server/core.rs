@@ -736,6 +736,9 @@ impl Core {
         let deadline = Instant::now() + grace;
         // Keep serving other cores' shard requests until every connection on the node is done.
         while self.node.connections.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            // A core that steered just before shutdown may hand one over after this core stopped
+            // adopting: it is closed here, not waited for.
+            self.close_handed();
             monoio::time::sleep(Duration::from_millis(5)).await;
         }
         let left = self.live_connections.get();

@@ -110,16 +110,15 @@ pub fn core_of_cpu(pinned: &[usize], cpu: usize, this: usize) -> Option<usize> {
         .filter(|&core| core != this)
 }
 
-/// A monoio stream as a std one, to travel to another core: a duplicate of its descriptor (so
-/// the runtime closes and forgets its own as for any dropped stream), or the error if the
-/// process has no descriptor left for it (the connection is closed then).
-pub fn into_std(stream: monoio::net::TcpStream) -> std::io::Result<StdTcpStream> {
+/// A std stream on a duplicate of `stream`'s descriptor, to travel to another core; the caller
+/// then drops `stream` (so the runtime closes and forgets its own descriptor as for any dropped
+/// stream). An error (no descriptor left) leaves `stream` as it was, to be served here.
+pub fn duplicate(stream: &monoio::net::TcpStream) -> std::io::Result<StdTcpStream> {
     // SAFETY: the descriptor is open for as long as `stream` lives, which is past this call.
     let fd = unsafe { libc::fcntl(stream.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    drop(stream);
     // SAFETY: `fd` is a new descriptor this function owns.
     Ok(unsafe { StdTcpStream::from_raw_fd(fd) })
 }
