@@ -9,8 +9,9 @@
 #   scripts/bench.sh --only throughput
 #                               only the comparison rows (issue 14): heartbeat batch 1 and 100,
 #                               lookup and register against artemis --shards <cores> and
-#                               --shards 1 and nginx answering the same heartbeat POSTs, each with
-#                               wrk and with `artemis load`, rounds alternated; it replaces just
+#                               --shards 1 and nginx answering the same heartbeat POSTs (and the
+#                               same lookups, with a captured lookup answer as a static file), each
+#                               with wrk and with `artemis load`, rounds alternated; it replaces just
 #                               that section of the report (combines with --quick)
 #   scripts/bench.sh --only management
 #                               only the durable-management part (issue 9: management writes and
@@ -538,7 +539,18 @@ capture_heartbeat_answer() {
     curl -sf -o /dev/null -d "$body" "http://$ADDR/api/registry/register.json"
     curl -sf -D "$WORK/hb-answer.head" -o "$WORK/hb-answer.body" -d "$body" \
         "http://$ADDR/api/registry/heartbeat.json"
+    # The lookup answer nginx serves as a static file: a 100-instance service of the population
+    # every artemis turn registers (svc-00042, as the populate check reads).
+    load "$WORK/answer-capture-populate.json" --target "http://$ADDR" --scenario register \
+        --instances 10000 --services 100 --duration 0s
+    curl -sf -o "$WORK/lookup-answer.json" \
+        -d '{"discoveryConfigs":[{"serviceId":"svc-00042"}],"regionId":"default","zoneId":"default"}' \
+        "http://$ADDR/api/discovery/lookup.json"
     stop_server
+    local n
+    n=$(jq '.services[0].instances | length' "$WORK/lookup-answer.json")
+    [ "$n" = 100 ] || { echo "bench.sh: the captured lookup answer holds $n instances, not 100" >&2; exit 1; }
+    LOOKUP_ANSWER_BYTES=$(wc -c <"$WORK/lookup-answer.json")
     HB_ANSWER=$(cat "$WORK/hb-answer.body")
     HB_CTYPE=$(awk -F': *' 'tolower($1) == "content-type" { sub(/\r$/, "", $2); print $2 }' "$WORK/hb-answer.head")
     case "$HB_ANSWER" in
@@ -556,6 +568,10 @@ start_nginx() {
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18080)
     rm -rf "$WORK/nginx"
     mkdir -p "$WORK/nginx/logs"
+    # nginx's workers drop root for an unprivileged user, who must be able to read the file.
+    cp "$WORK/lookup-answer.json" "$WORK/nginx/lookup-answer.json"
+    chmod a+x "$WORK" "$WORK/nginx"
+    chmod a+r "$WORK/nginx/lookup-answer.json"
     cat >"$WORK/nginx/nginx.conf" <<NGINX
 worker_processes $CORES;
 daemon off;
@@ -566,6 +582,8 @@ http {
     access_log off;
     keepalive_requests 1000000;
     keepalive_timeout 300s;
+    sendfile on;
+    open_file_cache max=16;
     client_body_temp_path $WORK/nginx/body;
     proxy_temp_path $WORK/nginx/proxy;
     fastcgi_temp_path $WORK/nginx/fastcgi;
@@ -576,6 +594,12 @@ http {
         location = /api/registry/heartbeat.json {
             default_type $HB_CTYPE;
             return 200 '$HB_ANSWER';
+        }
+        # The static module answers only GET and HEAD; its 405 to a POST becomes the file.
+        location = /api/discovery/lookup.json {
+            default_type $HB_CTYPE;
+            alias $WORK/nginx/lookup-answer.json;
+            error_page 405 =200 \$uri;
         }
         location / { return 404; }
     }
@@ -588,16 +612,18 @@ NGINX
     local answer=""
     for _ in $(seq 1 100); do
         answer=$(curl -s -d '{}' "http://$ADDR/api/registry/heartbeat.json" || true)
-        [ "$answer" = "$HB_ANSWER" ] && break
+        [ "$answer" = "$HB_ANSWER" ] && cmp -s "$WORK/lookup-answer.json" \
+            <(curl -s -d '{}' "http://$ADDR/api/discovery/lookup.json") && break
         sleep 0.1
     done
-    if [ "$answer" != "$HB_ANSWER" ]; then
+    if [ "$answer" != "$HB_ANSWER" ] || ! cmp -s "$WORK/lookup-answer.json" \
+            <(curl -s -d '{}' "http://$ADDR/api/discovery/lookup.json"); then
         cat "$WORK/nginx/stdout.log" "$WORK/nginx/logs/error.log" >&2 || true
         echo "bench.sh: nginx did not start" >&2
         exit 1
     fi
     OUR_PIDS="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
-    local shown="nginx -p DIR -c DIR/nginx.conf\` (\`worker_processes $CORES\`, \`access_log off\`, \`keepalive_requests 1000000\`, \`location = /api/registry/heartbeat.json { default_type $HB_CTYPE; return 200 '<the captured answer>'; }\`)"
+    local shown="nginx -p DIR -c DIR/nginx.conf\` (\`worker_processes $CORES\`, \`access_log off\`, \`keepalive_requests 1000000\`, \`sendfile on\`, \`open_file_cache max=16\`, \`location = /api/registry/heartbeat.json { default_type $HB_CTYPE; return 200 '<the captured answer>'; }\`, \`location = /api/discovery/lookup.json { default_type $HB_CTYPE; alias DIR/lookup-answer.json; error_page 405 =200 \$uri; }\`)"
     grep -qxF -- "- reference: \`$shown" "$COMMANDS" || echo "- reference: \`$shown" >>"$COMMANDS"
 }
 stop_nginx() {
@@ -632,6 +658,7 @@ tp_turn() {
         [ "$HAVE_NGINX" = 1 ] || return 0
         start_nginx
         tp_pair nginx hb "$r" heartbeat 64 -- "${hb[@]}"
+        tp_pair nginx lookup "$r" lookup 64 -- --scenario lookup --services 100 --instances-per-service 100
         stop_nginx
         return
     fi
@@ -735,6 +762,19 @@ ratio_row() {
     echo "| $1 | $2 | $(gen_name "$3") | $shown | ≥ $(pct "$8") | $verdict |"
 }
 
+# ref_row N WHAT GENERATOR A-SERVER A-SCENARIO B-SERVER B-SCENARIO: a ratio shown for reference,
+# with no target of its own.
+ref_row() {
+    local ratios shown
+    ratios=$(tp_ratios "$4" "$5" "$6" "$7" "$3")
+    if [ -z "$ratios" ]; then
+        shown="not measured"
+    else
+        shown="**$(pct "$(median $ratios)")** (per round: $(echo "$ratios" | commas))"
+    fi
+    echo "| $1 | $2 | $(gen_name "$3") | $shown | (reference) | — |"
+}
+
 # throughput_section: the report's comparison part, between its markers.
 throughput_section() {
     local s="s$CORES" gen med100 hb100_rows="" rows=""
@@ -746,7 +786,7 @@ throughput_section() {
         rows+="| heartbeat, batch 1 (requests/s) | $(gen_name $gen) | $(runs_fig nginx hb $gen) | $(runs_fig "$s" hb $gen) | $(runs_fig s1 hb $gen) |"$'\n'
     done
     for gen in wrk load; do
-        rows+="| lookup of a 100-instance service (lookups/s) | $(gen_name $gen) | — | $(runs_fig "$s" lookup $gen) | $(runs_fig s1 lookup $gen) |"$'\n'
+        rows+="| lookup of a 100-instance service (lookups/s) | $(gen_name $gen) | $(runs_fig nginx lookup $gen) (the captured answer, a static file) | $(runs_fig "$s" lookup $gen) | $(runs_fig s1 lookup $gen) |"$'\n'
     done
     for gen in wrk load; do
         rows+="| lookup of a 100-instance service, \`Accept-Encoding: gzip\` (lookups/s) | $(gen_name $gen) | — | $(runs_fig "$s" lookupgz $gen) | — |"$'\n'
@@ -776,7 +816,11 @@ one goes first alternates with the round): wrk with \`scripts/wrk/*.lua\` (2 thr
 request pre-built in \`init\`, so a request costs wrk a table lookup) and \`artemis load\` (2
 threads). nginx answers \`POST /api/registry/heartbeat.json\` with the body artemis answers a
 successful heartbeat, captured from a running artemis (\`$HB_ANSWER\`), so both servers read the
-same requests and write the same answer. Ratios are taken per round (the two sides measured
+same requests and write the same answer. For lookups nginx serves, as a static file
+(\`sendfile on\`), the answer artemis gave a lookup of \`svc-00042\` after the same populate
+(captured from a throwaway artemis, $LOOKUP_ANSWER_BYTES bytes, 100 instances) to every lookup:
+the "T2 ref" rows show how much of the heartbeat rate the generator's own cost of reading that
+many bytes leaves to any server. Ratios are taken per round (the two sides measured
 minutes apart at most) and the median of those is reported.
 
 | # | target | generator | figure | target | met |
@@ -787,6 +831,10 @@ $(ratio_row T2 "lookup of a 100-instance service, \`--shards $CORES\` / nginx he
 $(ratio_row T2 "lookup of a 100-instance service, \`--shards $CORES\` / nginx heartbeat rate" load "$s" lookup nginx hb 0.9)
 $(ratio_row T2 "the same lookups with \`Accept-Encoding: gzip\` (as the Java client), \`--shards $CORES\` / nginx heartbeat rate" wrk "$s" lookupgz nginx hb 0.9)
 $(ratio_row T2 "the same lookups with \`Accept-Encoding: gzip\` (as the Java client), \`--shards $CORES\` / nginx heartbeat rate" load "$s" lookupgz nginx hb 0.9)
+$(ref_row "T2 ref" "nginx serving the captured lookup answer ($LOOKUP_ANSWER_BYTES bytes, a static file) to the same lookups / nginx heartbeat rate: what the generator leaves any server" wrk nginx lookup nginx hb)
+$(ref_row "T2 ref" "nginx serving the captured lookup answer ($LOOKUP_ANSWER_BYTES bytes, a static file) to the same lookups / nginx heartbeat rate: what the generator leaves any server" load nginx lookup nginx hb)
+$(ref_row "T2 ref" "lookup of a 100-instance service, \`--shards $CORES\` / nginx serving the captured answer to the same lookups" wrk "$s" lookup nginx lookup)
+$(ref_row "T2 ref" "lookup of a 100-instance service, \`--shards $CORES\` / nginx serving the captured answer to the same lookups" load "$s" lookup nginx lookup)
 $(ratio_row T3 "heartbeat, batch 1: \`--shards $CORES\` / \`--shards 1\`" wrk "$s" hb s1 hb 1.0)
 $(ratio_row T3 "heartbeat, batch 1: \`--shards $CORES\` / \`--shards 1\`" load "$s" hb s1 hb 1.0)
 $(ratio_row T4 "lookup: \`--shards $CORES\` / \`--shards 1\`" wrk "$s" lookup s1 lookup 1.0)
