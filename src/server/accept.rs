@@ -5,7 +5,8 @@
 //! should the process or the system run out of descriptors anyway, pauses instead of spinning.
 
 use super::app::App;
-use std::cell::Cell;
+use smallvec::SmallVec;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
@@ -157,18 +158,19 @@ fn out_of_descriptors(error: &std::io::Error) -> bool {
     matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
-/// Counts connections that ended on this core and wakes the accept loop, the one waiter, so it
-/// can retry an accept that ran out of descriptors as soon as one is free.
+/// Counts connections that ended on this core (accepted here or handed over, on either
+/// listener) and wakes this core's accept loops (the main one and `cluster.listen`'s, so at most
+/// two waiters), so one can retry an accept that ran out of descriptors as soon as one is free.
 #[derive(Default)]
-struct Closures {
+pub(super) struct Closures {
     count: Cell<u64>,
-    waiter: Cell<Option<Waker>>,
+    waiters: RefCell<SmallVec<[Waker; 2]>>,
 }
 
 impl Closures {
-    fn record(&self) {
+    pub(super) fn record(&self) {
         self.count.set(self.count.get() + 1);
-        if let Some(waker) = self.waiter.take() {
+        for waker in self.waiters.take() {
             waker.wake();
         }
     }
@@ -183,7 +185,10 @@ impl Closures {
             if self.count.get() != seen {
                 return Poll::Ready(());
             }
-            self.waiter.set(Some(cx.waker().clone()));
+            let mut waiters = self.waiters.borrow_mut();
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
             Poll::Pending
         })
         .await
@@ -237,7 +242,7 @@ impl Core {
     /// at once.
     async fn accept_on<A: App>(self: &Rc<Self>, listener: TcpListener, role: ListenerRole) {
         let max = self.node.config.limits.max_connections;
-        let closures = Rc::new(Closures::default());
+        let closures = &self.closures;
         let logs = Rc::new(AcceptLogs::default());
         monoio::spawn(self.clone().report_suppressed_logs(logs.clone(), role));
         let mut backoff = FIRST_BACKOFF;
@@ -328,19 +333,18 @@ impl Core {
                 }
             }
             self.node.live_by_core[self.id].fetch_add(1, Ordering::Relaxed);
-            self.serve_connection::<A>(stream, info, false, Some(closures.clone()));
+            self.serve_connection::<A>(stream, info, false);
         }
         drop(listener);
     }
 
     /// Serve a connection this core accepted or was handed, counted in `Node::connections` and
-    /// in this core's `Node::live_by_core` already; `closures` hears when it closes.
+    /// in this core's `Node::live_by_core` already; `Core::closures` hears when it ends here.
     fn serve_connection<A: App>(
         self: &Rc<Self>,
         stream: TcpStream,
         info: ConnectionInfo,
         moved: bool,
-        closures: Option<Rc<Closures>>,
     ) {
         self.live_connections.set(self.live_connections.get() + 1);
         let core = self.clone();
@@ -355,9 +359,7 @@ impl Core {
                 Served::Moved { stream, to } => core.hand(to, stream, info, true),
                 Served::Closed => core.closed_one(),
             }
-            if let Some(closures) = closures {
-                closures.record();
-            }
+            core.closures.record();
         });
     }
 
@@ -430,7 +432,7 @@ impl Core {
                 break;
             };
             match TcpStream::from_std(stream) {
-                Ok(stream) => self.serve_connection::<A>(stream, info, moved, None),
+                Ok(stream) => self.serve_connection::<A>(stream, info, moved),
                 Err(e) => {
                     tracing::warn!(core = self.id, error = %e, "a connection handed to this core could not be served");
                     self.node.live_by_core[self.id].fetch_sub(1, Ordering::Relaxed);
@@ -519,17 +521,27 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_connection_wakes_the_waiting_accept_loop() {
+    fn a_closed_connection_wakes_the_waiting_accept_loops() {
         let closures = Closures::default();
         let mut cx = Context::from_waker(Waker::noop());
         let seen = closures.count();
         let mut wait = Box::pin(closures.since(seen));
+        let mut other = Box::pin(closures.since(seen));
         assert!(wait.as_mut().poll(&mut cx).is_pending());
-        assert!(closures.waiter.take().is_some(), "the waiter registered");
         assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(
+            closures.waiters.borrow().len(),
+            1,
+            "one waker per waiting task"
+        );
+        assert!(other.as_mut().poll(&mut cx).is_pending());
         closures.record();
-        assert!(closures.waiter.take().is_none(), "record took the waker");
+        assert!(
+            closures.waiters.borrow().is_empty(),
+            "record woke every waiter"
+        );
         assert!(wait.as_mut().poll(&mut cx).is_ready());
+        assert!(other.as_mut().poll(&mut cx).is_ready());
         // A closure before the wait started counts too.
         assert!(Box::pin(closures.since(seen))
             .as_mut()

@@ -162,6 +162,8 @@ pub struct Core {
     subscribers: RefCell<Subscribers>,
     /// gzip fragments of the shared answer bytes this core sent (see `gzip_cache`).
     pub gzip_cache: RefCell<GzipCache>,
+    /// Connections that ended on this core; wakes its accept loops (see `accept`).
+    pub(super) closures: super::accept::Closures,
     /// Change batches on their way to this core's sessions.
     fanout: FanOut,
     /// Sessions closed because the core's push queues were full.
@@ -228,6 +230,7 @@ impl Core {
             budgets,
             trimmer: Trimmer::default(),
             gzip_cache: RefCell::new(GzipCache::new(node.config.http.gzip_cache_bytes_per_core)),
+            closures: super::accept::Closures::default(),
             subscribers: RefCell::new(Subscribers::new(
                 node.config.ws.max_core_queued_bytes,
                 node.config.ws.max_subscription_bytes_per_core,
