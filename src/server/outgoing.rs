@@ -33,6 +33,8 @@ pub struct Outgoing<'a> {
     sealed_len: usize,
     /// Answers after everything sealed; the app writes its answers here.
     pub tail: Vec<u8>,
+    /// The last vectored write's iovec array, emptied, kept for the next one.
+    iovecs: Vec<libc::iovec>,
     slot: WriteSlot<'a>,
     trimmer: &'a Trimmer,
 }
@@ -59,6 +61,7 @@ impl<'a> Outgoing<'a> {
             sealed: VecDeque::new(),
             sealed_len: 0,
             tail: Vec::with_capacity(INITIAL_TAIL),
+            iovecs: Vec::new(),
             slot,
             trimmer,
         }
@@ -122,12 +125,19 @@ impl<'a> Outgoing<'a> {
             sealed,
             sealed_len,
             tail,
+            iovecs,
             slot,
             trimmer,
         } = self;
+        let queue = Queue {
+            sealed,
+            sealed_len,
+            tail,
+            iovecs,
+        };
         let mut writing = std::pin::pin!(monoio::time::timeout(
             wait,
-            write_queue(stream, sealed, sealed_len, tail, slot, trimmer)
+            write_queue(stream, queue, slot, trimmer)
         ));
         let mut evicted = std::pin::pin!(slot.evicted());
         // The write first: a connection whose bytes went out is not closed for them.
@@ -155,18 +165,30 @@ const MAX_IOVECS: usize = 64;
 /// to the write budget as soon as it is out.
 const VECTORED_UP_TO: usize = 1 << 20;
 
+/// An [`Outgoing`]'s queue, borrowed while it is written.
+struct Queue<'q> {
+    sealed: &'q mut VecDeque<Segment>,
+    sealed_len: &'q mut usize,
+    tail: &'q mut Vec<u8>,
+    iovecs: &'q mut Vec<libc::iovec>,
+}
+
 /// Write the sealed segments, then the tail; report each to the budget once written.
 async fn write_queue(
     stream: &mut TcpStream,
-    sealed: &mut VecDeque<Segment>,
-    sealed_len: &mut usize,
-    tail: &mut Vec<u8>,
+    queue: Queue<'_>,
     slot: &WriteSlot<'_>,
     trimmer: &Trimmer,
 ) -> std::io::Result<()> {
+    let Queue {
+        sealed,
+        sealed_len,
+        tail,
+        iovecs,
+    } = queue;
     if !sealed.is_empty() && sealed.len() < MAX_IOVECS && *sealed_len + tail.len() <= VECTORED_UP_TO
     {
-        return write_vectored(stream, sealed, sealed_len, tail, slot, trimmer).await;
+        return write_vectored(stream, sealed, sealed_len, tail, iovecs, slot, trimmer).await;
     }
     while let Some(segment) = sealed.pop_front() {
         let segment = match segment {
@@ -181,7 +203,7 @@ async fn write_queue(
                 Segment::Shared(body)
             }
         };
-        segment_written(segment, sealed_len, slot, trimmer);
+        segment_written(segment, sealed_len, tail, slot, trimmer);
     }
     if tail.is_empty() {
         return Ok(());
@@ -192,19 +214,26 @@ async fn write_queue(
     Ok(())
 }
 
-/// Report a written segment to the budget, and its memory to the trimmer when it is freed.
+/// Report a written segment to the budget, and its memory to the trimmer when it is freed. An
+/// owned segment's buffer (an answer's head sealed before its shared body) becomes the tail
+/// again when the tail is empty and smaller, so a connection answering lookups allocates no new
+/// head buffer per answer.
 fn segment_written(
     segment: Segment,
     sealed_len: &mut usize,
+    tail: &mut Vec<u8>,
     slot: &WriteSlot<'_>,
     trimmer: &Trimmer,
 ) {
     match segment {
-        Segment::Owned(bytes) => {
+        Segment::Owned(mut bytes) => {
             *sealed_len -= bytes.len();
             slot.wrote_owned(bytes.len());
             if bytes.capacity() > INITIAL_TAIL {
                 trimmer.note_freed(bytes.capacity());
+            } else if tail.is_empty() && tail.capacity() < bytes.capacity() {
+                bytes.clear();
+                *tail = bytes;
             }
         }
         Segment::Shared(SharedBytes(body)) => {
@@ -237,13 +266,14 @@ async fn write_vectored(
     sealed: &mut VecDeque<Segment>,
     sealed_len: &mut usize,
     tail: &mut Vec<u8>,
+    iovecs: &mut Vec<libc::iovec>,
     slot: &WriteSlot<'_>,
     trimmer: &Trimmer,
 ) -> std::io::Result<()> {
     let mut queue = Vectored {
         segments: std::mem::take(sealed),
         tail: std::mem::take(tail),
-        iovecs: Vec::new(),
+        iovecs: std::mem::take(iovecs),
         first: 0,
     };
     queue.point();
@@ -260,14 +290,20 @@ async fn write_vectored(
         }
     }
     let Vectored {
-        segments,
+        mut segments,
         tail: bytes,
+        iovecs: mut pointed,
         ..
     } = queue;
-    for segment in segments {
-        segment_written(segment, sealed_len, slot, trimmer);
-    }
+    // The tail first: a segment's buffer may become the next tail.
     *tail = tail_written(bytes, slot, trimmer);
+    for segment in segments.drain(..) {
+        segment_written(segment, sealed_len, tail, slot, trimmer);
+    }
+    // The emptied deque and iovec array keep their allocations for the next answers.
+    *sealed = segments;
+    pointed.clear();
+    *iovecs = pointed;
     Ok(())
 }
 
@@ -305,16 +341,17 @@ impl Vectored {
             iov_base: bytes.as_ptr() as *mut libc::c_void,
             iov_len: bytes.len(),
         };
-        self.iovecs = self
-            .segments
-            .iter()
-            .map(|s| match s {
-                Segment::Owned(bytes) => iovec(bytes),
-                Segment::Shared(SharedBytes(body)) => iovec(body),
-            })
-            .chain((!self.tail.is_empty()).then(|| iovec(&self.tail)))
-            .filter(|v| v.iov_len > 0)
-            .collect();
+        self.iovecs.clear();
+        self.iovecs.extend(
+            self.segments
+                .iter()
+                .map(|s| match s {
+                    Segment::Owned(bytes) => iovec(bytes),
+                    Segment::Shared(SharedBytes(body)) => iovec(body),
+                })
+                .chain((!self.tail.is_empty()).then(|| iovec(&self.tail)))
+                .filter(|v| v.iov_len > 0),
+        );
     }
 }
 
@@ -363,6 +400,58 @@ mod tests {
 
     fn left(v: &Vectored) -> Vec<usize> {
         v.iovecs[v.first..].iter().map(|i| i.iov_len).collect()
+    }
+
+    /// Lookups on one keep-alive connection: each answer is a head in the tail and a shared
+    /// body, written in one vectored write. The bytes arrive in order, and from the second
+    /// answer on the head buffer, the sealed deque and the iovec array are the first answer's.
+    #[test]
+    fn answers_with_shared_bodies_reuse_the_connections_buffers() {
+        use monoio::io::AsyncReadRentExt;
+        let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let listener = monoio::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+            let address = listener.local_addr().expect("its address");
+            let mut client = TcpStream::connect(address).await.expect("connected");
+            let (mut server, _) = listener.accept().await.expect("accepted");
+            let budgets = crate::server::budget::Budgets::new(1 << 24, 1 << 24);
+            let trimmer = Trimmer::default();
+            let mut out = Outgoing::new(budgets.writes.slot(), &trimmer);
+            let body: Arc<[u8]> = (0..COPY_SHARED_BELOW * 2).map(|i| i as u8).collect();
+            let mut buffers = None;
+            for answer in 0..3u8 {
+                out.tail.extend_from_slice(&[b'h', answer]);
+                out.push_shared(body.clone());
+                out.tail.extend_from_slice(b"after");
+                let wait = Duration::from_secs(10);
+                assert!(matches!(
+                    out.flush(&mut server, wait).await,
+                    Flushed::Written
+                ));
+                assert!(out.is_empty());
+                let expected = 2 + body.len() + 5;
+                let (read, got) = client.read_exact(vec![0u8; expected]).await;
+                read.expect("the answer arrives");
+                assert_eq!(&got[..2], &[b'h', answer]);
+                assert_eq!(&got[2..2 + body.len()], &body[..]);
+                assert_eq!(&got[2 + body.len()..], b"after");
+                let now = (
+                    out.tail.as_ptr(),
+                    out.sealed.capacity(),
+                    out.iovecs.capacity(),
+                );
+                assert!(now.1 > 0 && now.2 > 0, "the deque and iovecs are kept");
+                if answer > 0 {
+                    assert_eq!(Some(now), buffers, "answer {answer} reused the buffers");
+                }
+                buffers = Some(now);
+                // The next answer's head goes into the emptied tail.
+                assert!(out.tail.capacity() > 0);
+            }
+        });
     }
 
     #[test]
