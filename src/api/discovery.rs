@@ -16,10 +16,11 @@ use protocol::model::{
 };
 use shards::ops::{Delta, Services, ServicesPart};
 use shards::Served;
+use smallvec::SmallVec;
 
 use super::cluster::Role;
 use super::{bad_json, not_up_message, query_fields, same_id, too_many, Input};
-use crate::server::core::Core;
+use crate::server::core::{Core, ServedViews};
 use crate::server::shared_body::SharedBody;
 use crate::server::signal::yield_now;
 
@@ -59,8 +60,11 @@ const SERVICES_PER_SLICE: usize = 1000;
 
 /// What discovery serves of each requested service id (`Unknown` where the id is not looked
 /// up), from this core's shard and mirror (see [`Core::served_views`]), slice by slice.
-async fn fetch_served(core: &Core, ids: &[Option<&str>]) -> Vec<Served> {
-    let mut found = Vec::with_capacity(ids.len());
+async fn fetch_served(core: &Core, ids: &[Option<&str>]) -> ServedViews {
+    if ids.len() <= SERVICES_PER_SLICE {
+        return core.served_views(ids).await;
+    }
+    let mut found = ServedViews::with_capacity(ids.len());
     for (n, slice) in ids.chunks(SERVICES_PER_SLICE).enumerate() {
         if n > 0 {
             yield_now().await;
@@ -100,11 +104,12 @@ pub async fn lookup(
             request.zone_id.as_deref(),
         )
         .is_ok();
-    let ids: Vec<Option<&str>> = configs
+    // A lookup asks for a few services: these fit without an allocation.
+    let ids: SmallVec<[Option<&str>; 4]> = configs
         .iter()
         .map(|c| c.as_ref().and_then(|c| c.service_id.as_deref()))
         .collect();
-    let valid: Vec<Option<&str>> = ids
+    let valid: SmallVec<[Option<&str>; 4]> = ids
         .iter()
         .map(|id| id.filter(|id| allowed && !is_null_or_whitespace(Some(id))))
         .collect();

@@ -37,12 +37,11 @@ pub async fn gzip_body(core: &Core, body: &SharedBody) -> Option<SharedBody> {
     write_gzip(
         &mut gzip,
         body.parts()
-            .iter()
             .zip(&deflated)
             .map(|(part, deflated)| match (part, deflated) {
                 (_, Some(deflated)) => GzipPart::Deflated(deflated),
                 (Part::Owned(bytes), None) => GzipPart::Plain(bytes),
-                (Part::Shared(bytes), None) => GzipPart::Plain(bytes),
+                (Part::Shared(bytes), None) => GzipPart::Plain(&bytes[..]),
             }),
     );
     Some(gzip)
@@ -60,7 +59,7 @@ fn known_parts(core: &Core, body: &SharedBody) -> Option<KnownParts> {
     let mut deflated = SmallVec::new();
     let mut pending: SmallVec<[(usize, Arc<[u8]>); 2]> = SmallVec::new();
     let (mut any_shared, mut any_plain) = (false, false);
-    for (index, part) in body.parts().iter().enumerate() {
+    for (index, part) in body.parts().enumerate() {
         deflated.push(None);
         let Part::Shared(source) = part else {
             continue;

@@ -467,46 +467,43 @@ async fn answer(
     };
     let shared = &mut scratch.shared_body;
     let status = dispatch(core, endpoint, &input, body_out, shared).await;
-    match shared.take() {
+    if !shared.is_empty() {
         // The connection writes the shared body after the head, without copying its shared
         // parts; a HEAD answer has the same head and no body.
-        Some(body) => {
-            let gzip = if endpoint.answers_gzip(core) && wants_gzip(request) {
-                gzip::gzip_body(core, &body).await
-            } else {
-                None
-            };
-            let encoded = gzip.is_some();
-            if encoded {
-                core.metrics.gzip_answers.add(1);
-            }
-            let body = gzip.unwrap_or(body);
-            let encoding = match (encoded, endpoint.answers_gzip(core)) {
-                (true, _) => GZIP_ENCODED,
-                (false, true) => MAY_BE_GZIP_ENCODED,
-                (false, false) => &[],
-            };
-            respond_before_shared_body(core, out, status, keep_alive, body.len(), encoding);
-            if framing == Framing::Body {
-                *shared = body;
-            }
+        let gzip = if endpoint.answers_gzip(core) && wants_gzip(request) {
+            gzip::gzip_body(core, shared).await
+        } else {
+            None
+        };
+        let encoded = gzip.is_some();
+        if let Some(gzip) = gzip {
+            core.metrics.gzip_answers.add(1);
+            *shared = gzip;
         }
-        None => {
-            let mut headers = Headers::new();
-            let vary = if endpoint.answers_gzip(core) {
-                MAY_BE_GZIP_ENCODED
-            } else {
-                &[]
-            };
-            add_headers(core, vary, &mut headers);
-            let head = ResponseHead {
-                status,
-                content_type: endpoint.content_type(),
-                keep_alive,
-                extra_headers: &headers,
-            };
-            write_framed(out, framing, &head, body_out);
+        let encoding = match (encoded, endpoint.answers_gzip(core)) {
+            (true, _) => GZIP_ENCODED,
+            (false, true) => MAY_BE_GZIP_ENCODED,
+            (false, false) => &[],
+        };
+        respond_before_shared_body(core, out, status, keep_alive, shared.len(), encoding);
+        if framing != Framing::Body {
+            shared.clear();
         }
+    } else {
+        let mut headers = Headers::new();
+        let vary = if endpoint.answers_gzip(core) {
+            MAY_BE_GZIP_ENCODED
+        } else {
+            &[]
+        };
+        add_headers(core, vary, &mut headers);
+        let head = ResponseHead {
+            status,
+            content_type: endpoint.content_type(),
+            keep_alive,
+            extra_headers: &headers,
+        };
+        write_framed(out, framing, &head, body_out);
     }
     answered(keep_alive, status)
 }

@@ -35,6 +35,9 @@ const INITIAL_READ_BUFFER: usize = 16 * 1024;
 /// is freed once the request is answered, so idle connections stay small, while the buffers of
 /// small requests (heartbeats, lookups) are reused without allocating.
 pub const RETAINED_BUFFER: usize = 16 * 1024;
+/// The most a connection keeps of its shared-body buffers between requests (owned bytes, parts
+/// list): a lookup's envelope around its views is a few hundred bytes.
+const RETAINED_SHARED_BODY: usize = 1024;
 /// Answers to pipelined requests are written once this much is pending, before parsing more,
 /// so a burst of pipelined requests cannot build an unbounded pile of responses.
 const FLUSH_THRESHOLD: usize = 256 * 1024;
@@ -87,6 +90,7 @@ impl Scratch {
     /// keep-alive connection does not hold it. Returns the bytes freed.
     fn finish_request(&mut self) -> usize {
         let mut freed = self.dechunked.finish() + self.inflated.finish();
+        freed += self.shared_body.trim(RETAINED_SHARED_BODY);
         if self.body.capacity() > RETAINED_BUFFER {
             freed += self.body.capacity();
             self.body = Vec::new();
@@ -312,15 +316,16 @@ impl<A: App> Connection<'_, A> {
                         // The app answered the refused copy as a bad body; it is the core's
                         // budget that said no, which the client should retry later.
                         self.out.tail.truncate(answer_start);
-                        self.scratch.shared_body = SharedBody::default();
+                        self.scratch.shared_body.clear();
                         A::write_busy(core, &mut self.out.tail);
                         break AfterFlush::Close;
                     }
-                    if let Some(body) = self.scratch.shared_body.take() {
+                    if !self.scratch.shared_body.is_empty() {
                         // A HEAD answer has the head (and its Content-Length) only.
                         if method != Method::Head {
-                            self.out.push_body(body);
+                            self.out.push_body(&self.scratch.shared_body);
                         }
+                        self.scratch.shared_body.clear();
                     }
                     let freed = self.scratch.finish_request();
                     if freed > 0 {

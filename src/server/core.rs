@@ -8,6 +8,7 @@
 //! message, no wake-up); a remote one runs the very same `execute` on its own core.
 
 mod reads;
+pub use reads::ServedViews;
 mod renewals;
 
 use std::cell::{Cell, RefCell};

@@ -25,6 +25,9 @@ const COPY_SHARED_BELOW: usize = 16 * 1024;
 /// not kept for the next answers (idle connections stay small): it is dropped, which counts as
 /// freed memory, and the next answer starts an empty buffer.
 const INITIAL_TAIL: usize = 16 * 1024;
+/// The largest spare buffer a connection keeps (what follows a lookup's shared views is a few
+/// bytes; the per-connection memory bound stays the tail's).
+const SPARE_UP_TO: usize = 1024;
 
 pub struct Outgoing<'a> {
     /// Queued before `tail`, in order.
@@ -35,6 +38,9 @@ pub struct Outgoing<'a> {
     pub tail: Vec<u8>,
     /// The last vectored write's iovec array, emptied, kept for the next one.
     iovecs: Vec<libc::iovec>,
+    /// An emptied buffer of at most [`SPARE_UP_TO`] bytes that becomes the tail when the tail is
+    /// sealed before a shared body (so what follows the body needs no allocation).
+    spare: Vec<u8>,
     slot: WriteSlot<'a>,
     trimmer: &'a Trimmer,
 }
@@ -62,6 +68,7 @@ impl<'a> Outgoing<'a> {
             sealed_len: 0,
             tail: Vec::with_capacity(INITIAL_TAIL),
             iovecs: Vec::new(),
+            spare: Vec::new(),
             slot,
             trimmer,
         }
@@ -78,11 +85,11 @@ impl<'a> Outgoing<'a> {
 
     /// Queue an answer's body after what `tail` holds, its shared parts without copying them
     /// (unless they are short).
-    pub fn push_body(&mut self, body: SharedBody) {
-        for part in body.into_parts() {
+    pub fn push_body(&mut self, body: &SharedBody) {
+        for part in body.parts() {
             match part {
-                Part::Owned(bytes) => self.tail.extend_from_slice(&bytes),
-                Part::Shared(bytes) => self.push_shared(bytes),
+                Part::Owned(bytes) => self.tail.extend_from_slice(bytes),
+                Part::Shared(bytes) => self.push_shared(bytes.clone()),
             }
         }
     }
@@ -94,7 +101,7 @@ impl<'a> Outgoing<'a> {
             return;
         }
         if !self.tail.is_empty() {
-            let owned = std::mem::take(&mut self.tail);
+            let owned = std::mem::replace(&mut self.tail, std::mem::take(&mut self.spare));
             self.sealed_len += owned.len();
             self.sealed.push_back(Segment::Owned(owned));
         }
@@ -126,6 +133,7 @@ impl<'a> Outgoing<'a> {
             sealed_len,
             tail,
             iovecs,
+            spare,
             slot,
             trimmer,
         } = self;
@@ -134,6 +142,7 @@ impl<'a> Outgoing<'a> {
             sealed_len,
             tail,
             iovecs,
+            spare,
         };
         let mut writing = std::pin::pin!(monoio::time::timeout(
             wait,
@@ -171,6 +180,7 @@ struct Queue<'q> {
     sealed_len: &'q mut usize,
     tail: &'q mut Vec<u8>,
     iovecs: &'q mut Vec<libc::iovec>,
+    spare: &'q mut Vec<u8>,
 }
 
 /// Write the sealed segments, then the tail; report each to the budget once written.
@@ -185,10 +195,12 @@ async fn write_queue(
         sealed_len,
         tail,
         iovecs,
+        spare,
     } = queue;
     if !sealed.is_empty() && sealed.len() < MAX_IOVECS && *sealed_len + tail.len() <= VECTORED_UP_TO
     {
-        return write_vectored(stream, sealed, sealed_len, tail, iovecs, slot, trimmer).await;
+        let buffers = (tail, iovecs, spare);
+        return write_vectored(stream, sealed, sealed_len, buffers, slot, trimmer).await;
     }
     while let Some(segment) = sealed.pop_front() {
         let segment = match segment {
@@ -203,7 +215,7 @@ async fn write_queue(
                 Segment::Shared(body)
             }
         };
-        segment_written(segment, sealed_len, tail, slot, trimmer);
+        segment_written(segment, sealed_len, (tail, spare), slot, trimmer);
     }
     if tail.is_empty() {
         return Ok(());
@@ -216,12 +228,12 @@ async fn write_queue(
 
 /// Report a written segment to the budget, and its memory to the trimmer when it is freed. An
 /// owned segment's buffer (an answer's head sealed before its shared body) becomes the tail
-/// again when the tail is empty and smaller, so a connection answering lookups allocates no new
-/// head buffer per answer.
+/// again when the tail is empty and smaller, and the smaller one is kept as the spare, so a
+/// connection answering lookups allocates no buffer per answer.
 fn segment_written(
     segment: Segment,
     sealed_len: &mut usize,
-    tail: &mut Vec<u8>,
+    (tail, spare): (&mut Vec<u8>, &mut Vec<u8>),
     slot: &WriteSlot<'_>,
     trimmer: &Trimmer,
 ) {
@@ -231,9 +243,14 @@ fn segment_written(
             slot.wrote_owned(bytes.len());
             if bytes.capacity() > INITIAL_TAIL {
                 trimmer.note_freed(bytes.capacity());
-            } else if tail.is_empty() && tail.capacity() < bytes.capacity() {
-                bytes.clear();
-                *tail = bytes;
+                return;
+            }
+            bytes.clear();
+            if tail.is_empty() && tail.capacity() < bytes.capacity() {
+                bytes = std::mem::replace(tail, bytes);
+            }
+            if bytes.capacity() <= SPARE_UP_TO && spare.capacity() < bytes.capacity() {
+                *spare = bytes;
             }
         }
         Segment::Shared(SharedBytes(body)) => {
@@ -265,8 +282,7 @@ async fn write_vectored(
     stream: &mut TcpStream,
     sealed: &mut VecDeque<Segment>,
     sealed_len: &mut usize,
-    tail: &mut Vec<u8>,
-    iovecs: &mut Vec<libc::iovec>,
+    (tail, iovecs, spare): (&mut Vec<u8>, &mut Vec<libc::iovec>, &mut Vec<u8>),
     slot: &WriteSlot<'_>,
     trimmer: &Trimmer,
 ) -> std::io::Result<()> {
@@ -298,7 +314,13 @@ async fn write_vectored(
     // The tail first: a segment's buffer may become the next tail.
     *tail = tail_written(bytes, slot, trimmer);
     for segment in segments.drain(..) {
-        segment_written(segment, sealed_len, tail, slot, trimmer);
+        segment_written(
+            segment,
+            sealed_len,
+            (&mut *tail, &mut *spare),
+            slot,
+            trimmer,
+        );
     }
     // The emptied deque and iovec array keep their allocations for the next answers.
     *sealed = segments;
@@ -404,7 +426,8 @@ mod tests {
 
     /// Lookups on one keep-alive connection: each answer is a head in the tail and a shared
     /// body, written in one vectored write. The bytes arrive in order, and from the second
-    /// answer on the head buffer, the sealed deque and the iovec array are the first answer's.
+    /// answer on the head buffer, the spare (what followed the body), the sealed deque and the
+    /// iovec array are the first answer's.
     #[test]
     fn answers_with_shared_bodies_reuse_the_connections_buffers() {
         use monoio::io::AsyncReadRentExt;
@@ -440,10 +463,15 @@ mod tests {
                 assert_eq!(&got[2 + body.len()..], b"after");
                 let now = (
                     out.tail.as_ptr(),
+                    out.spare.as_ptr(),
                     out.sealed.capacity(),
                     out.iovecs.capacity(),
                 );
-                assert!(now.1 > 0 && now.2 > 0, "the deque and iovecs are kept");
+                assert!(now.2 > 0 && now.3 > 0, "the deque and iovecs are kept");
+                assert!(
+                    out.spare.capacity() > 0,
+                    "what followed the body left a spare"
+                );
                 if answer > 0 {
                     assert_eq!(Some(now), buffers, "answer {answer} reused the buffers");
                 }

@@ -3,15 +3,27 @@
 
 use std::sync::Arc;
 
-/// Empty until an answer puts a part in it.
+/// Empty until an answer puts a part in it. A connection keeps one for all its answers: the
+/// owned bytes live in one buffer and the parts list keeps its allocation, so an answer costs
+/// no allocation here once the first has sized them.
 #[derive(Default)]
 pub struct SharedBody {
-    parts: Vec<Part>,
+    parts: Vec<Piece>,
+    /// Every owned part's bytes, in order.
+    owned: Vec<u8>,
 }
 
-pub enum Part {
-    Owned(Vec<u8>),
+/// A part as stored: an owned part runs from its start in `owned` to the next owned part's
+/// start (or the end of `owned`).
+enum Piece {
+    Owned(usize),
     Shared(Arc<[u8]>),
+}
+
+/// A part as read.
+pub enum Part<'a> {
+    Owned(&'a [u8]),
+    Shared(&'a Arc<[u8]>),
 }
 
 impl SharedBody {
@@ -21,49 +33,81 @@ impl SharedBody {
     }
 
     pub fn len(&self) -> usize {
-        self.parts
+        let shared: usize = self
+            .parts
             .iter()
             .map(|p| match p {
-                Part::Owned(bytes) => bytes.len(),
-                Part::Shared(bytes) => bytes.len(),
+                Piece::Owned(_) => 0,
+                Piece::Shared(bytes) => bytes.len(),
             })
-            .sum()
+            .sum();
+        self.owned.len() + shared
     }
 
-    /// Owned bytes to write after the parts so far.
+    /// Owned bytes to write after the parts so far (append only).
     pub fn owned(&mut self) -> &mut Vec<u8> {
-        if !matches!(self.parts.last(), Some(Part::Owned(_))) {
-            self.parts.push(Part::Owned(Vec::with_capacity(128)));
+        if !matches!(self.parts.last(), Some(Piece::Owned(_))) {
+            self.parts.push(Piece::Owned(self.owned.len()));
         }
-        match self.parts.last_mut() {
-            Some(Part::Owned(bytes)) => bytes,
-            _ => unreachable!("an owned part was just ensured"),
-        }
+        &mut self.owned
     }
 
     /// Shared bytes to write after the parts so far.
     pub fn shared(&mut self, bytes: Arc<[u8]>) {
-        self.parts.push(Part::Shared(bytes));
-    }
-
-    /// The parts, leaving this empty.
-    pub fn take(&mut self) -> Option<SharedBody> {
-        (!self.is_empty()).then(|| std::mem::take(self))
+        self.parts.push(Piece::Shared(bytes));
     }
 
     /// The parts in order.
-    pub fn parts(&self) -> &[Part] {
-        &self.parts
+    pub fn parts(&self) -> impl Iterator<Item = Part<'_>> {
+        let mut owned_ends = self
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Owned(start) => Some(*start),
+                Piece::Shared(_) => None,
+            })
+            .skip(1)
+            .chain(std::iter::once(self.owned.len()));
+        self.parts.iter().map(move |p| match p {
+            Piece::Owned(start) => {
+                let end = owned_ends.next().unwrap_or(self.owned.len());
+                assert!(
+                    *start <= end && end <= self.owned.len(),
+                    "owned parts in order"
+                );
+                Part::Owned(&self.owned[*start..end])
+            }
+            Piece::Shared(bytes) => Part::Shared(bytes),
+        })
     }
 
-    pub fn into_parts(self) -> Vec<Part> {
-        self.parts
+    /// Empty it for the next answer, keeping its buffers (the shared parts are released).
+    pub fn clear(&mut self) {
+        self.parts.clear();
+        self.owned.clear();
+    }
+
+    /// Give back buffers grown past `keep` bytes (an idle connection stays small); returns the
+    /// bytes freed. Call when empty.
+    pub fn trim(&mut self, keep: usize) -> usize {
+        debug_assert!(self.is_empty());
+        let mut freed = 0;
+        if self.owned.capacity() > keep {
+            freed += self.owned.capacity();
+            self.owned = Vec::new();
+        }
+        let parts_bytes = self.parts.capacity() * std::mem::size_of::<Piece>();
+        if parts_bytes > keep {
+            freed += parts_bytes;
+            self.parts = Vec::new();
+        }
+        freed
     }
 
     /// Every byte, copied into one buffer (tests compare it with the plain writers).
     pub fn to_vec(&self) -> Vec<u8> {
         let mut all = Vec::with_capacity(self.len());
-        for p in &self.parts {
+        for p in self.parts() {
             match p {
                 Part::Owned(bytes) => all.extend_from_slice(bytes),
                 Part::Shared(bytes) => all.extend_from_slice(bytes),
@@ -90,15 +134,47 @@ mod tests {
     #[test]
     fn parts_keep_their_order_and_owned_bytes_join() {
         let mut b = SharedBody::default();
-        assert!(b.is_empty() && b.take().is_none());
+        assert!(b.is_empty());
+        assert_eq!(b.len(), 0);
         b.owned().extend_from_slice(b"{\"a\":");
         b.owned().push(b'[');
         b.shared(Arc::from(&b"1,2"[..]));
-        b.owned().extend_from_slice(b"]}");
-        assert_eq!(b.len(), 11);
-        assert_eq!(b.to_vec(), b"{\"a\":[1,2]}".to_vec());
-        let taken = b.take().expect("set");
-        assert!(b.is_empty());
-        assert_eq!(taken.into_parts().len(), 3);
+        b.owned().extend_from_slice(b"]");
+        b.shared(Arc::from(&b",3"[..]));
+        b.shared(Arc::from(&b""[..]));
+        b.owned().extend_from_slice(b"}");
+        assert_eq!(b.len(), 13);
+        assert_eq!(b.to_vec(), b"{\"a\":[1,2],3}".to_vec());
+        let lens: Vec<(bool, usize)> = b
+            .parts()
+            .map(|p| match p {
+                Part::Owned(bytes) => (true, bytes.len()),
+                Part::Shared(bytes) => (false, bytes.len()),
+            })
+            .collect();
+        assert_eq!(
+            lens,
+            [
+                (true, 6),
+                (false, 3),
+                (true, 1),
+                (false, 2),
+                (false, 0),
+                (true, 1)
+            ]
+        );
+        // Cleared, it keeps its buffers for the next answer.
+        let kept = (b.owned.as_ptr(), b.parts.capacity());
+        b.clear();
+        assert!(b.is_empty() && b.parts().next().is_none());
+        assert_eq!(b.len(), 0);
+        b.shared(Arc::from(&b"x"[..]));
+        b.owned().extend_from_slice(b"y");
+        assert_eq!(b.to_vec(), b"xy".to_vec());
+        assert_eq!((b.owned.as_ptr(), b.parts.capacity()), kept);
+        b.clear();
+        assert_eq!(b.trim(1 << 20), 0, "small buffers are kept");
+        assert!(b.trim(0) > 0, "grown ones are given back");
+        assert_eq!((b.owned.capacity(), b.parts.capacity()), (0, 0));
     }
 }

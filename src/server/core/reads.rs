@@ -9,11 +9,14 @@ use smallvec::SmallVec;
 
 use super::Core;
 
+/// What discovery serves of some ids, in order; a lookup's few fit without an allocation.
+pub type ServedViews = SmallVec<[Served; 4]>;
+
 impl Core {
     /// What discovery serves of each id (`Unknown` for `None`), in order.
-    pub async fn served_views(&self, ids: &[Option<&str>]) -> Vec<Served> {
+    pub async fn served_views(&self, ids: &[Option<&str>]) -> ServedViews {
         self.apply_publications();
-        let mut found = vec![Served::Unknown; ids.len()];
+        let mut found: ServedViews = smallvec::smallvec![Served::Unknown; ids.len()];
         let mut missing: SmallVec<[Option<&str>; 8]> = SmallVec::with_capacity(ids.len());
         let router = &self.node.router;
         {
