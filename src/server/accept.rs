@@ -158,6 +158,9 @@ fn out_of_descriptors(error: &std::io::Error) -> bool {
     matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
+/// The accept loops one core runs: the main listener's and `cluster.listen`'s.
+const MAX_CLOSURE_WAITERS: usize = 2;
+
 /// Counts connections that ended on this core (accepted here or handed over, on either
 /// listener) and wakes this core's accept loops (the main one and `cluster.listen`'s, so at most
 /// two waiters), so one can retry an accept that ran out of descriptors as soon as one is free.
@@ -187,6 +190,11 @@ impl Closures {
             }
             let mut waiters = self.waiters.borrow_mut();
             if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                // Bounded whatever `will_wake` says: a loop that lost its place here waits for
+                // its own timer (every wait has one) instead.
+                if waiters.len() == MAX_CLOSURE_WAITERS {
+                    waiters.remove(0);
+                }
                 waiters.push(cx.waker().clone());
             }
             Poll::Pending
@@ -437,6 +445,7 @@ impl Core {
                     tracing::warn!(core = self.id, error = %e, "a connection handed to this core could not be served");
                     self.node.live_by_core[self.id].fetch_sub(1, Ordering::Relaxed);
                     self.closed_one();
+                    self.closures.record();
                 }
             }
         }
@@ -522,8 +531,15 @@ mod tests {
 
     #[test]
     fn a_closed_connection_wakes_the_waiting_accept_loops() {
+        struct Ignore;
+        impl std::task::Wake for Ignore {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
         let closures = Closures::default();
-        let mut cx = Context::from_waker(Waker::noop());
+        // One waker cloned for every poll, as a task's is (`Waker::noop()` need not compare
+        // equal to itself with `will_wake` in unoptimised builds).
+        let waker = Waker::from(std::sync::Arc::new(Ignore));
+        let mut cx = Context::from_waker(&waker);
         let seen = closures.count();
         let mut wait = Box::pin(closures.since(seen));
         let mut other = Box::pin(closures.since(seen));

@@ -35,9 +35,9 @@ const INITIAL_READ_BUFFER: usize = 16 * 1024;
 /// is freed once the request is answered, so idle connections stay small, while the buffers of
 /// small requests (heartbeats, lookups) are reused without allocating.
 pub const RETAINED_BUFFER: usize = 16 * 1024;
-/// The most a connection keeps of its shared-body buffers between requests (owned bytes, parts
-/// list): a lookup's envelope around its views is a few hundred bytes.
-const RETAINED_SHARED_BODY: usize = 1024;
+/// The most a connection keeps of each shared-body buffer between requests (owned bytes, parts
+/// list): a lookup's envelope around its views, with small views copied in (under 4 KiB each).
+const RETAINED_SHARED_BODY: usize = 4 * 1024;
 /// Answers to pipelined requests are written once this much is pending, before parsing more,
 /// so a burst of pipelined requests cannot build an unbounded pile of responses.
 const FLUSH_THRESHOLD: usize = 256 * 1024;
@@ -90,7 +90,7 @@ impl Scratch {
     /// keep-alive connection does not hold it. Returns the bytes freed.
     fn finish_request(&mut self) -> usize {
         let mut freed = self.dechunked.finish() + self.inflated.finish();
-        freed += self.shared_body.trim(RETAINED_SHARED_BODY);
+        freed += self.shared_body.trim(RETAINED_SHARED_BODY, RETAINED_BUFFER);
         if self.body.capacity() > RETAINED_BUFFER {
             freed += self.body.capacity();
             self.body = Vec::new();

@@ -217,6 +217,10 @@ async fn write_queue(
         };
         segment_written(segment, sealed_len, (tail, spare), slot, trimmer);
     }
+    if sealed.capacity() > MAX_IOVECS {
+        // A long queue (a lookup of many large views) does not stay with the connection.
+        *sealed = VecDeque::new();
+    }
     if tail.is_empty() {
         return Ok(());
     }
@@ -325,7 +329,9 @@ async fn write_vectored(
     // The emptied deque and iovec array keep their allocations for the next answers.
     *sealed = segments;
     pointed.clear();
-    *iovecs = pointed;
+    if pointed.capacity() <= 2 * MAX_IOVECS {
+        *iovecs = pointed;
+    }
     Ok(())
 }
 

@@ -71,7 +71,7 @@ impl SharedBody {
         self.parts.iter().map(move |p| match p {
             Piece::Owned(start) => {
                 let end = owned_ends.next().unwrap_or(self.owned.len());
-                assert!(
+                debug_assert!(
                     *start <= end && end <= self.owned.len(),
                     "owned parts in order"
                 );
@@ -88,17 +88,22 @@ impl SharedBody {
     }
 
     /// Give back buffers grown past `keep` bytes (an idle connection stays small); returns the
-    /// bytes freed. Call when empty.
-    pub fn trim(&mut self, keep: usize) -> usize {
+    /// bytes given back in buffers larger than `report_from` (those worth returning to the
+    /// system: smaller ones are reused by the allocator). Call when empty.
+    pub fn trim(&mut self, keep: usize, report_from: usize) -> usize {
         debug_assert!(self.is_empty());
         let mut freed = 0;
         if self.owned.capacity() > keep {
-            freed += self.owned.capacity();
+            if self.owned.capacity() > report_from {
+                freed += self.owned.capacity();
+            }
             self.owned = Vec::new();
         }
         let parts_bytes = self.parts.capacity() * std::mem::size_of::<Piece>();
         if parts_bytes > keep {
-            freed += parts_bytes;
+            if parts_bytes > report_from {
+                freed += parts_bytes;
+            }
             self.parts = Vec::new();
         }
         freed
@@ -173,8 +178,16 @@ mod tests {
         assert_eq!(b.to_vec(), b"xy".to_vec());
         assert_eq!((b.owned.as_ptr(), b.parts.capacity()), kept);
         b.clear();
-        assert_eq!(b.trim(1 << 20), 0, "small buffers are kept");
-        assert!(b.trim(0) > 0, "grown ones are given back");
+        assert_eq!(b.trim(1 << 20, 0), 0, "small buffers are kept");
+        assert_eq!(b.trim(0, 1 << 20), 0, "given back, not worth reporting");
         assert_eq!((b.owned.capacity(), b.parts.capacity()), (0, 0));
+        b.owned().extend_from_slice(&[1; 4096]);
+        b.clear();
+        assert_eq!(
+            b.trim(1024, 1024),
+            4096,
+            "a large envelope is given back and reported"
+        );
+        assert_eq!(b.owned.capacity(), 0);
     }
 }

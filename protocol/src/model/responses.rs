@@ -39,7 +39,8 @@ pub fn write_lookup_failure(out: &mut Vec<u8>, status: &ResponseStatus) {
 /// Where a body made of owned bytes and shared allocations goes (the server queues the shared
 /// parts on the connection without copying them).
 pub trait BodySink {
-    /// Owned bytes to write next.
+    /// Owned bytes to write next: append only (a sink may keep earlier parts' bytes in the same
+    /// buffer, so truncating it would cut into them).
     fn owned(&mut self) -> &mut Vec<u8>;
     /// Shared bytes to write next.
     fn share(&mut self, bytes: &Arc<[u8]>);
