@@ -485,10 +485,8 @@ async fn answer(
             (false, true) => MAY_BE_GZIP_ENCODED,
             (false, false) => &[],
         };
+        // (The connection writes no body after a HEAD answer's head, and clears it.)
         respond_before_shared_body(core, out, status, keep_alive, shared.len(), encoding);
-        if framing != Framing::Body {
-            shared.clear();
-        }
     } else {
         let mut headers = Headers::new();
         let vary = if endpoint.answers_gzip(core) {

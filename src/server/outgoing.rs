@@ -190,19 +190,15 @@ async fn write_queue(
     slot: &WriteSlot<'_>,
     trimmer: &Trimmer,
 ) -> std::io::Result<()> {
-    let Queue {
-        sealed,
-        sealed_len,
-        tail,
-        iovecs,
-        spare,
-    } = queue;
-    if !sealed.is_empty() && sealed.len() < MAX_IOVECS && *sealed_len + tail.len() <= VECTORED_UP_TO
+    let mut queue = queue;
+    let (sealed, tail) = (&queue.sealed, &queue.tail);
+    if !sealed.is_empty()
+        && sealed.len() < MAX_IOVECS
+        && *queue.sealed_len + tail.len() <= VECTORED_UP_TO
     {
-        let buffers = (tail, iovecs, spare);
-        return write_vectored(stream, sealed, sealed_len, buffers, slot, trimmer).await;
+        return write_vectored(stream, queue, slot, trimmer).await;
     }
-    while let Some(segment) = sealed.pop_front() {
+    while let Some(segment) = queue.sealed.pop_front() {
         let segment = match segment {
             Segment::Owned(bytes) => {
                 let (result, bytes) = stream.write_all(bytes).await;
@@ -215,12 +211,13 @@ async fn write_queue(
                 Segment::Shared(body)
             }
         };
-        segment_written(segment, sealed_len, (tail, spare), slot, trimmer);
+        segment_written(segment, &mut queue, slot, trimmer);
     }
-    if sealed.capacity() > MAX_IOVECS {
+    if queue.sealed.capacity() > MAX_IOVECS {
         // A long queue (a lookup of many large views) does not stay with the connection.
-        *sealed = VecDeque::new();
+        *queue.sealed = VecDeque::new();
     }
+    let tail = queue.tail;
     if tail.is_empty() {
         return Ok(());
     }
@@ -236,14 +233,19 @@ async fn write_queue(
 /// connection answering lookups allocates no buffer per answer.
 fn segment_written(
     segment: Segment,
-    sealed_len: &mut usize,
-    (tail, spare): (&mut Vec<u8>, &mut Vec<u8>),
+    queue: &mut Queue<'_>,
     slot: &WriteSlot<'_>,
     trimmer: &Trimmer,
 ) {
+    let Queue {
+        sealed_len,
+        tail,
+        spare,
+        ..
+    } = queue;
     match segment {
         Segment::Owned(mut bytes) => {
-            *sealed_len -= bytes.len();
+            **sealed_len -= bytes.len();
             slot.wrote_owned(bytes.len());
             if bytes.capacity() > INITIAL_TAIL {
                 trimmer.note_freed(bytes.capacity());
@@ -251,14 +253,14 @@ fn segment_written(
             }
             bytes.clear();
             if tail.is_empty() && tail.capacity() < bytes.capacity() {
-                bytes = std::mem::replace(tail, bytes);
+                bytes = std::mem::replace(*tail, bytes);
             }
             if bytes.capacity() <= SPARE_UP_TO && spare.capacity() < bytes.capacity() {
-                *spare = bytes;
+                **spare = bytes;
             }
         }
         Segment::Shared(SharedBytes(body)) => {
-            *sealed_len -= body.len();
+            **sealed_len -= body.len();
             slot.wrote_shared(&body);
             // The last reference: dropping it frees the body.
             if Arc::strong_count(&body) == 1 {
@@ -284,16 +286,14 @@ fn tail_written(mut bytes: Vec<u8>, slot: &WriteSlot<'_>, trimmer: &Trimmer) -> 
 /// follows it leave in one system call (and as few TCP segments as the kernel can make).
 async fn write_vectored(
     stream: &mut TcpStream,
-    sealed: &mut VecDeque<Segment>,
-    sealed_len: &mut usize,
-    (tail, iovecs, spare): (&mut Vec<u8>, &mut Vec<libc::iovec>, &mut Vec<u8>),
+    mut owner: Queue<'_>,
     slot: &WriteSlot<'_>,
     trimmer: &Trimmer,
 ) -> std::io::Result<()> {
     let mut queue = Vectored {
-        segments: std::mem::take(sealed),
-        tail: std::mem::take(tail),
-        iovecs: std::mem::take(iovecs),
+        segments: std::mem::take(owner.sealed),
+        tail: std::mem::take(owner.tail),
+        iovecs: std::mem::take(owner.iovecs),
         first: 0,
     };
     queue.point();
@@ -316,21 +316,15 @@ async fn write_vectored(
         ..
     } = queue;
     // The tail first: a segment's buffer may become the next tail.
-    *tail = tail_written(bytes, slot, trimmer);
+    *owner.tail = tail_written(bytes, slot, trimmer);
     for segment in segments.drain(..) {
-        segment_written(
-            segment,
-            sealed_len,
-            (&mut *tail, &mut *spare),
-            slot,
-            trimmer,
-        );
+        segment_written(segment, &mut owner, slot, trimmer);
     }
     // The emptied deque and iovec array keep their allocations for the next answers.
-    *sealed = segments;
+    *owner.sealed = segments;
     pointed.clear();
     if pointed.capacity() <= 2 * MAX_IOVECS {
-        *iovecs = pointed;
+        *owner.iovecs = pointed;
     }
     Ok(())
 }
